@@ -1,0 +1,207 @@
+"""The one typed configuration object, loaded and validated once from a TOML file."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import MISSING, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+
+from .errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = "mailflow.toml"
+
+
+@dataclass(frozen=True)
+class MailboxConfig:
+    """The shared mailbox the daemon reads over IMAP."""
+
+    host: str
+    port: int
+    username: str
+    password: str
+    ssl: bool = False
+    folder: str = "INBOX"
+    processed_folder: str = "mailflow/processed"
+    quarantine_folder: str = "mailflow/quarantine"
+    idle: bool = True
+    poll_seconds: int = 30
+    idle_seconds: int = 300
+    timeout_seconds: int = 30
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    """Where the daemon hands its mail."""
+
+    host: str
+    port: int
+    starttls: bool = False
+    ssl: bool = False
+    username: str = ""
+    password: str = ""
+    timeout_seconds: int = 30
+    max_attempts: int = 8
+
+
+@dataclass(frozen=True)
+class RelayConfig:
+    """The public address; conversations use relay+TOKEN@domain."""
+
+    address: str
+    display_name: str = "Ambassadeurs"
+
+    @property
+    def local_part(self) -> str:
+        return self.address.rsplit("@", 1)[0]
+
+    @property
+    def domain(self) -> str:
+        return self.address.rsplit("@", 1)[1]
+
+    def token_address(self, token: str) -> str:
+        return f"{self.local_part}+{token}@{self.domain}"
+
+
+@dataclass(frozen=True)
+class CoordinatorConfig:
+    email: str
+    name: str = "Coordination"
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    url: str
+
+
+@dataclass(frozen=True)
+class PathsConfig:
+    """Where rules and mail templates live (default: the project's own folders)."""
+
+    rules: Path
+    templates: Path
+
+
+@dataclass(frozen=True)
+class Config:
+    mailbox: MailboxConfig
+    smtp: SmtpConfig
+    relay: RelayConfig
+    coordinator: CoordinatorConfig
+    database: DatabaseConfig
+    paths: PathsConfig
+    source: Path
+
+
+_SECTIONS: dict[str, type] = {
+    "mailbox": MailboxConfig,
+    "smtp": SmtpConfig,
+    "relay": RelayConfig,
+    "coordinator": CoordinatorConfig,
+    "database": DatabaseConfig,
+}
+
+
+def config_path(explicit: str | None) -> Path:
+    """--config wins, then MAILFLOW_CONFIG, then ./mailflow.toml."""
+    return Path(explicit or os.environ.get("MAILFLOW_CONFIG") or DEFAULT_CONFIG)
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate; every error names the file and the key at fault."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(
+            f"{path}: configuration file not found (run `mailflow init` to write one)"
+        ) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    return parse_config(raw, path)
+
+
+def parse_config(raw: dict[str, Any], path: Path) -> Config:
+    unknown = sorted(set(raw) - set(_SECTIONS) - {"paths"})
+    if unknown:
+        raise ConfigError(f"{path}: unknown section [{unknown[0]}]")
+    sections = {name: _section(raw, name, cls, path) for name, cls in _SECTIONS.items()}
+    for key, value in (
+        ("relay.address", sections["relay"].address),
+        ("coordinator.email", sections["coordinator"].email),
+    ):
+        _check_address(value, key, path)
+    return Config(
+        **sections,
+        paths=_paths(raw.get("paths", {}), path),
+        source=path.resolve(),
+    )
+
+
+def _section(raw: dict[str, Any], name: str, cls: type, path: Path) -> Any:
+    values = raw.get(name)
+    if values is None:
+        raise ConfigError(f"{path}: missing section [{name}]")
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: [{name}] must be a table")
+    known = {f.name: f for f in fields(cls)}
+    for key in values:
+        if key not in known:
+            raise ConfigError(f"{path}: unknown key {name}.{key}")
+    kwargs: dict[str, Any] = {}
+    for key, spec in known.items():
+        if key not in values:
+            if spec.default is MISSING:
+                raise ConfigError(f"{path}: missing key {name}.{key}")
+            continue
+        kwargs[key] = _typed(values[key], spec.type, f"{name}.{key}", path)
+    return cls(**kwargs)
+
+
+def _typed(value: Any, type_name: Any, key: str, path: Path) -> Any:
+    expected = {"str": str, "int": int, "bool": bool}[str(type_name)]
+    if expected is int and isinstance(value, bool) or not isinstance(value, expected):
+        raise ConfigError(
+            f"{path}: {key} must be {expected.__name__}, got {type(value).__name__} {value!r}"
+        )
+    if expected is int and value < 0:
+        raise ConfigError(f"{path}: {key} must not be negative, got {value}")
+    if expected is str and key.endswith(("host", "address", "email", "url")) and not value:
+        raise ConfigError(f"{path}: {key} must not be empty")
+    return value
+
+
+def _check_address(value: str, key: str, path: Path) -> None:
+    try:
+        validate_email(value, check_deliverability=False, test_environment=True)
+    except EmailNotValidError as exc:
+        raise ConfigError(f"{path}: {key} is not a valid address: {value!r} ({exc})") from exc
+    if "+" in value.split("@")[0] and key == "relay.address":
+        raise ConfigError(f"{path}: {key} must not contain '+': tokens are added after it")
+
+
+def _paths(values: dict[str, Any], path: Path) -> PathsConfig:
+    unknown = sorted(set(values) - {"rules", "templates"})
+    if unknown:
+        raise ConfigError(f"{path}: unknown key paths.{unknown[0]}")
+    base = path.resolve().parent
+
+    def resolve(key: str, default: Path) -> Path:
+        if key not in values:
+            return default
+        if not isinstance(values[key], str):
+            raise ConfigError(f"{path}: paths.{key} must be str")
+        target = (base / values[key]).resolve()
+        if not target.is_dir():
+            raise ConfigError(f"{path}: paths.{key}: folder {target} does not exist")
+        return target
+
+    return PathsConfig(
+        rules=resolve("rules", PROJECT_ROOT / "rules"),
+        templates=resolve("templates", PROJECT_ROOT / "templates" / "mails"),
+    )

@@ -1,0 +1,41 @@
+"""Opening the database named by the configuration (SQLite or PostgreSQL)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from peewee import Database, OperationalError, PostgresqlDatabase, SqliteDatabase
+from playhouse.db_url import parse
+
+from .errors import ConfigError
+from .models import ALL_MODELS, database
+
+
+def open_database(url: str, base: Path) -> Database:
+    """Bind the models to `url`; relative SQLite paths are taken from `base`."""
+    if url.startswith("sqlite:///"):
+        target = url.removeprefix("sqlite:///")
+        path = Path(target) if target == ":memory:" else (base / target)
+        if target != ":memory:":
+            path.parent.mkdir(parents=True, exist_ok=True)
+        db: Database = SqliteDatabase(
+            str(path),
+            pragmas={
+                "journal_mode": "wal",
+                "synchronous": "full",
+                "foreign_keys": 1,
+                "busy_timeout": 10000,
+            },
+        )
+    elif url.startswith(("postgresql://", "postgres://")):
+        params = parse(url)
+        db = PostgresqlDatabase(params.pop("database"), **params)
+    else:
+        raise ConfigError(f"database.url must start with sqlite:/// or postgresql://, got {url!r}")
+    database.initialize(db)
+    try:
+        db.connect(reuse_if_open=True)
+    except OperationalError as exc:
+        raise ConfigError(f"database.url: cannot open {url!r}: {exc}") from exc
+    db.create_tables(ALL_MODELS, safe=True)
+    return db

@@ -1,0 +1,192 @@
+"""The database schema: every party, request, conversation, message and state change."""
+
+from __future__ import annotations
+
+from peewee import (
+    AutoField,
+    BlobField,
+    BooleanField,
+    CharField,
+    DatabaseProxy,
+    DateTimeField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    TextField,
+)
+
+database = DatabaseProxy()
+
+
+class BaseModel(Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class Ambassador(BaseModel):
+    """A volunteer of the directory; `email` is their real, private address."""
+
+    id = AutoField()
+    email = CharField(max_length=320, unique=True)
+    first_name = CharField(max_length=100)
+    last_name = CharField(max_length=100)
+    kind = CharField(max_length=16)  # metier | formation | vae
+    title = CharField(max_length=200)
+    title_words = CharField(max_length=200)  # folded title, for exact title matching
+    code_rome = CharField(max_length=5, null=True)
+    sector = CharField(max_length=200, default="")
+    department = CharField(max_length=3)
+    region = CharField(max_length=3, null=True)
+    city = CharField(max_length=200, default="")
+    insee = CharField(max_length=5, null=True)
+    postcode = CharField(max_length=5, default="")
+    capacity = IntegerField(default=1)
+    active = BooleanField(default=True)
+    last_contacted_at = DateTimeField(null=True)
+    created_at = DateTimeField()
+    updated_at = DateTimeField()
+
+
+class Person(BaseModel):
+    """Someone who asked for a meeting; `email` is their real, private address."""
+
+    id = AutoField()
+    email = CharField(max_length=320, unique=True)
+    first_name = CharField(max_length=100, null=True)
+    created_at = DateTimeField()
+
+
+class Request(BaseModel):
+    """One ask: a trade, training or VAE path, where, by whom."""
+
+    id = AutoField()
+    person = ForeignKeyField(Person, backref="requests")
+    state = CharField(max_length=32, index=True)
+    kind = CharField(max_length=16, null=True)
+    trade_text = CharField(max_length=200, null=True)
+    code_rome = CharField(max_length=5, null=True)
+    rome_label = CharField(max_length=200, null=True)
+    diploma = CharField(max_length=50, null=True)
+    department = CharField(max_length=3, null=True)
+    region = CharField(max_length=3, null=True)
+    commune = CharField(max_length=200, null=True)
+    insee = CharField(max_length=5, null=True)
+    postcode = CharField(max_length=5, null=True)
+    age = IntegerField(null=True)
+    situation = CharField(max_length=32, null=True)
+    first_name = CharField(max_length=100, null=True)
+    message = TextField(default="")
+    created_at = DateTimeField(index=True)
+    updated_at = DateTimeField()
+
+
+class Conversation(BaseModel):
+    """A request offered to one ambassador, with its two relay tokens.
+
+    The ambassador writes to `ambassador_token` (the masked person); the person writes to
+    `person_token` (the masked ambassador). Each token names both the conversation and the
+    side expected to write through it.
+    """
+
+    id = AutoField()
+    request = ForeignKeyField(Request, backref="conversations")
+    ambassador = ForeignKeyField(Ambassador, backref="conversations")
+    ambassador_token = CharField(max_length=64, unique=True)
+    person_token = CharField(max_length=64, unique=True)
+    state = CharField(max_length=16, default="open")  # open | closed
+    created_at = DateTimeField()
+    closed_at = DateTimeField(null=True)
+
+
+class InboundMessage(BaseModel):
+    """A message read from the shared mailbox, stored before it is touched on the server."""
+
+    id = AutoField()
+    message_id = CharField(max_length=998, index=True)
+    sha256 = CharField(max_length=64, unique=True)
+    uidvalidity = IntegerField(null=True)
+    uid = IntegerField(null=True)
+    folder = CharField(max_length=200, default="INBOX")
+    raw = BlobField()
+    size = IntegerField()
+    received_at = DateTimeField()
+    status = CharField(max_length=16, default="stored", index=True)  # stored|processed|quarantined
+    outcome = CharField(max_length=40, null=True)
+    reason = TextField(null=True)
+    sender = CharField(max_length=320, null=True)
+    subject = TextField(null=True)
+    relay_token = CharField(max_length=64, null=True)
+    role = CharField(max_length=16, null=True)  # person | ambassador | stranger | ...
+    request = ForeignKeyField(Request, null=True, backref="inbound")
+    conversation = ForeignKeyField(Conversation, null=True, backref="inbound")
+    server_done = BooleanField(default=False)  # moved/flagged on the IMAP server
+    processed_at = DateTimeField(null=True)
+
+
+class OutboundMail(BaseModel):
+    """The outbox: queued in the transaction of the decision that caused it."""
+
+    id = AutoField()
+    idempotency_key = CharField(max_length=200, unique=True)
+    purpose = CharField(max_length=40)  # intro | ack | relay | help | unmatched | ...
+    message_id = CharField(max_length=998, index=True)
+    envelope_from = CharField(max_length=320)
+    recipient = CharField(max_length=320)
+    recipient_role = CharField(max_length=16)  # person | ambassador | coordinator | sender
+    subject = TextField(default="")
+    raw = BlobField()
+    status = CharField(max_length=16, default="queued", index=True)  # queued|sent|failed
+    attempts = IntegerField(default=0)
+    next_attempt_at = DateTimeField()
+    last_error = TextField(null=True)
+    created_at = DateTimeField()
+    sent_at = DateTimeField(null=True)
+    request = ForeignKeyField(Request, null=True, backref="outbound")
+    conversation = ForeignKeyField(Conversation, null=True, backref="outbound")
+    inbound = ForeignKeyField(InboundMessage, null=True, backref="caused")
+
+
+class MessageIdMap(BaseModel):
+    """Original Message-ID <-> the id of the copy we sent, so threads hold on both sides."""
+
+    id = AutoField()
+    conversation = ForeignKeyField(Conversation, backref="message_ids")
+    original_id = CharField(max_length=998, index=True)
+    relayed_id = CharField(max_length=998, index=True)
+
+
+class Event(BaseModel):
+    """The exchange log: every state change and notable decision, with its cause."""
+
+    id = AutoField()
+    at = DateTimeField(index=True)
+    kind = CharField(max_length=40)  # state | import | refused | quarantine | ...
+    request = ForeignKeyField(Request, null=True, backref="events")
+    conversation = ForeignKeyField(Conversation, null=True, backref="events")
+    inbound = ForeignKeyField(InboundMessage, null=True, backref="events")
+    outbound = ForeignKeyField(OutboundMail, null=True, backref="events")
+    old_state = CharField(max_length=32, null=True)
+    new_state = CharField(max_length=32, null=True)
+    cause = TextField(default="")
+
+
+class MailboxState(BaseModel):
+    """How far the mailbox has been read: UIDVALIDITY and the last stored UID per folder."""
+
+    folder = CharField(max_length=200, primary_key=True)
+    uidvalidity = IntegerField()
+    last_uid = IntegerField(default=0)
+
+
+ALL_MODELS = [
+    Ambassador,
+    Person,
+    Request,
+    Conversation,
+    InboundMessage,
+    OutboundMail,
+    MessageIdMap,
+    Event,
+    MailboxState,
+]

@@ -1,0 +1,82 @@
+"""Frozen values passed between pipeline stages (no I/O, no database)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+KINDS = ("metier", "formation", "vae")
+SITUATIONS = (
+    "collegien",
+    "lyceen",
+    "apprenti",
+    "etudiant",
+    "demandeur_emploi",
+    "salarie",
+    "parent",
+    "autre",
+)
+
+
+@dataclass(frozen=True)
+class Trade:
+    """A ROME job sheet matched from words ("boulangère" -> D1102 Boulanger / Boulangère)."""
+
+    code_rome: str  # "D1102"
+    label: str  # the appellation that matched, e.g. "Boulanger / Boulangère"
+    rome_label: str  # the job sheet's label (libelle_rome)
+
+    @property
+    def domain(self) -> str:
+        """First three characters: the ROME domain (D11 = food retail trades)."""
+        return self.code_rome[:3]
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where the person wants to meet; any part may be unknown."""
+
+    department: str | None = None  # code, "14", "2A", "971"
+    region: str | None = None  # INSEE region code, "28"
+    commune: str | None = None  # name, "Caen"
+    insee: str | None = None  # commune INSEE code, "14118"
+    postcode: str | None = None  # "14000"
+
+
+@dataclass(frozen=True)
+class ParsedRequest:
+    """What mailflow understood of a person's mail."""
+
+    kind: str | None  # one of KINDS, or None when not said and not inferable
+    trade_text: str | None  # the trade/training words as the person wrote them
+    trade: Trade | None  # ROME match, None when nothing matched
+    place: Place | None
+    age: int | None
+    situation: str | None  # one of SITUATIONS
+    first_name: str | None
+    message: str  # the free message (body without signature/quotes)
+    diploma: str | None = None  # "CAP", "BTS", ... when the person names a training
+    notes: tuple[str, ...] = field(default=())  # how each field was found, for the log
+
+    @property
+    def understood(self) -> bool:
+        """A request is actionable once we know the trade or training asked about."""
+        return self.trade is not None or bool(self.trade_text and self.diploma)
+
+
+AGE_BANDS: tuple[tuple[int, int | None, str], ...] = (
+    (10, 16, "10-15 ans"),
+    (16, 18, "16-17 ans"),
+    (18, 26, "18-25 ans"),
+    (26, 50, "26-49 ans"),
+    (50, None, "50 ans et plus"),
+)
+
+
+def age_band(age: int | None) -> str | None:
+    """The programme's half-open age bands [10,16) [16,18) [18,26) [26,50) [50,+)."""
+    if age is None:
+        return None
+    for low, high, label in AGE_BANDS:
+        if age >= low and (high is None or age < high):
+            return label
+    return "moins de 10 ans"
