@@ -1,0 +1,262 @@
+"""Finding one field each in free French text: age, situation, kind, diploma, place.
+
+Each finder returns the value and a short note saying what words gave it, or None.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .referential import Referential
+from .textnorm import fold, words
+from .tokens import Token, tokenize
+from .understand_rules import Phrase, UnderstandingRules
+from .values import Place
+
+_BREAK = re.compile(r"[.,;:!?()\n\"]")
+_CODE = re.compile(r"^(?:\d{2}|2[ab]|97\d)$")
+
+
+@dataclass(frozen=True)
+class Found:
+    """A value and how it was found (for ParsedRequest.notes)."""
+
+    value: object
+    note: str
+    start: int = 0  # character span in the searched text, when it matters
+    end: int = 0
+
+
+def find_age(text: str, rules: UnderstandingRules) -> Found | None:
+    """ "j'ai 15 ans", "âgée de 42 ans", "ma fille de 14 ans"; never "depuis 10 ans"."""
+    folded = fold(text)
+    for label, patterns in (("child", rules.age_child), ("person", rules.age_person)):
+        for pattern in patterns:
+            for match in pattern.finditer(folded):
+                after = folded[match.end() :].lstrip()
+                age = int(match.group(1))
+                if rules.age_min <= age <= rules.age_max and not after.startswith(
+                    rules.age_not_after
+                ):
+                    who = " (child of the writer)" if label == "child" else ""
+                    return Found(age, f"age: '{match.group(0).strip()}' -> {age}{who}")
+    return None
+
+
+def find_situation(text: str, rules: UnderstandingRules) -> Found | None:
+    """The first situation, in rules order, whose phrase or pattern occurs in the text."""
+    padded = f" {words(text)} "
+    for situation in rules.situations:
+        for phrase in situation.phrases:
+            if f" {phrase} " in padded:
+                return Found(situation.name, f"situation: '{phrase}' -> {situation.name}")
+        for pattern in situation.patterns:
+            match = pattern.search(padded)
+            if match:
+                return Found(
+                    situation.name, f"situation: '{match.group(0).strip()}' -> {situation.name}"
+                )
+    return None
+
+
+def find_kind(text: str, rules: UnderstandingRules, has_diploma: bool) -> Found | None:
+    """VAE when named; formation when a diploma is named; else the first kind phrase met."""
+    padded = f" {words(text)} "
+    for phrase in rules.kind_phrases["vae"]:
+        if f" {phrase} " in padded:
+            return Found("vae", f"kind: '{phrase}' -> vae")
+    if has_diploma:
+        return Found("formation", "kind: a diploma is named -> formation")
+    first: tuple[int, str, str] | None = None
+    for kind in ("formation", "metier"):
+        for phrase in rules.kind_phrases[kind]:
+            at = padded.find(f" {phrase} ")
+            if at >= 0 and (first is None or at < first[0]):
+                first = (at, kind, phrase)
+    return Found(first[1], f"kind: '{first[2]}' -> {first[1]}") if first else None
+
+
+def find_diploma(text: str, rules: UnderstandingRules, in_form: bool = False) -> Found | None:
+    """ "un CAP Pâtissier" -> ("CAP", "Pâtissier"); skips "je suis en BTS" (current schooling)."""
+    tokens = tokenize(text)
+    keys = [t.key for t in tokens]
+    found: Found | None = None
+    for i in range(len(tokens)):
+        for phrase, name in rules.diplomas:
+            end = i + len(phrase)
+            if tuple(keys[i:end]) != phrase or not _diploma_ok(tokens, i, phrase, rules, in_form):
+                continue
+            if not in_form and _is_background(keys[max(0, i - 8) : i], rules):
+                break
+            speciality = _speciality(text, tokens, end, rules)
+            note = f"diploma: '{text[tokens[i].start : tokens[end - 1].end]}' -> {name}"
+            current = Found((name, speciality), note, tokens[i].start, tokens[end - 1].end)
+            if speciality:
+                return current
+            found = found or current
+            break
+    return found
+
+
+def _diploma_ok(
+    tokens: list[Token], i: int, phrase: Phrase, rules: UnderstandingRules, in_form: bool
+) -> bool:
+    if len(phrase) == 1 and phrase[0] in rules.diploma_uppercase and not in_form:
+        shouting = sum(t.text.isupper() for t in tokens) > len(tokens) / 2
+        return tokens[i].text.isupper() and not shouting  # "BUT" but not an all-caps "MON BUT"
+    return True
+
+
+def _is_background(before: list[str], rules: UnderstandingRules) -> bool:
+    text = " ".join(before)
+    trimmed = text
+    for article in (" un", " une", " mon", " ma", " le", " la", " l", " d", " des", " du"):
+        trimmed = trimmed.removesuffix(article)
+    return any(t.endswith(bg) for bg in rules.diploma_background for t in (text, trimmed) if t)
+
+
+def _speciality(
+    text: str, tokens: list[Token], start: int, rules: UnderstandingRules
+) -> str | None:
+    """Words after the diploma, up to punctuation, a digit or a stop word ("près", "pour")."""
+    picked: list[Token] = []
+    for j in range(start, min(start + 7, len(tokens))):
+        token = tokens[j]
+        gap = text[tokens[j - 1].end : token.start]
+        if _BREAK.search(gap) or token.key[0].isdigit():
+            break
+        if not picked and token.key in ("en", "de", "d", "du", "option"):
+            continue
+        if token.key in rules.speciality_stop or token.key in rules.stop_words:
+            break
+        picked.append(token)
+    return text[picked[0].start : picked[-1].end] if picked else None
+
+
+def find_place(text: str, ref: Referential, rules: UnderstandingRules) -> Found | None:
+    """The most precise place named after a place word: "près de Caen", "dans le 14", "14000"."""
+    tokens = tokenize(text)
+    candidates = [
+        c
+        for i in range(len(tokens))
+        for c in (
+            _postcode_at(text, tokens, i, ref, rules),
+            _code_at(text, tokens, i, ref, rules),
+            _commune_at(tokens, i, ref, rules),
+            _area_at(tokens, i, ref, rules),
+        )
+        if c is not None
+    ]
+    if not candidates:
+        return None
+    return max(candidates, key=lambda c: (_precision(c.value), -c.start))
+
+
+def _precision(place: object) -> int:
+    assert isinstance(place, Place)
+    return 3 if place.commune else 2 if place.department else 1
+
+
+def _after(tokens: list[Token], i: int, phrases: tuple[Phrase, ...]) -> Phrase | None:
+    """The place word (phrase) that ends just before token i, if any."""
+    keys = tuple(t.key for t in tokens[max(0, i - 4) : i])
+    for phrase in phrases:
+        if keys[len(keys) - len(phrase) :] == phrase and len(keys) >= len(phrase):
+            return phrase
+    return None
+
+
+def _postcode_at(
+    text: str, tokens: list[Token], i: int, ref: Referential, rules: UnderstandingRules
+) -> Found | None:
+    token = tokens[i]
+    if not (len(token.key) == 5 and token.key.isdigit()):
+        return None
+    place = ref.match_postcode(token.key)
+    if place is None:
+        return None
+    following = [t.key for t in tokens[i + 1 : i + 5]]
+    named = ref.commune_prefix(following) if following else None
+    confirmed = named is not None and token.key in named[1].postcodes
+    before = _after(tokens, i, rules.commune_before + rules.area_before + (("cp",), ("postal",)))
+    if not (confirmed or before):
+        return None
+    if confirmed and named:
+        place = named[1].place(token.key)
+    return Found(place, f"place: '{token.text}' -> postcode {token.key}", token.start, token.end)
+
+
+def _code_at(
+    text: str, tokens: list[Token], i: int, ref: Referential, rules: UnderstandingRules
+) -> Found | None:
+    """ "dans le 14", "du 50", or "Caen (14)"."""
+    token = tokens[i]
+    if not _CODE.match(token.key):
+        return None
+    nxt = tokens[i + 1].key if i + 1 < len(tokens) else ""
+    bracketed = (
+        text[token.start - 1 : token.start] == "(" and text[token.end : token.end + 1] == ")"
+    )
+    phrase = _after(tokens, i, rules.code_before)
+    if not (bracketed or phrase) or nxt in rules.not_after_code:
+        return None
+    place = ref.match_department_code(token.key)
+    if place is None:
+        return None
+    how = "(" + token.text + ")" if bracketed else f"{' '.join(phrase or ())} {token.text}"
+    return Found(place, f"place: '{how}' -> département {place.department}", token.start, token.end)
+
+
+def _commune_at(
+    tokens: list[Token], i: int, ref: Referential, rules: UnderstandingRules
+) -> Found | None:
+    phrase = _after(tokens, i, rules.commune_before)
+    if phrase is None or tokens[i].key in rules.stop_words or tokens[i].key.isdigit():
+        return None
+    hit = ref.commune_prefix([t.key for t in tokens[i : i + 6]])
+    if hit is None:
+        return _area_named(tokens, i, ref, rules, phrase)
+    n, commune = hit
+    if not tokens[i].capitalized and commune.population < rules.lowercase_min_population:
+        return None
+    place = commune.place()
+    end = tokens[i + n - 1].end
+    bracket = tokens[i + n] if i + n < len(tokens) else None
+    if bracket and _CODE.match(bracket.key) and bracket.key.upper() != commune.department:
+        other = ref.places.communes.get(ref.places.key(commune.name), ())
+        place = next((c.place() for c in other if c.department == bracket.key.upper()), place)
+    words_ = " ".join([*phrase, *(t.text for t in tokens[i : i + n])])
+    return Found(
+        place,
+        f"place: '{words_}' -> commune {place.commune} ({place.department})",
+        tokens[i].start,
+        end,
+    )
+
+
+def _area_at(
+    tokens: list[Token], i: int, ref: Referential, rules: UnderstandingRules
+) -> Found | None:
+    phrase = _after(tokens, i, rules.area_before)
+    return _area_named(tokens, i, ref, rules, phrase) if phrase else None
+
+
+def _area_named(
+    tokens: list[Token], i: int, ref: Referential, rules: UnderstandingRules, phrase: Phrase
+) -> Found | None:
+    """A département or région name starting at token i ("Calvados", "Seine-Maritime")."""
+    if tokens[i].key in rules.stop_words or tokens[i].key.isdigit():
+        return None
+    for n in range(min(5, len(tokens) - i), 0, -1):
+        name = " ".join(t.key for t in tokens[i : i + n])
+        place = ref.places.department_named(name) or ref.places.region_named(name)
+        if place:
+            what = (
+                f"département {place.department}" if place.department else f"région {place.region}"
+            )
+            said = " ".join([*phrase, *(t.text for t in tokens[i : i + n])])
+            return Found(
+                place, f"place: '{said}' -> {what}", tokens[i].start, tokens[i + n - 1].end
+            )
+    return None

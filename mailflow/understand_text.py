@@ -1,0 +1,134 @@
+"""The person's own words: quoted replies and signatures cut, "Clé : valeur" lines read, name found.
+
+Pure functions over strings; the keywords come from UnderstandingRules.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .textnorm import fold, words
+from .tokens import tokenize
+from .understand_rules import UnderstandingRules
+
+_FORM_LINE = re.compile(r"^\s*[-*•]?\s*([^:\n]{1,40}?)\s*:\s*(.*)$")
+
+
+@dataclass(frozen=True)
+class Split:
+    """A body cut into the person's words and their signature block."""
+
+    message: str
+    signature: str
+
+
+@dataclass(frozen=True)
+class Form:
+    """The "Clé : valeur" fields found (field -> value) and the lines that were not fields."""
+
+    fields: dict[str, str]
+    free_text: str
+
+
+def split_message(body: str, rules: UnderstandingRules) -> Split:
+    """Drop quoted lines and earlier mails; separate the signature or mobile footer."""
+    kept: list[str] = []
+    lines = body.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    for index, line in enumerate(lines):
+        folded = fold(line).strip()
+        if any(p.search(folded) for p in rules.reply_headers):
+            break
+        if line.startswith("--") or any(folded.startswith(s) for s in rules.signature_starts):
+            rest = [x for x in lines[index + 1 :] if not x.lstrip().startswith(">")]
+            return Split(_tidy(kept), _tidy(rest) if line.startswith("--") else "")
+        if not line.lstrip().startswith(">"):
+            kept.append(line.rstrip())
+    return Split(_tidy(kept), "")
+
+
+def parse_form(text: str, rules: UnderstandingRules) -> Form:
+    """Read known "Clé : valeur" lines; "Message :" takes the following free lines too."""
+    fields: dict[str, str] = {}
+    free: list[str] = []
+    current: str | None = None
+    for line in text.split("\n"):
+        match = _FORM_LINE.match(line)
+        field = rules.form_keys.get(words(match.group(1))) if match else None
+        if match and field:
+            current = field
+            fields[field] = match.group(2).strip()
+        elif current == "message" and line.strip():
+            fields["message"] = f"{fields['message']}\n{line.strip()}".strip()
+        else:
+            current = None
+            free.append(line)
+    return Form(fields, "\n".join(free).strip())
+
+
+def intro_name(text: str, rules: UnderstandingRules) -> tuple[str, str] | None:
+    """ "je m'appelle Léa", "Je suis Léa" -> ("Léa", the phrase). Needs a capital, as names do."""
+    tokens = tokenize(text)
+    all_caps = text.upper() == text
+    keys = [t.key for t in tokens]
+    for i in range(len(tokens)):
+        for intro in rules.name_intros:
+            end = i + len(intro)
+            if tuple(keys[i:end]) == intro and end < len(tokens):
+                name = tokens[end]
+                if _is_name(name.text, name.key, rules, all_caps):
+                    return _title(name.text), text[tokens[i].start : name.end]
+    return None
+
+
+def signature_name(
+    message: str, signature: str, rules: UnderstandingRules
+) -> tuple[str, str] | None:
+    """The first name closing a mail: "Merci, Léa", "Cordialement\\nLéa Martin", "-- \\nLéa"."""
+    lines = [x.strip() for x in message.split("\n") if x.strip()][-1:]
+    sig = [x.strip() for x in signature.split("\n") if x.strip()][:1]
+    lowercase_mail = message == message.lower()
+    for line in [*lines, *sig]:
+        name = _closing_name(line, rules, lowercase_mail)
+        if name:
+            return name, line
+    return None
+
+
+def _closing_name(line: str, rules: UnderstandingRules, lowercase_mail: bool) -> str | None:
+    """A name alone on a line ("Léa Martin"), or after a closing ("Merci, Léa")."""
+    folded = words(line)
+    tokens = tokenize(line)
+    for closing in rules.closings:
+        if folded == closing:
+            return None
+        if folded.startswith(closing + " "):
+            tokens = tokens[len(closing.split()) :]
+            break
+    if not 1 <= len(tokens) <= 3 or any(not t.text.isalpha() for t in tokens):
+        return None
+    first = tokens[0]
+    if len(tokens) > 1 and first.text.isupper() and not tokens[1].text.isupper():
+        first = tokens[1]  # "MARTIN Léa"
+    all_caps = line.upper() == line
+    ok = _is_name(first.text, first.key, rules, all_caps or lowercase_mail)
+    others_ok = all(t.key not in rules.stop_words and t.key not in rules.not_names for t in tokens)
+    return _title(first.text) if ok and others_ok else None
+
+
+def _is_name(text: str, key: str, rules: UnderstandingRules, any_case: bool) -> bool:
+    return (
+        text.isalpha()
+        and len(text) >= 2
+        and (any_case or text[0].isupper())
+        and key not in rules.stop_words
+        and key not in rules.not_names
+    )
+
+
+def _title(name: str) -> str:
+    return name if not (name.isupper() or name.islower()) else name.capitalize()
+
+
+def _tidy(lines: list[str]) -> str:
+    return "\n".join(lines).strip()
