@@ -11,6 +11,8 @@ import pytest
 
 from tests.mailstack import MailStack, MailStackError, free_port, start_stack, stop_stack
 
+pytest_plugins = ["tests.deployment"]
+
 
 @pytest.fixture(scope="session")
 def mailstack() -> Iterator[MailStack]:

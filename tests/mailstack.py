@@ -214,14 +214,27 @@ class MailStack:
                 folders.setdefault(user, []).append(folder)
         for user, names in folders.items():
             # Children before parents, so no -r is needed and each name exists when deleted.
+            # A parent such as "mailflow" of "mailflow/processed" may exist only as a name
+            # (\\NonExistent in Maildir++), so each name is deleted on its own and a name that
+            # is already gone is fine.
             names.sort(key=lambda name: name.count("/"), reverse=True)
-            self._run(*doveadm, "mailbox", "delete", "-s", "-u", user, *names)
+            for name in names:
+                self._run(
+                    *doveadm,
+                    "mailbox",
+                    "delete",
+                    "-s",
+                    "-u",
+                    user,
+                    name,
+                    ok_if="Mailbox doesn't exist",
+                )
 
-    def _run(self, *command: str) -> str:
+    def _run(self, *command: str, ok_if: str | None = None) -> str:
         result = subprocess.run(
             command, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
         )
-        if result.returncode != 0:
+        if result.returncode != 0 and not (ok_if and ok_if in result.stderr):
             raise MailStackError(
                 f"{' '.join(command)} exited {result.returncode}\n{result.stdout}{result.stderr}"
             )

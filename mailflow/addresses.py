@@ -1,0 +1,56 @@
+"""Reading addresses and relay tokens out of headers; minting tokens."""
+
+from __future__ import annotations
+
+import base64
+import re
+import secrets
+from email.message import EmailMessage
+from email.utils import getaddresses
+
+from .config import RelayConfig
+
+TOKEN_BYTES = 15  # 120 random bits, written as 24 lower-case base32 letters
+TOKEN_PATTERN = r"[a-z2-7]{24}"
+TOKEN_HEADERS = ("Delivered-To", "X-Original-To", "To", "Cc", "Envelope-To")
+
+
+def new_token() -> str:
+    """Unguessable and case-proof (some clients lower-case local parts)."""
+    return base64.b32encode(secrets.token_bytes(TOKEN_BYTES)).decode().lower()
+
+
+def header_addresses(msg: EmailMessage, name: str) -> list[tuple[str, str]]:
+    """(display name, address) pairs of a header; empty for a missing or broken one."""
+    try:
+        values = [str(v) for v in msg.get_all(name, [])]
+    except Exception:  # a header too broken to parse carries no usable address
+        return []
+    return [(n, a.strip()) for n, a in getaddresses(values) if "@" in a]
+
+
+def sender(msg: EmailMessage) -> tuple[str, str] | None:
+    """The From address, lower-cased, with its display name."""
+    pairs = header_addresses(msg, "From")
+    if not pairs:
+        return None
+    name, address = pairs[0]
+    return name, address.lower()
+
+
+def relay_token(msg: EmailMessage, relay: RelayConfig) -> str | None:
+    """The token of the relay address this message was sent to, if any."""
+    local, domain = re.escape(relay.local_part), re.escape(relay.domain)
+    plus = re.compile(rf"^{local}\+({TOKEN_PATTERN})@{domain}$", re.IGNORECASE)
+    sub = re.compile(rf"^({TOKEN_PATTERN})@{local}\.{domain}$", re.IGNORECASE)
+    for name in TOKEN_HEADERS:
+        for _, address in header_addresses(msg, name):
+            match = plus.match(address) or sub.match(address)
+            if match:
+                return match.group(1).lower()
+    return None
+
+
+def message_ids(value: str | None) -> list[str]:
+    """Every <id> in an In-Reply-To or References header."""
+    return re.findall(r"<[^<>\s]+>", value or "")

@@ -1,0 +1,36 @@
+"""Everything a pipeline stage needs, loaded once and passed in (no globals)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .classify import ClassifyRules, load_classify_rules
+from .config import Config
+from .referential import Referential, load_referential
+from .understand import UnderstandingRules, load_understanding_rules
+
+
+@dataclass(frozen=True)
+class Context:
+    cfg: Config
+    ref: Referential
+    understanding: UnderstandingRules
+    classify: ClassifyRules
+
+    @property
+    def loop_marker(self) -> str:
+        return self.cfg.relay.address
+
+    @property
+    def templates(self):  # noqa: ANN201 - a Path
+        return self.cfg.paths.templates
+
+
+def load_context(cfg: Config) -> Context:
+    rules = cfg.paths.rules
+    return Context(
+        cfg=cfg,
+        ref=load_referential(rules),
+        understanding=load_understanding_rules(rules),
+        classify=load_classify_rules(rules),
+    )

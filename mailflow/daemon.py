@@ -1,0 +1,146 @@
+"""The daemon: wait for mail (IDLE, or polling), ingest, process, send, repeat."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+
+import schedule
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError
+
+from .context import Context
+from .ingest import connect, fetch_new, tidy_server
+from .pipeline import process_pending
+from .send import flush_outbox
+
+log = logging.getLogger(__name__)
+RECONNECT_BACKOFF = (1, 2, 5, 10, 30, 60)
+NETWORK_ERRORS = (IMAPClientError, OSError, EOFError)
+
+
+@dataclass
+class CycleReport:
+    stored: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    sent: int = 0
+    deferred: int = 0
+    failed: int = 0
+    moved: int = 0
+
+    def __str__(self) -> str:
+        outcomes = ", ".join(f"{k}: {v}" for k, v in sorted(self.outcomes.items())) or "none"
+        return (
+            f"stored {self.stored}; outcomes {outcomes}; sent {self.sent}, "
+            f"deferred {self.deferred}, failed {self.failed}; moved {self.moved}"
+        )
+
+
+def cycle(ctx: Context, client: IMAPClient | None) -> CycleReport:
+    """One pass: store new mail, process it, tidy the server, flush the outbox."""
+    report = CycleReport()
+    if client is not None:
+        report.stored = fetch_new(client, ctx.cfg.mailbox)
+    report.outcomes = process_pending(ctx)
+    if client is not None:
+        report.moved = tidy_server(client, ctx.cfg.mailbox)
+    flushed = flush_outbox(ctx.cfg.smtp)
+    report.sent, report.deferred, report.failed = flushed.sent, flushed.deferred, flushed.failed
+    return report
+
+
+def run_once(ctx: Context) -> CycleReport:
+    """Everything waiting in the mailbox, then the outbox; for cron and tests."""
+    client = connect(ctx.cfg.mailbox)
+    try:
+        return cycle(ctx, client)
+    finally:
+        _logout(client)
+
+
+class Daemon:
+    """IDLE loop with reconnects; stops cleanly on SIGTERM / SIGINT."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.stopping = threading.Event()
+        self.scheduler = schedule.Scheduler()
+        self.scheduler.every(30).seconds.do(self._flush_outbox)
+
+    def stop(self, *_: object) -> None:
+        log.info("stop requested")
+        self.stopping.set()
+
+    def install_signals(self) -> None:
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+
+    def _flush_outbox(self) -> None:
+        result = flush_outbox(self.ctx.cfg.smtp)
+        if result.sent or result.failed:
+            log.info(
+                "outbox: sent %s, deferred %s, failed %s",
+                result.sent,
+                result.deferred,
+                result.failed,
+            )
+
+    def run(self) -> None:
+        attempt = 0
+        while not self.stopping.is_set():
+            try:
+                client = connect(self.ctx.cfg.mailbox)
+            except NETWORK_ERRORS as exc:
+                self._backoff(attempt, exc)
+                attempt += 1
+                continue
+            attempt = 0
+            try:
+                self._serve(client)
+            except NETWORK_ERRORS as exc:
+                log.warning("mailbox connection lost: %s", exc)
+            finally:
+                _logout(client)
+        log.info("stopped")
+
+    def _backoff(self, attempt: int, exc: Exception) -> None:
+        delay = RECONNECT_BACKOFF[min(attempt, len(RECONNECT_BACKOFF) - 1)]
+        log.warning("cannot reach the mailbox (%s); retrying in %ss", exc, delay)
+        self.stopping.wait(delay)
+
+    def _serve(self, client: IMAPClient) -> None:
+        idle = self.ctx.cfg.mailbox.idle and b"IDLE" in client.capabilities()
+        log.info("connected to the mailbox (%s)", "IDLE" if idle else "polling")
+        while not self.stopping.is_set():
+            report = cycle(self.ctx, client)
+            if report.stored or report.sent or report.failed:
+                log.info("cycle: %s", report)
+            self.scheduler.run_pending()
+            if idle:
+                self._idle(client)
+            else:
+                self.stopping.wait(self.ctx.cfg.mailbox.poll_seconds)
+
+    def _idle(self, client: IMAPClient) -> None:
+        """Wait for new mail, waking each second to notice a stop and run due jobs."""
+        client.idle()
+        deadline = time.monotonic() + self.ctx.cfg.mailbox.idle_seconds
+        try:
+            while not self.stopping.is_set() and time.monotonic() < deadline:
+                responses = client.idle_check(timeout=1)
+                if any(r[1] in (b"EXISTS", b"RECENT") for r in responses if len(r) > 1):
+                    return
+                if self.scheduler.idle_seconds is not None and self.scheduler.idle_seconds <= 0:
+                    return
+        finally:
+            client.idle_done()
+
+
+def _logout(client: IMAPClient) -> None:
+    try:
+        client.logout()
+    except Exception:  # the connection may already be gone
+        log.debug("logout failed", exc_info=True)

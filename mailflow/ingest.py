@@ -1,0 +1,166 @@
+"""Reading the shared mailbox: store every message durably, then tidy the server.
+
+Order matters: (1) store raw bytes and commit, (2) process (pipeline.py), (3) move the
+server copy to the processed or quarantine folder. A crash between any two steps is
+repaired on the next pass: a stored message is recognised by its hash and never stored or
+processed again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import ssl as ssl_module
+from collections.abc import Iterator
+from contextlib import contextmanager
+from email import policy
+from email.parser import BytesHeaderParser
+
+from imapclient import IMAPClient
+
+from .clock import stamp
+from .config import MailboxConfig
+from .models import InboundMessage, MailboxState, database
+from .record import log_event
+
+log = logging.getLogger(__name__)
+FETCH_BATCH = 50
+
+
+def connect(cfg: MailboxConfig) -> IMAPClient:
+    context = ssl_module.create_default_context() if cfg.ssl else None
+    client = IMAPClient(
+        cfg.host, port=cfg.port, ssl=cfg.ssl, ssl_context=context, timeout=cfg.timeout_seconds
+    )
+    client.login(cfg.username, cfg.password)
+    for folder in (cfg.processed_folder, cfg.quarantine_folder):
+        if folder and not client.folder_exists(folder):
+            client.create_folder(folder)
+    client.select_folder(cfg.folder)
+    return client
+
+
+@contextmanager
+def session(cfg: MailboxConfig) -> Iterator[IMAPClient]:
+    client = connect(cfg)
+    try:
+        yield client
+    finally:
+        try:
+            client.logout()
+        except Exception:  # the connection may already be gone; nothing to save
+            log.debug("logout failed", exc_info=True)
+
+
+def _message_id(raw: bytes) -> str:
+    headers = BytesHeaderParser(policy=policy.default).parsebytes(raw)
+    try:
+        return str(headers.get("Message-ID") or "").strip()[:998]
+    except Exception:  # an unparsable Message-ID is as good as none
+        return ""
+
+
+def store(
+    raw: bytes, folder: str, uidvalidity: int | None, uid: int | None
+) -> InboundMessage | None:
+    """Record the raw message; None when the very same bytes were stored before."""
+    digest = hashlib.sha256(raw).hexdigest()
+    if InboundMessage.select().where(InboundMessage.sha256 == digest).exists():
+        return None
+    message_id = _message_id(raw)
+    duplicate = (
+        bool(message_id)
+        and InboundMessage.select().where(InboundMessage.message_id == message_id).exists()
+    )
+    with database.atomic():
+        row = InboundMessage.create(
+            message_id=message_id,
+            sha256=digest,
+            uidvalidity=uidvalidity,
+            uid=uid,
+            folder=folder,
+            raw=raw,
+            size=len(raw),
+            received_at=stamp(),
+            status="processed" if duplicate else "stored",
+            outcome="duplicate" if duplicate else None,
+            reason="same Message-ID as a message already stored" if duplicate else None,
+            processed_at=stamp() if duplicate else None,
+        )
+        log_event("stored", f"inbound message stored ({len(raw)} bytes, uid {uid})", inbound=row)
+    return row
+
+
+def fetch_new(client: IMAPClient, cfg: MailboxConfig) -> int:
+    """Store every message of the folder not yet stored; returns how many were new."""
+    status = client.folder_status(cfg.folder, ["UIDVALIDITY"])
+    uidvalidity = int(status[b"UIDVALIDITY"])
+    state = MailboxState.get_or_none(MailboxState.folder == cfg.folder)
+    if state is None or state.uidvalidity != uidvalidity:
+        if state is not None:
+            log_event(
+                "uidvalidity",
+                f"{cfg.folder}: UIDVALIDITY changed "
+                f"{state.uidvalidity} -> {uidvalidity}; re-syncing by content hash",
+            )
+        state = MailboxState.replace(folder=cfg.folder, uidvalidity=uidvalidity, last_uid=0)
+        state.execute()
+        state = MailboxState.get(MailboxState.folder == cfg.folder)
+    uids = sorted(client.search(["UID", f"{state.last_uid + 1}:*"]))
+    uids = [u for u in uids if u > state.last_uid]
+    stored = 0
+    for start in range(0, len(uids), FETCH_BATCH):
+        batch = uids[start : start + FETCH_BATCH]
+        for uid, data in sorted(client.fetch(batch, ["BODY.PEEK[]"]).items()):
+            raw = data.get(b"BODY[]")
+            if raw is None:
+                continue
+            if store(bytes(raw), cfg.folder, uidvalidity, uid) is not None:
+                stored += 1
+            else:
+                _mark_known(raw, uidvalidity, uid, cfg.folder)
+            MailboxState.update(last_uid=uid).where(MailboxState.folder == cfg.folder).execute()
+    return stored
+
+
+def _mark_known(raw: bytes, uidvalidity: int, uid: int, folder: str) -> None:
+    """A message seen again (crash before the move, or new UIDVALIDITY): remember its new
+    UID so that the server-side tidy step can move it."""
+    digest = hashlib.sha256(raw).hexdigest()
+    InboundMessage.update(uidvalidity=uidvalidity, uid=uid, folder=folder, server_done=False).where(
+        InboundMessage.sha256 == digest
+    ).execute()
+
+
+def tidy_server(client: IMAPClient, cfg: MailboxConfig) -> int:
+    """Move processed and quarantined messages out of the inbox; returns how many moved."""
+    status = client.folder_status(cfg.folder, ["UIDVALIDITY"])
+    uidvalidity = int(status[b"UIDVALIDITY"])
+    rows = list(
+        InboundMessage.select(InboundMessage.id, InboundMessage.uid, InboundMessage.status)
+        .where(
+            (InboundMessage.server_done == False)  # noqa: E712 - peewee expression
+            & (InboundMessage.status != "stored")
+            & (InboundMessage.uidvalidity == uidvalidity)
+            & (InboundMessage.folder == cfg.folder)
+        )
+        .order_by(InboundMessage.id)
+    )
+    moved = 0
+    for target, status_name in (
+        (cfg.processed_folder, "processed"),
+        (cfg.quarantine_folder, "quarantined"),
+    ):
+        group = [r for r in rows if r.status == status_name]
+        if not group:
+            continue
+        uids = [r.uid for r in group]
+        if target:
+            client.move(uids, target)
+        else:
+            client.add_flags(uids, [b"\\Seen"])
+        InboundMessage.update(server_done=True).where(
+            InboundMessage.id.in_([r.id for r in group])
+        ).execute()
+        moved += len(group)
+    return moved

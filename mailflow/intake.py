@@ -1,0 +1,228 @@
+"""A new request: understand it, route it, introduce both sides (or explain why not)."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+
+from peewee import JOIN, fn
+
+from . import lifecycle as lc
+from .addresses import new_token
+from .clock import stamp
+from .compose import automatic_mail, new_message_id, render
+from .context import Context
+from .models import Ambassador, Conversation, InboundMessage, MessageIdMap, Person, Request
+from .notices import notify_coordinator, reply
+from .outbox import queue_mail
+from .readable import readable_text, subject_of
+from .record import log_event, move_request
+from .route import Candidate, Choice, Want, choose
+from .scrub import Secret, scrub_text
+from .understand import understand
+from .values import ParsedRequest
+from .views import ambassador_view, request_view
+
+OFFERED = "request-offered"
+NEEDS_INFO = "request-needs-info"
+UNMATCHED = "request-unmatched"
+
+
+def handle_new_request(
+    ctx: Context, inbound: InboundMessage, msg: EmailMessage, name: str, address: str
+) -> str:
+    """Runs inside the caller's transaction; every mail it decides is queued there too."""
+    person = _person(address)
+    parsed = understand(subject_of(msg), readable_text(msg), ctx.ref, ctx.understanding)
+    request = _create_request(person, parsed, address, name)
+    inbound.request = request
+    log_event(
+        "state", "request received by mail", request=request, inbound=inbound, new_state=lc.NEW
+    )
+    if parsed.notes:
+        log_event("understood", "; ".join(parsed.notes), request=request, inbound=inbound)
+    original_id = str(msg.get("Message-ID") or "") or None
+    if not parsed.understood:
+        move_request(request, lc.NEEDS_INFO, "trade or training not understood", inbound)
+        reply(
+            ctx,
+            inbound,
+            "help",
+            address,
+            original_id,
+            {"first_name": request.first_name},
+            request=request,
+        )
+        return NEEDS_INFO
+    choice = choose(_want(request), candidates())
+    if choice is None:
+        move_request(request, lc.UNMATCHED, "no available ambassador matches", inbound)
+        view = request_view(request, ctx.ref)
+        reply(ctx, inbound, "unmatched", address, original_id, {"request": view}, request=request)
+        notify_coordinator(
+            ctx, inbound, "unmatched_coordinator", {"request": view}, request=request
+        )
+        return UNMATCHED
+    offer(ctx, inbound, request, choice, original_id)
+    return OFFERED
+
+
+def _person(address: str) -> Person:
+    person, _ = Person.get_or_create(email=address, defaults={"created_at": stamp()})
+    return person
+
+
+def _create_request(person: Person, parsed: ParsedRequest, address: str, name: str) -> Request:
+    place = parsed.place
+    secret = Secret(address=address, replacement="[adresse masquée]")
+    now = stamp()
+    first_name = parsed.first_name or first_name_from_display(name)
+    if first_name and person.first_name != first_name:
+        person.first_name = first_name
+        person.save()
+    return Request.create(
+        person=person,
+        state=lc.NEW,
+        kind=parsed.kind,
+        trade_text=parsed.trade_text,
+        code_rome=parsed.trade.code_rome if parsed.trade else None,
+        rome_label=parsed.trade.label if parsed.trade else None,
+        diploma=parsed.diploma,
+        department=place.department if place else None,
+        region=place.region if place else None,
+        commune=place.commune if place else None,
+        insee=place.insee if place else None,
+        postcode=place.postcode if place else None,
+        age=parsed.age,
+        situation=parsed.situation,
+        first_name=first_name or person.first_name,
+        message=scrub_text(parsed.message, [secret]),
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def first_name_from_display(display: str) -> str | None:
+    """'Léa Martin' -> 'Léa'; nothing from 'lea.martin@x', 'LM' or 'Famille Martin'."""
+    first = display.strip().strip('"').split(" ")[0] if display else ""
+    plain = first.replace("-", "")
+    if len(plain) < 2 or not plain.isalpha() or not first[0].isupper():
+        return None
+    if first.lower() in {"famille", "mme", "madame", "monsieur", "m.", "mr", "mrs", "ms"}:
+        return None
+    return first
+
+
+def _want(request: Request) -> Want:
+    return Want(
+        kind=request.kind,
+        code_rome=request.code_rome,
+        title_words=request.trade_text,
+        department=request.department,
+        region=request.region,
+        insee=request.insee,
+    )
+
+
+def candidates() -> list[Candidate]:
+    """Every active ambassador with their current load."""
+    open_count = fn.COUNT(Conversation.id)
+    query = (
+        Ambassador.select(Ambassador, open_count.alias("open_count"))
+        .join(
+            Conversation,
+            JOIN.LEFT_OUTER,
+            on=(Conversation.ambassador == Ambassador.id) & (Conversation.state == "open"),
+        )
+        .where(Ambassador.active == True)  # noqa: E712 - peewee expression
+        .group_by(Ambassador.id)
+    )
+    return [
+        Candidate(
+            id=a.id,
+            kind=a.kind,
+            code_rome=a.code_rome,
+            title_words=a.title_words,
+            department=a.department,
+            region=a.region,
+            insee=a.insee,
+            capacity=a.capacity,
+            open_conversations=a.open_count,
+            last_contacted_at=a.last_contacted_at,
+            active=a.active,
+        )
+        for a in query
+    ]
+
+
+def offer(
+    ctx: Context,
+    inbound: InboundMessage | None,
+    request: Request,
+    choice: Choice,
+    original_id: str | None,
+) -> Conversation:
+    """Open a conversation: the ambassador gets the introduction, the person the ack."""
+    ambassador = Ambassador.get_by_id(choice.candidate.id)
+    conv = Conversation.create(
+        request=request,
+        ambassador=ambassador,
+        ambassador_token=new_token(),
+        person_token=new_token(),
+        created_at=stamp(),
+    )
+    relay = ctx.cfg.relay
+    view = request_view(request, ctx.ref)
+    data = {"request": view, "ambassador": ambassador_view(ambassador), "relay": relay}
+    intro_id, ack_id = new_message_id(relay.domain), new_message_id(relay.domain)
+    intro = automatic_mail(
+        render(ctx.templates, "intro", data),
+        from_display=f"{view['who']} via {relay.display_name}",
+        from_address=relay.token_address(conv.ambassador_token),
+        to_address=ambassador.email,
+        message_id=intro_id,
+        loop_marker=ctx.loop_marker,
+    )
+    ack = automatic_mail(
+        render(ctx.templates, "ack", data),
+        from_display=f"{ambassador.first_name} via {relay.display_name}",
+        from_address=relay.token_address(conv.person_token),
+        to_address=request.person.email,
+        message_id=ack_id,
+        loop_marker=ctx.loop_marker,
+        in_reply_to=original_id,
+        references=(original_id,) if original_id else (),
+    )
+    MessageIdMap.create(conversation=conv, original_id=ack_id, relayed_id=intro_id)
+    common = {
+        "envelope_from": relay.address,
+        "request": request,
+        "conversation": conv,
+        "inbound": inbound,
+    }
+    queue_mail(
+        intro,
+        key=f"intro:{conv.id}",
+        purpose="intro",
+        recipient=ambassador.email,
+        recipient_role="ambassador",
+        **common,
+    )
+    queue_mail(
+        ack,
+        key=f"ack:{conv.id}",
+        purpose="ack",
+        recipient=request.person.email,
+        recipient_role="person",
+        **common,
+    )
+    ambassador.last_contacted_at = stamp()
+    ambassador.save()
+    log_event(
+        "offered",
+        f"offered to ambassador #{ambassador.id} ({choice.why})",
+        request=request,
+        conversation=conv,
+        inbound=inbound,
+    )
+    move_request(request, lc.OFFERED, f"offered to ambassador #{ambassador.id}", inbound)
+    return conv

@@ -1,0 +1,97 @@
+"""The flow of one inbound message, in order: parse, classify, then relay or take a request.
+
+Ingest (ingest.py) has already stored the raw bytes; everything decided here, including the
+mails it causes (outbox), is written in one transaction, so a crash replays it whole or not
+at all. Sending (send.py) and the server-side move (ingest.py) come after.
+"""
+
+from __future__ import annotations
+
+import logging
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+
+from .addresses import relay_token, sender
+from .classify import classify
+from .clock import stamp
+from .context import Context
+from .intake import handle_new_request
+from .models import InboundMessage, database
+from .readable import subject_of
+from .record import log_event
+from .relay import handle_relay
+
+log = logging.getLogger(__name__)
+
+QUARANTINED = "quarantined"
+NO_SENDER = "no-sender"
+OWN_ADDRESS = "own-address"
+
+
+def parse(raw: bytes) -> EmailMessage:
+    return BytesParser(policy=policy.default).parsebytes(raw)  # type: ignore[return-value]
+
+
+def dispatch(ctx: Context, inbound: InboundMessage, msg: EmailMessage) -> str:
+    """Decide what this message is and what to do; returns the named outcome."""
+    token = relay_token(msg, ctx.cfg.relay)
+    verdict = classify(msg, ctx.classify, ctx.loop_marker)
+    inbound.reason = verdict.reason
+    if verdict.automated:
+        if token:
+            inbound.relay_token = token
+        return verdict.outcome
+    who = sender(msg)
+    if who is None:
+        return NO_SENDER
+    name, address = who
+    inbound.sender = address
+    if address == ctx.cfg.relay.address.lower():
+        return OWN_ADDRESS
+    if token:
+        return handle_relay(ctx, inbound, msg, token, address)
+    inbound.role = "person"
+    return handle_new_request(ctx, inbound, msg, name, address)
+
+
+def process(ctx: Context, inbound: InboundMessage) -> str:
+    """Process one stored message exactly once; an error quarantines it, never loses it."""
+    try:
+        with database.atomic():
+            msg = parse(bytes(inbound.raw))
+            inbound.subject = subject_of(msg)[:998]
+            outcome = dispatch(ctx, inbound, msg)
+            inbound.outcome, inbound.status, inbound.processed_at = outcome, "processed", stamp()
+            inbound.save()
+            log_event(
+                "processed",
+                f"inbound message: {outcome}",
+                inbound=inbound,
+                request=inbound.request_id,
+                conversation=inbound.conversation_id,
+            )
+        return outcome
+    except Exception as exc:  # any failure: keep the message, visibly
+        log.exception("message %s quarantined", inbound.id)
+        quarantine(inbound.id, f"{type(exc).__name__}: {exc}")
+        return QUARANTINED
+
+
+def quarantine(inbound_id: int, reason: str) -> None:
+    with database.atomic():
+        InboundMessage.update(
+            status="quarantined", outcome=QUARANTINED, reason=reason[:2000], processed_at=stamp()
+        ).where(InboundMessage.id == inbound_id).execute()
+        log_event("quarantine", reason[:2000], inbound=inbound_id)
+
+
+def process_pending(ctx: Context) -> dict[str, int]:
+    """Every stored, unprocessed message, oldest first."""
+    counts: dict[str, int] = {}
+    pending = InboundMessage.select(InboundMessage.id).where(InboundMessage.status == "stored")
+    for row in pending.order_by(InboundMessage.id):
+        inbound = InboundMessage.get_by_id(row.id)
+        outcome = process(ctx, inbound)
+        counts[outcome] = counts.get(outcome, 0) + 1
+    return counts

@@ -1,0 +1,168 @@
+"""A message to a relay address: check the sender, forward a masked copy, track the thread."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+
+from . import lifecycle as lc
+from .addresses import message_ids
+from .compose import LOOP_HEADER, new_message_id
+from .context import Context
+from .models import Conversation, InboundMessage, MessageIdMap
+from .notices import notify_coordinator, reply
+from .outbox import queue_mail
+from .record import log_event, move_request
+from .relay_message import RelaySpec, build_relayed
+from .scrub import Secret
+
+RELAYED = "relayed"
+REFUSED_STRANGER = "refused-stranger"
+REFUSED_UNKNOWN = "refused-unknown-token"
+AMBASSADOR, PERSON = "ambassador", "person"
+
+
+def find_conversation(token: str) -> tuple[Conversation | None, str | None]:
+    """The conversation and the side expected to write through this token."""
+    conv = Conversation.get_or_none(Conversation.ambassador_token == token)
+    if conv is not None:
+        return conv, AMBASSADOR
+    conv = Conversation.get_or_none(Conversation.person_token == token)
+    return (conv, PERSON) if conv is not None else (None, None)
+
+
+def handle_relay(
+    ctx: Context, inbound: InboundMessage, msg: EmailMessage, token: str, address: str
+) -> str:
+    """Runs inside the caller's transaction."""
+    conv, side = find_conversation(token)
+    inbound.relay_token = token
+    if conv is None:
+        inbound.role = "stranger"
+        return _refuse(ctx, inbound, msg, None, address, REFUSED_UNKNOWN, "unknown relay token")
+    inbound.conversation, inbound.request = conv, conv.request
+    expected = conv.ambassador.email if side == AMBASSADOR else conv.request.person.email
+    if address.lower() != expected.lower():
+        inbound.role = "stranger"
+        why = f"sender is not the conversation's {side}"
+        return _refuse(ctx, inbound, msg, conv, address, REFUSED_STRANGER, why)
+    inbound.role = side
+    _forward(ctx, inbound, msg, conv, side)
+    _advance(conv, side, inbound)
+    return RELAYED
+
+
+def secrets_of(ctx: Context, conv: Conversation) -> tuple[Secret, ...]:
+    """Each real address is replaced by the relay address the other side knows it by."""
+    relay = ctx.cfg.relay
+    return (
+        Secret(conv.request.person.email, relay.token_address(conv.ambassador_token)),
+        Secret(conv.ambassador.email, relay.token_address(conv.person_token)),
+    )
+
+
+def _forward(
+    ctx: Context, inbound: InboundMessage, msg: EmailMessage, conv: Conversation, side: str
+) -> None:
+    relay = ctx.cfg.relay
+    request, ambassador = conv.request, conv.ambassador
+    if side == AMBASSADOR:  # to the person, from the masked ambassador
+        display, reply_token = ambassador.first_name, conv.person_token
+        recipient, role = request.person.email, PERSON
+    else:
+        display = request.first_name or "Votre contact"
+        reply_token, recipient, role = conv.ambassador_token, ambassador.email, AMBASSADOR
+    new_id = new_message_id(relay.domain)
+    original_id = str(msg.get("Message-ID") or "").strip()
+    spec = RelaySpec(
+        from_display=f"{display} via {relay.display_name}",
+        from_address=relay.token_address(reply_token),
+        to_address=recipient,
+        message_id=new_id,
+        in_reply_to=_last(_mapped(conv, message_ids(msg.get("In-Reply-To")))),
+        references=tuple(_mapped(conv, message_ids(msg.get("References")))),
+        secrets=secrets_of(ctx, conv),
+        extra_headers=((LOOP_HEADER, ctx.loop_marker),),
+    )
+    copy = build_relayed(msg, spec)
+    if original_id:
+        MessageIdMap.create(conversation=conv, original_id=original_id, relayed_id=new_id)
+    queue_mail(
+        copy,
+        key=f"relay:{inbound.id}",
+        purpose="relay",
+        envelope_from=relay.address,
+        recipient=recipient,
+        recipient_role=role,
+        request=request,
+        conversation=conv,
+        inbound=inbound,
+    )
+
+
+def _mapped(conv: Conversation, ids: list[str]) -> list[str]:
+    """Translate ids the sender knows into the ids the recipient received; drop the rest."""
+    out: list[str] = []
+    for mid in ids:
+        row = MessageIdMap.get_or_none(
+            (MessageIdMap.conversation == conv)
+            & ((MessageIdMap.original_id == mid) | (MessageIdMap.relayed_id == mid))
+        )
+        if row is not None:
+            partner = row.relayed_id if row.original_id == mid else row.original_id
+            if partner not in out:
+                out.append(partner)
+    return out
+
+
+def _last(ids: list[str]) -> str | None:
+    return ids[-1] if ids else None
+
+
+def _advance(conv: Conversation, side: str, inbound: InboundMessage) -> None:
+    request = conv.request
+    if side == AMBASSADOR and request.state == lc.OFFERED:
+        move_request(request, lc.ANSWERED, "the ambassador replied", inbound)
+    elif side == PERSON and request.state == lc.ANSWERED:
+        move_request(request, lc.IN_CONVERSATION, "the person replied to the ambassador", inbound)
+
+
+def _refuse(
+    ctx: Context,
+    inbound: InboundMessage,
+    msg: EmailMessage,
+    conv: Conversation | None,
+    address: str,
+    outcome: str,
+    why: str,
+) -> str:
+    request = conv.request if conv else None
+    log_event(
+        "refused", f"{why}: nothing forwarded", request=request, conversation=conv, inbound=inbound
+    )
+    original_id = str(msg.get("Message-ID") or "") or None
+    reply(
+        ctx,
+        inbound,
+        "stranger_refused",
+        address,
+        original_id,
+        {},
+        request=request,
+        conversation=conv,
+        role="stranger",
+    )
+    notify_coordinator(
+        ctx,
+        inbound,
+        "stranger_coordinator",
+        {
+            "sender": address,
+            "subject": str(msg.get("Subject") or ""),
+            "conversation_id": conv.id if conv else None,
+            "request_id": request.id if request else None,
+            "inbound_id": inbound.id,
+        },
+        request=request,
+        conversation=conv,
+    )
+    return outcome

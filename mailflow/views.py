@@ -1,0 +1,63 @@
+"""How requests, people and ambassadors are shown in mails (never with a real address)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .models import Ambassador, Request
+from .referential import Referential
+from .values import age_band
+
+
+def trade_label(request: Request) -> str:
+    if request.diploma and request.trade_text:
+        words = request.trade_text
+        if words.lower().startswith(request.diploma.lower()):
+            return words
+        return f"{request.diploma} {words}"
+    return request.rome_label or request.trade_text or "votre demande"
+
+
+def place_label(request: Request, ref: Referential) -> str | None:
+    dept = request.department
+    if request.commune:
+        return f"{request.commune} ({dept})" if dept else request.commune
+    if dept:
+        name = ref.department_name(dept)
+        return f"{name} ({dept})" if name else dept
+    if request.region:
+        return ref.region_name(request.region) if hasattr(ref, "region_name") else None
+    return None
+
+
+def request_view(request: Request, ref: Referential) -> dict[str, Any]:
+    first = request.first_name
+    return {
+        "id": request.id,
+        "kind": request.kind,
+        "code_rome": request.code_rome,
+        "trade_label": trade_label(request),
+        "place": place_label(request, ref),
+        "age": request.age,
+        "age_band": age_band(request.age),
+        "situation": request.situation,
+        "first_name": first,
+        "who": first or "Une personne",
+        "who_short": first or "cette personne",
+        "message": request.message.strip() or "(pas de message)",
+    }
+
+
+def in_sentence(title: str) -> str:
+    """'Boulangère' -> 'boulangère' mid-sentence, but 'CAP Pâtissier' stays as written."""
+    if len(title) > 1 and title[0].isupper() and title[1].islower():
+        return title[0].lower() + title[1:]
+    return title
+
+
+def ambassador_view(ambassador: Ambassador) -> dict[str, Any]:
+    return {
+        "first_name": ambassador.first_name,
+        "title": in_sentence(ambassador.title),
+        "city": ambassador.city,
+    }

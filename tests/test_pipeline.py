@@ -1,0 +1,117 @@
+"""The pipeline on stored messages, without servers: outcomes, outbox, quarantine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+
+import pytest
+
+from mailflow.config import PROJECT_ROOT, load_config
+from mailflow.context import Context, load_context
+from mailflow.db import open_database
+from mailflow.directory import import_file
+from mailflow.ingest import store
+from mailflow.models import InboundMessage, OutboundMail, Request, database
+from mailflow.pipeline import parse, process_pending
+
+
+@pytest.fixture
+def ctx(tmp_path: Path) -> Iterator[Context]:
+    text = (PROJECT_ROOT / "mailflow.example.toml").read_text(encoding="utf-8")
+    path = tmp_path / "mailflow.toml"
+    path.write_text(text.replace("db/mailflow.sqlite3", "t.sqlite3"), encoding="utf-8")
+    cfg = load_config(path)
+    db = open_database(cfg.database.url, tmp_path)
+    context = load_context(cfg)
+    import_file(PROJECT_ROOT / "examples" / "ambassadors.csv", context.ref)
+    yield context
+    db.close()
+    database.initialize(None)
+
+
+def mail(
+    body: str,
+    sender: str = "Léa Martin <lea@users.test>",
+    to: str = "relay@mailflow.test",
+    **headers: str,
+) -> bytes:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = sender, to, "Demande"
+    msg["Message-ID"] = make_msgid(domain="users.test")
+    for name, value in headers.items():
+        msg[name.replace("_", "-")] = value
+    msg.set_content(body)
+    return bytes(msg)
+
+
+def run(ctx: Context, *raws: bytes) -> dict[str, int]:
+    for raw in raws:
+        store(raw, "INBOX", 1, None)
+    return process_pending(ctx)
+
+
+BAKER = "Je voudrais rencontrer une boulangère près de Caen."
+
+
+def test_first_name_from_display_name_when_not_signed(ctx: Context) -> None:
+    assert run(ctx, mail(BAKER)) == {"request-offered": 1}
+    request = Request.get()
+    assert request.first_name == "Léa"
+    intro = OutboundMail.get(OutboundMail.purpose == "intro")
+    assert str(parse(bytes(intro.raw))["From"]).startswith("Léa via Ambassadeurs <relay+")
+    assert b"lea@users.test" not in intro.raw
+
+
+@pytest.mark.parametrize(
+    ("headers", "sender", "outcome"),
+    [
+        ({"Auto_Submitted": "auto-replied"}, "Léa <lea@users.test>", "auto-reply"),
+        ({"X_Autoreply": "yes"}, "Léa <lea@users.test>", "auto-reply"),
+        ({"Precedence": "bulk"}, "Léa <lea@users.test>", "auto-reply"),
+        ({"List_Id": "<news.example.org>"}, "News <news@example.org>", "mailing-list"),
+        ({}, "MAILER-DAEMON@mail.example.org", "bounce"),
+        ({"X_Mailflow_Loop": "relay@mailflow.test"}, "Léa <lea@users.test>", "own-loop"),
+        ({}, "relay@mailflow.test", "own-address"),
+    ],
+)
+def test_automated_mail_is_never_answered(
+    ctx: Context, headers: dict[str, str], sender: str, outcome: str
+) -> None:
+    assert run(ctx, mail(BAKER, sender=sender, **headers)) == {outcome: 1}
+    assert OutboundMail.select().count() == 0
+    assert Request.select().count() == 0
+
+
+def test_same_message_id_twice_is_recorded_once(ctx: Context) -> None:
+    raw = mail(BAKER)
+    again = raw.replace(b"Subject: Demande", b"Subject: Demande (renvoi)")
+    assert run(ctx, raw, again) == {"request-offered": 1}
+    assert InboundMessage.select().where(InboundMessage.outcome == "duplicate").count() == 1
+    assert store(raw, "INBOX", 1, None) is None  # identical bytes: not even stored
+    assert OutboundMail.select().count() == 2
+
+
+def test_message_that_breaks_processing_is_quarantined_not_lost(
+    ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mailflow.pipeline as pipeline
+
+    def explode(*_: object) -> str:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(pipeline, "handle_new_request", explode)
+    assert run(ctx, mail(BAKER)) == {"quarantined": 1}
+    row = InboundMessage.get()
+    assert row.status == "quarantined" and "disk on fire" in row.reason
+    assert bytes(row.raw).startswith(b"From:") or b"Message-ID" in bytes(row.raw)
+    assert Request.select().count() == 0  # the half-done decision was rolled back
+    assert OutboundMail.select().count() == 0
+
+
+def test_mail_without_sender_is_recorded_not_answered(ctx: Context) -> None:
+    raw = b"To: relay@mailflow.test\r\nSubject: ?\r\n\r\nboulanger Caen\r\n"
+    assert run(ctx, raw) == {"no-sender": 1}
+    assert OutboundMail.select().count() == 0

@@ -1,0 +1,222 @@
+"""The relay end to end on real Dovecot + Postfix: person -> ambassador -> person -> ambassador."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from email.utils import parseaddr
+
+from tests.deployment import COORDINATOR, RELAY, Deployment
+
+PERSON = "person1@users.test"
+BAKER = "amb1@pros.test"  # Marie, boulangère à Caen (examples/ambassadors.csv)
+REQUEST = (
+    "Bonjour, j'ai 15 ans, je suis en 3e et je voudrais rencontrer une boulangère "
+    "près de Caen.\nMerci beaucoup !\nLéa"
+)
+
+
+def everything(msg: EmailMessage) -> str:
+    """Every header and every decoded part, nested messages included, as one text."""
+    chunks = [f"{k}: {v}" for k, v in msg.items()]
+    for part in msg.walk():
+        chunks.extend(f"{k}: {v}" for k, v in part.items())
+        if part.get_content_maintype() == "text":
+            chunks.append(part.get_content())
+        elif not part.is_multipart():
+            payload = part.get_payload(decode=True) or b""
+            chunks.append(payload.decode("utf-8", errors="replace"))
+    return "\n".join(chunks).lower()
+
+
+def assert_no_leak(msg: EmailMessage, *addresses: str) -> None:
+    text = everything(msg)
+    raw = msg.as_bytes().lower()
+    for address in addresses:
+        assert address.lower() not in text, f"{address} leaked into {msg['Subject']!r}"
+        assert address.lower().encode() not in raw
+        local, domain = address.lower().split("@")
+        assert f"{local} at {domain}" not in text
+
+
+def from_address(msg: EmailMessage) -> str:
+    return parseaddr(str(msg["From"]))[1]
+
+
+def ask(
+    dep: Deployment,
+    body: str = REQUEST,
+    sender: str = PERSON,
+    subject: str = "Demande de rencontre",
+) -> None:
+    dep.stack.send_text(sender, RELAY, subject, body)
+    dep.deliver_and_run()
+
+
+def test_full_conversation_through_masked_relay(deployment: Deployment) -> None:
+    dep, mail = deployment, deployment.stack
+    ask(dep)
+
+    [intro] = mail.wait_for(BAKER)
+    relay_for_baker = from_address(intro)
+    assert relay_for_baker.startswith("relay+") and relay_for_baker.endswith("@mailflow.test")
+    assert "Léa via Ambassadeurs" in str(intro["From"])
+    intro_text = intro.get_body(("plain",)).get_content()
+    assert "Boulanger" in intro_text and "10-15 ans" in intro_text and "Caen" in intro_text
+    assert intro["Auto-Submitted"] == "auto-generated"
+    assert_no_leak(intro, PERSON)
+
+    [ack] = mail.wait_for(PERSON)
+    relay_for_person = from_address(ack)
+    assert relay_for_person.startswith("relay+") and relay_for_person != relay_for_baker
+    assert "Marie" in ack.get_body(("plain",)).get_content()
+    assert_no_leak(ack, BAKER)
+
+    # The ambassador answers from her own inbox, quoting the intro, signing with her address.
+    reply_body = (
+        "Bonjour Léa,\nAvec plaisir ! Je travaille à la boulangerie du port.\n"
+        f"Marie Lefèvre - {BAKER}\n\n"
+        f"Le 29/11/2026 à 10:00, Léa via Ambassadeurs <{relay_for_baker}> a écrit :\n"
+        + "\n".join("> " + line for line in intro_text.splitlines())
+    )
+    mail.send_text(
+        BAKER,
+        relay_for_baker,
+        "Re: " + str(intro["Subject"]),
+        reply_body,
+        in_reply_to=str(intro["Message-ID"]),
+    )
+    dep.deliver_and_run()
+    [relayed] = mail.wait_for(PERSON, lambda m: "boulangerie du port" in everything(m))
+    assert from_address(relayed) == relay_for_person
+    assert "Marie via Ambassadeurs" in str(relayed["From"])
+    assert relayed["In-Reply-To"] == ack["Message-ID"]  # threads under the ack she received
+    assert_no_leak(relayed, BAKER)
+
+    # The person answers the relayed reply; the ambassador receives it, masked.
+    mail.send_text(
+        PERSON,
+        relay_for_person,
+        "Re: " + str(relayed["Subject"]),
+        f"Merci Marie ! Je peux venir mercredi.\nLéa ({PERSON})",
+        in_reply_to=str(relayed["Message-ID"]),
+    )
+    dep.deliver_and_run()
+    [answer] = mail.wait_for(BAKER, lambda m: "mercredi" in everything(m))
+    assert from_address(answer) == relay_for_baker
+    assert_no_leak(answer, PERSON)
+    assert answer["In-Reply-To"] is not None
+
+    log = dep.log()
+    [request] = log["requests"]
+    detailed = dep.log(request["id"])["requests"][0]
+    assert detailed["state"] == "in_conversation"
+    assert (detailed["kind"], detailed["code_rome"], detailed["department"], detailed["age"]) == (
+        "metier",
+        "D1102",
+        "14",
+        15,
+    )
+    timeline = detailed["timeline"]
+    inbound = [
+        (e["from_role"], e["outcome"])
+        for e in timeline
+        if e["type"] == "message" and e["direction"] == "in"
+    ]
+    assert inbound == [
+        ("person", "request-offered"),
+        ("ambassador", "relayed"),
+        ("person", "relayed"),
+    ]
+    outbound = [
+        (e["purpose"], e["to_role"], e["status"])
+        for e in timeline
+        if e["type"] == "message" and e["direction"] == "out"
+    ]
+    assert outbound == [
+        ("intro", "ambassador", "sent"),
+        ("ack", "person", "sent"),
+        ("relay", "person", "sent"),
+        ("relay", "ambassador", "sent"),
+    ]
+    states = [(e["from"], e["to"]) for e in timeline if e["type"] == "state"]
+    assert states == [
+        (None, "new"),
+        ("new", "offered"),
+        ("offered", "answered"),
+        ("answered", "in_conversation"),
+    ]
+
+
+def test_stranger_writing_to_relay_address_is_refused(deployment: Deployment) -> None:
+    dep, mail = deployment, deployment.stack
+    ask(dep)
+    [intro] = mail.wait_for(BAKER)
+    mail.wait_for(PERSON)
+    stranger = "stranger@users.test"
+    mail.send_text(stranger, from_address(intro), "Coucou", "Je peux avoir son adresse ?")
+    dep.deliver_and_run()
+
+    [refusal] = mail.wait_for(stranger)
+    assert "n'a pas été transmis" in refusal.get_body(("plain",)).get_content()
+    [notice] = mail.wait_for(COORDINATOR)
+    assert stranger in notice.get_body(("plain",)).get_content()
+    assert len(mail.fetch_all(PERSON)) == 1  # only the ack: nothing forwarded
+    assert_no_leak(refusal, PERSON, BAKER)
+    timeline = dep.log()["requests"][0]["timeline"]
+    refused = [
+        e for e in timeline if e["type"] == "message" and e.get("outcome") == "refused-stranger"
+    ]
+    assert len(refused) == 1 and refused[0]["from_role"] == "stranger"
+    assert any(e["type"] == "refused" for e in timeline)
+
+
+def test_request_not_understood_gets_help(deployment: Deployment) -> None:
+    dep, mail = deployment, deployment.stack
+    ask(dep, "Bonjour, je voudrais des informations s'il vous plaît. Merci")
+    [help_mail] = mail.wait_for(PERSON)
+    text = help_mail.get_body(("plain",)).get_content()
+    assert "Type : métier" in text and "près de Caen" in text
+    assert help_mail["Auto-Submitted"] == "auto-generated"
+    assert mail.imap_count(BAKER) == 0
+    [request] = dep.log()["requests"]
+    assert request["state"] == "needs_info"
+
+
+def test_no_matching_ambassador_tells_person_and_coordinator(
+    deployment: Deployment,
+) -> None:
+    dep, mail = deployment, deployment.stack
+    ask(dep, "Bonjour, j'ai 17 ans et je voudrais rencontrer un pilote de ligne à Rouen.")
+    [kind] = mail.wait_for(PERSON)
+    assert "aucun ambassadeur" in kind.get_body(("plain",)).get_content()
+    [notice] = mail.wait_for(COORDINATOR)
+    body = notice.get_body(("plain",)).get_content()
+    assert "pilote" in body.lower() and "Rouen" in body
+    assert_no_leak(notice, BAKER)
+    [request] = dep.log()["requests"]
+    assert request["state"] == "unmatched"
+
+
+def test_restart_never_processes_a_message_twice(deployment: Deployment) -> None:
+    dep, mail = deployment, deployment.stack
+    ask(dep)
+    mail.wait_for(BAKER)
+    # A second request, processed by a new daemon process.
+    ask(
+        dep,
+        "Bonjour, je suis en terminale et je voudrais rencontrer un boulanger à Rouen.",
+        sender="person2@users.test",
+    )
+    mail.wait_for("amb2@pros.test")
+    # The first message shows up again in the inbox (as after a crash before the server move).
+    [first_raw] = [
+        r
+        for r in mail.fetch_raw("relay@mailflow.test", folder="mailflow/processed")
+        if b"person1@users.test" in r
+    ]
+    mail.append(RELAY, "INBOX", first_raw)
+    out = dep.run_once()
+    assert "stored 0" in out
+    assert mail.imap_count(RELAY) == 0  # tidied away again
+    assert len(mail.fetch_all(BAKER)) == 1 and len(mail.fetch_all(PERSON)) == 1
+    assert len(dep.log()["requests"]) == 2
