@@ -71,6 +71,7 @@ class RelayConfig:
 class CoordinatorConfig:
     email: str
     name: str = "Coordination"
+    digest: bool = True  # the daily digest mail (hour in rules/followup.toml)
 
 
 @dataclass(frozen=True)

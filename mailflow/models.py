@@ -42,7 +42,10 @@ class Ambassador(BaseModel):
     insee = CharField(max_length=5, null=True)
     postcode = CharField(max_length=5, default="")
     capacity = IntegerField(default=1)
-    active = BooleanField(default=True)
+    active = BooleanField(default=True)  # False once the ambassador left (STOP)
+    paused = BooleanField(default=False)  # PAUSE: no new requests until REPRISE
+    absent_until = DateTimeField(null=True)  # ABSENT jusqu'au ...: no new requests before
+    left_at = DateTimeField(null=True)
     last_contacted_at = DateTimeField(null=True)
     created_at = DateTimeField()
     updated_at = DateTimeField()
@@ -79,6 +82,14 @@ class Request(BaseModel):
     message = TextField(default="")
     created_at = DateTimeField(index=True)
     updated_at = DateTimeField()
+    first_answer_at = DateTimeField(null=True)  # the first ambassador answer
+    escalated_at = DateTimeField(null=True)
+    feedback_token = CharField(max_length=64, unique=True, null=True)
+    feedback_asked_at = DateTimeField(null=True)
+    feedback_score = IntegerField(null=True)  # 1..5
+    feedback_met = BooleanField(null=True)  # met the ambassador?
+    feedback_answered_at = DateTimeField(null=True)
+    closed_at = DateTimeField(null=True)
 
 
 class Conversation(BaseModel):
@@ -95,8 +106,14 @@ class Conversation(BaseModel):
     ambassador_token = CharField(max_length=64, unique=True)
     person_token = CharField(max_length=64, unique=True)
     state = CharField(max_length=16, default="open")  # open | closed
-    created_at = DateTimeField()
+    created_at = DateTimeField()  # when the request was offered to this ambassador
+    reminders_sent = IntegerField(default=0)
+    ambassador_answered_at = DateTimeField(null=True)  # first answer in this conversation
+    ambassador_last_at = DateTimeField(null=True)
+    person_last_at = DateTimeField(null=True)
+    person_nudged_at = DateTimeField(null=True)
     closed_at = DateTimeField(null=True)
+    closed_reason = CharField(max_length=40, null=True)
 
 
 class InboundMessage(BaseModel):
