@@ -1,0 +1,221 @@
+"""The coordinator's daily digest: what is open, stuck, escalated or failing, in figures.
+
+`collect_digest` only reads the database and returns plain data; `digest_view` shapes that
+data for `templates/mails/digest.txt`. Sending it is someone else's job.
+
+Times are naive UTC, as stored (`mailflow.clock.stamp()`). "The last 24 hours" is the window
+`(now - 24 h, now]`: a digest sent every day at the same time lists each event exactly once.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from peewee import fn
+
+from .lifecycle import OPEN_STATES, TRANSITIONS, UNMATCHED
+from .models import InboundMessage, Request
+from .textnorm import fold
+
+WINDOW = timedelta(hours=24)
+
+# Age bands of open requests, in whole days since `created_at`: (first day of the band, label).
+# A request 2 days 23:59 old is "moins de 3 jours"; exactly 3 days is "3 à 7 jours"; 7 days
+# 23:59 is still "3 à 7 jours"; exactly 15 days is "plus de 14 jours".
+# Kept here rather than in rules/: move them to rules/followup.toml [digest] if coordinators
+# ever need to tune them.
+AGE_BANDS: tuple[tuple[int, str], ...] = (
+    (0, "moins de 3 jours"),
+    (3, "3 à 7 jours"),
+    (8, "8 à 14 jours"),
+    (15, "plus de 14 jours"),
+)
+
+REASON_LENGTH = 120
+UNKNOWN_TRADE = "inconnu"
+UNKNOWN_PLACE = "lieu non précisé"
+
+# Open states in life-cycle order, so the digest always lists them the same way.
+_STATE_ORDER = tuple(s for s in TRANSITIONS if s in OPEN_STATES)
+
+
+@dataclass(frozen=True)
+class Escalation:
+    request_id: int
+    trade: str
+    place: str
+    state: str  # where the request stands now (it may have moved on since)
+    escalated_at: datetime
+
+
+@dataclass(frozen=True)
+class Bounce:
+    inbound_id: int
+    received_at: datetime
+    sender: str
+    subject: str
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    inbound_id: int
+    received_at: datetime
+    sender: str
+    subject: str
+    reason: str  # whitespace collapsed, at most REASON_LENGTH characters
+
+
+@dataclass(frozen=True)
+class DigestData:
+    day: date
+    now: datetime
+    open_by_state: dict[str, int]  # non-zero open states, in life-cycle order
+    open_by_age: dict[str, int]  # every band of AGE_BANDS, in order, zeros included
+    new_last_24h: int  # requests created in the window, whatever their state now
+    escalations: list[Escalation]  # escalated in the window, oldest first
+    unmatched_total: int  # every request still in state "unmatched"
+    unmet_demand: list[tuple[str, str, int]]  # (trade, place, count), most asked first
+    bounces: list[Bounce]  # received in the window, oldest first
+    quarantined: list[Quarantined]  # every message still quarantined, oldest first
+
+    @property
+    def open_total(self) -> int:
+        return sum(self.open_by_state.values())
+
+
+def trade_label(request: Request) -> str:
+    return request.rome_label or request.trade_text or UNKNOWN_TRADE
+
+
+def place_label(request: Request) -> str:
+    if request.commune:
+        return request.commune
+    if request.department:
+        return f"département {request.department}"
+    return UNKNOWN_PLACE
+
+
+def age_band(created_at: datetime, now: datetime) -> str:
+    """The AGE_BANDS label for a request created at `created_at`."""
+    days = (now - created_at).days  # whole days, floored
+    label = AGE_BANDS[0][1]
+    for first_day, band in AGE_BANDS:
+        if days >= first_day:
+            label = band
+    return label
+
+
+def shorten(text: str | None, limit: int = REASON_LENGTH) -> str:
+    """One line, at most `limit` characters: a traceback must not flood the digest."""
+    flat = " ".join((text or "").split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def group_unmet_demand(requests: list[Request]) -> list[tuple[str, str, int]]:
+    """(trade, place, count) of the given requests, most frequent first, then by label."""
+    counts = Counter((trade_label(r), place_label(r)) for r in requests)
+    rows = [(trade, place, n) for (trade, place), n in counts.items()]
+    rows.sort(key=lambda row: (-row[2], fold(row[0]), fold(row[1]), row[0], row[1]))
+    return rows
+
+
+def collect_digest(now: datetime) -> DigestData:
+    """Every figure of the digest at `now` (naive UTC), read from the database."""
+    since = now - WINDOW
+    open_requests = list(
+        Request.select(Request.id, Request.state, Request.created_at).where(
+            Request.state.in_(OPEN_STATES)
+        )
+    )
+    by_state = Counter(r.state for r in open_requests)
+    by_age = Counter(age_band(r.created_at, now) for r in open_requests)
+    unmatched = list(Request.select().where(Request.state == UNMATCHED))
+    escalated = (
+        Request.select()
+        .where(Request.escalated_at > since, Request.escalated_at <= now)
+        .order_by(Request.escalated_at, Request.id)
+    )
+    new_count = (
+        Request.select(fn.COUNT(Request.id))
+        .where(Request.created_at > since, Request.created_at <= now)
+        .scalar()
+    )
+    bounces = (
+        InboundMessage.select()
+        .where(
+            InboundMessage.outcome == "bounce",
+            InboundMessage.received_at > since,
+            InboundMessage.received_at <= now,
+        )
+        .order_by(InboundMessage.received_at, InboundMessage.id)
+    )
+    quarantined = (
+        InboundMessage.select()
+        .where(InboundMessage.status == "quarantined")
+        .order_by(InboundMessage.received_at, InboundMessage.id)
+    )
+    return DigestData(
+        day=now.date(),
+        now=now,
+        open_by_state={s: by_state[s] for s in _STATE_ORDER if by_state[s]},
+        open_by_age={band: by_age[band] for _, band in AGE_BANDS},
+        new_last_24h=new_count or 0,
+        escalations=[
+            Escalation(r.id, trade_label(r), place_label(r), r.state, r.escalated_at)
+            for r in escalated
+        ],
+        unmatched_total=len(unmatched),
+        unmet_demand=group_unmet_demand(unmatched),
+        bounces=[Bounce(m.id, m.received_at, m.sender or "", m.subject or "") for m in bounces],
+        quarantined=[
+            Quarantined(m.id, m.received_at, m.sender or "", m.subject or "", shorten(m.reason))
+            for m in quarantined
+        ],
+    )
+
+
+def _when(value: datetime) -> str:
+    return value.strftime("%d/%m/%Y %H:%M")
+
+
+def digest_view(data: DigestData) -> dict[str, Any]:
+    """The template's variables: counts and ready-to-print strings."""
+    return {
+        "day": data.day.strftime("%d/%m/%Y"),
+        "time": data.now.strftime("%H:%M"),
+        "open_total": data.open_total,
+        "open_by_state": [{"state": s, "count": n} for s, n in data.open_by_state.items()],
+        "open_by_age": [{"label": band, "count": n} for band, n in data.open_by_age.items()],
+        "new_last_24h": data.new_last_24h,
+        "escalations": [
+            {
+                "id": e.request_id,
+                "trade": e.trade,
+                "place": e.place,
+                "state": e.state,
+                "at": _when(e.escalated_at),
+            }
+            for e in data.escalations
+        ],
+        "unmatched_total": data.unmatched_total,
+        "unmet_demand": [
+            {"trade": trade, "place": place, "count": n} for trade, place, n in data.unmet_demand
+        ],
+        "bounces": [
+            {"at": _when(b.received_at), "sender": b.sender or "?", "subject": b.subject}
+            for b in data.bounces
+        ],
+        "quarantined": [
+            {
+                "id": q.inbound_id,
+                "at": _when(q.received_at),
+                "sender": q.sender or "?",
+                "subject": q.subject,
+                "reason": q.reason or "(motif non enregistré)",
+            }
+            for q in data.quarantined
+        ],
+    }
