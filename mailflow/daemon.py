@@ -13,8 +13,10 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 
 from .context import Context
+from .followup import run_followups
 from .ingest import connect, fetch_new, tidy_server
 from .pipeline import process_pending
+from .policy import load_policy
 from .send import flush_outbox
 
 log = logging.getLogger(__name__)
@@ -30,12 +32,15 @@ class CycleReport:
     deferred: int = 0
     failed: int = 0
     moved: int = 0
+    followups: dict[str, int] = field(default_factory=dict)
 
     def __str__(self) -> str:
         outcomes = ", ".join(f"{k}: {v}" for k, v in sorted(self.outcomes.items())) or "none"
+        followups = ", ".join(f"{k}: {v}" for k, v in sorted(self.followups.items())) or "none"
         return (
             f"stored {self.stored}; outcomes {outcomes}; sent {self.sent}, "
-            f"deferred {self.deferred}, failed {self.failed}; moved {self.moved}"
+            f"deferred {self.deferred}, failed {self.failed}; moved {self.moved}; "
+            f"follow-ups {followups}"
         )
 
 
@@ -47,6 +52,7 @@ def cycle(ctx: Context, client: IMAPClient | None) -> CycleReport:
     report.outcomes = process_pending(ctx)
     if client is not None:
         report.moved = tidy_server(client, ctx.cfg.mailbox)
+    report.followups = dict(run_followups(ctx))
     flushed = flush_outbox(ctx.cfg.smtp)
     report.sent, report.deferred, report.failed = flushed.sent, flushed.deferred, flushed.failed
     return report
@@ -68,7 +74,8 @@ class Daemon:
         self.ctx = ctx
         self.stopping = threading.Event()
         self.scheduler = schedule.Scheduler()
-        self.scheduler.every(30).seconds.do(self._flush_outbox)
+        every = load_policy(ctx.cfg.paths.rules).every_seconds
+        self.scheduler.every(every).seconds.do(self._scheduled)
 
     def stop(self, *_: object) -> None:
         log.info("stop requested")
@@ -78,7 +85,11 @@ class Daemon:
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
 
-    def _flush_outbox(self) -> None:
+    def _scheduled(self) -> None:
+        """Time-driven work even when no mail arrives: follow-ups, then the outbox."""
+        done = run_followups(self.ctx)
+        if done:
+            log.info("follow-ups: %s", dict(done))
         result = flush_outbox(self.ctx.cfg.smtp)
         if result.sent or result.failed:
             log.info(

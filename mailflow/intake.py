@@ -53,7 +53,7 @@ def handle_new_request(
             request=request,
         )
         return NEEDS_INFO
-    choice = choose(_want(request), candidates())
+    choice = choose(want_of(request), candidates())
     if choice is None:
         move_request(request, lc.UNMATCHED, "no available ambassador matches", inbound)
         view = request_view(request, ctx.ref)
@@ -112,7 +112,7 @@ def first_name_from_display(display: str) -> str | None:
     return first
 
 
-def _want(request: Request) -> Want:
+def want_of(request: Request) -> Want:
     return Want(
         kind=request.kind,
         code_rome=request.code_rome,
@@ -123,8 +123,17 @@ def _want(request: Request) -> Want:
     )
 
 
+def available_now():  # noqa: ANN201 - a peewee expression
+    """In the network, not paused, not absent at this instant (MAILFLOW_NOW included)."""
+    return (
+        (Ambassador.active == True)  # noqa: E712 - peewee expression
+        & (Ambassador.paused == False)  # noqa: E712
+        & (Ambassador.absent_until.is_null() | (Ambassador.absent_until <= stamp()))
+    )
+
+
 def candidates() -> list[Candidate]:
-    """Every active ambassador with their current load."""
+    """Every available ambassador with their current load."""
     open_count = fn.COUNT(Conversation.id)
     query = (
         Ambassador.select(Ambassador, open_count.alias("open_count"))
@@ -133,7 +142,7 @@ def candidates() -> list[Candidate]:
             JOIN.LEFT_OUTER,
             on=(Conversation.ambassador == Ambassador.id) & (Conversation.state == "open"),
         )
-        .where(Ambassador.active == True)  # noqa: E712 - peewee expression
+        .where(available_now())
         .group_by(Ambassador.id)
     )
     return [
@@ -160,8 +169,11 @@ def offer(
     request: Request,
     choice: Choice,
     original_id: str | None,
+    person_template: str = "ack",
+    extra: dict | None = None,
 ) -> Conversation:
-    """Open a conversation: the ambassador gets the introduction, the person the ack."""
+    """Open a conversation: the ambassador gets the introduction, the person the ack (or,
+    after a reassignment, the news that someone else will answer)."""
     ambassador = Ambassador.get_by_id(choice.candidate.id)
     conv = Conversation.create(
         request=request,
@@ -173,6 +185,7 @@ def offer(
     relay = ctx.cfg.relay
     view = request_view(request, ctx.ref)
     data = {"request": view, "ambassador": ambassador_view(ambassador), "relay": relay}
+    data.update(extra or {})
     intro_id, ack_id = new_message_id(relay.domain), new_message_id(relay.domain)
     intro = automatic_mail(
         render(ctx.templates, "intro", data),
@@ -183,7 +196,7 @@ def offer(
         loop_marker=ctx.loop_marker,
     )
     ack = automatic_mail(
-        render(ctx.templates, "ack", data),
+        render(ctx.templates, person_template, data),
         from_display=f"{ambassador.first_name} via {relay.display_name}",
         from_address=relay.token_address(conv.person_token),
         to_address=request.person.email,
@@ -209,8 +222,8 @@ def offer(
     )
     queue_mail(
         ack,
-        key=f"ack:{conv.id}",
-        purpose="ack",
+        key=f"{person_template}:{conv.id}",
+        purpose=person_template,
         recipient=request.person.email,
         recipient_role="person",
         **common,

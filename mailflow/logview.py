@@ -46,7 +46,21 @@ def _event_entry(e: Event) -> dict[str, Any]:
     return entry
 
 
-_SHOWN_EVENTS = ("state", "refused", "offered", "understood", "quarantine", "send-failed")
+_SHOWN_EVENTS = (
+    "state",
+    "refused",
+    "offered",
+    "understood",
+    "quarantine",
+    "send-failed",
+    "reminder",
+    "nudge",
+    "closed",
+    "closed-address",
+    "escalated",
+    "feedback",
+    "ambassador",
+)
 
 
 def request_timeline(request: Request) -> dict[str, Any]:
@@ -68,6 +82,14 @@ def request_timeline(request: Request) -> dict[str, Any]:
         "age": request.age,
         "situation": request.situation,
         "created_at": _iso(request.created_at),
+        "first_answer_at": _iso(request.first_answer_at),
+        "escalated_at": _iso(request.escalated_at),
+        "feedback": {
+            "asked_at": _iso(request.feedback_asked_at),
+            "score": request.feedback_score,
+            "met": request.feedback_met,
+            "answered_at": _iso(request.feedback_answered_at),
+        },
         "timeline": entries,
     }
 

@@ -1,4 +1,8 @@
-"""Automatic answers from the public address: to a sender, or to the coordinator."""
+"""Automatic mails: answers to a sender, notices to the coordinator, follow-ups.
+
+Each is queued in the caller's transaction under an idempotency key that names the
+decision, so the same person never gets the same mail twice.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,49 @@ from .compose import automatic_mail, new_message_id, render
 from .context import Context
 from .models import Conversation, InboundMessage, Request
 from .outbox import queue_mail
+
+
+def send_auto(
+    ctx: Context,
+    template: str,
+    *,
+    key: str,
+    to: str,
+    role: str,
+    data: dict[str, Any],
+    from_display: str | None = None,
+    from_token: str | None = None,
+    in_reply_to: str | None = None,
+    request: Request | None = None,
+    conversation: Conversation | None = None,
+    inbound: InboundMessage | None = None,
+) -> str:
+    """Queue one automatic mail; returns its Message-ID. `from_token` sends it from a relay
+    address, so that a reply lands in that conversation."""
+    relay = ctx.cfg.relay
+    message_id = new_message_id(relay.domain)
+    mail = automatic_mail(
+        render(ctx.templates, template, {**data, "relay": relay}),
+        from_display=from_display or relay.display_name,
+        from_address=relay.token_address(from_token) if from_token else relay.address,
+        to_address=to,
+        message_id=message_id,
+        loop_marker=ctx.loop_marker,
+        in_reply_to=in_reply_to,
+        references=(in_reply_to,) if in_reply_to else (),
+    )
+    row = queue_mail(
+        mail,
+        key=key,
+        purpose=template,
+        envelope_from=relay.address,
+        recipient=to,
+        recipient_role=role,
+        request=request,
+        conversation=conversation,
+        inbound=inbound,
+    )
+    return row.message_id
 
 
 def reply(
@@ -21,26 +68,17 @@ def reply(
     request: Request | None = None,
     conversation: Conversation | None = None,
     role: str = "person",
+    key: str | None = None,
 ) -> None:
     """Answer the sender of `inbound`, threaded under their message; once per message."""
-    relay = ctx.cfg.relay
-    mail = automatic_mail(
-        render(ctx.templates, template, {**data, "relay": relay}),
-        from_display=relay.display_name,
-        from_address=relay.address,
-        to_address=to,
-        message_id=new_message_id(relay.domain),
-        loop_marker=ctx.loop_marker,
+    send_auto(
+        ctx,
+        template,
+        key=key or f"{template}:{inbound.id}",
+        to=to,
+        role=role,
+        data=data,
         in_reply_to=original_id,
-        references=(original_id,) if original_id else (),
-    )
-    queue_mail(
-        mail,
-        key=f"{template}:{inbound.id}",
-        purpose=template,
-        envelope_from=relay.address,
-        recipient=to,
-        recipient_role=role,
         request=request,
         conversation=conversation,
         inbound=inbound,
@@ -49,29 +87,22 @@ def reply(
 
 def notify_coordinator(
     ctx: Context,
-    inbound: InboundMessage,
+    inbound: InboundMessage | None,
     template: str,
     data: dict[str, Any],
     *,
     request: Request | None = None,
     conversation: Conversation | None = None,
+    key: str | None = None,
 ) -> None:
-    relay, coordinator = ctx.cfg.relay, ctx.cfg.coordinator
-    mail = automatic_mail(
-        render(ctx.templates, template, {**data, "relay": relay}),
+    send_auto(
+        ctx,
+        template,
+        key=key or f"{template}:{inbound.id if inbound else request.id if request else ''}",
+        to=ctx.cfg.coordinator.email,
+        role="coordinator",
+        data=data,
         from_display="mailflow",
-        from_address=relay.address,
-        to_address=coordinator.email,
-        message_id=new_message_id(relay.domain),
-        loop_marker=ctx.loop_marker,
-    )
-    queue_mail(
-        mail,
-        key=f"{template}:{inbound.id}",
-        purpose=template,
-        envelope_from=relay.address,
-        recipient=coordinator.email,
-        recipient_role="coordinator",
         request=request,
         conversation=conversation,
         inbound=inbound,

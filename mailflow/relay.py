@@ -6,18 +6,22 @@ from email.message import EmailMessage
 
 from . import lifecycle as lc
 from .addresses import message_ids
+from .clock import stamp
 from .compose import LOOP_HEADER, new_message_id
 from .context import Context
-from .models import Conversation, InboundMessage, MessageIdMap
+from .feedback import handle_feedback
+from .models import Conversation, InboundMessage, MessageIdMap, Request
 from .notices import notify_coordinator, reply
 from .outbox import queue_mail
 from .record import log_event, move_request
 from .relay_message import RelaySpec, build_relayed
 from .scrub import Secret
+from .views import ambassador_view, request_view
 
 RELAYED = "relayed"
 REFUSED_STRANGER = "refused-stranger"
 REFUSED_UNKNOWN = "refused-unknown-token"
+CLOSED_NOTICE = "closed-address"
 AMBASSADOR, PERSON = "ambassador", "person"
 
 
@@ -37,6 +41,9 @@ def handle_relay(
     conv, side = find_conversation(token)
     inbound.relay_token = token
     if conv is None:
+        request = Request.get_or_none(Request.feedback_token == token)
+        if request is not None and address == request.person.email.lower():
+            return handle_feedback(ctx, inbound, msg, request, address)
         inbound.role = "stranger"
         return _refuse(ctx, inbound, msg, None, address, REFUSED_UNKNOWN, "unknown relay token")
     inbound.conversation, inbound.request = conv, conv.request
@@ -46,9 +53,45 @@ def handle_relay(
         why = f"sender is not the conversation's {side}"
         return _refuse(ctx, inbound, msg, conv, address, REFUSED_STRANGER, why)
     inbound.role = side
+    if conv.state == "closed":
+        return _closed_notice(ctx, inbound, msg, conv, side, address)
     _forward(ctx, inbound, msg, conv, side)
     _advance(conv, side, inbound)
     return RELAYED
+
+
+def _closed_notice(
+    ctx: Context,
+    inbound: InboundMessage,
+    msg: EmailMessage,
+    conv: Conversation,
+    side: str,
+    address: str,
+) -> str:
+    """A party writing through a closed relay address gets a polite notice, once per side."""
+    log_event(
+        "closed-address",
+        f"{side} wrote through a closed relay address; not forwarded",
+        request=conv.request,
+        conversation=conv,
+        inbound=inbound,
+    )
+    reply(
+        ctx,
+        inbound,
+        f"relay_closed_{side}",
+        address,
+        str(msg.get("Message-ID") or "") or None,
+        {
+            "request": request_view(conv.request, ctx.ref),
+            "ambassador": ambassador_view(conv.ambassador),
+        },
+        request=conv.request,
+        conversation=conv,
+        role=side,
+        key=f"closed-notice:{conv.id}:{side}",
+    )
+    return CLOSED_NOTICE
 
 
 def secrets_of(ctx: Context, conv: Conversation) -> tuple[Secret, ...]:
@@ -119,7 +162,17 @@ def _last(ids: list[str]) -> str | None:
 
 
 def _advance(conv: Conversation, side: str, inbound: InboundMessage) -> None:
-    request = conv.request
+    """Record who wrote when (the follow-up policy reads it) and move the request on."""
+    request, now = conv.request, stamp()
+    if side == AMBASSADOR:
+        conv.ambassador_last_at = now
+        conv.ambassador_answered_at = conv.ambassador_answered_at or now
+        if request.first_answer_at is None:
+            request.first_answer_at = now
+            request.save()
+    else:
+        conv.person_last_at = now
+    conv.save()
     if side == AMBASSADOR and request.state == lc.OFFERED:
         move_request(request, lc.ANSWERED, "the ambassador replied", inbound)
     elif side == PERSON and request.state == lc.ANSWERED:

@@ -48,20 +48,23 @@ class Deployment:
             )
         return result
 
-    def run_once(self) -> str:
-        return self.cli("run", "--once").stdout
+    def run_once(self, now: str | None = None) -> str:
+        """`mailflow run --once`, at the instant `now` (MAILFLOW_NOW) when given."""
+        return self.cli("run", "--once", env={"MAILFLOW_NOW": now} if now else None).stdout
 
-    def deliver_and_run(self, count: int = 1) -> str:
+    def deliver_and_run(self, count: int = 1, now: str | None = None) -> str:
         """Wait until `count` messages wait in the shared inbox, then process them."""
         self.stack.wait_for(RELAY, count=count)
-        return self.run_once()
+        return self.run_once(now)
 
     def log(self, request_id: int | None = None) -> dict:
         args = ["log", "--json"] + (["--request", str(request_id)] if request_id else [])
         return json.loads(self.cli(*args).stdout)
 
 
-def write_config(folder: Path, stack: MailStack) -> Path:
+def write_config(folder: Path, stack: MailStack, digest: bool = False) -> Path:
+    """The daily digest is off unless a test asks for it: with MAILFLOW_NOW jumping days,
+    it would add a coordinator mail to every run."""
     config = folder / "mailflow.toml"
     config.write_text(
         f"""
@@ -85,6 +88,7 @@ display_name = "Ambassadeurs"
 
 [coordinator]
 email = "{COORDINATOR}"
+digest = {"true" if digest else "false"}
 
 [database]
 url = "sqlite:///mailflow.sqlite3"

@@ -1,0 +1,297 @@
+"""Chasing every request to an answer: reminders, reassignment, escalation, nudge, feedback.
+
+Each action is decided from the database and `now` alone, and done in its own transaction
+together with the mails it causes (idempotency keys), so a job killed half-way, or run twice
+at the same instant, never sends anything twice; one due while the daemon was stopped is
+done at its next start.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from datetime import datetime, timedelta
+
+from . import lifecycle as lc
+from .business_days import load_calendar
+from .clock import stamp
+from .context import Context
+from .digest import collect_digest, digest_view
+from .intake import candidates, offer, want_of
+from .models import Conversation, MessageIdMap, OutboundMail, Request, database
+from .notices import notify_coordinator, send_auto
+from .policy import FollowupPolicy, load_policy
+from .record import log_event, move_request
+from .route import choose
+from .views import ambassador_view, request_view
+
+log = logging.getLogger(__name__)
+OPEN, CLOSED, FINISHED = "open", "closed", "finished"
+
+
+def run_followups(ctx: Context) -> Counter[str]:
+    """Do everything that is due at this instant; returns what was done."""
+    policy = load_policy(ctx.cfg.paths.rules)
+    now = stamp()
+    done: Counter[str] = Counter()
+    for conv_id in _ids(
+        Conversation.select(Conversation.id)
+        .join(Request)
+        .where((Conversation.state == OPEN) & (Request.state == lc.OFFERED))
+    ):
+        _step(done, lambda c=conv_id: chase_ambassador(ctx, policy, c, now))
+    for conv_id in _ids(
+        Conversation.select(Conversation.id)
+        .join(Request)
+        .where(
+            (Conversation.state == OPEN)
+            & (Request.state == lc.ANSWERED)
+            & Conversation.person_nudged_at.is_null()
+        )
+    ):
+        _step(done, lambda c=conv_id: nudge_person(ctx, policy, c, now))
+    for request_id in _ids(
+        Request.select(Request.id).where(
+            Request.state.in_([lc.ANSWERED, lc.IN_CONVERSATION, lc.FEEDBACK_ASKED, lc.NEEDS_INFO])
+        )
+    ):
+        _step(done, lambda r=request_id: feedback_step(ctx, policy, r, now))
+    if ctx.cfg.coordinator.digest:
+        _step(done, lambda: daily_digest(ctx, policy, now))
+    return done
+
+
+def daily_digest(ctx: Context, policy: FollowupPolicy, now: datetime) -> str:
+    """Once a day, from the configured hour: the day's key makes it once, even after a crash."""
+    key = f"digest:{now.date().isoformat()}"
+    if now.hour < policy.digest_hour_utc or OutboundMail.get_or_none(
+        OutboundMail.idempotency_key == key
+    ):
+        return ""
+    send_auto(
+        ctx,
+        "digest",
+        key=key,
+        to=ctx.cfg.coordinator.email,
+        role="coordinator",
+        data=digest_view(collect_digest(now)),
+        from_display="mailflow",
+    )
+    return "digest"
+
+
+def _ids(query) -> list[int]:  # noqa: ANN001 - a peewee query
+    return [row.id for row in query.order_by(query.model.id)]
+
+
+def _step(done: Counter[str], action) -> None:  # noqa: ANN001 - a callable
+    """One action, one transaction; a failure is logged and retried at the next run."""
+    try:
+        with database.atomic():
+            outcome = action()
+    except Exception:  # one bad row must not stop the others
+        log.exception("follow-up failed; it will be retried")
+        done["error"] += 1
+        return
+    if outcome:
+        done[outcome] += 1
+
+
+def chase_ambassador(ctx: Context, policy: FollowupPolicy, conv_id: int, now: datetime) -> str:
+    conv = Conversation.get_by_id(conv_id)
+    calendar = load_calendar(ctx.cfg.paths.rules)
+    waited = calendar.business_days_between(conv.created_at, now)
+    if waited >= policy.reassign_after:
+        reassign(ctx, conv, f"no answer after {waited} business days", None)
+        return "reassigned"
+    due = (
+        2
+        if waited >= policy.second_reminder_after
+        else 1
+        if waited >= policy.first_reminder_after
+        else 0
+    )
+    if due <= conv.reminders_sent:
+        return ""
+    intro = MessageIdMap.get_or_none(MessageIdMap.conversation == conv)
+    view = request_view(conv.request, ctx.ref)
+    send_auto(
+        ctx,
+        "reminder_ambassador",
+        key=f"reminder{due}:{conv.id}",
+        to=conv.ambassador.email,
+        role="ambassador",
+        data={
+            "number": due,
+            "days": waited,
+            "request": view,
+            "ambassador": ambassador_view(conv.ambassador),
+        },
+        from_display=f"{view['who']} via {ctx.cfg.relay.display_name}",
+        from_token=conv.ambassador_token,
+        in_reply_to=intro.relayed_id if intro else None,
+        request=conv.request,
+        conversation=conv,
+    )
+    conv.reminders_sent = due
+    conv.save()
+    log_event(
+        "reminder",
+        f"reminder {due} to ambassador #{conv.ambassador_id} after {waited} "
+        "business days without answer",
+        request=conv.request,
+        conversation=conv,
+    )
+    return f"reminder{due}"
+
+
+def reassign(ctx: Context, conv: Conversation, cause: str, inbound) -> None:  # noqa: ANN001
+    """Close this ambassador's relay address and offer the request to the next one, or
+    escalate to the coordinator when nobody is left. Runs in the caller's transaction."""
+    request = conv.request
+    conv.state, conv.closed_at, conv.closed_reason = CLOSED, stamp(), cause[:40]
+    conv.save()
+    log_event(
+        "closed",
+        f"relay addresses of conversation #{conv.id} closed: {cause}",
+        request=request,
+        conversation=conv,
+        inbound=inbound,
+    )
+    if request.state not in (lc.OFFERED, lc.ANSWERED):
+        return
+    move_request(request, lc.REASSIGNED, cause, inbound)
+    tried = {c.ambassador_id for c in request.conversations}
+    choice = choose(want_of(request), candidates(), exclude=frozenset(tried))
+    if choice is not None:
+        offer(
+            ctx,
+            inbound,
+            request,
+            choice,
+            None,
+            person_template="reassigned",
+            extra={"previous": ambassador_view(conv.ambassador)},
+        )
+        return
+    escalate(ctx, request, f"{cause}; no other ambassador available", inbound)
+
+
+def escalate(ctx: Context, request: Request, cause: str, inbound) -> None:  # noqa: ANN001
+    request.escalated_at = stamp()
+    request.save()
+    move_request(request, lc.UNMATCHED, cause, inbound)
+    log_event("escalated", cause, request=request, inbound=inbound)
+    view = request_view(request, ctx.ref)
+    notify_coordinator(
+        ctx,
+        inbound,
+        "escalation_coordinator",
+        {"request": view, "cause": cause},
+        request=request,
+        key=f"escalation:{request.id}",
+    )
+    send_auto(
+        ctx,
+        "still_looking",
+        key=f"still-looking:{request.id}",
+        to=request.person.email,
+        role="person",
+        data={"request": view},
+        request=request,
+        inbound=inbound,
+    )
+
+
+def nudge_person(ctx: Context, policy: FollowupPolicy, conv_id: int, now: datetime) -> str:
+    conv = Conversation.get_by_id(conv_id)
+    answered = conv.ambassador_last_at or conv.ambassador_answered_at
+    if answered is None or now < answered + timedelta(days=policy.nudge_after_days):
+        return ""
+    if conv.person_last_at and conv.person_last_at >= answered:
+        return ""
+    send_auto(
+        ctx,
+        "nudge_person",
+        key=f"nudge:{conv.id}",
+        to=conv.request.person.email,
+        role="person",
+        data={
+            "request": request_view(conv.request, ctx.ref),
+            "ambassador": ambassador_view(conv.ambassador),
+        },
+        from_display=f"{conv.ambassador.first_name} via {ctx.cfg.relay.display_name}",
+        from_token=conv.person_token,
+        request=conv.request,
+        conversation=conv,
+    )
+    conv.person_nudged_at = now
+    conv.save()
+    log_event(
+        "nudge",
+        f"person reminded {policy.nudge_after_days} days after the ambassador's answer",
+        request=conv.request,
+        conversation=conv,
+    )
+    return "nudge"
+
+
+def feedback_step(ctx: Context, policy: FollowupPolicy, request_id: int, now: datetime) -> str:
+    request = Request.get_by_id(request_id)
+    if request.state == lc.NEEDS_INFO:
+        if now >= request.created_at + timedelta(days=policy.needs_info_expire_after_days):
+            move_request(
+                request,
+                lc.EXPIRED,
+                f"no usable request after {policy.needs_info_expire_after_days} days",
+            )
+            return "expired"
+        return ""
+    if request.state == lc.FEEDBACK_ASKED:
+        if now >= request.feedback_asked_at + timedelta(days=policy.feedback_close_after_days):
+            close_request(request, "feedback not answered")
+            return "closed"
+        return ""
+    if request.first_answer_at is None or now < request.first_answer_at + timedelta(
+        days=policy.feedback_after_days
+    ):
+        return ""
+    ask_feedback(ctx, request, now)
+    return "feedback-asked"
+
+
+def ask_feedback(ctx: Context, request: Request, now: datetime) -> None:
+    from .addresses import new_token
+
+    request.feedback_token = request.feedback_token or new_token()
+    request.feedback_asked_at = now
+    request.save()
+    conv = request.conversations.where(Conversation.state == OPEN).first()
+    send_auto(
+        ctx,
+        "feedback_request",
+        key=f"feedback:{request.id}",
+        to=request.person.email,
+        role="person",
+        data={
+            "request": request_view(request, ctx.ref),
+            "ambassador": ambassador_view(conv.ambassador) if conv else None,
+        },
+        from_token=request.feedback_token,
+        request=request,
+    )
+    move_request(
+        request,
+        lc.FEEDBACK_ASKED,
+        f"feedback asked {(now - request.first_answer_at).days} days after the first answer",
+    )
+
+
+def close_request(request: Request, cause: str, inbound=None) -> None:  # noqa: ANN001
+    """The request is over; its conversation stays writable but no longer counts as load."""
+    request.closed_at = stamp()
+    request.save()
+    Conversation.update(state=FINISHED).where(
+        (Conversation.request == request) & (Conversation.state == OPEN)
+    ).execute()
+    move_request(request, lc.CLOSED, cause, inbound)
