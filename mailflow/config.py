@@ -75,6 +75,22 @@ class CoordinatorConfig:
 
 
 @dataclass(frozen=True)
+class LimitsConfig:
+    """What mailflow accepts and how often it answers automatically."""
+
+    max_message_bytes: int = 20 * 1024 * 1024  # above: polite answer, message quarantined
+    max_attachment_bytes: int = 10 * 1024 * 1024
+    # Attachment types relayed (MIME type or "type/*"); anything else is removed with a note.
+    allowed_attachment_types: str = (
+        "image/*, application/pdf, text/plain, text/calendar, "
+        "application/vnd.openxmlformats-officedocument.*, application/msword, "
+        "application/vnd.oasis.opendocument.*, application/rtf"
+    )
+    auto_reply_interval_days: int = 3  # same automatic answer to the same sender at most once
+    max_relayed_per_conversation_per_hour: int = 20
+
+
+@dataclass(frozen=True)
 class DatabaseConfig:
     url: str
 
@@ -96,6 +112,7 @@ class Config:
     database: DatabaseConfig
     paths: PathsConfig
     source: Path
+    limits: LimitsConfig = LimitsConfig()
 
 
 _SECTIONS: dict[str, type] = {
@@ -128,7 +145,7 @@ def load_config(path: Path) -> Config:
 
 
 def parse_config(raw: dict[str, Any], path: Path) -> Config:
-    unknown = sorted(set(raw) - set(_SECTIONS) - {"paths"})
+    unknown = sorted(set(raw) - set(_SECTIONS) - {"paths", "limits"})
     if unknown:
         raise ConfigError(f"{path}: unknown section [{unknown[0]}]")
     sections = {name: _section(raw, name, cls, path) for name, cls in _SECTIONS.items()}
@@ -137,10 +154,12 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         ("coordinator.email", sections["coordinator"].email),
     ):
         _check_address(value, key, path)
+    limits = _section(raw, "limits", LimitsConfig, path) if "limits" in raw else LimitsConfig()
     return Config(
         **sections,
         paths=_paths(raw.get("paths", {}), path),
         source=path.resolve(),
+        limits=limits,
     )
 
 

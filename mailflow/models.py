@@ -46,6 +46,8 @@ class Ambassador(BaseModel):
     paused = BooleanField(default=False)  # PAUSE: no new requests until REPRISE
     absent_until = DateTimeField(null=True)  # ABSENT jusqu'au ...: no new requests before
     left_at = DateTimeField(null=True)
+    bounce_state = CharField(max_length=16, default="ok")  # ok | failing (hard bounce)
+    bounced_at = DateTimeField(null=True)
     last_contacted_at = DateTimeField(null=True)
     created_at = DateTimeField()
     updated_at = DateTimeField()
@@ -90,6 +92,7 @@ class Request(BaseModel):
     feedback_met = BooleanField(null=True)  # met the ambassador?
     feedback_answered_at = DateTimeField(null=True)
     closed_at = DateTimeField(null=True)
+    person_bounced_at = DateTimeField(null=True)  # mail to the person bounced
 
 
 class Conversation(BaseModel):
@@ -153,12 +156,15 @@ class OutboundMail(BaseModel):
     recipient_role = CharField(max_length=16)  # person | ambassador | coordinator | sender
     subject = TextField(default="")
     raw = BlobField()
-    status = CharField(max_length=16, default="queued", index=True)  # queued|sent|failed
+    # queued -> sending (handed to SMTP, not yet confirmed) -> sent | failed; bounced after a DSN
+    status = CharField(max_length=16, default="queued", index=True)
     attempts = IntegerField(default=0)
     next_attempt_at = DateTimeField()
     last_error = TextField(null=True)
     created_at = DateTimeField()
     sent_at = DateTimeField(null=True)
+    bounced_at = DateTimeField(null=True)
+    bounce_status = CharField(max_length=16, null=True)  # DSN status code, e.g. 5.1.1
     request = ForeignKeyField(Request, null=True, backref="outbound")
     conversation = ForeignKeyField(Conversation, null=True, backref="outbound")
     inbound = ForeignKeyField(InboundMessage, null=True, backref="caused")
@@ -188,6 +194,13 @@ class Event(BaseModel):
     cause = TextField(default="")
 
 
+class Setting(BaseModel):
+    """Values the installation creates once and keeps (e.g. the VERP signing key)."""
+
+    key = CharField(max_length=100, primary_key=True)
+    value = TextField()
+
+
 class MailboxState(BaseModel):
     """How far the mailbox has been read: UIDVALIDITY and the last stored UID per folder."""
 
@@ -206,4 +219,5 @@ ALL_MODELS = [
     MessageIdMap,
     Event,
     MailboxState,
+    Setting,
 ]
