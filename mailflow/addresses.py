@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import re
 import secrets
+from email.errors import HeaderParseError, InvalidHeaderDefect
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import getaddresses
 
@@ -30,11 +32,16 @@ def header_addresses(msg: EmailMessage, name: str) -> list[tuple[str, str]]:
 
 
 def sender(msg: EmailMessage) -> tuple[str, str] | None:
-    """The From address, lower-cased, with its display name."""
+    """The From address, lower-cased, with its display name; None when there is no address
+    we could answer (absent, or too malformed to write into a To header)."""
     pairs = header_addresses(msg, "From")
     if not pairs:
         return None
     name, address = pairs[0]
+    try:
+        Address(addr_spec=address)
+    except (ValueError, IndexError, TypeError, HeaderParseError, InvalidHeaderDefect):
+        return None
     return name, address.lower()
 
 
@@ -54,3 +61,20 @@ def relay_token(msg: EmailMessage, relay: RelayConfig) -> str | None:
 def message_ids(value: str | None) -> list[str]:
     """Every <id> in an In-Reply-To or References header."""
     return re.findall(r"<[^<>\s]+>", value or "")
+
+
+def header_text(msg: EmailMessage, name: str) -> str:
+    """A header's text, never raising: a value too broken to parse is returned raw."""
+    try:
+        return str(msg.get(name) or "").strip()
+    except Exception:  # the email package raises various errors on broken headers
+        for key, value in msg.raw_items():
+            if key.lower() == name.lower():
+                return str(value).strip()
+        return ""
+
+
+def message_id_of(msg: EmailMessage) -> str | None:
+    """The message's own well-formed <id>, or None (absent or broken)."""
+    ids = message_ids(header_text(msg, "Message-ID"))
+    return ids[0] if ids else None

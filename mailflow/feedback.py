@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 
 from . import lifecycle as lc
+from .addresses import message_id_of
 from .clock import stamp
 from .context import Context
 from .followup import close_request
@@ -60,7 +61,7 @@ def handle_feedback(
     """Record what the person said; thank them once, or ask once more when unclear."""
     inbound.request, inbound.role = request, "person"
     answer = parse_feedback(readable_text(msg))
-    original_id = str(msg.get("Message-ID") or "") or None
+    original_id = message_id_of(msg)
     if answer.score is None and answer.met is None:
         log_event("feedback", "feedback reply not understood", request=request, inbound=inbound)
         reply(

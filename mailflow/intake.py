@@ -7,7 +7,7 @@ from email.message import EmailMessage
 from peewee import JOIN, fn
 
 from . import lifecycle as lc
-from .addresses import new_token
+from .addresses import message_id_of, new_token
 from .clock import stamp
 from .compose import automatic_mail, new_message_id, render
 from .context import Context
@@ -40,7 +40,7 @@ def handle_new_request(
     )
     if parsed.notes:
         log_event("understood", "; ".join(parsed.notes), request=request, inbound=inbound)
-    original_id = str(msg.get("Message-ID") or "") or None
+    original_id = message_id_of(msg)
     if not parsed.understood:
         move_request(request, lc.NEEDS_INFO, "trade or training not understood", inbound)
         reply(
