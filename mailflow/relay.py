@@ -5,7 +5,7 @@ from __future__ import annotations
 from email.message import EmailMessage
 
 from . import lifecycle as lc
-from .addresses import message_ids
+from .addresses import header_text, message_id_of, message_ids
 from .clock import stamp
 from .compose import LOOP_HEADER, new_message_id
 from .context import Context
@@ -81,7 +81,7 @@ def _closed_notice(
         inbound,
         f"relay_closed_{side}",
         address,
-        str(msg.get("Message-ID") or "") or None,
+        message_id_of(msg),
         {
             "request": request_view(conv.request, ctx.ref),
             "ambassador": ambassador_view(conv.ambassador),
@@ -115,14 +115,14 @@ def _forward(
         display = request.first_name or "Votre contact"
         reply_token, recipient, role = conv.ambassador_token, ambassador.email, AMBASSADOR
     new_id = new_message_id(relay.domain)
-    original_id = str(msg.get("Message-ID") or "").strip()
+    original_id = message_id_of(msg) or ""
     spec = RelaySpec(
         from_display=f"{display} via {relay.display_name}",
         from_address=relay.token_address(reply_token),
         to_address=recipient,
         message_id=new_id,
-        in_reply_to=_last(_mapped(conv, message_ids(msg.get("In-Reply-To")))),
-        references=tuple(_mapped(conv, message_ids(msg.get("References")))),
+        in_reply_to=_last(_mapped(conv, message_ids(header_text(msg, "In-Reply-To")))),
+        references=tuple(_mapped(conv, message_ids(header_text(msg, "References")))),
         secrets=secrets_of(ctx, conv),
         extra_headers=((LOOP_HEADER, ctx.loop_marker),),
     )
@@ -192,7 +192,7 @@ def _refuse(
     log_event(
         "refused", f"{why}: nothing forwarded", request=request, conversation=conv, inbound=inbound
     )
-    original_id = str(msg.get("Message-ID") or "") or None
+    original_id = message_id_of(msg)
     reply(
         ctx,
         inbound,
@@ -210,7 +210,7 @@ def _refuse(
         "stranger_coordinator",
         {
             "sender": address,
-            "subject": str(msg.get("Subject") or ""),
+            "subject": header_text(msg, "Subject"),
             "conversation_id": conv.id if conv else None,
             "request_id": request.id if request else None,
             "inbound_id": inbound.id,
