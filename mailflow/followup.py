@@ -171,10 +171,20 @@ def reassign(ctx: Context, conv: Conversation, cause: str, inbound) -> None:  # 
             choice,
             None,
             person_template="reassigned",
-            extra={"previous": ambassador_view(conv.ambassador)},
+            extra={"previous": ambassador_view(conv.ambassador), "why": why_reassigned(cause)},
         )
         return
     escalate(ctx, request, f"{cause}; no other ambassador available", inbound)
+
+
+def why_reassigned(cause: str) -> str:
+    """The person is told why in words that fit: left the network, unreachable, or silent."""
+    lowered = cause.lower()
+    if "left" in lowered or "stop" in lowered:
+        return "left"
+    if "bounce" in lowered:
+        return "unreachable"
+    return "silent"
 
 
 def escalate(ctx: Context, request: Request, cause: str, inbound) -> None:  # noqa: ANN001

@@ -13,7 +13,13 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 
 from .addresses import relay_token, sender
-from .classify import classify
+from .ambassador_mail import (
+    find_ambassador,
+    handle_ambassador_mail,
+    note_autoreply_absence,
+    refuse_stray_command,
+)
+from .classify import AUTO_REPLY, classify
 from .clock import stamp
 from .context import Context
 from .intake import handle_new_request
@@ -41,6 +47,8 @@ def dispatch(ctx: Context, inbound: InboundMessage, msg: EmailMessage) -> str:
     if verdict.automated:
         if token:
             inbound.relay_token = token
+        if verdict.outcome == AUTO_REPLY:  # an ambassador's out-of-office may give a date
+            note_autoreply_absence(ctx, inbound, msg)
         return verdict.outcome
     who = sender(msg)
     if who is None:
@@ -51,8 +59,12 @@ def dispatch(ctx: Context, inbound: InboundMessage, msg: EmailMessage) -> str:
         return OWN_ADDRESS
     if token:
         return handle_relay(ctx, inbound, msg, token, address)
+    ambassador = find_ambassador(address)  # any registered address, even a former one
+    if ambassador is not None:
+        return handle_ambassador_mail(ctx, inbound, msg, ambassador)
     inbound.role = "person"
-    return handle_new_request(ctx, inbound, msg, name, address)
+    refused = refuse_stray_command(ctx, inbound, msg, address)  # "STOP" alone, etc.
+    return refused or handle_new_request(ctx, inbound, msg, name, address)
 
 
 def process(ctx: Context, inbound: InboundMessage) -> str:

@@ -1,0 +1,73 @@
+"""Ambassadors' commands end to end on real Dovecot + Postfix."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+
+from tests.deployment import RELAY, Deployment
+
+PERSON = "person1@users.test"
+BAKER = "amb1@pros.test"  # Marie, boulangère à Caen (examples/ambassadors.csv)
+OTHER_BAKER = "amb2@pros.test"  # Julien, boulanger à Rouen
+REQUEST = "Bonjour, j'ai 15 ans et je voudrais rencontrer une boulangère près de Caen.\nLéa"
+
+
+def text(msg: EmailMessage) -> str:
+    return " ".join(msg.get_body(("plain",)).get_content().split())
+
+
+def send(dep: Deployment, sender: str, subject: str, body: str = "Merci") -> None:
+    dep.stack.send_text(sender, RELAY, subject, body)
+    dep.deliver_and_run()
+
+
+def test_pause_is_confirmed_and_new_requests_go_elsewhere(deployment: Deployment) -> None:
+    dep, mail = deployment, deployment.stack
+    send(dep, f"Marie Lefèvre <{BAKER}>", "Re: PAUSE", "Bonjour,\nPAUSE\nMarie")
+    [confirmation] = mail.wait_for(BAKER)
+    assert str(confirmation["Subject"]) == "C'est noté : vous êtes en pause"
+    assert "REPRISE" in text(confirmation)
+    assert confirmation["Auto-Submitted"] == "auto-generated"
+
+    send(dep, PERSON, "Demande de rencontre", REQUEST)
+    [intro] = mail.wait_for(OTHER_BAKER)
+    assert "Boulanger" in text(intro)
+    mail.wait_for(PERSON)
+    assert mail.imap_count(BAKER) == 1  # only the confirmation
+
+
+def test_stop_hands_the_open_conversation_to_the_next_ambassador(
+    deployment: Deployment,
+) -> None:
+    dep, mail = deployment, deployment.stack
+    send(dep, PERSON, "Demande de rencontre", REQUEST)
+    mail.wait_for(BAKER)
+    mail.wait_for(PERSON)
+
+    send(dep, BAKER, "stop", "Bonjour,\nJe dois arrêter, merci pour tout.\nMarie")
+    [thanks] = mail.wait_for(BAKER, lambda m: "Merci pour tout" in str(m["Subject"]))
+    assert "confié à un autre ambassadeur" in text(thanks)
+    [intro] = mail.wait_for(OTHER_BAKER)
+    assert "Boulanger" in text(intro)
+    [news] = mail.wait_for(PERSON, lambda m: "Julien" in str(m["Subject"]))
+    assert "Julien" in text(news)
+
+    log = dep.log()
+    stop = [(m["sender_role"], m["outcome"]) for m in log["other_messages"]]
+    assert stop == [("ambassador", "ambassador-stop")]
+    [request] = log["requests"]
+    assert request["state"] == "offered"
+    closed = [e["cause"] for e in request["timeline"] if e["type"] == "closed"]
+    assert len(closed) == 1 and "STOP" in closed[0]
+
+
+def test_stop_from_someone_who_is_no_ambassador_is_politely_refused(
+    deployment: Deployment,
+) -> None:
+    dep, mail = deployment, deployment.stack
+    send(dep, "person2@users.test", "STOP", "")
+    [refusal] = mail.wait_for("person2@users.test")
+    body = text(refusal)
+    assert "pas enregistrée comme celle d'un ambassadeur" in body
+    assert "je voudrais rencontrer" in body
+    assert dep.log()["requests"] == []
