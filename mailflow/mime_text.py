@@ -27,7 +27,7 @@ def _codec(charset: str | None) -> str | None:
         return None
     try:
         return codecs.lookup(charset).name
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a NUL byte in the declared name
         return None
 
 

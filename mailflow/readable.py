@@ -17,7 +17,7 @@ def part_text(part: EmailMessage) -> str:
     for candidate in (charset, "utf-8", "cp1252"):
         try:
             return payload.decode(candidate)
-        except (LookupError, UnicodeDecodeError):
+        except (LookupError, UnicodeDecodeError, ValueError):  # ValueError: NUL in the name
             continue
     return payload.decode("utf-8", errors="replace")
 

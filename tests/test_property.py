@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from mailflow.addresses import relay_token, sender
@@ -88,6 +88,14 @@ def mutated(draw: st.DrawFn) -> bytes:
 MESSAGES = st.one_of(generated(), mutated())
 
 
+# Inputs that once broke a stage, kept as fixed examples.
+KNOWN = (
+    b'From: "a\\" <b@c>\r\nFrom: "a\\" <b@c>\r\n\r\nb',
+    b"From: L <person1@users.test>\r\nMessage-ID: <base@",
+    b'Content-Type: text/plain; charset="utf\x00x"\r\nFrom: a@b.test\r\n\r\nhello',
+)
+
+
 @pytest.fixture(scope="module")
 def ctx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Context]:
     folder = tmp_path_factory.mktemp("property")
@@ -105,6 +113,9 @@ def ctx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Context]:
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(raw=MESSAGES)
+@example(raw=KNOWN[0])
+@example(raw=KNOWN[1])
+@example(raw=KNOWN[2])
 def test_understanding_stages_never_raise(raw: bytes) -> None:
     ctx = _CTX[0]
     msg = parse(raw)
@@ -125,6 +136,9 @@ def _share(ctx: Context) -> Iterator[None]:
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(raw=MESSAGES)
+@example(raw=KNOWN[0])
+@example(raw=KNOWN[1])
+@example(raw=KNOWN[2])
 def test_every_message_ends_with_an_outcome(raw: bytes) -> None:
     ctx = _CTX[0]
     row = store(raw, "INBOX", 1, None)
