@@ -40,7 +40,14 @@ def readable_text(msg: EmailMessage) -> str:
                 body = part
                 break
     if body is None:
-        return ""
+        # A multipart without a boundary cannot be split: its whole body is one text.
+        raw = msg.get_payload(decode=True)
+        if not isinstance(raw, bytes):
+            return ""
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return raw.decode("cp1252", errors="replace")
     text = part_text(body)  # type: ignore[arg-type]
     return html_to_text(text) if body.get_content_subtype() == "html" else text
 
