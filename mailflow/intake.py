@@ -93,6 +93,7 @@ def _create_request(person: Person, parsed: ParsedRequest, address: str, name: s
         insee=place.insee if place else None,
         postcode=place.postcode if place else None,
         age=parsed.age,
+        minor=parsed.age is not None and parsed.age < 15,
         situation=parsed.situation,
         first_name=first_name or person.first_name,
         message=scrub_text(parsed.message, [secret]),
@@ -128,6 +129,7 @@ def available_now():  # noqa: ANN201 - a peewee expression
     return (
         (Ambassador.active == True)  # noqa: E712 - peewee expression
         & (Ambassador.paused == False)  # noqa: E712
+        & (Ambassador.bounce_state != "failing")  # their address bounced (bounces.py)
         & (Ambassador.absent_until.is_null() | (Ambassador.absent_until <= stamp()))
     )
 

@@ -12,6 +12,8 @@ from .compose import automatic_mail, new_message_id, render
 from .context import Context
 from .models import Conversation, InboundMessage, Request
 from .outbox import queue_mail
+from .ratelimit import RATE_LIMITED, recent_auto_reply
+from .record import log_event
 
 
 def send_auto(
@@ -70,11 +72,24 @@ def reply(
     role: str = "person",
     key: str | None = None,
 ) -> None:
-    """Answer the sender of `inbound`, threaded under their message; once per message."""
+    """Answer the sender of `inbound`, threaded under their message; once per message, and
+    the same answer to the same sender at most once per `limits.auto_reply_interval_days`."""
+    key = key or f"{template}:{inbound.id}"
+    earlier = recent_auto_reply(ctx.cfg.limits, template, to)
+    if earlier is not None and earlier.idempotency_key != key:
+        log_event(
+            RATE_LIMITED,
+            f"{template} not sent again to the {role}: already sent on "
+            f"{earlier.created_at:%Y-%m-%d %H:%M} (mail #{earlier.id})",
+            request=request,
+            conversation=conversation,
+            inbound=inbound,
+        )
+        return
     send_auto(
         ctx,
         template,
-        key=key or f"{template}:{inbound.id}",
+        key=key,
         to=to,
         role=role,
         data=data,

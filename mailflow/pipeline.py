@@ -19,10 +19,12 @@ from .ambassador_mail import (
     note_autoreply_absence,
     refuse_stray_command,
 )
-from .classify import AUTO_REPLY, classify
+from .bounces import handle_bounce
+from .classify import AUTO_REPLY, BOUNCE, classify
 from .clock import stamp
 from .context import Context
 from .intake import handle_new_request
+from .limits import TOO_LARGE, oversize_reason, refuse_too_large
 from .models import InboundMessage, database
 from .readable import subject_of
 from .record import log_event
@@ -42,11 +44,13 @@ def parse(raw: bytes) -> EmailMessage:
 def dispatch(ctx: Context, inbound: InboundMessage, msg: EmailMessage) -> str:
     """Decide what this message is and what to do; returns the named outcome."""
     token = relay_token(msg, ctx.cfg.relay)
-    verdict = classify(msg, ctx.classify, ctx.loop_marker)
+    verdict = classify(msg, ctx.classify, ctx.loop_marker, own_domain=ctx.cfg.relay.domain)
     inbound.reason = verdict.reason
     if verdict.automated:
         if token:
             inbound.relay_token = token
+        if verdict.outcome == BOUNCE:  # mapped to the mail it is about; never answered
+            return handle_bounce(ctx, inbound, msg)
         if verdict.outcome == AUTO_REPLY:  # an ambassador's out-of-office may give a date
             note_autoreply_absence(ctx, inbound, msg)
         return verdict.outcome
@@ -57,6 +61,9 @@ def dispatch(ctx: Context, inbound: InboundMessage, msg: EmailMessage) -> str:
     inbound.sender = address
     if address == ctx.cfg.relay.address.lower():
         return OWN_ADDRESS
+    oversize = oversize_reason(inbound.size, ctx.cfg.limits)
+    if oversize:  # kept in quarantine, the sender told; nothing forwarded
+        return refuse_too_large(ctx, inbound, msg, address, oversize)
     if token:
         return handle_relay(ctx, inbound, msg, token, address)
     ambassador = find_ambassador(address)  # any registered address, even a former one
@@ -74,7 +81,8 @@ def process(ctx: Context, inbound: InboundMessage) -> str:
             msg = parse(bytes(inbound.raw))
             inbound.subject = subject_of(msg)[:998]
             outcome = dispatch(ctx, inbound, msg)
-            inbound.outcome, inbound.status, inbound.processed_at = outcome, "processed", stamp()
+            status = QUARANTINED if outcome == TOO_LARGE else "processed"
+            inbound.outcome, inbound.status, inbound.processed_at = outcome, status, stamp()
             inbound.save()
             log_event(
                 "processed",

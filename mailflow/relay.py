@@ -10,9 +10,11 @@ from .clock import stamp
 from .compose import LOOP_HEADER, new_message_id
 from .context import Context
 from .feedback import handle_feedback
+from .limits import explain_removed, strip_attachments, warn_cc
 from .models import Conversation, InboundMessage, MessageIdMap, Request
 from .notices import notify_coordinator, reply
 from .outbox import queue_mail
+from .ratelimit import RATE_LIMITED, relay_over_limit
 from .record import log_event, move_request
 from .relay_message import RelaySpec, build_relayed
 from .scrub import Secret
@@ -55,6 +57,8 @@ def handle_relay(
     inbound.role = side
     if conv.state == "closed":
         return _closed_notice(ctx, inbound, msg, conv, side, address)
+    if relay_over_limit(ctx, inbound, conv):  # a runaway loop stops here
+        return RATE_LIMITED
     _forward(ctx, inbound, msg, conv, side)
     _advance(conv, side, inbound)
     return RELAYED
@@ -126,7 +130,7 @@ def _forward(
         secrets=secrets_of(ctx, conv),
         extra_headers=((LOOP_HEADER, ctx.loop_marker),),
     )
-    copy = build_relayed(msg, spec)
+    copy, removed = strip_attachments(build_relayed(msg, spec), ctx.cfg.limits)
     if original_id:
         MessageIdMap.create(conversation=conv, original_id=original_id, relayed_id=new_id)
     queue_mail(
@@ -140,6 +144,9 @@ def _forward(
         conversation=conv,
         inbound=inbound,
     )
+    if removed:  # the sender learns what the other side did not get
+        explain_removed(ctx, inbound, msg, conv, side, removed)
+    warn_cc(ctx, inbound, msg, conv, side)
 
 
 def _mapped(conv: Conversation, ids: list[str]) -> list[str]:

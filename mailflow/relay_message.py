@@ -121,6 +121,27 @@ def _scrub_tree(part: Message, secrets: Sequence[Secret]) -> None:
             _scrub_tree(child, secrets)
     elif part.get_content_maintype() == "text" and not is_attachment(part):
         _scrub_leaf(part, secrets)
+    elif isinstance(payload, str) and part.get_content_maintype() in ("multipart", "message"):
+        _scrub_unsplit(part, secrets)
+
+
+def _scrub_unsplit(part: Message, secrets: Sequence[Secret]) -> None:
+    """A multipart without a usable boundary (or an unparsed message/*) reaches the reader as
+    plain text: scrub it as such, and say so in its type when it had to change."""
+    raw = part.get_payload(decode=True)
+    raw = raw if isinstance(raw, bytes) else b""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("cp1252", errors="replace")
+    scrubbed = scrub_text(text, secrets)
+    if scrubbed == text:
+        return
+    for name in ("Content-Type", "Content-Transfer-Encoding"):
+        del part[name]
+    part["Content-Type"] = 'text/plain; charset="utf-8"'
+    part.set_payload(scrubbed.encode("utf-8"))
+    set_text(part, scrubbed)
 
 
 def _scrub_margins(part: Message, secrets: Sequence[Secret]) -> None:

@@ -1,0 +1,118 @@
+"""`mailflow quarantine list | show | retry | drop`: the coordinator's view of stuck mail."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+
+import pytest
+
+from mailflow.cli import main
+from mailflow.config import PROJECT_ROOT, load_config
+from mailflow.context import load_context
+from mailflow.db import open_database
+from mailflow.directory import import_file
+from mailflow.ingest import store
+from mailflow.models import Event, InboundMessage, Request, database
+from mailflow.pipeline import process_pending, quarantine
+
+
+def mail(body: str, subject: str = "Demande") -> bytes:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "Léa <lea@users.test>", "relay@mailflow.test", subject
+    msg["Message-ID"] = make_msgid(domain="users.test")
+    msg.set_content(body)
+    return bytes(msg)
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Iterator[Path]:
+    text = (PROJECT_ROOT / "mailflow.example.toml").read_text(encoding="utf-8")
+    path = tmp_path / "mailflow.toml"
+    extra = "\n[limits]\nmax_message_bytes = 5000\n"
+    path.write_text(text.replace("db/mailflow.sqlite3", "t.sqlite3") + extra, encoding="utf-8")
+    cfg = load_config(path)
+    open_database(cfg.database.url, tmp_path)
+    ctx = load_context(cfg)
+    import_file(PROJECT_ROOT / "examples" / "ambassadors.csv", ctx.ref)
+    broken = store(mail("Je voudrais rencontrer une boulangère près de Caen."), "INBOX", 1, 7)
+    quarantine(broken.id, "RuntimeError: disk on fire")
+    store(mail("x" * 6000, subject="Gros fichier"), "INBOX", 1, 8)
+    assert process_pending(ctx) == {"too-large": 1}
+    yield path
+    database.obj.close()
+    database.initialize(None)
+
+
+def cli(config: Path, *args: str) -> int:
+    return main(["--config", str(config), "quarantine", *args])
+
+
+def test_list(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(config, "list") == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["ID", "RECEIVED", "FROM", "SUBJECT", "REASON"]
+    assert len(out) == 3
+    assert out[1].split()[0] == "1" and "lea@users.test" in out[1] and "disk on fire" in out[1]
+    assert "Gros fichier" in out[2] and "too large" in out[2]
+
+
+def test_show_and_raw(config: Path, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+    assert cli(config, "show", "2") == 0
+    out = capsysbinary.readouterr().out.decode()
+    assert "message #2 (quarantined)" in out and "reason:   too large" in out
+    assert f"size:     {InboundMessage.get_by_id(2).size} bytes" in out
+    assert "Subject: Gros fichier" in out and "xxxx" not in out
+    assert cli(config, "show", "1", "--raw") == 0
+    assert capsysbinary.readouterr().out == bytes(InboundMessage.get_by_id(1).raw)
+
+
+def test_retry_processes_it_again(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(config, "retry", "1") == 0
+    assert "released" in capsys.readouterr().out
+    assert InboundMessage.get_by_id(1).status == "stored"
+    [event] = Event.select().where(Event.kind == "quarantine-retry")
+    assert "disk on fire" in event.cause and "stays in" in event.cause
+    ctx = load_context(load_config(config))
+    assert process_pending(ctx) == {"request-offered": 1}
+    assert Request.select().count() == 1
+    assert cli(config, "list") == 0
+    assert "disk on fire" not in capsys.readouterr().out
+
+
+def test_drop_keeps_the_bytes(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    raw = bytes(InboundMessage.get_by_id(2).raw)
+    assert cli(config, "drop", "2") == 0
+    row = InboundMessage.get_by_id(2)
+    assert row.status == "dropped" and bytes(row.raw) == raw
+    assert Event.select().where(Event.kind == "quarantine-drop").count() == 1
+    capsys.readouterr()
+    assert cli(config, "list") == 0
+    assert "Gros fichier" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("show", "99"), "mailflow: no stored message #99"),
+        (("retry", "99"), "mailflow: no stored message #99"),
+        (("drop", "99"), "mailflow: no stored message #99"),
+    ],
+)
+def test_unknown_id_is_one_line_exit_2(
+    config: Path, capsys: pytest.CaptureFixture[str], args: tuple[str, ...], message: str
+) -> None:
+    assert cli(config, *args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(message) and err.count("\n") == 1
+
+
+def test_only_quarantined_messages_can_be_retried_or_dropped(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cli(config, "drop", "2")
+    capsys.readouterr()
+    assert cli(config, "retry", "2") == 2
+    assert "is not in quarantine (status: dropped)" in capsys.readouterr().err

@@ -1,0 +1,119 @@
+"""The brakes: one automatic answer per kind and sender per interval; a relay quota per hour."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+
+import pytest
+
+from mailflow.config import PROJECT_ROOT, load_config
+from mailflow.context import Context, load_context
+from mailflow.db import open_database
+from mailflow.directory import import_file
+from mailflow.ingest import store
+from mailflow.models import Conversation, Event, OutboundMail, database
+from mailflow.pipeline import process_pending
+from mailflow.ratelimit import recent_auto_reply
+
+LIMITS = """
+[limits]
+auto_reply_interval_days = 3
+max_relayed_per_conversation_per_hour = 2
+"""
+
+
+@pytest.fixture
+def ctx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Context]:
+    monkeypatch.setenv("MAILFLOW_NOW", "2026-03-02T09:00:00")
+    text = (PROJECT_ROOT / "mailflow.example.toml").read_text(encoding="utf-8")
+    path = tmp_path / "mailflow.toml"
+    path.write_text(text.replace("db/mailflow.sqlite3", "t.sqlite3") + LIMITS, encoding="utf-8")
+    cfg = load_config(path)
+    db = open_database(cfg.database.url, tmp_path)
+    context = load_context(cfg)
+    import_file(PROJECT_ROOT / "examples" / "ambassadors.csv", context.ref)
+    yield context
+    db.close()
+    database.initialize(None)
+
+
+def mail(body: str, sender: str = "Léa <lea@users.test>", to: str = "relay@mailflow.test") -> bytes:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = sender, to, "Bonjour"
+    msg["Message-ID"] = make_msgid(domain="users.test")
+    msg.set_content(body)
+    return bytes(msg)
+
+
+def run(ctx: Context, *raws: bytes) -> dict[str, int]:
+    for raw in raws:
+        store(raw, "INBOX", 1, None)
+    return process_pending(ctx)
+
+
+def sent(purpose: str, to: str | None = None) -> int:
+    query = OutboundMail.select().where(OutboundMail.purpose == purpose)
+    return query.where(OutboundMail.recipient == to).count() if to else query.count()
+
+
+VAGUE = "Bonjour, je voudrais des informations s'il vous plaît."
+
+
+def test_same_automatic_answer_at_most_once_per_interval(
+    ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run(ctx, mail(VAGUE), mail(VAGUE + " Merci"), mail(VAGUE + " !")) == {
+        "request-needs-info": 3
+    }
+    assert sent("help", "lea@users.test") == 1
+    limited = Event.select().where(Event.kind == "rate-limited")
+    assert limited.count() == 2 and "help not sent again" in limited[0].cause
+    assert run(ctx, mail(VAGUE, sender="tom@users.test")) == {"request-needs-info": 1}
+    assert sent("help", "tom@users.test") == 1  # another sender is answered
+    monkeypatch.setenv("MAILFLOW_NOW", "2026-03-05T09:00:01")  # three days later
+    run(ctx, mail(VAGUE + " (encore)"))
+    assert sent("help", "lea@users.test") == 2
+
+
+def test_the_limit_is_per_kind_and_case_blind(ctx: Context) -> None:
+    run(ctx, mail(VAGUE))
+    assert recent_auto_reply(ctx.cfg.limits, "help", "LEA@users.test") is not None
+    assert recent_auto_reply(ctx.cfg.limits, "unmatched", "lea@users.test") is None
+    run(ctx, mail("Je voudrais rencontrer un pilote de ligne à Rouen.", sender="LEA@users.test"))
+    assert sent("unmatched") == 1  # a different kind of answer still goes out
+
+
+def test_command_receipts_are_always_sent(ctx: Context) -> None:
+    """An ambassador who writes PAUSE, REPRISE, PAUSE gets each confirmation."""
+    for word in ("PAUSE", "REPRISE", "PAUSE"):
+        run(ctx, mail(word, sender="amb1@pros.test"))
+    assert sent("ambassador_pause") == 2 and sent("ambassador_resume") == 1
+
+
+def test_interval_zero_turns_the_limit_off(ctx: Context) -> None:
+    from dataclasses import replace
+
+    limits = replace(ctx.cfg.limits, auto_reply_interval_days=0)
+    run(ctx, mail(VAGUE))
+    assert recent_auto_reply(limits, "help", "lea@users.test") is None
+
+
+def test_relay_quota_per_conversation_and_hour(
+    ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run(ctx, mail("Je voudrais rencontrer une boulangère près de Caen.")) == {
+        "request-offered": 1
+    }
+    conv = Conversation.get()
+    to_person = f"relay+{conv.ambassador_token}@mailflow.test"
+    replies = [mail(f"Réponse {i}", sender="amb1@pros.test", to=to_person) for i in range(4)]
+    assert run(ctx, *replies) == {"relayed": 2, "rate-limited": 2}
+    assert sent("relay") == 2
+    assert sent("rate_limited_coordinator", "coordinator@mailflow.test") == 1  # once a day
+    [first, _] = Event.select().where(Event.kind == "rate-limited").order_by(Event.id)
+    assert "2 messages relayed" in first.cause and "cap 2" in first.cause
+    monkeypatch.setenv("MAILFLOW_NOW", "2026-03-02T10:00:01")
+    assert run(ctx, mail("Réponse 5", sender="amb1@pros.test", to=to_person)) == {"relayed": 1}
