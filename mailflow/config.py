@@ -91,6 +91,21 @@ class LimitsConfig:
 
 
 @dataclass(frozen=True)
+class PrivacyConfig:
+    """Personal data kept only as long as needed (RGPD): closed requests are anonymised
+    `retention_days` after they closed; counts for statistics stay."""
+
+    retention_days: int = 365
+
+
+@dataclass(frozen=True)
+class NewsletterConfig:
+    """Mail to every ambassador, paced so the SMTP relay is not flooded (0: no limit)."""
+
+    per_minute: int = 60
+
+
+@dataclass(frozen=True)
 class DatabaseConfig:
     url: str
 
@@ -113,6 +128,8 @@ class Config:
     paths: PathsConfig
     source: Path
     limits: LimitsConfig = LimitsConfig()
+    privacy: PrivacyConfig = PrivacyConfig()
+    newsletter: NewsletterConfig = NewsletterConfig()
 
 
 _SECTIONS: dict[str, type] = {
@@ -145,7 +162,7 @@ def load_config(path: Path) -> Config:
 
 
 def parse_config(raw: dict[str, Any], path: Path) -> Config:
-    unknown = sorted(set(raw) - set(_SECTIONS) - {"paths", "limits"})
+    unknown = sorted(set(raw) - set(_SECTIONS) - {"paths", "limits", "privacy", "newsletter"})
     if unknown:
         raise ConfigError(f"{path}: unknown section [{unknown[0]}]")
     sections = {name: _section(raw, name, cls, path) for name, cls in _SECTIONS.items()}
@@ -155,11 +172,21 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
     ):
         _check_address(value, key, path)
     limits = _section(raw, "limits", LimitsConfig, path) if "limits" in raw else LimitsConfig()
+    privacy = _section(raw, "privacy", PrivacyConfig, path) if "privacy" in raw else PrivacyConfig()
+    if privacy.retention_days < 1:
+        raise ConfigError(f"{path}: privacy.retention_days must be at least 1 day")
+    newsletter = (
+        _section(raw, "newsletter", NewsletterConfig, path)
+        if "newsletter" in raw
+        else NewsletterConfig()
+    )
     return Config(
         **sections,
         paths=_paths(raw.get("paths", {}), path),
         source=path.resolve(),
         limits=limits,
+        privacy=privacy,
+        newsletter=newsletter,
     )
 
 

@@ -1,23 +1,52 @@
-"""The ambassador directory as a table, with each one's current load."""
+"""The ambassador directory as a table: each one's load, activity and availability.
+
+Coordinators look after the directory with it: who is overloaded, who never answers, whose
+address bounces, who paused, is away or left.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from peewee import JOIN, fn
+from peewee import JOIN, Case, fn
 
+from .clock import stamp
 from .models import Ambassador, Conversation
 
 
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat(timespec="seconds") if value else None
+
+
+def availability(a: Ambassador, now: datetime) -> str:
+    """One word (and a date) for whether the ambassador gets new requests right now."""
+    if a.left_at is not None:
+        return f"left {a.left_at:%Y-%m-%d}"
+    if not a.active:
+        return "inactive"
+    if a.bounce_state == "failing":
+        return "bouncing"
+    if a.paused:
+        return "paused"
+    if a.absent_until is not None and a.absent_until > now:
+        return f"absent until {a.absent_until:%Y-%m-%d}"
+    return "available"
+
+
 def directory_rows() -> list[dict[str, Any]]:
-    open_count = fn.COUNT(Conversation.id)
+    now = stamp()
+    open_count = fn.SUM(Case(None, [(Conversation.state == "open", 1)], 0))
+    answered = Conversation.ambassador_answered_at.is_null(False)
+    answered_count = fn.SUM(Case(None, [(answered, 1)], 0))
     query = (
-        Ambassador.select(Ambassador, open_count.alias("open_count"))
-        .join(
-            Conversation,
-            JOIN.LEFT_OUTER,
-            on=(Conversation.ambassador == Ambassador.id) & (Conversation.state == "open"),
+        Ambassador.select(
+            Ambassador,
+            open_count.alias("open_count"),
+            answered_count.alias("answered_count"),
+            fn.COUNT(Conversation.id).alias("offered_count"),
         )
+        .join(Conversation, JOIN.LEFT_OUTER, on=(Conversation.ambassador == Ambassador.id))
         .group_by(Ambassador.id)
         .order_by(Ambassador.department, Ambassador.last_name, Ambassador.first_name)
     )
@@ -32,11 +61,17 @@ def directory_rows() -> list[dict[str, Any]]:
             "department": a.department,
             "city": a.city,
             "capacity": a.capacity,
-            "open": a.open_count,
+            "open": int(a.open_count or 0),
+            "offered": int(a.offered_count or 0),
+            "answered": int(a.answered_count or 0),
             "active": a.active,
-            "last_contacted_at": a.last_contacted_at.isoformat(timespec="seconds")
-            if a.last_contacted_at
-            else None,
+            "paused": a.paused,
+            "absent_until": _iso(a.absent_until),
+            "left_at": _iso(a.left_at),
+            "bounce_state": a.bounce_state,
+            "bounced_at": _iso(a.bounced_at),
+            "last_contacted_at": _iso(a.last_contacted_at),
+            "availability": availability(a, now),
         }
         for a in query
     ]
@@ -45,7 +80,21 @@ def directory_rows() -> list[dict[str, Any]]:
 def render_directory(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return "The directory is empty: import ambassadors with `mailflow ambassadors import FILE`."
-    header = ("id", "name", "email", "kind", "title", "rome", "dept", "city", "open/cap", "active")
+    header = (
+        "id",
+        "name",
+        "email",
+        "kind",
+        "title",
+        "rome",
+        "dept",
+        "city",
+        "open/cap",
+        "answered",
+        "last contacted",
+        "bounce",
+        "status",
+    )
     table = [header] + [
         (
             str(r["id"]),
@@ -57,7 +106,10 @@ def render_directory(rows: list[dict[str, Any]]) -> str:
             r["department"],
             r["city"],
             f"{r['open']}/{r['capacity']}",
-            "yes" if r["active"] else "no",
+            f"{r['answered']}/{r['offered']}",
+            (r["last_contacted_at"] or "-").replace("T", " ")[:16],
+            r["bounce_state"],
+            r["availability"],
         )
         for r in rows
     ]

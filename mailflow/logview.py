@@ -1,31 +1,201 @@
-"""The exchange log as coordinators read it: one timeline per request."""
+"""The exchange log as coordinators read it: one timeline per request.
+
+Coordinators narrow it with filters (person, ambassador, trade, département, state, dates,
+inbound outcome). Each message names its parties by role and first name ("Marie L." for an
+ambassador, the first name alone for a person): never by address.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass, fields
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from .models import Event, InboundMessage, OutboundMail, Request
+from peewee import fn
+
+from .errors import MailflowError
+from .lifecycle import TRANSITIONS
+from .models import Ambassador, Conversation, Event, InboundMessage, OutboundMail, Person, Request
+from .textnorm import fold, words
+
+FILTER_OPTIONS = (
+    "person",
+    "ambassador",
+    "trade",
+    "department",
+    "state",
+    "since",
+    "until",
+    "outcome",
+)
+
+
+@dataclass(frozen=True)
+class LogFilter:
+    """Which requests to show; None means "any". Dates bound `created_at`, inclusive."""
+
+    person: str | None = None
+    ambassador: str | None = None
+    trade: str | None = None  # folded
+    department: str | None = None
+    state: str | None = None
+    since: date | None = None
+    until: date | None = None
+    outcome: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return any(getattr(self, f.name) is not None for f in fields(self))
+
+
+def _day(option: str, text: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise MailflowError(f"--{option} {text!r}: expected a date YYYY-MM-DD") from None
+
+
+def make_filter(**options: str | None) -> LogFilter:
+    """Check and normalise the command-line filters (emails and codes are case-insensitive)."""
+    given = {k: v.strip() for k, v in options.items() if v is not None and v.strip()}
+    if "state" in given and given["state"] not in TRANSITIONS:
+        raise MailflowError(f"--state {given['state']!r}: one of {', '.join(TRANSITIONS)}")
+    since = _day("since", given["since"]) if "since" in given else None
+    until = _day("until", given["until"]) if "until" in given else None
+    if since and until and since > until:
+        raise MailflowError(f"--since {since} is after --until {until}")
+    return LogFilter(
+        person=given["person"].lower() if "person" in given else None,
+        ambassador=given["ambassador"].lower() if "ambassador" in given else None,
+        trade=fold(given["trade"]) if "trade" in given else None,
+        department=given["department"].upper() if "department" in given else None,
+        state=given.get("state"),
+        since=since,
+        until=until,
+        outcome=given.get("outcome"),
+    )
+
+
+def trade_matches(request: Request, needle: str) -> bool:
+    """Code ROME by prefix, labels by accent- and case-insensitive words."""
+    if request.code_rome and fold(request.code_rome).startswith(needle):
+        return True
+    wanted = words(needle)
+    for label in (request.rome_label, request.trade_text):
+        if label and (needle in fold(label) or (wanted and wanted in words(label))):
+            return True
+    return False
+
+
+def matching_requests(request_id: int | None, f: LogFilter) -> list[Request]:
+    query = Request.select().order_by(Request.id)
+    if request_id is not None:
+        query = query.where(Request.id == request_id)
+    if f.person:
+        people = Person.select(Person.id).where(fn.LOWER(Person.email) == f.person)
+        query = query.where(Request.person.in_(people))
+    if f.ambassador:
+        offered = (
+            Conversation.select(Conversation.request)
+            .join(Ambassador)
+            .where(fn.LOWER(Ambassador.email) == f.ambassador)
+        )
+        query = query.where(Request.id.in_(offered))
+    if f.department:
+        query = query.where(fn.UPPER(Request.department) == f.department)
+    if f.state:
+        query = query.where(Request.state == f.state)
+    if f.since:
+        query = query.where(Request.created_at >= datetime.combine(f.since, time()))
+    if f.until:
+        end = datetime.combine(f.until + timedelta(days=1), time())
+        query = query.where(Request.created_at < end)
+    if f.outcome:
+        having = InboundMessage.select(InboundMessage.request).where(
+            InboundMessage.outcome == f.outcome
+        )
+        query = query.where(Request.id.in_(having))
+    rows = list(query)
+    return [r for r in rows if trade_matches(r, f.trade)] if f.trade else rows
 
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat(timespec="seconds") + "Z" if value else None
 
 
-def _inbound_entry(m: InboundMessage) -> dict[str, Any]:
+def ambassador_name(a: Ambassador | None) -> str | None:
+    """First name and last initial: "Marie L."."""
+    if a is None:
+        return None
+    initial = (a.last_name or "").strip()[:1]
+    return f"{a.first_name} {initial.upper()}." if initial else a.first_name
+
+
+def _party(role: str | None, name: str | None = None) -> dict[str, str | None]:
+    return {"role": role or "unknown", "name": name}
+
+
+class Names:
+    """The first names of one timeline's parties, each looked up once."""
+
+    def __init__(self, request: Request | None = None) -> None:
+        self.person: str | None = None
+        self.conversations: dict[int, Conversation] = {}
+        if request is not None:
+            self.person = request.first_name or request.person.first_name
+            query = Conversation.select(Conversation, Ambassador).join(Ambassador)
+            self.conversations = {c.id: c for c in query.where(Conversation.request == request)}
+        self._by_email: dict[str, str | None] = {}
+
+    def ambassador(self, conversation_id: int | None, email: str | None) -> str | None:
+        conv = self.conversations.get(conversation_id) if conversation_id else None
+        if conv is not None:
+            return ambassador_name(conv.ambassador)
+        key = (email or "").strip().lower()
+        if key and key not in self._by_email:
+            found = Ambassador.get_or_none(fn.LOWER(Ambassador.email) == key)
+            self._by_email[key] = ambassador_name(found)
+        return self._by_email.get(key)
+
+    def of(
+        self, role: str | None, conversation_id: int | None, email: str | None
+    ) -> dict[str, str | None]:
+        """The party of `role`, named when it is a person or an ambassador."""
+        if role == "person":
+            name = self.person
+            if name is None and email:
+                found = Person.get_or_none(fn.LOWER(Person.email) == email.strip().lower())
+                name = found.first_name if found else None
+            return _party(role, name)
+        if role == "ambassador":
+            return _party(role, self.ambassador(conversation_id, email))
+        return _party(role)
+
+
+_OTHER_SIDE = {"person": "ambassador", "ambassador": "person"}
+
+
+def _inbound_entry(m: InboundMessage, names: Names) -> dict[str, Any]:
+    cid = m.conversation_id
+    to_role = _OTHER_SIDE.get(m.role or "") if cid else None
     return {
         "at": _iso(m.received_at),
         "type": "message",
         "direction": "in",
         "id": m.id,
         "from_role": m.role or "unknown",
+        "from": names.of(m.role, cid, m.sender),
+        "to": names.of(to_role, cid, None) if to_role else _party("mailflow"),
         "subject": m.subject,
         "outcome": m.outcome,
         "status": m.status,
     }
 
 
-def _outbound_entry(m: OutboundMail) -> dict[str, Any]:
+def _outbound_entry(m: OutboundMail, names: Names) -> dict[str, Any]:
+    cid = m.conversation_id
+    relayed = m.purpose == "relay" and cid is not None
+    from_role = _OTHER_SIDE.get(m.recipient_role) if relayed else None
     return {
         "at": _iso(m.created_at),
         "type": "message",
@@ -33,6 +203,8 @@ def _outbound_entry(m: OutboundMail) -> dict[str, Any]:
         "id": m.id,
         "purpose": m.purpose,
         "to_role": m.recipient_role,
+        "from": names.of(from_role, cid, None) if from_role else _party("mailflow"),
+        "to": names.of(m.recipient_role, cid, m.recipient),
         "subject": m.subject,
         "status": m.status,
         "sent_at": _iso(m.sent_at),
@@ -64,9 +236,10 @@ _SHOWN_EVENTS = (
 
 
 def request_timeline(request: Request) -> dict[str, Any]:
+    names = Names(request)
     entries = (
-        [_inbound_entry(m) for m in request.inbound]
-        + [_outbound_entry(m) for m in request.outbound]
+        [_inbound_entry(m, names) for m in request.inbound]
+        + [_outbound_entry(m, names) for m in request.outbound]
         + [_event_entry(e) for e in request.events if e.kind in _SHOWN_EVENTS]
     )
     order = {"message": 0}
@@ -99,29 +272,38 @@ def unlinked_messages() -> list[dict[str, Any]]:
     query = (
         InboundMessage.select().where(InboundMessage.request.is_null()).order_by(InboundMessage.id)
     )
-    return [_inbound_entry(m) | {"sender_role": m.role} for m in query]
+    names = Names()
+    return [_inbound_entry(m, names) | {"sender_role": m.role} for m in query]
 
 
-def log_data(request_id: int | None) -> dict[str, Any]:
-    query = Request.select().order_by(Request.id)
-    if request_id is not None:
-        query = query.where(Request.id == request_id)
-    data: dict[str, Any] = {"requests": [request_timeline(r) for r in query]}
-    if request_id is None:
+def log_data(request_id: int | None, filters: LogFilter | None = None) -> dict[str, Any]:
+    """Timelines of the matching requests; mail outside any request only when unfiltered."""
+    f = filters or LogFilter()
+    data: dict[str, Any] = {
+        "requests": [request_timeline(r) for r in matching_requests(request_id, f)]
+    }
+    if f.active:
+        data["filtered"] = True
+    elif request_id is None:
         data["other_messages"] = unlinked_messages()
     return data
+
+
+def _who(party: dict[str, Any]) -> str:
+    return f"{party['role']} {party['name']}" if party.get("name") else party["role"]
 
 
 def _line(entry: dict[str, Any]) -> str:
     at = (entry["at"] or "").replace("T", " ").rstrip("Z")
     if entry["type"] == "message" and entry["direction"] == "in":
         return (
-            f"  {at}  IN   #{entry['id']} from {entry['from_role']}: "
+            f"  {at}  IN   #{entry['id']} from {_who(entry['from'])} to {_who(entry['to'])}: "
             f"{entry['subject']!r} -> {entry['outcome'] or entry['status']}"
         )
     if entry["type"] == "message":
         return (
-            f"  {at}  OUT  #{entry['id']} {entry['purpose']} to {entry['to_role']}: "
+            f"  {at}  OUT  #{entry['id']} {entry['purpose']} from {_who(entry['from'])}"
+            f" to {_who(entry['to'])}: "
             f"{entry['subject']!r} [{entry['status']}]"
         )
     if entry["type"] == "state":
@@ -144,5 +326,6 @@ def render_text(data: dict[str, Any]) -> str:
         lines.append("Messages outside any request:")
         lines.extend(_line(e) for e in others)
     if not lines:
-        lines.append("No requests recorded yet.")
+        empty = "No request matches these filters." if data.get("filtered") else None
+        lines.append(empty or "No requests recorded yet.")
     return "\n".join(lines).rstrip() + "\n"

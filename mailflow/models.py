@@ -79,6 +79,7 @@ class Request(BaseModel):
     insee = CharField(max_length=5, null=True)
     postcode = CharField(max_length=5, null=True)
     age = IntegerField(null=True)
+    minor = BooleanField(default=False)  # under 15: coordinators review it (`mailflow minors`)
     situation = CharField(max_length=32, null=True)
     first_name = CharField(max_length=100, null=True)
     message = TextField(default="")

@@ -1,0 +1,146 @@
+"""One stored message as a coordinator inspects it: `mailflow message show ID [--raw]`.
+
+The summary reads only the header block (a broken header shows as its raw text, never as an
+error); `--raw` hands back the exact bytes stored, so a message can be replayed or
+inspected with other tools.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from email import policy
+from email.parser import BytesHeaderParser
+from typing import Any
+
+from .errors import MailflowError
+from .models import InboundMessage, OutboundMail, Request
+
+SUMMARY_HEADERS = (
+    "From",
+    "To",
+    "Cc",
+    "Reply-To",
+    "Date",
+    "Subject",
+    "Message-ID",
+    "In-Reply-To",
+    "Auto-Submitted",
+    "Content-Type",
+)
+
+
+def _row(message_id: int, outbound: bool) -> InboundMessage | OutboundMail:
+    model = OutboundMail if outbound else InboundMessage
+    row = model.get_or_none(model.id == message_id)
+    if row is None:
+        what = "outbound mail" if outbound else "inbound message"
+        raise MailflowError(f"no {what} #{message_id}")
+    return row
+
+
+def raw_bytes(message_id: int, outbound: bool = False) -> bytes:
+    return bytes(_row(message_id, outbound).raw)
+
+
+def header_summary(raw: bytes) -> list[tuple[str, str]]:
+    """The SUMMARY_HEADERS present, in that order, each value on one line."""
+    headers = BytesHeaderParser(policy=policy.default).parsebytes(raw)
+    found: list[tuple[str, str]] = []
+    for name in SUMMARY_HEADERS:
+        for value in headers.get_all(name) or ():
+            try:
+                text = str(value)
+            except Exception:  # undecodable: show what was received
+                text = repr(value)
+            text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            found.append((name, " ".join(text.split())))
+    return found
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat(sep=" ", timespec="seconds") if value else None
+
+
+def _request(request: Request | None) -> dict[str, Any] | None:
+    if request is None:
+        return None
+    return {
+        "id": request.id,
+        "state": request.state,
+        "kind": request.kind,
+        "trade": request.rome_label or request.trade_text,
+    }
+
+
+def message_view(message_id: int, outbound: bool = False) -> dict[str, Any]:
+    """Plain data about one message: what it is, what became of it, what it belongs to."""
+    row = _row(message_id, outbound)
+    common = {
+        "id": row.id,
+        "size": len(bytes(row.raw)),
+        "headers": header_summary(bytes(row.raw)),
+        "request": _request(row.request),
+        "conversation": row.conversation_id,
+    }
+    if isinstance(row, OutboundMail):
+        return common | {
+            "direction": "out",
+            "purpose": row.purpose,
+            "to_role": row.recipient_role,
+            "status": row.status,
+            "created_at": _iso(row.created_at),
+            "sent_at": _iso(row.sent_at),
+            "attempts": row.attempts,
+            "last_error": row.last_error,
+            "bounce_status": row.bounce_status,
+            "caused_by": row.inbound_id,
+        }
+    return common | {
+        "direction": "in",
+        "role": row.role,
+        "status": row.status,
+        "outcome": row.outcome,
+        "reason": row.reason,
+        "received_at": _iso(row.received_at),
+        "processed_at": _iso(row.processed_at),
+        "folder": row.folder,
+        "caused": [m.id for m in row.caused.order_by(OutboundMail.id)],
+    }
+
+
+def render_message(view: dict[str, Any]) -> str:
+    if view["direction"] == "in":
+        title = f"inbound message #{view['id']} ({view['status']})"
+        facts = [
+            ("received", view["received_at"]),
+            ("processed", view["processed_at"]),
+            ("from role", view["role"]),
+            ("outcome", view["outcome"]),
+            ("reason", view["reason"]),
+            ("folder", view["folder"]),
+            ("caused", ", ".join(f"#{i}" for i in view["caused"]) or None),
+        ]
+    else:
+        title = f"outbound mail #{view['id']} ({view['status']})"
+        facts = [
+            ("purpose", view["purpose"]),
+            ("to role", view["to_role"]),
+            ("queued", view["created_at"]),
+            ("sent", view["sent_at"]),
+            ("attempts", view["attempts"]),
+            ("last error", view["last_error"]),
+            ("bounce", view["bounce_status"]),
+            ("caused by", f"inbound #{view['caused_by']}" if view["caused_by"] else None),
+        ]
+    r = view["request"]
+    facts += [
+        (
+            "request",
+            f"#{r['id']} [{r['state']}] {r['kind'] or '?'}: {r['trade'] or '?'}" if r else None,
+        ),
+        ("conversation", f"#{view['conversation']}" if view["conversation"] else None),
+        ("size", f"{view['size']} bytes"),
+    ]
+    lines = [title, *(f"{k + ':':13} {'-' if v is None else v}" for k, v in facts), ""]
+    lines += [f"{name}: {value}" for name, value in view["headers"]]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,309 @@
+"""Personal data (RGPD): forget a person, and the retention period for everyone.
+
+Erasing keeps the request rows with what statistics need (kind, trade code, département, age,
+situation, dates, states) and removes everything that names or reaches the person: address,
+first name, free text, the bytes of every mail of their exchanges. Each action is an event.
+"""
+
+from __future__ import annotations
+
+import logging
+import operator
+import re
+from datetime import UTC, datetime, timedelta
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from functools import reduce
+from typing import Any, cast
+
+from peewee import BlobField, CharField, Model, OperationalError, SqliteDatabase, TextField, fn
+
+from . import lifecycle as lc
+from .clock import stamp
+from .config import Config
+from .errors import MailflowError
+from .models import (
+    Conversation,
+    Event,
+    InboundMessage,
+    MessageIdMap,
+    OutboundMail,
+    Person,
+    Request,
+    database,
+)
+from .record import log_event
+
+log = logging.getLogger(__name__)
+ERASED = "[adresse effacée]"
+ANONYMISED = "anonymised"  # event kind, one per request: marks it done
+FINISHED_STATES = (lc.CLOSED, lc.EXPIRED, lc.WITHDRAWN)
+_SCANNED = (Person, Request, Conversation, InboundMessage, OutboundMail, MessageIdMap, Event)
+
+
+def iso(value: Any) -> Any:
+    return value.isoformat(timespec="seconds") if isinstance(value, datetime) else value
+
+
+def placeholder(person_id: int) -> str:
+    """What stands where the address was: opaque, undeliverable (RFC 2606 .invalid)."""
+    return f"forgotten-{person_id}@invalid"
+
+
+def find_person(email: str) -> Person:
+    person = Person.get_or_none(fn.LOWER(Person.email) == email.strip().lower())
+    if person is None:
+        raise MailflowError(f"no person with the address {email.strip()!r}")
+    return person
+
+
+def parse_raw(raw: bytes) -> EmailMessage:
+    return cast(EmailMessage, BytesParser(policy=policy.default).parsebytes(raw))
+
+
+def mail_of(model: type[InboundMessage] | type[OutboundMail], field: Any, address: str) -> Any:
+    return model.select().where(fn.LOWER(field) == address).order_by(model.id)
+
+
+# -- erasing ----------------------------------------------------------------------------------
+
+
+def _blank(query: Any, *, cancel_queued: bool = False) -> int:
+    """Empty the stored bytes and subjects; mail not sent yet is cancelled, not sent empty."""
+    count = 0
+    for m in query:
+        m.raw, m.subject = b"", ""
+        if cancel_queued and m.status == "queued":
+            m.status, m.last_error = "failed", "cancelled: personal data erased"
+        m.save()
+        count += 1
+    return count
+
+
+def anonymise_request(request: Request, cause: str) -> int:
+    """Strip one request to its statistics; returns the number of mails erased."""
+    now = stamp()
+    person_stand_in = placeholder(request.person_id)
+    convs = [c.id for c in request.conversations]
+    Conversation.update(state="closed", closed_at=now, closed_reason="personal data erased").where(
+        (Conversation.id << convs) & (Conversation.state == "open")
+    ).execute()
+    linked_in = (InboundMessage.request == request) | (InboundMessage.conversation << convs)
+    linked_out = (OutboundMail.request == request) | (OutboundMail.conversation << convs)
+    InboundMessage.update(sender=person_stand_in).where(
+        linked_in & (InboundMessage.role == "person")
+    ).execute()
+    OutboundMail.update(recipient=person_stand_in).where(
+        linked_out & (OutboundMail.recipient_role == "person")
+    ).execute()
+    erased = _blank(InboundMessage.select().where(linked_in))
+    erased += _blank(OutboundMail.select().where(linked_out), cancel_queued=True)
+    _finish(request, cause)
+    _erase_event_details(request, convs)
+    Request.update(
+        first_name=None, message="", commune=None, insee=None, postcode=None, feedback_token=None
+    ).where(Request.id == request.id).execute()
+    log_event(ANONYMISED, f"{cause}: personal data removed, statistics kept", request=request)
+    return erased
+
+
+def _erase_event_details(request: Request, convs: list[int]) -> None:
+    """What was understood quotes the person's words; any cause may name them."""
+    linked = (Event.request == request) | (Event.conversation << convs)
+    Event.update(cause="details erased").where(linked & (Event.kind == "understood")).execute()
+    name = (request.first_name or "").strip()
+    if len(name) < 2:
+        return
+    pattern = re.compile(rf"\b{re.escape(name)}\b", re.IGNORECASE)
+    for event in Event.select().where(linked & Event.cause.contains(name)):
+        Event.update(cause=pattern.sub("[prénom effacé]", event.cause)).where(
+            Event.id == event.id
+        ).execute()
+
+
+def _finish(request: Request, cause: str) -> None:
+    """An open request stops: nobody is left to write to."""
+    request = Request.get_by_id(request.id)
+    path = {lc.REASSIGNED: [lc.UNMATCHED, lc.WITHDRAWN], lc.FEEDBACK_ASKED: [lc.CLOSED]}
+    steps = path.get(request.state, [lc.WITHDRAWN] if request.state in lc.OPEN_STATES else [])
+    for state in steps:
+        lc.check_transition(request.state, state)
+        log_event("state", cause, request=request, old_state=request.state, new_state=state)
+        request.state = state
+    if steps:
+        request.closed_at = request.closed_at or stamp()
+        request.updated_at = stamp()
+        request.save()
+
+
+def _forget_person_rows(person: Person) -> int:
+    """The address wherever it is copied: person row, senders, recipients, texts, raw mail."""
+    address, stand_in = person.email.lower(), placeholder(person.id)
+    erased = _blank(mail_of(InboundMessage, InboundMessage.sender, address))
+    erased += _blank(mail_of(OutboundMail, OutboundMail.recipient, address), cancel_queued=True)
+    InboundMessage.update(sender=stand_in).where(
+        fn.LOWER(InboundMessage.sender) == address
+    ).execute()
+    OutboundMail.update(recipient=stand_in).where(
+        fn.LOWER(OutboundMail.recipient) == address
+    ).execute()
+    Person.update(email=stand_in, first_name=None).where(Person.id == person.id).execute()
+    return erased
+
+
+def _scrub_everywhere(addresses: set[str]) -> int:
+    """Any other copy (an event's cause, a coordinator notice, a quoted reply): text columns
+    get the addresses replaced, raw mail mentioning one is emptied. One pass for them all."""
+    if not addresses:
+        return 0
+    pattern = re.compile("|".join(re.escape(a) for a in sorted(addresses)), re.IGNORECASE)
+    erased = 0
+    for model in _SCANNED:
+        for field in model._meta.sorted_fields:
+            if isinstance(field, CharField | TextField):
+                mentions = [fn.LOWER(field).contains(a) for a in addresses]
+                for row in model.select(model._meta.primary_key, field).where(
+                    reduce(operator.or_, mentions)
+                ):
+                    value = pattern.sub(ERASED, getattr(row, field.name))
+                    model.update({field: value}).where(model._meta.primary_key == row._pk).execute()
+            elif isinstance(field, BlobField):
+                erased += _scrub_blobs(model, field, addresses)
+    return erased
+
+
+def _scrub_blobs(model: type[Model], field: BlobField, addresses: set[str]) -> int:
+    erased = 0
+    key = model._meta.primary_key
+    for row in model.select(key, field).where(fn.LENGTH(field) > 0).iterator():
+        raw = bytes(getattr(row, field.name))
+        lowered = raw.lower()
+        if any(a.encode() in lowered for a in addresses) or any(
+            a in _text_of(raw) for a in addresses
+        ):
+            model.update({field: b""}).where(key == row._pk).execute()
+            erased += 1
+    return erased
+
+
+def _text_of(raw: bytes) -> str:
+    """Headers and decoded text parts: an address may hide in base64 or quoted-printable."""
+    try:
+        msg = parse_raw(raw)
+        chunks = [f"{k}: {v}" for k, v in msg.items()]
+        chunks += [p.get_content() for p in msg.walk() if p.get_content_maintype() == "text"]
+    except Exception:  # unparsable bytes: the literal search above is all we can do
+        return ""
+    return "\n".join(str(c) for c in chunks).lower()
+
+
+def forget(email: str) -> dict[str, int]:
+    """Erase a person (RGPD right to erasure); their requests stay as anonymous counts."""
+    person = find_person(email)
+    _secure_delete()
+    with database.atomic():
+        requests = list(Request.select().where(Request.person == person))
+        erased = sum(anonymise_request(r, "person forgotten") for r in requests)
+        erased += _forget_person_rows(person)
+        erased += _scrub_everywhere({person.email.lower()})
+        log_event(
+            "person-forgotten",
+            f"person forgotten: person #{person.id}, {len(requests)} request(s) anonymised, "
+            f"{erased} stored mail(s) emptied",
+        )
+    compact()
+    return {"person": person.id, "requests": len(requests), "mails": erased}
+
+
+# -- retention --------------------------------------------------------------------------------
+
+
+def expired_requests(retention_days: int, now: datetime) -> list[Request]:
+    """Finished requests older than the retention period and not yet anonymised."""
+    limit = _naive(now) - timedelta(days=retention_days)
+    done = Event.select(Event.request).where(
+        (Event.kind == ANONYMISED) & Event.request.is_null(False)
+    )
+    return list(
+        Request.select()
+        .where(
+            (Request.state << FINISHED_STATES)
+            & (fn.COALESCE(Request.closed_at, Request.updated_at) < limit)
+            & ~(Request.id << done)
+        )
+        .order_by(Request.id)
+    )
+
+
+def _naive(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+
+
+def anonymise_expired(ctx_or_cfg: Any, now: datetime) -> int:
+    """The retention job: anonymise what is due at `now`; a person with nothing left is
+    forgotten altogether. Returns the number of requests anonymised (the daemon calls it)."""
+    cfg: Config = getattr(ctx_or_cfg, "cfg", ctx_or_cfg)
+    days = cfg.privacy.retention_days
+    due = expired_requests(days, now)
+    if not due:
+        return 0
+    _secure_delete()
+    with database.atomic():
+        for request in due:
+            anonymise_request(request, f"retention: finished more than {days} days ago")
+        gone = [
+            person
+            for person in Person.select().where(Person.id << {r.person_id for r in due})
+            if not _has_live_requests(person)
+        ]
+        for person in gone:
+            _forget_person_rows(person)
+        _scrub_everywhere({p.email.lower() for p in gone})
+        log_event("privacy-purge", f"retention ({days} days): {len(due)} request(s) anonymised")
+    if not database.in_transaction():
+        compact()
+    return len(due)
+
+
+def _has_live_requests(person: Person) -> bool:
+    done = Event.select(Event.request).where(
+        (Event.kind == ANONYMISED) & Event.request.is_null(False)
+    )
+    return Request.select().where((Request.person == person) & ~(Request.id << done)).exists()
+
+
+def purge(cfg: Config, dry_run: bool) -> list[Request]:
+    """`mailflow privacy purge`: the retention job now, or only the list of what it would do."""
+    due = expired_requests(cfg.privacy.retention_days, stamp())
+    if dry_run:
+        log_event("privacy-purge", f"dry run: {len(due)} request(s) would be anonymised")
+    elif not due:
+        log_event("privacy-purge", "retention: nothing to anonymise")
+    else:
+        anonymise_expired(cfg, stamp())
+    return due
+
+
+# -- the database file ------------------------------------------------------------------------
+
+
+def _secure_delete() -> None:
+    """SQLite: freed pages are zeroed, so erased values do not linger in the file."""
+    if isinstance(database.obj, SqliteDatabase):
+        database.execute_sql("PRAGMA secure_delete = ON")
+
+
+def compact() -> bool:
+    """Rewrite the SQLite file and empty its write-ahead log: no old copy stays on disk.
+
+    PostgreSQL keeps dead rows until its own VACUUM; schedule `VACUUM FULL` there."""
+    if not isinstance(database.obj, SqliteDatabase):
+        return False
+    try:
+        database.execute_sql("VACUUM")
+        database.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    except OperationalError as exc:  # another process holds the file: erased all the same
+        log.warning("database not compacted now (%s): old pages stay until the next VACUUM", exc)
+        return False
+    return True

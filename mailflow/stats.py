@@ -1,0 +1,394 @@
+"""The programme's yearly figures ("Tableau 1"), aggregated in SQL, checked before printing.
+
+Definitions (every figure is about requests *created* in the period, UTC, as stored):
+
+- people: distinct persons with a request in the period. A person is counted once, with the
+  age and situation of their *first* request in the period (earliest `created_at`, then
+  lowest id). Over all years that is their first request ever.
+- age bands [10,16) [16,18) [18,26) [26,50) [50,+) (mailflow.values.AGE_BANDS), plus
+  "under_10" (an age given below 10) and "unknown" (no age given).
+- situation: collegien, lyceen, apprenti, etudiant, demandeur_emploi, salarie (compared
+  without case or accents); any other value (parent, autre, ...) is "other"; none is
+  "unknown".
+- kind: metier, formation, vae, anything else "unknown". Domain: first 3 characters of
+  code_rome. Empty or missing values are "unknown" everywhere, never dropped.
+- answers: "offered" = requests with at least one conversation (offered to an ambassador at
+  least once); "answered" = offered requests with `first_answer_at`; answer_rate =
+  answered / offered (null when nothing was offered); median_hours_to_first_answer over the
+  answered requests, of `first_answer_at - created_at`.
+- reassignments: state events to "reassigned" of the period's requests (whenever they
+  happened); escalations: requests with `escalated_at`.
+- unmet_demand: requests ever "unmatched" (state now, or a state event to it), by trade
+  (rome_label, else trade_text, else "unknown") and département.
+- ambassadors: "contacted" = ambassadors with a conversation *created* in the period;
+  "never_contacted" = active ambassadors without one; active = contacted_active +
+  never_contacted.
+- feedback: scores 1..5 (any other value or none: "unknown"), mean over 1..5 scores; met
+  yes / no / unknown. Over every request of the period.
+
+JSON document (keys always present, in this order):
+    {"year": 2025 | null, "years": ["2024", ...],
+     "by_year": {"2024": SECTION, ...}, "total": SECTION}
+SECTION:
+    {"requests": int, "people": int,
+     "per_month": {"YYYY-MM": {"requests": int, "people": int}, ...},   # every month
+     "people_by_age_band": {"10-15", "16-17", "18-25", "26-49", "50+", "under_10", "unknown"},
+     "people_by_situation": {"collegien", ..., "salarie", "other", "unknown"},
+     "requests_by_kind": {"metier", "formation", "vae", "unknown"},
+     "requests_by_domain": {"D11": int, ..., "unknown": int},
+     "requests_by_department": {"14": int, ..., "unknown": int},
+     "answers": {"offered", "answered", "not_answered", "answer_rate",
+                 "median_hours_to_first_answer"},
+     "reassignments": int, "escalations": int,
+     "unmet_demand": {"requests": int,
+                      "rows": [{"trade": str, "department": str, "count": int}, ...]},
+     "ambassadors": {"active", "contacted", "contacted_active", "never_contacted"},
+     "feedback": {"scores": {"1", ..., "5", "unknown"}, "mean_score": float | null,
+                  "met": {"yes", "no", "unknown"}}}
+Every breakdown adds up to its total; `check_section` raises StatsError when one does not.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import datetime
+from statistics import median
+from typing import Any
+
+from peewee import SQL, PostgresqlDatabase, Select, fn
+
+from .errors import MailflowError
+from .lifecycle import REASSIGNED, UNMATCHED
+from .models import Ambassador, Conversation, Event, Request, database
+from .textnorm import fold
+from .values import AGE_BANDS, KINDS, age_band
+
+UNKNOWN = "unknown"
+UNDER = f"under_{AGE_BANDS[0][0]}"
+_BAND_KEY = {label: (f"{lo}+" if hi is None else f"{lo}-{hi - 1}") for lo, hi, label in AGE_BANDS}
+AGE_KEYS = (*_BAND_KEY.values(), UNDER, UNKNOWN)
+NAMED_SITUATIONS = ("collegien", "lyceen", "apprenti", "etudiant", "demandeur_emploi", "salarie")
+SITUATION_KEYS = (*NAMED_SITUATIONS, "other", UNKNOWN)
+KIND_KEYS = (*KINDS, UNKNOWN)
+SCORE_KEYS = ("1", "2", "3", "4", "5", UNKNOWN)
+MET_KEYS = ("yes", "no", UNKNOWN)
+ALL = "all"
+
+
+class StatsError(MailflowError):
+    """A breakdown does not add up to its total: a bug, reported instead of wrong figures."""
+
+
+def age_key(age: int | None) -> str:
+    label = age_band(age)
+    return UNKNOWN if label is None else _BAND_KEY.get(label, UNDER)
+
+
+def situation_key(value: str | None) -> str:
+    text = fold(value or "").strip()
+    if not text:
+        return UNKNOWN
+    return text if text in NAMED_SITUATIONS else "other"
+
+
+def _plain(value: str | None) -> str:
+    text = (value or "").strip()
+    return text.upper() if text else UNKNOWN
+
+
+def _score(value: int | None) -> str:
+    return str(value) if value in (1, 2, 3, 4, 5) else UNKNOWN
+
+
+def _met(value: object) -> str:
+    return UNKNOWN if value is None else ("yes" if value else "no")
+
+
+# -- SQL, portable between SQLite (text timestamps) and PostgreSQL -------------------------
+
+
+def _postgres() -> bool:
+    return isinstance(database.obj, PostgresqlDatabase)
+
+
+def _prefix(column: Any, pattern: str) -> Any:
+    """'YYYY' or 'YYYY-MM' of a naive UTC timestamp, as text (never parsed back to a date)."""
+    if _postgres():
+        return fn.to_char(column, pattern).coerce(False)
+    return fn.substr(column, 1, len(pattern)).coerce(False)  # SQLite stores ISO text
+
+
+def _month(column: Any) -> Any:
+    return _prefix(column, "YYYY-MM")
+
+
+def _year(column: Any) -> Any:
+    return _prefix(column, "YYYY")
+
+
+def _hours(later: Any, earlier: Any) -> Any:
+    if _postgres():
+        return fn.date_part("epoch", later - earlier).coerce(False) / 3600.0
+    return (fn.julianday(later).coerce(False) - fn.julianday(earlier).coerce(False)) * 24.0
+
+
+def _between(column: Any, year: int | None) -> list[Any]:
+    if year is None:
+        return []
+    return [column >= datetime(year, 1, 1), column < datetime(year + 1, 1, 1)]
+
+
+def _where(query: Any, conds: list[Any]) -> Any:
+    return query.where(*conds) if conds else query
+
+
+def _firsts(conds: list[Any]) -> list[tuple[str, int | None, str | None, bool, int]]:
+    """(year, age, situation, first ever, people) of each person's first request of a year.
+
+    One window, one sort: a request opens a person's year when the person's previous
+    request (by created_at, then id) is of another year, or there is none (first ever).
+    """
+    year = _year(Request.created_at)
+    order = [Request.created_at, Request.id]
+    prev = fn.LAG(year).over(partition_by=[Request.person], order_by=order)
+    fields = (year.alias("y"), Request.age.alias("age"), Request.situation.alias("sit"))
+    inner = _where(Request.select(*fields, prev.alias("prev")), conds).alias("firsts")
+    ever = inner.c.prev.is_null()
+    cols = [inner.c.y, inner.c.age, inner.c.sit, ever]
+    outer = (
+        Select([inner], [*cols, fn.COUNT(SQL("*"))])
+        .where(ever | (inner.c.prev != inner.c.y))
+        .group_by(*cols)
+    )
+    return list(outer.bind(database.obj).tuples())
+
+
+def _request_tables(conds: list[Any]) -> Counter[tuple[str, str, Any]]:
+    """(month, table, key) -> requests, for every request-level breakdown."""
+    month = _month(Request.created_at)
+    tables: Counter[tuple[str, str, Any]] = Counter()
+    offered = Request.id.in_(Conversation.select(Conversation.request))
+    answered = Request.first_answer_at.is_null(False)
+    escalated = Request.escalated_at.is_null(False)
+    cols = (
+        Request.kind,
+        Request.feedback_score,
+        Request.feedback_met,
+        escalated,
+        offered,
+        answered,
+    )
+    q = Request.select(month, *cols, fn.COUNT(Request.id)).group_by(month, *cols)
+    for m, kind, score, met, esc, off, ans, n in _where(q, conds).tuples():
+        tables[m, "requests", "total"] += n
+        tables[m, "kind", kind if kind in KINDS else UNKNOWN] += n
+        tables[m, "score", _score(score)] += n
+        tables[m, "met", _met(met)] += n
+        tables[m, "escalations", "total"] += n if esc else 0
+        tables[m, "answers", "offered"] += n if off else 0
+        tables[m, "answers", "answered"] += n if off and ans else 0
+    for table, column in (
+        ("domain", fn.substr(Request.code_rome, 1, 3)),
+        ("department", Request.department),
+    ):
+        q = Request.select(month, column, fn.COUNT(Request.id)).group_by(month, column)
+        for m, value, n in _where(q, conds).tuples():
+            tables[m, table, _plain(value)] += n
+    q = (
+        Event.select(month, fn.COUNT(Event.id))
+        .join(Request, on=(Event.request == Request.id))
+        .where(Event.kind == "state", Event.new_state == REASSIGNED)
+        .group_by(month)
+    )
+    for m, n in _where(q, conds).tuples():
+        tables[m, "reassignments", "total"] += n
+    went_unmatched = Event.select(Event.request).where(
+        Event.kind == "state", Event.new_state == UNMATCHED
+    )
+    ever = (Request.state == UNMATCHED) | Request.id.in_(went_unmatched)
+    cols = (Request.rome_label, Request.trade_text, Request.department)
+    q = Request.select(month, *cols, fn.COUNT(Request.id)).where(ever).group_by(month, *cols)
+    for m, label, text, dept, n in _where(q, conds).tuples():
+        trade = (label or "").strip() or (text or "").strip() or UNKNOWN
+        tables[m, "unmet", (trade, _plain(dept))] += n
+    return tables
+
+
+def _answer_hours(conds: list[Any]) -> defaultdict[str, list[float]]:
+    """month -> hours to the first answer of each answered (offered) request."""
+    hours: defaultdict[str, list[float]] = defaultdict(list)
+    offered = Request.id.in_(Conversation.select(Conversation.request))
+    q = Request.select(
+        _month(Request.created_at), _hours(Request.first_answer_at, Request.created_at)
+    )
+    q = q.where(offered, Request.first_answer_at.is_null(False))
+    for m, h in _where(q, conds).tuples():
+        hours[m].append(float(h))
+    return hours
+
+
+def _people(conds: list[Any]) -> tuple[Counter[str], Counter[tuple[str, str, str]]]:
+    """Distinct people per month, year and ALL; people by (scope, table, key) from firsts.
+
+    Per year, the people are the year-opening requests; the overall count is a separate
+    COUNT(DISTINCT) that check_section holds the breakdowns against.
+    """
+    month = _month(Request.created_at)
+    distinct = fn.COUNT(Request.person.distinct())
+    people: Counter[str] = Counter()
+    for m, n in _where(Request.select(month, distinct).group_by(month), conds).tuples():
+        people[m] += n
+    people[ALL] = _where(Request.select(distinct), conds).scalar() or 0
+    firsts: Counter[tuple[str, str, str]] = Counter()
+    for y, age, situation, ever, n in _firsts(conds):
+        people[y] += n
+        for scope in (y, ALL) if ever else (y,):
+            firsts[scope, "age", age_key(age)] += n
+            firsts[scope, "situation", situation_key(situation)] += n
+    return people, firsts
+
+
+def gather(year: int | None) -> dict[str, Any]:
+    """Raw counts from SQL, keyed by month ('YYYY-MM'), year ('YYYY') or ALL."""
+    conds = _between(Request.created_at, year)
+    people, firsts = _people(conds)
+    contacted: defaultdict[str, set[int]] = defaultdict(set)
+    q = Conversation.select(_month(Conversation.created_at), Conversation.ambassador).distinct()
+    for m, amb in _where(q, _between(Conversation.created_at, year)).tuples():
+        contacted[m].add(amb)
+    active = {a for (a,) in Ambassador.select(Ambassador.id).where(Ambassador.active).tuples()}
+    return {
+        "tables": _request_tables(conds),
+        "hours": _answer_hours(conds),
+        "people": people,
+        "firsts": firsts,
+        "contacted": contacted,
+        "active": active,
+    }
+
+
+# -- assembling and checking sections --------------------------------------------------------
+
+
+def _months(years: list[str]) -> list[str]:
+    return [f"{y}-{m:02d}" for y in years for m in range(1, 13)]
+
+
+def _ordered(counts: Counter[Any], fixed: tuple[str, ...] | None = None) -> dict[str, int]:
+    """Fixed keys in their order (zeros kept), or sorted keys with "unknown" always last."""
+    if fixed is not None:
+        return {k: counts[k] for k in fixed}
+    keys = sorted(k for k in counts if k != UNKNOWN)
+    return {k: counts[k] for k in (*keys, UNKNOWN)}
+
+
+def section(raw: dict[str, Any], years: list[str], scope: str) -> dict[str, Any]:
+    """The figures of `years` (one year, or every year for the total), `scope` keying people."""
+    months = _months(years)
+    wanted = set(months)
+    t: defaultdict[str, Counter[Any]] = defaultdict(Counter)
+    for (m, table, key), n in raw["tables"].items():
+        if m in wanted:
+            t[table][key] += n
+    firsts: defaultdict[str, Counter[str]] = defaultdict(Counter)
+    for (y, table, key), n in raw["firsts"].items():
+        if y == scope:
+            firsts[table][key] += n
+    hours = [h for m in months for h in raw["hours"].get(m, [])]
+    offered, answered = t["answers"]["offered"], t["answers"]["answered"]
+    spans = raw["contacted"] if scope == ALL else months  # the total: every conversation
+    contacted = set().union(*(raw["contacted"].get(m, set()) for m in spans))
+    scores = _ordered(t["score"], SCORE_KEYS)
+    rated = sum(scores[k] for k in SCORE_KEYS[:5])
+    unmet = sorted(t["unmet"].items(), key=lambda kv: (-kv[1], fold(kv[0][0]), kv[0]))
+    return {
+        "requests": t["requests"]["total"],
+        "people": raw["people"][scope],
+        "per_month": {
+            m: {
+                "requests": raw["tables"][m, "requests", "total"],
+                "people": raw["people"][m],
+            }
+            for m in months
+        },
+        "people_by_age_band": _ordered(firsts["age"], AGE_KEYS),
+        "people_by_situation": _ordered(firsts["situation"], SITUATION_KEYS),
+        "requests_by_kind": _ordered(t["kind"], KIND_KEYS),
+        "requests_by_domain": _ordered(t["domain"]),
+        "requests_by_department": _ordered(t["department"]),
+        "answers": {
+            "offered": offered,
+            "answered": answered,
+            "not_answered": offered - answered,
+            "answer_rate": round(answered / offered, 4) if offered else None,
+            "median_hours_to_first_answer": round(median(hours), 2) if hours else None,
+        },
+        "reassignments": t["reassignments"]["total"],
+        "escalations": t["escalations"]["total"],
+        "unmet_demand": {
+            "requests": sum(t["unmet"].values()),
+            "rows": [{"trade": tr, "department": d, "count": n} for (tr, d), n in unmet],
+        },
+        "ambassadors": {
+            "active": len(raw["active"]),
+            "contacted": len(contacted),
+            "contacted_active": len(contacted & raw["active"]),
+            "never_contacted": len(raw["active"] - contacted),
+        },
+        "feedback": {
+            "scores": scores,
+            "mean_score": (
+                round(sum(int(k) * scores[k] for k in SCORE_KEYS[:5]) / rated, 2) if rated else None
+            ),
+            "met": _ordered(t["met"], MET_KEYS),
+        },
+    }
+
+
+def _fail(where: str, what: str, got: int, want: int) -> None:
+    if got != want:
+        raise StatsError(f"internal error: stats {where}: {what} adds up to {got}, not {want}")
+
+
+def check_section(s: dict[str, Any], where: str) -> None:
+    """Every breakdown must add up to its total, unknowns included."""
+    total, people = s["requests"], s["people"]
+    _fail(where, "per_month requests", sum(v["requests"] for v in s["per_month"].values()), total)
+    for name in ("people_by_age_band", "people_by_situation"):
+        _fail(where, name, sum(s[name].values()), people)
+    for name in ("requests_by_kind", "requests_by_domain", "requests_by_department"):
+        _fail(where, name, sum(s[name].values()), total)
+    for name in ("scores", "met"):
+        _fail(where, f"feedback {name}", sum(s["feedback"][name].values()), total)
+    a = s["answers"]
+    _fail(where, "answered + not_answered", a["answered"] + a["not_answered"], a["offered"])
+    _fail(where, "offered (at most requests)", min(a["offered"], total), a["offered"])
+    u = s["unmet_demand"]
+    _fail(where, "unmet_demand rows", sum(r["count"] for r in u["rows"]), u["requests"])
+    b = s["ambassadors"]
+    _fail(
+        where,
+        "contacted_active + never_contacted",
+        b["contacted_active"] + b["never_contacted"],
+        b["active"],
+    )
+
+
+def collect(year: int | None = None) -> dict[str, Any]:
+    """The whole document for `year` (or every year), checked."""
+    if year is not None and not 1900 <= year <= 9999:
+        raise MailflowError(f"--year {year}: expected a year such as 2025")
+    raw = gather(year)
+    if year is not None:
+        years = [str(year)]
+    else:
+        seen = {m[:4] for m, _, _ in raw["tables"]}
+        years = [str(y) for y in range(int(min(seen)), int(max(seen)) + 1)] if seen else []
+    by_year = {y: section(raw, [y], y) for y in years}
+    total = section(raw, years, ALL)
+    for y, s in by_year.items():
+        check_section(s, y)
+    check_section(total, ALL)
+    for name in ("requests", "reassignments", "escalations"):
+        _fail(ALL, f"{name} over the years", sum(s[name] for s in by_year.values()), total[name])
+    return {"year": year, "years": years, "by_year": by_year, "total": total}

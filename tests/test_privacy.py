@@ -1,0 +1,268 @@
+"""Personal data: export, erasure leaving no trace, retention, minors; each action an event."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+
+import pytest
+from peewee import BlobField, CharField, TextField
+
+from mailflow.cli import main
+from mailflow.config import PROJECT_ROOT, load_config
+from mailflow.context import Context, load_context
+from mailflow.db import open_database
+from mailflow.directory import import_file
+from mailflow.ingest import store
+from mailflow.models import (
+    ALL_MODELS,
+    Conversation,
+    Event,
+    InboundMessage,
+    OutboundMail,
+    Person,
+    Request,
+    database,
+)
+from mailflow.pipeline import process_pending
+from mailflow.privacy import anonymise_expired
+
+LEA = "Lea@Users.test"  # written with capitals: erasure must not depend on case
+TOM = "tom@users.test"
+BAKER = "amb1@pros.test"
+ASK_LEA = "Bonjour, j'ai 13 ans et je voudrais rencontrer une boulangère près de Caen.\nLéa"
+ASK_TOM = "Bonjour, j'ai 17 ans, je voudrais rencontrer un plombier près de Bayeux.\nTom"
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    text = (PROJECT_ROOT / "mailflow.example.toml").read_text(encoding="utf-8")
+    path = tmp_path / "mailflow.toml"
+    path.write_text(
+        text.replace("db/mailflow.sqlite3", "t.sqlite3") + "\n[privacy]\nretention_days = 30\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.fixture
+def ctx(config: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Context]:
+    monkeypatch.setenv("MAILFLOW_NOW", "2026-03-02T09:00:00")
+    cfg = load_config(config)
+    db = open_database(cfg.database.url, config.parent)
+    context = load_context(cfg)
+    import_file(PROJECT_ROOT / "examples" / "ambassadors.csv", context.ref)
+    yield context
+    db.close()
+    database.initialize(None)
+
+
+def mail(sender: str, to: str, body: str, subject: str = "Demande") -> bytes:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = sender, to, subject
+    msg["Message-ID"] = make_msgid(domain="users.test")
+    msg.set_content(body)
+    return bytes(msg)
+
+
+def run(ctx: Context, raw: bytes) -> dict[str, int]:
+    store(raw, "INBOX", 1, None)
+    return process_pending(ctx)
+
+
+def relay(ctx: Context, token: str) -> str:
+    return ctx.cfg.relay.token_address(token)
+
+
+def converse(ctx: Context) -> None:
+    """Léa (13) and Tom (17) ask; Marie answers Léa; Léa answers and writes to Tom's relay."""
+    assert run(ctx, mail(f"Léa Martin <{LEA}>", "relay@mailflow.test", ASK_LEA)) == {
+        "request-offered": 1
+    }
+    assert run(ctx, mail(f"Tom <{TOM}>", "relay@mailflow.test", ASK_TOM)) == {"request-offered": 1}
+    lea_conv = Conversation.get(Conversation.request == Request.get(Request.age == 13))
+    tom_conv = Conversation.get(Conversation.request == Request.get(Request.age == 17))
+    answer = f"Bonjour Léa, avec plaisir !\nMarie - {BAKER}"
+    run(ctx, mail(f"Marie <{BAKER}>", relay(ctx, lea_conv.ambassador_token), answer, "Re"))
+    thanks = f"Merci Marie !\nLéa ({LEA.lower()})"
+    run(ctx, mail(f"Léa <{LEA}>", relay(ctx, lea_conv.person_token), thanks, "Re: Re"))
+    run(ctx, mail(f"Léa <{LEA}>", relay(ctx, tom_conv.ambassador_token), "Coucou Tom", "Hi"))
+
+
+def statistics() -> Counter[tuple]:
+    return Counter((r.kind, r.department, r.age, r.code_rome) for r in Request.select())
+
+
+def cli(config: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["--config", str(config), *args])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def traces(db_file: Path, needle: str) -> list[str]:
+    """Where `needle` still is: the database files' bytes, every text column, every blob."""
+    found = []
+    for path in db_file.parent.glob(db_file.name + "*"):  # the file, its -wal and -shm
+        if needle.lower().encode() in path.read_bytes().lower():
+            found.append(str(path))
+    for model in ALL_MODELS:
+        for field in model._meta.sorted_fields:
+            for row in model.select():
+                value = getattr(row, field.name)
+                if isinstance(field, CharField | TextField) and value:
+                    hit = needle.lower() in value.lower()
+                elif isinstance(field, BlobField) and value:
+                    hit = needle.lower().encode() in bytes(value).lower()
+                else:
+                    hit = False
+                if hit:
+                    found.append(f"{model.__name__}.{field.name} #{row._pk}")
+    return found
+
+
+def test_export_holds_everything_but_no_ambassador_address(
+    ctx: Context, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    converse(ctx)
+    code, out, _ = cli(config, capsys, "person", "export", "LEA@users.test")
+    assert code == 0
+    data = json.loads(out)
+    assert data["person"]["email"] == LEA.lower()
+    [request] = data["requests"]
+    assert request["age"] == 13 and request["minor"] is True and request["code_rome"] == "D1102"
+    assert "boulangère" in request["message"]
+    assert request["conversations"][0]["ambassador"] == {"id": 1, "first_name": "Marie"}
+    assert any(e["kind"] == "state" for e in request["events"])
+    texts = [m["text"] for m in data["messages_sent"]]
+    assert len(texts) == 3 and "boulangère" in texts[0] and "Coucou Tom" in texts[2]
+    assert data["messages_sent"][0]["headers"]["subject"] == "Demande"
+    received = {m["purpose"] for m in data["mails_received"]}
+    assert {"ack", "relay", "stranger_refused"} <= received
+    assert any("avec plaisir" in m["text"] for m in data["mails_received"])
+    assert "pros.test" not in out.lower()  # no ambassador address, even quoted
+    assert Event.select().where(Event.kind == "privacy-export").count() == 1
+
+
+def test_unknown_person_is_one_line_exit_2(
+    ctx: Context, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = cli(config, capsys, "person", "export", "nobody@users.test")
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and "nobody@users.test" in err
+    assert cli(config, capsys, "person", "forget", "nobody@users.test")[0] == 2
+
+
+def test_forget_leaves_no_trace_and_keeps_statistics(
+    ctx: Context, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    converse(ctx)
+    db_file = config.parent / "t.sqlite3"
+    before = statistics()
+    assert traces(db_file, LEA)  # the test can see the address before...
+    lea = Person.get(Person.email == LEA.lower())
+    notice = OutboundMail.get(OutboundMail.purpose == "stranger_coordinator")
+    assert LEA.lower().encode() in bytes(notice.raw).lower()
+
+    code, out, _ = cli(config, capsys, "person", "forget", LEA)
+    assert code == 0 and f"person #{lea.id} forgotten" in out
+
+    assert traces(db_file, LEA) == []  # ...and nowhere after: file bytes, columns, blobs
+    assert traces(db_file, "Léa") == []
+    assert statistics() == before
+    lea = Person.get_by_id(lea.id)
+    assert lea.email == f"forgotten-{lea.id}@invalid" and lea.first_name is None
+    request = Request.get(Request.person == lea)
+    assert (request.message, request.first_name, request.state) == ("", None, "withdrawn")
+    assert Conversation.get(Conversation.request == request).state == "closed"
+    for row in InboundMessage.select().where(InboundMessage.request == request):
+        assert bytes(row.raw) == b""
+    assert not OutboundMail.select().where(
+        (OutboundMail.request == request) & (OutboundMail.status == "queued")
+    )
+    # Tom is untouched.
+    tom = Request.get(Request.age == 17)
+    assert tom.first_name == "Tom" and "plombier" in tom.message
+    assert bytes(OutboundMail.get(OutboundMail.recipient == TOM).raw)
+    [event] = Event.select().where(Event.kind == "person-forgotten")
+    assert "person forgotten" in event.cause and "@" not in event.cause
+    assert cli(config, capsys, "person", "export", LEA)[0] == 2
+
+
+def test_retention_anonymises_only_old_finished_requests(
+    ctx: Context, config: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    converse(ctx)
+    lea_request = Request.get(Request.age == 13)
+    Request.update(state="closed", closed_at=ctx_now("2026-03-10T09:00:00")).where(
+        Request.id == lea_request.id
+    ).execute()
+    before = statistics()
+
+    monkeypatch.setenv("MAILFLOW_NOW", "2026-04-01T09:00:00")  # 22 days later: not yet
+    code, out, _ = cli(config, capsys, "privacy", "purge", "--dry-run")
+    assert code == 0 and "0 request(s) would be anonymised" in out
+    monkeypatch.setenv("MAILFLOW_NOW", "2026-04-15T09:00:00")  # 36 days: due
+    code, out, _ = cli(config, capsys, "privacy", "purge", "--dry-run")
+    assert f"request #{lea_request.id} [closed]" in out and "1 request(s) would be" in out
+    assert Request.get_by_id(lea_request.id).message  # a dry run changes nothing
+
+    code, out, _ = cli(config, capsys, "privacy", "purge")
+    assert code == 0 and "1 request(s) anonymised" in out
+    assert traces(config.parent / "t.sqlite3", LEA) == []  # nothing left of her: forgotten
+    assert statistics() == before
+    tom = Request.get(Request.age == 17)  # open: kept whole
+    assert tom.message and tom.first_name == "Tom"
+    assert bytes(OutboundMail.get(OutboundMail.recipient == TOM).raw)
+    assert anonymise_expired(ctx, ctx_now("2026-04-15T09:00:00")) == 0  # done once
+    kinds = [e.cause for e in Event.select().where(Event.kind == "privacy-purge")]
+    assert len(kinds) == 3 and "dry run" in kinds[0]
+
+
+def ctx_now(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def test_minors_are_flagged_and_listed(
+    ctx: Context, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    converse(ctx)
+    assert [r.age for r in Request.select().where(Request.minor == True)] == [13]  # noqa: E712
+    code, out, _ = cli(config, capsys, "minors")
+    assert code == 0
+    lea = Request.get(Request.age == 13)
+    assert f"#{lea.id} [answered] age 13" in out or f"#{lea.id} [in_conversation] age 13" in out
+    assert "Marie" in out and f"mailflow log --request {lea.id}" in out
+    assert "age 17" not in out
+    code, out, _ = cli(config, capsys, "minors", "--json")
+    [row] = json.loads(out)
+    assert row["ambassador"] == "Marie" and "amb1" not in out
+    assert Event.select().where(Event.kind == "minors-review").count() == 2
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ("[privacy]\nretention_days = 0\n", "privacy.retention_days must be at least 1 day"),
+        ('[privacy]\nretention_days = "un an"\n', "privacy.retention_days must be int"),
+        ("[privacy]\nkeep = 3\n", "unknown key privacy.keep"),
+        ("[newsletter]\nper_minute = -1\n", "newsletter.per_minute must not be negative"),
+    ],
+)
+def test_privacy_and_newsletter_settings_are_checked(
+    tmp_path: Path, section: str, message: str
+) -> None:
+    from mailflow.errors import ConfigError
+
+    text = (PROJECT_ROOT / "mailflow.example.toml").read_text(encoding="utf-8")
+    path = tmp_path / "mailflow.toml"
+    path.write_text(text + "\n" + section, encoding="utf-8")
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)
+    path.write_text(text, encoding="utf-8")
+    cfg = load_config(path)
+    assert (cfg.privacy.retention_days, cfg.newsletter.per_minute) == (365, 60)

@@ -1,0 +1,490 @@
+"""`mailflow stats`: every figure against an independent tally of a generated data set.
+
+The data set (seeded) spans 2024-2026 with the awkward cases: no age and edge ages, odd
+situations, no kind / code / département, answers without an offer, conversations offered
+in the next year, reassignments, escalations, requests that went unmatched and moved on,
+out-of-range feedback scores, people asking several times in a year and across years, and
+two requests of one person at the same instant. The tally is kept in plain dicts while
+generating; it never reads the database.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+import re
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mailflow import stats
+from mailflow.cli import main
+from mailflow.config import PROJECT_ROOT, load_config
+from mailflow.db import open_database
+from mailflow.models import Ambassador, Conversation, Event, Person, Request, database
+
+YEARS = ("2024", "2025", "2026")
+EDGE_AGES = (None, 9, 10, 15, 16, 17, 18, 25, 26, 49, 50, 80)
+SITUATIONS = (
+    None,
+    "",
+    "collegien",
+    "lyceen",
+    "apprenti",
+    "etudiant",
+    "demandeur_emploi",
+    "salarie",
+    "parent",
+    "autre",
+    "retraite",
+)
+NAMED = ("collegien", "lyceen", "apprenti", "etudiant", "demandeur_emploi", "salarie")
+KINDS = (None, "metier", "formation", "vae", "")
+CODES = {
+    "D1102": "Boulanger / Boulangère",
+    "D1104": "Pâtissier / Pâtissière",
+    "J1501": "Aide-soignant / Aide-soignante",
+    "H2909": "Monteur-câbleur / Monteuse-câbleuse",
+    "K2111": "Formateur / Formatrice",
+    "A1203": "Jardinier / Jardinière",
+}
+DEPARTMENTS = (None, "", "14", "50", "61", "75", "2A", "971")
+STATES = (
+    "new",
+    "needs_info",
+    "offered",
+    "answered",
+    "in_conversation",
+    "feedback_asked",
+    "closed",
+    "reassigned",
+    "unmatched",
+    "expired",
+    "withdrawn",
+)
+BAND_OF = [
+    (10, 16, "10-15"),
+    (16, 18, "16-17"),
+    (18, 26, "18-25"),
+    (26, 50, "26-49"),
+    (50, 1000, "50+"),
+]
+
+
+def band(age: int | None) -> str:
+    if age is None:
+        return "unknown"
+    for low, high, key in BAND_OF:
+        if low <= age < high:
+            return key
+    return "under_10"
+
+
+@dataclass
+class Tally:
+    """Expected figures, per scope ("2024", "2025", "2026", "all"), counted while generating."""
+
+    requests: Counter = field(default_factory=Counter)
+    months: Counter = field(default_factory=Counter)
+    month_people: defaultdict = field(default_factory=lambda: defaultdict(set))
+    people: defaultdict = field(default_factory=lambda: defaultdict(set))
+    first: dict = field(default_factory=dict)  # (scope, person) -> (created_at, id, age, sit)
+    tables: defaultdict = field(default_factory=lambda: defaultdict(Counter))
+    hours: defaultdict = field(default_factory=lambda: defaultdict(list))
+    contacted: defaultdict = field(default_factory=lambda: defaultdict(set))
+    active: set = field(default_factory=set)
+
+    def add(self, scope: str, table: str, key: Any, n: int = 1) -> None:
+        self.tables[scope, table][key] += n
+
+
+def generate(rng: random.Random) -> Tally:
+    """Rows straight into the database, and the tally of what they should give."""
+    t = Tally()
+    base = datetime(2024, 1, 1)
+    ambassadors = []
+    for i in range(1, 51):  # 41..50 are never offered anything
+        active = i % 5 != 0
+        ambassadors.append(
+            {
+                "id": i,
+                "email": f"amb{i}@pros.test",
+                "first_name": f"Amb{i}",
+                "last_name": "Test",
+                "kind": "metier",
+                "title": "Boulanger",
+                "title_words": "boulanger",
+                "department": "14",
+                "active": active,
+                "created_at": base,
+                "updated_at": base,
+            }
+        )
+        if active:
+            t.active.add(i)
+    people = [
+        {"id": i, "email": f"p{i}@users.test", "first_name": f"P{i}", "created_at": base}
+        for i in range(1, 901)
+    ]
+    requests, conversations, events = [], [], []
+    for rid in range(1, 2401):
+        person = rng.choice((rng.randint(1, 60), rng.randint(1, 900)))  # some ask often
+        year = rng.choice((2024, 2025, 2026))
+        created = datetime(year, 1, 1) + timedelta(seconds=rng.randrange(365 * 86400))
+        if rid % 97 == 0:
+            created = datetime(year, 1, 1)
+        elif rid % 89 == 0:
+            created = datetime(year, 12, 31, 23, 59, 59)
+        elif rid % 83 == 0 and requests:  # same person, same instant: the lower id is first
+            prev = requests[-1]
+            person, created = prev["person"], prev["created_at"]
+            year = created.year
+        age = rng.choice(EDGE_AGES) if rng.random() < 0.6 else rng.randint(5, 90)
+        situation = rng.choice(SITUATIONS)
+        kind = rng.choice(KINDS)
+        code = rng.choice((*CODES, None, None))
+        trade_text = rng.choice((None, "boulangerie", "mécanique vélo", "soins"))
+        dept = rng.choice(DEPARTMENTS)
+        state = rng.choice(STATES)
+        score = rng.choice((None, None, 1, 2, 3, 4, 5, 5, 0, 7))
+        met = rng.choice((None, True, False))
+        escalated = created + timedelta(days=9) if rng.random() < 0.1 else None
+        offered = rng.random() < 0.7
+        answer = None
+        if rng.random() < (0.6 if offered else 0.05):  # rarely an answer without an offer
+            answer = created + timedelta(minutes=rng.randint(1, 20000))
+        requests.append(
+            {
+                "id": rid,
+                "person": person,
+                "state": state,
+                "kind": kind,
+                "trade_text": trade_text,
+                "code_rome": code,
+                "rome_label": CODES.get(code),
+                "department": dept,
+                "age": age,
+                "situation": situation,
+                "created_at": created,
+                "updated_at": created,
+                "first_answer_at": answer,
+                "escalated_at": escalated,
+                "feedback_score": score,
+                "feedback_met": met,
+            }
+        )
+        y, month = str(year), created.strftime("%Y-%m")
+        for scope in (y, "all"):
+            t.requests[scope] += 1
+            t.people[scope].add(person)
+            key = (scope, person)
+            if key not in t.first or (created, rid) < t.first[key][:2]:
+                t.first[key] = (created, rid, age, situation)
+            t.add(scope, "kind", kind if kind in ("metier", "formation", "vae") else "unknown")
+            t.add(scope, "domain", code[:3] if code else "unknown")
+            t.add(scope, "department", dept or "unknown")
+            t.add(scope, "score", str(score) if score in (1, 2, 3, 4, 5) else "unknown")
+            t.add(scope, "met", {None: "unknown", True: "yes", False: "no"}[met])
+            t.add(scope, "escalations", "n", 1 if escalated else 0)
+        t.months[month] += 1
+        t.month_people[month].add(person)
+        n_conv = rng.randint(1, 3) if offered else 0
+        for _ in range(n_conv):
+            amb = rng.randint(1, 30 if year < 2026 else 40)  # 31..40: only from 2026
+            at = created + timedelta(hours=rng.randint(0, 24 * 40))  # may fall next year
+            cid = len(conversations) + 1
+            conversations.append(
+                {
+                    "id": cid,
+                    "request": rid,
+                    "ambassador": amb,
+                    "ambassador_token": f"a{cid}",
+                    "person_token": f"p{cid}",
+                    "created_at": at,
+                }
+            )
+            t.contacted[str(at.year)].add(amb)
+            t.contacted["all"].add(amb)
+        reassigned = rng.choice((0, 0, 1, 2)) if offered else 0
+        went_unmatched = state == "unmatched" or rng.random() < 0.08
+        for new_state in ["reassigned"] * reassigned + ["unmatched"] * (state != "unmatched"):
+            if new_state == "unmatched" and not went_unmatched:
+                continue
+            events.append({"at": created, "kind": "state", "request": rid, "new_state": new_state})
+        if rng.random() < 0.3:  # noise that must not count
+            events.append({"at": created, "kind": "reminder", "request": rid, "new_state": None})
+            events.append({"at": created, "kind": "state", "request": rid, "new_state": "offered"})
+        trade = CODES.get(code) or trade_text or "unknown"
+        for scope in (y, "all"):
+            t.add(scope, "offered", "n", 1 if offered else 0)
+            t.add(scope, "answered", "n", 1 if offered and answer else 0)
+            if offered and answer:
+                t.hours[scope].append((answer - created).total_seconds() / 3600)
+            t.add(scope, "reassignments", "n", reassigned)
+            if went_unmatched:
+                t.add(scope, "unmet", (trade, dept or "unknown"))
+    with database.atomic():
+        Ambassador.insert_many(ambassadors).execute()
+        Person.insert_many(people).execute()
+        for chunk in range(0, len(requests), 400):
+            Request.insert_many(requests[chunk : chunk + 400]).execute()
+        for chunk in range(0, len(conversations), 400):
+            Conversation.insert_many(conversations[chunk : chunk + 400]).execute()
+        for chunk in range(0, len(events), 400):
+            Event.insert_many(events[chunk : chunk + 400]).execute()
+    return t
+
+
+def expected_section(t: Tally, scope: str, months: list[str]) -> dict[str, Any]:
+    firsts = [v for (s, _), v in t.first.items() if s == scope]
+    ages = Counter(band(age) for _, _, age, _ in firsts)
+    sits = Counter(
+        "unknown" if not sit else sit if sit in NAMED else "other" for _, _, _, sit in firsts
+    )
+    tab = {name: t.tables[scope, name] for name in ("kind", "domain", "department", "score")}
+    offered, answered = t.tables[scope, "offered"]["n"], t.tables[scope, "answered"]["n"]
+    scores = {k: tab["score"][k] for k in ("1", "2", "3", "4", "5", "unknown")}
+    rated = [int(k) for k in "12345" for _ in range(scores[k])]
+    active = t.active
+    contacted = t.contacted[scope]
+    unmet = t.tables[scope, "unmet"]
+    return {
+        "requests": t.requests[scope],
+        "people": len(t.people[scope]),
+        "per_month": {
+            m: {"requests": t.months[m], "people": len(t.month_people[m])} for m in months
+        },
+        "people_by_age_band": {
+            k: ages[k] for k in ("10-15", "16-17", "18-25", "26-49", "50+", "under_10", "unknown")
+        },
+        "people_by_situation": {k: sits[k] for k in (*NAMED, "other", "unknown")},
+        "requests_by_kind": {k: tab["kind"][k] for k in ("metier", "formation", "vae", "unknown")},
+        "requests_by_domain": dict(tab["domain"]),
+        "requests_by_department": dict(tab["department"]),
+        "answers": {
+            "offered": offered,
+            "answered": answered,
+            "not_answered": offered - answered,
+            "answer_rate": round(answered / offered, 4),
+            "median_hours_to_first_answer": round(statistics.median(t.hours[scope]), 2),
+        },
+        "reassignments": t.tables[scope, "reassignments"]["n"],
+        "escalations": t.tables[scope, "escalations"]["n"],
+        "unmet_demand": {
+            "requests": sum(unmet.values()),
+            "rows": sorted(
+                ({"trade": k[0], "department": k[1], "count": n} for k, n in unmet.items()),
+                key=lambda r: (r["trade"], r["department"]),
+            ),
+        },
+        "ambassadors": {
+            "active": len(active),
+            "contacted": len(contacted),
+            "contacted_active": len(contacted & active),
+            "never_contacted": len(active - contacted),
+        },
+        "feedback": {
+            "scores": scores,
+            "mean_score": round(sum(rated) / len(rated), 2),
+            "met": {k: t.tables[scope, "met"][k] for k in ("yes", "no", "unknown")},
+        },
+    }
+
+
+def months_of(*years: str) -> list[str]:
+    return [f"{y}-{m:02d}" for y in years for m in range(1, 13)]
+
+
+def comparable(section: dict[str, Any]) -> dict[str, Any]:
+    """The section with unmet rows in a fixed order and the median left for approx."""
+    copy = json.loads(json.dumps(section))
+    copy["unmet_demand"]["rows"].sort(key=lambda r: (r["trade"], r["department"]))
+    copy["answers"].pop("median_hours_to_first_answer")
+    return copy
+
+
+def assert_section(got: dict[str, Any], want: dict[str, Any]) -> None:
+    assert comparable(got) == comparable(want)
+    median = got["answers"]["median_hours_to_first_answer"]
+    assert median == pytest.approx(want["answers"]["median_hours_to_first_answer"], abs=0.011)
+    assert "unknown" in got["requests_by_domain"] and "unknown" in got["requests_by_department"]
+    rows = got["unmet_demand"]["rows"]
+    assert [r["count"] for r in rows] == sorted((r["count"] for r in rows), reverse=True)
+    assert_adds_up(got)
+
+
+def assert_adds_up(s: dict[str, Any]) -> None:
+    """Unknowns included, every breakdown adds up to its total."""
+    assert sum(v["requests"] for v in s["per_month"].values()) == s["requests"]
+    for name in ("people_by_age_band", "people_by_situation"):
+        assert sum(s[name].values()) == s["people"]
+    for name in ("requests_by_kind", "requests_by_domain", "requests_by_department"):
+        assert sum(s[name].values()) == s["requests"]
+    assert sum(s["feedback"]["scores"].values()) == s["requests"]
+    assert sum(s["feedback"]["met"].values()) == s["requests"]
+    a = s["answers"]
+    assert a["answered"] + a["not_answered"] == a["offered"] <= s["requests"]
+    assert sum(r["count"] for r in s["unmet_demand"]["rows"]) == s["unmet_demand"]["requests"]
+    b = s["ambassadors"]
+    assert b["contacted_active"] + b["never_contacted"] == b["active"]
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Iterator[Path]:
+    text = (PROJECT_ROOT / "mailflow.example.toml").read_text(encoding="utf-8")
+    path = tmp_path / "mailflow.toml"
+    path.write_text(text.replace("db/mailflow.sqlite3", "stats.sqlite3"), encoding="utf-8")
+    open_database(load_config(path).database.url, tmp_path)
+    yield path
+    database.obj.close()
+    database.initialize(None)
+
+
+@pytest.fixture
+def tally(config: Path) -> Tally:
+    return generate(random.Random(20240917))
+
+
+def run(config: Path, capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    code = main(["--config", str(config), "stats", *args])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    return out.out
+
+
+def test_every_figure_per_year_and_overall(
+    config: Path, tally: Tally, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = json.loads(run(config, capsys, "--json"))
+    assert list(doc) == ["year", "years", "by_year", "total"]
+    assert doc["year"] is None and doc["years"] == list(YEARS)
+    assert tally.requests["all"] >= 2000
+    for year in YEARS:
+        assert_section(doc["by_year"][year], expected_section(tally, year, months_of(year)))
+    assert_section(doc["total"], expected_section(tally, "all", months_of(*YEARS)))
+    total = doc["total"]
+    assert total["requests"] == sum(doc["by_year"][y]["requests"] for y in YEARS)
+    assert total["people"] < sum(doc["by_year"][y]["people"] for y in YEARS)  # counted once
+    ages = total["people_by_age_band"]
+    assert ages["unknown"] > 0 and ages["under_10"] > 0  # neither dropped nor misfiled
+    assert total["people_by_situation"]["other"] > 0
+    assert total["requests_by_kind"]["unknown"] > 0
+    contacted = [doc["by_year"][y]["ambassadors"]["contacted"] for y in YEARS]
+    assert contacted[0] < contacted[2] < total["ambassadors"]["active"] + 10
+    assert total["ambassadors"]["never_contacted"] > 0
+
+
+def test_one_year(config: Path, tally: Tally, capsys: pytest.CaptureFixture[str]) -> None:
+    doc = json.loads(run(config, capsys, "--year", "2025", "--json"))
+    assert doc["year"] == 2025 and doc["years"] == ["2025"]
+    want = expected_section(tally, "2025", months_of("2025"))
+    assert_section(doc["by_year"]["2025"], want)
+    assert comparable(doc["total"]) == comparable(doc["by_year"]["2025"])
+
+
+def test_csv_gives_the_same_figures(
+    config: Path, tally: Tally, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = run(config, capsys, "--csv")
+    assert text.splitlines()[0] == "year,table,key,value"
+    rows = list(csv.DictReader(io.StringIO(text)))
+    got: dict[tuple[str, str, str], str] = {}
+    for row in rows:
+        triple = (row["year"], row["table"], row["key"])
+        assert triple not in got
+        got[triple] = row["value"]
+    assert {r["year"] for r in rows} == {*YEARS, "all"}
+    for scope, months in [(y, months_of(y)) for y in YEARS] + [("all", months_of(*YEARS))]:
+        want = expected_section(tally, scope, months)
+
+        def value(table: str, key: str, scope: str = scope) -> str:
+            return got.pop((scope, table, key))
+
+        assert int(value("requests", "total")) == want["requests"]
+        assert int(value("people", "total")) == want["people"]
+        for month, v in want["per_month"].items():
+            assert int(value("per_month_requests", month)) == v["requests"]
+            assert int(value("per_month_people", month)) == v["people"]
+        for table in (
+            "people_by_age_band",
+            "people_by_situation",
+            "requests_by_kind",
+            "requests_by_domain",
+            "requests_by_department",
+        ):
+            for key, n in want[table].items():
+                assert int(value(table, key)) == n, (scope, table, key)
+        a = want["answers"]
+        for key in ("offered", "answered", "not_answered"):
+            assert int(value("answers", key)) == a[key]
+        assert float(value("answers", "answer_rate")) == a["answer_rate"]
+        median = float(value("answers", "median_hours_to_first_answer"))
+        assert median == pytest.approx(a["median_hours_to_first_answer"], abs=0.011)
+        assert int(value("reassignments", "total")) == want["reassignments"]
+        assert int(value("escalations", "total")) == want["escalations"]
+        assert int(value("unmet_demand", "total")) == want["unmet_demand"]["requests"]
+        for r in want["unmet_demand"]["rows"]:
+            assert int(value("unmet_demand_rows", f"{r['department']}|{r['trade']}")) == r["count"]
+        for key, n in want["ambassadors"].items():
+            assert int(value("ambassadors", key)) == n
+        for key, n in want["feedback"]["scores"].items():
+            assert int(value("feedback_scores", key)) == n
+        for key, n in want["feedback"]["met"].items():
+            assert int(value("feedback_met", key)) == n
+        assert float(value("feedback", "mean_score")) == want["feedback"]["mean_score"]
+    assert got == {}  # nothing unexplained
+
+
+def test_text_output_is_readable(
+    config: Path, tally: Tally, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = run(config, capsys, "--year", "2024")
+    assert "=== 2024 ===" in out and "Total" not in out
+    assert re.search(rf"demandes / requests +{tally.requests['2024']}\n", out)
+    assert "Personnes par tranche d'âge / People by age band" in out
+    assert "@" not in out
+
+
+def test_empty_database_and_empty_year(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    doc = json.loads(run(config, capsys, "--json"))
+    assert doc["years"] == [] and doc["by_year"] == {} and doc["total"]["requests"] == 0
+    assert doc["total"]["answers"]["answer_rate"] is None
+    assert "No requests recorded yet" in run(config, capsys)
+    doc = json.loads(run(config, capsys, "--json", "--year", "2023"))
+    section = doc["by_year"]["2023"]
+    assert section["requests"] == 0 and section["people_by_age_band"]["unknown"] == 0
+    assert section["feedback"]["mean_score"] is None
+    assert len(section["per_month"]) == 12 and section["requests_by_domain"] == {"unknown": 0}
+    assert run(config, capsys, "--csv", "--year", "2023").startswith("year,table,key,value\n")
+
+
+def test_a_breakdown_that_does_not_add_up_is_an_internal_error(
+    config: Path, tally: Tally, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = stats.section
+
+    def broken(*args: Any) -> dict[str, Any]:
+        s = real(*args)
+        s["requests_by_department"].pop("unknown")  # as if unknowns were dropped
+        return s
+
+    monkeypatch.setattr(stats, "section", broken)
+    code = main(["--config", str(config), "stats", "--json"])
+    err = capsys.readouterr().err
+    assert code == 2 and "internal error" in err and "requests_by_department" in err
+    assert len(err.strip().splitlines()) == 1
+    with pytest.raises(stats.StatsError):
+        stats.check_section({**real(stats.gather(None), ["2024"], "2024"), "people": -1}, "x")
+
+
+def test_bad_year_is_reported(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--config", str(config), "stats", "--year", "20"]) == 2
+    assert "--year 20" in capsys.readouterr().err
