@@ -38,4 +38,30 @@ def open_database(url: str, base: Path) -> Database:
     except OperationalError as exc:
         raise ConfigError(f"database.url: cannot open {url!r}: {exc}") from exc
     db.create_tables(ALL_MODELS, safe=True)
+    add_missing_columns(db)
     return db
+
+
+def add_missing_columns(db: Database) -> list[str]:
+    """Bring an older database up to the models by adding the columns it lacks.
+
+    Every column added since the first schema is nullable or has a default, so adding it
+    is safe; this keeps an existing installation (or a developer's demo database) working
+    after an upgrade. Returns the columns added, as table.column.
+    """
+    from playhouse.migrate import PostgresqlMigrator, SqliteMigrator, migrate
+
+    migrator = SqliteMigrator(db) if isinstance(db, SqliteDatabase) else PostgresqlMigrator(db)
+    added: list[str] = []
+    operations = []
+    for model in ALL_MODELS:
+        table = model._meta.table_name
+        present = {c.name for c in db.get_columns(table)}
+        for field in model._meta.sorted_fields:
+            if field.column_name not in present:
+                operations.append(migrator.add_column(table, field.column_name, field))
+                added.append(f"{table}.{field.column_name}")
+    if operations:
+        with db.atomic():
+            migrate(*operations)
+    return added

@@ -21,6 +21,7 @@ from .intake import candidates, offer, want_of
 from .models import Conversation, MessageIdMap, OutboundMail, Request, database
 from .notices import notify_coordinator, send_auto
 from .policy import FollowupPolicy, load_policy
+from .privacy import anonymise_expired
 from .record import log_event, move_request
 from .route import choose
 from .views import ambassador_view, request_view
@@ -58,6 +59,7 @@ def run_followups(ctx: Context) -> Counter[str]:
         _step(done, lambda r=request_id: feedback_step(ctx, policy, r, now))
     if ctx.cfg.coordinator.digest:
         _step(done, lambda: daily_digest(ctx, policy, now))
+    _step(done, lambda: "anonymised" if anonymise_expired(ctx, now) else "")
     return done
 
 

@@ -232,6 +232,15 @@ _SHOWN_EVENTS = (
     "escalated",
     "feedback",
     "ambassador",
+    "bounce",
+    "person-bounced",
+    "rate-limited",
+    "attachment-removed",
+    "cc-warning",
+    "quarantine-retry",
+    "quarantine-drop",
+    "anonymised",
+    "person-forgotten",
 )
 
 
