@@ -13,13 +13,12 @@ import pytest
 from mailflow.absence import autoreply_return, command_return, load_date_rules
 from mailflow.ambassador_mail import load_command_rules, read_command
 from mailflow.compose import render
-from mailflow.config import PROJECT_ROOT, load_config
-from mailflow.context import Context, load_context
-from mailflow.db import open_database
-from mailflow.directory import import_file
+from mailflow.config import PROJECT_ROOT
+from mailflow.context import Context
 from mailflow.ingest import store
-from mailflow.models import Ambassador, Conversation, Event, OutboundMail, Request, database
+from mailflow.models import Ambassador, Conversation, Event, OutboundMail, Request
 from mailflow.pipeline import parse, process_pending
+from tests.inprocess import close_context, open_context
 
 NOW = "2026-11-20T09:00:00"  # a Friday
 BAKER = "amb1@pros.test"  # Marie, boulangère à Caen
@@ -31,16 +30,8 @@ RULES = PROJECT_ROOT / "rules"
 @pytest.fixture
 def ctx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Context]:
     monkeypatch.setenv("MAILFLOW_NOW", NOW)
-    text = (PROJECT_ROOT / "mailflow.example.toml").read_text(encoding="utf-8")
-    path = tmp_path / "mailflow.toml"
-    path.write_text(text.replace("db/mailflow.sqlite3", "t.sqlite3"), encoding="utf-8")
-    cfg = load_config(path)
-    db = open_database(cfg.database.url, tmp_path)
-    context = load_context(cfg)
-    import_file(PROJECT_ROOT / "examples" / "ambassadors.csv", context.ref)
-    yield context
-    db.close()
-    database.initialize(None)
+    yield open_context(tmp_path)
+    close_context()
 
 
 def mail(

@@ -9,10 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mailflow.config import PROJECT_ROOT, load_config
-from mailflow.context import Context, load_context
-from mailflow.db import open_database
-from mailflow.directory import import_file
+from mailflow.context import Context
 from mailflow.ingest import store
 from mailflow.models import (
     Ambassador,
@@ -21,10 +18,10 @@ from mailflow.models import (
     InboundMessage,
     OutboundMail,
     Request,
-    database,
 )
 from mailflow.pipeline import parse, process_pending
 from mailflow.verp import verp_address
+from tests.inprocess import close_context, open_context
 
 # -- a realistic Postfix DSN -----------------------------------------------------------------
 
@@ -109,16 +106,8 @@ Content-Transfer-Encoding: 8bit
 
 @pytest.fixture
 def ctx(tmp_path: Path) -> Iterator[Context]:
-    text = (PROJECT_ROOT / "mailflow.example.toml").read_text(encoding="utf-8")
-    path = tmp_path / "mailflow.toml"
-    path.write_text(text.replace("db/mailflow.sqlite3", "t.sqlite3"), encoding="utf-8")
-    cfg = load_config(path)
-    db = open_database(cfg.database.url, tmp_path)
-    context = load_context(cfg)
-    import_file(PROJECT_ROOT / "examples" / "ambassadors.csv", context.ref)
-    yield context
-    db.close()
-    database.initialize(None)
+    yield open_context(tmp_path)
+    close_context()
 
 
 def request_mail(body: str, sender: str = "Léa Martin <lea@users.test>") -> bytes:

@@ -9,10 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from mailflow.config import PROJECT_ROOT, LimitsConfig, RelayConfig, load_config
-from mailflow.context import Context, load_context
-from mailflow.db import open_database
-from mailflow.directory import import_file
+from mailflow.config import LimitsConfig, RelayConfig
+from mailflow.context import Context
 from mailflow.ingest import store
 from mailflow.limits import (
     WHY_EXECUTABLE,
@@ -23,8 +21,9 @@ from mailflow.limits import (
     strip_attachments,
     third_party_recipients,
 )
-from mailflow.models import Conversation, Event, InboundMessage, OutboundMail, database
+from mailflow.models import Conversation, Event, InboundMessage, OutboundMail
 from mailflow.pipeline import parse, process_pending
+from tests.inprocess import close_context, open_context
 
 LIMITS = LimitsConfig(max_attachment_bytes=1000)
 PDF = b"%PDF-1.4\n" + b"0" * 100
@@ -154,17 +153,10 @@ def test_third_party_recipients() -> None:
 
 @pytest.fixture
 def ctx(tmp_path: Path) -> Iterator[Context]:
-    text = (PROJECT_ROOT / "mailflow.example.toml").read_text(encoding="utf-8")
-    path = tmp_path / "mailflow.toml"
-    extra = "\n[limits]\nmax_message_bytes = 200000\nmax_attachment_bytes = 50000\n"
-    path.write_text(text.replace("db/mailflow.sqlite3", "t.sqlite3") + extra, encoding="utf-8")
-    cfg = load_config(path)
-    db = open_database(cfg.database.url, tmp_path)
-    context = load_context(cfg)
-    import_file(PROJECT_ROOT / "examples" / "ambassadors.csv", context.ref)
-    yield context
-    db.close()
-    database.initialize(None)
+    yield open_context(
+        tmp_path, "\n[limits]\nmax_message_bytes = 200000\nmax_attachment_bytes = 50000\n"
+    )
+    close_context()
 
 
 def run(ctx: Context, msg: EmailMessage) -> dict[str, int]:

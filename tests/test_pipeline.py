@@ -9,27 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from mailflow.config import PROJECT_ROOT, load_config
-from mailflow.context import Context, load_context
-from mailflow.db import open_database
-from mailflow.directory import import_file
+from mailflow.context import Context
 from mailflow.ingest import store
-from mailflow.models import InboundMessage, OutboundMail, Request, database
+from mailflow.models import InboundMessage, OutboundMail, Request
 from mailflow.pipeline import parse, process_pending
+from tests.inprocess import close_context, open_context
 
 
 @pytest.fixture
 def ctx(tmp_path: Path) -> Iterator[Context]:
-    text = (PROJECT_ROOT / "mailflow.example.toml").read_text(encoding="utf-8")
-    path = tmp_path / "mailflow.toml"
-    path.write_text(text.replace("db/mailflow.sqlite3", "t.sqlite3"), encoding="utf-8")
-    cfg = load_config(path)
-    db = open_database(cfg.database.url, tmp_path)
-    context = load_context(cfg)
-    import_file(PROJECT_ROOT / "examples" / "ambassadors.csv", context.ref)
-    yield context
-    db.close()
-    database.initialize(None)
+    yield open_context(tmp_path)
+    close_context()
 
 
 def mail(

@@ -9,14 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from mailflow.config import PROJECT_ROOT, load_config
-from mailflow.context import Context, load_context
-from mailflow.db import open_database
-from mailflow.directory import import_file
+from mailflow.context import Context
 from mailflow.ingest import store
-from mailflow.models import Conversation, Event, OutboundMail, database
+from mailflow.models import Conversation, Event, OutboundMail
 from mailflow.pipeline import process_pending
 from mailflow.ratelimit import recent_auto_reply
+from tests.inprocess import close_context, open_context
 
 LIMITS = """
 [limits]
@@ -28,16 +26,8 @@ max_relayed_per_conversation_per_hour = 2
 @pytest.fixture
 def ctx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Context]:
     monkeypatch.setenv("MAILFLOW_NOW", "2026-03-02T09:00:00")
-    text = (PROJECT_ROOT / "mailflow.example.toml").read_text(encoding="utf-8")
-    path = tmp_path / "mailflow.toml"
-    path.write_text(text.replace("db/mailflow.sqlite3", "t.sqlite3") + LIMITS, encoding="utf-8")
-    cfg = load_config(path)
-    db = open_database(cfg.database.url, tmp_path)
-    context = load_context(cfg)
-    import_file(PROJECT_ROOT / "examples" / "ambassadors.csv", context.ref)
-    yield context
-    db.close()
-    database.initialize(None)
+    yield open_context(tmp_path, LIMITS)
+    close_context()
 
 
 def mail(body: str, sender: str = "Léa <lea@users.test>", to: str = "relay@mailflow.test") -> bytes:

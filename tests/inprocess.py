@@ -1,0 +1,55 @@
+"""mailflow in-process on a fresh SQLite database, for tests that need no mail server."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+
+from mailflow.config import PROJECT_ROOT, load_config
+from mailflow.context import Context, load_context
+from mailflow.db import open_database
+from mailflow.directory import import_file
+from mailflow.models import database
+
+SAMPLE_DIRECTORY = PROJECT_ROOT / "examples" / "ambassadors.csv"
+
+
+def write_config(folder: Path, extra: str = "") -> Path:
+    """The example configuration on a database in `folder`, plus `extra` TOML sections."""
+    text = (PROJECT_ROOT / "mailflow.example.toml").read_text(encoding="utf-8")
+    path = folder / "mailflow.toml"
+    path.write_text(text.replace("db/mailflow.sqlite3", "t.sqlite3") + extra, encoding="utf-8")
+    return path
+
+
+def open_context(folder: Path, extra: str = "", directory: bool = True) -> Context:
+    """Open the database, load the rules and (by default) import the sample directory."""
+    cfg = load_config(write_config(folder, extra))
+    open_database(cfg.database.url, folder)
+    ctx = load_context(cfg)
+    if directory:
+        import_file(SAMPLE_DIRECTORY, ctx.ref)
+    return ctx
+
+
+def close_context() -> None:
+    database.obj.close()
+    database.initialize(None)
+
+
+def mail_bytes(
+    body: str,
+    sender: str = "Léa Martin <lea@users.test>",
+    to: str = "relay@mailflow.test",
+    subject: str = "Demande",
+    **headers: str,
+) -> bytes:
+    """A plain UTF-8 mail; header names may use '_' for '-' (X_Autoreply)."""
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = sender, to, subject
+    msg["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[-1].strip(">"))
+    for name, value in headers.items():
+        msg[name.replace("_", "-")] = value
+    msg.set_content(body)
+    return bytes(msg)
