@@ -68,6 +68,9 @@ def _coordinator_parsers(sub: argparse._SubParsersAction, log: argparse.Argument
     shape = stats.add_mutually_exclusive_group()
     shape.add_argument("--json", action="store_true")
     shape.add_argument("--csv", action="store_true", help="rows year,table,key,value")
+    report = sub.add_parser("report", help="a static HTML site of one year, to open in a browser")
+    report.add_argument("--year", type=int, metavar="YYYY", required=True)
+    report.add_argument("--out", type=Path, metavar="DIR", required=True)
     msg = sub.add_parser("message", help="one stored message")
     show = msg.add_subparsers(dest="action", required=True).add_parser("show")
     show.add_argument("id", type=int)
@@ -173,6 +176,15 @@ def cmd_stats(cfg: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(cfg: Config, args: argparse.Namespace) -> int:
+    from .report import make_report
+
+    _open(cfg)
+    pages = make_report(args.year, args.out)
+    print(f"report {args.year}: {pages} pages written, open {args.out / 'index.html'}")
+    return 0
+
+
 def cmd_message(cfg: Config, args: argparse.Namespace) -> int:
     from .messageview import message_view, raw_bytes, render_message
 
@@ -264,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_care(cfg, args)
         if args.command == "stats":
             return cmd_stats(cfg, args)
+        if args.command == "report":
+            return cmd_report(cfg, args)
         if args.command == "message":
             return cmd_message(cfg, args)
         return cmd_log(cfg, args)
