@@ -10,18 +10,18 @@ from dataclasses import dataclass, field
 
 import schedule
 from imapclient import IMAPClient
-from imapclient.exceptions import IMAPClientError
 
 from .context import Context
+from .errors import MailflowError
 from .followup import run_followups
 from .ingest import connect, fetch_new, tidy_server
 from .pipeline import process_pending
 from .policy import load_policy
+from .resilience import DATABASE_ERRORS, NETWORK_ERRORS, Backoff
 from .send import flush_outbox
 
 log = logging.getLogger(__name__)
 RECONNECT_BACKOFF = (1, 2, 5, 10, 30, 60)
-NETWORK_ERRORS = (IMAPClientError, OSError, EOFError)
 
 
 @dataclass
@@ -59,10 +59,28 @@ def cycle(ctx: Context, client: IMAPClient | None) -> CycleReport:
 
 
 def run_once(ctx: Context) -> CycleReport:
-    """Everything waiting in the mailbox, then the outbox; for cron and tests."""
-    client = connect(ctx.cfg.mailbox)
+    """Everything waiting in the mailbox, then the outbox; for cron and tests.
+
+    A mailbox or database failure ends the run with one line (exit 2); what was committed
+    stays, and the next run resumes from there. An unreachable mailbox still lets the
+    messages already stored be processed and the outbox be sent."""
+    try:
+        client = connect(ctx.cfg.mailbox)
+    except NETWORK_ERRORS as exc:
+        where = f"{ctx.cfg.mailbox.host}:{ctx.cfg.mailbox.port}"
+        try:
+            report = cycle(ctx, None)
+        except DATABASE_ERRORS as db_exc:
+            raise MailflowError(
+                f"mailbox {where} unreachable ({exc}); database: {db_exc}"
+            ) from db_exc
+        raise MailflowError(f"mailbox {where} unreachable ({exc}); without it: {report}") from exc
     try:
         return cycle(ctx, client)
+    except NETWORK_ERRORS as exc:
+        raise MailflowError(f"mailbox connection lost ({exc}); the next run resumes") from exc
+    except DATABASE_ERRORS as exc:
+        raise MailflowError(f"database unavailable ({exc}); the next run retries") from exc
     finally:
         _logout(client)
 
@@ -100,29 +118,27 @@ class Daemon:
             )
 
     def run(self) -> None:
-        attempt = 0
+        """Connect, serve, and on any failure log it, back off and start again."""
+        backoff = Backoff(RECONNECT_BACKOFF, self.stopping)
         while not self.stopping.is_set():
             try:
                 client = connect(self.ctx.cfg.mailbox)
             except NETWORK_ERRORS as exc:
-                self._backoff(attempt, exc)
-                attempt += 1
+                backoff.wait("cannot reach the mailbox", exc)
                 continue
-            attempt = 0
             try:
-                self._serve(client)
+                self._serve(client, backoff)
             except NETWORK_ERRORS as exc:
-                log.warning("mailbox connection lost: %s", exc)
+                backoff.wait("mailbox connection lost", exc)
+            except DATABASE_ERRORS as exc:
+                backoff.wait("database unavailable, cycle abandoned", exc)
+            except Exception as exc:  # a bug in one stage must not stop the daemon
+                backoff.wait("cycle failed", exc, traceback=True)
             finally:
                 _logout(client)
         log.info("stopped")
 
-    def _backoff(self, attempt: int, exc: Exception) -> None:
-        delay = RECONNECT_BACKOFF[min(attempt, len(RECONNECT_BACKOFF) - 1)]
-        log.warning("cannot reach the mailbox (%s); retrying in %ss", exc, delay)
-        self.stopping.wait(delay)
-
-    def _serve(self, client: IMAPClient) -> None:
+    def _serve(self, client: IMAPClient, backoff: Backoff) -> None:
         idle = self.ctx.cfg.mailbox.idle and b"IDLE" in client.capabilities()
         log.info("connected to the mailbox (%s)", "IDLE" if idle else "polling")
         while not self.stopping.is_set():
@@ -130,6 +146,7 @@ class Daemon:
             if report.stored or report.sent or report.failed:
                 log.info("cycle: %s", report)
             self.scheduler.run_pending()
+            backoff.reset()
             if idle:
                 self._idle(client)
             else:

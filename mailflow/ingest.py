@@ -92,22 +92,15 @@ def store(
 
 
 def fetch_new(client: IMAPClient, cfg: MailboxConfig) -> int:
-    """Store every message of the folder not yet stored; returns how many were new."""
+    """Store every message of the folder not yet stored; returns how many were new.
+
+    Each message is committed with the UID reached, so a connection cut mid-fetch resumes
+    after the last stored UID. A new UIDVALIDITY restarts from UID 1: messages already
+    stored are recognised by their hash (`_mark_known`), never processed again."""
     status = client.folder_status(cfg.folder, ["UIDVALIDITY"])
     uidvalidity = int(status[b"UIDVALIDITY"])
-    state = MailboxState.get_or_none(MailboxState.folder == cfg.folder)
-    if state is None or state.uidvalidity != uidvalidity:
-        if state is not None:
-            log_event(
-                "uidvalidity",
-                f"{cfg.folder}: UIDVALIDITY changed "
-                f"{state.uidvalidity} -> {uidvalidity}; re-syncing by content hash",
-            )
-        state = MailboxState.replace(folder=cfg.folder, uidvalidity=uidvalidity, last_uid=0)
-        state.execute()
-        state = MailboxState.get(MailboxState.folder == cfg.folder)
-    uids = sorted(client.search(["UID", f"{state.last_uid + 1}:*"]))
-    uids = [u for u in uids if u > state.last_uid]
+    last_uid = _last_uid(cfg.folder, uidvalidity)
+    uids = [u for u in sorted(client.search(["UID", f"{last_uid + 1}:*"])) if u > last_uid]
     stored = 0
     for start in range(0, len(uids), FETCH_BATCH):
         batch = uids[start : start + FETCH_BATCH]
@@ -115,12 +108,30 @@ def fetch_new(client: IMAPClient, cfg: MailboxConfig) -> int:
             raw = data.get(b"BODY[]")
             if raw is None:
                 continue
-            if store(bytes(raw), cfg.folder, uidvalidity, uid) is not None:
-                stored += 1
-            else:
-                _mark_known(raw, uidvalidity, uid, cfg.folder)
-            MailboxState.update(last_uid=uid).where(MailboxState.folder == cfg.folder).execute()
+            with database.atomic():  # the message and how far we read: one commit
+                if store(bytes(raw), cfg.folder, uidvalidity, uid) is not None:
+                    stored += 1
+                else:
+                    _mark_known(bytes(raw), uidvalidity, uid, cfg.folder)
+                MailboxState.update(last_uid=uid).where(MailboxState.folder == cfg.folder).execute()
     return stored
+
+
+def _last_uid(folder: str, uidvalidity: int) -> int:
+    """The last UID stored from `folder`; 0 (with the change logged) on a new UIDVALIDITY."""
+    state = MailboxState.get_or_none(MailboxState.folder == folder)
+    if state is not None and state.uidvalidity == uidvalidity:
+        return int(state.last_uid)
+    with database.atomic():
+        if state is not None:
+            why = (
+                f"{folder}: UIDVALIDITY changed {state.uidvalidity} -> {uidvalidity}; "
+                "re-syncing by content hash (known messages are not processed again)"
+            )
+            log_event("uidvalidity", why)
+            log.warning("%s", why)
+        MailboxState.replace(folder=folder, uidvalidity=uidvalidity, last_uid=0).execute()
+    return 0
 
 
 def _mark_known(raw: bytes, uidvalidity: int, uid: int, folder: str) -> None:

@@ -241,6 +241,9 @@ _SHOWN_EVENTS = (
     "quarantine-drop",
     "anonymised",
     "person-forgotten",
+    "send-unconfirmed",
+    "send-recovered",
+    "uidvalidity",
 )
 
 

@@ -29,6 +29,7 @@ from .models import InboundMessage, database
 from .readable import subject_of
 from .record import log_event
 from .relay import handle_relay
+from .resilience import DATABASE_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,9 @@ def process(ctx: Context, inbound: InboundMessage) -> str:
                 conversation=inbound.conversation_id,
             )
         return outcome
-    except Exception as exc:  # any failure: keep the message, visibly
+    except DATABASE_ERRORS:
+        raise  # a locked or absent database is passing: the message stays stored, retried
+    except Exception as exc:  # any other failure: keep the message, visibly
         log.exception("message %s quarantined", inbound.id)
         quarantine(inbound.id, f"{type(exc).__name__}: {exc}")
         return QUARANTINED

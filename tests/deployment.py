@@ -105,3 +105,56 @@ def deployment(mail: MailStack, tmp_path: Path) -> Iterator[Deployment]:
     dep.cli("init")
     dep.cli("ambassadors", "import", str(SAMPLE_DIRECTORY))
     yield dep
+
+
+# -- helpers for the fault and crash tests ----------------------------------------------------
+
+
+def set_config(dep: Deployment, section: str, key: str, value: str) -> None:
+    """Set `key = value` (TOML literal) in `[section]` of the deployment's config file."""
+    lines = dep.config.read_text(encoding="utf-8").splitlines()
+    current, done, out = "", False, []
+    for line in lines:
+        stripped = line.strip()
+        if stripped.startswith("[") and stripped.endswith("]"):
+            if current == section and not done:
+                out.append(f"{key} = {value}")
+                done = True
+            current = stripped[1:-1].strip()
+        elif current == section and stripped.split("=")[0].strip() == key:
+            if not done:
+                out.append(f"{key} = {value}")
+                done = True
+            continue
+        out.append(line)
+    if current == section and not done:
+        out.append(f"{key} = {value}")
+    dep.config.write_text("\n".join(out) + "\n", encoding="utf-8")
+
+
+def database_path(dep: Deployment) -> Path:
+    return dep.config.parent / "mailflow.sqlite3"
+
+
+def query(dep: Deployment, sql: str, params: tuple = ()) -> list[tuple]:
+    """Read the deployment's SQLite database directly (a short read-only connection)."""
+    import sqlite3
+
+    uri = f"file:{database_path(dep)}?mode=ro"
+    with sqlite3.connect(uri, uri=True, timeout=30) as con:
+        return list(con.execute(sql, params))
+
+
+def start_daemon(dep: Deployment, log_file: Path, env: dict[str, str] | None = None):  # noqa: ANN201
+    """`mailflow run` as a subprocess, its output appended to `log_file`."""
+    handle = log_file.open("ab")
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-m", "mailflow", "--config", str(dep.config), "run"],
+            cwd=dep.config.parent,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+        )
+    finally:
+        handle.close()

@@ -309,3 +309,69 @@ def start_stack(basedir: Path, smtp_port: int, imap_port: int) -> MailStack:
 def stop_stack(stack: MailStack) -> None:
     """Stop both daemons of `stack` and wait until its ports refuse connections."""
     _script("down", stack.basedir)
+
+
+# -- helpers for the fault and crash tests ----------------------------------------------------
+
+
+def send_batch(stack: MailStack, messages: Iterable[tuple[str, str, EmailMessage]]) -> None:
+    """Submit many (sender, recipient, message) over one SMTP connection; raise on refusal."""
+    with smtplib.SMTP(HOST, stack.smtp_port, timeout=30) as smtp:
+        for sender, recipient, msg in messages:
+            refused = smtp.send_message(msg, sender, [recipient])
+            if refused:
+                raise smtplib.SMTPRecipientsRefused(refused)
+
+
+def text_message(from_addr: str, to_addr: str, subject: str, body: str) -> EmailMessage:
+    """A UTF-8 plain-text mail with a fresh Message-ID, as `MailStack.send_text` builds it."""
+    sender = parseaddr(from_addr)[1]
+    msg = EmailMessage()
+    msg["From"] = from_addr
+    msg["To"] = to_addr
+    msg["Subject"] = subject
+    msg["Date"] = formatdate(localtime=True)
+    msg["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "users.test")
+    msg.set_content(body)
+    return msg
+
+
+def doveadm(stack: MailStack, *args: str, ok_if: str | None = None) -> str:
+    """Run `doveadm ARGS` against the stack's Dovecot (needs root, like the stack)."""
+    return stack._run("doveadm", "-c", str(stack.dovecot_config), *args, ok_if=ok_if)
+
+
+def wait_count(
+    stack: MailStack, user: str, count: int, timeout: float = 30.0, folder: str = "INBOX"
+) -> int:
+    """Poll until `folder` holds at least `count` messages; return how many it holds.
+
+    Cheaper than `wait_for` for hundreds of messages: only the count is read."""
+    deadline = time.monotonic() + timeout
+    while True:
+        current = stack.imap_count(user, folder)
+        if current >= count:
+            return current
+        if time.monotonic() >= deadline:
+            raise AssertionError(
+                f"{user} {folder}: wanted {count} message(s) within {timeout}s, got {current}"
+            )
+        time.sleep(POLL_INTERVAL_S)
+
+
+def message_ids(stack: MailStack, user: str, folder: str = "INBOX") -> list[str]:
+    """The Message-ID header of every message in `folder` (duplicates kept), UID order."""
+    with stack.imap(user) as client:
+        try:
+            client.select_folder(folder, readonly=True)
+        except IMAPClientError:
+            return []
+        uids = client.search("ALL")
+        if not uids:
+            return []
+        fetched = client.fetch(uids, ["BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"])
+        found = []
+        for uid in sorted(fetched):
+            header = fetched[uid][b"BODY[HEADER.FIELDS (MESSAGE-ID)]"]
+            found.append(str(parse(header)["Message-ID"] or "").strip())
+        return found
