@@ -106,6 +106,12 @@ def chase_ambassador(ctx: Context, policy: FollowupPolicy, conv_id: int, now: da
     if waited >= policy.reassign_after:
         reassign(ctx, conv, f"no answer after {waited} business days", None)
         return "reassigned"
+    away = conv.ambassador.absent_until
+    if away and away > calendar.add_business_days(conv.created_at, policy.reassign_after):
+        # Away (ABSENT, or an out-of-office with a date) past the reassignment deadline:
+        # waiting would only make the person wait longer.
+        reassign(ctx, conv, f"ambassador away until {away:%d/%m/%Y}", None)
+        return "reassigned"
     due = (
         2
         if waited >= policy.second_reminder_after
