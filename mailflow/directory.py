@@ -53,7 +53,7 @@ class AmbassadorRow:
     insee: str | None
     postcode: str
     capacity: int
-    active: bool
+    active: bool | None  # None: not said in the file (new: active; existing: unchanged)
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,7 @@ def _row(line: int, values: dict[str, str], ref: Referential) -> AmbassadorRow:
         insee=insee,
         postcode=postcode,
         capacity=capacity,
-        active=active_text not in _FALSE,
+        active=None if not active_text else active_text not in _FALSE,
     )
 
 
@@ -202,7 +202,7 @@ def _fields(row: AmbassadorRow) -> dict[str, object]:
         "insee": row.insee,
         "postcode": row.postcode,
         "capacity": row.capacity,
-        "active": row.active,
+        **({} if row.active is None else {"active": row.active}),
     }
 
 

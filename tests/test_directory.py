@@ -121,3 +121,22 @@ def test_department_by_name_and_sample_directory(
         config, capsys, "ambassadors", "import", str(PROJECT_ROOT / "examples" / "ambassadors.csv")
     )
     assert code == 0 and "9 created" in out
+
+
+def test_reimport_without_active_column_keeps_who_left_out(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mailflow.models import Ambassador
+
+    path = csv_file(tmp_path, HEADER + GOOD)
+    assert run(config, capsys, "ambassadors", "import", str(path))[0] == 0
+    Ambassador.update(active=False).where(Ambassador.email == "marie@pros.test").execute()
+    code, out, _ = run(config, capsys, "ambassadors", "import", str(path))
+    assert code == 0 and "0 updated, 2 unchanged" in out
+    rows = {r["email"]: r for r in listing(config, capsys)}
+    assert rows["marie@pros.test"]["active"] is False  # STOP is not undone by a re-import
+    explicit = csv_file(
+        tmp_path, HEADER.rstrip("\n") + ",active\n" + GOOD.replace("\n", ",oui\n"), "v3.csv"
+    )
+    assert run(config, capsys, "ambassadors", "import", str(explicit))[0] == 0
+    assert {r["email"]: r for r in listing(config, capsys)}["marie@pros.test"]["active"] is True
