@@ -10,7 +10,9 @@ from mailflow.config import PROJECT_ROOT, load_config
 from mailflow.context import Context, load_context
 from mailflow.db import open_database
 from mailflow.directory import import_file
+from mailflow.ingest import store
 from mailflow.models import database
+from mailflow.pipeline import process_pending
 
 SAMPLE_DIRECTORY = PROJECT_ROOT / "examples" / "ambassadors.csv"
 
@@ -53,3 +55,10 @@ def mail_bytes(
         msg[name.replace("_", "-")] = value
     msg.set_content(body)
     return bytes(msg)
+
+
+def store_and_process(ctx: Context, *raws: bytes) -> dict[str, int]:
+    """Store messages as ingest would, then run the pipeline; returns the outcome counts."""
+    for raw in raws:
+        store(raw, "INBOX", 1, None)
+    return process_pending(ctx)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, datetime
-from email.message import EmailMessage
-from email.utils import make_msgid
 from pathlib import Path
 
 import pytest
@@ -15,10 +13,10 @@ from mailflow.ambassador_mail import load_command_rules, read_command
 from mailflow.compose import render
 from mailflow.config import PROJECT_ROOT
 from mailflow.context import Context
-from mailflow.ingest import store
 from mailflow.models import Ambassador, Conversation, Event, OutboundMail, Request
-from mailflow.pipeline import parse, process_pending
-from tests.inprocess import close_context, open_context
+from mailflow.pipeline import parse
+from tests.inprocess import close_context, mail_bytes, open_context
+from tests.inprocess import store_and_process as run
 
 NOW = "2026-11-20T09:00:00"  # a Friday
 BAKER = "amb1@pros.test"  # Marie, boulangère à Caen
@@ -41,19 +39,7 @@ def mail(
     to: str = "relay@mailflow.test",
     **headers: str,
 ) -> bytes:
-    msg = EmailMessage()
-    msg["From"], msg["To"], msg["Subject"] = sender, to, subject
-    msg["Message-ID"] = make_msgid(domain="pros.test")
-    for name, value in headers.items():
-        msg[name.replace("_", "-")] = value
-    msg.set_content(body or "\n")
-    return bytes(msg)
-
-
-def run(ctx: Context, *raws: bytes) -> dict[str, int]:
-    for raw in raws:
-        store(raw, "INBOX", 1, None)
-    return process_pending(ctx)
+    return mail_bytes(body or "\n", sender, to, subject, **headers)
 
 
 def amb(address: str = BAKER) -> Ambassador:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from email.message import EmailMessage
-from email.utils import make_msgid
 from pathlib import Path
 
 import pytest
@@ -12,35 +10,16 @@ import pytest
 from mailflow.context import Context
 from mailflow.ingest import store
 from mailflow.models import InboundMessage, OutboundMail, Request
-from mailflow.pipeline import parse, process_pending
+from mailflow.pipeline import parse
 from tests.inprocess import close_context, open_context
+from tests.inprocess import mail_bytes as mail
+from tests.inprocess import store_and_process as run
 
 
 @pytest.fixture
 def ctx(tmp_path: Path) -> Iterator[Context]:
     yield open_context(tmp_path)
     close_context()
-
-
-def mail(
-    body: str,
-    sender: str = "Léa Martin <lea@users.test>",
-    to: str = "relay@mailflow.test",
-    **headers: str,
-) -> bytes:
-    msg = EmailMessage()
-    msg["From"], msg["To"], msg["Subject"] = sender, to, "Demande"
-    msg["Message-ID"] = make_msgid(domain="users.test")
-    for name, value in headers.items():
-        msg[name.replace("_", "-")] = value
-    msg.set_content(body)
-    return bytes(msg)
-
-
-def run(ctx: Context, *raws: bytes) -> dict[str, int]:
-    for raw in raws:
-        store(raw, "INBOX", 1, None)
-    return process_pending(ctx)
 
 
 BAKER = "Je voudrais rencontrer une boulangère près de Caen."

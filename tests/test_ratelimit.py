@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from email.message import EmailMessage
-from email.utils import make_msgid
 from pathlib import Path
 
 import pytest
 
 from mailflow.context import Context
-from mailflow.ingest import store
 from mailflow.models import Conversation, Event, OutboundMail
-from mailflow.pipeline import process_pending
 from mailflow.ratelimit import recent_auto_reply
-from tests.inprocess import close_context, open_context
+from tests.inprocess import close_context, mail_bytes, open_context
+from tests.inprocess import store_and_process as run
 
 LIMITS = """
 [limits]
@@ -31,17 +28,7 @@ def ctx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Context]:
 
 
 def mail(body: str, sender: str = "Léa <lea@users.test>", to: str = "relay@mailflow.test") -> bytes:
-    msg = EmailMessage()
-    msg["From"], msg["To"], msg["Subject"] = sender, to, "Bonjour"
-    msg["Message-ID"] = make_msgid(domain="users.test")
-    msg.set_content(body)
-    return bytes(msg)
-
-
-def run(ctx: Context, *raws: bytes) -> dict[str, int]:
-    for raw in raws:
-        store(raw, "INBOX", 1, None)
-    return process_pending(ctx)
+    return mail_bytes(body, sender, to, subject="Bonjour")
 
 
 def sent(purpose: str, to: str | None = None) -> int:
