@@ -50,6 +50,9 @@ class MailStack:
     imap_port: int
     dovecot_config: Path
     postfix_config: Path
+    imaps_port: int = 0  # IMAP over TLS
+    submission_port: int = 0  # SMTP submission: STARTTLS, then AUTH
+    ca_file: Path | None = None  # the stack's own CA: trust it with SSL_CERT_FILE
 
     @classmethod
     def from_env_file(cls, env_file: Path) -> MailStack:
@@ -65,6 +68,9 @@ class MailStack:
             imap_port=int(values["MAILSTACK_IMAP_PORT"]),
             dovecot_config=Path(values["MAILSTACK_DOVECOT_CONFIG"]),
             postfix_config=Path(values["MAILSTACK_POSTFIX_CONFIG"]),
+            imaps_port=int(values.get("MAILSTACK_IMAPS_PORT", 0)),
+            submission_port=int(values.get("MAILSTACK_SUBMISSION_PORT", 0)),
+            ca_file=Path(values["MAILSTACK_CA_FILE"]) if "MAILSTACK_CA_FILE" in values else None,
         )
 
     # -- SMTP in ------------------------------------------------------------------------------
@@ -293,15 +299,35 @@ def _script(command: str, basedir: Path, extra_env: dict[str, str] | None = None
     return output
 
 
-def start_stack(basedir: Path, smtp_port: int, imap_port: int) -> MailStack:
+def start_stack(
+    basedir: Path,
+    smtp_port: int,
+    imap_port: int,
+    imaps_port: int | None = None,
+    submission_port: int | None = None,
+) -> MailStack:
     """Start (or find running) the stack in `basedir`; every parent of it must be o+x.
 
-    If a stack already runs there, its recorded ports win over the ones asked for.
+    The TLS ports default to free ones. If a stack already runs there, its recorded ports
+    win over the ones asked for.
     """
+    taken = {smtp_port, imap_port}
+    ports = []
+    for asked in (imaps_port, submission_port):
+        port = asked or free_port()
+        while port in taken:
+            port = free_port()
+        taken.add(port)
+        ports.append(port)
     _script(
         "up",
         basedir,
-        {"MAILSTACK_SMTP_PORT": str(smtp_port), "MAILSTACK_IMAP_PORT": str(imap_port)},
+        {
+            "MAILSTACK_SMTP_PORT": str(smtp_port),
+            "MAILSTACK_IMAP_PORT": str(imap_port),
+            "MAILSTACK_IMAPS_PORT": str(ports[0]),
+            "MAILSTACK_SUBMISSION_PORT": str(ports[1]),
+        },
     )
     return MailStack.from_env_file(basedir / "mailstack.env")
 
