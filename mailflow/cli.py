@@ -47,6 +47,10 @@ def _parser() -> argparse.ArgumentParser:
     ):
         qua_sub.add_parser(action, help=text).add_argument("id", type=int)
     _care_parsers(sub)
+    dbp = sub.add_parser("db", help="the database schema: version and upgrades")
+    db_sub = dbp.add_subparsers(dest="action", required=True)
+    db_sub.add_parser("status", help="current and latest schema version, pending upgrades")
+    db_sub.add_parser("upgrade", help="apply the pending upgrades (back the database up first)")
     return p
 
 
@@ -221,6 +225,21 @@ def cmd_quarantine(cfg: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db(cfg: Config, args: argparse.Namespace) -> int:
+    from . import migrations
+    from .db import connect
+
+    db, lock_path = connect(cfg.database.url, cfg.source.parent)
+    try:
+        if args.action == "upgrade":
+            print(migrations.upgrade(db, lock_path).describe())
+            return 0
+        print(migrations.render_status(migrations.status(db)), end="")
+        return 0
+    finally:
+        db.close()
+
+
 def cmd_care(cfg: Config, args: argparse.Namespace) -> int:
     from . import newsletter, privacy, privacy_export
 
@@ -280,6 +299,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_report(cfg, args)
         if args.command == "message":
             return cmd_message(cfg, args)
+        if args.command == "db":
+            return cmd_db(cfg, args)
         return cmd_log(cfg, args)
     except MailflowError as exc:
         print(f"mailflow: {exc}", file=sys.stderr)

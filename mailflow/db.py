@@ -2,22 +2,40 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from peewee import Database, OperationalError, PostgresqlDatabase, SqliteDatabase
 from playhouse.db_url import parse
 
+from . import migrations
 from .errors import ConfigError
-from .models import ALL_MODELS, database
+from .models import database
+
+log = logging.getLogger(__name__)
 
 
-def open_database(url: str, base: Path) -> Database:
-    """Bind the models to `url`; relative SQLite paths are taken from `base`."""
+def open_database(url: str, base: Path, upgrade: bool = True) -> Database:
+    """Bind the models to `url` (relative SQLite paths are taken from `base`) and, unless
+    `upgrade` is False, bring the schema to the latest version (see migrations.py)."""
+    db, lock_path = connect(url, base)
+    if upgrade:
+        done = migrations.upgrade(db, lock_path)
+        if done.applied or done.before is None or done.detected:
+            log.info("%s", done.describe())
+    return db
+
+
+def connect(url: str, base: Path) -> tuple[Database, Path | None]:
+    """Bind the models to `url` and connect, without touching the schema. Returns the
+    database and, for a SQLite file, the lock file that serialises schema upgrades."""
+    lock_path: Path | None = None
     if url.startswith("sqlite:///"):
         target = url.removeprefix("sqlite:///")
         path = Path(target) if target == ":memory:" else (base / target)
         if target != ":memory:":
             path.parent.mkdir(parents=True, exist_ok=True)
+            lock_path = path.with_name(path.name + ".upgrade-lock")
         db: Database = SqliteDatabase(
             str(path),
             pragmas={
@@ -37,31 +55,4 @@ def open_database(url: str, base: Path) -> Database:
         db.connect(reuse_if_open=True)
     except OperationalError as exc:
         raise ConfigError(f"database.url: cannot open {url!r}: {exc}") from exc
-    db.create_tables(ALL_MODELS, safe=True)
-    add_missing_columns(db)
-    return db
-
-
-def add_missing_columns(db: Database) -> list[str]:
-    """Bring an older database up to the models by adding the columns it lacks.
-
-    Every column added since the first schema is nullable or has a default, so adding it
-    is safe; this keeps an existing installation (or a developer's demo database) working
-    after an upgrade. Returns the columns added, as table.column.
-    """
-    from playhouse.migrate import PostgresqlMigrator, SqliteMigrator, migrate
-
-    migrator = SqliteMigrator(db) if isinstance(db, SqliteDatabase) else PostgresqlMigrator(db)
-    added: list[str] = []
-    operations = []
-    for model in ALL_MODELS:
-        table = model._meta.table_name
-        present = {c.name for c in db.get_columns(table)}
-        for field in model._meta.sorted_fields:
-            if field.column_name not in present:
-                operations.append(migrator.add_column(table, field.column_name, field))
-                added.append(f"{table}.{field.column_name}")
-    if operations:
-        with db.atomic():
-            migrate(*operations)
-    return added
+    return db, lock_path

@@ -15,3 +15,7 @@ class ImportRowError(MailflowError):
 
 class RulesError(MailflowError):
     """A file under rules/ is missing or malformed."""
+
+
+class SchemaError(MailflowError):
+    """The database schema cannot be used or upgraded (e.g. newer than this mailflow)."""

@@ -109,7 +109,7 @@ class Conversation(BaseModel):
     ambassador = ForeignKeyField(Ambassador, backref="conversations")
     ambassador_token = CharField(max_length=64, unique=True)
     person_token = CharField(max_length=64, unique=True)
-    state = CharField(max_length=16, default="open")  # open | closed
+    state = CharField(max_length=16, default="open", index=True)  # open | closed
     created_at = DateTimeField()  # when the request was offered to this ambassador
     reminders_sent = IntegerField(default=0)
     ambassador_answered_at = DateTimeField(null=True)  # first answer in this conversation
@@ -171,6 +171,10 @@ class OutboundMail(BaseModel):
     conversation = ForeignKeyField(Conversation, null=True, backref="outbound")
     inbound = ForeignKeyField(InboundMessage, null=True, backref="caused")
 
+    class Meta:
+        # the sender's due rows; rate limits (same answer to the same address lately)
+        indexes = ((("status", "next_attempt_at"), False), (("purpose", "created_at"), False))
+
 
 class MessageIdMap(BaseModel):
     """Original Message-ID <-> the id of the copy we sent, so threads hold on both sides."""
@@ -194,6 +198,9 @@ class Event(BaseModel):
     old_state = CharField(max_length=32, null=True)
     new_state = CharField(max_length=32, null=True)
     cause = TextField(default="")
+
+    class Meta:
+        indexes = ((("kind", "new_state"), False),)  # statistics, retention: events by kind
 
 
 class Setting(BaseModel):
