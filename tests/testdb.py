@@ -1,0 +1,112 @@
+"""Which database the suite runs on, and reading a mailflow database on either backend.
+
+`MAILFLOW_TEST_DATABASE` = `sqlite` (default) or `postgresql` selects the backend of a
+whole pytest run (scripts/test runs both). On PostgreSQL every test that has a folder
+(`tmp_path`) gets a fresh, empty database of its own, exported as MAILFLOW_DATABASE_URL so
+that the configuration files the tests write and the `mailflow` processes they start use it
+(tests/conftest.py). Tests read the database through `query`, whose SQL (with `?`
+placeholders) runs unchanged on both backends.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg2
+
+from mailflow.config import DATABASE_URL_VARIABLE, load_config
+from tests.pgstack import PgStack
+
+VARIABLE = "MAILFLOW_TEST_DATABASE"
+BACKENDS = ("sqlite", "postgresql")
+# The URL given to tests that have no folder: on PostgreSQL it names no database, so a test
+# that opens one without asking for it fails loudly instead of using SQLite unnoticed.
+NO_DATABASE = "postgresql://mailflow@127.0.0.1:1/no_database_for_this_test"
+
+
+def backend() -> str:
+    """The backend of this run, checked (a typo must not silently run SQLite again)."""
+    value = os.environ.get(VARIABLE, "").strip().lower() or "sqlite"
+    if value not in BACKENDS:
+        raise ValueError(f"{VARIABLE}={value!r}: expected one of {', '.join(BACKENDS)}")
+    return value
+
+
+POSTGRESQL = backend() == "postgresql"
+SQLITE = not POSTGRESQL
+
+
+def sqlite_url(name: str = "t.sqlite3") -> str:
+    """A SQLite URL relative to the folder the test opens it from."""
+    return f"sqlite:///{name}"
+
+
+@dataclass(frozen=True)
+class Databases:
+    """Fresh databases for tests: on the session's PostgreSQL server, or SQLite files."""
+
+    pg: PgStack | None
+
+    @contextmanager
+    def fresh(self, sqlite_name: str = "t.sqlite3") -> Iterator[str]:
+        """The URL of a new, empty database, dropped afterwards (on SQLite, a file name
+        relative to the caller's folder, which goes with that folder)."""
+        if self.pg is None:
+            yield sqlite_url(sqlite_name)
+            return
+        url = self.pg.create_database()
+        try:
+            yield url
+        finally:
+            self.pg.drop_database(url)
+
+
+def url_of(config: Path) -> str:
+    """The database URL a `mailflow --config CONFIG` process uses (environment included)."""
+    return load_config(config).database.url
+
+
+def query(url: str, sql: str, params: tuple = (), base: Path | None = None) -> list[tuple]:
+    """Run `sql` (placeholders `?`) on the database of `url` in a short connection of its own,
+    commit, and return the rows (none for a statement without result).
+
+    A relative SQLite path is taken from `base`, as open_database does. The connection is
+    separate from peewee's, so the test sees what another process would see.
+    """
+    if url.startswith("sqlite:///"):
+        target = Path(url.removeprefix("sqlite:///"))
+        path = target if target.is_absolute() or base is None else base / target
+        con = sqlite3.connect(path, timeout=30)
+        try:
+            with con:
+                return list(con.execute(sql, params))
+        finally:
+            con.close()
+    pg = psycopg2.connect(url)
+    try:
+        with pg, pg.cursor() as cur:
+            cur.execute(sql.replace("%", "%%").replace("?", "%s"), params)
+            rows = cur.fetchall() if cur.description else []
+            return [tuple(_plain(v) for v in row) for row in rows]
+    finally:
+        pg.close()
+
+
+def _plain(value: object) -> object:
+    """bytea comes back as memoryview; SQLite gives bytes, and so does this."""
+    return bytes(value) if isinstance(value, memoryview) else value
+
+
+def config_query(config: Path, sql: str, params: tuple = ()) -> list[tuple]:
+    """`query` on the database of the configuration file `config`."""
+    return query(url_of(config), sql, params, base=config.parent)
+
+
+def uses_environment_url() -> bool:
+    """True when MAILFLOW_DATABASE_URL overrides the configuration files of this test."""
+    return bool(os.environ.get(DATABASE_URL_VARIABLE))
