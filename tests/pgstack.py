@@ -82,8 +82,7 @@ def _script(command: str, basedir: Path, port: int | None = None) -> str:
     )
     if result.returncode != 0:
         raise PgStackError(
-            f"scripts/pgstack {command} exited {result.returncode}:\n"
-            f"{result.stdout}{result.stderr}"
+            f"scripts/pgstack {command} exited {result.returncode}:\n{result.stdout}{result.stderr}"
         )
     return result.stdout
 
