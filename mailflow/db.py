@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 from peewee import Database, OperationalError, PostgresqlDatabase, SqliteDatabase
 from playhouse.db_url import parse
 
 from .errors import ConfigError
 from .models import ALL_MODELS, database
+
+
+class MailflowPostgres(PostgresqlDatabase):
+    """PostgreSQL with the session settings mailflow relies on, set on every connection."""
+
+    def _initialize_connection(self, conn: Any) -> None:
+        # Timestamps are naive UTC (clock.stamp): the session's zone is UTC whatever the
+        # server's or PGTZ. A writer waits for a lock at most as long as SQLite's
+        # busy_timeout, then the statement fails (the daemon logs it and retries the cycle).
+        with conn.cursor() as cursor:
+            cursor.execute("SET TIME ZONE 'UTC'; SET lock_timeout = '10s'")
+
+
+def _shown(url: str) -> str:
+    """The URL without its password, for messages (a deployment's logs must not hold it)."""
+    return re.sub(r"^(\w+://[^:/@]*):[^@/]*@", r"\1:***@", url)
 
 
 def open_database(url: str, base: Path) -> Database:
@@ -29,14 +47,16 @@ def open_database(url: str, base: Path) -> Database:
         )
     elif url.startswith(("postgresql://", "postgres://")):
         params = parse(url)
-        db = PostgresqlDatabase(params.pop("database"), **params)
+        db = MailflowPostgres(params.pop("database"), **params)
     else:
-        raise ConfigError(f"database.url must start with sqlite:/// or postgresql://, got {url!r}")
+        raise ConfigError(
+            f"database.url must start with sqlite:/// or postgresql://, got {_shown(url)!r}"
+        )
     database.initialize(db)
     try:
         db.connect(reuse_if_open=True)
     except OperationalError as exc:
-        raise ConfigError(f"database.url: cannot open {url!r}: {exc}") from exc
+        raise ConfigError(f"database.url: cannot open {_shown(url)!r}: {exc}") from exc
     db.create_tables(ALL_MODELS, safe=True)
     add_missing_columns(db)
     return db

@@ -162,8 +162,14 @@ def _server_down(why: str) -> None:
     delay = _backoff(failures)
     retry_at = stamp() + timedelta(seconds=delay)
     with database.atomic():
-        Setting.replace(key=SERVER_FAILURES, value=str(failures)).execute()
-        Setting.replace(key=SERVER_RETRY_AT, value=retry_at.isoformat()).execute()
+        for key, value in (
+            (SERVER_FAILURES, str(failures)),
+            (SERVER_RETRY_AT, retry_at.isoformat()),
+        ):
+            # an upsert both backends run (PostgreSQL has no INSERT OR REPLACE)
+            Setting.insert(key=key, value=value).on_conflict(
+                conflict_target=[Setting.key], update={Setting.value: value}
+            ).execute()
     log.warning("SMTP server unreachable (%s); outbox waits %ss (failure %s)", why, delay, failures)
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import psycopg2
 
 from mailflow.config import DATABASE_URL_VARIABLE, load_config
+from mailflow.models import ALL_MODELS
 from tests.pgstack import PgStack
 
 VARIABLE = "MAILFLOW_TEST_DATABASE"
@@ -105,6 +106,32 @@ def _plain(value: object) -> object:
 def config_query(config: Path, sql: str, params: tuple = ()) -> list[tuple]:
     """`query` on the database of the configuration file `config`."""
     return query(url_of(config), sql, params, base=config.parent)
+
+
+@contextmanager
+def write_locked(config: Path) -> Iterator[None]:
+    """Hold, in another session, a lock that keeps every writer of the database waiting:
+    SQLite's `BEGIN EXCLUSIVE` on the file, PostgreSQL's `LOCK TABLE ... IN EXCLUSIVE MODE`
+    on every mailflow table (readers pass on both, as they do with SQLite's WAL)."""
+    url = url_of(config)
+    if url.startswith("sqlite:///"):
+        target = Path(url.removeprefix("sqlite:///"))
+        locker = sqlite3.connect(config.parent / target, isolation_level=None, timeout=30)
+        locker.execute("BEGIN EXCLUSIVE")
+        try:
+            yield
+        finally:
+            locker.execute("ROLLBACK")
+            locker.close()
+        return
+    pg = psycopg2.connect(url)
+    try:
+        with pg.cursor() as cur:  # psycopg2 opens the transaction; closing rolls it back
+            tables = ", ".join(m._meta.table_name for m in ALL_MODELS)
+            cur.execute(f"LOCK TABLE {tables} IN EXCLUSIVE MODE")
+            yield
+    finally:
+        pg.close()
 
 
 def uses_environment_url() -> bool:
