@@ -11,6 +11,7 @@ placeholders) runs unchanged on both backends.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -132,6 +133,42 @@ def write_locked(config: Path) -> Iterator[None]:
             yield
     finally:
         pg.close()
+
+
+# The relations that hold mailflow's rows: its tables and indexes, their TOAST tables (long
+# values) and the TOAST tables' indexes.
+_RELATIONS = """
+WITH own AS (SELECT oid, reltoastrelid FROM pg_class WHERE relnamespace = 'public'::regnamespace)
+SELECT pg_relation_filepath(oid) FROM own
+UNION SELECT pg_relation_filepath(reltoastrelid) FROM own WHERE reltoastrelid <> 0
+UNION SELECT pg_relation_filepath(indexrelid) FROM pg_index
+      WHERE indrelid IN (SELECT reltoastrelid FROM own)
+"""
+
+
+def stored_files(config: Path) -> dict[str, bytes]:
+    """The bytes of every file that holds the database's rows, by name.
+
+    SQLite: the file and its -wal and -shm. PostgreSQL: the files of mailflow's relations
+    (`_RELATIONS`), after a CHECKPOINT (as the superuser, trusted on the test server) has
+    written to them what was only in shared memory.
+    """
+    url = url_of(config)
+    if url.startswith("sqlite:///"):
+        db_file = config.parent / url.removeprefix("sqlite:///")
+        return {str(p): p.read_bytes() for p in db_file.parent.glob(db_file.name + "*")}
+    admin = psycopg2.connect(re.sub(r"//[^@/]*@", "//postgres@", url, count=1))
+    try:
+        admin.autocommit = True
+        with admin.cursor() as cur:
+            cur.execute("CHECKPOINT")
+            cur.execute("SHOW data_directory")
+            data = Path(cur.fetchone()[0])
+            cur.execute(_RELATIONS)
+            names = [name for (name,) in cur.fetchall() if name]
+    finally:
+        admin.close()
+    return {name: (data / name).read_bytes() for name in names if (data / name).exists()}
 
 
 def uses_environment_url() -> bool:
