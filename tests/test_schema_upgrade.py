@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 from mailflow.db import open_database
 from mailflow.models import Ambassador, Request, database
+from tests.testdb import query
 
 
-def test_older_database_is_brought_up_to_date(tmp_path: Path) -> None:
-    path = tmp_path / "old.sqlite3"
-    db = open_database(f"sqlite:///{path.name}", tmp_path)
+def test_older_database_is_brought_up_to_date(tmp_path: Path, database_url: str) -> None:
+    db = open_database(database_url, tmp_path)
     db.close()
     database.initialize(None)
-    with sqlite3.connect(path) as conn:  # as the first schema had it
-        conn.execute("ALTER TABLE request DROP COLUMN minor")
-        conn.execute("ALTER TABLE ambassador DROP COLUMN bounce_state")
-        conn.execute(
-            "INSERT INTO person (email, created_at) VALUES ('lea@users.test', '2026-01-01')"
-        )
-    db = open_database(f"sqlite:///{path.name}", tmp_path)
+    for sql in (  # as the first schema had it
+        "ALTER TABLE request DROP COLUMN minor",
+        "ALTER TABLE ambassador DROP COLUMN bounce_state",
+        "INSERT INTO person (email, created_at) VALUES ('lea@users.test', '2026-01-01')",
+    ):
+        query(database_url, sql, base=tmp_path)
+    db = open_database(database_url, tmp_path)
     try:
         columns = {c.name for c in db.get_columns("request")}
         assert "minor" in columns
