@@ -116,18 +116,28 @@ def database_url(test_databases: testdb.Databases) -> Iterator[str]:
 
 
 @pytest.fixture(autouse=True)
-def _database_for_the_test(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+def _database_for_the_test(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
     """On PostgreSQL, point MAILFLOW_DATABASE_URL at the test's fresh database.
 
     The configuration files the tests write and the `mailflow` processes they start then
     use it. A test without a folder (tmp_path) writes no configuration and opens no
     database, so it gets none (saving ~40 ms each): its URL names no database, and opening
-    one fails loudly.
+    one fails loudly. Afterwards, an SQLite file in the test's folder means the test used
+    SQLite behind the run's back: that fails the test.
     """
     if testdb.SQLITE:
+        yield
         return
+    folder: Path | None = None
     if "tmp_path" in request.fixturenames:
+        folder = request.getfixturevalue("tmp_path")
         url = request.getfixturevalue("database_url")
     else:
         url = testdb.NO_DATABASE
     monkeypatch.setenv(DATABASE_URL_VARIABLE, url)
+    yield
+    stray = sorted(str(p) for p in folder.rglob("*.sqlite3*")) if folder else []
+    if stray:
+        pytest.fail(f"a SQLite database in a PostgreSQL run: {stray}", pytrace=False)
