@@ -20,7 +20,7 @@ from pathlib import Path
 
 import psycopg2
 
-from mailflow.config import DATABASE_URL_VARIABLE, load_config
+from mailflow.config import load_config
 from mailflow.models import ALL_MODELS
 from tests.pgstack import PgStack
 
@@ -169,8 +169,3 @@ def stored_files(config: Path) -> dict[str, bytes]:
     finally:
         admin.close()
     return {name: (data / name).read_bytes() for name in names if (data / name).exists()}
-
-
-def uses_environment_url() -> bool:
-    """True when MAILFLOW_DATABASE_URL overrides the configuration files of this test."""
-    return bool(os.environ.get(DATABASE_URL_VARIABLE))
