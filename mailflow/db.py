@@ -23,6 +23,18 @@ class MailflowPostgres(PostgresqlDatabase):
         with conn.cursor() as cursor:
             cursor.execute("SET TIME ZONE 'UTC'; SET lock_timeout = '10s'")
 
+    def cursor(self, named_cursor: Any = None) -> Any:
+        """A cursor, on a new connection when the server dropped the last one.
+
+        A restarted server or a cut connection fails the statement that meets it (the
+        daemon logs it and retries); without this, every later statement would fail too
+        ("connection already closed") until the process restarts. Inside a transaction
+        the failure must reach the caller, so only a connection between transactions is
+        replaced."""
+        if not self.is_closed() and not self.in_transaction() and not self.is_connection_usable():
+            self.close()
+        return super().cursor(named_cursor)
+
 
 def _shown(url: str) -> str:
     """The URL without its password, for messages (a deployment's logs must not hold it)."""

@@ -135,6 +135,11 @@ def write_locked(config: Path) -> Iterator[None]:
         pg.close()
 
 
+def superuser_url(url: str) -> str:
+    """The same database as PostgreSQL's superuser (trusted on the test server)."""
+    return re.sub(r"//[^@/]*@", "//postgres@", url, count=1)
+
+
 # The relations that hold mailflow's rows: its tables and indexes, their TOAST tables (long
 # values) and the TOAST tables' indexes.
 _RELATIONS = """
@@ -157,7 +162,7 @@ def stored_files(config: Path) -> dict[str, bytes]:
     if url.startswith("sqlite:///"):
         db_file = config.parent / url.removeprefix("sqlite:///")
         return {str(p): p.read_bytes() for p in db_file.parent.glob(db_file.name + "*")}
-    admin = psycopg2.connect(re.sub(r"//[^@/]*@", "//postgres@", url, count=1))
+    admin = psycopg2.connect(superuser_url(url))
     try:
         admin.autocommit = True
         with admin.cursor() as cur:
