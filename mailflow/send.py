@@ -118,7 +118,8 @@ def _recover() -> tuple[int, int]:
     """Rows a dead sender left: `sending` ones are queued again, `handed` ones are not sent
     again (see the module docstring); each is logged. Returns (requeued, unconfirmed)."""
     requeued = unconfirmed = 0
-    for row in OutboundMail.select().where(OutboundMail.status.in_(["sending", "handed"])):
+    left = OutboundMail.select().where(OutboundMail.status.in_(["sending", "handed"]))
+    for row in left.order_by(OutboundMail.id):  # logged in the same order on every backend
         since = f"{row.next_attempt_at:%Y-%m-%d %H:%M:%S}"
         if row.status == "sending":
             row.status = "queued"
