@@ -31,15 +31,20 @@ BACKENDS = ("sqlite", "postgresql")
 NO_DATABASE = "postgresql://mailflow@127.0.0.1:1/no_database_for_this_test"
 
 
+def _named() -> str:
+    return os.environ.get(VARIABLE, "").strip().lower() or "sqlite"
+
+
 def backend() -> str:
-    """The backend of this run, checked (a typo must not silently run SQLite again)."""
-    value = os.environ.get(VARIABLE, "").strip().lower() or "sqlite"
+    """The backend of this run, checked (a typo must not silently run SQLite again); the
+    check runs when pytest starts (tests/conftest.py), which reports it as a usage error."""
+    value = _named()
     if value not in BACKENDS:
         raise ValueError(f"{VARIABLE}={value!r}: expected one of {', '.join(BACKENDS)}")
     return value
 
 
-POSTGRESQL = backend() == "postgresql"
+POSTGRESQL = _named() == "postgresql"
 SQLITE = not POSTGRESQL
 
 
