@@ -108,11 +108,10 @@ def test_databases(request: pytest.FixtureRequest) -> testdb.Databases:
 
 
 @pytest.fixture
-def database_url(test_databases: testdb.Databases) -> Iterator[str]:
-    """This test's own database: a fresh PostgreSQL database, or on SQLite `t.sqlite3`
-    relative to the folder the test opens it from (its tmp_path)."""
-    with test_databases.fresh() as url:
-        yield url
+def database_url(test_databases: testdb.Databases) -> str:
+    """This test's own empty database: on PostgreSQL the session database with its schema
+    emptied, on SQLite `t.sqlite3` relative to the folder the test opens it from."""
+    return test_databases.for_test()
 
 
 @pytest.fixture(autouse=True)
@@ -123,9 +122,9 @@ def _database_for_the_test(
 
     The configuration files the tests write and the `mailflow` processes they start then
     use it. A test without a folder (tmp_path) writes no configuration and opens no
-    database, so it gets none (saving ~40 ms each): its URL names no database, and opening
-    one fails loudly. Afterwards, an SQLite file in the test's folder means the test used
-    SQLite behind the run's back: that fails the test.
+    database, so it gets none: its URL names no database, and opening one fails loudly.
+    Afterwards, an SQLite file in the test's folder means the test used SQLite behind the
+    run's back: that fails the test.
     """
     if testdb.SQLITE:
         yield

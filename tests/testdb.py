@@ -53,16 +53,27 @@ def sqlite_url(name: str = "t.sqlite3") -> str:
     return f"sqlite:///{name}"
 
 
-@dataclass(frozen=True)
+@dataclass
 class Databases:
     """Fresh databases for tests: on the session's PostgreSQL server, or SQLite files."""
 
     pg: PgStack | None
+    _per_test: str | None = None  # the session database whose schema each test empties
+
+    def for_test(self, sqlite_name: str = "t.sqlite3") -> str:
+        """The URL of an empty database for one test (on SQLite, a file name relative to
+        the test's folder, new with that folder)."""
+        if self.pg is None:
+            return sqlite_url(sqlite_name)
+        if self._per_test is None:
+            self._per_test = self.pg.create_database()
+        self.pg.reset(self._per_test)
+        return self._per_test
 
     @contextmanager
     def fresh(self, sqlite_name: str = "t.sqlite3") -> Iterator[str]:
-        """The URL of a new, empty database, dropped afterwards (on SQLite, a file name
-        relative to the caller's folder, which goes with that folder)."""
+        """A new, empty database of its own for a fixture that outlives one test, dropped
+        afterwards (on SQLite, a file name relative to the caller's folder)."""
         if self.pg is None:
             yield sqlite_url(sqlite_name)
             return
