@@ -49,9 +49,10 @@ class PgStack:
 
     def reset(self, url: str) -> None:
         """Empty the database of `url`: end every other session on it (waiting until they
-        are gone, so none holds a lock), then drop and create its `public` schema."""
+        are gone, so none holds a lock; as the superuser, which may also end an autovacuum
+        worker), then drop and create its `public` schema."""
         name = urlsplit(url).path.lstrip("/")
-        with self._admin() as cur:
+        with self._admin(superuser=True) as cur:
             cur.execute(
                 "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity"
                 " WHERE datname = %s AND pid <> pg_backend_pid()",
@@ -74,9 +75,15 @@ class PgStack:
             cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
     @contextmanager
-    def _admin(self, name: str | None = None) -> Iterator[psycopg2.extensions.cursor]:
-        """A cursor on database `name` (default: the server's `mailflow` database)."""
-        con: PgConnection = psycopg2.connect(self.database_url(name) if name else self.url)
+    def _admin(
+        self, name: str | None = None, superuser: bool = False
+    ) -> Iterator[psycopg2.extensions.cursor]:
+        """A cursor on database `name` (default: the server's `mailflow` database), as the
+        `mailflow` role or as the superuser (loopback connections are trusted)."""
+        url = self.database_url(name) if name else self.url
+        if superuser:
+            url = url.replace("//mailflow@", "//postgres@", 1)
+        con: PgConnection = psycopg2.connect(url)
         try:
             con.autocommit = True  # CREATE/DROP DATABASE refuse to run in a transaction
             with con.cursor() as cur:
