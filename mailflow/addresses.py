@@ -31,6 +31,11 @@ def header_addresses(msg: EmailMessage, name: str) -> list[tuple[str, str]]:
     return [(n, a.strip()) for n, a in getaddresses(values) if "@" in a]
 
 
+# RFC 5321 (4.5.3.1.3): a path holds at most 256 octets, the two angle brackets included.
+# No server delivers to a longer address, and the database columns hold 320 characters.
+MAX_ADDRESS_LENGTH = 254
+
+
 def sender(msg: EmailMessage) -> tuple[str, str] | None:
     """The From address, lower-cased, with its display name; None when there is no address
     we could answer (absent, or too malformed to write into a To header)."""
@@ -38,6 +43,8 @@ def sender(msg: EmailMessage) -> tuple[str, str] | None:
     if not pairs:
         return None
     name, address = pairs[0]
+    if len(address) > MAX_ADDRESS_LENGTH:
+        return None
     try:
         Address(addr_spec=address)
     except (ValueError, IndexError, TypeError, HeaderParseError, InvalidHeaderDefect):

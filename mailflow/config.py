@@ -14,6 +14,8 @@ from .errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = "mailflow.toml"
+# Overrides [database] url, so a deployment keeps the database password out of the file.
+DATABASE_URL_VARIABLE = "MAILFLOW_DATABASE_URL"
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,12 @@ def config_path(explicit: str | None) -> Path:
 
 
 def load_config(path: Path) -> Config:
-    """Read and validate; every error names the file and the key at fault."""
+    """Read and validate; every error names the file and the key at fault.
+
+    MAILFLOW_DATABASE_URL, when set and not empty, replaces `[database] url` (which may
+    then be left out of the file): the password of a PostgreSQL URL stays in the service's
+    environment file, and the test suite points every run at its own database this way.
+    """
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
@@ -158,7 +165,17 @@ def load_config(path: Path) -> Config:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
-    return parse_config(raw, path)
+    return parse_config(_with_database_url(raw, os.environ.get(DATABASE_URL_VARIABLE, "")), path)
+
+
+def _with_database_url(raw: dict[str, Any], url: str) -> dict[str, Any]:
+    """`raw` with `[database] url` replaced by `url` (from the environment) when not empty."""
+    if not url.strip():
+        return raw
+    database = raw.get("database", {})
+    if not isinstance(database, dict):
+        return raw  # parse_config reports the malformed section
+    return {**raw, "database": {**database, "url": url.strip()}}
 
 
 def parse_config(raw: dict[str, Any], path: Path) -> Config:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
+from typing import Any
 
 from peewee import Database, OperationalError, PostgresqlDatabase, SqliteDatabase
 from playhouse.db_url import parse
@@ -13,6 +15,34 @@ from .errors import ConfigError
 from .models import database
 
 log = logging.getLogger(__name__)
+
+
+class MailflowPostgres(PostgresqlDatabase):
+    """PostgreSQL with the session settings mailflow relies on, set on every connection."""
+
+    def _initialize_connection(self, conn: Any) -> None:
+        # Timestamps are naive UTC (clock.stamp): the session's zone is UTC whatever the
+        # server's or PGTZ. A writer waits for a lock at most as long as SQLite's
+        # busy_timeout, then the statement fails (the daemon logs it and retries the cycle).
+        with conn.cursor() as cursor:
+            cursor.execute("SET TIME ZONE 'UTC'; SET lock_timeout = '10s'")
+
+    def cursor(self, named_cursor: Any = None) -> Any:
+        """A cursor, on a new connection when the server dropped the last one.
+
+        A restarted server or a cut connection fails the statement that meets it (the
+        daemon logs it and retries); without this, every later statement would fail too
+        ("connection already closed") until the process restarts. Inside a transaction
+        the failure must reach the caller, so only a connection between transactions is
+        replaced."""
+        if not self.is_closed() and not self.in_transaction() and not self.is_connection_usable():
+            self.close()
+        return super().cursor(named_cursor)
+
+
+def _shown(url: str) -> str:
+    """The URL without its password, for messages (a deployment's logs must not hold it)."""
+    return re.sub(r"^(\w+://[^:/@]*):[^@/]*@", r"\1:***@", url)
 
 
 def open_database(url: str, base: Path, upgrade: bool = True) -> Database:
@@ -47,12 +77,14 @@ def connect(url: str, base: Path) -> tuple[Database, Path | None]:
         )
     elif url.startswith(("postgresql://", "postgres://")):
         params = parse(url)
-        db = PostgresqlDatabase(params.pop("database"), **params)
+        db = MailflowPostgres(params.pop("database"), **params)
     else:
-        raise ConfigError(f"database.url must start with sqlite:/// or postgresql://, got {url!r}")
+        raise ConfigError(
+            f"database.url must start with sqlite:/// or postgresql://, got {_shown(url)!r}"
+        )
     database.initialize(db)
     try:
         db.connect(reuse_if_open=True)
     except OperationalError as exc:
-        raise ConfigError(f"database.url: cannot open {url!r}: {exc}") from exc
+        raise ConfigError(f"database.url: cannot open {_shown(url)!r}: {exc}") from exc
     return db, lock_path

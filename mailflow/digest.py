@@ -132,7 +132,7 @@ def collect_digest(now: datetime) -> DigestData:
     )
     by_state = Counter(r.state for r in open_requests)
     by_age = Counter(age_band(r.created_at, now) for r in open_requests)
-    unmatched = list(Request.select().where(Request.state == UNMATCHED))
+    unmatched = list(Request.select().where(Request.state == UNMATCHED).order_by(Request.id))
     escalated = (
         Request.select()
         .where(Request.escalated_at > since, Request.escalated_at <= now)

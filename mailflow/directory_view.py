@@ -48,7 +48,7 @@ def directory_rows() -> list[dict[str, Any]]:
         )
         .join(Conversation, JOIN.LEFT_OUTER, on=(Conversation.ambassador == Ambassador.id))
         .group_by(Ambassador.id)
-        .order_by(Ambassador.department, Ambassador.last_name, Ambassador.first_name)
+        .order_by(Ambassador.department, Ambassador.last_name, Ambassador.first_name, Ambassador.id)
     )
     return [
         {

@@ -130,7 +130,11 @@ def _last_uid(folder: str, uidvalidity: int) -> int:
             )
             log_event("uidvalidity", why)
             log.warning("%s", why)
-        MailboxState.replace(folder=folder, uidvalidity=uidvalidity, last_uid=0).execute()
+        # an upsert both backends run (PostgreSQL has no INSERT OR REPLACE)
+        MailboxState.insert(folder=folder, uidvalidity=uidvalidity, last_uid=0).on_conflict(
+            conflict_target=[MailboxState.folder],
+            update={MailboxState.uidvalidity: uidvalidity, MailboxState.last_uid: 0},
+        ).execute()
     return 0
 
 

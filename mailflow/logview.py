@@ -249,10 +249,12 @@ _SHOWN_EVENTS = (
 
 def request_timeline(request: Request) -> dict[str, Any]:
     names = Names(request)
+    # by id within each kind: the sort below is stable, and entries of the same instant
+    # must not come in whatever order the backend stores rows (PostgreSQL moves updated ones)
     entries = (
-        [_inbound_entry(m, names) for m in request.inbound]
-        + [_outbound_entry(m, names) for m in request.outbound]
-        + [_event_entry(e) for e in request.events if e.kind in _SHOWN_EVENTS]
+        [_inbound_entry(m, names) for m in request.inbound.order_by(InboundMessage.id)]
+        + [_outbound_entry(m, names) for m in request.outbound.order_by(OutboundMail.id)]
+        + [_event_entry(e) for e in request.events.order_by(Event.id) if e.kind in _SHOWN_EVENTS]
     )
     order = {"message": 0}
     entries.sort(key=lambda x: (x["at"] or "", order.get(x["type"], 1)))

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Protocol
 
 from peewee import (
+    BigIntegerField,
     BooleanField,
     CharField,
     Database,
@@ -117,6 +118,23 @@ class AddIndex:
 
     def apply(self, db: Database, migrator: SchemaMigrator) -> None:
         migrator.add_index(self.table, self.columns, self.unique).run()
+
+
+@dataclass(frozen=True)
+class WidenToBigint:
+    """An integer column made 64-bit. SQLite's INTEGER already is: only PostgreSQL changes."""
+
+    table: str
+    column: str
+
+    def done(self, db: Database) -> bool:
+        if not isinstance(db, PostgresqlDatabase):
+            return True
+        types = {c.name: c.data_type for c in db.get_columns(self.table)}
+        return types.get(self.column) == "bigint"
+
+    def apply(self, db: Database, migrator: SchemaMigrator) -> None:
+        migrator.alter_column_type(self.table, self.column, BigIntegerField(null=True)).run()
 
 
 @dataclass(frozen=True)
@@ -217,6 +235,16 @@ MIGRATIONS: tuple[Migration, ...] = (
             AddIndex("outbound_mail", ("purpose", "created_at")),
             AddIndex("conversation", ("state",)),
             AddIndex("event", ("kind", "new_state")),
+        ),
+    ),
+    Migration(
+        6,
+        "IMAP UIDs and UIDVALIDITY as 64-bit integers (they reach 2**32 - 1)",
+        (
+            WidenToBigint("inbound_message", "uidvalidity"),
+            WidenToBigint("inbound_message", "uid"),
+            WidenToBigint("mailbox_state", "uidvalidity"),
+            WidenToBigint("mailbox_state", "last_uid"),
         ),
     ),
 )

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from peewee import (
     AutoField,
+    BigIntegerField,
     BlobField,
     BooleanField,
-    CharField,
     DatabaseProxy,
     DateTimeField,
     ForeignKeyField,
     IntegerField,
     Model,
-    TextField,
 )
+
+from .fields import CharField, TextField
 
 database = DatabaseProxy()
 
@@ -126,8 +127,9 @@ class InboundMessage(BaseModel):
     id = AutoField()
     message_id = CharField(max_length=998, index=True)
     sha256 = CharField(max_length=64, unique=True)
-    uidvalidity = IntegerField(null=True)
-    uid = IntegerField(null=True)
+    # IMAP UIDs and UIDVALIDITY go up to 2**32 - 1: beyond PostgreSQL's 4-byte integer
+    uidvalidity = BigIntegerField(null=True)
+    uid = BigIntegerField(null=True)
     folder = CharField(max_length=200, default="INBOX")
     raw = BlobField()
     size = IntegerField()
@@ -214,8 +216,8 @@ class MailboxState(BaseModel):
     """How far the mailbox has been read: UIDVALIDITY and the last stored UID per folder."""
 
     folder = CharField(max_length=200, primary_key=True)
-    uidvalidity = IntegerField()
-    last_uid = IntegerField(default=0)
+    uidvalidity = BigIntegerField()  # up to 2**32 - 1, as the UIDs
+    last_uid = BigIntegerField(default=0)
 
 
 ALL_MODELS = [

@@ -17,7 +17,16 @@ from email.parser import BytesParser
 from functools import reduce
 from typing import Any, cast
 
-from peewee import BlobField, CharField, Model, OperationalError, SqliteDatabase, TextField, fn
+from peewee import (
+    BlobField,
+    CharField,
+    Model,
+    OperationalError,
+    PostgresqlDatabase,
+    SqliteDatabase,
+    TextField,
+    fn,
+)
 
 from . import lifecycle as lc
 from .clock import stamp
@@ -295,14 +304,22 @@ def _secure_delete() -> None:
 
 
 def compact() -> bool:
-    """Rewrite the SQLite file and empty its write-ahead log: no old copy stays on disk.
+    """No old copy of erased values stays in the database's files.
 
-    PostgreSQL keeps dead rows until its own VACUUM; schedule `VACUUM FULL` there."""
-    if not isinstance(database.obj, SqliteDatabase):
-        return False
+    SQLite: rewrite the file (VACUUM) and empty its write-ahead log. PostgreSQL: an UPDATE
+    leaves the old row version in the table until a vacuum, so rewrite the tables that hold
+    personal data (VACUUM FULL, which also rebuilds their indexes and TOAST); it needs the
+    tables to itself for a moment, and waits for that at most the session's lock_timeout.
+    """
     try:
-        database.execute_sql("VACUUM")
-        database.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        if isinstance(database.obj, SqliteDatabase):
+            database.execute_sql("VACUUM")
+            database.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        elif isinstance(database.obj, PostgresqlDatabase):
+            tables = ", ".join(model._meta.table_name for model in _SCANNED)
+            database.execute_sql(f"VACUUM (FULL, ANALYZE) {tables}")
+        else:
+            return False
     except OperationalError as exc:  # another process holds the file: erased all the same
         log.warning("database not compacted now (%s): old pages stay until the next VACUUM", exc)
         return False

@@ -118,7 +118,8 @@ def _recover() -> tuple[int, int]:
     """Rows a dead sender left: `sending` ones are queued again, `handed` ones are not sent
     again (see the module docstring); each is logged. Returns (requeued, unconfirmed)."""
     requeued = unconfirmed = 0
-    for row in OutboundMail.select().where(OutboundMail.status.in_(["sending", "handed"])):
+    left = OutboundMail.select().where(OutboundMail.status.in_(["sending", "handed"]))
+    for row in left.order_by(OutboundMail.id):  # logged in the same order on every backend
         since = f"{row.next_attempt_at:%Y-%m-%d %H:%M:%S}"
         if row.status == "sending":
             row.status = "queued"
@@ -162,8 +163,14 @@ def _server_down(why: str) -> None:
     delay = _backoff(failures)
     retry_at = stamp() + timedelta(seconds=delay)
     with database.atomic():
-        Setting.replace(key=SERVER_FAILURES, value=str(failures)).execute()
-        Setting.replace(key=SERVER_RETRY_AT, value=retry_at.isoformat()).execute()
+        for key, value in (
+            (SERVER_FAILURES, str(failures)),
+            (SERVER_RETRY_AT, retry_at.isoformat()),
+        ):
+            # an upsert both backends run (PostgreSQL has no INSERT OR REPLACE)
+            Setting.insert(key=key, value=value).on_conflict(
+                conflict_target=[Setting.key], update={Setting.value: value}
+            ).execute()
     log.warning("SMTP server unreachable (%s); outbox waits %ss (failure %s)", why, delay, failures)
 
 

@@ -1,4 +1,5 @@
-"""Session-wide fixtures: one real mail stack per test session (see tests/mailstack.py)."""
+"""Session-wide fixtures: one real mail stack per test session (see tests/mailstack.py), and
+on PostgreSQL one server per session with a fresh database per test (see tests/testdb.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from mailflow.config import DATABASE_URL_VARIABLE
+from tests import testdb
 from tests.mailstack import MailStack, MailStackError, free_port, start_stack, stop_stack
+from tests.pgstack import PgStack, PgStackError, start_pgstack, stop_pgstack
 
 pytest_plugins = ["tests.deployment"]
 
@@ -57,3 +61,82 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if {"mailstack", "mail"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.mailstack)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Check the backend's name, and let no database URL of the caller's shell leak in."""
+    try:
+        testdb.backend()
+    except ValueError as error:
+        raise pytest.UsageError(str(error)) from None
+    os.environ.pop(DATABASE_URL_VARIABLE, None)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"mailflow database backend: {testdb.backend()} (${testdb.VARIABLE})"
+
+
+@pytest.fixture(scope="session")
+def pgstack() -> Iterator[PgStack]:
+    """One PostgreSQL server for the whole session, on a free port, under /tmp (the postgres
+    user must enter every parent directory); stopped and removed at the end."""
+    basedir = Path(f"/tmp/mailflow-test-pg-{os.getpid()}")
+    basedir.mkdir(mode=0o755, exist_ok=True)
+    basedir.chmod(0o755)
+    try:
+        stack = start_pgstack(basedir, free_port())
+    except PgStackError as error:
+        failure = f"{error}\n(files kept in {basedir})"
+    else:
+        failure = ""
+    if failure:
+        pytest.fail(failure, pytrace=False)
+    try:
+        yield stack
+    finally:
+        stop_pgstack(stack)
+        if not os.environ.get("MAILFLOW_KEEP_STACK"):
+            shutil.rmtree(basedir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def test_databases(request: pytest.FixtureRequest) -> testdb.Databases:
+    """Hands out fresh databases; the PostgreSQL server starts only when it is selected."""
+    if testdb.SQLITE:
+        return testdb.Databases(None)
+    return testdb.Databases(request.getfixturevalue("pgstack"))
+
+
+@pytest.fixture
+def database_url(test_databases: testdb.Databases) -> str:
+    """This test's own empty database: on PostgreSQL the session database with its schema
+    emptied, on SQLite `t.sqlite3` relative to the folder the test opens it from."""
+    return test_databases.for_test()
+
+
+@pytest.fixture(autouse=True)
+def _database_for_the_test(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """On PostgreSQL, point MAILFLOW_DATABASE_URL at the test's fresh database.
+
+    The configuration files the tests write and the `mailflow` processes they start then
+    use it. A test without a folder (tmp_path) writes no configuration and opens no
+    database, so it gets none: its URL names no database, and opening one fails loudly.
+    Afterwards, an SQLite file in the test's folder means the test used SQLite behind the
+    run's back: that fails the test.
+    """
+    if testdb.SQLITE:
+        yield
+        return
+    folder: Path | None = None
+    if "tmp_path" in request.fixturenames:
+        folder = request.getfixturevalue("tmp_path")
+        url = request.getfixturevalue("database_url")
+    else:
+        url = testdb.NO_DATABASE
+    monkeypatch.setenv(DATABASE_URL_VARIABLE, url)
+    yield
+    stray = sorted(str(p) for p in folder.rglob("*.sqlite3*")) if folder else []
+    if stray:
+        pytest.fail(f"a SQLite database in a PostgreSQL run: {stray}", pytrace=False)

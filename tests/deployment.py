@@ -14,6 +14,7 @@ import pytest
 
 from mailflow.config import PROJECT_ROOT
 from tests.mailstack import MailStack
+from tests.testdb import config_query
 
 RELAY = "relay@mailflow.test"
 COORDINATOR = "coordinator@mailflow.test"
@@ -133,16 +134,14 @@ def set_config(dep: Deployment, section: str, key: str, value: str) -> None:
 
 
 def database_path(dep: Deployment) -> Path:
+    """The SQLite file of the deployment (when the run is on SQLite)."""
     return dep.config.parent / "mailflow.sqlite3"
 
 
 def query(dep: Deployment, sql: str, params: tuple = ()) -> list[tuple]:
-    """Read the deployment's SQLite database directly (a short read-only connection)."""
-    import sqlite3
-
-    uri = f"file:{database_path(dep)}?mode=ro"
-    with sqlite3.connect(uri, uri=True, timeout=30) as con:
-        return list(con.execute(sql, params))
+    """Read (or change) the deployment's database directly, in a short connection of its
+    own, on either backend; placeholders are `?` (see tests/testdb.py)."""
+    return config_query(dep.config, sql, params)
 
 
 def start_daemon(dep: Deployment, log_file: Path, env: dict[str, str] | None = None):  # noqa: ANN201

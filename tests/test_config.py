@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from mailflow.cli import main
-from mailflow.config import PROJECT_ROOT, load_config
+from mailflow.config import DATABASE_URL_VARIABLE, PROJECT_ROOT, load_config
 from mailflow.errors import ConfigError
+from tests import testdb
 
 EXAMPLE = (PROJECT_ROOT / "mailflow.example.toml").read_text(encoding="utf-8")
 
@@ -70,4 +71,23 @@ def test_environment_variable_names_the_config(
     monkeypatch.setenv("MAILFLOW_CONFIG", str(path))
     assert main(["log"]) == 0
     assert "No requests recorded yet." in capsys.readouterr().out
-    assert (tmp_path / "x.db").exists()
+    if testdb.SQLITE:  # on PostgreSQL, MAILFLOW_DATABASE_URL overrides the file's url
+        assert (tmp_path / "x.db").exists()
+    else:
+        assert not (tmp_path / "x.db").exists()
+
+
+def test_database_url_from_the_environment_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path, EXAMPLE)
+    monkeypatch.setenv(DATABASE_URL_VARIABLE, " postgresql://mailflow:pw@db.example/mailflow ")
+    assert load_config(path).database.url == "postgresql://mailflow:pw@db.example/mailflow"
+    # then the file may leave the url out: the password lives only in the environment
+    without = tmp_path / "without-url.toml"
+    without.write_text(EXAMPLE.replace('url = "sqlite:///db/mailflow.sqlite3"', ""), "utf-8")
+    assert load_config(without).database.url.endswith("@db.example/mailflow")
+    monkeypatch.setenv(DATABASE_URL_VARIABLE, "")  # empty: the file's url
+    assert load_config(path).database.url == "sqlite:///db/mailflow.sqlite3"
+    with pytest.raises(ConfigError, match="missing key database.url"):
+        load_config(without)

@@ -31,8 +31,8 @@ LONG_REASON = "ValueError: " + "x" * 300
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[None]:
-    handle = open_database("sqlite:///t.sqlite3", tmp_path)
+def db(tmp_path: Path, database_url: str) -> Iterator[None]:
+    handle = open_database(database_url, tmp_path)
     yield
     handle.close()
     database.initialize(None)

@@ -12,7 +12,6 @@ import contextlib
 import logging
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -31,7 +30,6 @@ from mailflow.db import open_database
 from tests.deployment import (
     RELAY,
     Deployment,
-    database_path,
     query,
     set_config,
     start_daemon,
@@ -45,6 +43,7 @@ from tests.mailstack import (
     text_message,
     wait_count,
 )
+from tests.testdb import write_locked
 
 T0 = datetime(2026, 3, 2, 9, 0, 0)
 BAKER_CAEN = "Bonjour, j'ai 15 ans et je voudrais rencontrer une boulangère près de Caen."
@@ -394,9 +393,7 @@ def test_database_locked_for_a_while_the_run_waits_or_fails_cleanly_then_all_goe
 ) -> None:
     dep = deployment
     sent_ids = ask(dep, "person1@users.test", "person2@users.test", "person3@users.test")
-    locker = sqlite3.connect(database_path(dep), isolation_level=None, timeout=30)
-    locker.execute("BEGIN EXCLUSIVE")
-    try:
+    with write_locked(dep.config):
         blocked = subprocess.Popen(
             [sys.executable, "-m", "mailflow", "--config", str(dep.config), "run", "--once"],
             cwd=dep.config.parent,
@@ -405,9 +402,6 @@ def test_database_locked_for_a_while_the_run_waits_or_fails_cleanly_then_all_goe
             text=True,
         )
         time.sleep(1.5)  # the fault: the lock is held while the run starts and works
-    finally:
-        locker.execute("ROLLBACK")
-        locker.close()
     out, err = blocked.communicate(timeout=60)
     assert blocked.returncode in (0, 2), err
     assert "Traceback" not in err

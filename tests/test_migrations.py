@@ -4,11 +4,8 @@ tests/fixtures/models_v1.py, with rows in it) to the latest, once, and only once
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -23,63 +20,44 @@ from playhouse.migrate import PostgresqlMigrator, SqliteMigrator
 
 from mailflow import migrations
 from mailflow.cli import main
-from mailflow.config import PROJECT_ROOT
+from mailflow.config import DATABASE_URL_VARIABLE, PROJECT_ROOT
 from mailflow.db import connect, open_database
 from mailflow.errors import SchemaError
 from mailflow.migrations import LATEST, MIGRATIONS
 from mailflow.models import Ambassador, Conversation, Event, OutboundMail, Request, database
+from tests import testdb
 from tests.fixtures import models_v1 as v1
-from tests.mailstack import free_port
 
 T0 = datetime(2026, 3, 2, 9, 0)
 
-# --- backends: SQLite, and PostgreSQL from scripts/pgstack (one server per module) --------
-# Small on purpose: the suite-wide backend selection can replace `new_url` at merge time.
+# --- the run's backend (tests/testdb.py): fresh databases on it ---------------------------
 
 
-@pytest.fixture(scope="module")
-def pg_server() -> Iterator[str]:
-    """A throwaway PostgreSQL on a free port; yields the URL of its `mailflow` database."""
-    basedir = Path(tempfile.mkdtemp(prefix="mailflow-migrations-pg-", dir="/tmp"))
-    basedir.chmod(0o755)  # the server's user must enter it
-    env = {**os.environ, "PGSTACK_DIR": str(basedir / "pg"), "PGSTACK_PORT": str(free_port())}
-    script = str(PROJECT_ROOT / "scripts" / "pgstack")
-    up = subprocess.run([script, "up"], env=env, capture_output=True, text=True)
-    if up.returncode != 0:
-        pytest.fail(f"scripts/pgstack up failed:\n{up.stderr}", pytrace=False)
-    try:
-        yield up.stdout.strip().splitlines()[-1]
-    finally:
-        subprocess.run([script, "down"], env=env, capture_output=True)
-        shutil.rmtree(basedir, ignore_errors=True)
+@pytest.fixture
+def new_url(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[[], str]]:
+    """A factory of URLs of fresh, empty databases on the run's backend.
 
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def new_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], str]]:
-    """A factory of URLs of fresh, empty databases on the test's backend."""
-    if request.param == "sqlite":
+    The tests name their databases themselves (several per test), so the suite-wide
+    MAILFLOW_DATABASE_URL must not redirect them."""
+    monkeypatch.delenv(DATABASE_URL_VARIABLE, raising=False)
+    if testdb.SQLITE:
         names = iter(range(1000))
         yield lambda: f"sqlite:///{tmp_path}/db{next(names)}.sqlite3"
         return
-    import psycopg2
-
-    server = request.getfixturevalue("pg_server")
-    admin = psycopg2.connect(server)
-    admin.autocommit = True
+    server = request.getfixturevalue("pgstack")
     made: list[str] = []
 
     def make() -> str:
-        name = f"mig_{uuid.uuid4().hex[:12]}"
-        admin.cursor().execute(f"CREATE DATABASE {name}")
-        made.append(name)
-        return server.rsplit("/", 1)[0] + "/" + name
+        made.append(server.create_database())
+        return made[-1]
 
     try:
         yield make
     finally:
-        for name in made:
-            admin.cursor().execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.close()
+        for url in made:
+            server.drop_database(url)
 
 
 @pytest.fixture(autouse=True)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from tests.deployment import Deployment
+from tests.deployment import Deployment, query
 
 AMBASSADORS = [f"amb{n}@pros.test" for n in range(1, 10)]
 SUBJECT = "Des nouvelles du réseau des ambassadeurs"
@@ -22,20 +21,20 @@ def inbox_counts(dep: Deployment) -> dict[str, int]:
 
 def campaign_rows(dep: Deployment) -> list[tuple[str, str, str, int]]:
     """(key, recipient, status, message_id) of every newsletter row, read beside mailflow."""
-    with sqlite3.connect(dep.config.parent / "mailflow.sqlite3") as db:
-        return db.execute(
-            "SELECT idempotency_key, recipient, status, message_id FROM outbound_mail"
-            " WHERE purpose = 'newsletter' ORDER BY id"
-        ).fetchall()
+    return query(
+        dep,
+        "SELECT idempotency_key, recipient, status, message_id FROM outbound_mail"
+        " WHERE purpose = 'newsletter' ORDER BY id",
+    )
 
 
 def sent_events(dep: Deployment) -> dict[int, int]:
-    with sqlite3.connect(dep.config.parent / "mailflow.sqlite3") as db:
-        rows = db.execute(
-            "SELECT e.outbound_id, COUNT(*) FROM event e JOIN outbound_mail o"
-            " ON o.id = e.outbound_id WHERE e.kind = 'sent' AND o.purpose = 'newsletter'"
-            " GROUP BY e.outbound_id"
-        ).fetchall()
+    rows = query(
+        dep,
+        "SELECT e.outbound_id, COUNT(*) FROM event e JOIN outbound_mail o"
+        " ON o.id = e.outbound_id WHERE e.kind = 'sent' AND o.purpose = 'newsletter'"
+        " GROUP BY e.outbound_id",
+    )
     return dict(rows)
 
 
@@ -86,13 +85,13 @@ def test_only_active_reachable_ambassadors_and_explicit_campaign(
     deployment: Deployment, tmp_path: Path
 ) -> None:
     dep = deployment
-    with sqlite3.connect(dep.config.parent / "mailflow.sqlite3") as db:
-        db.execute("UPDATE ambassador SET bounce_state = 'failing' WHERE email = 'amb2@pros.test'")
-        db.execute(
-            "UPDATE ambassador SET active = 0, left_at = '2026-01-01 00:00:00'"
-            " WHERE email = 'amb3@pros.test'"
-        )
-        db.execute("UPDATE ambassador SET paused = 1 WHERE email = 'amb4@pros.test'")
+    query(dep, "UPDATE ambassador SET bounce_state = 'failing' WHERE email = 'amb2@pros.test'")
+    query(
+        dep,
+        "UPDATE ambassador SET active = FALSE, left_at = '2026-01-01 00:00:00'"
+        " WHERE email = 'amb3@pros.test'",
+    )
+    query(dep, "UPDATE ambassador SET paused = TRUE WHERE email = 'amb4@pros.test'")
     template = tmp_path / "printemps.txt"
     template.write_text(
         "Subject: Printemps {{ campaign }}\nBonjour {{ ambassador.first_name }} !\n",
@@ -108,8 +107,9 @@ def test_only_active_reachable_ambassadors_and_explicit_campaign(
     dep.stack.wait_for("amb4@pros.test")  # paused: still part of the network
     out = dep.cli("newsletter", "send", str(template), "--campaign", "spring").stdout
     assert "0 queued now, 7 earlier; 7 sent" in out  # nothing sent twice
-    with sqlite3.connect(dep.config.parent / "mailflow.sqlite3") as db:
-        kinds = [k for (k,) in db.execute("SELECT kind FROM event WHERE kind LIKE 'newsletter%'")]
+    kinds = [
+        k for (k,) in query(dep, "SELECT kind FROM event WHERE kind LIKE 'newsletter%' ORDER BY id")
+    ]
     assert kinds == ["newsletter", "newsletter-resumed"]
     assert dep.stack.imap_count("amb2@pros.test") == 0
     assert dep.stack.imap_count("amb3@pros.test") == 0

@@ -23,6 +23,7 @@ from mailflow.models import InboundMessage, database
 from mailflow.pipeline import parse, process
 from mailflow.readable import readable_text, subject_of
 from mailflow.understand import understand
+from tests import testdb
 
 BASE = (
     b"From: =?utf-8?q?L=C3=A9a?= <person1@users.test>\r\n"
@@ -97,18 +98,22 @@ KNOWN = (
 
 
 @pytest.fixture(scope="module")
-def ctx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Context]:
+def ctx(
+    tmp_path_factory: pytest.TempPathFactory, test_databases: testdb.Databases
+) -> Iterator[Context]:
+    """One database for the module's examples (the per-test one comes after this fixture)."""
     folder = tmp_path_factory.mktemp("property")
     text = (PROJECT_ROOT / "mailflow.example.toml").read_text(encoding="utf-8")
     path = folder / "mailflow.toml"
     path.write_text(text.replace("db/mailflow.sqlite3", "p.sqlite3"), encoding="utf-8")
     cfg = load_config(path)
-    db = open_database(cfg.database.url, folder)
-    context = load_context(cfg)
-    import_file(PROJECT_ROOT / "examples" / "ambassadors.csv", context.ref)
-    yield context
-    db.close()
-    database.initialize(None)
+    with test_databases.fresh("p.sqlite3") as url:
+        db = open_database(url, folder)
+        context = load_context(cfg)
+        import_file(PROJECT_ROOT / "examples" / "ambassadors.csv", context.ref)
+        yield context
+        db.close()
+        database.initialize(None)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -18,8 +18,8 @@ RELAY = RelayConfig(address="relay@mailflow.test")
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[None]:
-    handle = open_database("sqlite:///verp.sqlite3", tmp_path)
+def db(tmp_path: Path, database_url: str) -> Iterator[None]:
+    handle = open_database(database_url, tmp_path)
     yield
     handle.close()
     database.initialize(None)
