@@ -1,4 +1,11 @@
-"""The daemon: wait for mail (IDLE, or polling), ingest, process, send, repeat."""
+"""The daemon: wait for mail (IDLE, or polling), ingest, process, send, repeat.
+
+Several daemons may share one mailbox and one database (leases.py): each message is
+processed by one of them, once; the outbox by one sender at a time (send.py); the
+scheduler's work (follow-ups, digest, retention) by the one holding the scheduler lock,
+which another takes over within a tick when its holder dies. `run --once` respects that
+lock too: while a daemon holds it, it skips the follow-ups and says so.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +22,7 @@ from .context import Context
 from .errors import MailflowError
 from .followup import run_followups
 from .ingest import connect, fetch_new, tidy_server
+from .leases import SchedulerLock
 from .pipeline import process_pending
 from .policy import load_policy
 from .resilience import DATABASE_ERRORS, NETWORK_ERRORS, Backoff
@@ -22,6 +30,7 @@ from .send import flush_outbox
 
 log = logging.getLogger(__name__)
 RECONNECT_BACKOFF = (1, 2, 5, 10, 30, 60)
+OUTBOX_BUSY_WAIT = 0.5  # another process was sending: try the outbox again this soon
 
 
 @dataclass
@@ -33,10 +42,14 @@ class CycleReport:
     failed: int = 0
     moved: int = 0
     followups: dict[str, int] = field(default_factory=dict)
+    followups_elsewhere: bool = False  # another process holds the scheduler lock
+    outbox_busy: bool = False  # another process was sending the outbox
 
     def __str__(self) -> str:
         outcomes = ", ".join(f"{k}: {v}" for k, v in sorted(self.outcomes.items())) or "none"
         followups = ", ".join(f"{k}: {v}" for k, v in sorted(self.followups.items())) or "none"
+        if self.followups_elsewhere:
+            followups = "skipped (another process runs the scheduler)"
         return (
             f"stored {self.stored}; outcomes {outcomes}; sent {self.sent}, "
             f"deferred {self.deferred}, failed {self.failed}; moved {self.moved}; "
@@ -44,17 +57,25 @@ class CycleReport:
         )
 
 
-def cycle(ctx: Context, client: IMAPClient | None) -> CycleReport:
-    """One pass: store new mail, process it, tidy the server, flush the outbox."""
+def cycle(
+    ctx: Context, client: IMAPClient | None, lead: SchedulerLock | None = None
+) -> CycleReport:
+    """One pass: store new mail, process it, tidy the server, follow up (when `lead` is
+    given and this process holds it), flush the outbox."""
     report = CycleReport()
     if client is not None:
         report.stored = fetch_new(client, ctx.cfg.mailbox)
     report.outcomes = process_pending(ctx)
     if client is not None:
         report.moved = tidy_server(client, ctx.cfg.mailbox)
-    report.followups = dict(run_followups(ctx))
+    if lead is not None:
+        if lead.acquire():
+            report.followups = dict(run_followups(ctx))
+        else:
+            report.followups_elsewhere = True
     flushed = flush_outbox(ctx.cfg.smtp)
     report.sent, report.deferred, report.failed = flushed.sent, flushed.deferred, flushed.failed
+    report.outbox_busy = flushed.busy
     return report
 
 
@@ -63,20 +84,29 @@ def run_once(ctx: Context) -> CycleReport:
 
     A mailbox or database failure ends the run with one line (exit 2); what was committed
     stays, and the next run resumes from there. An unreachable mailbox still lets the
-    messages already stored be processed and the outbox be sent."""
+    messages already stored be processed and the outbox be sent. Follow-ups are done only
+    when no daemon holds the scheduler lock."""
+    lead = SchedulerLock()
+    try:
+        return _run_once(ctx, lead)
+    finally:
+        lead.release()
+
+
+def _run_once(ctx: Context, lead: SchedulerLock) -> CycleReport:
     try:
         client = connect(ctx.cfg.mailbox)
     except NETWORK_ERRORS as exc:
         where = f"{ctx.cfg.mailbox.host}:{ctx.cfg.mailbox.port}"
         try:
-            report = cycle(ctx, None)
+            report = cycle(ctx, None, lead)
         except DATABASE_ERRORS as db_exc:
             raise MailflowError(
                 f"mailbox {where} unreachable ({exc}); database: {db_exc}"
             ) from db_exc
         raise MailflowError(f"mailbox {where} unreachable ({exc}); without it: {report}") from exc
     try:
-        return cycle(ctx, client)
+        return cycle(ctx, client, lead)
     except NETWORK_ERRORS as exc:
         raise MailflowError(f"mailbox connection lost ({exc}); the next run resumes") from exc
     except DATABASE_ERRORS as exc:
@@ -91,6 +121,7 @@ class Daemon:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.stopping = threading.Event()
+        self.lead = SchedulerLock()  # held while this process runs the scheduler
         self.scheduler = schedule.Scheduler()
         every = load_policy(ctx.cfg.paths.rules).every_seconds
         self.scheduler.every(every).seconds.do(self._scheduled)
@@ -103,11 +134,19 @@ class Daemon:
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
 
-    def _scheduled(self) -> None:
-        """Time-driven work even when no mail arrives: follow-ups, then the outbox."""
+    def _followups(self) -> bool:
+        """Follow-ups, if this process holds the scheduler lock (tried again each time, so
+        that it takes over when the holder dies). True when something was done."""
+        if not self.lead.acquire():
+            return False
         done = run_followups(self.ctx)
         if done:
             log.info("follow-ups: %s", dict(done))
+        return bool(done)
+
+    def _scheduled(self) -> None:
+        """Time-driven work even when no mail arrives: follow-ups, then the outbox."""
+        self._followups()
         result = flush_outbox(self.ctx.cfg.smtp)
         if result.sent or result.failed:
             log.info(
@@ -136,6 +175,7 @@ class Daemon:
                 backoff.wait("cycle failed", exc, traceback=True)
             finally:
                 _logout(client)
+        self.lead.release()
         log.info("stopped")
 
     def _serve(self, client: IMAPClient, backoff: Backoff) -> None:
@@ -145,9 +185,13 @@ class Daemon:
             report = cycle(self.ctx, client)
             if report.stored or report.sent or report.failed:
                 log.info("cycle: %s", report)
+            if self._followups():
+                flush_outbox(self.ctx.cfg.smtp)
             self.scheduler.run_pending()
             backoff.reset()
-            if idle:
+            if report.outbox_busy:  # its holder may have missed our newest rows
+                self.stopping.wait(OUTBOX_BUSY_WAIT)
+            elif idle:
                 self._idle(client)
             else:
                 self.stopping.wait(self.ctx.cfg.mailbox.poll_seconds)

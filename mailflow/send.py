@@ -77,6 +77,7 @@ class FlushResult:
     sent: int = 0
     deferred: int = 0
     failed: int = 0
+    busy: bool = False  # another process held the sender lock: nothing was tried
 
 
 def _backoff(attempt: int) -> int:
@@ -152,6 +153,13 @@ def _setting(key: str) -> str | None:
     return found.value if found else None
 
 
+def _put(key: str, value: str) -> None:
+    """Insert or update (an upsert PostgreSQL and SQLite both understand)."""
+    Setting.insert(key=key, value=value).on_conflict(
+        conflict_target=[Setting.key], update={Setting.value: value}
+    ).execute()
+
+
 def _server_retry_at() -> datetime | None:
     value = _setting(SERVER_RETRY_AT)
     return datetime.fromisoformat(value) if value else None
@@ -162,8 +170,8 @@ def _server_down(why: str) -> None:
     delay = _backoff(failures)
     retry_at = stamp() + timedelta(seconds=delay)
     with database.atomic():
-        Setting.replace(key=SERVER_FAILURES, value=str(failures)).execute()
-        Setting.replace(key=SERVER_RETRY_AT, value=retry_at.isoformat()).execute()
+        _put(SERVER_FAILURES, str(failures))
+        _put(SERVER_RETRY_AT, retry_at.isoformat())
     log.warning("SMTP server unreachable (%s); outbox waits %ss (failure %s)", why, delay, failures)
 
 
@@ -410,8 +418,8 @@ def flush_outbox(cfg: SmtpConfig) -> FlushResult:
     """Recover what a dead sender left, then send everything due, over one connection."""
     with _sender_lock() as mine:
         if not mine:
-            log.info("another process is sending the outbox; leaving it to it")
-            return FlushResult()
+            log.debug("another process is sending the outbox; leaving it to it")
+            return FlushResult(busy=True)
         _recover()
         due = _due()
         if not due:
