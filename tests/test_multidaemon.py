@@ -42,8 +42,8 @@ from tests.deployment import (
 )
 from tests.mailstack import MailStack, free_port, message_ids, send_batch, text_message
 
-REQUESTS = 150
-REPLYING_CONVERSATIONS = 60  # both sides answer at once: 120 more inbound mails
+REQUESTS = 200
+ROUNDS = 3  # in every open conversation both sides answer at once, three times
 MONDAY = "2026-03-02T09:00:00"
 ASKS = [
     "Bonjour, j'ai 15 ans et je voudrais rencontrer une boulangère près de Caen.",
@@ -189,28 +189,21 @@ def _state(db: Shared, logs: list[Path]) -> str:
 
 
 def _replies(db: Shared) -> list[tuple[str, str, object]]:
-    """Both sides of many conversations answer at the same moment, side by side."""
+    """Both sides of every open conversation answer at the same moment, side by side."""
     conversations = db.rows(
         "SELECT c.person_token, c.ambassador_token, p.email, a.email FROM conversation c"
         " JOIN request r ON r.id = c.request_id JOIN person p ON p.id = r.person_id"
         " JOIN ambassador a ON a.id = c.ambassador_id WHERE c.state = 'open' ORDER BY c.id"
     )
     batch = []
-    for person_token, ambassador_token, person, ambassador in conversations[
-        :REPLYING_CONVERSATIONS
-    ]:
-        to_ambassador = token_address(person_token)
-        to_person = token_address(ambassador_token)
+    for n, (person_token, ambassador_token, person, ambassador) in itertools.product(
+        range(ROUNDS), conversations
+    ):
+        to_ambassador, to_person = token_address(person_token), token_address(ambassador_token)
         batch.append(
-            (person, to_ambassador, text_message(person, to_ambassador, "Re: rencontre", "Merci !"))
+            (person, to_ambassador, text_message(person, to_ambassador, "Re", f"Merci {n}"))
         )
-        batch.append(
-            (
-                ambassador,
-                to_person,
-                text_message(ambassador, to_person, "Re: rencontre", "Avec plaisir."),
-            )
-        )
+        batch.append((ambassador, to_person, text_message(ambassador, to_person, "Re", f"Oui {n}")))
     return batch
 
 
@@ -241,7 +234,7 @@ def test_two_daemons_process_every_message_once_and_send_every_mail_once(
         report = lambda: _state(db, logs)  # noqa: E731
         wait_until("requests processed and answered", lambda: _drained(db, REQUESTS), 180, report)
         replies = _replies(db)
-        assert len(replies) >= 40, "too few open conversations to answer"
+        assert len(replies) >= 100, "too few open conversations to answer"
         send_batch(mail, replies)
         total = REQUESTS + len(replies)
         wait_until("replies processed and relayed", lambda: _drained(db, total), 180, report)
@@ -280,6 +273,14 @@ def test_two_daemons_process_every_message_once_and_send_every_mail_once(
         " c.ambassador_answered_at IS NULL) OR (i.role = 'person' AND c.person_last_at IS NULL))"
     )
     assert not lost, f"conversation updates lost: {lost}"
+    # The first answer is written to the conversation and to its request at once; a stale
+    # save of the conversation (the person's reply decided in parallel) would erase it.
+    erased = db.rows(
+        "SELECT c.id FROM conversation c JOIN request r ON r.id = c.request_id"
+        " WHERE r.first_answer_at IS NOT NULL AND (c.ambassador_answered_at IS NULL"
+        " OR c.ambassador_answered_at <> r.first_answer_at)"
+    )
+    assert not erased, f"first answers overwritten by a parallel decision: {erased}"
 
     # Every row sent once; every recipient holds each Message-ID once.
     outbound = db.rows("SELECT recipient, message_id, status FROM outbound_mail")
