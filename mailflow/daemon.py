@@ -22,7 +22,7 @@ from .context import Context
 from .errors import MailflowError
 from .followup import run_followups
 from .ingest import connect, fetch_new, tidy_server
-from .leases import SchedulerLock
+from .leases import SchedulerLock, unclaimed_messages
 from .pipeline import process_pending
 from .policy import load_policy
 from .resilience import DATABASE_ERRORS, NETWORK_ERRORS, Backoff
@@ -31,6 +31,7 @@ from .send import flush_outbox
 log = logging.getLogger(__name__)
 RECONNECT_BACKOFF = (1, 2, 5, 10, 30, 60)
 OUTBOX_BUSY_WAIT = 0.5  # another process was sending: try the outbox again this soon
+ORPHAN_CHECK_SECONDS = 5  # while idle, look this often for work a dead daemon left
 
 
 @dataclass
@@ -197,9 +198,12 @@ class Daemon:
                 self.stopping.wait(self.ctx.cfg.mailbox.poll_seconds)
 
     def _idle(self, client: IMAPClient) -> None:
-        """Wait for new mail, waking each second to notice a stop and run due jobs."""
+        """Wait for new mail, waking each second to notice a stop and run due jobs, and
+        every few seconds to take up what another daemon, killed, left unfinished."""
         client.idle()
-        deadline = time.monotonic() + self.ctx.cfg.mailbox.idle_seconds
+        now = time.monotonic()
+        deadline = now + self.ctx.cfg.mailbox.idle_seconds
+        next_check = now + ORPHAN_CHECK_SECONDS
         try:
             while not self.stopping.is_set() and time.monotonic() < deadline:
                 responses = client.idle_check(timeout=1)
@@ -207,6 +211,10 @@ class Daemon:
                     return
                 if self.scheduler.idle_seconds is not None and self.scheduler.idle_seconds <= 0:
                     return
+                if time.monotonic() >= next_check:
+                    if unclaimed_messages():
+                        return
+                    next_check = time.monotonic() + ORPHAN_CHECK_SECONDS
         finally:
             client.idle_done()
 

@@ -26,7 +26,7 @@ from peewee import IntegrityError
 
 from .clock import stamp
 from .config import MailboxConfig
-from .leases import write_transaction
+from .leases import for_update, lock_message_id, write_transaction
 from .models import InboundMessage, MailboxState, database
 from .record import log_event
 
@@ -76,6 +76,7 @@ def store(
     if InboundMessage.select().where(InboundMessage.sha256 == digest).exists():
         return None
     message_id = _message_id(raw)
+    lock_message_id(message_id)  # until commit: a copy stored meanwhile is seen below
     duplicate = (
         bool(message_id)
         and InboundMessage.select().where(InboundMessage.message_id == message_id).exists()
@@ -155,7 +156,8 @@ def _last_uid(folder: str, uidvalidity: int) -> int:
     if state is not None and state.uidvalidity == uidvalidity:
         return int(state.last_uid)
     with write_transaction():
-        state = MailboxState.get_or_none(MailboxState.folder == folder)  # under the write lock
+        found = MailboxState.select().where(MailboxState.folder == folder)
+        state = for_update(found).first()  # under the lock: another daemon may have seen it
         if state is not None and state.uidvalidity == uidvalidity:
             return int(state.last_uid)  # another daemon saw the change first
         if state is not None:

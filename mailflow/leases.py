@@ -30,6 +30,7 @@ import os
 import socket
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from peewee import Database, PostgresqlDatabase, SqliteDatabase
 
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 
 # Advisory lock keys. Transaction locks use the (int, int) form: a namespace and an id.
 _DIRECTORY, _REQUEST, _ADDRESS, _ROUTING = 0x6D66_0001, 0x6D66_0002, 0x6D66_0003, 0x6D66_0004
+_MESSAGE_ID = 0x6D66_0005
 _SCHEDULER_KEY = 0x6D61_696C_5343  # "mailSC"; a session lock, in the bigint key space
 
 
@@ -72,15 +74,41 @@ def write_transaction() -> Iterator[None]:
         yield
 
 
+def for_update(query: Any, *, skip_locked: bool = False) -> Any:
+    """`query` with its rows locked until the end of the transaction (PostgreSQL); SQLite
+    has no row locks and needs none inside `write_transaction()`."""
+    return query.for_update(skip_locked=skip_locked or None) if on_postgresql() else query
+
+
 def claim_inbound(inbound_id: int) -> InboundMessage | None:
     """The stored message, claimed for the current transaction; None when another process
     holds it or has processed it already. Call inside `write_transaction()`."""
     query = InboundMessage.select().where(
         (InboundMessage.id == inbound_id) & (InboundMessage.status == "stored")
     )
+    return for_update(query, skip_locked=True).first()
+
+
+def unclaimed_messages() -> bool:
+    """A stored message that no live process holds: its claimer died mid-way, or it was
+    stored by a daemon that died before processing it. (Mail a dead daemon queued is sent
+    by the scheduler's tick of any daemon, which flushes the outbox.)"""
+    stored = InboundMessage.select(InboundMessage.id).where(InboundMessage.status == "stored")
     if on_postgresql():
-        query = query.for_update(skip_locked=True)
-    return query.first()
+        with write_transaction():  # a row another daemon is processing is locked: skipped
+            unclaimed = stored.for_update(skip_locked=True).limit(1).exists()
+    else:  # may see a row being processed right now: one cycle for nothing, then claimed
+        unclaimed = stored.limit(1).exists()
+    return unclaimed
+
+
+def lock_message_id(message_id: str) -> None:
+    """Two copies of one mail (same Message-ID, other bytes) stored at once by two daemons
+    must not both be taken as new: the second waits and sees the first."""
+    if on_postgresql() and message_id:
+        _db().execute_sql(
+            "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_MESSAGE_ID, message_id)
+        )
 
 
 def lock_scope(

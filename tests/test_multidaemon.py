@@ -207,58 +207,52 @@ def _replies(db: Shared) -> list[tuple[str, str, object]]:
     return batch
 
 
-def test_two_daemons_process_every_message_once_and_send_every_mail_once(
-    shared: Shared, tmp_path: Path
-) -> None:
-    db, mail = shared, shared.dep.stack
-    logs = [tmp_path / "daemon-a.log", tmp_path / "daemon-b.log"]
-    daemons = [start_daemon(db.dep, log) for log in logs]
-    try:
-        for log in logs:
-            wait_log(log, "connected to the mailbox (IDLE)")
-        requests = [
-            (
-                f"person{n % 9 + 1}@users.test",
-                RELAY,
-                text_message(
-                    f"person{n % 9 + 1}@users.test",
-                    RELAY,
-                    f"Demande {n}",
-                    f"{ASKS[n % len(ASKS)]}\nMerci ! (demande {n})",
-                ),
-            )
-            for n in range(REQUESTS)
-        ]
-        started = time.monotonic()
-        send_batch(mail, requests)
-        report = lambda: _state(db, logs)  # noqa: E731
-        wait_until("requests processed and answered", lambda: _drained(db, REQUESTS), 180, report)
-        replies = _replies(db)
-        assert len(replies) >= 100, "too few open conversations to answer"
-        send_batch(mail, replies)
-        total = REQUESTS + len(replies)
-        wait_until("replies processed and relayed", lambda: _drained(db, total), 180, report)
-        elapsed = time.monotonic() - started
-    finally:
-        for daemon in daemons:
-            stop(daemon)
-    sent_ids = [str(m["Message-ID"]) for _, _, m in requests + replies]
-    texts = [log_text(log) for log in logs]
+def _requests(count: int) -> list[tuple[str, str, object]]:
+    batch = []
+    for n in range(count):
+        person = f"person{n % 9 + 1}@users.test"
+        body = f"{ASKS[n % len(ASKS)]}\nMerci ! (demande {n})"
+        batch.append((person, RELAY, text_message(person, RELAY, f"Demande {n}", body)))
+    return batch
 
-    # Stored once, processed once, by one daemon; both took part.
+
+def assert_processed_once(db: Shared, sent_ids: list[str]) -> dict[str, int]:
+    """Every mail sent stored once and processed once; returns who processed how many."""
     stored = Counter(mid for (mid,) in db.rows("SELECT message_id FROM inbound_message"))
     assert sorted(stored) == sorted(sent_ids) and max(stored.values()) == 1
-    assert Counter(s for (s,) in db.rows("SELECT status FROM inbound_message")) == {
-        "processed": total
-    }
+    statuses = Counter(s for (s,) in db.rows("SELECT status FROM inbound_message"))
+    assert statuses == {"processed": len(sent_ids)}, statuses
     processed = Counter(
         i for (i,) in db.rows("SELECT inbound_id FROM event WHERE kind = 'processed'")
     )
-    assert len(processed) == total and set(processed.values()) == {1}, processed.most_common(3)
-    by = dict(db.rows("SELECT processed_by, count(*) FROM inbound_message GROUP BY processed_by"))
-    assert len(by) == 2 and all(by.values()), f"both daemons should have worked: {by}"
+    assert len(processed) == len(sent_ids), "some message has no 'processed' event"
+    assert set(processed.values()) == {1}, f"processed twice: {processed.most_common(3)}"
+    return dict(db.rows("SELECT processed_by, count(*) FROM inbound_message GROUP BY processed_by"))
 
-    # No lost update: each request's state changes form one chain.
+
+def assert_sent_once(db: Shared) -> int:
+    """Every outgoing row sent; each recipient holds each Message-ID once (none missing)."""
+    mail = db.dep.stack
+    outbound = db.rows("SELECT recipient, message_id, status FROM outbound_mail")
+    assert Counter(s for _, _, s in outbound) == {"sent": len(outbound)}
+    per_recipient: dict[str, list[str]] = {}
+    for recipient, mid, _ in outbound:
+        per_recipient.setdefault(recipient, []).append(mid)
+    for recipient, expected in per_recipient.items():
+        count = len(expected)
+        wait_until(
+            f"{count} mails in {recipient}",
+            lambda r=recipient, n=count: mail.imap_count(r) >= n,
+            60,
+        )
+        held = Counter(message_ids(mail, recipient))
+        assert not [m for m, n in held.items() if n > 1], f"{recipient}: duplicates"
+        assert not [m for m in expected if m not in held], f"{recipient}: missing"
+    return len(outbound)
+
+
+def assert_no_lost_update(db: Shared) -> None:
+    """Each request's state changes form one chain, and no conversation lost a write."""
     chains: dict[int, list[tuple[str | None, str]]] = {}
     for request_id, old, new in db.rows(
         "SELECT request_id, old_state, new_state FROM event WHERE kind = 'state' ORDER BY id"
@@ -282,24 +276,85 @@ def test_two_daemons_process_every_message_once_and_send_every_mail_once(
     )
     assert not erased, f"first answers overwritten by a parallel decision: {erased}"
 
-    # Every row sent once; every recipient holds each Message-ID once.
-    outbound = db.rows("SELECT recipient, message_id, status FROM outbound_mail")
-    assert Counter(s for _, _, s in outbound) == {"sent": len(outbound)}
-    per_recipient: dict[str, list[str]] = {}
-    for recipient, mid, _ in outbound:
-        per_recipient.setdefault(recipient, []).append(mid)
-    for recipient, expected in per_recipient.items():
-        count = len(expected)
+
+def assert_clean_logs(logs: list[Path]) -> None:
+    texts = [log_text(log) for log in logs]
+    for bad in ("Traceback", "cycle failed", "cycle abandoned", "quarantined"):
+        assert all(bad not in text for text in texts), "\n".join(t[-3000:] for t in texts)
+
+
+def test_two_daemons_process_every_message_once_and_send_every_mail_once(
+    shared: Shared, tmp_path: Path
+) -> None:
+    db, mail = shared, shared.dep.stack
+    logs = [tmp_path / "daemon-a.log", tmp_path / "daemon-b.log"]
+    daemons = [start_daemon(db.dep, log) for log in logs]
+    report = lambda: _state(db, logs)  # noqa: E731
+    try:
+        for log in logs:
+            wait_log(log, "connected to the mailbox (IDLE)")
+        requests = _requests(REQUESTS)
+        started = time.monotonic()
+        send_batch(mail, requests)
+        wait_until("requests processed and answered", lambda: _drained(db, REQUESTS), 180, report)
+        replies = _replies(db)
+        assert len(replies) >= 100, "too few open conversations to answer"
+        send_batch(mail, replies)
+        total = REQUESTS + len(replies)
+        wait_until("replies processed and relayed", lambda: _drained(db, total), 180, report)
+        elapsed = time.monotonic() - started
+    finally:
+        for daemon in daemons:
+            stop(daemon)
+    by = assert_processed_once(db, [str(m["Message-ID"]) for _, _, m in requests + replies])
+    assert len(by) == 2 and all(by.values()), f"both daemons should have worked: {by}"
+    assert_no_lost_update(db)
+    sent = assert_sent_once(db)
+    assert_clean_logs(logs)
+    print(f"{total} inbound, {sent} outbound in {elapsed:.1f}s; processed by: {by}")
+
+
+def test_a_daemon_killed_mid_batch_leaves_its_messages_to_the_other(
+    shared: Shared, tmp_path: Path
+) -> None:
+    """kill -9 one daemon while both work through a batch: its claims die with it and the
+    other, though idle and with a long IDLE timeout, takes them up within seconds."""
+    db, mail = shared, shared.dep.stack
+    set_config(db.dep, "mailbox", "idle_seconds", "300")
+    logs = [tmp_path / "victim.log", tmp_path / "survivor.log"]
+    victim, survivor = (start_daemon(db.dep, log) for log in logs)
+    report = lambda: _state(db, logs)  # noqa: E731
+    try:
+        for log in logs:
+            wait_log(log, "connected to the mailbox (IDLE)")
+        requests = _requests(REQUESTS)
+        send_batch(mail, requests)
+        name = f":{victim.pid}"
         wait_until(
-            f"{count} mails in {recipient}",
-            lambda r=recipient, n=count: mail.imap_count(r) >= n,
-            60,
+            "the victim at work",
+            lambda: (
+                db.value(f"SELECT count(*) FROM inbound_message WHERE processed_by LIKE '%{name}'")
+                >= 20
+            ),
+            120,
+            report,
         )
-        held = Counter(message_ids(mail, recipient))
-        assert not [m for m, n in held.items() if n > 1], f"{recipient}: duplicates"
-        assert not [m for m in expected if m not in held], f"{recipient}: missing"
-    assert all("Traceback" not in text for text in texts), "\n".join(t[-3000:] for t in texts)
-    print(f"{total} inbound, {len(outbound)} outbound in {elapsed:.1f}s; processed by: {by}")
+        victim.kill()
+        victim.wait(timeout=30)
+        left = db.value("SELECT count(*) FROM inbound_message WHERE status = 'stored'")
+        wait_until("the survivor finished", lambda: _drained(db, REQUESTS), 120, report)
+    finally:
+        victim.kill() if victim.poll() is None else None
+        stop(survivor)
+    by = assert_processed_once(db, [str(m["Message-ID"]) for _, _, m in requests])
+    sent = assert_sent_once(db)
+    recovered = db.value("SELECT count(*) FROM event WHERE kind = 'send-recovered'")
+    unconfirmed = db.value("SELECT count(*) FROM event WHERE kind = 'send-unconfirmed'")
+    assert_clean_logs([logs[1]])
+    print(
+        f"{REQUESTS} inbound ({left} still stored at the kill), {sent} outbound; "
+        f"processed by: {by}; send-recovered {recovered}, send-unconfirmed {unconfirmed}"
+    )
 
 
 # -- (2) the scheduler: one holder, taken over when it dies ---------------------------------
