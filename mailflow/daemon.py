@@ -21,7 +21,7 @@ from imapclient import IMAPClient
 from .context import Context
 from .errors import MailflowError
 from .followup import run_followups
-from .ingest import connect, fetch_new, tidy_server
+from .ingest import connect, fetch_new, tidy_server, unread
 from .leases import SchedulerLock, unclaimed_messages
 from .pipeline import process_pending
 from .policy import load_policy
@@ -192,6 +192,8 @@ class Daemon:
             backoff.reset()
             if report.outbox_busy:  # its holder may have missed our newest rows
                 self.stopping.wait(OUTBOX_BUSY_WAIT)
+            elif idle and _did_work(report) and unread(client, self.ctx.cfg.mailbox):
+                continue  # mail came during the cycle (or another daemon is storing it)
             elif idle:
                 self._idle(client)
             else:
@@ -217,6 +219,12 @@ class Daemon:
                     next_check = time.monotonic() + ORPHAN_CHECK_SECONDS
         finally:
             client.idle_done()
+
+
+def _did_work(report: CycleReport) -> bool:
+    """Whether the cycle did anything; after an empty one, waiting is right even if a UID
+    looks unread (a message that cannot be fetched must not make the loop spin)."""
+    return bool(report.stored or report.outcomes or report.moved or report.sent)
 
 
 def _logout(client: IMAPClient) -> None:

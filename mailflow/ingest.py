@@ -150,6 +150,17 @@ def fetch_new(client: IMAPClient, cfg: MailboxConfig) -> int:
     return stored
 
 
+def unread(client: IMAPClient, cfg: MailboxConfig) -> bool:
+    """Whether the folder holds a UID past the last one stored (by any daemon).
+
+    Mail that arrives while a cycle runs is announced (EXISTS) in the replies to the
+    cycle's own commands, and IDLE does not announce it again: asked last before IDLE,
+    this finds it. (`n:*` always matches the highest UID, hence the filter.)"""
+    state = MailboxState.get_or_none(MailboxState.folder == cfg.folder)
+    last = int(state.last_uid) if state is not None else 0
+    return any(uid > last for uid in client.search(["UID", f"{last + 1}:*"]))
+
+
 def _last_uid(folder: str, uidvalidity: int) -> int:
     """The last UID stored from `folder`; 0 (with the change logged) on a new UIDVALIDITY."""
     state = MailboxState.get_or_none(MailboxState.folder == folder)
