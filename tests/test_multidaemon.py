@@ -19,18 +19,15 @@ Every wait is bounded polling.
 from __future__ import annotations
 
 import itertools
-import os
-import shutil
 import signal
 import subprocess
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from mailflow.config import PROJECT_ROOT
 from tests.deployment import (
     RELAY,
     SAMPLE_DIRECTORY,
@@ -40,7 +37,8 @@ from tests.deployment import (
     start_daemon,
     write_config,
 )
-from tests.mailstack import MailStack, free_port, message_ids, send_batch, text_message
+from tests.mailstack import MailStack, message_ids, send_batch, text_message
+from tests.pgserver import fresh_database, pg_server  # noqa: F401 - a fixture
 
 REQUESTS = 200
 ROUNDS = 3  # in every open conversation both sides answer at once, three times
@@ -56,44 +54,6 @@ ASKS = [
     "Bonjour, je cherche quelqu'un qui fait le BTS domotique à Évreux.",
     "Bonjour, je voudrais devenir pilote de ligne à Marseille.",
 ]
-_databases = itertools.count(1)
-
-
-# -- PostgreSQL for this module (to be replaced by the suite-wide backend fixture) ----------
-
-
-@pytest.fixture(scope="module")
-def pg_server() -> Iterator[str]:
-    """A PostgreSQL server on a free loopback port; yields the URL of its `mailflow` db."""
-    pytest.importorskip("psycopg2")
-    basedir = Path(f"/tmp/mailflow-test-pg-{os.getpid()}")
-    env = {**os.environ, "PGSTACK_DIR": str(basedir), "PGSTACK_PORT": str(free_port())}
-    script = PROJECT_ROOT / "scripts" / "pgstack"
-    started = subprocess.run(
-        [str(script), "up"], env=env, capture_output=True, text=True, timeout=600
-    )
-    if started.returncode != 0:
-        pytest.fail(f"scripts/pgstack up failed:\n{started.stderr}", pytrace=False)
-    try:
-        yield started.stdout.strip().splitlines()[-1]
-    finally:
-        subprocess.run([str(script), "down"], env=env, capture_output=True, timeout=120)
-        shutil.rmtree(basedir, ignore_errors=True)
-
-
-def fresh_database(server_url: str) -> str:
-    """CREATE DATABASE as the role `mailflow` (CREATEDB); returns its URL."""
-    import psycopg2
-
-    name = f"multidaemon_{os.getpid()}_{next(_databases)}"
-    con = psycopg2.connect(server_url)
-    try:
-        con.autocommit = True
-        with con.cursor() as cur:
-            cur.execute(f"CREATE DATABASE {name}")
-    finally:
-        con.close()
-    return server_url.rsplit("/", 1)[0] + f"/{name}"
 
 
 # -- a deployment on either backend ---------------------------------------------------------
