@@ -42,6 +42,12 @@ log = logging.getLogger(__name__)
 _DIRECTORY, _REQUEST, _ADDRESS, _ROUTING = 0x6D66_0001, 0x6D66_0002, 0x6D66_0003, 0x6D66_0004
 _MESSAGE_ID = 0x6D66_0005
 _SCHEDULER_KEY = 0x6D61_696C_5343  # "mailSC"; a session lock, in the bigint key space
+# A daemon that hangs (alive, not dead) inside a transaction must not hold its claims for
+# ever: the server ends its session after this idle time, and waiting for a lock fails
+# after that long (the cycle is abandoned and retried; nothing is quarantined for it).
+_PG_BOUNDS = (
+    "SET LOCAL lock_timeout = '60s'; SET LOCAL idle_in_transaction_session_timeout = '120s'"
+)
 
 
 def worker_name() -> str:
@@ -64,13 +70,17 @@ def write_transaction() -> Iterator[None]:
     On SQLite it starts with `BEGIN IMMEDIATE`: a deferred transaction that read before
     another process committed cannot write any more (SQLITE_BUSY at once, the busy timeout
     does not apply), while an immediate one waits its turn for the write lock. Nested in
-    another transaction it is a savepoint, as usual."""
+    another transaction it is a savepoint, as usual. On PostgreSQL, lock waits and a hung
+    holder are bounded (`_PG_BOUNDS`)."""
     db = _db()
     if isinstance(db, SqliteDatabase) and not db.in_transaction():
         with db.atomic(lock_type="IMMEDIATE"):
             yield
         return
+    outermost = not db.in_transaction()
     with db.atomic():
+        if outermost and isinstance(db, PostgresqlDatabase):
+            db.execute_sql(_PG_BOUNDS)
         yield
 
 

@@ -33,7 +33,15 @@ reading the ".", fails without replying or refuses the mail in a reply that neve
 tests/test_crash.py measures `send-recovered` and `send-unconfirmed` under kill -9.
 
 A row is never sent by two live processes (the lock, plus a claim that only moves a row
-still `queued`). Order: due rows go oldest first; a row waits while an older row to the
+still `queued`). This holds with several daemons on one database (leases.py): the lock is
+the database's (PostgreSQL: any machine; SQLite: the processes of one machine), a daemon
+that finds it taken returns at once with `busy` and tries again half a second later (its
+newest rows may have been queued after the holder looked). Rows are only ever `sending`
+or `handed` under the lock, so whoever holds it next may recover them as above. A sender
+that loses its connection loses the lock with it, but also cannot commit `handed`, so it
+never writes the final "." of a mail that the next holder might send again.
+
+Order: due rows go oldest first; a row waits while an older row to the
 same recipient is still queued, so a 4xx on one mail does not let later ones overtake it.
 Backoff: a 4xx delays that row (30 s, 1 min, 2 min ... 1 h; failed after
 `smtp.max_attempts`); a server that cannot be reached delays the whole outbox on the same

@@ -8,6 +8,7 @@ import itertools
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,11 +20,15 @@ from tests.mailstack import free_port
 _databases = itertools.count(1)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def pg_server() -> Iterator[str]:
-    """A PostgreSQL server on a free loopback port; yields the URL of its `mailflow` db."""
+    """A PostgreSQL server on a free loopback port; yields the URL of its `mailflow` db.
+
+    One per test module that imports it (about 1 s to start), each in its own folder under
+    /tmp: every parent of the folder must be enterable by the `postgres` user."""
     pytest.importorskip("psycopg2")
-    basedir = Path(f"/tmp/mailflow-test-pg-{os.getpid()}")
+    basedir = Path(tempfile.mkdtemp(prefix="mailflow-test-pg-", dir="/tmp"))
+    basedir.chmod(0o755)
     env = {**os.environ, "PGSTACK_DIR": str(basedir), "PGSTACK_PORT": str(free_port())}
     script = PROJECT_ROOT / "scripts" / "pgstack"
     started = subprocess.run(
