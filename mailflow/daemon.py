@@ -31,6 +31,7 @@ from .send import flush_outbox
 log = logging.getLogger(__name__)
 RECONNECT_BACKOFF = (1, 2, 5, 10, 30, 60)
 OUTBOX_BUSY_WAIT = 0.5  # another process was sending: try the outbox again this soon
+OUTBOX_BUSY_TRIES = 20  # ... this many times in a row; then the scheduler's tick flushes it
 ORPHAN_CHECK_SECONDS = 5  # while idle, look this often for work a dead daemon left
 
 
@@ -182,6 +183,7 @@ class Daemon:
     def _serve(self, client: IMAPClient, backoff: Backoff) -> None:
         idle = self.ctx.cfg.mailbox.idle and b"IDLE" in client.capabilities()
         log.info("connected to the mailbox (%s)", "IDLE" if idle else "polling")
+        busy = 0  # cycles in a row that found the outbox in another process's hands
         while not self.stopping.is_set():
             report = cycle(self.ctx, client)
             if report.stored or report.sent or report.failed:
@@ -190,7 +192,8 @@ class Daemon:
                 flush_outbox(self.ctx.cfg.smtp)
             self.scheduler.run_pending()
             backoff.reset()
-            if report.outbox_busy:  # its holder may have missed our newest rows
+            busy = busy + 1 if report.outbox_busy else 0
+            if 0 < busy <= OUTBOX_BUSY_TRIES:  # its holder may have missed our newest rows
                 self.stopping.wait(OUTBOX_BUSY_WAIT)
             elif idle and _did_work(report) and unread(client, self.ctx.cfg.mailbox):
                 continue  # mail came during the cycle (or another daemon is storing it)
