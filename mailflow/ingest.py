@@ -22,6 +22,7 @@ from email import policy
 from email.parser import BytesHeaderParser
 
 from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError
 from peewee import IntegrityError
 
 from .clock import stamp
@@ -222,15 +223,37 @@ def tidy_server(client: IMAPClient, cfg: MailboxConfig) -> int:
         (cfg.quarantine_folder, "quarantined"),
     ):
         group = [r for r in rows if r.status == status_name]
-        if not group:
-            continue
-        uids = [r.uid for r in group]
-        if target:
-            client.move(uids, target)
-        else:
-            client.add_flags(uids, [b"\\Seen"])
-        InboundMessage.update(server_done=True).where(
-            InboundMessage.id.in_([r.id for r in group])
-        ).execute()
-        moved += len(group)
+        if group:
+            moved += _tidy_group(client, group, target)
     return moved
+
+
+def _tidy_group(client: IMAPClient, group: list[InboundMessage], target: str) -> int:
+    """Move (or flag) the group's messages; those already gone were moved by another
+    daemon. Dovecot refuses a MOVE naming a message expunged meanwhile ("NO
+    [EXPUNGEISSUED]"): then what is left waits for the next cycle."""
+    present = set(_present(client, [r.uid for r in group]))
+    uids = [r.uid for r in group if r.uid in present]
+    try:
+        if uids and target:
+            client.move(uids, target)
+        elif uids:
+            client.add_flags(uids, [b"\\Seen"])
+    except IMAPClientError as exc:
+        if "EXPUNGEISSUED" not in str(exc):
+            raise
+        log.info("tidy: another daemon moved some of these meanwhile; next cycle (%s)", exc)
+        return 0
+    InboundMessage.update(server_done=True).where(
+        InboundMessage.id.in_([r.id for r in group])
+    ).execute()
+    return len(uids)
+
+
+def _present(client: IMAPClient, uids: list[int]) -> list[int]:
+    """Which of these UIDs the folder still holds (a missing UID is simply not listed)."""
+    found: list[int] = []
+    for start in range(0, len(uids), 500):
+        chunk = ",".join(str(u) for u in uids[start : start + 500])
+        found += client.search(["UID", chunk])
+    return found

@@ -239,7 +239,7 @@ def assert_no_lost_update(db: Shared) -> None:
 
 def assert_clean_logs(logs: list[Path]) -> None:
     texts = [log_text(log) for log in logs]
-    for bad in ("Traceback", "cycle failed", "cycle abandoned", "quarantined"):
+    for bad in ("Traceback", "cycle failed", "cycle abandoned", "connection lost", "quarantined"):
         assert all(bad not in text for text in texts), "\n".join(t[-3000:] for t in texts)
 
 
