@@ -20,6 +20,12 @@ and a slow one never has its work taken over while it still runs.
   of a session advisory lock on PostgreSQL, of an `flock` on `<db>.scheduler-lock` with
   SQLite. The server or the kernel releases it when the holder dies; the others try again
   at each tick and one of them takes over.
+* An idle daemon looks every few seconds for stored messages that nobody holds
+  (`unclaimed_messages`), so work a killed daemon left is taken up without new mail. A
+  daemon that hangs instead of dying is bounded on PostgreSQL: the server ends a session
+  idle in a transaction for two minutes, and lock waits give up after one. (A hung holder
+  of the scheduler or sender lock, outside any transaction, keeps it: a supervisor that
+  restarts a hung daemon, e.g. a systemd watchdog, is the remedy.)
 """
 
 from __future__ import annotations
