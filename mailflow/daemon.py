@@ -23,6 +23,7 @@ from .errors import MailflowError
 from .followup import run_followups
 from .ingest import connect, fetch_new, tidy_server, unread
 from .leases import SchedulerLock, unclaimed_messages
+from .models import database
 from .pipeline import process_pending
 from .policy import load_policy
 from .resilience import DATABASE_ERRORS, NETWORK_ERRORS, Backoff
@@ -172,6 +173,7 @@ class Daemon:
             except NETWORK_ERRORS as exc:
                 backoff.wait("mailbox connection lost", exc)
             except DATABASE_ERRORS as exc:
+                _reset_database()
                 backoff.wait("database unavailable, cycle abandoned", exc)
             except Exception as exc:  # a bug in one stage must not stop the daemon
                 backoff.wait("cycle failed", exc, traceback=True)
@@ -222,6 +224,18 @@ class Daemon:
                     next_check = time.monotonic() + ORPHAN_CHECK_SECONDS
         finally:
             client.idle_done()
+
+
+def _reset_database() -> None:
+    """Drop the connection after a database error, so the next query opens a new one: a
+    server restarted, or a PostgreSQL session ended by the server (leases.py bounds a
+    hung transaction), would otherwise fail every cycle from now on. The session locks
+    it held are gone with it; SchedulerLock notices and tries again."""
+    db = getattr(database, "obj", database)
+    try:
+        db.close()
+    except Exception:  # already broken: nothing to close cleanly
+        log.debug("closing the database connection failed", exc_info=True)
 
 
 def _did_work(report: CycleReport) -> bool:

@@ -167,3 +167,51 @@ def test_one_scheduler_holder_and_a_takeover_when_it_goes(
             cur.execute("SELECT pg_try_advisory_lock(%s)", (_SCHEDULER_KEY,))
             assert not cur.fetchone()[0]
     mine.release()
+
+
+def test_the_daemon_reconnects_after_the_server_ended_its_session(
+    backend: tuple[Context, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A session ended by the server (a hung transaction past its bound, a restart) must
+    not leave the daemon failing every cycle: the next one opens a new connection."""
+    import mailflow.daemon as daemon_module
+    from mailflow.models import database
+
+    ctx, url = backend
+    if not url:
+        pytest.skip("PostgreSQL sessions")
+
+    class Mailbox:  # no IMAP server needed: the cycle is replaced below
+        def capabilities(self) -> tuple[bytes, ...]:
+            return ()
+
+        def logout(self) -> None:
+            pass
+
+    daemon = daemon_module.Daemon(ctx)
+    results: list[object] = []
+
+    def cycle(ctx, client):  # noqa: ANN001, ANN202
+        if not results:
+            pid = database.execute_sql("SELECT pg_backend_pid()").fetchone()[0]
+            killer = _other(url)
+            killer.autocommit = True
+            with killer.cursor() as cur:
+                cur.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            killer.close()
+        try:
+            results.append(InboundMessage.select().count())
+        except Exception as exc:
+            results.append(exc)
+            if len(results) >= 3:  # bounded: without a reconnect it fails for ever
+                daemon.stop()
+            raise
+        daemon.stop()
+        return daemon_module.CycleReport()
+
+    monkeypatch.setattr(daemon_module, "connect", lambda cfg: Mailbox())
+    monkeypatch.setattr(daemon_module, "cycle", cycle)
+    monkeypatch.setattr(daemon_module, "RECONNECT_BACKOFF", (0,))
+    daemon.run()
+    assert len(results) == 2 and isinstance(results[0], Exception), results
+    assert results[1] == 0
