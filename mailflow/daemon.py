@@ -1,4 +1,11 @@
-"""The daemon: wait for mail (IDLE, or polling), ingest, process, send, repeat."""
+"""The daemon: wait for mail (IDLE, or polling), ingest, process, send, repeat.
+
+Several daemons may share one mailbox and one database (leases.py): each message is
+processed by one of them, once; the outbox by one sender at a time (send.py); the
+scheduler's work (follow-ups, digest, retention) by the one holding the scheduler lock,
+which another takes over within a tick when its holder dies. `run --once` respects that
+lock too: while a daemon holds it, it skips the follow-ups and says so.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +21,9 @@ from imapclient import IMAPClient
 from .context import Context
 from .errors import MailflowError
 from .followup import run_followups
-from .ingest import connect, fetch_new, tidy_server
+from .ingest import connect, fetch_new, tidy_server, unread
+from .leases import SchedulerLock, unclaimed_messages
+from .models import database
 from .pipeline import process_pending
 from .policy import load_policy
 from .resilience import DATABASE_ERRORS, NETWORK_ERRORS, Backoff
@@ -22,6 +31,9 @@ from .send import flush_outbox
 
 log = logging.getLogger(__name__)
 RECONNECT_BACKOFF = (1, 2, 5, 10, 30, 60)
+OUTBOX_BUSY_WAIT = 0.5  # another process was sending: try the outbox again this soon
+OUTBOX_BUSY_TRIES = 20  # ... this many times in a row; then the scheduler's tick flushes it
+ORPHAN_CHECK_SECONDS = 5  # while idle, look this often for work a dead daemon left
 
 
 @dataclass
@@ -33,10 +45,14 @@ class CycleReport:
     failed: int = 0
     moved: int = 0
     followups: dict[str, int] = field(default_factory=dict)
+    followups_elsewhere: bool = False  # another process holds the scheduler lock
+    outbox_busy: bool = False  # another process was sending the outbox
 
     def __str__(self) -> str:
         outcomes = ", ".join(f"{k}: {v}" for k, v in sorted(self.outcomes.items())) or "none"
         followups = ", ".join(f"{k}: {v}" for k, v in sorted(self.followups.items())) or "none"
+        if self.followups_elsewhere:
+            followups = "skipped (another process runs the scheduler)"
         return (
             f"stored {self.stored}; outcomes {outcomes}; sent {self.sent}, "
             f"deferred {self.deferred}, failed {self.failed}; moved {self.moved}; "
@@ -44,17 +60,25 @@ class CycleReport:
         )
 
 
-def cycle(ctx: Context, client: IMAPClient | None) -> CycleReport:
-    """One pass: store new mail, process it, tidy the server, flush the outbox."""
+def cycle(
+    ctx: Context, client: IMAPClient | None, lead: SchedulerLock | None = None
+) -> CycleReport:
+    """One pass: store new mail, process it, tidy the server, follow up (when `lead` is
+    given and this process holds it), flush the outbox."""
     report = CycleReport()
     if client is not None:
         report.stored = fetch_new(client, ctx.cfg.mailbox)
     report.outcomes = process_pending(ctx)
     if client is not None:
         report.moved = tidy_server(client, ctx.cfg.mailbox)
-    report.followups = dict(run_followups(ctx))
+    if lead is not None:
+        if lead.acquire():
+            report.followups = dict(run_followups(ctx))
+        else:
+            report.followups_elsewhere = True
     flushed = flush_outbox(ctx.cfg.smtp)
     report.sent, report.deferred, report.failed = flushed.sent, flushed.deferred, flushed.failed
+    report.outbox_busy = flushed.busy
     return report
 
 
@@ -63,20 +87,29 @@ def run_once(ctx: Context) -> CycleReport:
 
     A mailbox or database failure ends the run with one line (exit 2); what was committed
     stays, and the next run resumes from there. An unreachable mailbox still lets the
-    messages already stored be processed and the outbox be sent."""
+    messages already stored be processed and the outbox be sent. Follow-ups are done only
+    when no daemon holds the scheduler lock."""
+    lead = SchedulerLock()
+    try:
+        return _run_once(ctx, lead)
+    finally:
+        lead.release()
+
+
+def _run_once(ctx: Context, lead: SchedulerLock) -> CycleReport:
     try:
         client = connect(ctx.cfg.mailbox)
     except NETWORK_ERRORS as exc:
         where = f"{ctx.cfg.mailbox.host}:{ctx.cfg.mailbox.port}"
         try:
-            report = cycle(ctx, None)
+            report = cycle(ctx, None, lead)
         except DATABASE_ERRORS as db_exc:
             raise MailflowError(
                 f"mailbox {where} unreachable ({exc}); database: {db_exc}"
             ) from db_exc
         raise MailflowError(f"mailbox {where} unreachable ({exc}); without it: {report}") from exc
     try:
-        return cycle(ctx, client)
+        return cycle(ctx, client, lead)
     except NETWORK_ERRORS as exc:
         raise MailflowError(f"mailbox connection lost ({exc}); the next run resumes") from exc
     except DATABASE_ERRORS as exc:
@@ -91,6 +124,7 @@ class Daemon:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.stopping = threading.Event()
+        self.lead = SchedulerLock()  # held while this process runs the scheduler
         self.scheduler = schedule.Scheduler()
         every = load_policy(ctx.cfg.paths.rules).every_seconds
         self.scheduler.every(every).seconds.do(self._scheduled)
@@ -103,11 +137,19 @@ class Daemon:
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
 
-    def _scheduled(self) -> None:
-        """Time-driven work even when no mail arrives: follow-ups, then the outbox."""
+    def _followups(self) -> bool:
+        """Follow-ups, if this process holds the scheduler lock (tried again each time, so
+        that it takes over when the holder dies). True when something was done."""
+        if not self.lead.acquire():
+            return False
         done = run_followups(self.ctx)
         if done:
             log.info("follow-ups: %s", dict(done))
+        return bool(done)
+
+    def _scheduled(self) -> None:
+        """Time-driven work even when no mail arrives: follow-ups, then the outbox."""
+        self._followups()
         result = flush_outbox(self.ctx.cfg.smtp)
         if result.sent or result.failed:
             log.info(
@@ -131,31 +173,44 @@ class Daemon:
             except NETWORK_ERRORS as exc:
                 backoff.wait("mailbox connection lost", exc)
             except DATABASE_ERRORS as exc:
+                _reset_database()
                 backoff.wait("database unavailable, cycle abandoned", exc)
             except Exception as exc:  # a bug in one stage must not stop the daemon
                 backoff.wait("cycle failed", exc, traceback=True)
             finally:
                 _logout(client)
+        self.lead.release()
         log.info("stopped")
 
     def _serve(self, client: IMAPClient, backoff: Backoff) -> None:
         idle = self.ctx.cfg.mailbox.idle and b"IDLE" in client.capabilities()
         log.info("connected to the mailbox (%s)", "IDLE" if idle else "polling")
+        busy = 0  # cycles in a row that found the outbox in another process's hands
         while not self.stopping.is_set():
             report = cycle(self.ctx, client)
             if report.stored or report.sent or report.failed:
                 log.info("cycle: %s", report)
+            if self._followups():
+                flush_outbox(self.ctx.cfg.smtp)
             self.scheduler.run_pending()
             backoff.reset()
-            if idle:
+            busy = busy + 1 if report.outbox_busy else 0
+            if 0 < busy <= OUTBOX_BUSY_TRIES:  # its holder may have missed our newest rows
+                self.stopping.wait(OUTBOX_BUSY_WAIT)
+            elif idle and _did_work(report) and unread(client, self.ctx.cfg.mailbox):
+                continue  # mail came during the cycle (or another daemon is storing it)
+            elif idle:
                 self._idle(client)
             else:
                 self.stopping.wait(self.ctx.cfg.mailbox.poll_seconds)
 
     def _idle(self, client: IMAPClient) -> None:
-        """Wait for new mail, waking each second to notice a stop and run due jobs."""
+        """Wait for new mail, waking each second to notice a stop and run due jobs, and
+        every few seconds to take up what another daemon, killed, left unfinished."""
         client.idle()
-        deadline = time.monotonic() + self.ctx.cfg.mailbox.idle_seconds
+        now = time.monotonic()
+        deadline = now + self.ctx.cfg.mailbox.idle_seconds
+        next_check = now + ORPHAN_CHECK_SECONDS
         try:
             while not self.stopping.is_set() and time.monotonic() < deadline:
                 responses = client.idle_check(timeout=1)
@@ -163,8 +218,30 @@ class Daemon:
                     return
                 if self.scheduler.idle_seconds is not None and self.scheduler.idle_seconds <= 0:
                     return
+                if time.monotonic() >= next_check:
+                    if unclaimed_messages():
+                        return
+                    next_check = time.monotonic() + ORPHAN_CHECK_SECONDS
         finally:
             client.idle_done()
+
+
+def _reset_database() -> None:
+    """Drop the connection after a database error, so the next query opens a new one: a
+    server restarted, or a PostgreSQL session ended by the server (leases.py bounds a
+    hung transaction), would otherwise fail every cycle from now on. The session locks
+    it held are gone with it; SchedulerLock notices and tries again."""
+    db = getattr(database, "obj", database)
+    try:
+        db.close()
+    except Exception:  # already broken: nothing to close cleanly
+        log.debug("closing the database connection failed", exc_info=True)
+
+
+def _did_work(report: CycleReport) -> bool:
+    """Whether the cycle did anything; after an empty one, waiting is right even if a UID
+    looks unread (a message that cannot be fetched must not make the loop spin)."""
+    return bool(report.stored or report.outcomes or report.moved or report.sent)
 
 
 def _logout(client: IMAPClient) -> None:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from . import lifecycle as lc
 from .business_days import load_calendar
@@ -18,7 +20,8 @@ from .clock import stamp
 from .context import Context
 from .digest import collect_digest, digest_view
 from .intake import candidates, offer, want_of
-from .models import Conversation, MessageIdMap, OutboundMail, Request, database
+from .leases import lock_routing, lock_scope, write_transaction
+from .models import Conversation, MessageIdMap, OutboundMail, Request
 from .notices import notify_coordinator, send_auto
 from .policy import FollowupPolicy, load_policy
 from .privacy import anonymise_expired
@@ -31,32 +34,40 @@ OPEN, CLOSED, FINISHED = "open", "closed", "finished"
 
 
 def run_followups(ctx: Context) -> Counter[str]:
-    """Do everything that is due at this instant; returns what was done."""
+    """Do everything that is due at this instant; returns what was done.
+
+    One process runs it at a time (the scheduler lock, leases.py), but messages about the
+    same requests are processed meanwhile by others: each step locks its request, then
+    checks again that it is still due, before deciding."""
     policy = load_policy(ctx.cfg.paths.rules)
     now = stamp()
     done: Counter[str] = Counter()
-    for conv_id in _ids(
-        Conversation.select(Conversation.id)
+    offered = (
+        Conversation.select(Conversation.id, Conversation.request)
         .join(Request)
         .where((Conversation.state == OPEN) & (Request.state == lc.OFFERED))
-    ):
-        _step(done, lambda c=conv_id: chase_ambassador(ctx, policy, c, now))
-    for conv_id in _ids(
-        Conversation.select(Conversation.id)
+    )
+    for conv in list(offered.order_by(Conversation.id)):
+        due = Due(offered, conv.id, conv.request_id)
+        _step(done, lambda c=conv.id: chase_ambassador(ctx, policy, c, now), due)
+    answered = (
+        Conversation.select(Conversation.id, Conversation.request)
         .join(Request)
         .where(
             (Conversation.state == OPEN)
             & (Request.state == lc.ANSWERED)
             & Conversation.person_nudged_at.is_null()
         )
-    ):
-        _step(done, lambda c=conv_id: nudge_person(ctx, policy, c, now))
-    for request_id in _ids(
-        Request.select(Request.id).where(
-            Request.state.in_([lc.ANSWERED, lc.IN_CONVERSATION, lc.FEEDBACK_ASKED, lc.NEEDS_INFO])
-        )
-    ):
-        _step(done, lambda r=request_id: feedback_step(ctx, policy, r, now))
+    )
+    for conv in list(answered.order_by(Conversation.id)):
+        due = Due(answered, conv.id, conv.request_id)
+        _step(done, lambda c=conv.id: nudge_person(ctx, policy, c, now), due)
+    waiting = Request.select(Request.id).where(
+        Request.state.in_([lc.ANSWERED, lc.IN_CONVERSATION, lc.FEEDBACK_ASKED, lc.NEEDS_INFO])
+    )
+    for request in list(waiting.order_by(Request.id)):
+        due = Due(waiting, request.id, request.id)
+        _step(done, lambda r=request.id: feedback_step(ctx, policy, r, now), due)
     if ctx.cfg.coordinator.digest:
         _step(done, lambda: daily_digest(ctx, policy, now))
     _step(done, lambda: "anonymised" if anonymise_expired(ctx, now) else "")
@@ -82,14 +93,29 @@ def daily_digest(ctx: Context, policy: FollowupPolicy, now: datetime) -> str:
     return "digest"
 
 
-def _ids(query) -> list[int]:  # noqa: ANN001 - a peewee query
-    return [row.id for row in query.order_by(query.model.id)]
+@dataclass(frozen=True)
+class Due:
+    """A row found due by `query`, and the request its step decides about."""
+
+    query: Any  # the peewee query that selected the row
+    row_id: int
+    request_id: int
+
+    def still(self) -> bool:
+        return bool(self.query.where(self.query.model.id == self.row_id).exists())
 
 
-def _step(done: Counter[str], action) -> None:  # noqa: ANN001 - a callable
-    """One action, one transaction; a failure is logged and retried at the next run."""
+def _step(done: Counter[str], action, due: Due | None = None) -> None:  # noqa: ANN001
+    """One action, one transaction; a failure is logged and retried at the next run.
+
+    With `due`, its request is locked first and the row must still be due under the lock:
+    a message processed meanwhile by another daemon may have answered it."""
     try:
-        with database.atomic():
+        with write_transaction():
+            if due is not None:
+                lock_scope([due.request_id])
+                if not due.still():
+                    return
             outcome = action()
     except Exception:  # one bad row must not stop the others
         log.exception("follow-up failed; it will be retried")
@@ -170,6 +196,7 @@ def reassign(ctx: Context, conv: Conversation, cause: str, inbound) -> None:  # 
         return
     move_request(request, lc.REASSIGNED, cause, inbound)
     tried = {c.ambassador_id for c in request.conversations}
+    lock_routing()
     choice = choose(want_of(request), candidates(), exclude=frozenset(tried))
     if choice is not None:
         offer(

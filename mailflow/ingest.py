@@ -4,6 +4,11 @@ Order matters: (1) store raw bytes and commit, (2) process (pipeline.py), (3) mo
 server copy to the processed or quarantine folder. A crash between any two steps is
 repaired on the next pass: a stored message is recognised by its hash and never stored or
 processed again.
+
+Several daemons may read one mailbox at once: both may fetch the same UID, and the one that
+stores it second finds its hash taken and counts it as known (no error, nothing of the
+other's undone); the last UID read only moves forward; moving a message that another
+daemon moved already does nothing (a UID that no longer exists is ignored, RFC 3501 6.4.8).
 """
 
 from __future__ import annotations
@@ -17,9 +22,12 @@ from email import policy
 from email.parser import BytesHeaderParser
 
 from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError
+from peewee import IntegrityError
 
 from .clock import stamp
 from .config import MailboxConfig
+from .leases import for_update, lock_message_id, write_transaction
 from .models import InboundMessage, MailboxState, database
 from .record import log_event
 
@@ -63,15 +71,33 @@ def _message_id(raw: bytes) -> str:
 def store(
     raw: bytes, folder: str, uidvalidity: int | None, uid: int | None
 ) -> InboundMessage | None:
-    """Record the raw message; None when the very same bytes were stored before."""
+    """Record the raw message; None when the very same bytes were stored before, by this
+    process or, a moment ago, by another one reading the same mailbox."""
     digest = hashlib.sha256(raw).hexdigest()
     if InboundMessage.select().where(InboundMessage.sha256 == digest).exists():
         return None
     message_id = _message_id(raw)
+    lock_message_id(message_id)  # until commit: a copy stored meanwhile is seen below
     duplicate = (
         bool(message_id)
         and InboundMessage.select().where(InboundMessage.message_id == message_id).exists()
     )
+    try:
+        return _create(raw, digest, message_id, duplicate, folder, uidvalidity, uid)
+    except IntegrityError:  # the same bytes stored by another daemon meanwhile
+        return None
+
+
+def _create(
+    raw: bytes,
+    digest: str,
+    message_id: str,
+    duplicate: bool,
+    folder: str,
+    uidvalidity: int | None,
+    uid: int | None,
+) -> InboundMessage:
+    """Insert in a savepoint, so that a lost race on the hash undoes only this insert."""
     with database.atomic():
         row = InboundMessage.create(
             message_id=message_id,
@@ -103,18 +129,37 @@ def fetch_new(client: IMAPClient, cfg: MailboxConfig) -> int:
     uids = [u for u in sorted(client.search(["UID", f"{last_uid + 1}:*"])) if u > last_uid]
     stored = 0
     for start in range(0, len(uids), FETCH_BATCH):
-        batch = uids[start : start + FETCH_BATCH]
+        # Another daemon may have read ahead meanwhile: skip what it stored.
+        reached = _last_uid(cfg.folder, uidvalidity) if start else last_uid
+        batch = [u for u in uids[start : start + FETCH_BATCH] if u > reached]
+        if not batch:
+            continue
         for uid, data in sorted(client.fetch(batch, ["BODY.PEEK[]"]).items()):
             raw = data.get(b"BODY[]")
             if raw is None:
                 continue
-            with database.atomic():  # the message and how far we read: one commit
+            with write_transaction():  # the message and how far we read: one commit
                 if store(bytes(raw), cfg.folder, uidvalidity, uid) is not None:
                     stored += 1
                 else:
                     _mark_known(bytes(raw), uidvalidity, uid, cfg.folder)
-                MailboxState.update(last_uid=uid).where(MailboxState.folder == cfg.folder).execute()
+                MailboxState.update(last_uid=uid).where(
+                    (MailboxState.folder == cfg.folder)
+                    & (MailboxState.uidvalidity == uidvalidity)
+                    & (MailboxState.last_uid < uid)  # never backwards (another daemon's read)
+                ).execute()
     return stored
+
+
+def unread(client: IMAPClient, cfg: MailboxConfig) -> bool:
+    """Whether the folder holds a UID past the last one stored (by any daemon).
+
+    Mail that arrives while a cycle runs is announced (EXISTS) in the replies to the
+    cycle's own commands, and IDLE does not announce it again: asked last before IDLE,
+    this finds it. (`n:*` always matches the highest UID, hence the filter.)"""
+    state = MailboxState.get_or_none(MailboxState.folder == cfg.folder)
+    last = int(state.last_uid) if state is not None else 0
+    return any(uid > last for uid in client.search(["UID", f"{last + 1}:*"]))
 
 
 def _last_uid(folder: str, uidvalidity: int) -> int:
@@ -122,7 +167,11 @@ def _last_uid(folder: str, uidvalidity: int) -> int:
     state = MailboxState.get_or_none(MailboxState.folder == folder)
     if state is not None and state.uidvalidity == uidvalidity:
         return int(state.last_uid)
-    with database.atomic():
+    with write_transaction():
+        found = MailboxState.select().where(MailboxState.folder == folder)
+        state = for_update(found).first()  # under the lock: another daemon may have seen it
+        if state is not None and state.uidvalidity == uidvalidity:
+            return int(state.last_uid)  # another daemon saw the change first
         if state is not None:
             why = (
                 f"{folder}: UIDVALIDITY changed {state.uidvalidity} -> {uidvalidity}; "
@@ -130,9 +179,8 @@ def _last_uid(folder: str, uidvalidity: int) -> int:
             )
             log_event("uidvalidity", why)
             log.warning("%s", why)
-        # an upsert both backends run (PostgreSQL has no INSERT OR REPLACE)
         MailboxState.insert(folder=folder, uidvalidity=uidvalidity, last_uid=0).on_conflict(
-            conflict_target=[MailboxState.folder],
+            conflict_target=[MailboxState.folder],  # an upsert both backends understand
             update={MailboxState.uidvalidity: uidvalidity, MailboxState.last_uid: 0},
         ).execute()
     return 0
@@ -143,7 +191,15 @@ def _mark_known(raw: bytes, uidvalidity: int, uid: int, folder: str) -> None:
     UID so that the server-side tidy step can move it."""
     digest = hashlib.sha256(raw).hexdigest()
     InboundMessage.update(uidvalidity=uidvalidity, uid=uid, folder=folder, server_done=False).where(
-        InboundMessage.sha256 == digest
+        (InboundMessage.sha256 == digest)
+        # unchanged when another daemon stored it from this very UID (and perhaps moved it)
+        & (
+            (InboundMessage.uid != uid)
+            | (InboundMessage.uidvalidity != uidvalidity)
+            | (InboundMessage.folder != folder)
+            | InboundMessage.uid.is_null()
+            | InboundMessage.uidvalidity.is_null()
+        )
     ).execute()
 
 
@@ -167,15 +223,37 @@ def tidy_server(client: IMAPClient, cfg: MailboxConfig) -> int:
         (cfg.quarantine_folder, "quarantined"),
     ):
         group = [r for r in rows if r.status == status_name]
-        if not group:
-            continue
-        uids = [r.uid for r in group]
-        if target:
-            client.move(uids, target)
-        else:
-            client.add_flags(uids, [b"\\Seen"])
-        InboundMessage.update(server_done=True).where(
-            InboundMessage.id.in_([r.id for r in group])
-        ).execute()
-        moved += len(group)
+        if group:
+            moved += _tidy_group(client, group, target)
     return moved
+
+
+def _tidy_group(client: IMAPClient, group: list[InboundMessage], target: str) -> int:
+    """Move (or flag) the group's messages; those already gone were moved by another
+    daemon. Dovecot refuses a MOVE naming a message expunged meanwhile ("NO
+    [EXPUNGEISSUED]"): then what is left waits for the next cycle."""
+    present = set(_present(client, [r.uid for r in group]))
+    uids = [r.uid for r in group if r.uid in present]
+    try:
+        if uids and target:
+            client.move(uids, target)
+        elif uids:
+            client.add_flags(uids, [b"\\Seen"])
+    except IMAPClientError as exc:
+        if "EXPUNGEISSUED" not in str(exc):
+            raise
+        log.info("tidy: another daemon moved some of these meanwhile; next cycle (%s)", exc)
+        return 0
+    InboundMessage.update(server_done=True).where(
+        InboundMessage.id.in_([r.id for r in group])
+    ).execute()
+    return len(uids)
+
+
+def _present(client: IMAPClient, uids: list[int]) -> list[int]:
+    """Which of these UIDs the folder still holds (a missing UID is simply not listed)."""
+    found: list[int] = []
+    for start in range(0, len(uids), 500):
+        chunk = ",".join(str(u) for u in uids[start : start + 500])
+        found += client.search(["UID", chunk])
+    return found

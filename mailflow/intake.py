@@ -11,6 +11,7 @@ from .addresses import message_id_of, new_token
 from .clock import stamp
 from .compose import automatic_mail, new_message_id, render
 from .context import Context
+from .leases import lock_routing
 from .models import Ambassador, Conversation, InboundMessage, MessageIdMap, Person, Request
 from .notices import notify_coordinator, reply
 from .outbox import queue_mail
@@ -53,6 +54,7 @@ def handle_new_request(
             request=request,
         )
         return NEEDS_INFO
+    lock_routing()  # several daemons: one choice at a time sees every ambassador's load
     choice = choose(want_of(request), candidates())
     if choice is None:
         move_request(request, lc.UNMATCHED, "no available ambassador matches", inbound)

@@ -247,6 +247,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             WidenToBigint("mailbox_state", "last_uid"),
         ),
     ),
+    Migration(
+        7,
+        "several daemons: which daemon processed each inbound message",
+        _columns("inbound_message", processed_by=CharField(max_length=200, null=True)),
+    ),
 )
 LATEST = MIGRATIONS[-1].version if MIGRATIONS else BASELINE
 

@@ -145,6 +145,7 @@ class InboundMessage(BaseModel):
     conversation = ForeignKeyField(Conversation, null=True, backref="inbound")
     server_done = BooleanField(default=False)  # moved/flagged on the IMAP server
     processed_at = DateTimeField(null=True)
+    processed_by = CharField(max_length=200, null=True)  # host:pid of the daemon (leases.py)
 
 
 class OutboundMail(BaseModel):

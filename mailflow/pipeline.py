@@ -3,6 +3,12 @@
 Ingest (ingest.py) has already stored the raw bytes; everything decided here, including the
 mails it causes (outbox), is written in one transaction, so a crash replays it whole or not
 at all. Sending (send.py) and the server-side move (ingest.py) come after.
+
+Several daemons may run this at once on one database: each message is claimed inside its
+transaction and the request it concerns is locked before anything is read (leases.py), so
+a message is processed by exactly one of them, once, and two messages of one conversation
+are decided one after the other. A conflict with another process (a unique key taken
+meanwhile, a deadlock) rolls the transaction back and the message is tried again.
 """
 
 from __future__ import annotations
@@ -20,15 +26,16 @@ from .ambassador_mail import (
     refuse_stray_command,
 )
 from .bounces import handle_bounce
-from .classify import AUTO_REPLY, BOUNCE, classify
+from .classify import AUTO_REPLY, BOUNCE, Classification, classify
 from .clock import stamp
 from .context import Context
 from .intake import handle_new_request
+from .leases import claim_inbound, lock_scope, worker_name, write_transaction
 from .limits import TOO_LARGE, oversize_reason, refuse_too_large
-from .models import InboundMessage, database
+from .models import InboundMessage, Request
 from .readable import subject_of
 from .record import log_event
-from .relay import handle_relay
+from .relay import find_conversation, handle_relay
 from .resilience import DATABASE_ERRORS
 
 log = logging.getLogger(__name__)
@@ -36,16 +43,26 @@ log = logging.getLogger(__name__)
 QUARANTINED = "quarantined"
 NO_SENDER = "no-sender"
 OWN_ADDRESS = "own-address"
+CONFLICT_ATTEMPTS = 3  # a conflict with another process is retried; a lasting one quarantines
+_CONFLICT_CODES = {"23505", "40001", "40P01"}  # unique violation, serialization, deadlock
 
 
 def parse(raw: bytes) -> EmailMessage:
     return BytesParser(policy=policy.default).parsebytes(raw)  # type: ignore[return-value]
 
 
-def dispatch(ctx: Context, inbound: InboundMessage, msg: EmailMessage) -> str:
+def dispatch(
+    ctx: Context,
+    inbound: InboundMessage,
+    msg: EmailMessage,
+    token: str | None = None,
+    verdict: Classification | None = None,
+) -> str:
     """Decide what this message is and what to do; returns the named outcome."""
-    token = relay_token(msg, ctx.cfg.relay)
-    verdict = classify(msg, ctx.classify, ctx.loop_marker, own_domain=ctx.cfg.relay.domain)
+    token = token or relay_token(msg, ctx.cfg.relay)
+    verdict = verdict or classify(
+        msg, ctx.classify, ctx.loop_marker, own_domain=ctx.cfg.relay.domain
+    )
     inbound.reason = verdict.reason
     if verdict.automated:
         if token:
@@ -75,46 +92,110 @@ def dispatch(ctx: Context, inbound: InboundMessage, msg: EmailMessage) -> str:
     return refused or handle_new_request(ctx, inbound, msg, name, address)
 
 
-def process(ctx: Context, inbound: InboundMessage) -> str:
-    """Process one stored message exactly once; an error quarantines it, never loses it."""
-    try:
-        with database.atomic():
-            msg = parse(bytes(inbound.raw))
-            inbound.subject = subject_of(msg)[:998]
-            outcome = dispatch(ctx, inbound, msg)
-            status = QUARANTINED if outcome == TOO_LARGE else "processed"
-            inbound.outcome, inbound.status, inbound.processed_at = outcome, status, stamp()
-            inbound.save()
-            log_event(
-                "processed",
-                f"inbound message: {outcome}",
-                inbound=inbound,
-                request=inbound.request_id,
-                conversation=inbound.conversation_id,
-            )
-        return outcome
-    except DATABASE_ERRORS:
-        raise  # a locked or absent database is passing: the message stays stored, retried
-    except Exception as exc:  # any other failure: keep the message, visibly
-        log.exception("message %s quarantined", inbound.id)
-        quarantine(inbound.id, f"{type(exc).__name__}: {exc}")
-        return QUARANTINED
+def lock_for(msg: EmailMessage, token: str | None, verdict: Classification) -> None:
+    """Serialise with every other transaction about the same request or sender (leases.py).
+
+    Mail that may change many requests at once takes the whole directory: a bounce or an
+    out-of-office (they may reassign an ambassador's conversations) and any mail from an
+    ambassador's registered address without a relay token (PAUSE, STOP, ...)."""
+    who = sender(msg)
+    address = who[1] if who else ""
+    requests: list[int] = []
+    if token:
+        conv, _ = find_conversation(token)
+        if conv is not None:
+            requests.append(conv.request_id)
+        else:
+            asked = Request.get_or_none(Request.feedback_token == token)
+            requests += [asked.id] if asked is not None else []
+    wide = verdict.outcome in (BOUNCE, AUTO_REPLY) or (
+        not verdict.automated and not token and bool(address) and find_ambassador(address)
+    )
+    lock_scope(requests, [address], whole_directory=bool(wide))
+
+
+def process(ctx: Context, inbound: InboundMessage) -> str | None:
+    """Process one stored message exactly once; an error quarantines it, never loses it.
+
+    None when another process has it (claimed, or processed meanwhile)."""
+    for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+        try:
+            return _process_claimed(ctx, inbound.id)
+        except DATABASE_ERRORS as exc:
+            if not _conflict(exc):
+                raise  # a locked or absent database is passing: the message stays stored
+            why = exc
+        except Exception as exc:  # any other failure: keep the message, visibly
+            if not _conflict(exc):
+                log.exception("message %s quarantined", inbound.id)
+                quarantine(inbound.id, f"{type(exc).__name__}: {exc}")
+                return QUARANTINED
+            why = exc
+        log.warning(
+            "message %s: conflict with another process (%s), try %s", inbound.id, why, attempt
+        )
+    quarantine(inbound.id, f"conflict repeated {CONFLICT_ATTEMPTS} times: {why}")
+    return QUARANTINED
+
+
+def _process_claimed(ctx: Context, inbound_id: int) -> str | None:
+    with write_transaction():
+        inbound = claim_inbound(inbound_id)
+        if inbound is None:
+            return None
+        msg = parse(bytes(inbound.raw))
+        inbound.subject = subject_of(msg)[:998]
+        token = relay_token(msg, ctx.cfg.relay)
+        verdict = classify(msg, ctx.classify, ctx.loop_marker, own_domain=ctx.cfg.relay.domain)
+        lock_for(msg, token, verdict)
+        outcome = dispatch(ctx, inbound, msg, token, verdict)
+        status = QUARANTINED if outcome == TOO_LARGE else "processed"
+        inbound.outcome, inbound.status, inbound.processed_at = outcome, status, stamp()
+        inbound.processed_by = worker_name()
+        inbound.save()
+        log_event(
+            "processed",
+            f"inbound message: {outcome}",
+            inbound=inbound,
+            request=inbound.request_id,
+            conversation=inbound.conversation_id,
+        )
+    return outcome
+
+
+def _conflict(exc: BaseException) -> bool:
+    """A clash with another process's transaction, which a new attempt resolves."""
+    for candidate in (exc, *exc.args, exc.__cause__):
+        if getattr(candidate, "pgcode", None) in _CONFLICT_CODES:
+            return True
+    return False
 
 
 def quarantine(inbound_id: int, reason: str) -> None:
-    with database.atomic():
-        InboundMessage.update(
-            status="quarantined", outcome=QUARANTINED, reason=reason[:2000], processed_at=stamp()
-        ).where(InboundMessage.id == inbound_id).execute()
-        log_event("quarantine", reason[:2000], inbound=inbound_id)
+    """Only a message still `stored`: another process may have processed it meanwhile."""
+    with write_transaction():
+        done = (
+            InboundMessage.update(
+                status="quarantined",
+                outcome=QUARANTINED,
+                reason=reason[:2000],
+                processed_at=stamp(),
+                processed_by=worker_name(),
+            )
+            .where((InboundMessage.id == inbound_id) & (InboundMessage.status == "stored"))
+            .execute()
+        )
+        if done:
+            log_event("quarantine", reason[:2000], inbound=inbound_id)
 
 
 def process_pending(ctx: Context) -> dict[str, int]:
-    """Every stored, unprocessed message, oldest first."""
+    """Every stored, unprocessed message, oldest first; those another process holds are
+    left to it."""
     counts: dict[str, int] = {}
     pending = InboundMessage.select(InboundMessage.id).where(InboundMessage.status == "stored")
-    for row in pending.order_by(InboundMessage.id):
-        inbound = InboundMessage.get_by_id(row.id)
-        outcome = process(ctx, inbound)
-        counts[outcome] = counts.get(outcome, 0) + 1
+    for row in list(pending.order_by(InboundMessage.id)):
+        outcome = process(ctx, row)
+        if outcome is not None:
+            counts[outcome] = counts.get(outcome, 0) + 1
     return counts

@@ -33,7 +33,15 @@ reading the ".", fails without replying or refuses the mail in a reply that neve
 tests/test_crash.py measures `send-recovered` and `send-unconfirmed` under kill -9.
 
 A row is never sent by two live processes (the lock, plus a claim that only moves a row
-still `queued`). Order: due rows go oldest first; a row waits while an older row to the
+still `queued`). This holds with several daemons on one database (leases.py): the lock is
+the database's (PostgreSQL: any machine; SQLite: the processes of one machine), a daemon
+that finds it taken returns at once with `busy` and tries again half a second later (its
+newest rows may have been queued after the holder looked). Rows are only ever `sending`
+or `handed` under the lock, so whoever holds it next may recover them as above. A sender
+that loses its connection loses the lock with it, but also cannot commit `handed`, so it
+never writes the final "." of a mail that the next holder might send again.
+
+Order: due rows go oldest first; a row waits while an older row to the
 same recipient is still queued, so a 4xx on one mail does not let later ones overtake it.
 Backoff: a 4xx delays that row (30 s, 1 min, 2 min ... 1 h; failed after
 `smtp.max_attempts`); a server that cannot be reached delays the whole outbox on the same
@@ -77,6 +85,7 @@ class FlushResult:
     sent: int = 0
     deferred: int = 0
     failed: int = 0
+    busy: bool = False  # another process held the sender lock: nothing was tried
 
 
 def _backoff(attempt: int) -> int:
@@ -153,6 +162,13 @@ def _setting(key: str) -> str | None:
     return found.value if found else None
 
 
+def _put(key: str, value: str) -> None:
+    """Insert or update (an upsert PostgreSQL and SQLite both understand)."""
+    Setting.insert(key=key, value=value).on_conflict(
+        conflict_target=[Setting.key], update={Setting.value: value}
+    ).execute()
+
+
 def _server_retry_at() -> datetime | None:
     value = _setting(SERVER_RETRY_AT)
     return datetime.fromisoformat(value) if value else None
@@ -163,14 +179,8 @@ def _server_down(why: str) -> None:
     delay = _backoff(failures)
     retry_at = stamp() + timedelta(seconds=delay)
     with database.atomic():
-        for key, value in (
-            (SERVER_FAILURES, str(failures)),
-            (SERVER_RETRY_AT, retry_at.isoformat()),
-        ):
-            # an upsert both backends run (PostgreSQL has no INSERT OR REPLACE)
-            Setting.insert(key=key, value=value).on_conflict(
-                conflict_target=[Setting.key], update={Setting.value: value}
-            ).execute()
+        _put(SERVER_FAILURES, str(failures))
+        _put(SERVER_RETRY_AT, retry_at.isoformat())
     log.warning("SMTP server unreachable (%s); outbox waits %ss (failure %s)", why, delay, failures)
 
 
@@ -417,8 +427,8 @@ def flush_outbox(cfg: SmtpConfig) -> FlushResult:
     """Recover what a dead sender left, then send everything due, over one connection."""
     with _sender_lock() as mine:
         if not mine:
-            log.info("another process is sending the outbox; leaving it to it")
-            return FlushResult()
+            log.debug("another process is sending the outbox; leaving it to it")
+            return FlushResult(busy=True)
         _recover()
         due = _due()
         if not due:
