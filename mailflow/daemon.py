@@ -14,7 +14,7 @@ from imapclient import IMAPClient
 from .context import Context
 from .errors import MailflowError
 from .followup import run_followups
-from .ingest import connect, fetch_new, tidy_server
+from .ingest import connect, fetch_new, has_new, tidy_server
 from .pipeline import process_pending
 from .policy import load_policy
 from .resilience import DATABASE_ERRORS, NETWORK_ERRORS, Backoff
@@ -147,10 +147,10 @@ class Daemon:
                 log.info("cycle: %s", report)
             self.scheduler.run_pending()
             backoff.reset()
-            if idle:
-                self._idle(client)
-            else:
+            if not idle:
                 self.stopping.wait(self.ctx.cfg.mailbox.poll_seconds)
+            elif not has_new(client, self.ctx.cfg.mailbox):  # else: straight to the next cycle
+                self._idle(client)
 
     def _idle(self, client: IMAPClient) -> None:
         """Wait for new mail, waking each second to notice a stop and run due jobs."""

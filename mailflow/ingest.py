@@ -117,6 +117,17 @@ def fetch_new(client: IMAPClient, cfg: MailboxConfig) -> int:
     return stored
 
 
+def has_new(client: IMAPClient, cfg: MailboxConfig) -> bool:
+    """Whether the folder holds a message above the last stored UID.
+
+    The daemon asks this as its last command before IDLE: a message that arrived during a
+    cycle was announced (EXISTS) in the reply to an earlier command, and IDLE would not
+    announce it again, leaving it unread until the next mail or the IDLE timeout."""
+    state = MailboxState.get_or_none(MailboxState.folder == cfg.folder)
+    last = int(state.last_uid) if state is not None else 0
+    return any(uid > last for uid in client.search(["UID", f"{last + 1}:*"]))
+
+
 def _last_uid(folder: str, uidvalidity: int) -> int:
     """The last UID stored from `folder`; 0 (with the change logged) on a new UIDVALIDITY."""
     state = MailboxState.get_or_none(MailboxState.folder == folder)
