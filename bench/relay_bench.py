@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from tests.mailstack import HOST, MailStack
 
 from . import mails, stack
+from .measure import cpu_seconds
 from .watch import ArrivalWatcher
 
 
@@ -57,6 +58,7 @@ class Throughput:
     delivered: int  # mails that had to land in the recipients' INBOXes
     inject_seconds: float  # until Postfix had taken the last one
     seconds: float  # first injection -> last expected mail in an INBOX
+    cpu_seconds: float  # CPU time the system under test used meanwhile
 
     @property
     def per_second(self) -> float:
@@ -68,11 +70,13 @@ def throughput(
     batch: Sequence[tuple[str, str, bytes]],
     recipients: Sequence[str],
     expected: int,
+    pid: int,
     timeout: float = 900,
 ) -> Throughput:
     """Inject `batch` as fast as Postfix takes it while the system under test runs, then
     wait until `expected` more mails sit in `recipients`' INBOXes (polled every 0.2 s)."""
     base = stack.inbox_count(mail_stack, recipients)
+    cpu = cpu_seconds(pid)
     start = time.monotonic()
     stack.inject(mail_stack, batch)
     injected = time.monotonic() - start
@@ -81,4 +85,5 @@ def throughput(
         if time.monotonic() > deadline:
             raise TimeoutError(f"only {got} of {expected} mails delivered within {timeout}s")
         time.sleep(0.2)
-    return Throughput(len(batch), expected, injected, time.monotonic() - start)
+    elapsed = time.monotonic() - start
+    return Throughput(len(batch), expected, injected, elapsed, cpu_seconds(pid) - cpu)

@@ -83,7 +83,7 @@ def _run(basedir, mail_stack, sizes, lat_people, people, pros, say) -> RelayResu
             for i, p in enumerate(people)
         ]
         out.throughput["forwarder requests"] = throughput(
-            mail_stack, requests, [stack.SINK], len(requests)
+            mail_stack, requests, [stack.SINK], len(requests), forwarder.pid
         )
         requests = [
             (p, stack.RELAY, mails.request(p, stack.RELAY, THROUGHPUT_TRADE, i))
@@ -94,6 +94,7 @@ def _run(basedir, mail_stack, sizes, lat_people, people, pros, say) -> RelayResu
             requests,
             [*pros, *people],
             2 * len(requests),  # intro + ack each
+            daemon.pid,
         )
         conversations = mf.person_tokens(THROUGHPUT_TRADE)[: sizes.replies]
         replies = [
@@ -101,12 +102,14 @@ def _run(basedir, mail_stack, sizes, lat_people, people, pros, say) -> RelayResu
             for i, (p, _) in enumerate(conversations)
         ]
         out.throughput["forwarder replies"] = throughput(
-            mail_stack, replies, [stack.SINK], len(replies)
+            mail_stack, replies, [stack.SINK], len(replies), forwarder.pid
         )
         replies = [
             (p, to, mails.reply(p, to, 300_000 + i)) for i, (p, to) in enumerate(conversations)
         ]
-        out.throughput["mailflow replies"] = throughput(mail_stack, replies, pros, len(replies))
+        out.throughput["mailflow replies"] = throughput(
+            mail_stack, replies, pros, len(replies), daemon.pid
+        )
         out.memory["daemon_run_peak_kb"] = status_kb(daemon.pid, "VmHWM")
         out.memory["forwarder_run_peak_kb"] = status_kb(forwarder.pid, "VmHWM")
         out.memory["outcomes"] = dict(

@@ -49,7 +49,8 @@ def _relay(r: Any) -> None:
         print(
             f"   {name:19} {result.messages} in -> {result.delivered} delivered"
             f" in {result.seconds:6.1f} s = {result.per_second:6.1f} msg/s"
-            f" (injection took {result.inject_seconds:.1f} s)"
+            f" (injection {result.inject_seconds:.1f} s; CPU of the process"
+            f" {result.cpu_seconds / result.messages * 1000:.1f} ms/msg)"
         )
     for kind in ("requests", "replies"):
         mf, fw = t.get(f"mailflow {kind}"), t.get(f"forwarder {kind}")

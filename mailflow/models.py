@@ -33,8 +33,9 @@ class Ambassador(BaseModel):
     last_name = CharField(max_length=100)
     kind = CharField(max_length=16)  # metier | formation | vae
     title = CharField(max_length=200)
-    title_words = CharField(max_length=200)  # folded title, for exact title matching
-    code_rome = CharField(max_length=5, null=True)
+    # indexed for routing (intake.could_match): a range on the code, a scan of the titles
+    title_words = CharField(max_length=200, index=True)  # folded title, for title matching
+    code_rome = CharField(max_length=5, null=True, index=True)
     sector = CharField(max_length=200, default="")
     department = CharField(max_length=3)
     region = CharField(max_length=3, null=True)
