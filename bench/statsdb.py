@@ -39,6 +39,11 @@ SPAN_DAYS = 700
 SITUATIONS = ("collegien", "lyceen", "etudiant", "demandeur_emploi", "salarie", None)
 DOMAINS = ("D11", "H29", "K21", "M18", "J11", "F16", "A14", "G18")
 RAW = b"Subject: x\r\n\r\n" + b"x" * 80  # the bytes are never read by stats; kept small
+MESSAGE = (  # a request's scrubbed text, as long as a typical one: it widens the rows scanned
+    "Bonjour, je m'appelle Léa, j'ai 15 ans et je suis en troisième au collège. Je voudrais "
+    "découvrir le métier de boulanger et, si possible, rencontrer un professionnel près de "
+    "chez moi pendant les vacances. Mes parents sont d'accord. Merci beaucoup !"
+)
 
 
 def _text(moment: datetime) -> str:
@@ -122,7 +127,7 @@ def _plan(rng: random.Random, rid: int, people: int) -> dict[str, Any]:
         "id": rid, "person_id": person, "kind": rng.choice(("metier", "formation", "vae")),
         "code_rome": f"{domain}0{rid % 9 + 1}", "rome_label": f"Métier {domain}",
         "department": f"{rng.randint(1, 95):02d}", "age": rng.choice((None, *range(11, 60))),
-        "situation": rng.choice(SITUATIONS), "message": "Bonjour",
+        "situation": rng.choice(SITUATIONS), "message": MESSAGE, "trade_text": "boulanger",
         "state": "unmatched" if unmatched else ("closed" if answered else "offered"),
         "created_at": _text(at), "updated_at": _text(at),
         "first_answer_at": _text(at + timedelta(hours=rng.randint(1, 200))) if answered else None,
