@@ -22,6 +22,10 @@ from .send import flush_outbox
 
 log = logging.getLogger(__name__)
 RECONNECT_BACKOFF = (1, 2, 5, 10, 30, 60)
+# Messages per cycle: the mails of one cycle are being delivered by the SMTP server while
+# the next cycle is processed (both cores busy), and the first message of a burst of
+# thousands does not wait for the last one to be processed before its mail goes out.
+CYCLE_LIMIT = 100
 
 
 @dataclass
@@ -34,6 +38,23 @@ class CycleReport:
     moved: int = 0
     followups: dict[str, int] = field(default_factory=dict)
 
+    def add(self, other: CycleReport) -> CycleReport:
+        """The two cycles' counts summed (run --once runs as many cycles as mail waits)."""
+        counts: dict[str, dict[str, int]] = {"outcomes": {}, "followups": {}}
+        for name, merged in counts.items():
+            for part in (getattr(self, name), getattr(other, name)):
+                for key, value in part.items():
+                    merged[key] = merged.get(key, 0) + value
+        return CycleReport(
+            stored=self.stored + other.stored,
+            outcomes=counts["outcomes"],
+            sent=self.sent + other.sent,
+            deferred=self.deferred + other.deferred,
+            failed=self.failed + other.failed,
+            moved=self.moved + other.moved,
+            followups=counts["followups"],
+        )
+
     def __str__(self) -> str:
         outcomes = ", ".join(f"{k}: {v}" for k, v in sorted(self.outcomes.items())) or "none"
         followups = ", ".join(f"{k}: {v}" for k, v in sorted(self.followups.items())) or "none"
@@ -45,10 +66,11 @@ class CycleReport:
 
 
 def cycle(ctx: Context, client: IMAPClient | None) -> CycleReport:
-    """One pass: store new mail, process it, tidy the server, flush the outbox."""
+    """One pass: store new mail (up to CYCLE_LIMIT messages), process it, tidy the server,
+    flush the outbox."""
     report = CycleReport()
     if client is not None:
-        report.stored = fetch_new(client, ctx.cfg.mailbox)
+        report.stored = fetch_new(client, ctx.cfg.mailbox, limit=CYCLE_LIMIT)
     report.outcomes = process_pending(ctx)
     if client is not None:
         report.moved = tidy_server(client, ctx.cfg.mailbox)
@@ -76,7 +98,10 @@ def run_once(ctx: Context) -> CycleReport:
             ) from db_exc
         raise MailflowError(f"mailbox {where} unreachable ({exc}); without it: {report}") from exc
     try:
-        return cycle(ctx, client)
+        report = cycle(ctx, client)
+        while has_new(client, ctx.cfg.mailbox):  # more than one cycle's worth was waiting
+            report = report.add(cycle(ctx, client))
+        return report
     except NETWORK_ERRORS as exc:
         raise MailflowError(f"mailbox connection lost ({exc}); the next run resumes") from exc
     except DATABASE_ERRORS as exc:

@@ -91,8 +91,9 @@ def store(
     return row
 
 
-def fetch_new(client: IMAPClient, cfg: MailboxConfig) -> int:
-    """Store every message of the folder not yet stored; returns how many were new.
+def fetch_new(client: IMAPClient, cfg: MailboxConfig, limit: int | None = None) -> int:
+    """Store every message of the folder not yet stored (the first `limit` of them, when
+    given); returns how many were new.
 
     Each fetched batch is committed with the UID reached, in one transaction (one fsync
     instead of one per message), so a connection cut mid-fetch resumes after the last
@@ -103,6 +104,7 @@ def fetch_new(client: IMAPClient, cfg: MailboxConfig) -> int:
     uidvalidity = int(status[b"UIDVALIDITY"])
     last_uid = _last_uid(cfg.folder, uidvalidity)
     uids = [u for u in sorted(client.search(["UID", f"{last_uid + 1}:*"])) if u > last_uid]
+    uids = uids[:limit] if limit is not None else uids
     stored = 0
     for start in range(0, len(uids), FETCH_BATCH):
         batch = uids[start : start + FETCH_BATCH]
