@@ -4,9 +4,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from tests.mailstack import MailStack
 
 from . import mails, stack
 from .measure import mb, reset_peak, status_kb
@@ -35,7 +38,7 @@ class RelayResults:
     memory: dict[str, Any] = field(default_factory=dict)
 
 
-def run(basedir: Path, sizes: Sizes, say: Any) -> RelayResults:
+def run(basedir: Path, sizes: Sizes, say: Callable[[str], None]) -> RelayResults:
     lat_people = stack.persons(LATENCY_PEOPLE, "l")
     people = stack.persons(sizes.requests, "p")
     pros = stack.ambassadors(PROS)
@@ -48,7 +51,15 @@ def run(basedir: Path, sizes: Sizes, say: Any) -> RelayResults:
         stack.stop(mail_stack)
 
 
-def _run(basedir, mail_stack, sizes, lat_people, people, pros, say) -> RelayResults:  # noqa: ANN001
+def _run(
+    basedir: Path,
+    mail_stack: MailStack,
+    sizes: Sizes,
+    lat_people: list[str],
+    people: list[str],
+    pros: list[str],
+    say: Callable[[str], None],
+) -> RelayResults:
     out = RelayResults()
     mf = Mailflow(basedir / "mailflow", mail_stack)
     mf.write_config()
@@ -132,7 +143,14 @@ def _run(basedir, mail_stack, sizes, lat_people, people, pros, say) -> RelayResu
     return out
 
 
-def _big(mf: Mailflow, daemon: Service, mail_stack, pair, n: int, relayed: bool) -> dict:  # noqa: ANN001
+def _big(
+    mf: Mailflow,
+    daemon: Service,
+    mail_stack: MailStack,
+    pair: tuple[str, str],
+    n: int,
+    relayed: bool,
+) -> dict[str, Any]:
     """Send one reply with a 25 MB attachment; peak RSS of the daemon while it handles it."""
     sender, to = pair
     raw = mails.with_attachment(sender, to, 900_000 + n, BIG_ATTACHMENT)

@@ -139,13 +139,17 @@ def available_now():  # noqa: ANN201 - a peewee expression
 
 def could_match(want: Want, domain: bool):  # noqa: ANN201 - a peewee subquery, or None
     """The ids of a superset of the ambassadors `route.trade_tier` can accept: the same
-    ROME code (or, with `domain`, a range on it: the same domain), or every asked word in
-    the title. Both use indexes (models.Ambassador), so routing stays near a millisecond
-    with 10,000 ambassadors; `choose` decides exactly. None when nobody can match."""
+    ROME code (or, with `domain`, the same domain), or every asked word in the title. The
+    code and title indexes (models.Ambassador) keep routing near a millisecond with 10,000
+    ambassadors; `choose` decides exactly. None when nobody can match. Portable SQL only
+    (no string ranges: their order depends on the PostgreSQL collation)."""
     parts = []
     if want.code_rome:
-        code = want.code_rome[:3] if domain else want.code_rome
-        same = (Ambassador.code_rome >= code) & (Ambassador.code_rome < code + "~")
+        same = (  # the domain: a scan, but only when nobody of the same code is free
+            fn.SUBSTR(Ambassador.code_rome, 1, 3) == want.code_rome[:3]
+            if domain
+            else Ambassador.code_rome == want.code_rome  # the index
+        )
         parts.append(Ambassador.select(Ambassador.id).where(same))
     wanted = [w for w in words(want.title_words or "").split() if len(w) > 2]
     if wanted:
