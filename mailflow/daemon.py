@@ -34,6 +34,10 @@ RECONNECT_BACKOFF = (1, 2, 5, 10, 30, 60)
 OUTBOX_BUSY_WAIT = 0.5  # another process was sending: try the outbox again this soon
 OUTBOX_BUSY_TRIES = 20  # ... this many times in a row; then the scheduler's tick flushes it
 ORPHAN_CHECK_SECONDS = 5  # while idle, look this often for work a dead daemon left
+# Messages per cycle: the mails of one cycle are being delivered by the SMTP server while
+# the next cycle is processed (both cores busy), and the first message of a burst of
+# thousands does not wait for the last one to be processed before its mail goes out.
+CYCLE_LIMIT = 100
 
 
 @dataclass
@@ -47,6 +51,25 @@ class CycleReport:
     followups: dict[str, int] = field(default_factory=dict)
     followups_elsewhere: bool = False  # another process holds the scheduler lock
     outbox_busy: bool = False  # another process was sending the outbox
+
+    def add(self, other: CycleReport) -> CycleReport:
+        """The two cycles' counts summed (run --once runs as many cycles as mail waits)."""
+        counts: dict[str, dict[str, int]] = {"outcomes": {}, "followups": {}}
+        for name, merged in counts.items():
+            for part in (getattr(self, name), getattr(other, name)):
+                for key, value in part.items():
+                    merged[key] = merged.get(key, 0) + value
+        return CycleReport(
+            stored=self.stored + other.stored,
+            outcomes=counts["outcomes"],
+            sent=self.sent + other.sent,
+            deferred=self.deferred + other.deferred,
+            failed=self.failed + other.failed,
+            moved=self.moved + other.moved,
+            followups=counts["followups"],
+            followups_elsewhere=self.followups_elsewhere or other.followups_elsewhere,
+            outbox_busy=other.outbox_busy,  # the last cycle's: whether to try again soon
+        )
 
     def __str__(self) -> str:
         outcomes = ", ".join(f"{k}: {v}" for k, v in sorted(self.outcomes.items())) or "none"
@@ -63,11 +86,11 @@ class CycleReport:
 def cycle(
     ctx: Context, client: IMAPClient | None, lead: SchedulerLock | None = None
 ) -> CycleReport:
-    """One pass: store new mail, process it, tidy the server, follow up (when `lead` is
-    given and this process holds it), flush the outbox."""
+    """One pass: store new mail (up to CYCLE_LIMIT messages), process it, tidy the server,
+    follow up (when `lead` is given and this process holds it), flush the outbox."""
     report = CycleReport()
     if client is not None:
-        report.stored = fetch_new(client, ctx.cfg.mailbox)
+        report.stored = fetch_new(client, ctx.cfg.mailbox, limit=CYCLE_LIMIT)
     report.outcomes = process_pending(ctx)
     if client is not None:
         report.moved = tidy_server(client, ctx.cfg.mailbox)
@@ -109,7 +132,10 @@ def _run_once(ctx: Context, lead: SchedulerLock) -> CycleReport:
             ) from db_exc
         raise MailflowError(f"mailbox {where} unreachable ({exc}); without it: {report}") from exc
     try:
-        return cycle(ctx, client, lead)
+        report = cycle(ctx, client, lead)
+        while unread(client, ctx.cfg.mailbox):  # more than one cycle's worth was waiting
+            report = report.add(cycle(ctx, client, lead))
+        return report
     except NETWORK_ERRORS as exc:
         raise MailflowError(f"mailbox connection lost ({exc}); the next run resumes") from exc
     except DATABASE_ERRORS as exc:

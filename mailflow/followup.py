@@ -19,14 +19,13 @@ from .business_days import load_calendar
 from .clock import stamp
 from .context import Context
 from .digest import collect_digest, digest_view
-from .intake import candidates, offer, want_of
+from .intake import best_choice, offer, want_of
 from .leases import lock_routing, lock_scope, write_transaction
 from .models import Conversation, MessageIdMap, OutboundMail, Request
 from .notices import notify_coordinator, send_auto
 from .policy import FollowupPolicy, load_policy
 from .privacy import anonymise_expired
 from .record import log_event, move_request
-from .route import choose
 from .views import ambassador_view, request_view
 
 log = logging.getLogger(__name__)
@@ -197,7 +196,7 @@ def reassign(ctx: Context, conv: Conversation, cause: str, inbound) -> None:  # 
     move_request(request, lc.REASSIGNED, cause, inbound)
     tried = {c.ambassador_id for c in request.conversations}
     lock_routing()
-    choice = choose(want_of(request), candidates(), exclude=frozenset(tried))
+    choice = best_choice(want_of(request), exclude=frozenset(tried))
     if choice is not None:
         offer(
             ctx,

@@ -117,16 +117,20 @@ def _create(
     return row
 
 
-def fetch_new(client: IMAPClient, cfg: MailboxConfig) -> int:
-    """Store every message of the folder not yet stored; returns how many were new.
+def fetch_new(client: IMAPClient, cfg: MailboxConfig, limit: int | None = None) -> int:
+    """Store every message of the folder not yet stored (the first `limit` of them, when
+    given); returns how many were new.
 
-    Each message is committed with the UID reached, so a connection cut mid-fetch resumes
-    after the last stored UID. A new UIDVALIDITY restarts from UID 1: messages already
-    stored are recognised by their hash (`_mark_known`), never processed again."""
+    Each fetched batch is committed with the UID reached, in one transaction (one fsync
+    instead of one per message), so a connection cut mid-fetch resumes after the last
+    stored batch; nothing is moved on the server before it is stored. A new UIDVALIDITY
+    restarts from UID 1: messages already stored are recognised by their hash
+    (`_mark_known`), never processed again."""
     status = client.folder_status(cfg.folder, ["UIDVALIDITY"])
     uidvalidity = int(status[b"UIDVALIDITY"])
     last_uid = _last_uid(cfg.folder, uidvalidity)
     uids = [u for u in sorted(client.search(["UID", f"{last_uid + 1}:*"])) if u > last_uid]
+    uids = uids[:limit] if limit is not None else uids
     stored = 0
     for start in range(0, len(uids), FETCH_BATCH):
         # Another daemon may have read ahead meanwhile: skip what it stored.
@@ -134,20 +138,21 @@ def fetch_new(client: IMAPClient, cfg: MailboxConfig) -> int:
         batch = [u for u in uids[start : start + FETCH_BATCH] if u > reached]
         if not batch:
             continue
-        for uid, data in sorted(client.fetch(batch, ["BODY.PEEK[]"]).items()):
-            raw = data.get(b"BODY[]")
-            if raw is None:
-                continue
-            with write_transaction():  # the message and how far we read: one commit
+        fetched = sorted(client.fetch(batch, ["BODY.PEEK[]"]).items())
+        with write_transaction():  # the batch and how far we read: one commit (one fsync)
+            for uid, data in fetched:
+                raw = data.get(b"BODY[]")
+                if raw is None:
+                    continue
                 if store(bytes(raw), cfg.folder, uidvalidity, uid) is not None:
                     stored += 1
                 else:
                     _mark_known(bytes(raw), uidvalidity, uid, cfg.folder)
-                MailboxState.update(last_uid=uid).where(
-                    (MailboxState.folder == cfg.folder)
-                    & (MailboxState.uidvalidity == uidvalidity)
-                    & (MailboxState.last_uid < uid)  # never backwards (another daemon's read)
-                ).execute()
+            MailboxState.update(last_uid=batch[-1]).where(
+                (MailboxState.folder == cfg.folder)
+                & (MailboxState.uidvalidity == uidvalidity)
+                & (MailboxState.last_uid < batch[-1])  # never backwards (another daemon's read)
+            ).execute()
     return stored
 
 

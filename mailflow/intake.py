@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import operator
 from email.message import EmailMessage
+from functools import reduce
 
 from peewee import JOIN, fn
 
@@ -19,6 +21,7 @@ from .readable import readable_text, subject_of
 from .record import log_event, move_request
 from .route import Candidate, Choice, Want, choose
 from .scrub import Secret, scrub_text
+from .textnorm import words
 from .understand import understand
 from .values import ParsedRequest
 from .views import ambassador_view, request_view
@@ -55,7 +58,7 @@ def handle_new_request(
         )
         return NEEDS_INFO
     lock_routing()  # several daemons: one choice at a time sees every ambassador's load
-    choice = choose(want_of(request), candidates())
+    choice = best_choice(want_of(request))
     if choice is None:
         move_request(request, lc.UNMATCHED, "no available ambassador matches", inbound)
         view = request_view(request, ctx.ref)
@@ -136,35 +139,66 @@ def available_now():  # noqa: ANN201 - a peewee expression
     )
 
 
-def candidates() -> list[Candidate]:
-    """Every available ambassador with their current load."""
+def could_match(want: Want, domain: bool):  # noqa: ANN201 - a peewee subquery, or None
+    """The ids of a superset of the ambassadors `route.trade_tier` can accept: the same
+    ROME code (or, with `domain`, the same domain), or every asked word in the title. The
+    code and title indexes (models.Ambassador) keep routing near a millisecond with 10,000
+    ambassadors; `choose` decides exactly. None when nobody can match. Portable SQL only
+    (no string ranges: their order depends on the PostgreSQL collation)."""
+    parts = []
+    if want.code_rome:
+        same = (  # the domain: a scan, but only when nobody of the same code is free
+            fn.SUBSTR(Ambassador.code_rome, 1, 3) == want.code_rome[:3]
+            if domain
+            else Ambassador.code_rome == want.code_rome  # the index
+        )
+        parts.append(Ambassador.select(Ambassador.id).where(same))
+    wanted = [w for w in words(want.title_words or "").split() if len(w) > 2]
+    if wanted:
+        titled = reduce(operator.and_, [Ambassador.title_words.contains(w) for w in wanted])
+        parts.append(Ambassador.select(Ambassador.id).where(titled))
+    return reduce(operator.or_, parts) if parts else None  # UNION
+
+
+def best_choice(want: Want, exclude: frozenset[int] = frozenset()) -> Choice | None:
+    """`route.choose` over the whole directory, from far fewer rows: the same trade ranks
+    first, so the ROME domain is only loaded when nobody of the same trade is free."""
+    for domain in (False, True):
+        ids = could_match(want, domain)
+        choice = choose(want, candidates(ids), exclude) if ids is not None else None
+        if choice is not None:
+            return choice
+    return None
+
+
+def candidates(ids=None) -> list[Candidate]:  # noqa: ANN001 - a peewee subquery
+    """Every available ambassador (or those of `ids`) with their current load."""
+    where = available_now() if ids is None else available_now() & Ambassador.id.in_(ids)
     open_count = fn.COUNT(Conversation.id)
+    columns = (
+        Ambassador.id,
+        Ambassador.kind,
+        Ambassador.code_rome,
+        Ambassador.title_words,
+        Ambassador.department,
+        Ambassador.region,
+        Ambassador.insee,
+        Ambassador.capacity,
+        open_count,
+        Ambassador.last_contacted_at,
+        Ambassador.active,
+    )
     query = (
-        Ambassador.select(Ambassador, open_count.alias("open_count"))
+        Ambassador.select(*columns)
         .join(
             Conversation,
             JOIN.LEFT_OUTER,
             on=(Conversation.ambassador == Ambassador.id) & (Conversation.state == "open"),
         )
-        .where(available_now())
+        .where(where)
         .group_by(Ambassador.id)
     )
-    return [
-        Candidate(
-            id=a.id,
-            kind=a.kind,
-            code_rome=a.code_rome,
-            title_words=a.title_words,
-            department=a.department,
-            region=a.region,
-            insee=a.insee,
-            capacity=a.capacity,
-            open_conversations=a.open_count,
-            last_contacted_at=a.last_contacted_at,
-            active=a.active,
-        )
-        for a in query
-    ]
+    return [Candidate(*row) for row in query.tuples()]  # tuples: no model objects to build
 
 
 def offer(

@@ -252,6 +252,14 @@ MIGRATIONS: tuple[Migration, ...] = (
         "several daemons: which daemon processed each inbound message",
         _columns("inbound_message", processed_by=CharField(max_length=200, null=True)),
     ),
+    Migration(
+        8,
+        "indexes for routing: ambassadors by ROME code and by title",
+        (
+            AddIndex("ambassador", ("code_rome",)),
+            AddIndex("ambassador", ("title_words",)),
+        ),
+    ),
 )
 LATEST = MIGRATIONS[-1].version if MIGRATIONS else BASELINE
 

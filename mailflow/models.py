@@ -34,8 +34,9 @@ class Ambassador(BaseModel):
     last_name = CharField(max_length=100)
     kind = CharField(max_length=16)  # metier | formation | vae
     title = CharField(max_length=200)
-    title_words = CharField(max_length=200)  # folded title, for exact title matching
-    code_rome = CharField(max_length=5, null=True)
+    # indexed for routing (intake.could_match): a range on the code, a scan of the titles
+    title_words = CharField(max_length=200, index=True)  # folded title, for title matching
+    code_rome = CharField(max_length=5, null=True, index=True)
     sector = CharField(max_length=200, default="")
     department = CharField(max_length=3)
     region = CharField(max_length=3, null=True)
@@ -203,7 +204,8 @@ class Event(BaseModel):
     cause = TextField(default="")
 
     class Meta:
-        indexes = ((("kind", "new_state"), False),)  # statistics, retention: events by kind
+        # stats, retention, the few state events to "reassigned" / "unmatched" among millions
+        indexes = ((("kind", "new_state"), False),)
 
 
 class Setting(BaseModel):
