@@ -34,6 +34,8 @@ RECONNECT_BACKOFF = (1, 2, 5, 10, 30, 60)
 OUTBOX_BUSY_WAIT = 0.5  # another process was sending: try the outbox again this soon
 OUTBOX_BUSY_TRIES = 20  # ... this many times in a row; then the scheduler's tick flushes it
 ORPHAN_CHECK_SECONDS = 5  # while idle, look this often for work a dead daemon left
+UNREAD_EMPTY_WAIT = 0.2  # unread mail after an empty cycle: look again this soon
+UNREAD_EMPTY_TRIES = 10  # ... this many times in a row; then IDLE (and its orphan checks)
 # Messages per cycle: the mails of one cycle are being delivered by the SMTP server while
 # the next cycle is processed (both cores busy), and the first message of a burst of
 # thousands does not wait for the last one to be processed before its mail goes out.
@@ -212,6 +214,7 @@ class Daemon:
         idle = self.ctx.cfg.mailbox.idle and b"IDLE" in client.capabilities()
         log.info("connected to the mailbox (%s)", "IDLE" if idle else "polling")
         busy = 0  # cycles in a row that found the outbox in another process's hands
+        empty = 0  # cycles in a row that did nothing
         while not self.stopping.is_set():
             report = cycle(self.ctx, client)
             if report.stored or report.sent or report.failed:
@@ -221,10 +224,16 @@ class Daemon:
             self.scheduler.run_pending()
             backoff.reset()
             busy = busy + 1 if report.outbox_busy else 0
+            empty = 0 if _did_work(report) else empty + 1
             if 0 < busy <= OUTBOX_BUSY_TRIES:  # its holder may have missed our newest rows
                 self.stopping.wait(OUTBOX_BUSY_WAIT)
-            elif idle and _did_work(report) and unread(client, self.ctx.cfg.mailbox):
-                continue  # mail came during the cycle (or another daemon is storing it)
+            elif idle and empty <= UNREAD_EMPTY_TRIES and unread(client, self.ctx.cfg.mailbox):
+                # Mail came during the cycle: IDLE would not announce it again. After a
+                # cycle that found nothing to do, another daemon is storing it right now:
+                # give it a moment, a bounded number of times, rather than spin.
+                if empty:
+                    self.stopping.wait(UNREAD_EMPTY_WAIT)
+                continue
             elif idle:
                 self._idle(client)
             else:
@@ -265,8 +274,8 @@ def _reset_database() -> None:
 
 
 def _did_work(report: CycleReport) -> bool:
-    """Whether the cycle did anything; after an empty one, waiting is right even if a UID
-    looks unread (a message that cannot be fetched must not make the loop spin)."""
+    """Whether the cycle did anything; empty cycles in a row are bounded (UNREAD_EMPTY_TRIES)
+    even if a UID looks unread, so that nothing can make the loop spin."""
     return bool(report.stored or report.outcomes or report.moved or report.sent)
 
 
