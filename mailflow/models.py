@@ -34,7 +34,7 @@ class Ambassador(BaseModel):
     last_name = CharField(max_length=100)
     kind = CharField(max_length=16)  # metier | formation | vae
     title = CharField(max_length=200)
-    # indexed for routing (intake.could_match): a range on the code, a scan of the titles
+    # indexed for routing when it searched in SQL; it now uses route_index (in memory)
     title_words = CharField(max_length=200, index=True)  # folded title, for title matching
     code_rome = CharField(max_length=5, null=True, index=True)
     sector = CharField(max_length=200, default="")
