@@ -293,13 +293,14 @@ def _people(conds: list[Any]) -> tuple[Counter[str], Counter[tuple[str, str, str
 
 
 def gather(year: int | None) -> dict[str, Any]:
-    """Raw counts from SQL, keyed by month ('YYYY-MM'), year ('YYYY') or ALL."""
+    """Raw counts from SQL, keyed by month ('YYYY-MM'), year ('YYYY') or ALL (the
+    ambassadors contacted: by year)."""
     conds = _between(Request.created_at, year)
     people, firsts = _people(conds)
     contacted: defaultdict[str, set[int]] = defaultdict(set)
-    q = Conversation.select(_month(Conversation.created_at), Conversation.ambassador).distinct()
-    for m, amb in _rows(_where(q, _between(Conversation.created_at, year))):
-        contacted[m].add(amb)
+    q = Conversation.select(_year(Conversation.created_at), Conversation.ambassador).distinct()
+    for y, amb in _rows(_where(q, _between(Conversation.created_at, year))):
+        contacted[y].add(amb)
     active = {a for (a,) in Ambassador.select(Ambassador.id).where(Ambassador.active).tuples()}
     return {
         "tables": _request_tables(conds),
@@ -340,7 +341,7 @@ def section(raw: dict[str, Any], years: list[str], scope: str) -> dict[str, Any]
             firsts[table][key] += n
     hours = [h for m in months for h in raw["hours"].get(m, [])]
     offered, answered = t["answers"]["offered"], t["answers"]["answered"]
-    spans = raw["contacted"] if scope == ALL else months  # the total: every conversation
+    spans = raw["contacted"] if scope == ALL else years  # the total: every conversation
     contacted = set().union(*(raw["contacted"].get(m, set()) for m in spans))
     scores = _ordered(t["score"], SCORE_KEYS)
     rated = sum(scores[k] for k in SCORE_KEYS[:5])
