@@ -27,6 +27,7 @@ from .views import ambassador_view, request_view
 OFFERED = "request-offered"
 NEEDS_INFO = "request-needs-info"
 UNMATCHED = "request-unmatched"
+MAX_IDS = 5000  # ids read by id (best_choice); SQLite allows 32,766 parameters
 
 
 def handle_new_request(
@@ -149,7 +150,10 @@ def best_choice(want: Want, exclude: frozenset[int] = frozenset()) -> Choice | N
             return None
         if domain and not want.code_rome:
             return None  # no domain without a code: the same ids again
-        choice = choose(want, candidates(sorted(ids)), exclude) if ids else None
+        # Very many ids (a word in most titles of a huge directory): everyone available
+        # instead, under the databases' limits on parameters; `choose` gives the same.
+        wanted = sorted(ids) if len(ids) <= MAX_IDS else None
+        choice = choose(want, candidates(wanted), exclude) if ids else None
         if choice is not None:
             return choice
     return None

@@ -82,3 +82,12 @@ def test_an_ambassador_created_directly_is_seen(db: None) -> None:
     )  # fmt: skip
     choice = best_choice(BAKER)
     assert choice.trade_tier == 0 and choice.candidate.title_words == "boulanger"
+
+
+def test_too_many_ids_reads_everyone_available_with_the_same_choice(
+    db: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import_rows(DIRECTORY, "test")
+    expected = [best_choice(BAKER), best_choice(BAKER, exclude=frozenset({1}))]
+    monkeypatch.setattr("mailflow.intake.MAX_IDS", 0)
+    assert [best_choice(BAKER), best_choice(BAKER, exclude=frozenset({1}))] == expected
