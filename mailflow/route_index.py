@@ -14,7 +14,7 @@ and the directory's version (the id of the last "import" event, the highest amba
 read with one query of two index lookups before each use. Titles and codes are only
 written by the import (`directory.import_rows`), which logs its "import" event in the same
 transaction; an ambassador created any other way raises the highest id. A changed version
-rebuilds the index (one read of id, code and title of every ambassador: 10,000 in 0.1 to
+rebuilds the index (one read of id, code and title of every ambassador: 10,000 in 0.05 to
 0.15 s on the bench machine). A stale index could only hide an ambassador, never choose a
 wrong one, since the code and title `choose` compares are read again from the database.
 """
