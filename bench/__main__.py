@@ -28,6 +28,12 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, to try the bench")
     parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections")
+    parser.add_argument(
+        "--stats-db",
+        type=Path,
+        help="keep the generated stats database at this path and reuse it when it exists "
+        "(its generation takes about a minute)",
+    )
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupted)  # so that the stacks and daemons get stopped
     only = set(args.only.split(","))
@@ -51,7 +57,7 @@ def main(argv: list[str]) -> int:
 
             say("stats: generating the database")
             target = 20_000 if args.quick else 1_000_000
-            results["stats"] = statsdb.run(basedir / "stats", target, say)
+            results["stats"] = statsdb.run(basedir / "stats", target, say, args.stats_db)
     finally:
         if not os.environ.get("BENCH_KEEP"):
             shutil.rmtree(basedir, ignore_errors=True)

@@ -4,7 +4,8 @@ The directory is generated from the ROME appellations themselves (random titles,
 départements, communes of the referential) and imported through the real CSV import;
 5,000 open conversations give the ambassadors a load. Each request is timed in two parts:
 understanding its text (trade against every ROME title, place, age) and routing it
-(`intake.best_choice`: candidates loaded from SQL, then `route.choose`), in process, on SQLite.
+(`intake.best_choice`: the ids that can match from the in-memory trade index, their state
+and load from SQL, then `route.choose`), in process, on SQLite.
 """
 
 from __future__ import annotations

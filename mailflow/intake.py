@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import operator
 from email.message import EmailMessage
-from functools import reduce
 
 from peewee import JOIN, fn
 
@@ -20,8 +18,8 @@ from .outbox import queue_mail
 from .readable import readable_text, subject_of
 from .record import log_event, move_request
 from .route import Candidate, Choice, Want, choose
+from .route_index import trade_ids
 from .scrub import Secret, scrub_text
-from .textnorm import words
 from .understand import understand
 from .values import ParsedRequest
 from .views import ambassador_view, request_view
@@ -29,6 +27,7 @@ from .views import ambassador_view, request_view
 OFFERED = "request-offered"
 NEEDS_INFO = "request-needs-info"
 UNMATCHED = "request-unmatched"
+MAX_IDS = 5000  # ids read by id (best_choice); SQLite allows 32,766 parameters
 
 
 def handle_new_request(
@@ -139,39 +138,28 @@ def available_now():  # noqa: ANN201 - a peewee expression
     )
 
 
-def could_match(want: Want, domain: bool):  # noqa: ANN201 - a peewee subquery, or None
-    """The ids of a superset of the ambassadors `route.trade_tier` can accept: the same
-    ROME code (or, with `domain`, the same domain), or every asked word in the title. The
-    code and title indexes (models.Ambassador) keep routing near a millisecond with 10,000
-    ambassadors; `choose` decides exactly. None when nobody can match. Portable SQL only
-    (no string ranges: their order depends on the PostgreSQL collation)."""
-    parts = []
-    if want.code_rome:
-        same = (  # the domain: a scan, but only when nobody of the same code is free
-            fn.SUBSTR(Ambassador.code_rome, 1, 3) == want.code_rome[:3]
-            if domain
-            else Ambassador.code_rome == want.code_rome  # the index
-        )
-        parts.append(Ambassador.select(Ambassador.id).where(same))
-    wanted = [w for w in words(want.title_words or "").split() if len(w) > 2]
-    if wanted:
-        titled = reduce(operator.and_, [Ambassador.title_words.contains(w) for w in wanted])
-        parts.append(Ambassador.select(Ambassador.id).where(titled))
-    return reduce(operator.or_, parts) if parts else None  # UNION
-
-
 def best_choice(want: Want, exclude: frozenset[int] = frozenset()) -> Choice | None:
-    """`route.choose` over the whole directory, from far fewer rows: the same trade ranks
-    first, so the ROME domain is only loaded when nobody of the same trade is free."""
+    """`route.choose` over the whole directory, from far fewer rows: the ids that can match
+    come from the in-memory trade index (route_index), their current state and load from
+    the database. The same trade ranks first, so the ROME domain is only loaded when nobody
+    of the same trade is free."""
+    index = trade_ids()
     for domain in (False, True):
-        ids = could_match(want, domain)
-        choice = choose(want, candidates(ids), exclude) if ids is not None else None
+        ids = index.matching(want, domain)
+        if ids is None:
+            return None
+        if domain and not want.code_rome:
+            return None  # no domain without a code: the same ids again
+        # Very many ids (a word in most titles of a huge directory): everyone available
+        # instead, under the databases' limits on parameters; `choose` gives the same.
+        wanted = sorted(ids) if len(ids) <= MAX_IDS else None
+        choice = choose(want, candidates(wanted), exclude) if ids else None
         if choice is not None:
             return choice
     return None
 
 
-def candidates(ids=None) -> list[Candidate]:  # noqa: ANN001 - a peewee subquery
+def candidates(ids: list[int] | None = None) -> list[Candidate]:
     """Every available ambassador (or those of `ids`) with their current load."""
     where = available_now() if ids is None else available_now() & Ambassador.id.in_(ids)
     open_count = fn.COUNT(Conversation.id)

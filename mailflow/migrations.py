@@ -260,6 +260,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             AddIndex("ambassador", ("title_words",)),
         ),
     ),
+    Migration(
+        9,
+        "index for statistics: each person's requests in order, with age and situation",
+        (AddIndex("request", ("person_id", "created_at", "id", "age", "situation")),),
+    ),
 )
 LATEST = MIGRATIONS[-1].version if MIGRATIONS else BASELINE
 

@@ -34,7 +34,7 @@ class Ambassador(BaseModel):
     last_name = CharField(max_length=100)
     kind = CharField(max_length=16)  # metier | formation | vae
     title = CharField(max_length=200)
-    # indexed for routing (intake.could_match): a range on the code, a scan of the titles
+    # indexed for routing when it searched in SQL; it now uses route_index (in memory)
     title_words = CharField(max_length=200, index=True)  # folded title, for title matching
     code_rome = CharField(max_length=5, null=True, index=True)
     sector = CharField(max_length=200, default="")
@@ -96,6 +96,12 @@ class Request(BaseModel):
     feedback_answered_at = DateTimeField(null=True)
     closed_at = DateTimeField(null=True)
     person_bounced_at = DateTimeField(null=True)  # mail to the person bounced
+
+    class Meta:
+        # for `mailflow stats` (stats._people): each person's requests in order, with the
+        # age and situation of each, read from the index alone (a request row is wide: its
+        # text) and without a sort.
+        indexes = ((("person", "created_at", "id", "age", "situation"), False),)
 
 
 class Conversation(BaseModel):

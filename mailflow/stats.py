@@ -52,10 +52,11 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from datetime import datetime
+from functools import cache
 from statistics import median
 from typing import Any
 
-from peewee import SQL, PostgresqlDatabase, Select, fn
+from peewee import SQL, Case, PostgresqlDatabase, Select, fn
 
 from .errors import MailflowError
 from .lifecycle import REASSIGNED, UNMATCHED
@@ -79,11 +80,13 @@ class StatsError(MailflowError):
     """A breakdown does not add up to its total: a bug, reported instead of wrong figures."""
 
 
+@cache
 def age_key(age: int | None) -> str:
     label = age_band(age)
     return UNKNOWN if label is None else _BAND_KEY.get(label, UNDER)
 
 
+@cache
 def situation_key(value: str | None) -> str:
     text = fold(value or "").strip()
     if not text:
@@ -142,63 +145,78 @@ def _where(query: Any, conds: list[Any]) -> Any:
     return query.where(*conds) if conds else query
 
 
-def _firsts(conds: list[Any]) -> list[tuple[str, int | None, str | None, bool, int]]:
-    """(year, age, situation, first ever, people) of each person's first request of a year.
+def _rows(query: Any) -> list[tuple[Any, ...]]:
+    """The rows as the driver returns them: no peewee conversion per value (every column
+    read here is text, a number or a flag, used as such), one fetch."""
+    return database.obj.execute(query).fetchall()
 
-    One window, one sort: a request opens a person's year when the person's previous
-    request (by created_at, then id) is of another year, or there is none (first ever).
-    """
-    year = _year(Request.created_at)
-    order = [Request.created_at, Request.id]
-    prev = fn.LAG(year).over(partition_by=[Request.person], order_by=order)
-    fields = (year.alias("y"), Request.age.alias("age"), Request.situation.alias("sit"))
-    inner = _where(Request.select(*fields, prev.alias("prev")), conds).alias("firsts")
-    ever = inner.c.prev.is_null()
-    cols = [inner.c.y, inner.c.age, inner.c.sit, ever]
-    outer = (
-        Select([inner], [*cols, fn.COUNT(SQL("*"))])
-        .where(ever | (inner.c.prev != inner.c.y))
-        .group_by(*cols)
-    )
-    return list(outer.bind(database.obj).tuples())
+
+def _flag(cond: Any) -> Any:
+    """1 when `cond` holds, else 0: for conditional sums, on both databases."""
+    return Case(None, [(cond, 1)], 0)
 
 
 def _request_tables(conds: list[Any]) -> Counter[tuple[str, str, Any]]:
-    """(month, table, key) -> requests, for every request-level breakdown."""
+    """(month, table, key) -> requests, for every request-level breakdown.
+
+    One grouped scan of the requests gives every breakdown but unmet demand: grouped by
+    month, domain, département and offered (a conversation exists: looked up once per
+    request), with the fixed-key tables (kind, score, met, escalated, answered) as
+    conditional sums; "unknown" is the rest of each group.
+    """
     month = _month(Request.created_at)
-    tables: Counter[tuple[str, str, Any]] = Counter()
+    domain = fn.substr(Request.code_rome, 1, 3)
     offered = Request.id.in_(Conversation.select(Conversation.request))
-    answered = Request.first_answer_at.is_null(False)
-    escalated = Request.escalated_at.is_null(False)
-    cols = (
-        Request.kind,
-        Request.feedback_score,
-        Request.feedback_met,
-        escalated,
-        offered,
-        answered,
+    sums = [fn.SUM(_flag(Request.kind == k)) for k in KINDS]
+    sums += [fn.SUM(_flag(Request.feedback_score == int(k))) for k in SCORE_KEYS[:5]]
+    sums += [fn.SUM(_flag(Request.feedback_met == v)) for v in (True, False)]
+    sums += [
+        fn.SUM(_flag(Request.escalated_at.is_null(False))),
+        fn.SUM(_flag(Request.first_answer_at.is_null(False))),
+    ]
+    keys = [month, domain, Request.department, offered]
+    # GROUP BY the select list's positions: repeated, the expressions would be computed
+    # twice (SQLite does not match `substr(x, ?, ?)` with its own copy, parameters apart).
+    q = Request.select(*keys, fn.COUNT(Request.id), *sums).group_by(
+        *(SQL(str(i)) for i in range(1, len(keys) + 1))
     )
-    q = Request.select(month, *cols, fn.COUNT(Request.id)).group_by(month, *cols)
-    for m, kind, score, met, esc, off, ans, n in _where(q, conds).tuples():
-        tables[m, "requests", "total"] += n
-        tables[m, "kind", kind if kind in KINDS else UNKNOWN] += n
-        tables[m, "score", _score(score)] += n
-        tables[m, "met", _met(met)] += n
-        tables[m, "escalations", "total"] += n if esc else 0
-        tables[m, "answers", "offered"] += n if off else 0
-        tables[m, "answers", "answered"] += n if off and ans else 0
-    domain = fn.substr(Request.code_rome, 1, 3)  # both in one scan of the requests
-    q = Request.select(month, domain, Request.department, fn.COUNT(Request.id))
-    for m, dom, dept, n in _where(q.group_by(month, domain, Request.department), conds).tuples():
+    tables: Counter[tuple[str, str, Any]] = Counter()
+    fixed: defaultdict[str, list[int]] = defaultdict(lambda: [0] * (len(sums) + 3))
+    for m, dom, dept, off, n, *counts in _rows(_where(q, conds)):
         tables[m, "domain", _plain(dom)] += n
         tables[m, "department", _plain(dept)] += n
+        acc = fixed[m]  # per month: n, offered, answered if offered, then the sums
+        acc[0] += n
+        if off:
+            acc[1] += n
+            acc[2] += counts[-1]
+        for i, k in enumerate(counts, 3):
+            acc[i] += k
+    kinds, scores = len(KINDS), len(SCORE_KEYS) - 1
+    for m, (n, offered_n, answered_n, *counts) in fixed.items():
+        by_kind, counts = counts[:kinds], counts[kinds:]
+        by_score, counts = counts[:scores], counts[scores:]
+        yes, no, esc, _ = counts
+        tables[m, "requests", "total"] += n
+        for kind, k in zip(KINDS, by_kind, strict=True):
+            tables[m, "kind", kind] += k
+        tables[m, "kind", UNKNOWN] += n - sum(by_kind)
+        for score, k in zip(SCORE_KEYS[:5], by_score, strict=True):
+            tables[m, "score", score] += k
+        tables[m, "score", UNKNOWN] += n - sum(by_score)
+        tables[m, "met", "yes"] += yes
+        tables[m, "met", "no"] += no
+        tables[m, "met", UNKNOWN] += n - yes - no
+        tables[m, "escalations", "total"] += esc
+        tables[m, "answers", "offered"] += offered_n
+        tables[m, "answers", "answered"] += answered_n
     q = (
         Event.select(month, fn.COUNT(Event.id))
         .join(Request, on=(Event.request == Request.id))
         .where(Event.kind == "state", Event.new_state == REASSIGNED)
         .group_by(month)
     )
-    for m, n in _where(q, conds).tuples():
+    for m, n in _rows(_where(q, conds)):
         tables[m, "reassignments", "total"] += n
     went_unmatched = Event.select(Event.request).where(
         Event.kind == "state", Event.new_state == UNMATCHED
@@ -206,7 +224,7 @@ def _request_tables(conds: list[Any]) -> Counter[tuple[str, str, Any]]:
     ever = (Request.state == UNMATCHED) | Request.id.in_(went_unmatched)
     cols = (Request.rome_label, Request.trade_text, Request.department)
     q = Request.select(month, *cols, fn.COUNT(Request.id)).where(ever).group_by(month, *cols)
-    for m, label, text, dept, n in _where(q, conds).tuples():
+    for m, label, text, dept, n in _rows(_where(q, conds)):
         trade = (label or "").strip() or (text or "").strip() or UNKNOWN
         tables[m, "unmet", (trade, _plain(dept))] += n
     return tables
@@ -220,40 +238,69 @@ def _answer_hours(conds: list[Any]) -> defaultdict[str, list[float]]:
         _month(Request.created_at), _hours(Request.first_answer_at, Request.created_at)
     )
     q = q.where(offered, Request.first_answer_at.is_null(False))
-    for m, h in _where(q, conds).tuples():
+    for m, h in _rows(_where(q, conds)):
         hours[m].append(float(h))
     return hours
 
 
 def _people(conds: list[Any]) -> tuple[Counter[str], Counter[tuple[str, str, str]]]:
-    """Distinct people per month, year and ALL; people by (scope, table, key) from firsts.
+    """Distinct people per month, year and ALL; people by (scope, table, key).
 
-    Per year, the people are the year-opening requests; the overall count is a separate
-    COUNT(DISTINCT) that check_section holds the breakdowns against.
+    One window, one sort of the requests by person (created_at, then id): a request opens
+    a person's month (year) when the person's previous request is of another month (year)
+    or there is none (first ever, in the period). The people of a month (year) are the
+    requests opening it; a year's first requests give its ages and situations, first ever
+    ones those of the total. The overall count is a separate COUNT(DISTINCT) that
+    check_section holds the breakdowns against.
     """
-    month = _month(Request.created_at)
-    distinct = fn.COUNT(Request.person.distinct())
+    year, month = _year(Request.created_at), _month(Request.created_at)
+    order = [Request.created_at, Request.id]
+    window = {"partition_by": [Request.person], "order_by": order}
+    fields = (
+        year.alias("y"),
+        month.alias("m"),
+        Request.age.alias("age"),
+        Request.situation.alias("sit"),
+        fn.LAG(year).over(**window).alias("prev_y"),
+        fn.LAG(month).over(**window).alias("prev_m"),
+    )
+    inner = _where(Request.select(*fields), conds).alias("firsts")
+    ever = inner.c.prev_y.is_null()
+    opens_year = ever | (inner.c.prev_y != inner.c.y)
+    cols = [
+        inner.c.y,
+        inner.c.m,
+        ever,
+        opens_year,
+        Case(None, [(opens_year, inner.c.age)], None),
+        Case(None, [(opens_year, inner.c.sit)], None),
+    ]
+    opens_month = inner.c.prev_m.is_null() | (inner.c.prev_m != inner.c.m)
+    outer = Select([inner], [*cols, fn.COUNT(SQL("*"))]).where(opens_month).group_by(*cols)
     people: Counter[str] = Counter()
-    for m, n in _where(Request.select(month, distinct).group_by(month), conds).tuples():
-        people[m] += n
-    people[ALL] = _where(Request.select(distinct), conds).scalar() or 0
     firsts: Counter[tuple[str, str, str]] = Counter()
-    for y, age, situation, ever, n in _firsts(conds):
+    for y, m, first_ever, first_of_year, age, situation, n in _rows(outer):
+        people[m] += n
+        if not first_of_year:
+            continue
         people[y] += n
-        for scope in (y, ALL) if ever else (y,):
+        for scope in (y, ALL) if first_ever else (y,):
             firsts[scope, "age", age_key(age)] += n
             firsts[scope, "situation", situation_key(situation)] += n
+    distinct = fn.COUNT(Request.person.distinct())
+    people[ALL] = _where(Request.select(distinct), conds).scalar() or 0
     return people, firsts
 
 
 def gather(year: int | None) -> dict[str, Any]:
-    """Raw counts from SQL, keyed by month ('YYYY-MM'), year ('YYYY') or ALL."""
+    """Raw counts from SQL, keyed by month ('YYYY-MM'), year ('YYYY') or ALL (the
+    ambassadors contacted: by year)."""
     conds = _between(Request.created_at, year)
     people, firsts = _people(conds)
     contacted: defaultdict[str, set[int]] = defaultdict(set)
-    q = Conversation.select(_month(Conversation.created_at), Conversation.ambassador).distinct()
-    for m, amb in _where(q, _between(Conversation.created_at, year)).tuples():
-        contacted[m].add(amb)
+    q = Conversation.select(_year(Conversation.created_at), Conversation.ambassador).distinct()
+    for y, amb in _rows(_where(q, _between(Conversation.created_at, year))):
+        contacted[y].add(amb)
     active = {a for (a,) in Ambassador.select(Ambassador.id).where(Ambassador.active).tuples()}
     return {
         "tables": _request_tables(conds),
@@ -294,7 +341,7 @@ def section(raw: dict[str, Any], years: list[str], scope: str) -> dict[str, Any]
             firsts[table][key] += n
     hours = [h for m in months for h in raw["hours"].get(m, [])]
     offered, answered = t["answers"]["offered"], t["answers"]["answered"]
-    spans = raw["contacted"] if scope == ALL else months  # the total: every conversation
+    spans = raw["contacted"] if scope == ALL else years  # the total: every conversation
     contacted = set().union(*(raw["contacted"].get(m, set()) for m in spans))
     scores = _ordered(t["score"], SCORE_KEYS)
     rated = sum(scores[k] for k in SCORE_KEYS[:5])
