@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from email import policy
 from email.message import EmailMessage
-from email.parser import BytesParser
+from email.parser import BytesHeaderParser, BytesParser
 
 from .addresses import relay_token, sender
 from .ambassador_mail import (
@@ -49,6 +49,27 @@ _CONFLICT_CODES = {"23505", "40001", "40P01"}  # unique violation, serialization
 
 def parse(raw: bytes) -> EmailMessage:
     return BytesParser(policy=policy.default).parsebytes(raw)  # type: ignore[return-value]
+
+
+def parse_headers(raw: bytes) -> EmailMessage:
+    """The header block only, cut before the body so that the body is never decoded nor
+    copied: what an oversize message needs to be classified, locked and answered."""
+    ends = [i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i >= 0]
+    head = raw[: min(ends)] + b"\n\n" if ends else raw
+    return BytesHeaderParser(policy=policy.default).parsebytes(head)  # type: ignore[return-value]
+
+
+def _parse_for(ctx: Context, inbound: InboundMessage) -> EmailMessage:
+    """The whole message, or only its headers when it is above the size cap and will be
+    refused unread (dispatch looks at nothing else before the cap). Bounces and
+    auto-replies, handled before the cap and from their body, are parsed whole."""
+    raw = inbound.raw
+    raw = raw if isinstance(raw, bytes) else bytes(raw)  # PostgreSQL gives a memoryview
+    if oversize_reason(len(raw), ctx.cfg.limits) is None:
+        return parse(raw)
+    msg = parse_headers(raw)
+    verdict = classify(msg, ctx.classify, ctx.loop_marker, own_domain=ctx.cfg.relay.domain)
+    return parse(raw) if verdict.outcome in (BOUNCE, AUTO_REPLY) else msg
 
 
 def dispatch(
@@ -143,7 +164,7 @@ def _process_claimed(ctx: Context, inbound_id: int) -> str | None:
         inbound = claim_inbound(inbound_id)
         if inbound is None:
             return None
-        msg = parse(bytes(inbound.raw))
+        msg = _parse_for(ctx, inbound)
         inbound.subject = subject_of(msg)[:998]
         token = relay_token(msg, ctx.cfg.relay)
         verdict = classify(msg, ctx.classify, ctx.loop_marker, own_domain=ctx.cfg.relay.domain)
