@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from email import policy
 from email.message import EmailMessage
-from email.parser import BytesHeaderParser, BytesParser
+from email.parser import BytesParser
 
 from .addresses import relay_token, sender
 from .ambassador_mail import (
@@ -29,6 +29,7 @@ from .bounces import handle_bounce
 from .classify import AUTO_REPLY, BOUNCE, Classification, classify
 from .clock import stamp
 from .context import Context
+from .ingest import parse_headers
 from .intake import handle_new_request
 from .leases import claim_inbound, lock_scope, worker_name, write_transaction
 from .limits import TOO_LARGE, oversize_reason, refuse_too_large
@@ -49,14 +50,6 @@ _CONFLICT_CODES = {"23505", "40001", "40P01"}  # unique violation, serialization
 
 def parse(raw: bytes) -> EmailMessage:
     return BytesParser(policy=policy.default).parsebytes(raw)  # type: ignore[return-value]
-
-
-def parse_headers(raw: bytes) -> EmailMessage:
-    """The header block only, cut before the body so that the body is never decoded nor
-    copied: what an oversize message needs to be classified, locked and answered."""
-    ends = [i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i >= 0]
-    head = raw[: min(ends)] + b"\n\n" if ends else raw
-    return BytesHeaderParser(policy=policy.default).parsebytes(head)  # type: ignore[return-value]
 
 
 def _parse_for(ctx: Context, inbound: InboundMessage) -> EmailMessage:
