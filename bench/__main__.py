@@ -17,7 +17,7 @@ from . import relay_run
 from .report import print_summary
 
 REPO = Path(__file__).resolve().parent.parent
-SECTIONS = ("relay", "routing", "stats")
+SECTIONS = ("relay", "routing", "stats")  # and "memory": the large message alone
 
 
 def say(text: str) -> None:
@@ -47,6 +47,10 @@ def main(argv: list[str]) -> int:
         if "relay" in only:
             sizes = relay_run.Sizes(50, 0.2, 200, 200) if args.quick else relay_run.Sizes()
             results["relay"] = relay_run.run(basedir, sizes, say)
+        if "memory" in only:
+            from . import memory
+
+            results["memory"] = memory.run(basedir / "memory", say)
         if "routing" in only:
             from . import routing
 

@@ -19,6 +19,7 @@ import ssl as ssl_module
 from collections.abc import Iterator
 from contextlib import contextmanager
 from email import policy
+from email.message import EmailMessage
 from email.parser import BytesHeaderParser
 
 from imapclient import IMAPClient
@@ -60,8 +61,17 @@ def session(cfg: MailboxConfig) -> Iterator[IMAPClient]:
             log.debug("logout failed", exc_info=True)
 
 
+def parse_headers(raw: bytes) -> EmailMessage:
+    """The header block only, cut before the body: BytesHeaderParser alone would still
+    decode the whole message and keep its body as a list of lines (a large mail several
+    times over), where only the headers are wanted."""
+    ends = [i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i >= 0]
+    head = raw[: min(ends)] + b"\n\n" if ends else raw
+    return BytesHeaderParser(policy=policy.default).parsebytes(head)  # type: ignore[return-value]
+
+
 def _message_id(raw: bytes) -> str:
-    headers = BytesHeaderParser(policy=policy.default).parsebytes(raw)
+    headers = parse_headers(raw)
     try:
         return str(headers.get("Message-ID") or "").strip()[:998]
     except Exception:  # an unparsable Message-ID is as good as none

@@ -29,6 +29,7 @@ from .bounces import handle_bounce
 from .classify import AUTO_REPLY, BOUNCE, Classification, classify
 from .clock import stamp
 from .context import Context
+from .ingest import parse_headers
 from .intake import handle_new_request
 from .leases import claim_inbound, lock_scope, worker_name, write_transaction
 from .limits import TOO_LARGE, oversize_reason, refuse_too_large
@@ -49,6 +50,19 @@ _CONFLICT_CODES = {"23505", "40001", "40P01"}  # unique violation, serialization
 
 def parse(raw: bytes) -> EmailMessage:
     return BytesParser(policy=policy.default).parsebytes(raw)  # type: ignore[return-value]
+
+
+def _parse_for(ctx: Context, inbound: InboundMessage) -> EmailMessage:
+    """The whole message, or only its headers when it is above the size cap and will be
+    refused unread (dispatch looks at nothing else before the cap). Bounces and
+    auto-replies, handled before the cap and from their body, are parsed whole."""
+    raw = inbound.raw
+    raw = raw if isinstance(raw, bytes) else bytes(raw)  # PostgreSQL gives a memoryview
+    if oversize_reason(len(raw), ctx.cfg.limits) is None:
+        return parse(raw)
+    msg = parse_headers(raw)
+    verdict = classify(msg, ctx.classify, ctx.loop_marker, own_domain=ctx.cfg.relay.domain)
+    return parse(raw) if verdict.outcome in (BOUNCE, AUTO_REPLY) else msg
 
 
 def dispatch(
@@ -143,7 +157,7 @@ def _process_claimed(ctx: Context, inbound_id: int) -> str | None:
         inbound = claim_inbound(inbound_id)
         if inbound is None:
             return None
-        msg = parse(bytes(inbound.raw))
+        msg = _parse_for(ctx, inbound)
         inbound.subject = subject_of(msg)[:998]
         token = relay_token(msg, ctx.cfg.relay)
         verdict = classify(msg, ctx.classify, ctx.loop_marker, own_domain=ctx.cfg.relay.domain)

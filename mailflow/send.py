@@ -78,6 +78,7 @@ SERVER_FAILURES = "smtp_failures"  # Setting: consecutive connection failures
 _PG_LOCK_KEY = 0x6D61696C  # "mail"
 _LINE_ENDS = re.compile(rb"\r\n|\r|\n")
 _LEADING_DOT = re.compile(rb"(?m)^\.")
+DATA_CHUNK = 1024 * 1024  # DATA is dot-stuffed and written this much at a time
 
 
 @dataclass(frozen=True)
@@ -280,12 +281,21 @@ class _Unconfirmed(Exception):
     """The final "." went out but no reply came back."""
 
 
-def _dot_stuffed(raw: bytes) -> bytes:
-    """The DATA payload without its final "." line: CRLF line ends, dots doubled."""
-    text = _LINE_ENDS.sub(b"\r\n", raw)
-    if not text.endswith(b"\r\n"):
-        text += b"\r\n"
-    return _LEADING_DOT.sub(b"..", text)
+def _dot_stuffed_chunks(raw: bytes, size: int = DATA_CHUNK) -> Iterator[bytes]:
+    """The DATA payload without its final "." line (CRLF line ends, dots doubled), in
+    pieces of about `size` bytes, each cut just after a "\n" so that no line end is split
+    and each piece starts a line: a large mail is not copied twice more whole."""
+    view, pos, end = memoryview(raw), 0, len(raw)
+    while pos < end:
+        cut = raw.find(b"\n", min(pos + size, end) - 1)
+        stop = end if cut < 0 else cut + 1
+        text = _LEADING_DOT.sub(b"..", _LINE_ENDS.sub(b"\r\n", view[pos:stop]))
+        pos = stop
+        if pos >= end and not text.endswith(b"\r\n"):
+            text += b"\r\n"
+        yield text
+    if not end:
+        yield b"\r\n"
 
 
 async def _transaction(
@@ -301,8 +311,12 @@ async def _transaction(
             raise aiosmtplib.SMTPDataError(reply.code, reply.message)
         if client.protocol is None:
             raise aiosmtplib.SMTPServerDisconnected("connection lost")
-        client.protocol.write(_dot_stuffed(bytes(row.raw)))
-        await _written(client, timeout)
+        raw = row.raw if isinstance(row.raw, bytes) else bytes(row.raw)
+        for chunk in _dot_stuffed_chunks(raw):  # the kernel takes each before the next
+            if client.protocol is None:
+                raise aiosmtplib.SMTPServerDisconnected("connection lost")
+            client.protocol.write(chunk)
+            await _written(client, timeout)
     except aiosmtplib.SMTPResponseException:
         await _reset(client)
         raise

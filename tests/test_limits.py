@@ -189,6 +189,24 @@ def test_too_large_is_quarantined_and_the_sender_told(ctx: Context) -> None:
     assert Event.select().where(Event.kind == "quarantine").count() == 1
 
 
+def test_too_large_is_refused_from_its_headers_only(
+    ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cap is decided before the body is parsed: a refused message is never decoded."""
+    import mailflow.pipeline as pipeline
+
+    def no_body(raw: bytes) -> EmailMessage:
+        raise AssertionError("the body of an oversize message was parsed")
+
+    monkeypatch.setattr(pipeline, "parse", no_body)
+    msg = with_files(("scan.pdf", "application/pdf", b"%PDF" + b"1" * 300_000))
+    msg.replace_header("From", "Léa <lea@users.test>")
+    msg.replace_header("To", "relay@mailflow.test")
+    assert run(ctx, msg) == {"too-large": 1}
+    [answer] = OutboundMail.select()
+    assert answer.purpose == "too_large" and answer.recipient == "lea@users.test"
+
+
 def test_refused_attachment_is_replaced_and_explained(ctx: Context) -> None:
     conv = request(ctx)
     msg = with_files(("cv.pdf", "application/pdf", PDF), ("outil.exe", "application/pdf", b"MZ"))

@@ -277,15 +277,19 @@ def test_a_daemon_killed_mid_batch_leaves_its_messages_to_the_other(
     shared: Shared, tmp_path: Path
 ) -> None:
     """kill -9 one daemon while both work through a batch: its claims die with it and the
-    other, though idle and with a long IDLE timeout, takes them up within seconds."""
+    other, though idle and with a long IDLE timeout, takes them up within seconds.
+
+    The victim gets a head start (the batch is sent before the survivor starts): with both
+    running from the start, the faster one may take the whole batch, leaving nothing to
+    kill the other in the middle of."""
     db, mail = shared, shared.dep.stack
     set_config(db.dep, "mailbox", "idle_seconds", "300")
     logs = [tmp_path / "victim.log", tmp_path / "survivor.log"]
-    victim, survivor = (start_daemon(db.dep, log) for log in logs)
+    victim = start_daemon(db.dep, logs[0])
+    survivor = None
     report = lambda: _state(db, logs)  # noqa: E731
     try:
-        for log in logs:
-            wait_log(log, "connected to the mailbox (IDLE)")
+        wait_log(logs[0], "connected to the mailbox (IDLE)")
         requests = _requests(REQUESTS)
         send_batch(mail, requests)
         name = f":{victim.pid}"
@@ -298,6 +302,8 @@ def test_a_daemon_killed_mid_batch_leaves_its_messages_to_the_other(
             120,
             report,
         )
+        survivor = start_daemon(db.dep, logs[1])
+        wait_log(logs[1], "connected to the mailbox (IDLE)")
         victim.kill()
         victim.wait(timeout=30)
         killed = time.monotonic()
@@ -308,7 +314,8 @@ def test_a_daemon_killed_mid_batch_leaves_its_messages_to_the_other(
         recovery = time.monotonic() - killed
     finally:
         victim.kill() if victim.poll() is None else None
-        stop(survivor)
+        if survivor is not None:
+            stop(survivor)
     by = assert_processed_once(db, [str(m["Message-ID"]) for _, _, m in requests])
     sent = assert_sent_once(db)
     recovered = db.value("SELECT count(*) FROM event WHERE kind = 'send-recovered'")
