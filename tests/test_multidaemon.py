@@ -266,7 +266,10 @@ def test_two_daemons_process_every_message_once_and_send_every_mail_once(
         for daemon in daemons:
             stop(daemon)
     by = assert_processed_once(db, [str(m["Message-ID"]) for _, _, m in requests + replies])
-    assert len(by) == 2 and all(by.values()), f"both daemons should have worked: {by}"
+    if testdb.POSTGRESQL:  # SKIP LOCKED: both take messages side by side
+        assert len(by) == 2 and all(by.values()), f"both daemons should have worked: {by}"
+    # On SQLite one write lock serialises processing: whichever daemon its busy handler
+    # favours may take every message (a second daemon there adds availability, not speed).
     assert_no_lost_update(db)
     sent = assert_sent_once(db)
     assert_clean_logs(logs)
