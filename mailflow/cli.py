@@ -31,6 +31,10 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("file", type=Path)
     lst = amb_sub.add_parser("list", help="show the directory")
     lst.add_argument("--json", action="store_true")
+    clear = amb_sub.add_parser(
+        "clear-bounce", help="the address works again (checked with them): new requests may go"
+    )
+    clear.add_argument("email")
     log = sub.add_parser("log", help="the exchange log, one timeline per request")
     log.add_argument("--request", type=int, metavar="ID")
     log.add_argument("--json", action="store_true")
@@ -136,7 +140,7 @@ def cmd_run(cfg: Config, once: bool) -> int:
 
 
 def cmd_ambassadors(cfg: Config, args: argparse.Namespace) -> int:
-    from .directory import import_file
+    from .directory import clear_bounce, import_file
     from .directory_view import directory_rows, render_directory
     from .referential import load_referential
 
@@ -147,6 +151,10 @@ def cmd_ambassadors(cfg: Config, args: argparse.Namespace) -> int:
             f"imported {args.file}: {result.created} created, {result.updated} updated, "
             f"{result.unchanged} unchanged"
         )
+        return 0
+    if args.action == "clear-bounce":
+        ambassador = clear_bounce(args.email)
+        print(f"ambassador #{ambassador.id} ({ambassador.email}): available for new requests")
         return 0
     rows = directory_rows()
     print(json.dumps(rows, ensure_ascii=False, indent=2) if args.json else render_directory(rows))

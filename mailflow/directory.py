@@ -11,7 +11,7 @@ from pathlib import Path
 from email_validator import EmailNotValidError, validate_email
 
 from .clock import stamp
-from .errors import ImportRowError
+from .errors import ImportRowError, MailflowError
 from .models import Ambassador, database
 from .record import log_event
 from .referential import Referential
@@ -215,3 +215,30 @@ def import_file(path: Path, ref: Referential) -> ImportResult:
         line = path.read_bytes()[: exc.start].count(b"\n") + 1
         raise ImportRowError(f"line {line}: not valid UTF-8 (save the file as UTF-8)") from exc
     return import_rows(read_rows(text, ref), str(path))
+
+
+def clear_bounce(address: str) -> Ambassador:
+    """The coordinator checked the address with the ambassador: new requests may go to them
+    again. Their conversations handed over while it bounced stay with the new ambassadors."""
+    try:
+        email = normalise_email(address)
+    except ValueError as exc:
+        raise MailflowError(f"{address!r} is not an email address: {exc}") from exc
+    with database.atomic():
+        ambassador = Ambassador.get_or_none(Ambassador.email == email)
+        if ambassador is None:
+            raise MailflowError(f"no ambassador with the address {email}")
+        if ambassador.bounce_state != "failing":
+            raise MailflowError(
+                f"ambassador #{ambassador.id} ({email}): the address is not failing"
+            )
+        since = f"{ambassador.bounced_at:%Y-%m-%d}" if ambassador.bounced_at else "unknown date"
+        ambassador.bounce_state, ambassador.bounced_at = "ok", None
+        ambassador.updated_at = stamp()
+        ambassador.save()
+        log_event(
+            "ambassador",
+            f"ambassador #{ambassador.id}: bounce state cleared by the coordinator "
+            f"(failing since {since}); new requests may go to them again",
+        )
+    return ambassador

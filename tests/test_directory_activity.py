@@ -94,3 +94,39 @@ def test_activity_columns_in_json_and_text(
     assert "1/3" in marie_line and "1/2" in marie_line and "2026-03-02 09:00" in marie_line
     assert "absent until 2026-03-20" in text and "left 2026-02-01" in text
     assert "failing" in text and "paused" in text
+
+
+def test_clear_bounce_makes_the_ambassador_available_again_and_is_logged(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mailflow.models import Event
+
+    listing(config, capsys)
+    seed()
+    capsys.readouterr()
+    assert main(["--config", str(config), "ambassadors", "clear-bounce", "AMB5@pros.test"]) == 0
+    assert "available for new requests" in capsys.readouterr().out
+    rows = {r["email"]: r for r in json.loads(listing(config, capsys, "--json"))}
+    assert rows["amb5@pros.test"]["bounce_state"] == "ok"
+    assert rows["amb5@pros.test"]["availability"] == "available"
+    [event] = Event.select().where(Event.cause.contains("bounce state cleared"))
+    assert "failing since 2026-03-02" in event.cause
+
+
+@pytest.mark.parametrize(
+    ("address", "error"),
+    [
+        ("amb1@pros.test", "the address is not failing"),
+        ("nobody@pros.test", "no ambassador with the address nobody@pros.test"),
+        ("not-an-address", "is not an email address"),
+    ],
+)
+def test_clear_bounce_refuses_what_it_cannot_do_in_one_line(
+    config: Path, capsys: pytest.CaptureFixture[str], address: str, error: str
+) -> None:
+    listing(config, capsys)
+    seed()
+    capsys.readouterr()
+    assert main(["--config", str(config), "ambassadors", "clear-bounce", address]) == 2
+    err = capsys.readouterr().err
+    assert error in err and "Traceback" not in err and len(err.splitlines()) == 1
