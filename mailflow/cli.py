@@ -237,7 +237,7 @@ def cmd_db(cfg: Config, args: argparse.Namespace) -> int:
     from . import migrations
     from .db import connect
 
-    db, lock_path = connect(cfg.database.url, cfg.source.parent)
+    db, lock_path = connect(cfg.database.url, cfg.source.parent, args.action == "status")
     try:
         if args.action == "upgrade":
             print(migrations.upgrade(db, lock_path).describe())

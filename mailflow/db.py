@@ -11,7 +11,7 @@ from peewee import Database, OperationalError, PostgresqlDatabase, SqliteDatabas
 from playhouse.db_url import parse
 
 from . import migrations
-from .errors import ConfigError
+from .errors import ConfigError, MailflowError
 from .models import database
 
 log = logging.getLogger(__name__)
@@ -56,13 +56,18 @@ def open_database(url: str, base: Path, upgrade: bool = True) -> Database:
     return db
 
 
-def connect(url: str, base: Path) -> tuple[Database, Path | None]:
+def connect(url: str, base: Path, must_exist: bool = False) -> tuple[Database, Path | None]:
     """Bind the models to `url` and connect, without touching the schema. Returns the
-    database and, for a SQLite file, the lock file that serialises schema upgrades."""
+    database and, for a SQLite file, the lock file that serialises schema upgrades.
+    `must_exist` refuses to create a missing SQLite file (a status check must not)."""
     lock_path: Path | None = None
     if url.startswith("sqlite:///"):
         target = url.removeprefix("sqlite:///")
         path = Path(target) if target == ":memory:" else (base / target)
+        if must_exist and target != ":memory:" and not path.exists():
+            raise MailflowError(
+                f"no database at {path} yet: `mailflow init` or `mailflow db upgrade` creates it"
+            )
         if target != ":memory:":
             path.parent.mkdir(parents=True, exist_ok=True)
             lock_path = path.with_name(path.name + ".upgrade-lock")

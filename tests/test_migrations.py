@@ -419,3 +419,17 @@ class _holding_schema_lock:
 
     def __exit__(self, *exc: object) -> None:
         self.handle.close()  # closing releases the lock, on both
+
+
+def test_status_of_a_missing_sqlite_file_says_so_and_creates_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path, "sqlite:///missing/mailflow.sqlite3")
+    assert main(["--config", str(config), "db", "status"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("mailflow: no database at ") and "`mailflow init`" in err
+    assert not (tmp_path / "missing").exists()
+    assert main(["--config", str(config), "db", "upgrade"]) == 0
+    assert (tmp_path / "missing" / "mailflow.sqlite3").exists()
+    assert main(["--config", str(config), "db", "status"]) == 0
+    assert f"schema version: {LATEST}" in capsys.readouterr().out
