@@ -3,7 +3,8 @@
 The `schema_version` table holds one row per version reached (version, name, applied_at);
 the highest is the database's version. Version 1 is the first schema mailflow shipped
 (commit ccf3c5d, frozen in tests/fixtures/models_v1.py); every later change is one entry
-of MIGRATIONS, applied in order, each in its own transaction with its version row.
+of schema_steps.MIGRATIONS, applied in order, each in its own transaction with its
+version row.
 
 - A new, empty database gets the current models directly, stamped with the latest version.
 - A database with mailflow's tables and no `schema_version` table was made before versions
@@ -15,21 +16,7 @@ of MIGRATIONS, applied in order, each in its own transaction with its version ro
 Only one process upgrades at a time: a PostgreSQL advisory lock, or a file lock beside
 the SQLite file; the one that waited finds the work done.
 
-Adding a migration (e.g. an index the benchmarks want) is a five-line job:
-
-1. change models.py, so that a new database gets it (`Meta.indexes`, a new field, ...);
-2. append to MIGRATIONS, with the next number and a name an operator understands:
-
-       Migration(6, "index on outbound_mail.recipient (rate limits)", (
-           AddIndex("outbound_mail", ("recipient",)),
-       )),
-
-   Operations: AddColumn(table, column, field) (nullable or with a default), AddIndex(table,
-   columns, unique=False), CreateTable(frozen model). Fields and models are written out
-   here, never taken from models.py, so that an old step stays what it was when later
-   models change. Each operation skips itself when its object is already there.
-3. tests/test_migrations.py then checks that a database upgraded from version 1 has
-   exactly the schema of a new one, on SQLite and PostgreSQL.
+Adding a migration: see schema_steps.py.
 """
 
 from __future__ import annotations
@@ -38,17 +25,12 @@ import fcntl
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 from peewee import (
-    BigIntegerField,
-    BooleanField,
-    CharField,
     Database,
     DateTimeField,
-    Field,
     IntegerField,
     Model,
     PostgresqlDatabase,
@@ -60,12 +42,12 @@ from playhouse.migrate import PostgresqlMigrator, SchemaMigrator, SqliteMigrator
 from .clock import stamp
 from .errors import SchemaError
 from .models import ALL_MODELS, database
+from .schema_steps import BASELINE, LATEST, MIGRATIONS, Migration, SettingV3
 
 log = logging.getLogger(__name__)
 
 # pg_advisory_lock key of the schema upgrade (any constant; other locks use other keys).
 SCHEMA_LOCK_KEY = 0x6D61696C666C6F77  # "mailflow"
-BASELINE = 1
 
 
 class SchemaVersion(Model):
@@ -78,195 +60,6 @@ class SchemaVersion(Model):
     class Meta:
         database = database
         table_name = "schema_version"
-
-
-# --- operations ---------------------------------------------------------------------------
-
-
-class Operation(Protocol):
-    def done(self, db: Database) -> bool:
-        """True when the database already has what this operation adds."""
-        ...
-
-    def apply(self, db: Database, migrator: SchemaMigrator) -> None: ...
-
-
-@dataclass(frozen=True)
-class AddColumn:
-    table: str
-    column: str
-    field: Field
-
-    def done(self, db: Database) -> bool:
-        return self.column in {c.name for c in db.get_columns(self.table)}
-
-    def apply(self, db: Database, migrator: SchemaMigrator) -> None:
-        migrator.add_column(self.table, self.column, self.field).run()
-
-
-@dataclass(frozen=True)
-class AddIndex:
-    table: str
-    columns: tuple[str, ...]
-    unique: bool = False
-
-    def done(self, db: Database) -> bool:
-        return any(
-            tuple(i.columns) == self.columns and i.unique == self.unique
-            for i in db.get_indexes(self.table)
-        )
-
-    def apply(self, db: Database, migrator: SchemaMigrator) -> None:
-        migrator.add_index(self.table, self.columns, self.unique).run()
-
-
-@dataclass(frozen=True)
-class WidenToBigint:
-    """An integer column made 64-bit. SQLite's INTEGER already is: only PostgreSQL changes."""
-
-    table: str
-    column: str
-
-    def done(self, db: Database) -> bool:
-        if not isinstance(db, PostgresqlDatabase):
-            return True
-        types = {c.name: c.data_type for c in db.get_columns(self.table)}
-        return types.get(self.column) == "bigint"
-
-    def apply(self, db: Database, migrator: SchemaMigrator) -> None:
-        migrator.alter_column_type(self.table, self.column, BigIntegerField(null=True)).run()
-
-
-@dataclass(frozen=True)
-class CreateTable:
-    model: type[Model]
-
-    def done(self, db: Database) -> bool:
-        return self.model._meta.table_name in db.get_tables()
-
-    def apply(self, db: Database, migrator: SchemaMigrator) -> None:
-        with self.model.bind_ctx(db, bind_refs=False, bind_backrefs=False):
-            self.model.create_table(safe=True)
-
-
-@dataclass(frozen=True)
-class Migration:
-    version: int
-    name: str
-    operations: Sequence[Operation] = field(default_factory=tuple)
-
-    def done(self, db: Database) -> bool:
-        return all(op.done(db) for op in self.operations)
-
-
-class _SettingV3(Model):
-    """The `setting` table as version 3 created it."""
-
-    key = CharField(max_length=100, primary_key=True)
-    value = TextField()
-
-    class Meta:
-        table_name = "setting"
-
-
-def _columns(table: str, **fields: Field) -> tuple[AddColumn, ...]:
-    return tuple(AddColumn(table, name, f) for name, f in fields.items())
-
-
-# --- the migrations, oldest first ---------------------------------------------------------
-
-MIGRATIONS: tuple[Migration, ...] = (
-    Migration(
-        2,
-        "follow-ups: ambassador pause and absence, answer and feedback dates, reminders",
-        _columns(
-            "ambassador",
-            paused=BooleanField(default=False),
-            absent_until=DateTimeField(null=True),
-            left_at=DateTimeField(null=True),
-        )
-        + _columns(
-            "request",
-            first_answer_at=DateTimeField(null=True),
-            escalated_at=DateTimeField(null=True),
-            feedback_token=CharField(max_length=64, unique=True, null=True),
-            feedback_asked_at=DateTimeField(null=True),
-            feedback_score=IntegerField(null=True),
-            feedback_met=BooleanField(null=True),
-            feedback_answered_at=DateTimeField(null=True),
-            closed_at=DateTimeField(null=True),
-        )
-        + _columns(
-            "conversation",
-            reminders_sent=IntegerField(default=0),
-            ambassador_answered_at=DateTimeField(null=True),
-            ambassador_last_at=DateTimeField(null=True),
-            person_last_at=DateTimeField(null=True),
-            person_nudged_at=DateTimeField(null=True),
-            closed_reason=CharField(max_length=40, null=True),
-        ),
-    ),
-    Migration(
-        3,
-        "bounces: ambassador and person bounce state, DSN status, settings (VERP key)",
-        _columns(
-            "ambassador",
-            bounce_state=CharField(max_length=16, default="ok"),
-            bounced_at=DateTimeField(null=True),
-        )
-        + _columns("request", person_bounced_at=DateTimeField(null=True))
-        + _columns(
-            "outbound_mail",
-            bounced_at=DateTimeField(null=True),
-            bounce_status=CharField(max_length=16, null=True),
-        )
-        + (CreateTable(_SettingV3),),
-    ),
-    Migration(
-        4,
-        "minors: requests from people under 15 flagged for review",
-        _columns("request", minor=BooleanField(default=False)),
-    ),
-    Migration(
-        5,
-        "indexes for the sender, follow-ups, rate limits and statistics",
-        (
-            AddIndex("outbound_mail", ("status", "next_attempt_at")),
-            AddIndex("outbound_mail", ("purpose", "created_at")),
-            AddIndex("conversation", ("state",)),
-            AddIndex("event", ("kind", "new_state")),
-        ),
-    ),
-    Migration(
-        6,
-        "IMAP UIDs and UIDVALIDITY as 64-bit integers (they reach 2**32 - 1)",
-        (
-            WidenToBigint("inbound_message", "uidvalidity"),
-            WidenToBigint("inbound_message", "uid"),
-            WidenToBigint("mailbox_state", "uidvalidity"),
-            WidenToBigint("mailbox_state", "last_uid"),
-        ),
-    ),
-    Migration(
-        7,
-        "several daemons: which daemon processed each inbound message",
-        _columns("inbound_message", processed_by=CharField(max_length=200, null=True)),
-    ),
-    Migration(
-        8,
-        "indexes for routing: ambassadors by ROME code and by title",
-        (
-            AddIndex("ambassador", ("code_rome",)),
-            AddIndex("ambassador", ("title_words",)),
-        ),
-    ),
-    Migration(
-        9,
-        "index for statistics: each person's requests in order, with age and situation",
-        (AddIndex("request", ("person_id", "created_at", "id", "age", "situation")),),
-    ),
-)
-LATEST = MIGRATIONS[-1].version if MIGRATIONS else BASELINE
 
 
 # --- reading the state --------------------------------------------------------------------
@@ -290,7 +83,7 @@ def _mailflow_tables(db: Database) -> set[str]:
 
 
 def _baseline_tables() -> set[str]:
-    return {m._meta.table_name for m in ALL_MODELS} - {_SettingV3._meta.table_name}
+    return {m._meta.table_name for m in ALL_MODELS} - {SettingV3._meta.table_name}
 
 
 def detect_version(db: Database) -> int:
