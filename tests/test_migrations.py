@@ -422,8 +422,9 @@ class _holding_schema_lock:
 
 
 def test_status_of_a_missing_sqlite_file_says_so_and_creates_nothing(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv("MAILFLOW_DATABASE_URL", raising=False)  # the file's URL, on any run
     config = write_config(tmp_path, "sqlite:///missing/mailflow.sqlite3")
     assert main(["--config", str(config), "db", "status"]) == 2
     err = capsys.readouterr().err.strip()
