@@ -421,10 +421,10 @@ class _holding_schema_lock:
         self.handle.close()  # closing releases the lock, on both
 
 
+@pytest.mark.skipif(not testdb.SQLITE, reason="about a SQLite file: the SQLite run has it")
 def test_status_of_a_missing_sqlite_file_says_so_and_creates_nothing(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.delenv("MAILFLOW_DATABASE_URL", raising=False)  # the file's URL, on any run
     config = write_config(tmp_path, "sqlite:///missing/mailflow.sqlite3")
     assert main(["--config", str(config), "db", "status"]) == 2
     err = capsys.readouterr().err.strip()
