@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,8 @@ from .errors import ConfigError, MailflowError
 from .models import database
 
 log = logging.getLogger(__name__)
+
+CONNECT_WAIT_SECONDS = 10  # how long a locked SQLite file may keep a process from opening it
 
 
 class MailflowPostgres(PostgresqlDatabase):
@@ -73,11 +76,11 @@ def connect(url: str, base: Path, must_exist: bool = False) -> tuple[Database, P
             lock_path = path.with_name(path.name + ".upgrade-lock")
         db: Database = SqliteDatabase(
             str(path),
-            pragmas={
+            pragmas={  # in this order: the wait applies to switching to WAL too
+                "busy_timeout": 10000,
                 "journal_mode": "wal",
                 "synchronous": "full",
                 "foreign_keys": 1,
-                "busy_timeout": 10000,
             },
         )
     elif url.startswith(("postgresql://", "postgres://")):
@@ -88,8 +91,15 @@ def connect(url: str, base: Path, must_exist: bool = False) -> tuple[Database, P
             f"database.url must start with sqlite:/// or postgresql://, got {_shown(url)!r}"
         )
     database.initialize(db)
-    try:
-        db.connect(reuse_if_open=True)
-    except OperationalError as exc:
-        raise ConfigError(f"database.url: cannot open {_shown(url)!r}: {exc}") from exc
-    return db, lock_path
+    deadline = time.monotonic() + CONNECT_WAIT_SECONDS
+    while True:
+        try:
+            db.connect(reuse_if_open=True)
+            return db, lock_path
+        except OperationalError as exc:
+            # Two processes opening a new SQLite file together: the one that loses the race
+            # to switch it to WAL is told "locked" at once, without the busy wait.
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise ConfigError(f"database.url: cannot open {_shown(url)!r}: {exc}") from exc
+            db.close()
+            time.sleep(0.05)
