@@ -134,6 +134,47 @@ class Config:
     newsletter: NewsletterConfig = NewsletterConfig()
 
 
+# Every number's accepted range, by key. 0 is accepted only where the code reads it as
+# "no limit" (limits.py, ratelimit.py, newsletter.py); an upper bound keeps a typo (an extra
+# zero or ten) from reaching the code as a value it cannot use (OverflowError, years of wait).
+_RANGES: dict[str, tuple[int, int]] = {
+    "mailbox.port": (1, 65535),
+    "mailbox.poll_seconds": (1, 86_400),
+    "mailbox.idle_seconds": (1, 86_400),
+    "mailbox.timeout_seconds": (1, 3_600),
+    "smtp.port": (1, 65535),
+    "smtp.timeout_seconds": (1, 3_600),
+    "smtp.max_attempts": (1, 1_000),
+    "limits.max_message_bytes": (0, 2**40),  # 0: no cap
+    "limits.max_attachment_bytes": (0, 2**40),  # 0: no cap
+    "limits.auto_reply_interval_days": (0, 3_650),  # 0: the same answer every time
+    "limits.max_relayed_per_conversation_per_hour": (0, 1_000_000),  # 0: no cap
+    "privacy.retention_days": (1, 36_500),
+    "newsletter.per_minute": (0, 1_000_000),  # 0: no limit
+}
+# Text that must say something: an empty folder or display name is never what was meant
+# (display_name "" gives `From: "Léa via "`). Passwords may be empty; smtp.username too
+# (no authentication).
+_NOT_EMPTY = frozenset(
+    {
+        "mailbox.host",
+        "mailbox.username",
+        "mailbox.folder",
+        "mailbox.processed_folder",
+        "mailbox.quarantine_folder",
+        "smtp.host",
+        "relay.address",
+        "relay.display_name",
+        "coordinator.email",
+        "coordinator.name",
+        "database.url",
+    }
+)
+# Text where a line break or tab is harmless (a password is what it is; the attachment
+# types are split on commas and stripped). Elsewhere one would end up in a header or command.
+_FREE_TEXT = frozenset({"mailbox.password", "smtp.password", "limits.allowed_attachment_types"})
+_UNITS = {"_seconds": "second", "_days": "day", "_bytes": "byte"}
+
 _SECTIONS: dict[str, type] = {
     "mailbox": MailboxConfig,
     "smtp": SmtpConfig,
@@ -156,15 +197,25 @@ def load_config(path: Path) -> Config:
     environment file, and the test suite points every run at its own database this way.
     """
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = path.read_bytes()
     except FileNotFoundError as exc:
         raise ConfigError(
             f"{path}: configuration file not found (run `mailflow init` to write one)"
         ) from exc
+    except IsADirectoryError as exc:
+        raise ConfigError(f"{path}: is a folder, not a configuration file") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    data = data.removeprefix(b"\xef\xbb\xbf")  # a BOM, as some Windows editors write: fine
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}: line {line}: not valid UTF-8 (save the file as UTF-8)") from exc
+    try:
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
     return parse_config(_with_database_url(raw, os.environ.get(DATABASE_URL_VARIABLE, "")), path)
 
 
@@ -188,10 +239,9 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         ("coordinator.email", sections["coordinator"].email),
     ):
         _check_address(value, key, path)
+    _check_together(sections, path)
     limits = _section(raw, "limits", LimitsConfig, path) if "limits" in raw else LimitsConfig()
     privacy = _section(raw, "privacy", PrivacyConfig, path) if "privacy" in raw else PrivacyConfig()
-    if privacy.retention_days < 1:
-        raise ConfigError(f"{path}: privacy.retention_days must be at least 1 day")
     newsletter = (
         _section(raw, "newsletter", NewsletterConfig, path)
         if "newsletter" in raw
@@ -235,9 +285,62 @@ def _typed(value: Any, type_name: Any, key: str, path: Path) -> Any:
         )
     if expected is int and value < 0:
         raise ConfigError(f"{path}: {key} must not be negative, got {value}")
-    if expected is str and key.endswith(("host", "address", "email", "url")) and not value:
+    if expected is int and key in _RANGES:
+        _check_range(value, key, path)
+    if expected is str and key in _NOT_EMPTY and not value.strip():
         raise ConfigError(f"{path}: {key} must not be empty")
+    if expected is str and key not in _FREE_TEXT:
+        bad = next((c for c in value if ord(c) < 32 or ord(c) == 127), None)
+        if bad is not None:  # a line break in a header or an IMAP command
+            raise ConfigError(
+                f"{path}: {key} must not contain control characters, found {bad!r} in {value!r}"
+            )
     return value
+
+
+def _check_range(value: int, key: str, path: Path) -> None:
+    low, high = _RANGES[key]
+    if low <= value <= high:
+        return
+    if key.endswith(".port"):
+        raise ConfigError(f"{path}: {key} must be a port number (1-65535), got {value}")
+    unit = next((u for suffix, u in _UNITS.items() if key.endswith(suffix)), "")
+
+    def amount(n: int) -> str:
+        return f"{n} {unit}{'s' if n != 1 else ''}" if unit else str(n)
+
+    bound = f"at least {amount(low)}" if value < low else f"at most {amount(high)}"
+    raise ConfigError(f"{path}: {key} must be {bound}, got {value}")
+
+
+def _check_together(sections: dict[str, Any], path: Path) -> None:
+    """Keys that are fine alone but not together."""
+    mailbox, smtp, relay = sections["mailbox"], sections["smtp"], sections["relay"]
+    folders = {"mailbox.folder": mailbox.folder}
+    for key in ("mailbox.processed_folder", "mailbox.quarantine_folder"):
+        value = getattr(mailbox, key.split(".")[1])
+        same = next((k for k, v in folders.items() if v.strip() == value.strip()), None)
+        if same:  # mail moved into the folder it is read from would be read again, forever
+            raise ConfigError(f"{path}: {key} must differ from {same} (both {value!r})")
+        folders[key] = value
+    if smtp.ssl and smtp.starttls:
+        raise ConfigError(
+            f"{path}: smtp.ssl and smtp.starttls are both true: choose one "
+            "(ssl: TLS from the start, usually port 465; starttls: usually port 587)"
+        )
+    coordinator = sections["coordinator"].email
+    local, _, domain = coordinator.lower().rpartition("@")
+    if domain == relay.domain.lower() and local.split("+")[0] == relay.local_part.lower():
+        raise ConfigError(
+            f"{path}: coordinator.email must not be the relay address ({relay.address}): "
+            "the coordinator's notices would come back to the relay"
+        )
+    url = sections["database"].url.strip()
+    if not url.startswith(("sqlite:///", "postgresql://", "postgres://")):
+        scheme = url.split("://")[0] + "://" if "://" in url else url[:20]
+        raise ConfigError(
+            f"{path}: database.url must start with sqlite:/// or postgresql://, got {scheme!r}"
+        )
 
 
 def _check_address(value: str, key: str, path: Path) -> None:
@@ -249,7 +352,9 @@ def _check_address(value: str, key: str, path: Path) -> None:
         raise ConfigError(f"{path}: {key} must not contain '+': tokens are added after it")
 
 
-def _paths(values: dict[str, Any], path: Path) -> PathsConfig:
+def _paths(values: Any, path: Path) -> PathsConfig:
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: [paths] must be a table")
     unknown = sorted(set(values) - {"rules", "templates"})
     if unknown:
         raise ConfigError(f"{path}: unknown key paths.{unknown[0]}")
