@@ -10,7 +10,20 @@ import sys
 from pathlib import Path
 
 from .config import PROJECT_ROOT, Config, config_path, load_config
-from .errors import MailflowError
+from .errors import ConfigError, MailflowError
+
+MAX_ID = 2**63 - 1  # the largest id both databases store (a bigger one overflows)
+
+
+def _record_id(text: str) -> int:
+    """A stored row's id on the command line: a whole number from 1 to MAX_ID."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 1 <= value <= MAX_ID:
+        raise argparse.ArgumentTypeError(f"{text} is not an id (1 to {MAX_ID})")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -43,13 +56,13 @@ def _parser() -> argparse.ArgumentParser:
     qua_sub = qua.add_subparsers(dest="action", required=True)
     qua_sub.add_parser("list", help="id, received, sender, subject, reason")
     qshow = qua_sub.add_parser("show", help="headers, reason and size of one message")
-    qshow.add_argument("id", type=int)
+    qshow.add_argument("id", type=_record_id)
     qshow.add_argument("--raw", action="store_true", help="print the raw message as received")
     for action, text in (
         ("retry", "process the message again at the next run"),
         ("drop", "give up on the message (kept in the database for the log)"),
     ):
-        qua_sub.add_parser(action, help=text).add_argument("id", type=int)
+        qua_sub.add_parser(action, help=text).add_argument("id", type=_record_id)
     _care_parsers(sub)
     dbp = sub.add_parser("db", help="the database schema: version and upgrades")
     db_sub = dbp.add_subparsers(dest="action", required=True)
@@ -81,7 +94,7 @@ def _coordinator_parsers(sub: argparse._SubParsersAction, log: argparse.Argument
     report.add_argument("--out", type=Path, metavar="DIR", required=True)
     msg = sub.add_parser("message", help="one stored message")
     show = msg.add_subparsers(dest="action", required=True).add_parser("show")
-    show.add_argument("id", type=int)
+    show.add_argument("id", type=_record_id)
     show.add_argument("--raw", action="store_true", help="the exact stored bytes")
     show.add_argument("--outbound", action="store_true", help="an outbound mail, by its id")
 
@@ -116,7 +129,12 @@ def _open(cfg: Config) -> None:
 
 def cmd_init(path: Path) -> int:
     if not path.exists():
-        shutil.copyfile(PROJECT_ROOT / "mailflow.example.toml", path)
+        try:
+            shutil.copyfile(PROJECT_ROOT / "mailflow.example.toml", path)
+        except OSError as exc:
+            raise ConfigError(
+                f"{path}: cannot write the configuration file: {exc.strerror or exc}"
+            ) from exc
         print(f"wrote {path}: edit it, then run `mailflow run`")
     cfg = load_config(path)
     _open(cfg)
@@ -288,8 +306,8 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    path = config_path(args.config)
     try:
+        path = config_path(args.config)
         if args.command == "init":
             return cmd_init(path)
         cfg = load_config(path)

@@ -186,6 +186,8 @@ _SECTIONS: dict[str, type] = {
 
 def config_path(explicit: str | None) -> Path:
     """--config wins, then MAILFLOW_CONFIG, then ./mailflow.toml."""
+    if explicit is not None and not explicit.strip():
+        raise ConfigError("--config: the path is empty")
     return Path(explicit or os.environ.get("MAILFLOW_CONFIG") or DEFAULT_CONFIG)
 
 

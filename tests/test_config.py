@@ -279,3 +279,32 @@ def test_database_url_from_the_environment_wins(
     assert load_config(path).database.url == "sqlite:///db/mailflow.sqlite3"
     with pytest.raises(ConfigError, match="missing key database.url"):
         load_config(without)
+
+
+def test_cli_plumbing_answers_bad_input_without_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`init` where the file cannot be written, an empty --config, ids out of any range."""
+    target = tmp_path / "no-such-folder" / "mailflow.toml"
+    assert main(["--config", str(target), "init"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err
+        == f"mailflow: {target}: cannot write the configuration file: No such file or directory\n"
+    )
+    assert main(["--config", "", "log"]) == 2
+    assert capsys.readouterr().err == "mailflow: --config: the path is empty\n"
+    path = write(tmp_path, EXAMPLE.replace("db/mailflow.sqlite3", "t.sqlite3"))
+    for args in (
+        ["quarantine", "show", "99999999999999999999999"],
+        ["quarantine", "retry", "0"],
+        ["quarantine", "drop", "x"],
+        ["message", "show", str(2**63)],
+    ):
+        with pytest.raises(SystemExit) as caught:  # argparse: usage and one error line, exit 2
+            main(["--config", str(path), *args])
+        assert caught.value.code == 2
+        err = capsys.readouterr().err
+        assert "argument id: " in err and "Traceback" not in err, args
+    assert main(["--config", str(path), "quarantine", "show", str(2**63 - 1)]) == 2
+    assert "no stored message" in capsys.readouterr().err  # the largest id is still looked up
