@@ -158,15 +158,20 @@ def cmd_run(cfg: Config, once: bool) -> int:
 
 
 def cmd_ambassadors(cfg: Config, args: argparse.Namespace) -> int:
-    from .directory import clear_bounce, import_file
+    from .directory import SEPARATORS, clear_bounce, import_file
     from .directory_view import directory_rows, render_directory
     from .referential import load_referential
 
     _open(cfg)
     if args.action == "import":
         result = import_file(args.file, load_referential(cfg.paths.rules))
+        said = (
+            ""
+            if result.separator == ","
+            else f" (columns separated by {SEPARATORS[result.separator]})"
+        )
         print(
-            f"imported {args.file}: {result.created} created, {result.updated} updated, "
+            f"imported {args.file}{said}: {result.created} created, {result.updated} updated, "
             f"{result.unchanged} unchanged"
         )
         return 0
