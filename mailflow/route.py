@@ -1,4 +1,11 @@
-"""Choosing the best available ambassador for a request (pure: data in, decision out)."""
+"""Choosing the best available ambassador for a request (pure: data in, decision out).
+
+The order, first difference wins: the same ROME code or title, then the same ROME domain;
+within each, an ambassador of the kind asked for (a VAE request: someone who went through
+a VAE; a training: someone trained that way; a trade: a professional) before the others;
+then the same commune, département, region, anywhere; then the fewest open conversations,
+then the least recently contacted. Never above capacity.
+"""
 
 from __future__ import annotations
 
@@ -47,12 +54,14 @@ class Choice:
     candidate: Candidate
     trade_tier: int
     place_tier: int
+    same_kind: bool = True  # the kind asked for, or none asked
 
     @property
     def why(self) -> str:
         trade = "same trade" if self.trade_tier == SAME_TRADE else "same ROME domain"
+        kind = "" if self.same_kind else f" (kind {self.candidate.kind})"
         place = ("same commune", "same département", "same region", "another region")
-        return f"{trade}, {place[self.place_tier]}, {self.candidate.open_conversations} open"
+        return f"{trade}{kind}, {place[self.place_tier]}, {self.candidate.open_conversations} open"
 
 
 def same_title(asked: str | None, title_words: str) -> bool:
@@ -89,8 +98,8 @@ def available(c: Candidate) -> bool:
 def choose(
     want: Want, candidates: Iterable[Candidate], exclude: frozenset[int] = frozenset()
 ) -> Choice | None:
-    """Best trade, then nearest place, then same kind, then the least loaded and least
-    recently contacted; never above capacity. None when nobody fits."""
+    """Best trade, the kind asked for within it, then nearest place, then the least loaded
+    and least recently contacted; never above capacity. None when nobody fits."""
     best: tuple[tuple, Choice] | None = None
     for c in candidates:
         if c.id in exclude or not available(c):
@@ -98,11 +107,12 @@ def choose(
         tier = trade_tier(want, c)
         if tier is None:
             continue
-        choice = Choice(c, tier, place_tier(want, c))
+        same_kind = want.kind is None or c.kind == want.kind
+        choice = Choice(c, tier, place_tier(want, c), same_kind)
         key = (
             choice.trade_tier,
+            not same_kind,
             choice.place_tier,
-            0 if want.kind in (None, c.kind) else 1,
             c.open_conversations,
             c.last_contacted_at or datetime.min,
             c.id,

@@ -1,4 +1,5 @@
-"""Routing: best trade, then nearest place, then the least loaded; never above capacity."""
+"""Routing: best trade, the kind asked for within it, then nearest place, then the least loaded;
+never above capacity."""
 
 from __future__ import annotations
 
@@ -86,3 +87,60 @@ def test_training_speciality_matches_longer_title() -> None:
     other = cand(7, code=None, title="bts energies renouvelables", kind="formation")
     assert choose(want, [other, trainee]).candidate.id == 6
     assert choose(Want("formation", None, "de la", None, None, None), [trainee]) is None
+
+
+# The kind asked for ranks within a trade tier: above place, below trade.
+NURSE_AID_VAE_CAEN = Want("vae", "J1501", "aide soignante", "14", "28", "14118")
+NURSE_AID = {"code": "J1501", "title": "aide soignante"}
+
+
+def test_vae_request_prefers_vae_graduate_of_the_same_trade_over_a_nearer_professional() -> None:
+    professional_same_commune = cand(1, **NURSE_AID, insee="14118", kind="metier")
+    vae_same_department = cand(2, **NURSE_AID, dept="14", kind="vae")
+    choice = choose(NURSE_AID_VAE_CAEN, [professional_same_commune, vae_same_department])
+    assert choice.candidate.id == 2 and choice.same_kind
+    assert choice.why == "same trade, same département, 0 open"
+    # even in another region: the kind comes before the place
+    vae_far = cand(3, **NURSE_AID, dept="13", region="93", kind="vae")
+    assert choose(NURSE_AID_VAE_CAEN, [professional_same_commune, vae_far]).candidate.id == 3
+
+
+def test_training_request_prefers_someone_trained_that_way() -> None:
+    want = Want("formation", "D1104", "cap patissier", "14", "28", "14118")
+    pastry_cook_here = cand(1, code="D1104", title="patissier", insee="14118")
+    cap_graduate_region = cand(2, code="D1104", title="cap patissier", dept="76", kind="formation")
+    assert choose(want, [pastry_cook_here, cap_graduate_region]).candidate.id == 2
+
+
+def test_kind_never_outranks_the_trade() -> None:
+    """A VAE graduate of the same ROME domain only comes after every professional of the
+    same trade, wherever they are."""
+    vae_domain_commune = cand(1, code="J1502", title="auxiliaire", insee="14118", kind="vae")
+    professional_trade_far = cand(2, **NURSE_AID, dept="13", region="93")
+    choice = choose(NURSE_AID_VAE_CAEN, [vae_domain_commune, professional_trade_far])
+    assert choice.candidate.id == 2 and choice.trade_tier == 0 and not choice.same_kind
+    assert choice.why == "same trade (kind metier), another region, 0 open"
+
+
+def test_other_kind_when_nobody_of_that_kind_is_free() -> None:
+    vae_full = cand(1, **NURSE_AID, kind="vae", open_=2, capacity=2)
+    professional = cand(2, **NURSE_AID, dept="50")
+    choice = choose(NURSE_AID_VAE_CAEN, [vae_full, professional])
+    assert choice.candidate.id == 2 and not choice.same_kind
+
+
+def test_within_a_kind_place_then_load_still_decide() -> None:
+    vae_region = cand(1, **NURSE_AID, dept="76", kind="vae")
+    vae_commune_busy = cand(2, **NURSE_AID, insee="14118", kind="vae", open_=1)
+    vae_commune_free = cand(3, **NURSE_AID, insee="14118", kind="vae")
+    pool = [vae_region, vae_commune_busy, vae_commune_free]
+    assert choose(NURSE_AID_VAE_CAEN, pool).candidate.id == 3
+    assert choose(NURSE_AID_VAE_CAEN, pool[:2]).candidate.id == 2
+
+
+def test_no_kind_asked_leaves_place_first() -> None:
+    want = Want(None, "J1501", None, "14", "28", "14118")
+    professional_here = cand(1, **NURSE_AID, insee="14118")
+    vae_department = cand(2, **NURSE_AID, kind="vae")
+    choice = choose(want, [vae_department, professional_here])
+    assert choice.candidate.id == 1 and choice.same_kind
