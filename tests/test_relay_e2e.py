@@ -5,7 +5,7 @@ from __future__ import annotations
 from email.message import EmailMessage
 from email.utils import parseaddr
 
-from tests.deployment import COORDINATOR, RELAY, Deployment
+from tests.deployment import COORDINATOR, RELAY, Deployment, query
 
 PERSON = "person1@users.test"
 BAKER = "amb1@pros.test"  # Marie, boulangère à Caen (examples/ambassadors.csv)
@@ -78,7 +78,7 @@ def test_full_conversation_through_masked_relay(deployment: Deployment) -> None:
         f"Le 29/11/2026 à 10:00, Léa via Ambassadeurs <{relay_for_baker}> a écrit :\n"
         + "\n".join("> " + line for line in intro_text.splitlines())
     )
-    mail.send_text(
+    baker_reply_id = mail.send_text(
         BAKER,
         relay_for_baker,
         "Re: " + str(intro["Subject"]),
@@ -90,10 +90,12 @@ def test_full_conversation_through_masked_relay(deployment: Deployment) -> None:
     assert from_address(relayed) == relay_for_person
     assert "Marie via Ambassadeurs" in str(relayed["From"])
     assert relayed["In-Reply-To"] == ack["Message-ID"]  # threads under the ack she received
+    assert relayed["References"] == ack["Message-ID"]
+    assert relayed["Message-ID"] not in (baker_reply_id, ack["Message-ID"])  # a new id
     assert_no_leak(relayed, BAKER)
 
     # The person answers the relayed reply; the ambassador receives it, masked.
-    mail.send_text(
+    person_reply_id = mail.send_text(
         PERSON,
         relay_for_person,
         "Re: " + str(relayed["Subject"]),
@@ -104,7 +106,11 @@ def test_full_conversation_through_masked_relay(deployment: Deployment) -> None:
     [answer] = mail.wait_for(BAKER, lambda m: "mercredi" in everything(m))
     assert from_address(answer) == relay_for_baker
     assert_no_leak(answer, PERSON)
-    assert answer["In-Reply-To"] is not None
+    # Léa answered the copy of Marie's reply: Marie sees it answer her own reply, by the
+    # Message-ID her mail client gave it, not the relay's id Léa saw nor Léa's own id.
+    assert answer["In-Reply-To"] == baker_reply_id
+    assert answer["References"] == baker_reply_id
+    assert answer["Message-ID"] not in (person_reply_id, relayed["Message-ID"])
 
     log = dep.log()
     [request] = log["requests"]
@@ -157,6 +163,19 @@ def test_stranger_writing_to_relay_address_is_refused(deployment: Deployment) ->
     dep.deliver_and_run()
 
     [refusal] = mail.wait_for(stranger)
+    # Nothing was queued for the person because of the stranger's mail (not merely "not
+    # delivered yet"): the outbox holds the intro, the ack, the refusal and the notice only.
+    queued = query(
+        dep,
+        "SELECT o.purpose, o.recipient FROM outbound_mail o "
+        "JOIN inbound_message i ON o.inbound_id = i.id WHERE i.sender = ?",
+        (stranger,),
+    )
+    assert sorted(queued) == sorted(
+        [("stranger_refused", stranger), ("stranger_coordinator", COORDINATOR)]
+    ), queued
+    all_purposes = sorted(p for (p,) in query(dep, "SELECT purpose FROM outbound_mail"))
+    assert "relay" not in all_purposes and len(all_purposes) == 4, all_purposes
     assert "n'a pas été transmis" in refusal.get_body(("plain",)).get_content()
     [notice] = mail.wait_for(COORDINATOR)
     assert stranger in notice.get_body(("plain",)).get_content()
