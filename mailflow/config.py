@@ -225,6 +225,7 @@ def _with_database_url(raw: dict[str, Any], url: str) -> dict[str, Any]:
     """`raw` with `[database] url` replaced by `url` (from the environment) when not empty."""
     if not url.strip():
         return raw
+    _check_database_url(url, DATABASE_URL_VARIABLE)  # not the file's fault: say where it is
     database = raw.get("database", {})
     if not isinstance(database, dict):
         return raw  # parse_config reports the malformed section
@@ -337,12 +338,15 @@ def _check_together(sections: dict[str, Any], path: Path) -> None:
             f"{path}: coordinator.email must not be the relay address ({relay.address}): "
             "the coordinator's notices would come back to the relay"
         )
-    url = sections["database"].url.strip()
+    _check_database_url(sections["database"].url, f"{path}: database.url")
+
+
+def _check_database_url(url: str, key: str) -> None:
+    """A URL db.py can open; the message shows its scheme only (no password in a log)."""
+    url = url.strip()
     if not url.startswith(("sqlite:///", "postgresql://", "postgres://")):
         scheme = url.split("://")[0] + "://" if "://" in url else url[:20]
-        raise ConfigError(
-            f"{path}: database.url must start with sqlite:/// or postgresql://, got {scheme!r}"
-        )
+        raise ConfigError(f"{key} must start with sqlite:/// or postgresql://, got {scheme!r}")
 
 
 def _check_address(value: str, key: str, path: Path) -> None:

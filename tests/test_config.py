@@ -279,6 +279,12 @@ def test_database_url_from_the_environment_wins(
     assert load_config(path).database.url == "sqlite:///db/mailflow.sqlite3"
     with pytest.raises(ConfigError, match="missing key database.url"):
         load_config(without)
+    monkeypatch.setenv(DATABASE_URL_VARIABLE, "mysql://mailflow:pw@db.example/mailflow")
+    with pytest.raises(ConfigError) as caught:  # named as the environment's, not the file's
+        load_config(path)
+    assert str(caught.value) == (
+        f"{DATABASE_URL_VARIABLE} must start with sqlite:/// or postgresql://, got 'mysql://'"
+    )
 
 
 def test_cli_plumbing_answers_bad_input_without_traceback(
