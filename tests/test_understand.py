@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from mailflow.compose import Rendered, render
 from mailflow.referential import Referential, load_referential
 from mailflow.understand import UnderstandingRules, load_understanding_rules, understand
+from tests.help_form import fill, quoted
+from tests.help_form import form_lines as help_form_lines
 
 RULES = Path(__file__).resolve().parent.parent / "rules"
 
@@ -467,3 +471,113 @@ def test_referential_is_cached_and_immutable(ref):
     assert load_referential(RULES) is ref
     with pytest.raises(AttributeError):
         ref.trades = None  # type: ignore[misc]
+
+
+# --- the help mail's own form ------------------------------------------------------------------
+
+TEMPLATES = RULES.parent / "templates" / "mails"
+# What a person writes on each line of the help mail's form, by the field the key means.
+HELP_ANSWERS = {
+    "kind": "formation",
+    "trade_or_training": "CAP pâtissier",
+    "place": "Caen",
+    "age": "16",
+    "situation": "salariée",
+    "message": "Je voudrais savoir comment se passe l'apprentissage.",
+}
+
+
+def help_mail() -> Rendered:
+    relay = SimpleNamespace(display_name="Ambassadeurs", address="relay@mailflow.test")
+    return render(TEMPLATES, "help", {"first_name": "Léa", "relay": relay})
+
+
+def help_form(rules: UnderstandingRules) -> list[tuple[str, str, str | None]]:
+    return help_form_lines(help_mail().text, rules)
+
+
+def filled_help_form(rules: UnderstandingRules, answers: dict[str, str]) -> str:
+    return fill(help_mail().text, rules, answers)
+
+
+def test_help_form_keys_are_all_understood(rules):
+    """Every key the help mail shows is a form key: the template and the rules never drift."""
+    form = help_form(rules)
+    unknown = [key for _, key, field in form if field is None]
+    assert not unknown, f"help.txt shows keys unknown to rules/understanding.toml: {unknown}"
+    fields = [field for _, _, field in form]
+    assert len(fields) >= 5 and len(set(fields)) == len(fields)
+    assert set(fields) <= set(HELP_ANSWERS), "help.txt asks for a new field: add an answer"
+
+
+def test_filled_help_form_is_understood(ref, rules):
+    parsed = understand(
+        "Re: " + help_mail().subject, filled_help_form(rules, HELP_ANSWERS), ref, rules
+    )
+    assert (parsed.kind, parsed.diploma, parsed.trade.code_rome) == ("formation", "CAP", "D1104")
+    assert (parsed.place.commune, parsed.place.department) == ("Caen", "14")
+    assert (parsed.age, parsed.situation) == (16, "salarie")
+    assert parsed.message == HELP_ANSWERS["message"]
+    assert parsed.first_name is None  # "Message" is a key, not a signature
+    assert parsed.understood
+
+
+def test_help_form_left_partly_empty_reads_nothing_from_the_labels(ref, rules):
+    """Situation and place left blank: the hints "(collégien, lycéen...)", "(ville ou
+    département)" are no answer."""
+    body = filled_help_form(rules, {"trade_or_training": "boulangère"})
+    parsed = understand("", body, ref, rules)
+    assert (parsed.kind, parsed.trade.code_rome) == ("metier", "D1102")
+    assert (parsed.place, parsed.age, parsed.situation) == (None, None, None)
+
+
+def test_help_form_type_left_as_shown_takes_the_kind_from_the_answer(ref, rules):
+    answers = {**HELP_ANSWERS, "kind": "métier (ou formation, ou VAE)"}
+    parsed = understand("", filled_help_form(rules, answers), ref, rules)
+    assert (parsed.kind, parsed.diploma) == ("formation", "CAP")
+    answers["trade_or_training"] = "plombier"
+    parsed = understand("", filled_help_form(rules, answers), ref, rules)
+    assert (parsed.kind, parsed.trade.code_rome) == ("metier", "F1603")
+
+
+@pytest.mark.parametrize(
+    ("line", "situation"),
+    [
+        ("Ton statut actuel (collégien, lycéen, salarié...) : salariée", "salarie"),
+        ("Votre situation (collégien, lycéen, étudiant…) : au chômage", "demandeur_emploi"),
+        ("Situation (collégien, lycéen, étudiant, demandeur d'emploi, salarié...) :", None),
+        ("Situation (ex : lycéen) : apprentie", "apprenti"),
+    ],
+)
+def test_a_key_hint_is_never_the_answer(ref, rules, line, situation):
+    parsed = understand("", f"Je voudrais devenir boulanger.\n{line}", ref, rules)
+    assert parsed.situation == situation
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Le ven. 13 mars 2026 à 09:05, Ambassadeurs <relay@mailflow.test> a écrit :",
+        "Le ven. 13 mars 2026 à 09:05, Ambassadeurs <relay@mailflow.test> a\nécrit :",
+        "Le 13 mars 2026 à 09:05, Ambassadeurs <\nrelay@mailflow.test> a écrit :",
+        "On Fri, Mar 13, 2026 at 9:05 AM Ambassadeurs <relay@mailflow.test> wrote:",
+        "",  # only the "> " quote marks
+    ],
+)
+def test_reply_to_help_mail_reads_the_answer_not_the_quote(ref, rules, header):
+    help_text = help_mail().text
+    answer = filled_help_form(rules, HELP_ANSWERS)
+    body = f"{answer}\n\nEnvoyé de mon iPhone\n\n{header}\n\n{quoted(help_text)}\n"
+    parsed = understand("Re: " + help_mail().subject, body, ref, rules)
+    assert (parsed.kind, parsed.trade.code_rome, parsed.age, parsed.situation) == (
+        "formation",
+        "D1104",
+        16,
+        "salarie",
+    )
+    # A reply that answers nothing: the quoted example ("J'ai 15 ans ... boulangère près de
+    # Caen") and form are not the person's words.
+    body = f"Je ne sais pas encore, je suis perdue.\n\n{header}\n{quoted(help_text)}\n"
+    parsed = understand("Re: " + help_mail().subject, body, ref, rules)
+    assert (parsed.trade, parsed.place, parsed.age, parsed.situation) == (None, None, None, None)
+    assert not parsed.understood
