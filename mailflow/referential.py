@@ -18,6 +18,7 @@ from typing import Any
 from .errors import RulesError
 from .place_index import Commune, PlaceIndex
 from .textnorm import words
+from .tokens import stem
 from .trade_index import TradeHit, TradeIndex, TradeSettings
 from .values import Place, Trade
 
@@ -110,6 +111,8 @@ def _trade_settings(table: dict[str, Any]) -> TradeSettings:
             glue_words=frozenset(words(w) for w in table.get("glue_words", [])),
             aliases={words(k): words(v) for k, v in table.get("trade_aliases", {}).items()},
             synonyms=dict(table.get("trade_synonyms", {})),
+            fields=dict(table.get("trade_fields", {})),
+            weak_words=frozenset(stem(words(w)) for w in table.get("weak_words", [])),
             fuzzy_min_length=int(table.get("fuzzy_min_length", 5)),
             fuzzy_cutoff=float(table.get("fuzzy_cutoff", 85)),
             head_min_share=float(table.get("head_min_share", 0.5)),

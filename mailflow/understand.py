@@ -139,9 +139,12 @@ def _from_text(text: str, ref: Referential, rules: UnderstandingRules) -> _Ask:
 
 
 def _choose_hit(text: str, hits: list[TradeHit], rules: UnderstandingRules) -> TradeHit | None:
-    """Several trades: prefer the one after a wish ("devenir", "rencontrer"), then the first."""
+    """Several trades: prefer the one after a wish ("être", "devenir"), then the first."""
     wishes = (
-        rules.kind_phrases["metier"] + rules.kind_phrases["vae"] + rules.kind_phrases["formation"]
+        rules.wish_phrases
+        + rules.kind_phrases["metier"]
+        + rules.kind_phrases["vae"]
+        + rules.kind_phrases["formation"]
     )
 
     def score(hit: TradeHit) -> tuple[int, int]:

@@ -33,6 +33,7 @@ class UnderstandingRules:
     form_keys: Mapping[str, str]  # folded key -> field name
     form_kinds: Mapping[str, str]  # folded value -> kind
     kind_phrases: Mapping[str, tuple[str, ...]]  # kind -> folded phrases
+    wish_phrases: tuple[str, ...]  # before the trade asked for, when several are named
     diplomas: tuple[tuple[Phrase, str], ...]  # (folded words, display name), longest first
     diploma_uppercase: frozenset[str]
     diploma_background: tuple[str, ...]
@@ -82,6 +83,7 @@ def _build(d: dict[str, Any]) -> UnderstandingRules:
         kind_phrases=MappingProxyType(
             {k: _words(d["kinds"][k]) for k in ("vae", "formation", "metier")}
         ),
+        wish_phrases=_words(d["wishes"]["phrases"]),
         diplomas=tuple(
             sorted(
                 ((tuple(words(w).split()), name) for name, ws in dip["names"].items() for w in ws),

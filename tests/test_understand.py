@@ -169,6 +169,25 @@ CASES = [
     ('overseas', '',
      'Je voudrais rencontrer un pêcheur dans le 971.',
      'metier', 'A1438', '971', None, None),
+    # noise words: "demi" alone is not "Demi-chef de rang"; "être" is a wish
+    ('demi-age-etre', '', "J'ai 13 ans et demi, je veux être vétérinaire.",
+     'metier', 'A1504', None, 13, None),
+    ('demi-fond', '', 'Je fais du demi-fond et je veux être vétérinaire.',
+     'metier', 'A1504', None, None, None),
+    ('prof-de-maths', '', 'Je voudrais rencontrer un prof de maths, je suis en seconde.',
+     'metier', 'K2107', None, None, 'lyceen'),
+    ('etre-prof-anglais', '', "plus tard je veux être prof d'anglais",
+     'metier', 'K2107', None, None, None),
+    ('workplace-boulangerie', '', 'Je voudrais travailler dans une boulangerie près de Caen.',
+     'metier', 'D1102', '14', None, None),
+    ('cap-patisserie-field', '', 'Je veux faire un CAP pâtisserie.',
+     'formation', 'D1104', None, None, None),
+    ('cap-cuisine-field', '', 'Bonjour, je voudrais passer un CAP cuisine, je suis en 3e.',
+     'formation', 'G1609', None, None, 'collegien'),
+    ('job-then-wish-etre', '', 'Je suis salariée en boulangerie mais je voudrais être fleuriste.',
+     'metier', 'D1209', None, None, 'salarie'),
+    ('vendeuse-en-boulangerie', '', 'Je voudrais devenir vendeuse en boulangerie.',
+     'metier', 'D1106', None, None, None),
 ]
 
 NOT_UNDERSTOOD = [
@@ -178,6 +197,12 @@ NOT_UNDERSTOOD = [
     ('greeting-only', 'Bonjour', 'Bonjour, merci, cordialement\nLéa'),
     ('cap-without-speciality', '', 'Bonjour, je voudrais faire un CAP, mais lequel ?'),
     ('vague-job', '', 'Je voudrais travailler avec des enfants, je suis en 3e à Caen.'),
+    # a sector is not a trade: the help mail asks which one
+    ('sector-pro-sante', '', 'Je voudrais rencontrer un professionnel de la santé.'),
+    ('sector-pro-batiment', '', 'Bonjour, je voudrais rencontrer un professionnel du bâtiment.'),
+    ('sector-dans-la-sante', '', 'Je voudrais travailler dans la santé.'),
+    ('sector-le-batiment', '', "Le bâtiment m'intéresse, je suis en 3e."),
+    ('demi-only', '', "J'ai 13 ans et demi et je ne sais pas quoi faire."),
 ]
 # fmt: on
 
@@ -373,6 +398,16 @@ def test_age(ref, rules, text, age):
         ("boucher", "D1101"),
         ("bouchère", "D1101"),
         ("menuisier", "H2206"),
+        ("prof de maths", "K2107"),
+        ("professeur de mathématiques", "K2107"),
+        ("boulangerie", "D1102"),
+        ("pâtisserie", "D1104"),
+        ("cuisine", "G1609"),
+        ("aide en cuisine", "G1602"),
+        ("assistante sociale", "K1201"),
+        ("chef de rang", "G1810"),
+        ("demi-chef de rang", "G1810"),
+        ("agente de sécurité", "K2503"),
     ],
 )
 def test_match_trade(ref, text, code):
@@ -405,6 +440,15 @@ def test_boulanger_prefers_the_general_appellation(ref):
         "🙂",
         "je suis en 3e",
         "j'ai 15 ans",
+        "demi",
+        "13 ans et demi",
+        "professionnel",
+        "un professionnel de la santé",
+        "une professionnelle du bâtiment",
+        "la santé",
+        "le bâtiment",
+        "social",
+        "chef",
     ],
 )
 def test_match_trade_rejects_garbage(ref, text):
