@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from .referential import Referential
-from .textnorm import words
+from .textnorm import fold, words
 from .tokens import clean
 from .trade_index import TradeHit
 from .understand_fields import (
@@ -21,6 +21,7 @@ from .understand_fields import (
     find_kind,
     find_place,
     find_situation,
+    with_digits,
 )
 from .understand_rules import UnderstandingRules, load_understanding_rules
 from .understand_text import intro_name, parse_form, signature_name, split_message
@@ -175,7 +176,7 @@ def _field_place(fields: dict[str, str], ref: Referential, notes: list[str]) -> 
 
 
 def _field_age(fields: dict[str, str], rules: UnderstandingRules, notes: list[str]) -> int | None:
-    match = _INT.search(fields.get("age", ""))
+    match = _INT.search(with_digits(fold(fields.get("age", "")), rules))
     if match and rules.age_min <= int(match.group(1)) <= rules.age_max:
         notes.append(f"age: form '{fields['age']}'")
         return int(match.group(1))

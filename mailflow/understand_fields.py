@@ -16,6 +16,9 @@ from .values import Place
 
 _BREAK = re.compile(r"[.,;:!?()\n\"]")
 _CODE = re.compile(r"^(?:\d{2}|2[ab]|97\d)$")
+_WORD = re.compile(r"[a-z0-9]+")
+_JOIN = re.compile(r"[ -]+")
+_NUMBER_WORDS = 6  # "quatre vingt dix et neuf": the longest spelling tried
 
 
 @dataclass(frozen=True)
@@ -29,8 +32,9 @@ class Found:
 
 
 def find_age(text: str, rules: UnderstandingRules) -> Found | None:
-    """ "j'ai 15 ans", "âgée de 42 ans", "ma fille de 14 ans"; never "depuis 10 ans"."""
-    folded = fold(text)
+    """ "j'ai 15 ans", "âgée de 42 ans", "ma fille de 14 ans", "j'ai quinze ans"; never
+    "depuis 10 ans" nor "depuis dix ans"."""
+    folded = with_digits(fold(text), rules)
     for label, patterns in (("child", rules.age_child), ("person", rules.age_person)):
         for pattern in patterns:
             for match in pattern.finditer(folded):
@@ -41,6 +45,42 @@ def find_age(text: str, rules: UnderstandingRules) -> Found | None:
                 ):
                     who = " (child of the writer)" if label == "child" else ""
                     return Found(age, f"age: '{match.group(0).strip()}' -> {age}{who}")
+    return None
+
+
+def with_digits(folded: str, rules: UnderstandingRules) -> str:
+    """Number words as digits: "j ai dix-sept ans" -> "j ai 17 ans" (folded text)."""
+    spans = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(folded)]
+    if not any(word in rules.number_starts for _, _, word in spans):
+        return folded
+    out: list[str] = []
+    last = i = 0
+    while i < len(spans):
+        size = _number_at(folded, spans, i, rules) if spans[i][2] in rules.number_starts else None
+        if size is None:
+            i += 1
+            continue
+        n, value = size
+        out += [folded[last : spans[i][0]], str(value)]
+        last, i = spans[i + n - 1][1], i + n
+    return "".join([*out, folded[last:]])
+
+
+def _number_at(
+    folded: str, spans: list[tuple[int, int, str]], i: int, rules: UnderstandingRules
+) -> tuple[int, int] | None:
+    """(words used, value) of the longest number spelt from word i, joined by - or spaces."""
+    n = 1
+    while (
+        i + n < len(spans)
+        and n < _NUMBER_WORDS
+        and _JOIN.fullmatch(folded[spans[i + n - 1][1] : spans[i + n][0]])
+    ):
+        n += 1
+    for size in range(n, 0, -1):
+        value = rules.numbers.get(" ".join(word for _, _, word in spans[i : i + size]))
+        if value is not None:
+            return size, value
     return None
 
 

@@ -186,6 +186,10 @@ CASES = [
      'formation', 'G1609', None, None, 'collegien'),
     ('job-then-wish-etre', '', 'Je suis salariée en boulangerie mais je voudrais être fleuriste.',
      'metier', 'D1209', None, None, 'salarie'),
+    ('age-in-words', '', "Bonjour, j'ai quinze ans et je voudrais devenir coiffeuse à Caen.",
+     'metier', 'D1202', '14', 15, None),
+    ('child-age-in-words', '', 'Ma fille a douze ans, elle voudrait rencontrer une fleuriste.',
+     'metier', 'D1209', None, 12, 'parent'),
     ('vendeuse-en-boulangerie', '', 'Je voudrais devenir vendeuse en boulangerie.',
      'metier', 'D1106', None, None, None),
 ]
@@ -369,6 +373,58 @@ def test_not_an_age(ref, rules, text):
 )
 def test_age(ref, rules, text, age):
     assert understand("", f"Je voudrais devenir boulanger.\n{text}", ref, rules).age == age
+
+
+@pytest.mark.parametrize(
+    ("text", "digits", "age"),
+    [
+        ("j'ai quinze ans", "j'ai 15 ans", 15),
+        ("Léa, seize ans", "Léa, 16 ans", 16),
+        ("seize ans", "16 ans", 16),
+        ("j'ai dix-sept ans", "j'ai 17 ans", 17),
+        ("j'ai dix sept ans", "j'ai 17 ans", 17),
+        ("J'AI DIX-HUIT ANS", "J'AI 18 ANS", 18),
+        ("vingt ans, en reconversion", "20 ans, en reconversion", 20),
+        ("ma fille a douze ans", "ma fille a 12 ans", 12),
+        ("mon fils de quatorze ans", "mon fils de 14 ans", 14),
+        ("j'ai treize ans et demi", "j'ai 13 ans et demi", 13),
+        ("j'ai vingt et un ans", "j'ai 21 ans", 21),
+        ("j'ai vingt-et-un ans", "j'ai 21 ans", 21),
+        ("âgée de trente-deux ans", "âgée de 32 ans", 32),
+        ("j'ai quarante deux ans", "j'ai 42 ans", 42),
+        ("j'ai cinquante-sept ans", "j'ai 57 ans", 57),
+        ("j'ai soixante et onze ans", "j'ai 71 ans", 71),
+        ("j'ai soixante-dix-neuf ans", "j'ai 79 ans", 79),
+        ("j'ai quatre-vingts ans", "j'ai 80 ans", 80),
+        ("j'ai quatre-vingt-douze ans", "j'ai 92 ans", 92),
+        ("j'ai septante ans", "j'ai 70 ans", 70),
+        ("Âge : quinze ans", "Âge : 15", 15),
+        # durations stay durations, in words as in digits
+        ("je travaille depuis vingt ans", "je travaille depuis 20 ans", None),
+        ("salariée depuis vingt ans", "salariée depuis 20 ans", None),
+        ("j'ai vingt ans d'expérience", "j'ai 20 ans d'expérience", None),
+        ("il y a dix ans", "il y a 10 ans", None),
+        ("pendant quinze ans", "pendant 15 ans", None),
+        ("j'ai deux ans", "j'ai 2 ans", None),
+        ("j'ai un fils", "j'ai un fils", None),
+    ],
+)
+def test_age_in_words_reads_as_in_digits(ref, rules, text, digits, age):
+    def read(said: str) -> int | None:
+        return understand("", f"Je voudrais devenir boulanger.\n{said}", ref, rules).age
+
+    assert read(text) == read(digits) == age
+
+
+@pytest.mark.parametrize("text", ["je suis en 3e", "je suis en troisième", "BTS 2e année"])
+def test_classes_are_not_ages(ref, rules, text):
+    parsed = understand("", f"Je voudrais devenir boulanger, {text}.", ref, rules)
+    assert parsed.age is None and parsed.situation is not None
+
+
+def test_the_form_age_in_words(ref, rules):
+    body = filled_help_form(rules, {**HELP_ANSWERS, "age": "quinze ans et demi"})
+    assert understand("", body, ref, rules).age == 15
 
 
 # --- referential: trades ---------------------------------------------------------------------
