@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import RulesError
-from .place_index import Commune, PlaceIndex
+from .place_index import Commune, Named, PlaceIndex
 from .textnorm import words
 from .tokens import stem
 from .trade_index import TradeHit, TradeIndex, TradeSettings
@@ -63,6 +63,10 @@ class Referential:
         """Longest commune name at the start of already folded words (for the parser)."""
         return self.places.commune_prefix([self.places.aliases.get(k, k) for k in keys])
 
+    def communes_at(self, keys: list[str]) -> tuple[int, tuple[Named, ...]] | None:
+        """Every commune named by the longest run of leading folded words (homonyms too)."""
+        return self.places.names_at([self.places.aliases.get(k, k) for k in keys])
+
     def region_of(self, department_code: str) -> str | None:
         return self.places.region_of(department_code)
 
@@ -83,10 +87,14 @@ def load_referential(rules_dir: Path) -> Referential:
         return _load(Path(rules_dir))
     except KeyError as exc:
         raise RulesError(f"{rules_dir}: a reference file lacks the column or key {exc}") from exc
+    except ValueError as exc:
+        raise RulesError(f"{rules_dir}: {exc}") from exc
 
 
 def _load(rules_dir: Path) -> Referential:
-    table = _read_toml(rules_dir / "understanding.toml").get("referential", {})
+    understanding = _read_toml(rules_dir / "understanding.toml")
+    table = understanding.get("referential", {})
+    home = understanding.get("places", {})
     settings = _trade_settings(table)
     rome_labels = {
         r["code_rome"]: r["libelle_rome"] for r in _read_csv(rules_dir / "rome" / "codes_rome.csv")
@@ -100,6 +108,10 @@ def _load(rules_dir: Path) -> Referential:
         _read_csv(rules_dir / "geo" / "communes.csv"),
         {words(k): words(v) for k, v in table.get("place_aliases", {}).items()},
         dict(table.get("place_synonyms", {})),
+        former=_read_csv(rules_dir / "geo" / "communes_deleguees.csv"),
+        other_names=_read_toml(rules_dir / "place_names.toml").get("names", {}),
+        home_region=str(home.get("home_region", "")),
+        home_factor=float(home.get("home_factor", 1)),
     )
     return Referential(trades, places)
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
+from .place_index import Clues
 from .referential import Referential
 from .textnorm import fold, words
 from .tokens import Token, tokenize
@@ -175,19 +177,25 @@ def _speciality(
 
 
 def find_place(text: str, ref: Referential, rules: UnderstandingRules) -> Found | None:
-    """The most precise place named after a place word: "près de Caen", "dans le 14", "14000"."""
+    """The most precise place named after a place word: "près de Caen", "dans le 14", "14000".
+    A département or région named too tells which of several same-named communes is meant."""
     tokens = tokenize(text)
-    candidates = [
+    areas = [
         c
         for i in range(len(tokens))
         for c in (
             _postcode_at(text, tokens, i, ref, rules),
             _code_at(text, tokens, i, ref, rules),
-            _commune_at(tokens, i, ref, rules),
             _area_at(tokens, i, ref, rules),
         )
         if c is not None
     ]
+    clues = Clues(
+        frozenset(c.value.department for c in areas if c.value.department),  # type: ignore[attr-defined]
+        frozenset(c.value.region for c in areas if c.value.region),  # type: ignore[attr-defined]
+    )
+    communes = [_commune_at(text, tokens, i, ref, rules, clues) for i in range(len(tokens))]
+    candidates = areas + [c for c in communes if c is not None]
     if not candidates:
         return None
     return max(candidates, key=lambda c: (_precision(c.value), -c.start))
@@ -198,10 +206,22 @@ def _precision(place: object) -> int:
     return 3 if place.commune else 2 if place.department else 1
 
 
+@lru_cache(maxsize=32)
+def _by_last_word(phrases: tuple[Phrase, ...]) -> dict[str, tuple[Phrase, ...]]:
+    """Phrases by their last word, longest first, so most tokens are ruled out at once."""
+    out: dict[str, list[Phrase]] = {}
+    for phrase in phrases:
+        out.setdefault(phrase[-1], []).append(phrase)
+    return {word: tuple(sorted(found, key=len, reverse=True)) for word, found in out.items()}
+
+
 def _after(tokens: list[Token], i: int, phrases: tuple[Phrase, ...]) -> Phrase | None:
     """The place word (phrase) that ends just before token i, if any."""
+    candidates = _by_last_word(phrases).get(tokens[i - 1].key) if i else None
+    if not candidates:
+        return None
     keys = tuple(t.key for t in tokens[max(0, i - 4) : i])
-    for phrase in phrases:
+    for phrase in candidates:
         if keys[len(keys) - len(phrase) :] == phrase and len(keys) >= len(phrase):
             return phrase
     return None
@@ -210,21 +230,29 @@ def _after(tokens: list[Token], i: int, phrases: tuple[Phrase, ...]) -> Phrase |
 def _postcode_at(
     text: str, tokens: list[Token], i: int, ref: Referential, rules: UnderstandingRules
 ) -> Found | None:
-    token = tokens[i]
-    if not (len(token.key) == 5 and token.key.isdigit()):
+    """ "14000", "code postal 14 000" after a place word, or before the commune's name."""
+    token, n = tokens[i], 1
+    code = token.key
+    if len(code) == 2 and code.isdigit() and i + 1 < len(tokens):  # "14 000"
+        nxt = tokens[i + 1]
+        if len(nxt.key) == 3 and nxt.key.isdigit() and text[token.end : nxt.start] == " ":
+            code, n = code + nxt.key, 2
+    if not (len(code) == 5 and code.isdigit()):
         return None
-    place = ref.match_postcode(token.key)
-    if place is None:
+    after = tokens[i + n].key if i + n < len(tokens) else ""
+    place = ref.match_postcode(code)
+    if place is None or after in rules.not_after_code:
         return None
-    following = [t.key for t in tokens[i + 1 : i + 5]]
-    named = ref.commune_prefix(following) if following else None
-    confirmed = named is not None and token.key in named[1].postcodes
+    following = [t.key for t in tokens[i + n : i + n + 4]]
+    named = ref.communes_at(following) if following else None
+    confirmed = [c.commune for c in named[1] if code in c.commune.postcodes] if named else []
     before = _after(tokens, i, rules.commune_before + rules.area_before + (("cp",), ("postal",)))
     if not (confirmed or before):
         return None
-    if confirmed and named:
-        place = named[1].place(token.key)
-    return Found(place, f"place: '{token.text}' -> postcode {token.key}", token.start, token.end)
+    if confirmed:
+        place = confirmed[0].place(code)
+    end = tokens[i + n - 1].end
+    return Found(place, f"place: '{text[token.start : end]}' -> postcode {code}", token.start, end)
 
 
 def _code_at(
@@ -239,7 +267,7 @@ def _code_at(
         text[token.start - 1 : token.start] == "(" and text[token.end : token.end + 1] == ")"
     )
     phrase = _after(tokens, i, rules.code_before)
-    if not (bracketed or phrase) or nxt in rules.not_after_code:
+    if not (bracketed or phrase) or nxt in rules.not_after_code or nxt.isdigit():
         return None
     place = ref.match_department_code(token.key)
     if place is None:
@@ -249,23 +277,27 @@ def _code_at(
 
 
 def _commune_at(
-    tokens: list[Token], i: int, ref: Referential, rules: UnderstandingRules
+    text: str,
+    tokens: list[Token],
+    i: int,
+    ref: Referential,
+    rules: UnderstandingRules,
+    clues: Clues,
 ) -> Found | None:
     phrase = _after(tokens, i, rules.commune_before)
     if phrase is None or tokens[i].key in rules.stop_words or tokens[i].key.isdigit():
         return None
-    hit = ref.commune_prefix([t.key for t in tokens[i : i + 6]])
+    hit = ref.communes_at([t.key for t in tokens[i : i + 6]])
     if hit is None:
         return _area_named(tokens, i, ref, rules, phrase)
-    n, commune = hit
+    n, named = hit
+    if i + n < len(tokens) and text[tokens[i + n - 1].end : tokens[i + n].start] == "-":
+        return None  # "Condé" of an unknown "Condé-sur-Truc": not the shorter name
+    end = tokens[i + n - 1].end
+    commune = ref.places.best(named, text[tokens[i].start : end], clues)
     if not tokens[i].capitalized and commune.population < rules.lowercase_min_population:
         return None
     place = commune.place()
-    end = tokens[i + n - 1].end
-    bracket = tokens[i + n] if i + n < len(tokens) else None
-    if bracket and _CODE.match(bracket.key) and bracket.key.upper() != commune.department:
-        other = ref.places.communes.get(ref.places.key(commune.name), ())
-        place = next((c.place() for c in other if c.department == bracket.key.upper()), place)
     words_ = " ".join([*phrase, *(t.text for t in tokens[i : i + n])])
     return Found(
         place,

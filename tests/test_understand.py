@@ -190,6 +190,23 @@ CASES = [
      'metier', 'D1202', '14', 15, None),
     ('child-age-in-words', '', 'Ma fille a douze ans, elle voudrait rencontrer une fleuriste.',
      'metier', 'D1209', None, 12, 'parent'),
+    # places as people write them: former and delegated communes, old régions, abbreviations
+    ('cherbourg', '', 'Je voudrais rencontrer un développeur web à Cherbourg.',
+     'metier', 'M1855', '50', None, None),
+    ('octeville', '', "J'habite à Octeville et je voudrais devenir infirmière.",
+     'metier', 'J1506', '50', None, None),
+    ('equeurdreville', '', 'je cherche une coiffeuse vers Équeurdreville',
+     'metier', 'D1202', '50', None, None),
+    ('vire-not-vire-71', '', 'Je cherche un plombier à Vire, je suis en 4e.',
+     'metier', 'F1603', '14', None, 'collegien'),
+    ('conde-sur-noireau', '', "J'habite Condé-sur-Noireau et je voudrais devenir boulanger.",
+     'metier', 'D1102', '14', None, None),
+    ('basse-normandie', '', 'Je voudrais rencontrer un boulanger en Basse-Normandie.',
+     'metier', 'D1102', None, None, None),
+    ('calva', '', 'je cherche un coiffeur dans le calva', 'metier', 'D1202', '14', None, None),
+    ('postcode-spaced', '', 'Je voudrais devenir fleuriste, code postal 14 000.',
+     'metier', 'D1209', '14', None, None),
+    ('ds-le-50', '', 'jveux etre mecano ds le 50', 'metier', 'I1604', '50', None, None),
     ('vendeuse-en-boulangerie', '', 'Je voudrais devenir vendeuse en boulangerie.',
      'metier', 'D1106', None, None, None),
 ]
@@ -543,6 +560,79 @@ def test_match_place(ref, text, dept, commune):
     assert place.region == ref.region_of(dept)
 
 
+@pytest.mark.parametrize(
+    ("text", "dept", "commune"),
+    [
+        ("Cherbourg", "50", "Cherbourg-en-Cotentin"),
+        ("Octeville", "50", "Cherbourg-en-Cotentin"),
+        ("Équeurdreville", "50", "Cherbourg-en-Cotentin"),
+        ("Tourlaville", "50", "Cherbourg-en-Cotentin"),
+        ("Cherbourg-Octeville", "50", "Cherbourg-en-Cotentin"),
+        ("Octeville-sur-Mer", "76", "Octeville-sur-Mer"),  # the longer name is another town
+        ("Vire", "14", "Vire Normandie"),
+        ("vire", "14", "Vire Normandie"),
+        ("Viré", "71", "Viré"),  # accents count among homonyms
+        ("Vire (71)", "71", "Viré"),  # and a département named says which
+        ("Vire 14", "14", "Vire Normandie"),
+        ("Condé-sur-Noireau", "14", "Condé-en-Normandie"),
+        ("Mellé", "35", "Mellé"),
+        ("Melle", "79", "Melle"),
+        ("Douvres", "14", "Douvres-la-Délivrande"),  # home région over Douvres (01)
+        ("Massy", "91", "Massy"),  # ... unless far bigger elsewhere
+        ("Lucé (28)", "28", "Lucé"),
+        ("14 000", "14", "Caen"),
+        ("Caen 14 000", "14", "Caen"),
+        ("Caen-la-Mer", "14", "Caen"),
+    ],
+)
+def test_match_place_other_names(ref, text, dept, commune):
+    place = ref.match_place(text)
+    assert place is not None
+    assert (place.department, place.commune) == (dept, commune)
+
+
+@pytest.mark.parametrize(
+    ("text", "region"),
+    [
+        ("Basse-Normandie", "28"),
+        ("Haute-Normandie", "28"),
+        ("basse normandie", "28"),
+        ("Alsace", "44"),
+        ("Midi-Pyrénées", "76"),
+        ("Nord-Pas-de-Calais", "32"),
+    ],
+)
+def test_former_regions(ref, text, region):
+    place = ref.match_place(text)
+    assert (place.region, place.department) == (region, None)
+
+
+@pytest.mark.parametrize(
+    ("text", "dept", "commune"),
+    [
+        ("Je suis à Cherbourg.", "50", "Cherbourg-en-Cotentin"),
+        ("J'habite à Vire.", "14", "Vire Normandie"),
+        ("J'habite à Viré.", "71", "Viré"),
+        ("J'habite à Vire, en Saône-et-Loire.", "71", "Viré"),
+        ("J'habite à Vire dans le 71.", "71", "Viré"),
+        ("J'habite à Condé-sur-Noireau.", "14", "Condé-en-Normandie"),
+        ("Je suis dans le calva.", "14", None),
+        ("je suis ds le 50", "50", None),
+        ("Mon code postal : 14 000", "14", "Caen"),
+        ("J'habite à Caen 14 000.", "14", "Caen"),
+        ("J'habite Condé-sur-Truc.", None, None),  # not Condé (36): an unknown longer name
+        ("mon salaire est de 14 000 euros", None, None),
+        ("nous sommes 14 000 habitants", None, None),
+    ],
+)
+def test_place_in_text_other_names(ref, rules, text, dept, commune):
+    place = understand("", f"Je voudrais devenir boulanger. {text}", ref, rules).place
+    assert (place.department if place else None, place.commune if place else None) == (
+        dept,
+        commune,
+    )
+
+
 def test_city_and_postcode_pick_the_named_commune(ref):
     assert ref.match_place("Vaux-sur-Aure 14400").commune == "Vaux-sur-Aure"
     assert ref.match_place("14400").commune == "Bayeux"
@@ -579,9 +669,9 @@ TEMPLATES = RULES.parent / "templates" / "mails"
 # What a person writes on each line of the help mail's form, by the field the key means.
 HELP_ANSWERS = {
     "kind": "formation",
-    "trade_or_training": "CAP pâtissier",
-    "place": "Caen",
-    "age": "16",
+    "trade_or_training": "CAP pâtisserie",
+    "place": "Vire",
+    "age": "seize ans",
     "situation": "salariée",
     "message": "Je voudrais savoir comment se passe l'apprentissage.",
 }
@@ -615,7 +705,7 @@ def test_filled_help_form_is_understood(ref, rules):
         "Re: " + help_mail().subject, filled_help_form(rules, HELP_ANSWERS), ref, rules
     )
     assert (parsed.kind, parsed.diploma, parsed.trade.code_rome) == ("formation", "CAP", "D1104")
-    assert (parsed.place.commune, parsed.place.department) == ("Caen", "14")
+    assert (parsed.place.commune, parsed.place.department) == ("Vire Normandie", "14")
     assert (parsed.age, parsed.situation) == (16, "salarie")
     assert parsed.message == HELP_ANSWERS["message"]
     assert parsed.first_name is None  # "Message" is a key, not a signature
