@@ -1,8 +1,10 @@
 """The reference data (ROME jobs, French places) loaded once into one immutable, indexed object.
 
 Files under rules/ (see rules/README.md): rome/appellations.csv, rome/codes_rome.csv,
-geo/departements.json, geo/regions.json, geo/communes.csv, and the [referential] table of
-understanding.toml (stop words, aliases, synonyms, fuzzy threshold).
+geo/departements.json, geo/regions.json, geo/communes.csv, the optional
+geo/communes_deleguees.csv and place_names.toml (other names of communes), and the
+[referential] and [places] tables of understanding.toml (stop words, aliases, synonyms, fuzzy
+threshold, home région).
 """
 
 from __future__ import annotations
@@ -108,8 +110,8 @@ def _load(rules_dir: Path) -> Referential:
         _read_csv(rules_dir / "geo" / "communes.csv"),
         {words(k): words(v) for k, v in table.get("place_aliases", {}).items()},
         dict(table.get("place_synonyms", {})),
-        former=_read_csv(rules_dir / "geo" / "communes_deleguees.csv"),
-        other_names=_read_toml(rules_dir / "place_names.toml").get("names", {}),
+        former=_read_csv(rules_dir / "geo" / "communes_deleguees.csv", optional=True),
+        other_names=_read_toml(rules_dir / "place_names.toml", optional=True).get("names", {}),
         home_region=str(home.get("home_region", "")),
         home_factor=float(home.get("home_factor", 1)),
     )
@@ -133,14 +135,19 @@ def _trade_settings(table: dict[str, Any]) -> TradeSettings:
         raise RulesError(f"understanding.toml [referential]: {exc}") from exc
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _read_toml(path: Path, optional: bool = False) -> dict[str, Any]:
+    """The file's tables; an optional file may be missing (a programme's older rules/)."""
+    if optional and not path.exists():
+        return {}
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise RulesError(f"{path}: {exc}") from exc
 
 
-def _read_csv(path: Path) -> list[dict[str, str]]:
+def _read_csv(path: Path, optional: bool = False) -> list[dict[str, str]]:
+    if optional and not path.exists():
+        return []
     try:
         with path.open(encoding="utf-8", newline="") as handle:
             return list(csv.DictReader(handle))

@@ -70,7 +70,7 @@ def load_understanding_rules(rules_dir: Path) -> UnderstandingRules:
 
 
 def _build(d: dict[str, Any]) -> UnderstandingRules:
-    numbers = _numbers(d["age"]["numbers"])
+    numbers = _numbers(d["age"]["numbers"]) if "numbers" in d["age"] else {}
     ref, form, dip, age, places, msg = (
         d["referential"],
         d["form"],
@@ -86,7 +86,7 @@ def _build(d: dict[str, Any]) -> UnderstandingRules:
         kind_phrases=MappingProxyType(
             {k: _words(d["kinds"][k]) for k in ("vae", "formation", "metier")}
         ),
-        wish_phrases=_words(d["wishes"]["phrases"]),
+        wish_phrases=_words(d.get("wishes", {}).get("phrases", [])),
         diplomas=tuple(
             sorted(
                 ((tuple(words(w).split()), name) for name, ws in dip["names"].items() for w in ws),

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from mailflow.compose import Rendered, render
+from mailflow.errors import RulesError
 from mailflow.referential import Referential, load_referential
 from mailflow.understand import UnderstandingRules, load_understanding_rules, understand
 from tests.help_form import fill, quoted
@@ -771,3 +773,20 @@ def test_reply_to_help_mail_reads_the_answer_not_the_quote(ref, rules, header):
     parsed = understand("Re: " + help_mail().subject, body, ref, rules)
     assert (parsed.trade, parsed.place, parsed.age, parsed.situation) == (None, None, None, None)
     assert not parsed.understood
+
+
+def test_other_commune_names_are_optional_and_checked(tmp_path):
+    """A programme's older copy of rules/ without them still loads; a name pointing to no
+    commune is a RulesError naming the file's mistake."""
+    older = tmp_path / "older"
+    shutil.copytree(RULES, older)
+    (older / "place_names.toml").unlink()
+    (older / "geo" / "communes_deleguees.csv").unlink()
+    assert load_referential(older).match_place("Cherbourg") is None
+    assert load_referential(older).match_place("Caen").commune == "Caen"
+
+    wrong = tmp_path / "wrong"
+    shutil.copytree(RULES, wrong)
+    (wrong / "place_names.toml").write_text('[names]\n"Nulle-Part" = "99999"\n', encoding="utf-8")
+    with pytest.raises(RulesError, match="Nulle-Part"):
+        load_referential(wrong)
