@@ -42,11 +42,11 @@ class Commune:
 
 @dataclass(frozen=True)
 class Named:
-    """A commune under one of its names: its own, or a former or delegated one."""
+    """A commune under one of its names: its own, an everyday one, or a delegated one."""
 
     commune: Commune
     name: str  # as the data spells it: "Vire", "Cherbourg", "Caen"
-    former: bool
+    former: bool  # a commune déléguée: a village, though its commune may be a big town
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,7 @@ class PlaceIndex:
     capitals: Mapping[str, str]  # département code -> INSEE code of its chef-lieu
     home_region: str = ""  # the programme's région: its communes win homonyms more easily
     home_factor: float = 1.0
+    name_links: frozenset[str] = frozenset()  # "sur" of "Condé-sur-": a longer name goes on
 
     @classmethod
     def build(
@@ -93,6 +94,7 @@ class PlaceIndex:
         other_names: Mapping[str, str] = MappingProxyType({}),
         home_region: str = "",
         home_factor: float = 1.0,
+        name_links: Iterable[str] = (),
     ) -> PlaceIndex:
         """Index the rows of departements.json, regions.json and communes.csv; `former` are
         the rows of communes_deleguees.csv, `other_names` name -> INSEE code of today's
@@ -117,13 +119,14 @@ class PlaceIndex:
             by_name[name_key(commune.name, aliases)].append(Named(commune, commune.name, False))
             for code in commune.postcodes:
                 by_postcode[code].append(commune)
-        others = [(row["nom"], row["commune"]) for row in former] + list(other_names.items())
-        for name, insee in others:
+        others = [(row["nom"], row["commune"], True) for row in former]
+        others += [(name, insee, False) for name, insee in other_names.items()]
+        for name, insee, delegated in others:
             if insee not in by_insee:
-                raise ValueError(f"former name {name!r}: no commune with INSEE code {insee}")
+                raise ValueError(f"commune name {name!r}: no commune with INSEE code {insee}")
             listed = by_name[name_key(name, aliases)]
             if all(n.commune.insee != insee for n in listed):
-                listed.append(Named(by_insee[insee], name, True))
+                listed.append(Named(by_insee[insee], name, delegated))
         dept_keys = {name_key(name, aliases): code for code, (name, _) in depts.items()}
         region_keys = {name_key(name, aliases): code for code, name in regs.items()}
         for phrase, target in name_synonyms.items():  # "idf" -> "Île-de-France"
@@ -148,6 +151,7 @@ class PlaceIndex:
             capitals=MappingProxyType(capitals),
             home_region=home_region,
             home_factor=home_factor,
+            name_links=frozenset(name_links),
         )
 
     def key(self, text: str) -> str:
@@ -183,8 +187,8 @@ class PlaceIndex:
         return ()
 
     def best(self, named: Sequence[Named], written: str = "", clues: Clues = NO_CLUES) -> Commune:
-        """Among communes of one name: consistent with the clues, spelt as written, biggest
-        (home region weighted)."""
+        """Among communes of one name: consistent with the clues, spelt as written, a commune
+        of today rather than a delegated village, then the biggest (home region weighted)."""
         if len(named) == 1:
             return named[0].commune
         spelt = spelling(written, self.aliases) if written else ""
@@ -193,7 +197,7 @@ class PlaceIndex:
             as_written = spelling(n.name, self.aliases)
             exact = not spelt or spelt in (as_written, _without_article(as_written))
             home = self.home_factor if n.commune.region == self.home_region else 1.0
-            return (not clues.fit(n.commune), not exact, -n.commune.population * home, n.former)
+            return (not clues.fit(n.commune), not exact, n.former, -n.commune.population * home)
 
         return min(named, key=rank).commune
 
@@ -243,10 +247,18 @@ class PlaceIndex:
         if found:
             return found
         hit = self.names_at(keys)
-        if hit is None or _cut_in_a_name(text, tokens, hit[0]):
+        if hit is None or self.cut_in_a_name(text, tokens, hit[0]):
             return None
         written = text[tokens[0].start : tokens[hit[0] - 1].end]
         return self.best(hit[1], written, clues).place()
+
+    def cut_in_a_name(self, text: str, tokens: Sequence[Token], n: int) -> bool:
+        """The first n words stop inside a longer hyphenated name ("Condé" of "Condé-sur-Truc"):
+        the person named another place, unknown here, not the shorter one. "Caen-centre" is
+        Caen: only a linking word ("sur", "en", "la"...) goes on with a name."""
+        if n >= len(tokens) or text[tokens[n - 1].end : tokens[n].start] != "-":
+            return False
+        return tokens[n].key in self.name_links
 
     def _with_postcode(self, code: str, name_keys: list[str]) -> Place | None:
         """ "Vaux-sur-Aure 14400": the named commune if it has that postcode, else the biggest."""
@@ -292,12 +304,6 @@ def _joined_postcode(
             joined = Token(text[a.start : b.end], a.key + b.key, a.start, b.end)
             return [*keys[:i], joined.key, *keys[i + 2 :]], [*tokens[:i], joined, *tokens[i + 2 :]]
     return keys, tokens
-
-
-def _cut_in_a_name(text: str, tokens: Sequence[Token], n: int) -> bool:
-    """The words matched stop inside a hyphenated name ("Condé" of "Condé-sur-Truc"): the
-    person named another place, unknown here, not the shorter one."""
-    return n < len(tokens) and text[tokens[n - 1].end : tokens[n].start] == "-"
 
 
 def name_key(text: str, aliases: Mapping[str, str]) -> str:

@@ -114,6 +114,7 @@ def _load(rules_dir: Path) -> Referential:
         other_names=_read_toml(rules_dir / "place_names.toml", optional=True).get("names", {}),
         home_region=str(home.get("home_region", "")),
         home_factor=float(home.get("home_factor", 1)),
+        name_links=[words(w) for w in home.get("name_links", [])],
     )
     return Referential(trades, places)
 

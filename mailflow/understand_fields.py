@@ -291,7 +291,7 @@ def _commune_at(
     if hit is None:
         return _area_named(tokens, i, ref, rules, phrase)
     n, named = hit
-    if i + n < len(tokens) and text[tokens[i + n - 1].end : tokens[i + n].start] == "-":
+    if ref.places.cut_in_a_name(text, tokens[i:], n):
         return None  # "Condé" of an unknown "Condé-sur-Truc": not the shorter name
     end = tokens[i + n - 1].end
     commune = ref.places.best(named, text[tokens[i].start : end], clues)

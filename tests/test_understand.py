@@ -582,6 +582,9 @@ def test_match_place(ref, text, dept, commune):
         ("Douvres", "14", "Douvres-la-Délivrande"),  # home région over Douvres (01)
         ("Massy", "91", "Massy"),  # ... unless far bigger elsewhere
         ("Lucé (28)", "28", "Lucé"),
+        ("Lucé", "28", "Lucé"),  # a town of today over the delegated village of Lucé (61)
+        ("Mortagne", "61", "Mortagne-au-Perche"),
+        ("Caen-centre", "14", "Caen"),
         ("14 000", "14", "Caen"),
         ("Caen 14 000", "14", "Caen"),
         ("Caen-la-Mer", "14", "Caen"),
@@ -623,6 +626,7 @@ def test_former_regions(ref, text, region):
         ("Mon code postal : 14 000", "14", "Caen"),
         ("J'habite à Caen 14 000.", "14", "Caen"),
         ("J'habite Condé-sur-Truc.", None, None),  # not Condé (36): an unknown longer name
+        ("J'habite à Caen-centre.", "14", "Caen"),
         ("mon salaire est de 14 000 euros", None, None),
         ("nous sommes 14 000 habitants", None, None),
     ],
