@@ -1,8 +1,10 @@
 """The reference data (ROME jobs, French places) loaded once into one immutable, indexed object.
 
 Files under rules/ (see rules/README.md): rome/appellations.csv, rome/codes_rome.csv,
-geo/departements.json, geo/regions.json, geo/communes.csv, and the [referential] table of
-understanding.toml (stop words, aliases, synonyms, fuzzy threshold).
+geo/departements.json, geo/regions.json, geo/communes.csv, the optional
+geo/communes_deleguees.csv and place_names.toml (other names of communes), and the
+[referential] and [places] tables of understanding.toml (stop words, aliases, synonyms, fuzzy
+threshold, home région).
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from .errors import RulesError
-from .place_index import Commune, PlaceIndex
+from .place_index import Commune, Named, PlaceIndex
 from .textnorm import words
+from .tokens import stem
 from .trade_index import TradeHit, TradeIndex, TradeSettings
 from .values import Place, Trade
 
@@ -62,6 +65,10 @@ class Referential:
         """Longest commune name at the start of already folded words (for the parser)."""
         return self.places.commune_prefix([self.places.aliases.get(k, k) for k in keys])
 
+    def communes_at(self, keys: list[str]) -> tuple[int, tuple[Named, ...]] | None:
+        """Every commune named by the longest run of leading folded words (homonyms too)."""
+        return self.places.names_at([self.places.aliases.get(k, k) for k in keys])
+
     def region_of(self, department_code: str) -> str | None:
         return self.places.region_of(department_code)
 
@@ -82,10 +89,14 @@ def load_referential(rules_dir: Path) -> Referential:
         return _load(Path(rules_dir))
     except KeyError as exc:
         raise RulesError(f"{rules_dir}: a reference file lacks the column or key {exc}") from exc
+    except ValueError as exc:
+        raise RulesError(f"{rules_dir}: {exc}") from exc
 
 
 def _load(rules_dir: Path) -> Referential:
-    table = _read_toml(rules_dir / "understanding.toml").get("referential", {})
+    understanding = _read_toml(rules_dir / "understanding.toml")
+    table = understanding.get("referential", {})
+    home = understanding.get("places", {})
     settings = _trade_settings(table)
     rome_labels = {
         r["code_rome"]: r["libelle_rome"] for r in _read_csv(rules_dir / "rome" / "codes_rome.csv")
@@ -99,6 +110,11 @@ def _load(rules_dir: Path) -> Referential:
         _read_csv(rules_dir / "geo" / "communes.csv"),
         {words(k): words(v) for k, v in table.get("place_aliases", {}).items()},
         dict(table.get("place_synonyms", {})),
+        former=_read_csv(rules_dir / "geo" / "communes_deleguees.csv", optional=True),
+        other_names=_read_toml(rules_dir / "place_names.toml", optional=True).get("names", {}),
+        home_region=str(home.get("home_region", "")),
+        home_factor=float(home.get("home_factor", 1)),
+        name_links=[words(w) for w in home.get("name_links", [])],
     )
     return Referential(trades, places)
 
@@ -110,6 +126,8 @@ def _trade_settings(table: dict[str, Any]) -> TradeSettings:
             glue_words=frozenset(words(w) for w in table.get("glue_words", [])),
             aliases={words(k): words(v) for k, v in table.get("trade_aliases", {}).items()},
             synonyms=dict(table.get("trade_synonyms", {})),
+            fields=dict(table.get("trade_fields", {})),
+            weak_words=frozenset(stem(words(w)) for w in table.get("weak_words", [])),
             fuzzy_min_length=int(table.get("fuzzy_min_length", 5)),
             fuzzy_cutoff=float(table.get("fuzzy_cutoff", 85)),
             head_min_share=float(table.get("head_min_share", 0.5)),
@@ -118,14 +136,19 @@ def _trade_settings(table: dict[str, Any]) -> TradeSettings:
         raise RulesError(f"understanding.toml [referential]: {exc}") from exc
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _read_toml(path: Path, optional: bool = False) -> dict[str, Any]:
+    """The file's tables; an optional file may be missing (a programme's older rules/)."""
+    if optional and not path.exists():
+        return {}
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise RulesError(f"{path}: {exc}") from exc
 
 
-def _read_csv(path: Path) -> list[dict[str, str]]:
+def _read_csv(path: Path, optional: bool = False) -> list[dict[str, str]]:
+    if optional and not path.exists():
+        return []
     try:
         with path.open(encoding="utf-8", newline="") as handle:
             return list(csv.DictReader(handle))

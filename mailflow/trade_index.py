@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from rapidfuzz import fuzz, process
@@ -35,6 +35,8 @@ class TradeSettings:
     glue_words: frozenset[str]  # dropped from keys ("de", "la", "d", "en")
     aliases: Mapping[str, str]  # word -> word before matching ("auto" -> "automobile")
     synonyms: Mapping[str, str]  # phrase -> an appellation form ("infirmiere" -> "... soins ...")
+    weak_words: frozenset[str] = frozenset()  # stemmed; never a trade alone ("demi", "agent")
+    fields: Mapping[str, str] = field(default_factory=dict)  # workplace or field -> a form
     fuzzy_min_length: int = 5
     fuzzy_cutoff: float = 85.0
     head_min_share: float = 0.5  # a head word alone decides only if one code dominates it
@@ -60,7 +62,7 @@ class TradeHit:
     text: str  # the words as written, "boulangère"
     start: int  # character offsets in the text given to find()
     end: int
-    method: str  # "exact", "head" or "fuzzy"
+    method: str  # "exact", "head", "field" or "fuzzy"
     size: int  # number of words that matched
 
 
@@ -89,6 +91,7 @@ class TradeIndex:
     exact: Mapping[Key, int]  # key -> best entry id
     by_head: Mapping[str, tuple[tuple[Key, int], ...]]  # first word -> (key, entry id)
     head_default: Mapping[str, int]  # head words that alone point to one dominant trade
+    fields: Mapping[Key, int]  # "boulangerie" -> boulanger, when no title took the word
     vocab: Mapping[str, tuple[str, ...]]  # first letter -> words known in labels (for typos)
 
     @classmethod
@@ -112,7 +115,9 @@ class TradeIndex:
                 if key:
                     _keep_best(exact, key, len(entries) - 1, entries)
                     _keep_best(heads[key[0]], key, len(entries) - 1, entries)
-        _add_synonyms(exact, s)
+        _add_synonyms(exact, s.synonyms, exact, s)
+        fields: dict[Key, int] = {}
+        _add_synonyms(fields, s.fields, exact, s)
         by_head = {
             h: tuple(sorted(d.items(), key=lambda kv: entries[kv[1]].rank()))
             for h, d in heads.items()
@@ -128,6 +133,7 @@ class TradeIndex:
             exact=MappingProxyType(exact),
             by_head=MappingProxyType(by_head),
             head_default=MappingProxyType(_head_defaults(by_head, entries, s)),
+            fields=MappingProxyType(fields),
             vocab=MappingProxyType({k: tuple(v) for k, v in vocab.items()}),
         )
 
@@ -153,13 +159,18 @@ class TradeIndex:
         return max(hits, key=lambda h: (h.size, -h.start)) if hits else None
 
     def _scan(self, text: str, tokens: list[Token], keys: list[str], method: str) -> list[TradeHit]:
+        """Longest exact forms first, then head words; a weak word alone ("demi" of
+        "Demi-chef de rang", "professionnel") is never a trade."""
         stops = [t.key in self.settings.stop_words for t in tokens]
+        weak = self.settings.weak_words
         spans: list[tuple[int, int, int, str]] = []  # (start, end, entry, how)
         taken = [False] * len(keys)
         for n in range(min(_MAX_KEY, len(keys)), 0, -1):
             for i in range(len(keys) - n + 1):
                 entry = self.exact.get(tuple(keys[i : i + n]))
                 if entry is None or any(taken[i : i + n]) or all(stops[i : i + n]):
+                    continue
+                if n == 1 and keys[i] in weak:
                     continue
                 spans.append((i, i + n, entry, method))
                 taken[i : i + n] = [True] * n
@@ -170,6 +181,12 @@ class TradeIndex:
                     end, entry = found
                     spans.append((i, end, entry, "head" if method == "exact" else method))
                     taken[i:end] = [True] * (end - i)
+        for n in range(min(_MAX_KEY, len(keys)), 0, -1):  # "CAP cuisine", "en boulangerie"
+            for i in range(len(keys) - n + 1):
+                entry = self.fields.get(tuple(keys[i : i + n]))
+                if entry is not None and not any(taken[i : i + n]):
+                    spans.append((i, i + n, entry, "field" if method == "exact" else method))
+                    taken[i : i + n] = [True] * n
         spans.sort()
         return [
             TradeHit(
@@ -197,7 +214,9 @@ class TradeIndex:
         if best is not None:
             return best[1], best[2]
         entry = self.head_default.get(keys[i])
-        return (i + 1, entry) if entry is not None else None
+        if entry is None or keys[i] in self.settings.weak_words:
+            return None
+        return i + 1, entry
 
     def _correct(self, token: Token, key: str) -> str:
         """Nearest label word for a likely typo ("coifeuse" -> "coiffeuse"); else unchanged."""
@@ -223,14 +242,17 @@ def _keep_best(table: dict[Key, int], key: Key, entry: int, entries: list[Appell
         table[key] = entry
 
 
-def _add_synonyms(exact: dict[Key, int], s: TradeSettings) -> None:
-    for phrase, target in s.synonyms.items():
+def _add_synonyms(
+    table: dict[Key, int], synonyms: Mapping[str, str], exact: dict[Key, int], s: TradeSettings
+) -> None:
+    """Each phrase -> the entry of the ROME form it names (a RulesError when none)."""
+    for phrase, target in synonyms.items():
         target_key = _key(keys(target), s)
         if target_key not in exact:
             raise RulesError(
                 f"understanding.toml: synonym {phrase!r} -> {target!r} names no ROME form"
             )
-        exact[_key(keys(phrase), s)] = exact[target_key]
+        table[_key(keys(phrase), s)] = exact[target_key]
 
 
 def _head_defaults(

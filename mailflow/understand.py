@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from .referential import Referential
-from .textnorm import words
+from .textnorm import fold, words
 from .tokens import clean
 from .trade_index import TradeHit
 from .understand_fields import (
@@ -21,6 +21,7 @@ from .understand_fields import (
     find_kind,
     find_place,
     find_situation,
+    with_digits,
 )
 from .understand_rules import UnderstandingRules, load_understanding_rules
 from .understand_text import intro_name, parse_form, signature_name, split_message
@@ -56,9 +57,7 @@ def understand(
     place = _field_place(fields, ref, notes) or _note(find_place(text, ref, rules), notes)
     age = _field_age(fields, rules, notes) or _note(find_age(text, rules), notes)
     situation = _field_situation(fields, rules, notes) or _note(find_situation(text, rules), notes)
-    first_name = _first_name(
-        fields, split.message, split.signature, form.free_text, ref, rules, notes
-    )
+    first_name = _first_name(fields, split.signature, form.free_text, ref, rules, notes)
     return ParsedRequest(
         kind=ask.kind,
         trade_text=ask.trade_text,
@@ -81,9 +80,16 @@ def _note(found: Found | None, notes: list[str]) -> object:
 
 
 def _from_form(fields: dict[str, str], ref: Referential, rules: UnderstandingRules) -> _Ask | None:
-    """ "Type :", "Métier :", "Formation :", "VAE :" lines; None when there are none."""
-    kind = rules.form_kinds.get(words(fields.get("kind", "")))
-    for field, implied in (("training", "formation"), ("vae", "vae"), ("trade", "metier")):
+    """ "Type :", "Métier :", "Formation :", "VAE :", "Métier ou formation :" lines; None when
+    there are none. A "Type :" left as the form shows it ("métier (ou formation, ou VAE)")
+    says nothing; "Métier ou formation :" is a formation when it names a diploma."""
+    kind = _form_kind(fields.get("kind", ""), rules)
+    for field, implied in (
+        ("training", "formation"),
+        ("vae", "vae"),
+        ("trade", "metier"),
+        ("trade_or_training", None),
+    ):
         value = fields.get(field, "").strip()
         if not value:
             continue
@@ -93,10 +99,23 @@ def _from_form(fields: dict[str, str], ref: Referential, rules: UnderstandingRul
         hit = ref.trades.match(speciality or "") if speciality else None
         if hit:
             notes.append(_trade_note(hit))
-        return _Ask(kind or implied, speciality or value, hit, name, tuple(notes))
+        if implied is None:
+            said = find_kind(value, rules, has_diploma=name is not None)
+            implied = said.value if said and said.value != "metier" else "metier"
+        return _Ask(kind or implied, speciality or value, hit, name, tuple(notes))  # type: ignore[arg-type]
     if kind:
         return _Ask(kind, None, None, None, (f"form: type -> {kind}",))
     return None
+
+
+def _form_kind(value: str, rules: UnderstandingRules) -> str | None:
+    """ "Type : formation" -> formation; a value naming several kinds says nothing."""
+    folded = words(value)
+    if folded in rules.form_kinds:
+        return rules.form_kinds[folded]
+    padded = f" {folded} "
+    named = {kind for phrase, kind in rules.form_kinds.items() if f" {phrase} " in padded}
+    return named.pop() if len(named) == 1 else None
 
 
 def _from_text(text: str, ref: Referential, rules: UnderstandingRules) -> _Ask:
@@ -121,9 +140,12 @@ def _from_text(text: str, ref: Referential, rules: UnderstandingRules) -> _Ask:
 
 
 def _choose_hit(text: str, hits: list[TradeHit], rules: UnderstandingRules) -> TradeHit | None:
-    """Several trades: prefer the one after a wish ("devenir", "rencontrer"), then the first."""
+    """Several trades: prefer the one after a wish ("être", "devenir"), then the first."""
     wishes = (
-        rules.kind_phrases["metier"] + rules.kind_phrases["vae"] + rules.kind_phrases["formation"]
+        rules.wish_phrases
+        + rules.kind_phrases["metier"]
+        + rules.kind_phrases["vae"]
+        + rules.kind_phrases["formation"]
     )
 
     def score(hit: TradeHit) -> tuple[int, int]:
@@ -154,7 +176,7 @@ def _field_place(fields: dict[str, str], ref: Referential, notes: list[str]) -> 
 
 
 def _field_age(fields: dict[str, str], rules: UnderstandingRules, notes: list[str]) -> int | None:
-    match = _INT.search(fields.get("age", ""))
+    match = _INT.search(with_digits(fold(fields.get("age", "")), rules))
     if match and rules.age_min <= int(match.group(1)) <= rules.age_max:
         notes.append(f"age: form '{fields['age']}'")
         return int(match.group(1))
@@ -172,7 +194,6 @@ def _field_situation(fields: dict[str, str], rules: UnderstandingRules, notes: l
 
 def _first_name(
     fields: dict[str, str],
-    message: str,
     signature: str,
     free_text: str,
     ref: Referential,
@@ -186,7 +207,7 @@ def _first_name(
         return value[0].capitalize() if value[0].isupper() or value[0].islower() else value[0]
     for found, how in (
         (intro_name(free_text, rules), "intro"),
-        (signature_name(message, signature, rules), "signature"),
+        (signature_name(free_text, signature, rules), "signature"),  # form lines are no name
     ):
         if found and ref.match_trade(found[0]) is None:
             notes.append(f"first_name: {how} '{found[1]}' -> {found[0]}")

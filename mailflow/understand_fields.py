@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
+from .place_index import Clues
 from .referential import Referential
 from .textnorm import fold, words
 from .tokens import Token, tokenize
@@ -16,6 +18,9 @@ from .values import Place
 
 _BREAK = re.compile(r"[.,;:!?()\n\"]")
 _CODE = re.compile(r"^(?:\d{2}|2[ab]|97\d)$")
+_WORD = re.compile(r"[a-z0-9]+")
+_JOIN = re.compile(r"[ -]+")
+_NUMBER_WORDS = 6  # "quatre vingt dix et neuf": the longest spelling tried
 
 
 @dataclass(frozen=True)
@@ -29,8 +34,9 @@ class Found:
 
 
 def find_age(text: str, rules: UnderstandingRules) -> Found | None:
-    """ "j'ai 15 ans", "âgée de 42 ans", "ma fille de 14 ans"; never "depuis 10 ans"."""
-    folded = fold(text)
+    """ "j'ai 15 ans", "âgée de 42 ans", "ma fille de 14 ans", "j'ai quinze ans"; never
+    "depuis 10 ans" nor "depuis dix ans"."""
+    folded = with_digits(fold(text), rules)
     for label, patterns in (("child", rules.age_child), ("person", rules.age_person)):
         for pattern in patterns:
             for match in pattern.finditer(folded):
@@ -41,6 +47,42 @@ def find_age(text: str, rules: UnderstandingRules) -> Found | None:
                 ):
                     who = " (child of the writer)" if label == "child" else ""
                     return Found(age, f"age: '{match.group(0).strip()}' -> {age}{who}")
+    return None
+
+
+def with_digits(folded: str, rules: UnderstandingRules) -> str:
+    """Number words as digits: "j ai dix-sept ans" -> "j ai 17 ans" (folded text)."""
+    spans = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(folded)]
+    if not any(word in rules.number_starts for _, _, word in spans):
+        return folded
+    out: list[str] = []
+    last = i = 0
+    while i < len(spans):
+        size = _number_at(folded, spans, i, rules) if spans[i][2] in rules.number_starts else None
+        if size is None:
+            i += 1
+            continue
+        n, value = size
+        out += [folded[last : spans[i][0]], str(value)]
+        last, i = spans[i + n - 1][1], i + n
+    return "".join([*out, folded[last:]])
+
+
+def _number_at(
+    folded: str, spans: list[tuple[int, int, str]], i: int, rules: UnderstandingRules
+) -> tuple[int, int] | None:
+    """(words used, value) of the longest number spelt from word i, joined by - or spaces."""
+    n = 1
+    while (
+        i + n < len(spans)
+        and n < _NUMBER_WORDS
+        and _JOIN.fullmatch(folded[spans[i + n - 1][1] : spans[i + n][0]])
+    ):
+        n += 1
+    for size in range(n, 0, -1):
+        value = rules.numbers.get(" ".join(word for _, _, word in spans[i : i + size]))
+        if value is not None:
+            return size, value
     return None
 
 
@@ -135,19 +177,25 @@ def _speciality(
 
 
 def find_place(text: str, ref: Referential, rules: UnderstandingRules) -> Found | None:
-    """The most precise place named after a place word: "près de Caen", "dans le 14", "14000"."""
+    """The most precise place named after a place word: "près de Caen", "dans le 14", "14000".
+    A département or région named too tells which of several same-named communes is meant."""
     tokens = tokenize(text)
-    candidates = [
+    areas = [
         c
         for i in range(len(tokens))
         for c in (
             _postcode_at(text, tokens, i, ref, rules),
             _code_at(text, tokens, i, ref, rules),
-            _commune_at(tokens, i, ref, rules),
             _area_at(tokens, i, ref, rules),
         )
         if c is not None
     ]
+    clues = Clues(
+        frozenset(c.value.department for c in areas if c.value.department),  # type: ignore[attr-defined]
+        frozenset(c.value.region for c in areas if c.value.region),  # type: ignore[attr-defined]
+    )
+    communes = [_commune_at(text, tokens, i, ref, rules, clues) for i in range(len(tokens))]
+    candidates = areas + [c for c in communes if c is not None]
     if not candidates:
         return None
     return max(candidates, key=lambda c: (_precision(c.value), -c.start))
@@ -158,10 +206,22 @@ def _precision(place: object) -> int:
     return 3 if place.commune else 2 if place.department else 1
 
 
+@lru_cache(maxsize=32)
+def _by_last_word(phrases: tuple[Phrase, ...]) -> dict[str, tuple[Phrase, ...]]:
+    """Phrases by their last word, longest first, so most tokens are ruled out at once."""
+    out: dict[str, list[Phrase]] = {}
+    for phrase in phrases:
+        out.setdefault(phrase[-1], []).append(phrase)
+    return {word: tuple(sorted(found, key=len, reverse=True)) for word, found in out.items()}
+
+
 def _after(tokens: list[Token], i: int, phrases: tuple[Phrase, ...]) -> Phrase | None:
     """The place word (phrase) that ends just before token i, if any."""
+    candidates = _by_last_word(phrases).get(tokens[i - 1].key) if i else None
+    if not candidates:
+        return None
     keys = tuple(t.key for t in tokens[max(0, i - 4) : i])
-    for phrase in phrases:
+    for phrase in candidates:
         if keys[len(keys) - len(phrase) :] == phrase and len(keys) >= len(phrase):
             return phrase
     return None
@@ -170,21 +230,29 @@ def _after(tokens: list[Token], i: int, phrases: tuple[Phrase, ...]) -> Phrase |
 def _postcode_at(
     text: str, tokens: list[Token], i: int, ref: Referential, rules: UnderstandingRules
 ) -> Found | None:
-    token = tokens[i]
-    if not (len(token.key) == 5 and token.key.isdigit()):
+    """ "14000", "code postal 14 000" after a place word, or before the commune's name."""
+    token, n = tokens[i], 1
+    code = token.key
+    if len(code) == 2 and code.isdigit() and i + 1 < len(tokens):  # "14 000"
+        nxt = tokens[i + 1]
+        if len(nxt.key) == 3 and nxt.key.isdigit() and text[token.end : nxt.start] == " ":
+            code, n = code + nxt.key, 2
+    if not (len(code) == 5 and code.isdigit()):
         return None
-    place = ref.match_postcode(token.key)
-    if place is None:
+    after = tokens[i + n].key if i + n < len(tokens) else ""
+    place = ref.match_postcode(code)
+    if place is None or after in rules.not_after_code:
         return None
-    following = [t.key for t in tokens[i + 1 : i + 5]]
-    named = ref.commune_prefix(following) if following else None
-    confirmed = named is not None and token.key in named[1].postcodes
+    following = [t.key for t in tokens[i + n : i + n + 4]]
+    named = ref.communes_at(following) if following else None
+    confirmed = [c.commune for c in named[1] if code in c.commune.postcodes] if named else []
     before = _after(tokens, i, rules.commune_before + rules.area_before + (("cp",), ("postal",)))
     if not (confirmed or before):
         return None
-    if confirmed and named:
-        place = named[1].place(token.key)
-    return Found(place, f"place: '{token.text}' -> postcode {token.key}", token.start, token.end)
+    if confirmed:
+        place = confirmed[0].place(code)
+    end = tokens[i + n - 1].end
+    return Found(place, f"place: '{text[token.start : end]}' -> postcode {code}", token.start, end)
 
 
 def _code_at(
@@ -199,7 +267,7 @@ def _code_at(
         text[token.start - 1 : token.start] == "(" and text[token.end : token.end + 1] == ")"
     )
     phrase = _after(tokens, i, rules.code_before)
-    if not (bracketed or phrase) or nxt in rules.not_after_code:
+    if not (bracketed or phrase) or nxt in rules.not_after_code or nxt.isdigit():
         return None
     place = ref.match_department_code(token.key)
     if place is None:
@@ -209,23 +277,27 @@ def _code_at(
 
 
 def _commune_at(
-    tokens: list[Token], i: int, ref: Referential, rules: UnderstandingRules
+    text: str,
+    tokens: list[Token],
+    i: int,
+    ref: Referential,
+    rules: UnderstandingRules,
+    clues: Clues,
 ) -> Found | None:
     phrase = _after(tokens, i, rules.commune_before)
     if phrase is None or tokens[i].key in rules.stop_words or tokens[i].key.isdigit():
         return None
-    hit = ref.commune_prefix([t.key for t in tokens[i : i + 6]])
+    hit = ref.communes_at([t.key for t in tokens[i : i + 6]])
     if hit is None:
         return _area_named(tokens, i, ref, rules, phrase)
-    n, commune = hit
+    n, named = hit
+    if ref.places.cut_in_a_name(text, tokens[i:], n):
+        return None  # "Condé" of an unknown "Condé-sur-Truc": not the shorter name
+    end = tokens[i + n - 1].end
+    commune = ref.places.best(named, text[tokens[i].start : end], clues)
     if not tokens[i].capitalized and commune.population < rules.lowercase_min_population:
         return None
     place = commune.place()
-    end = tokens[i + n - 1].end
-    bracket = tokens[i + n] if i + n < len(tokens) else None
-    if bracket and _CODE.match(bracket.key) and bracket.key.upper() != commune.department:
-        other = ref.places.communes.get(ref.places.key(commune.name), ())
-        place = next((c.place() for c in other if c.department == bracket.key.upper()), place)
     words_ = " ".join([*phrase, *(t.text for t in tokens[i : i + n])])
     return Found(
         place,

@@ -33,6 +33,7 @@ class UnderstandingRules:
     form_keys: Mapping[str, str]  # folded key -> field name
     form_kinds: Mapping[str, str]  # folded value -> kind
     kind_phrases: Mapping[str, tuple[str, ...]]  # kind -> folded phrases
+    wish_phrases: tuple[str, ...]  # before the trade asked for, when several are named
     diplomas: tuple[tuple[Phrase, str], ...]  # (folded words, display name), longest first
     diploma_uppercase: frozenset[str]
     diploma_background: tuple[str, ...]
@@ -43,6 +44,8 @@ class UnderstandingRules:
     age_child: tuple[re.Pattern[str], ...]
     age_person: tuple[re.Pattern[str], ...]
     age_not_after: tuple[str, ...]
+    numbers: Mapping[str, int]  # "dix sept" -> 17, "vingt et un" -> 21 (folded words)
+    number_starts: frozenset[str]  # first words of those spellings, for a quick check
     commune_before: tuple[Phrase, ...]
     area_before: tuple[Phrase, ...]
     code_before: tuple[Phrase, ...]
@@ -67,6 +70,7 @@ def load_understanding_rules(rules_dir: Path) -> UnderstandingRules:
 
 
 def _build(d: dict[str, Any]) -> UnderstandingRules:
+    numbers = _numbers(d["age"]["numbers"]) if "numbers" in d["age"] else {}
     ref, form, dip, age, places, msg = (
         d["referential"],
         d["form"],
@@ -82,6 +86,7 @@ def _build(d: dict[str, Any]) -> UnderstandingRules:
         kind_phrases=MappingProxyType(
             {k: _words(d["kinds"][k]) for k in ("vae", "formation", "metier")}
         ),
+        wish_phrases=_words(d.get("wishes", {}).get("phrases", [])),
         diplomas=tuple(
             sorted(
                 ((tuple(words(w).split()), name) for name, ws in dip["names"].items() for w in ws),
@@ -97,6 +102,8 @@ def _build(d: dict[str, Any]) -> UnderstandingRules:
         age_child=tuple(re.compile(p) for p in age["child"]),
         age_person=tuple(re.compile(p) for p in age["person"]),
         age_not_after=tuple(fold(w) for w in age["not_after"]),
+        numbers=MappingProxyType(numbers),
+        number_starts=frozenset(phrase.split()[0] for phrase in numbers),
         commune_before=_phrases(places["commune_before"]),
         area_before=_phrases(places["area_before"]),
         code_before=_phrases(places["code_before"]),
@@ -137,3 +144,21 @@ def _situation(table: dict[str, Any]) -> Situation:
         _words(table.get("phrases", [])),
         tuple(re.compile(p) for p in table.get("patterns", [])),
     )
+
+
+def _numbers(table: dict[str, Any]) -> dict[str, int]:
+    """Every spelling of 2-99 from the units and tens of [age.numbers], as folded words."""
+    units = {words(w): int(v) for w, v in table["units"].items()}
+    teens = {**{w: v for w, v in units.items() if 10 <= v <= 16}}
+    teens.update({f"dix {words(w)}": 10 + units[words(w)] for w in table["teens"]})
+    digits = {w: v for w, v in units.items() if v <= 9}
+    out = {w: v for w, v in units.items() if v >= 2}
+    out.update(teens)
+    with_teens = {words(w) for w in table["tens_with_teens"]}
+    for ten, value in ((words(w), int(v)) for w, v in table["tens"].items()):
+        out[ten] = value
+        following = {**digits, **(teens if ten in with_teens else {})}
+        for word, n in following.items():
+            out[f"{ten} {word}"] = value + n
+            out[f"{ten} et {word}"] = value + n
+    return out

@@ -12,7 +12,11 @@ from .textnorm import fold, words
 from .tokens import tokenize
 from .understand_rules import UnderstandingRules
 
-_FORM_LINE = re.compile(r"^\s*[-*•]?\s*([^:\n]{1,40}?)\s*:\s*(.*)$")
+# "Clé : valeur"; the key may carry a hint in brackets, which may itself hold a colon:
+# "Lieu (ville ou département) :", "Situation (ex : lycéen) :".
+_FORM_LINE = re.compile(r"^\s*[-*•]?\s*((?:[^:()\n]|\([^()\n]{0,200}\)){1,240}?)\s*:\s*(.*)$")
+_HINT = re.compile(r"\([^()\n]*\)")
+_MAX_KEY = 40  # characters of a key without its hint: longer is a sentence, not a key
 
 
 @dataclass(frozen=True)
@@ -37,8 +41,9 @@ def split_message(body: str, rules: UnderstandingRules) -> Split:
     lines = body.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     for index, line in enumerate(lines):
         folded = fold(line).strip()
-        if any(p.search(folded) for p in rules.reply_headers):
-            break
+        joined = f"{folded} {fold(lines[index + 1]).strip()}" if index + 1 < len(lines) else ""
+        if any(p.search(folded) or (joined and p.search(joined)) for p in rules.reply_headers):
+            break  # an earlier mail, quoted; its header may be wrapped over two lines
         if line.startswith("--") or any(folded.startswith(s) for s in rules.signature_starts):
             rest = [x for x in lines[index + 1 :] if not x.lstrip().startswith(">")]
             return Split(_tidy(kept), _tidy(rest) if line.startswith("--") else "")
@@ -48,13 +53,18 @@ def split_message(body: str, rules: UnderstandingRules) -> Split:
 
 
 def parse_form(text: str, rules: UnderstandingRules) -> Form:
-    """Read known "Clé : valeur" lines; "Message :" takes the following free lines too."""
+    """Read known "Clé : valeur" lines; "Message :" takes the following free lines too.
+
+    A hint in brackets inside a key is not part of it ("Lieu (ville ou département) :" is
+    "Lieu"), and the words of a key are never read as an answer: a list of choices in an
+    unknown key's hint ("(collégien, lycéen...)") is left out of the free text too."""
     fields: dict[str, str] = {}
     free: list[str] = []
     current: str | None = None
     for line in text.split("\n"):
         match = _FORM_LINE.match(line)
-        field = rules.form_keys.get(words(match.group(1))) if match else None
+        key = _HINT.sub(" ", match.group(1)).strip() if match else ""
+        field = rules.form_keys.get(words(key)) if match and len(key) <= _MAX_KEY else None
         if match and field:
             current = field
             fields[field] = match.group(2).strip()
@@ -62,8 +72,20 @@ def parse_form(text: str, rules: UnderstandingRules) -> Form:
             fields["message"] = f"{fields['message']}\n{line.strip()}".strip()
         else:
             current = None
-            free.append(line)
+            free.append(_without_choice_hints(line, match))
     return Form(fields, "\n".join(free).strip())
+
+
+def _without_choice_hints(line: str, match: re.Match[str] | None) -> str:
+    """ "Ma situation (collégien, lycéen...) : salariée" -> "Ma situation : salariée"."""
+    if match is None:
+        return line
+    key = _HINT.sub(lambda h: " " if _is_choice_list(h.group(0)) else h.group(0), match.group(1))
+    return line[: match.start(1)] + key + line[match.end(1) :]
+
+
+def _is_choice_list(hint: str) -> bool:
+    return any(mark in hint for mark in (",", "...", "…", "/")) or " ou " in f" {words(hint)} "
 
 
 def intro_name(text: str, rules: UnderstandingRules) -> tuple[str, str] | None:

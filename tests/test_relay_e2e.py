@@ -5,6 +5,9 @@ from __future__ import annotations
 from email.message import EmailMessage
 from email.utils import parseaddr
 
+from mailflow.config import PROJECT_ROOT
+from mailflow.understand import load_understanding_rules
+from tests import help_form
 from tests.deployment import COORDINATOR, RELAY, Deployment, query
 
 PERSON = "person1@users.test"
@@ -199,6 +202,49 @@ def test_request_not_understood_gets_help(deployment: Deployment) -> None:
     assert mail.imap_count(BAKER) == 0
     [request] = dep.log()["requests"]
     assert request["state"] == "needs_info"
+
+
+def test_help_mail_answered_with_its_own_form_reaches_the_ambassador(
+    deployment: Deployment,
+) -> None:
+    """A vague request gets the help mail; the person answers it from a phone, filling in
+    its form under the quoted help mail; the baker of Caen receives the intro."""
+    dep, mail = deployment, deployment.stack
+    ask(dep, "Bonjour, je voudrais des informations s'il vous plaît. Merci")
+    [help_mail] = mail.wait_for(PERSON)
+    help_text = help_mail.get_body(("plain",)).get_content()
+    rules = load_understanding_rules(PROJECT_ROOT / "rules")
+    answers = {
+        "kind": "métier",
+        "trade_or_training": "boulangère",
+        "place": "Caen",
+        "age": "15",
+        "situation": "collégienne",
+        "message": "Je voudrais voir comment on fait le pain.",
+    }
+    body = (
+        help_form.fill(help_text, rules, answers)
+        + "\n\nEnvoyé de mon iPhone\n\n"
+        + f"Le 13 mars 2026 à 09:05, Ambassadeurs <{from_address(help_mail)}> a écrit :\n\n"
+        + help_form.quoted(help_text)
+    )
+    mail.send_text(
+        PERSON,
+        from_address(help_mail),
+        "Re: " + str(help_mail["Subject"]),
+        body,
+        in_reply_to=str(help_mail["Message-ID"]),
+    )
+    dep.deliver_and_run()
+
+    [intro] = mail.wait_for(BAKER)
+    intro_text = intro.get_body(("plain",)).get_content()
+    assert "Boulanger" in intro_text and "10-15 ans" in intro_text and "Caen" in intro_text
+    assert "comment on fait le pain" in intro_text
+    assert "près de Caen" not in intro_text  # the quoted help mail is not her message
+    assert_no_leak(intro, PERSON)
+    [ack] = mail.wait_for(PERSON, lambda m: "marie" in everything(m))
+    assert_no_leak(ack, BAKER)
 
 
 def test_no_matching_ambassador_tells_person_and_coordinator(

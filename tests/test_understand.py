@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from mailflow.compose import Rendered, render
+from mailflow.errors import RulesError
 from mailflow.referential import Referential, load_referential
 from mailflow.understand import UnderstandingRules, load_understanding_rules, understand
+from tests.help_form import fill, quoted
+from tests.help_form import form_lines as help_form_lines
 
 RULES = Path(__file__).resolve().parent.parent / "rules"
 
@@ -165,6 +171,46 @@ CASES = [
     ('overseas', '',
      'Je voudrais rencontrer un pêcheur dans le 971.',
      'metier', 'A1438', '971', None, None),
+    # noise words: "demi" alone is not "Demi-chef de rang"; "être" is a wish
+    ('demi-age-etre', '', "J'ai 13 ans et demi, je veux être vétérinaire.",
+     'metier', 'A1504', None, 13, None),
+    ('demi-fond', '', 'Je fais du demi-fond et je veux être vétérinaire.',
+     'metier', 'A1504', None, None, None),
+    ('prof-de-maths', '', 'Je voudrais rencontrer un prof de maths, je suis en seconde.',
+     'metier', 'K2107', None, None, 'lyceen'),
+    ('etre-prof-anglais', '', "plus tard je veux être prof d'anglais",
+     'metier', 'K2107', None, None, None),
+    ('workplace-boulangerie', '', 'Je voudrais travailler dans une boulangerie près de Caen.',
+     'metier', 'D1102', '14', None, None),
+    ('cap-patisserie-field', '', 'Je veux faire un CAP pâtisserie.',
+     'formation', 'D1104', None, None, None),
+    ('cap-cuisine-field', '', 'Bonjour, je voudrais passer un CAP cuisine, je suis en 3e.',
+     'formation', 'G1609', None, None, 'collegien'),
+    ('job-then-wish-etre', '', 'Je suis salariée en boulangerie mais je voudrais être fleuriste.',
+     'metier', 'D1209', None, None, 'salarie'),
+    ('age-in-words', '', "Bonjour, j'ai quinze ans et je voudrais devenir coiffeuse à Caen.",
+     'metier', 'D1202', '14', 15, None),
+    ('child-age-in-words', '', 'Ma fille a douze ans, elle voudrait rencontrer une fleuriste.',
+     'metier', 'D1209', None, 12, 'parent'),
+    # places as people write them: former and delegated communes, old régions, abbreviations
+    ('cherbourg', '', 'Je voudrais rencontrer un développeur web à Cherbourg.',
+     'metier', 'M1855', '50', None, None),
+    ('octeville', '', "J'habite à Octeville et je voudrais devenir infirmière.",
+     'metier', 'J1506', '50', None, None),
+    ('equeurdreville', '', 'je cherche une coiffeuse vers Équeurdreville',
+     'metier', 'D1202', '50', None, None),
+    ('vire-not-vire-71', '', 'Je cherche un plombier à Vire, je suis en 4e.',
+     'metier', 'F1603', '14', None, 'collegien'),
+    ('conde-sur-noireau', '', "J'habite Condé-sur-Noireau et je voudrais devenir boulanger.",
+     'metier', 'D1102', '14', None, None),
+    ('basse-normandie', '', 'Je voudrais rencontrer un boulanger en Basse-Normandie.',
+     'metier', 'D1102', None, None, None),
+    ('calva', '', 'je cherche un coiffeur dans le calva', 'metier', 'D1202', '14', None, None),
+    ('postcode-spaced', '', 'Je voudrais devenir fleuriste, code postal 14 000.',
+     'metier', 'D1209', '14', None, None),
+    ('ds-le-50', '', 'jveux etre mecano ds le 50', 'metier', 'I1604', '50', None, None),
+    ('vendeuse-en-boulangerie', '', 'Je voudrais devenir vendeuse en boulangerie.',
+     'metier', 'D1106', None, None, None),
 ]
 
 NOT_UNDERSTOOD = [
@@ -174,6 +220,12 @@ NOT_UNDERSTOOD = [
     ('greeting-only', 'Bonjour', 'Bonjour, merci, cordialement\nLéa'),
     ('cap-without-speciality', '', 'Bonjour, je voudrais faire un CAP, mais lequel ?'),
     ('vague-job', '', 'Je voudrais travailler avec des enfants, je suis en 3e à Caen.'),
+    # a sector is not a trade: the help mail asks which one
+    ('sector-pro-sante', '', 'Je voudrais rencontrer un professionnel de la santé.'),
+    ('sector-pro-batiment', '', 'Bonjour, je voudrais rencontrer un professionnel du bâtiment.'),
+    ('sector-dans-la-sante', '', 'Je voudrais travailler dans la santé.'),
+    ('sector-le-batiment', '', "Le bâtiment m'intéresse, je suis en 3e."),
+    ('demi-only', '', "J'ai 13 ans et demi et je ne sais pas quoi faire."),
 ]
 # fmt: on
 
@@ -342,6 +394,58 @@ def test_age(ref, rules, text, age):
     assert understand("", f"Je voudrais devenir boulanger.\n{text}", ref, rules).age == age
 
 
+@pytest.mark.parametrize(
+    ("text", "digits", "age"),
+    [
+        ("j'ai quinze ans", "j'ai 15 ans", 15),
+        ("Léa, seize ans", "Léa, 16 ans", 16),
+        ("seize ans", "16 ans", 16),
+        ("j'ai dix-sept ans", "j'ai 17 ans", 17),
+        ("j'ai dix sept ans", "j'ai 17 ans", 17),
+        ("J'AI DIX-HUIT ANS", "J'AI 18 ANS", 18),
+        ("vingt ans, en reconversion", "20 ans, en reconversion", 20),
+        ("ma fille a douze ans", "ma fille a 12 ans", 12),
+        ("mon fils de quatorze ans", "mon fils de 14 ans", 14),
+        ("j'ai treize ans et demi", "j'ai 13 ans et demi", 13),
+        ("j'ai vingt et un ans", "j'ai 21 ans", 21),
+        ("j'ai vingt-et-un ans", "j'ai 21 ans", 21),
+        ("âgée de trente-deux ans", "âgée de 32 ans", 32),
+        ("j'ai quarante deux ans", "j'ai 42 ans", 42),
+        ("j'ai cinquante-sept ans", "j'ai 57 ans", 57),
+        ("j'ai soixante et onze ans", "j'ai 71 ans", 71),
+        ("j'ai soixante-dix-neuf ans", "j'ai 79 ans", 79),
+        ("j'ai quatre-vingts ans", "j'ai 80 ans", 80),
+        ("j'ai quatre-vingt-douze ans", "j'ai 92 ans", 92),
+        ("j'ai septante ans", "j'ai 70 ans", 70),
+        ("Âge : quinze ans", "Âge : 15", 15),
+        # durations stay durations, in words as in digits
+        ("je travaille depuis vingt ans", "je travaille depuis 20 ans", None),
+        ("salariée depuis vingt ans", "salariée depuis 20 ans", None),
+        ("j'ai vingt ans d'expérience", "j'ai 20 ans d'expérience", None),
+        ("il y a dix ans", "il y a 10 ans", None),
+        ("pendant quinze ans", "pendant 15 ans", None),
+        ("j'ai deux ans", "j'ai 2 ans", None),
+        ("j'ai un fils", "j'ai un fils", None),
+    ],
+)
+def test_age_in_words_reads_as_in_digits(ref, rules, text, digits, age):
+    def read(said: str) -> int | None:
+        return understand("", f"Je voudrais devenir boulanger.\n{said}", ref, rules).age
+
+    assert read(text) == read(digits) == age
+
+
+@pytest.mark.parametrize("text", ["je suis en 3e", "je suis en troisième", "BTS 2e année"])
+def test_classes_are_not_ages(ref, rules, text):
+    parsed = understand("", f"Je voudrais devenir boulanger, {text}.", ref, rules)
+    assert parsed.age is None and parsed.situation is not None
+
+
+def test_the_form_age_in_words(ref, rules):
+    body = filled_help_form(rules, {**HELP_ANSWERS, "age": "quinze ans et demi"})
+    assert understand("", body, ref, rules).age == 15
+
+
 # --- referential: trades ---------------------------------------------------------------------
 
 
@@ -369,6 +473,16 @@ def test_age(ref, rules, text, age):
         ("boucher", "D1101"),
         ("bouchère", "D1101"),
         ("menuisier", "H2206"),
+        ("prof de maths", "K2107"),
+        ("professeur de mathématiques", "K2107"),
+        ("boulangerie", "D1102"),
+        ("pâtisserie", "D1104"),
+        ("cuisine", "G1609"),
+        ("aide en cuisine", "G1602"),
+        ("assistante sociale", "K1201"),
+        ("chef de rang", "G1810"),
+        ("demi-chef de rang", "G1810"),
+        ("agente de sécurité", "K2503"),
     ],
 )
 def test_match_trade(ref, text, code):
@@ -401,6 +515,15 @@ def test_boulanger_prefers_the_general_appellation(ref):
         "🙂",
         "je suis en 3e",
         "j'ai 15 ans",
+        "demi",
+        "13 ans et demi",
+        "professionnel",
+        "un professionnel de la santé",
+        "une professionnelle du bâtiment",
+        "la santé",
+        "le bâtiment",
+        "social",
+        "chef",
     ],
 )
 def test_match_trade_rejects_garbage(ref, text):
@@ -439,6 +562,83 @@ def test_match_place(ref, text, dept, commune):
     assert place.region == ref.region_of(dept)
 
 
+@pytest.mark.parametrize(
+    ("text", "dept", "commune"),
+    [
+        ("Cherbourg", "50", "Cherbourg-en-Cotentin"),
+        ("Octeville", "50", "Cherbourg-en-Cotentin"),
+        ("Équeurdreville", "50", "Cherbourg-en-Cotentin"),
+        ("Tourlaville", "50", "Cherbourg-en-Cotentin"),
+        ("Cherbourg-Octeville", "50", "Cherbourg-en-Cotentin"),
+        ("Octeville-sur-Mer", "76", "Octeville-sur-Mer"),  # the longer name is another town
+        ("Vire", "14", "Vire Normandie"),
+        ("vire", "14", "Vire Normandie"),
+        ("Viré", "71", "Viré"),  # accents count among homonyms
+        ("Vire (71)", "71", "Viré"),  # and a département named says which
+        ("Vire 14", "14", "Vire Normandie"),
+        ("Condé-sur-Noireau", "14", "Condé-en-Normandie"),
+        ("Mellé", "35", "Mellé"),
+        ("Melle", "79", "Melle"),
+        ("Douvres", "14", "Douvres-la-Délivrande"),  # home région over Douvres (01)
+        ("Massy", "91", "Massy"),  # ... unless far bigger elsewhere
+        ("Lucé (28)", "28", "Lucé"),
+        ("Lucé", "28", "Lucé"),  # a town of today over the delegated village of Lucé (61)
+        ("Mortagne", "61", "Mortagne-au-Perche"),
+        ("Caen-centre", "14", "Caen"),
+        ("14 000", "14", "Caen"),
+        ("Caen 14 000", "14", "Caen"),
+        ("Caen-la-Mer", "14", "Caen"),
+    ],
+)
+def test_match_place_other_names(ref, text, dept, commune):
+    place = ref.match_place(text)
+    assert place is not None
+    assert (place.department, place.commune) == (dept, commune)
+
+
+@pytest.mark.parametrize(
+    ("text", "region"),
+    [
+        ("Basse-Normandie", "28"),
+        ("Haute-Normandie", "28"),
+        ("basse normandie", "28"),
+        ("Alsace", "44"),
+        ("Midi-Pyrénées", "76"),
+        ("Nord-Pas-de-Calais", "32"),
+    ],
+)
+def test_former_regions(ref, text, region):
+    place = ref.match_place(text)
+    assert (place.region, place.department) == (region, None)
+
+
+@pytest.mark.parametrize(
+    ("text", "dept", "commune"),
+    [
+        ("Je suis à Cherbourg.", "50", "Cherbourg-en-Cotentin"),
+        ("J'habite à Vire.", "14", "Vire Normandie"),
+        ("J'habite à Viré.", "71", "Viré"),
+        ("J'habite à Vire, en Saône-et-Loire.", "71", "Viré"),
+        ("J'habite à Vire dans le 71.", "71", "Viré"),
+        ("J'habite à Condé-sur-Noireau.", "14", "Condé-en-Normandie"),
+        ("Je suis dans le calva.", "14", None),
+        ("je suis ds le 50", "50", None),
+        ("Mon code postal : 14 000", "14", "Caen"),
+        ("J'habite à Caen 14 000.", "14", "Caen"),
+        ("J'habite Condé-sur-Truc.", None, None),  # not Condé (36): an unknown longer name
+        ("J'habite à Caen-centre.", "14", "Caen"),
+        ("mon salaire est de 14 000 euros", None, None),
+        ("nous sommes 14 000 habitants", None, None),
+    ],
+)
+def test_place_in_text_other_names(ref, rules, text, dept, commune):
+    place = understand("", f"Je voudrais devenir boulanger. {text}", ref, rules).place
+    assert (place.department if place else None, place.commune if place else None) == (
+        dept,
+        commune,
+    )
+
+
 def test_city_and_postcode_pick_the_named_commune(ref):
     assert ref.match_place("Vaux-sur-Aure 14400").commune == "Vaux-sur-Aure"
     assert ref.match_place("14400").commune == "Bayeux"
@@ -467,3 +667,130 @@ def test_referential_is_cached_and_immutable(ref):
     assert load_referential(RULES) is ref
     with pytest.raises(AttributeError):
         ref.trades = None  # type: ignore[misc]
+
+
+# --- the help mail's own form ------------------------------------------------------------------
+
+TEMPLATES = RULES.parent / "templates" / "mails"
+# What a person writes on each line of the help mail's form, by the field the key means.
+HELP_ANSWERS = {
+    "kind": "formation",
+    "trade_or_training": "CAP pâtisserie",
+    "place": "Vire",
+    "age": "seize ans",
+    "situation": "salariée",
+    "message": "Je voudrais savoir comment se passe l'apprentissage.",
+}
+
+
+def help_mail() -> Rendered:
+    relay = SimpleNamespace(display_name="Ambassadeurs", address="relay@mailflow.test")
+    return render(TEMPLATES, "help", {"first_name": "Léa", "relay": relay})
+
+
+def help_form(rules: UnderstandingRules) -> list[tuple[str, str, str | None]]:
+    return help_form_lines(help_mail().text, rules)
+
+
+def filled_help_form(rules: UnderstandingRules, answers: dict[str, str]) -> str:
+    return fill(help_mail().text, rules, answers)
+
+
+def test_help_form_keys_are_all_understood(rules):
+    """Every key the help mail shows is a form key: the template and the rules never drift."""
+    form = help_form(rules)
+    unknown = [key for _, key, field in form if field is None]
+    assert not unknown, f"help.txt shows keys unknown to rules/understanding.toml: {unknown}"
+    fields = [field for _, _, field in form]
+    assert len(fields) >= 5 and len(set(fields)) == len(fields)
+    assert set(fields) <= set(HELP_ANSWERS), "help.txt asks for a new field: add an answer"
+
+
+def test_filled_help_form_is_understood(ref, rules):
+    parsed = understand(
+        "Re: " + help_mail().subject, filled_help_form(rules, HELP_ANSWERS), ref, rules
+    )
+    assert (parsed.kind, parsed.diploma, parsed.trade.code_rome) == ("formation", "CAP", "D1104")
+    assert (parsed.place.commune, parsed.place.department) == ("Vire Normandie", "14")
+    assert (parsed.age, parsed.situation) == (16, "salarie")
+    assert parsed.message == HELP_ANSWERS["message"]
+    assert parsed.first_name is None  # "Message" is a key, not a signature
+    assert parsed.understood
+
+
+def test_help_form_left_partly_empty_reads_nothing_from_the_labels(ref, rules):
+    """Situation and place left blank: the hints "(collégien, lycéen...)", "(ville ou
+    département)" are no answer."""
+    body = filled_help_form(rules, {"trade_or_training": "boulangère"})
+    parsed = understand("", body, ref, rules)
+    assert (parsed.kind, parsed.trade.code_rome) == ("metier", "D1102")
+    assert (parsed.place, parsed.age, parsed.situation) == (None, None, None)
+
+
+def test_help_form_type_left_as_shown_takes_the_kind_from_the_answer(ref, rules):
+    answers = {**HELP_ANSWERS, "kind": "métier (ou formation, ou VAE)"}
+    parsed = understand("", filled_help_form(rules, answers), ref, rules)
+    assert (parsed.kind, parsed.diploma) == ("formation", "CAP")
+    answers["trade_or_training"] = "plombier"
+    parsed = understand("", filled_help_form(rules, answers), ref, rules)
+    assert (parsed.kind, parsed.trade.code_rome) == ("metier", "F1603")
+
+
+@pytest.mark.parametrize(
+    ("line", "situation"),
+    [
+        ("Ton statut actuel (collégien, lycéen, salarié...) : salariée", "salarie"),
+        ("Votre situation (collégien, lycéen, étudiant…) : au chômage", "demandeur_emploi"),
+        ("Situation (collégien, lycéen, étudiant, demandeur d'emploi, salarié...) :", None),
+        ("Situation (ex : lycéen) : apprentie", "apprenti"),
+    ],
+)
+def test_a_key_hint_is_never_the_answer(ref, rules, line, situation):
+    parsed = understand("", f"Je voudrais devenir boulanger.\n{line}", ref, rules)
+    assert parsed.situation == situation
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Le ven. 13 mars 2026 à 09:05, Ambassadeurs <relay@mailflow.test> a écrit :",
+        "Le ven. 13 mars 2026 à 09:05, Ambassadeurs <relay@mailflow.test> a\nécrit :",
+        "Le 13 mars 2026 à 09:05, Ambassadeurs <\nrelay@mailflow.test> a écrit :",
+        "On Fri, Mar 13, 2026 at 9:05 AM Ambassadeurs <relay@mailflow.test> wrote:",
+        "",  # only the "> " quote marks
+    ],
+)
+def test_reply_to_help_mail_reads_the_answer_not_the_quote(ref, rules, header):
+    help_text = help_mail().text
+    answer = filled_help_form(rules, HELP_ANSWERS)
+    body = f"{answer}\n\nEnvoyé de mon iPhone\n\n{header}\n\n{quoted(help_text)}\n"
+    parsed = understand("Re: " + help_mail().subject, body, ref, rules)
+    assert (parsed.kind, parsed.trade.code_rome, parsed.age, parsed.situation) == (
+        "formation",
+        "D1104",
+        16,
+        "salarie",
+    )
+    # A reply that answers nothing: the quoted example ("J'ai 15 ans ... boulangère près de
+    # Caen") and form are not the person's words.
+    body = f"Je ne sais pas encore, je suis perdue.\n\n{header}\n{quoted(help_text)}\n"
+    parsed = understand("Re: " + help_mail().subject, body, ref, rules)
+    assert (parsed.trade, parsed.place, parsed.age, parsed.situation) == (None, None, None, None)
+    assert not parsed.understood
+
+
+def test_other_commune_names_are_optional_and_checked(tmp_path):
+    """A programme's older copy of rules/ without them still loads; a name pointing to no
+    commune is a RulesError naming the file's mistake."""
+    older = tmp_path / "older"
+    shutil.copytree(RULES, older)
+    (older / "place_names.toml").unlink()
+    (older / "geo" / "communes_deleguees.csv").unlink()
+    assert load_referential(older).match_place("Cherbourg") is None
+    assert load_referential(older).match_place("Caen").commune == "Caen"
+
+    wrong = tmp_path / "wrong"
+    shutil.copytree(RULES, wrong)
+    (wrong / "place_names.toml").write_text('[names]\n"Nulle-Part" = "99999"\n', encoding="utf-8")
+    with pytest.raises(RulesError, match="Nulle-Part"):
+        load_referential(wrong)
