@@ -262,11 +262,9 @@ def _communes_named(city: str, places: PlaceIndex) -> tuple[Commune, ...]:
     "Paris 15e" or "Caen Cedex 9" find Paris and Caen."""
     keys = places.key(city).split()
     while keys:
-        phrase = " ".join(keys)
-        for key in (phrase, *(f"{article} {phrase}" for article in _ARTICLES)):
-            found = places.communes.get(key)
-            if found:
-                return found
+        found = places.named(" ".join(keys))  # own, everyday and delegated names
+        if found:
+            return tuple(dict.fromkeys(n.commune for n in found))
         if len(keys) < 2 or not _CITY_PART.fullmatch(keys[-1]):
             return ()
         keys = keys[:-1]
