@@ -25,12 +25,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--once", action="store_true", help="process everything waiting, flush the outbox and exit"
     )
-    amb = sub.add_parser("ambassadors", help="the ambassador directory")
-    amb_sub = amb.add_subparsers(dest="action", required=True)
+    amb = sub.add_parser("ambassadors", help="the ambassador directory (default: list)")
+    amb.add_argument("--json", action="store_true", help="with no action: the list as JSON")
+    amb_sub = amb.add_subparsers(dest="action")
     imp = amb_sub.add_parser("import", help="import or update ambassadors from a UTF-8 CSV")
     imp.add_argument("file", type=Path)
     lst = amb_sub.add_parser("list", help="show the directory")
-    lst.add_argument("--json", action="store_true")
+    lst.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
     clear = amb_sub.add_parser(
         "clear-bounce", help="the address works again (checked with them): new requests may go"
     )
@@ -144,6 +145,8 @@ def cmd_ambassadors(cfg: Config, args: argparse.Namespace) -> int:
     from .directory_view import directory_rows, render_directory
     from .referential import load_referential
 
+    if args.json and args.action not in (None, "list"):
+        raise MailflowError(f"--json goes with the list, not with `ambassadors {args.action}`")
     _open(cfg)
     if args.action == "import":
         result = import_file(args.file, load_referential(cfg.paths.rules))
