@@ -165,10 +165,13 @@ def cmd_ambassadors(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_log(cfg: Config, args: argparse.Namespace) -> int:
-    from .logview import FILTER_OPTIONS, log_data, make_filter, render_text
+    from .logview import FILTER_OPTIONS, log_data, make_filter, recorded_outcomes, render_text
+    from .outcomes import known_outcomes
 
     _open(cfg)
-    data = log_data(args.request, make_filter(**{k: getattr(args, k) for k in FILTER_OPTIONS}))
+    options = {k: getattr(args, k) for k in FILTER_OPTIONS}
+    outcomes = known_outcomes(recorded_outcomes()) if args.outcome else ()
+    data = log_data(args.request, make_filter(outcomes, **options))
     if args.request is not None and not data["requests"]:
         raise MailflowError(f"no request #{args.request}")
     print(

@@ -7,6 +7,7 @@ ambassador, the first name alone for a person): never by address.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -15,7 +16,17 @@ from peewee import fn
 
 from .errors import MailflowError
 from .lifecycle import TRANSITIONS
-from .models import Ambassador, Conversation, Event, InboundMessage, OutboundMail, Person, Request
+from .models import (
+    Ambassador,
+    Conversation,
+    Event,
+    InboundMessage,
+    OutboundMail,
+    Person,
+    Request,
+    storable_id,
+)
+from .outcomes import OUTCOMES
 from .textnorm import fold, words
 
 FILTER_OPTIONS = (
@@ -55,11 +66,13 @@ def _day(option: str, text: str) -> date:
         raise MailflowError(f"--{option} {text!r}: expected a date YYYY-MM-DD") from None
 
 
-def make_filter(**options: str | None) -> LogFilter:
+def make_filter(known_outcomes: Sequence[str] = OUTCOMES, **options: str | None) -> LogFilter:
     """Check and normalise the command-line filters (emails and codes are case-insensitive)."""
     given = {k: v.strip() for k, v in options.items() if v is not None and v.strip()}
     if "state" in given and given["state"] not in TRANSITIONS:
         raise MailflowError(f"--state {given['state']!r}: one of {', '.join(TRANSITIONS)}")
+    if "outcome" in given and given["outcome"] not in known_outcomes:
+        raise MailflowError(f"--outcome {given['outcome']!r}: one of {', '.join(known_outcomes)}")
     since = _day("since", given["since"]) if "since" in given else None
     until = _day("until", given["until"]) if "until" in given else None
     if since and until and since > until:
@@ -76,6 +89,12 @@ def make_filter(**options: str | None) -> LogFilter:
     )
 
 
+def recorded_outcomes() -> list[str]:
+    """The outcomes this database holds (an older mailflow may have named others)."""
+    query = InboundMessage.select(InboundMessage.outcome).distinct()
+    return [o for (o,) in query.where(InboundMessage.outcome.is_null(False)).tuples()]
+
+
 def trade_matches(request: Request, needle: str) -> bool:
     """Code ROME by prefix, labels by accent- and case-insensitive words."""
     if request.code_rome and fold(request.code_rome).startswith(needle):
@@ -90,6 +109,8 @@ def trade_matches(request: Request, needle: str) -> bool:
 def matching_requests(request_id: int | None, f: LogFilter) -> list[Request]:
     query = Request.select().order_by(Request.id)
     if request_id is not None:
+        if not storable_id(request_id):
+            return []  # no such request (and a number too large for the driver)
         query = query.where(Request.id == request_id)
     if f.person:
         people = Person.select(Person.id).where(fn.LOWER(Person.email) == f.person)
