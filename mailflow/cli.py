@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import select
 import shutil
+import signal
 import sys
 from pathlib import Path
 
@@ -287,6 +290,18 @@ def cmd_care(cfg: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+def _reader_gone() -> bool:
+    """True when stdout is a pipe whose reader closed it (`mailflow log | head -1`), as
+    opposed to a broken connection to a mail or database server."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(events & select.POLLERR for _, events in poller.poll(0))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(
@@ -294,6 +309,20 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    try:
+        code = _command(args)
+        sys.stdout.flush()  # here, not at exit: a closed pipe is then handled below
+        return code
+    except BrokenPipeError:
+        if not _reader_gone():
+            raise
+        # The reader has what it wanted: stop quietly, like other tools killed by SIGPIPE,
+        # and send what is still buffered nowhere instead of failing again at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
+
+
+def _command(args: argparse.Namespace) -> int:
     path = config_path(args.config)
     try:
         if args.command == "init":
