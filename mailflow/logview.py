@@ -268,17 +268,40 @@ _SHOWN_EVENTS = (
 )
 
 
+# At one instant (a frozen MAILFLOW_NOW, or a clock's equal readings): a message received
+# comes first, then what it caused, state changes before the mails they send.
+_IN, _EVENT, _OUT = 0, 1, 2
+_UNLINKED = 2**63  # caused by no inbound message (the scheduler): after those that are
+SortKey = tuple[datetime, int, int, int]
+
+
+def sort_key(at: datetime | None, rank: int, row_id: int, inbound_id: int | None) -> SortKey:
+    """The full stored time (not the seconds shown), then the inbound message the entry
+    answers to, then received / event / sent, then the row's id: the same order on every
+    backend, whatever order it returns rows in."""
+    return (at or datetime.min, _UNLINKED if inbound_id is None else inbound_id, rank, row_id)
+
+
+def in_order(keyed: list[tuple[SortKey, dict[str, Any]]]) -> list[dict[str, Any]]:
+    return [entry for _, entry in sorted(keyed, key=lambda pair: pair[0])]
+
+
 def request_timeline(request: Request) -> dict[str, Any]:
     names = Names(request)
-    # by id within each kind: the sort below is stable, and entries of the same instant
-    # must not come in whatever order the backend stores rows (PostgreSQL moves updated ones)
-    entries = (
-        [_inbound_entry(m, names) for m in request.inbound.order_by(InboundMessage.id)]
-        + [_outbound_entry(m, names) for m in request.outbound.order_by(OutboundMail.id)]
-        + [_event_entry(e) for e in request.events.order_by(Event.id) if e.kind in _SHOWN_EVENTS]
-    )
-    order = {"message": 0}
-    entries.sort(key=lambda x: (x["at"] or "", order.get(x["type"], 1)))
+    keyed = [
+        (sort_key(m.received_at, _IN, m.id, m.id), _inbound_entry(m, names))
+        for m in request.inbound
+    ]
+    keyed += [
+        (sort_key(m.created_at, _OUT, m.id, m.inbound_id), _outbound_entry(m, names))
+        for m in request.outbound
+    ]
+    keyed += [
+        (sort_key(e.at, _EVENT, e.id, e.inbound_id), _event_entry(e))
+        for e in request.events
+        if e.kind in _SHOWN_EVENTS
+    ]
+    entries = in_order(keyed)
     return {
         "id": request.id,
         "state": request.state,
