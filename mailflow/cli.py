@@ -42,6 +42,11 @@ def _parser() -> argparse.ArgumentParser:
     log = sub.add_parser("log", help="the exchange log, one timeline per request")
     log.add_argument("--request", type=int, metavar="ID")
     log.add_argument("--json", action="store_true")
+    log.add_argument(
+        "--actions",
+        action="store_true",
+        help="events outside any request (imports, RGPD actions, newsletters, schema, ...)",
+    )
     _coordinator_parsers(sub, log)
     qua = sub.add_parser("quarantine", help="messages that could not be processed")
     qua_sub = qua.add_subparsers(dest="action", required=True)
@@ -168,11 +173,34 @@ def cmd_ambassadors(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_log(cfg: Config, args: argparse.Namespace) -> int:
-    from .logview import FILTER_OPTIONS, log_data, make_filter, recorded_outcomes, render_text
+    from .logview import (
+        FILTER_OPTIONS,
+        actions,
+        log_data,
+        make_filter,
+        recorded_outcomes,
+        render_actions,
+        render_text,
+    )
     from .outcomes import known_outcomes
 
     _open(cfg)
     options = {k: getattr(args, k) for k in FILTER_OPTIONS}
+    if args.actions:
+        about_requests = [k for k, v in options.items() if v and k not in ("since", "until")]
+        if args.request is not None or about_requests:
+            given = "--request" if args.request is not None else f"--{about_requests[0]}"
+            raise MailflowError(
+                f"{given} is about requests; --actions lists what happened outside any "
+                "request and takes only --since, --until and --json"
+            )
+        f = make_filter(**options)
+        rows = actions(f.since, f.until)
+        if args.json:
+            print(json.dumps({"actions": rows}, ensure_ascii=False, indent=2))
+        else:
+            print(render_actions(rows, dated=f.active), end="")
+        return 0
     outcomes = known_outcomes(recorded_outcomes()) if args.outcome else ()
     data = log_data(args.request, make_filter(outcomes, **options))
     if args.request is not None and not data["requests"]:

@@ -334,6 +334,37 @@ def unlinked_messages() -> list[dict[str, Any]]:
     return [_inbound_entry(m, names) | {"sender_role": m.role} for m in query]
 
 
+def actions(since: date | None = None, until: date | None = None) -> list[dict[str, Any]]:
+    """Every event outside any request, oldest first: what coordinators and the daemon did
+    to the whole programme (imports, exports, erasures, purges, newsletters, schema
+    upgrades, quarantine decisions, ...), with the message or mail it concerns if any."""
+    query = Event.select().where(Event.request.is_null())
+    if since:
+        query = query.where(Event.at >= datetime.combine(since, time()))
+    if until:
+        query = query.where(Event.at < datetime.combine(until + timedelta(days=1), time()))
+    found = []
+    for e in query.order_by(Event.at, Event.id):
+        entry: dict[str, Any] = {"at": _iso(e.at), "id": e.id, "kind": e.kind, "cause": e.cause}
+        for name in ("inbound", "outbound", "conversation"):
+            if getattr(e, f"{name}_id") is not None:
+                entry[name] = getattr(e, f"{name}_id")
+        found.append(entry)
+    return found
+
+
+def render_actions(rows: list[dict[str, Any]], dated: bool = False) -> str:
+    if not rows:
+        return "No action recorded in these dates.\n" if dated else "No action recorded yet.\n"
+    lines = ["Actions outside any request:"]
+    for r in rows:
+        about = [f"{k} #{r[k]}" for k in ("inbound", "outbound", "conversation") if k in r]
+        where = f" [{', '.join(about)}]" if about else ""
+        at = (r["at"] or "").replace("T", " ").rstrip("Z")
+        lines.append(f"  {at}  {r['kind'].upper()} {r['cause']}{where}")
+    return "\n".join(lines) + "\n"
+
+
 def log_data(request_id: int | None, filters: LogFilter | None = None) -> dict[str, Any]:
     """Timelines of the matching requests; mail outside any request only when unfiltered."""
     f = filters or LogFilter()
