@@ -113,7 +113,11 @@ def _care_parsers(sub: argparse._SubParsersAction) -> None:
     news_sub = news.add_subparsers(dest="action", required=True)
     send = news_sub.add_parser("send", help="queue a campaign (or resume it) and deliver it")
     send.add_argument("template", help="NAME for templates/mails/newsletter_NAME.txt, or a path")
-    send.add_argument("--campaign", help="campaign name (default: TEMPLATE-YYYY-MM-DD)")
+    send.add_argument(
+        "--campaign",
+        help="campaign name (default: the unfinished campaign of TEMPLATE, else a new "
+        "TEMPLATE-YYYY-MM-DD; a finished one is not sent again within 24 hours)",
+    )
     send.add_argument("--per-minute", type=int, help="pace (default [newsletter]; 0: no limit)")
 
 
@@ -311,6 +315,11 @@ def cmd_care(cfg: Config, args: argparse.Namespace) -> int:
         queued, sent = newsletter.send_newsletter(
             cfg, args.template, args.campaign, args.per_minute
         )
+        if queued.resumed is not None:
+            print(
+                f"newsletter {queued.name}: resuming the unfinished campaign of this template, "
+                f"started {queued.resumed.started_at:%Y-%m-%d %H:%M} UTC"
+            )
         print(
             f"newsletter {queued.name}: {queued.queued} queued now, {queued.already} earlier; "
             f"{sent.sent} sent, {sent.waiting} waiting for a retry, {sent.failed} failed"
