@@ -311,6 +311,7 @@ def request_timeline(request: Request) -> dict[str, Any]:
         "department": request.department,
         "commune": request.commune,
         "age": request.age,
+        "minor": request.minor,
         "situation": request.situation,
         "created_at": _iso(request.created_at),
         "first_answer_at": _iso(request.first_answer_at),
