@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import select
 import shutil
+import signal
 import sys
 from pathlib import Path
 
@@ -38,12 +41,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--once", action="store_true", help="process everything waiting, flush the outbox and exit"
     )
-    amb = sub.add_parser("ambassadors", help="the ambassador directory")
-    amb_sub = amb.add_subparsers(dest="action", required=True)
+    amb = sub.add_parser("ambassadors", help="the ambassador directory (default: list)")
+    amb.add_argument("--json", action="store_true", help="with no action: the list as JSON")
+    amb_sub = amb.add_subparsers(dest="action")
     imp = amb_sub.add_parser("import", help="import or update ambassadors from a UTF-8 CSV")
     imp.add_argument("file", type=Path)
     lst = amb_sub.add_parser("list", help="show the directory")
-    lst.add_argument("--json", action="store_true")
+    lst.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
     clear = amb_sub.add_parser(
         "clear-bounce", help="the address works again (checked with them): new requests may go"
     )
@@ -51,6 +55,11 @@ def _parser() -> argparse.ArgumentParser:
     log = sub.add_parser("log", help="the exchange log, one timeline per request")
     log.add_argument("--request", type=int, metavar="ID")
     log.add_argument("--json", action="store_true")
+    log.add_argument(
+        "--actions",
+        action="store_true",
+        help="events outside any request (imports, RGPD actions, newsletters, schema, ...)",
+    )
     _coordinator_parsers(sub, log)
     qua = sub.add_parser("quarantine", help="messages that could not be processed")
     qua_sub = qua.add_subparsers(dest="action", required=True)
@@ -117,7 +126,11 @@ def _care_parsers(sub: argparse._SubParsersAction) -> None:
     news_sub = news.add_subparsers(dest="action", required=True)
     send = news_sub.add_parser("send", help="queue a campaign (or resume it) and deliver it")
     send.add_argument("template", help="NAME for templates/mails/newsletter_NAME.txt, or a path")
-    send.add_argument("--campaign", help="campaign name (default: TEMPLATE-YYYY-MM-DD)")
+    send.add_argument(
+        "--campaign",
+        help="campaign name (default: the unfinished campaign of TEMPLATE, else a new "
+        "TEMPLATE-YYYY-MM-DD; a finished one is not sent again within 24 hours)",
+    )
     send.add_argument("--per-minute", type=int, help="pace (default [newsletter]; 0: no limit)")
 
 
@@ -162,6 +175,8 @@ def cmd_ambassadors(cfg: Config, args: argparse.Namespace) -> int:
     from .directory_view import directory_rows, render_directory
     from .referential import load_referential
 
+    if args.json and args.action not in (None, "list"):
+        raise MailflowError(f"--json goes with the list, not with `ambassadors {args.action}`")
     _open(cfg)
     if args.action == "import":
         result = import_file(args.file, load_referential(cfg.paths.rules))
@@ -185,10 +200,36 @@ def cmd_ambassadors(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_log(cfg: Config, args: argparse.Namespace) -> int:
-    from .logview import FILTER_OPTIONS, log_data, make_filter, render_text
+    from .logview import (
+        FILTER_OPTIONS,
+        actions,
+        log_data,
+        make_filter,
+        recorded_outcomes,
+        render_actions,
+        render_text,
+    )
+    from .outcomes import known_outcomes
 
     _open(cfg)
-    data = log_data(args.request, make_filter(**{k: getattr(args, k) for k in FILTER_OPTIONS}))
+    options = {k: getattr(args, k) for k in FILTER_OPTIONS}
+    if args.actions:
+        about_requests = [k for k, v in options.items() if v and k not in ("since", "until")]
+        if args.request is not None or about_requests:
+            given = "--request" if args.request is not None else f"--{about_requests[0]}"
+            raise MailflowError(
+                f"{given} is about requests; --actions lists what happened outside any "
+                "request and takes only --since, --until and --json"
+            )
+        f = make_filter(**options)
+        rows = actions(f.since, f.until)
+        if args.json:
+            print(json.dumps({"actions": rows}, ensure_ascii=False, indent=2))
+        else:
+            print(render_actions(rows, dated=f.active), end="")
+        return 0
+    outcomes = known_outcomes(recorded_outcomes()) if args.outcome else ()
+    data = log_data(args.request, make_filter(outcomes, **options))
     if args.request is not None and not data["requests"]:
         raise MailflowError(f"no request #{args.request}")
     print(
@@ -297,11 +338,28 @@ def cmd_care(cfg: Config, args: argparse.Namespace) -> int:
         queued, sent = newsletter.send_newsletter(
             cfg, args.template, args.campaign, args.per_minute
         )
+        if queued.resumed is not None:
+            print(
+                f"newsletter {queued.name}: resuming the unfinished campaign of this template, "
+                f"started {queued.resumed.started_at:%Y-%m-%d %H:%M} UTC"
+            )
         print(
             f"newsletter {queued.name}: {queued.queued} queued now, {queued.already} earlier; "
             f"{sent.sent} sent, {sent.waiting} waiting for a retry, {sent.failed} failed"
         )
     return 0
+
+
+def _reader_gone() -> bool:
+    """True when stdout is a pipe whose reader closed it (`mailflow log | head -1`), as
+    opposed to a broken connection to a mail or database server."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(events & select.POLLERR for _, events in poller.poll(0))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -311,6 +369,20 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    try:
+        code = _command(args)
+        sys.stdout.flush()  # here, not at exit: a closed pipe is then handled below
+        return code
+    except BrokenPipeError:
+        if not _reader_gone():
+            raise
+        # The reader has what it wanted: stop quietly, like other tools killed by SIGPIPE,
+        # and send what is still buffered nowhere instead of failing again at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
+
+
+def _command(args: argparse.Namespace) -> int:
     try:
         path = config_path(args.config)
         if args.command == "init":

@@ -7,6 +7,7 @@ ambassador, the first name alone for a person): never by address.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -15,7 +16,17 @@ from peewee import fn
 
 from .errors import MailflowError
 from .lifecycle import TRANSITIONS
-from .models import Ambassador, Conversation, Event, InboundMessage, OutboundMail, Person, Request
+from .models import (
+    Ambassador,
+    Conversation,
+    Event,
+    InboundMessage,
+    OutboundMail,
+    Person,
+    Request,
+    storable_id,
+)
+from .outcomes import OUTCOMES
 from .textnorm import fold, words
 
 FILTER_OPTIONS = (
@@ -55,11 +66,13 @@ def _day(option: str, text: str) -> date:
         raise MailflowError(f"--{option} {text!r}: expected a date YYYY-MM-DD") from None
 
 
-def make_filter(**options: str | None) -> LogFilter:
+def make_filter(known_outcomes: Sequence[str] = OUTCOMES, **options: str | None) -> LogFilter:
     """Check and normalise the command-line filters (emails and codes are case-insensitive)."""
     given = {k: v.strip() for k, v in options.items() if v is not None and v.strip()}
     if "state" in given and given["state"] not in TRANSITIONS:
         raise MailflowError(f"--state {given['state']!r}: one of {', '.join(TRANSITIONS)}")
+    if "outcome" in given and given["outcome"] not in known_outcomes:
+        raise MailflowError(f"--outcome {given['outcome']!r}: one of {', '.join(known_outcomes)}")
     since = _day("since", given["since"]) if "since" in given else None
     until = _day("until", given["until"]) if "until" in given else None
     if since and until and since > until:
@@ -76,6 +89,12 @@ def make_filter(**options: str | None) -> LogFilter:
     )
 
 
+def recorded_outcomes() -> list[str]:
+    """The outcomes this database holds (an older mailflow may have named others)."""
+    query = InboundMessage.select(InboundMessage.outcome).distinct()
+    return [o for (o,) in query.where(InboundMessage.outcome.is_null(False)).tuples()]
+
+
 def trade_matches(request: Request, needle: str) -> bool:
     """Code ROME by prefix, labels by accent- and case-insensitive words."""
     if request.code_rome and fold(request.code_rome).startswith(needle):
@@ -90,6 +109,8 @@ def trade_matches(request: Request, needle: str) -> bool:
 def matching_requests(request_id: int | None, f: LogFilter) -> list[Request]:
     query = Request.select().order_by(Request.id)
     if request_id is not None:
+        if not storable_id(request_id):
+            return []  # no such request (and a number too large for the driver)
         query = query.where(Request.id == request_id)
     if f.person:
         people = Person.select(Person.id).where(fn.LOWER(Person.email) == f.person)
@@ -247,17 +268,40 @@ _SHOWN_EVENTS = (
 )
 
 
+# At one instant (a frozen MAILFLOW_NOW, or a clock's equal readings): a message received
+# comes first, then what it caused, state changes before the mails they send.
+_IN, _EVENT, _OUT = 0, 1, 2
+_UNLINKED = 2**63  # caused by no inbound message (the scheduler): after those that are
+SortKey = tuple[datetime, int, int, int]
+
+
+def sort_key(at: datetime | None, rank: int, row_id: int, inbound_id: int | None) -> SortKey:
+    """The full stored time (not the seconds shown), then the inbound message the entry
+    answers to, then received / event / sent, then the row's id: the same order on every
+    backend, whatever order it returns rows in."""
+    return (at or datetime.min, _UNLINKED if inbound_id is None else inbound_id, rank, row_id)
+
+
+def in_order(keyed: list[tuple[SortKey, dict[str, Any]]]) -> list[dict[str, Any]]:
+    return [entry for _, entry in sorted(keyed, key=lambda pair: pair[0])]
+
+
 def request_timeline(request: Request) -> dict[str, Any]:
     names = Names(request)
-    # by id within each kind: the sort below is stable, and entries of the same instant
-    # must not come in whatever order the backend stores rows (PostgreSQL moves updated ones)
-    entries = (
-        [_inbound_entry(m, names) for m in request.inbound.order_by(InboundMessage.id)]
-        + [_outbound_entry(m, names) for m in request.outbound.order_by(OutboundMail.id)]
-        + [_event_entry(e) for e in request.events.order_by(Event.id) if e.kind in _SHOWN_EVENTS]
-    )
-    order = {"message": 0}
-    entries.sort(key=lambda x: (x["at"] or "", order.get(x["type"], 1)))
+    keyed = [
+        (sort_key(m.received_at, _IN, m.id, m.id), _inbound_entry(m, names))
+        for m in request.inbound
+    ]
+    keyed += [
+        (sort_key(m.created_at, _OUT, m.id, m.inbound_id), _outbound_entry(m, names))
+        for m in request.outbound
+    ]
+    keyed += [
+        (sort_key(e.at, _EVENT, e.id, e.inbound_id), _event_entry(e))
+        for e in request.events
+        if e.kind in _SHOWN_EVENTS
+    ]
+    entries = in_order(keyed)
     return {
         "id": request.id,
         "state": request.state,
@@ -267,6 +311,7 @@ def request_timeline(request: Request) -> dict[str, Any]:
         "department": request.department,
         "commune": request.commune,
         "age": request.age,
+        "minor": request.minor,
         "situation": request.situation,
         "created_at": _iso(request.created_at),
         "first_answer_at": _iso(request.first_answer_at),
@@ -288,6 +333,37 @@ def unlinked_messages() -> list[dict[str, Any]]:
     )
     names = Names()
     return [_inbound_entry(m, names) | {"sender_role": m.role} for m in query]
+
+
+def actions(since: date | None = None, until: date | None = None) -> list[dict[str, Any]]:
+    """Every event outside any request, oldest first: what coordinators and the daemon did
+    to the whole programme (imports, exports, erasures, purges, newsletters, schema
+    upgrades, quarantine decisions, ...), with the message or mail it concerns if any."""
+    query = Event.select().where(Event.request.is_null())
+    if since:
+        query = query.where(Event.at >= datetime.combine(since, time()))
+    if until:
+        query = query.where(Event.at < datetime.combine(until + timedelta(days=1), time()))
+    found = []
+    for e in query.order_by(Event.at, Event.id):
+        entry: dict[str, Any] = {"at": _iso(e.at), "id": e.id, "kind": e.kind, "cause": e.cause}
+        for name in ("inbound", "outbound", "conversation"):
+            if getattr(e, f"{name}_id") is not None:
+                entry[name] = getattr(e, f"{name}_id")
+        found.append(entry)
+    return found
+
+
+def render_actions(rows: list[dict[str, Any]], dated: bool = False) -> str:
+    if not rows:
+        return "No action recorded in these dates.\n" if dated else "No action recorded yet.\n"
+    lines = ["Actions outside any request:"]
+    for r in rows:
+        about = [f"{k} #{r[k]}" for k in ("inbound", "outbound", "conversation") if k in r]
+        where = f" [{', '.join(about)}]" if about else ""
+        at = (r["at"] or "").replace("T", " ").rstrip("Z")
+        lines.append(f"  {at}  {r['kind'].upper()} {r['cause']}{where}")
+    return "\n".join(lines) + "\n"
 
 
 def log_data(request_id: int | None, filters: LogFilter | None = None) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from email.parser import BytesHeaderParser
 from typing import Any
 
 from .errors import MailflowError
-from .models import InboundMessage, OutboundMail, Request
+from .models import InboundMessage, OutboundMail, Request, storable_id
 
 SUMMARY_HEADERS = (
     "From",
@@ -31,15 +31,25 @@ SUMMARY_HEADERS = (
 
 def _row(message_id: int, outbound: bool) -> InboundMessage | OutboundMail:
     model = OutboundMail if outbound else InboundMessage
-    row = model.get_or_none(model.id == message_id)
+    row = model.get_or_none(model.id == message_id) if storable_id(message_id) else None
     if row is None:
-        what = "outbound mail" if outbound else "inbound message"
-        raise MailflowError(f"no {what} #{message_id}")
+        raise MailflowError(f"no {_what(message_id, outbound)}")
     return row
 
 
+def _what(message_id: int, outbound: bool) -> str:
+    return f"{'outbound mail' if outbound else 'inbound message'} #{message_id}"
+
+
 def raw_bytes(message_id: int, outbound: bool = False) -> bytes:
-    return bytes(_row(message_id, outbound).raw)
+    """The stored bytes; none left (erased with the personal data) is an error, not an empty
+    message, so that a script piping them on knows."""
+    raw = bytes(_row(message_id, outbound).raw)
+    if not raw:
+        raise MailflowError(
+            f"{_what(message_id, outbound)}: its content was erased (personal data removed)"
+        )
+    return raw
 
 
 def header_summary(raw: bytes) -> list[tuple[str, str]]:
@@ -75,10 +85,12 @@ def _request(request: Request | None) -> dict[str, Any] | None:
 def message_view(message_id: int, outbound: bool = False) -> dict[str, Any]:
     """Plain data about one message: what it is, what became of it, what it belongs to."""
     row = _row(message_id, outbound)
+    raw = bytes(row.raw)
     common = {
         "id": row.id,
-        "size": len(bytes(row.raw)),
-        "headers": header_summary(bytes(row.raw)),
+        "size": len(raw),
+        "erased": not raw,  # emptied when its personal data was erased
+        "headers": header_summary(raw),
         "request": _request(row.request),
         "conversation": row.conversation_id,
     }
@@ -139,7 +151,7 @@ def render_message(view: dict[str, Any]) -> str:
             f"#{r['id']} [{r['state']}] {r['kind'] or '?'}: {r['trade'] or '?'}" if r else None,
         ),
         ("conversation", f"#{view['conversation']}" if view["conversation"] else None),
-        ("size", f"{view['size']} bytes"),
+        ("size", "erased (personal data removed)" if view["erased"] else f"{view['size']} bytes"),
     ]
     lines = [title, *(f"{k + ':':13} {'-' if v is None else v}" for k, v in facts), ""]
     lines += [f"{name}: {value}" for name, value in view["headers"]]

@@ -12,11 +12,19 @@ from peewee import (
     ForeignKeyField,
     IntegerField,
     Model,
+    PostgresqlDatabase,
 )
 
 from .fields import CharField, TextField
 
 database = DatabaseProxy()
+
+
+def storable_id(value: int) -> bool:
+    """Whether `value` can be a row id here: a larger number would not simply match nothing,
+    the driver would fail on it (ids are 32-bit on PostgreSQL, 64-bit on SQLite)."""
+    bits = 31 if isinstance(database.obj, PostgresqlDatabase) else 63
+    return 0 < value < 2**bits
 
 
 class BaseModel(Model):

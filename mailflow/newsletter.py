@@ -4,6 +4,12 @@ All mails of a campaign are queued in one transaction under the keys
 `newsletter:<campaign>:<ambassador id>`: a crash before the commit sends nothing, and after it
 the outbox delivers each row once. Running the same campaign again queues only who is missing
 and resumes the delivery, so a killed run is simply started again.
+
+Without --campaign, the command picks the campaign from what was sent before with the same
+template (its `newsletter` event names both): an unfinished campaign is resumed, whatever the
+date (a run killed at 23:59 and started again at 00:01 mails nobody twice); a finished one
+is not sent again within 24 hours unless a new --campaign is named; otherwise (next month,
+say) a new campaign `TEMPLATE-YYYY-MM-DD` starts.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +26,18 @@ from .clock import stamp
 from .compose import Rendered, automatic_mail, new_message_id, render
 from .config import Config
 from .errors import MailflowError
-from .models import Ambassador, OutboundMail, database
+from .models import Ambassador, Event, OutboundMail, database
 from .outbox import queue_mail
 from .record import log_event
 from .send import flush_outbox
 
 PURPOSE = "newsletter"
 _CAMPAIGN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+# the cause of a campaign's first event, which ties its name to its template
+_STARTED = "newsletter {campaign} ({template}) queued for {count} ambassadors"
+_STARTED_RE = re.compile(r"newsletter (?P<campaign>\S+) \((?P<template>.*)\) queued for \d+ ")
+IN_THE_OUTBOX = ("queued", "sending", "handed")  # not yet sent, failed or bounced
+RESEND_AFTER = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -34,6 +45,22 @@ class Campaign:
     name: str
     queued: int  # queued by this run
     already: int  # queued by an earlier run of the same campaign
+    resumed: PastCampaign | None = None  # picked without --campaign: unfinished, resumed
+
+
+@dataclass(frozen=True)
+class PastCampaign:
+    """A campaign started earlier, as its event and its mails tell it."""
+
+    name: str
+    template: str  # the template's file name without .txt: newsletter_exemple, printemps
+    started_at: datetime
+    in_outbox: int  # mails not yet handed over (queued, deferred, or cut off by a crash)
+    last_at: datetime  # its latest mail queued or handed over
+
+    @property
+    def finished(self) -> bool:
+        return self.in_outbox == 0
 
 
 @dataclass(frozen=True)
@@ -59,9 +86,66 @@ def template_source(templates: Path, template: str) -> tuple[Path, str]:
 
 
 def default_campaign(template: str) -> str:
-    """Template name and today's date: the same command the same day is the same campaign."""
+    """Template name and today's date, the name of a new campaign of that template."""
     name = Path(template).stem.removeprefix("newsletter_")
     return f"{name}-{stamp():%Y-%m-%d}"
+
+
+def past_campaigns() -> list[PastCampaign]:
+    """Every campaign started so far, oldest first, from its `newsletter` event and rows."""
+    found = []
+    events = Event.select().where(Event.kind == PURPOSE, Event.request.is_null())
+    for event in events.order_by(Event.at, Event.id):
+        started = _STARTED_RE.match(event.cause or "")
+        if started is None:
+            continue
+        rows = list(_campaign_rows(started["campaign"]))
+        moments = [event.at, *(r.sent_at or r.created_at for r in rows)]
+        found.append(
+            PastCampaign(
+                name=started["campaign"],
+                template=started["template"],
+                started_at=event.at,
+                in_outbox=sum(r.status in IN_THE_OUTBOX for r in rows),
+                last_at=max(moments),
+            )
+        )
+    return found
+
+
+def choose_campaign(
+    template: str, new_name: str, past: list[PastCampaign], now: datetime
+) -> tuple[str, PastCampaign | None]:
+    """The campaign a run without --campaign is part of: the latest unfinished one of this
+    template (returned as resumed), else a new one; refused while the latest finished one
+    is less than RESEND_AFTER old, so that a run started again cannot mail anyone twice."""
+    mine = [c for c in past if c.template == template]
+    unfinished = [c for c in mine if not c.finished]
+    if unfinished:
+        return unfinished[-1].name, unfinished[-1]
+    if mine and now - mine[-1].last_at < RESEND_AFTER:
+        last = mine[-1]
+        at = f"{last.last_at:%Y-%m-%d %H:%M}"
+        raise MailflowError(
+            f"newsletter {last.name} is finished (its last mail at {at} UTC): to send this "
+            "template again within 24 hours, name a new campaign with --campaign NAME"
+        )
+    taken = {c.name for c in past}
+    name, n = new_name, 1
+    while name in taken:
+        n += 1
+        name = f"{new_name}-{n}"
+    return name, None
+
+
+def check_template(campaign: str, template: str, past: list[PastCampaign]) -> None:
+    """A campaign named again goes on with the template it was started with."""
+    for c in past:
+        if c.name == campaign and c.template != template:
+            raise MailflowError(
+                f"campaign {campaign} was started with the template {c.template}, not "
+                f"{template}: name another campaign"
+            )
 
 
 def campaign_key(campaign: str, ambassador_id: int) -> str:
@@ -133,7 +217,7 @@ def queue_campaign(cfg: Config, template: str, campaign: str) -> Campaign:
                 recipient_role="ambassador",
             )
         if not already:
-            log_event(PURPOSE, f"newsletter {campaign} ({name}) queued for {len(todo)} ambassadors")
+            log_event(PURPOSE, _STARTED.format(campaign=campaign, template=name, count=len(todo)))
         else:
             log_event(
                 "newsletter-resumed",
@@ -195,12 +279,24 @@ def deliver_campaign(
 
 
 def send_newsletter(
-    cfg: Config, template: str, campaign: str | None = None, per_minute: int | None = None
+    cfg: Config,
+    template: str,
+    campaign: str | None = None,
+    per_minute: int | None = None,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> tuple[Campaign, Delivery]:
     """`mailflow newsletter send TEMPLATE`: queue (or resume) the campaign, then deliver it."""
-    name = campaign or default_campaign(template)
     rate = cfg.newsletter.per_minute if per_minute is None else per_minute
     if rate < 0:
         raise MailflowError(f"--per-minute must be 0 (no limit) or more, got {rate}")
-    queued = queue_campaign(cfg, template, name)
-    return queued, deliver_campaign(cfg, name, rate)
+    _, stem = template_source(cfg.paths.templates, template)
+    past = past_campaigns()
+    resumed = None
+    if campaign is None:
+        campaign, resumed = choose_campaign(stem, default_campaign(template), past, stamp())
+    check_template(campaign, stem, past)
+    queued = queue_campaign(cfg, template, campaign)
+    delivery = deliver_campaign(cfg, campaign, rate, sleep=sleep, clock=clock)
+    return Campaign(queued.name, queued.queued, queued.already, resumed), delivery

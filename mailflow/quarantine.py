@@ -12,7 +12,7 @@ from email import policy
 from email.parser import BytesHeaderParser
 
 from .errors import MailflowError
-from .models import InboundMessage, database
+from .models import InboundMessage, database, storable_id
 from .record import log_event
 
 QUARANTINED, STORED, DROPPED = "quarantined", "stored", "dropped"
@@ -59,7 +59,9 @@ def list_quarantine() -> list[Entry]:
 
 
 def get_message(inbound_id: int) -> InboundMessage:
-    row = InboundMessage.get_or_none(InboundMessage.id == inbound_id)
+    row = None
+    if storable_id(inbound_id):
+        row = InboundMessage.get_or_none(InboundMessage.id == inbound_id)
     if row is None:
         raise MailflowError(f"no stored message #{inbound_id} (see `mailflow quarantine list`)")
     return row

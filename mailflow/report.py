@@ -22,6 +22,7 @@ from .config import PROJECT_ROOT
 from .errors import MailflowError
 from .logview import request_timeline
 from .models import Request
+from .record import log_event
 
 TEMPLATES = PROJECT_ROOT / "templates" / "report"
 ADDRESS = re.compile(r"[\w.%+\-]+@[\w\-]+(?:\.[\w\-]+)+")
@@ -65,6 +66,9 @@ ROLES = {
     "unknown": "inconnu",
 }
 BUCKETS = ("moins de 24 h", "1 à 3 j", "3 à 7 j", "plus de 7 j", "sans réponse")
+SCORES = {str(n): f"note {n}" for n in range(1, 6)} | {"unknown": "sans note"}
+MINOR_AGE = 15  # as `mailflow minors`: requests from people under 15 are reviewed
+OWNED = re.compile(r"(index|requests)\.html|requests/\d+\.html")  # what a run writes
 
 
 def mask(value: Any) -> Any:
@@ -120,9 +124,13 @@ def overview(section: dict[str, Any], hours: list[float]) -> dict[str, Any]:
     """Headline figures and the charts of one year's stats section."""
     a = section["answers"]
     rate = a["answer_rate"]
+    median_h = a["median_hours_to_first_answer"]
+    feedback, ambassadors = section["feedback"], section["ambassadors"]
+    mean = feedback["mean_score"]
     months = [(MONTHS[int(m[5:]) - 1], v["requests"]) for m, v in section["per_month"].items()]
     ages = [(age_label(k), n) for k, n in section["people_by_age_band"].items()]
     situations = [(SITUATIONS[k], n) for k, n in section["people_by_situation"].items()]
+    scores = [(SCORES[k], n) for k, n in feedback["scores"].items()]
     unmet = unmet_by_trade(section["unmet_demand"]["rows"])
     return {
         "totals": [
@@ -131,15 +139,22 @@ def overview(section: dict[str, Any], hours: list[float]) -> dict[str, Any]:
             ("Taux de réponse", "–" if rate is None else f"{number(rate * 100, 1)} %"),
             (
                 "Délai médian de 1re réponse",
-                f"{number(a['median_hours_to_first_answer'], 1)} h",
+                "aucune réponse" if median_h is None else f"{number(median_h, 1)} h",
             ),
             ("Escalades", number(section["escalations"])),
+            ("Note moyenne des avis", "aucun avis" if mean is None else f"{number(mean, 1)} / 5"),
+            ("Ambassadeurs sollicités", number(ambassadors["contacted"])),
+            ("Ambassadeurs actifs jamais sollicités", number(ambassadors["never_contacted"])),
         ],
         "details": {
             "offered": number(a["offered"]),
             "answered": number(a["answered"]),
             "reassignments": number(section["reassignments"]),
             "unmet": number(section["unmet_demand"]["requests"]),
+            "rated": number(sum(n for k, n in feedback["scores"].items() if k != stats.UNKNOWN)),
+            "met": number(feedback["met"]["yes"]),
+            "not_met": number(feedback["met"]["no"]),
+            "active": number(ambassadors["active"]),
         },
         "charts": [
             ("Demandes par mois", report_svg.columns("Demandes par mois", months, "demandes")),
@@ -161,6 +176,10 @@ def overview(section: dict[str, Any], hours: list[float]) -> dict[str, Any]:
                 "Demande non satisfaite par métier (10 premiers)",
                 report_svg.bars("Demande non satisfaite", unmet, "demandes", color="#c05621"),
             ),
+            (
+                "Avis des personnes : notes données",
+                report_svg.bars("Notes des avis", scores, "demandes", color="#6b46c1"),
+            ),
         ],
     }
 
@@ -169,6 +188,11 @@ def year_requests(year: int) -> list[Request]:
     start, end = datetime(year, 1, 1), datetime(year + 1, 1, 1)
     query = Request.select().where(Request.created_at >= start, Request.created_at < end)
     return list(query.order_by(Request.created_at, Request.id))
+
+
+def is_minor(flagged: bool, age: int | None) -> bool:
+    """Under 15: flagged at intake, or an age below it (the flag's own rule)."""
+    return bool(flagged) or (age is not None and age < MINOR_AGE)
 
 
 def request_row(r: Request) -> dict[str, Any]:
@@ -180,6 +204,7 @@ def request_row(r: Request) -> dict[str, Any]:
         "department": (r.department or "").upper() or "–",
         "state": STATES.get(r.state, r.state),
         "age": age_label(stats.age_key(r.age)),
+        "minor": is_minor(r.minor, r.age),
     }
 
 
@@ -219,6 +244,7 @@ def request_view(tl: dict[str, Any]) -> dict[str, Any]:
         "trade": tl["trade"] or UNKNOWN_FR,
         "place": tl["commune"] or (tl["department"] or "").upper() or UNKNOWN_FR,
         "age": "–" if tl["age"] is None else f"{tl['age']} ans",
+        "minor": is_minor(tl["minor"], tl["age"]),
         "situation": SITUATIONS.get(stats.situation_key(tl["situation"]), UNKNOWN_FR),
         "created": when(tl["created_at"]),
         "first_answer": when(tl["first_answer_at"]),
@@ -262,7 +288,24 @@ def build(year: int) -> dict[str, str]:
     return pages
 
 
+def stale_pages(out: Path, pages: dict[str, str]) -> list[Path]:
+    """Pages an earlier report left in `out` that this one does not write (a request of
+    another year...). Only the report's own file names: anything else there stays."""
+    found = [out / name for name in ("index.html", "requests.html")]
+    if (out / "requests").is_dir():
+        found += sorted((out / "requests").iterdir())
+    return [
+        p
+        for p in found
+        if p.is_file()
+        and OWNED.fullmatch(p.relative_to(out).as_posix())
+        and p.relative_to(out).as_posix() not in pages
+    ]
+
+
 def write(out: Path, pages: dict[str, str]) -> None:
+    for path in stale_pages(out, pages):
+        path.unlink()
     for rel, html in pages.items():
         path = out / rel
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -270,10 +313,11 @@ def write(out: Path, pages: dict[str, str]) -> None:
 
 
 def make_report(year: int, out: Path) -> int:
-    """Build and write the site; the number of pages written."""
+    """Build and write the site, and record it; the number of pages written."""
     pages = build(year)
     try:
         write(out, pages)
     except OSError as exc:
         raise MailflowError(f"--out {out}: {exc.strerror or exc}") from None
+    log_event("report", f"report {year} written to {out.resolve()}: {len(pages)} pages")
     return len(pages)

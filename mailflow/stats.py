@@ -3,8 +3,10 @@
 Definitions (every figure is about requests *created* in the period, UTC, as stored):
 
 - people: distinct persons with a request in the period. A person is counted once, with the
-  age and situation of their *first* request in the period (earliest `created_at`, then
-  lowest id). Over all years that is their first request ever.
+  first age and the first situation *known* among their requests of the period (in order of
+  `created_at`, then id; each field on its own: a request without an age does not hide the
+  age a later request of the period gives). "unknown" only when no request of the period
+  gives one. Over all years that is the first known ever.
 - age bands [10,16) [16,18) [18,26) [26,50) [50,+) (mailflow.values.AGE_BANDS), plus
   "under_10" (an age given below 10) and "unknown" (no age given).
 - situation: collegien, lyceen, apprenti, etudiant, demandeur_emploi, salarie (compared
@@ -56,7 +58,7 @@ from functools import cache
 from statistics import median
 from typing import Any
 
-from peewee import SQL, Case, PostgresqlDatabase, Select, fn
+from peewee import SQL, Case, PostgresqlDatabase, Select, Window, fn
 
 from .errors import MailflowError
 from .lifecycle import REASSIGNED, UNMATCHED
@@ -246,49 +248,75 @@ def _answer_hours(conds: list[Any]) -> defaultdict[str, list[float]]:
 def _people(conds: list[Any]) -> tuple[Counter[str], Counter[tuple[str, str, str]]]:
     """Distinct people per month, year and ALL; people by (scope, table, key).
 
-    One window, one sort of the requests by person (created_at, then id): a request opens
-    a person's month (year) when the person's previous request is of another month (year)
-    or there is none (first ever, in the period). The people of a month (year) are the
-    requests opening it; a year's first requests give its ages and situations, first ever
-    ones those of the total. The overall count is a separate COUNT(DISTINCT) that
-    check_section holds the breakdowns against.
+    One scan of the requests in order of person, created_at, id (the index's order) with
+    two windows over it. A request opens a person's month (year) when the person's
+    previous request is of another month (year) or there is none (first ever, in the
+    period): the people of a month (year) are the requests opening it. A person's age
+    (situation) in a year is the first one known among their requests of the year: given
+    by the request that knows it while no earlier one of the year did (the year of the
+    person's latest earlier known value, a frame of the second window, is another or none:
+    then it is also the first known ever, the total's). The rows are grouped on plain
+    comparisons (true, false or null), decoded here. The people of a year (of ALL, a
+    separate COUNT(DISTINCT)) of whom nothing is known are the rest: "unknown", never
+    negative. (Counting them from their last request of the year instead would take a
+    third window, LEAD, for a check that tests/test_stats.py makes against its tally.)
     """
     year, month = _year(Request.created_at), _month(Request.created_at)
-    order = [Request.created_at, Request.id]
-    window = {"partition_by": [Request.person], "order_by": order}
-    fields = (
+    window = {"partition_by": [Request.person], "order_by": [Request.created_at, Request.id]}
+    earlier = {**window, "start": Window.preceding(), "end": Window.preceding(1)}
+    told = Request.situation.is_null(False) & (fn.TRIM(Request.situation) != "")
+    fields = [
         year.alias("y"),
         month.alias("m"),
         Request.age.alias("age"),
-        Request.situation.alias("sit"),
+        Case(None, [(told, Request.situation)], None).alias("sit"),  # blank: not known
         fn.LAG(year).over(**window).alias("prev_y"),
         fn.LAG(month).over(**window).alias("prev_m"),
-    )
-    inner = _where(Request.select(*fields), conds).alias("firsts")
-    ever = inner.c.prev_y.is_null()
-    opens_year = ever | (inner.c.prev_y != inner.c.y)
-    cols = [
-        inner.c.y,
-        inner.c.m,
-        ever,
-        opens_year,
-        Case(None, [(opens_year, inner.c.age)], None),
-        Case(None, [(opens_year, inner.c.sit)], None),
     ]
-    opens_month = inner.c.prev_m.is_null() | (inner.c.prev_m != inner.c.m)
-    outer = Select([inner], [*cols, fn.COUNT(SQL("*"))]).where(opens_month).group_by(*cols)
+    for name, known in (("age", Request.age.is_null(False)), ("sit", told)):
+        latest = fn.MAX(Case(None, [(known, year)], None)).over(**earlier)
+        fields.append(latest.alias(f"{name}_before"))  # the year of the latest earlier known
+    inner = _where(Request.select(*fields), conds).alias("firsts")
+    c = inner.c
+    age_before, sit_before = c.age_before == c.y, c.sit_before == c.y
+    cols = [
+        c.y,
+        c.m,
+        c.prev_m == c.m,
+        c.prev_y == c.y,
+        c.age_before.is_null(),
+        c.sit_before.is_null(),
+        Case(None, [(age_before, None)], c.age),  # the first known of the year, if this is
+        Case(None, [(sit_before, None)], c.sit),
+    ]
+    keys = [SQL(str(i)) for i in range(1, len(cols) + 1)]
+    outer = Select([inner], [*cols, fn.COUNT(SQL("*"))]).group_by(*keys)
     people: Counter[str] = Counter()
     firsts: Counter[tuple[str, str, str]] = Counter()
-    for y, m, first_ever, first_of_year, age, situation, n in _rows(outer):
-        people[m] += n
-        if not first_of_year:
-            continue
-        people[y] += n
-        for scope in (y, ALL) if first_ever else (y,):
-            firsts[scope, "age", age_key(age)] += n
-            firsts[scope, "situation", situation_key(situation)] += n
+    for y, m, same_m, same_y, *facts, n in _rows(outer):
+        if same_m != 1:  # None (first request) or false: opens the month
+            people[m] += n
+        if same_y != 1:
+            people[y] += n
+        for table, key_of, none_before, value in (
+            ("age", age_key, facts[0], facts[2]),
+            ("situation", situation_key, facts[1], facts[3]),
+        ):
+            if value is not None:  # the year's first known value (and the first ever?)
+                firsts[y, table, key_of(value)] += n
+                if none_before:
+                    firsts[ALL, table, key_of(value)] += n
     distinct = fn.COUNT(Request.person.distinct())
     people[ALL] = _where(Request.select(distinct), conds).scalar() or 0
+    told: Counter[tuple[str, str]] = Counter()
+    for (scope, table, _), n in firsts.items():
+        told[scope, table] += n
+    for scope in [k for k in people if len(k) == 4] + [ALL]:  # the years, and the total
+        for table in ("age", "situation"):
+            unknown = people[scope] - told[scope, table]  # nothing known in the period
+            if unknown < 0:
+                raise StatsError(f"internal error: stats {scope}: more {table}s than people")
+            firsts[scope, table, UNKNOWN] += unknown
     return people, firsts
 
 

@@ -96,6 +96,24 @@ def test_activity_columns_in_json_and_text(
     assert "failing" in text and "paused" in text
 
 
+def test_ambassadors_alone_is_the_list(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    seed_listing = listing(config, capsys)
+    seed()
+    capsys.readouterr()
+    assert main(["--config", str(config), "ambassadors"]) == 0
+    text = capsys.readouterr().out
+    assert text == listing(config, capsys) != seed_listing
+    assert "amb1@pros.test" in text and "absent until 2026-03-20" in text
+    assert main(["--config", str(config), "ambassadors", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == json.loads(listing(config, capsys, "--json"))
+    code = main(["--config", str(config), "ambassadors", "--json", "clear-bounce", "x@y.test"])
+    err = capsys.readouterr().err
+    assert (
+        code == 2
+        and err == "mailflow: --json goes with the list, not with `ambassadors clear-bounce`\n"
+    )
+
+
 def test_clear_bounce_makes_the_ambassador_available_again_and_is_logged(
     config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

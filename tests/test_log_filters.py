@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import tomllib
 from collections.abc import Iterator
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -16,7 +18,7 @@ from mailflow.context import load_context
 from mailflow.db import open_database
 from mailflow.directory import import_file
 from mailflow.ingest import store
-from mailflow.models import Conversation, database
+from mailflow.models import Conversation, InboundMessage, database
 from mailflow.pipeline import process_pending
 
 ASKS = (  # (when, body, sender): requests #1, #2, #3
@@ -171,6 +173,63 @@ def test_empty_result_and_bad_filters(config: Path, capsys: pytest.CaptureFixtur
         (("--since", "02/03/2026"), "--since '02/03/2026': expected a date YYYY-MM-DD"),
         (("--until", "2026-13-01"), "--until '2026-13-01'"),
         (("--since", "2026-04-01", "--until", "2026-03-01"), "is after --until"),
+        (("--outcome", "nonsense"), "--outcome 'nonsense': one of auto-reply, bounce,"),
+        (("--outcome", "relayed "), None),  # spaces around a valid name are fine
     ]:
-        code, _, err = log(config, capsys, *args)
+        code, out, err = log(config, capsys, *args)
+        if message is None:
+            assert code == 0 and out.startswith("Request #1 "), err
+            continue
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+        assert out == ""
+    _, _, err = log(config, capsys, "--outcome", "nonsense")
+    for valid in ("relayed", "request-offered", "too-large", "ambassador-stop"):
+        assert f" {valid}," in err or err.rstrip().endswith(f" {valid}")
+
+
+def test_an_outcome_only_an_older_mailflow_wrote_is_still_a_valid_filter(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    InboundMessage.update(outcome="legacy-outcome").where(InboundMessage.id == 1).execute()
+    assert ids(config, capsys, "--outcome", "legacy-outcome") == [1]
+    _, _, err = log(config, capsys, "--outcome", "nonsense")
+    assert err.rstrip().endswith(", legacy-outcome")
+
+
+def test_the_outcome_list_names_every_outcome_mailflow_gives() -> None:
+    from mailflow import (
+        ambassador_mail,
+        bounces,
+        classify,
+        feedback,
+        intake,
+        limits,
+        pipeline,
+        ratelimit,
+        relay,
+    )
+    from mailflow.outcomes import OUTCOMES
+
+    named = {
+        classify.AUTO_REPLY, classify.BOUNCE, classify.MAILING_LIST, classify.OWN_LOOP,
+        bounces.BOUNCE_RECORDED, bounces.BOUNCE_UNMATCHED, pipeline.QUARANTINED,
+        pipeline.NO_SENDER, pipeline.OWN_ADDRESS, limits.TOO_LARGE, intake.OFFERED,
+        intake.NEEDS_INFO, intake.UNMATCHED, relay.RELAYED, relay.REFUSED_STRANGER,
+        relay.REFUSED_UNKNOWN, relay.CLOSED_NOTICE, ratelimit.RATE_LIMITED,
+        feedback.FEEDBACK_RECORDED, feedback.FEEDBACK_UNCLEAR, ambassador_mail.REFUSED,
+    }  # fmt: skip
+    source = Path(ambassador_mail.__file__).read_text(encoding="utf-8")
+    named |= set(re.findall(r'"(ambassador-[a-z-]+)"', source))
+    corpus = PROJECT_ROOT / "tests" / "corpus"
+    for path in corpus.glob("*.expected.toml"):
+        named.add(tomllib.loads(path.read_text(encoding="utf-8"))["outcome"])
+    assert len(named) > 25 and named <= set(OUTCOMES)
+    assert len(set(OUTCOMES)) == len(OUTCOMES)
+
+
+def test_a_request_id_beyond_any_database_is_unknown_not_a_crash(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = log(config, capsys, "--request", "99999999999999999999")
+    assert (code, out) == (2, "")
+    assert err == "mailflow: no request #99999999999999999999\n"

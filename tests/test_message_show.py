@@ -107,3 +107,28 @@ def test_outbound_summary(config: Path, cli: Capture) -> None:
 def test_unknown_id(config: Path, cli: Capture, args: tuple[str, ...], message: str) -> None:
     code, out, err = cli.run(config, *args)
     assert code == 2 and out == b"" and err == message
+
+
+@pytest.mark.parametrize("args", [("99999999999999999999",), ("99999999999999999999", "--raw")])
+def test_an_id_beyond_any_database_is_unknown_not_a_crash(
+    config: Path, cli: Capture, args: tuple[str, ...]
+) -> None:
+    code, out, err = cli.run(config, *args)
+    assert (code, out) == (2, b"")
+    assert err == "mailflow: no inbound message #99999999999999999999\n"
+    code, out, err = cli.run(config, "-7", "--outbound")
+    assert (code, out, err) == (2, b"", "mailflow: no outbound mail #-7\n")
+
+
+def test_raw_of_an_erased_message_says_so(config: Path, cli: Capture) -> None:
+    from mailflow.privacy import forget
+
+    asked = InboundMessage.get(InboundMessage.sender == "lea@users.test")
+    forget("lea@users.test")
+    code, out, err = cli.run(config, str(asked.id), "--raw")
+    assert (code, out) == (2, b"")
+    assert err == (
+        f"mailflow: inbound message #{asked.id}: its content was erased (personal data removed)\n"
+    )
+    code, out, _ = cli.run(config, str(asked.id))
+    assert code == 0 and "size:         erased (personal data removed)" in out.decode()

@@ -269,8 +269,9 @@ def test_the_first_schema_is_upgraded_with_its_rows_intact(
     (timeline,) = log["requests"]
     assert timeline["state"] == "offered"
     entries = timeline["timeline"]
-    assert [e["type"] for e in entries] == ["message", "message", "state"]
-    assert entries[1]["to"] == {"role": "ambassador", "name": "Marie L."}  # the queued intro
+    # one instant: the request's mail, the state change, the intro that change sends
+    assert [e["type"] for e in entries] == ["message", "state", "message"]
+    assert entries[2]["to"] == {"role": "ambassador", "name": "Marie L."}  # the queued intro
     assert main(["--config", str(config), "stats", "--year", "2026", "--json"]) == 0
     figures = json.loads(capsys.readouterr().out)["by_year"]["2026"]
     assert (figures["requests"], figures["people_by_age_band"]["10-15"]) == (1, 1)

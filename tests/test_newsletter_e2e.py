@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -115,3 +116,72 @@ def test_only_active_reachable_ambassadors_and_explicit_campaign(
     assert dep.stack.imap_count("amb3@pros.test") == 0
     missing = dep.cli("newsletter", "send", "absente", check=False)
     assert missing.returncode == 2 and "exemple" in missing.stderr
+
+
+def newsletter_at(dep: Deployment, now: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return dep.cli("newsletter", "send", "exemple", *args, check=False, env={"MAILFLOW_NOW": now})
+
+
+def test_a_run_killed_before_midnight_resumes_after_it_without_mailing_anyone_twice(
+    deployment: Deployment,
+) -> None:
+    dep = deployment
+    command = [sys.executable, "-m", "mailflow", "--config", str(dep.config)]
+    first = subprocess.Popen(
+        [*command, "newsletter", "send", "exemple", "--per-minute", "60"],
+        cwd=dep.config.parent,
+        env={**os.environ, "MAILFLOW_NOW": "2026-03-02T23:59:00"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while sum(inbox_counts(dep).values()) < 2:
+            assert first.poll() is None, first.communicate()
+            assert time.monotonic() < deadline, "the first newsletter mails never arrived"
+            time.sleep(0.1)
+    finally:
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait()
+    assert 2 <= sum(r[2] == "sent" for r in campaign_rows(dep)) < 9, "not killed half-way"
+
+    # the same command two minutes later, on the next day: the same campaign, resumed
+    again = newsletter_at(dep, "2026-03-03T00:01:00", "--per-minute", "0")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.splitlines() == [
+        "newsletter exemple-2026-03-02: resuming the unfinished campaign of this template, "
+        "started 2026-03-02 23:59 UTC",
+        "newsletter exemple-2026-03-02: 0 queued now, 9 earlier; 9 sent, 0 waiting for a "
+        "retry, 0 failed",
+    ]
+    for ambassador in AMBASSADORS:
+        dep.stack.wait_for(ambassador)
+
+    # once more, finished: refused, in one line, nothing queued
+    third = newsletter_at(dep, "2026-03-03T00:05:00")
+    assert third.returncode == 2 and third.stdout == ""
+    assert third.stderr == (
+        "mailflow: newsletter exemple-2026-03-02 is finished (its last mail at 2026-03-03 00:01"
+        " UTC): to send this template again within 24 hours, name a new campaign with "
+        "--campaign NAME\n"
+    )
+    assert len(campaign_rows(dep)) == 9
+    assert inbox_counts(dep) == {a: 1 for a in AMBASSADORS}
+    assert sorted(sent_events(dep).values()) == [1] * 9
+
+    # a month later the same template is a new campaign, for everyone again
+    later = newsletter_at(dep, "2026-04-02T09:00:00", "--per-minute", "0")
+    assert later.returncode == 0, later.stderr
+    assert later.stdout == (
+        "newsletter exemple-2026-04-02: 9 queued now, 0 earlier; 9 sent, 0 waiting for a "
+        "retry, 0 failed\n"
+    )
+    for ambassador in AMBASSADORS:
+        dep.stack.wait_for(ambassador, count=2)
+    assert inbox_counts(dep) == {a: 2 for a in AMBASSADORS}
+    actions = json.loads(dep.cli("log", "--actions", "--json").stdout)["actions"]
+    started = [a["cause"] for a in actions if a["kind"] == "newsletter"]
+    assert [c.split(" (")[0] for c in started] == [
+        "newsletter exemple-2026-03-02",
+        "newsletter exemple-2026-04-02",
+    ]

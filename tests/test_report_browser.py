@@ -2,9 +2,11 @@
 
 A seeded data set of one year (plus a few requests of the years around it, which must not
 show) goes straight into the database, with a tally kept while generating; the test runs
-`mailflow report` through the CLI, reads the DOM Chromium renders from file:// and checks the
-headline figures, one request's timeline, that no address appears anywhere, and keeps a
-screenshot in tests/artifacts/ for a human to look at.
+`mailflow report` through the CLI (into a folder an earlier report of another year used),
+reads the DOM Chromium renders from file:// and checks the headline figures, the minors'
+marks, one request's timeline, that no address, script or external URL appears in any file
+written, that the overview reads the same with JavaScript disabled, and keeps screenshots in
+tests/artifacts/ for a human to look at (removed first, so none is left from an old run).
 
 Chromium comes from Debian (`scripts/test` installs it when run as root). Without it this
 test fails: a report nobody looked at in a browser is not tested.
@@ -12,6 +14,7 @@ test fails: a report nobody looked at in a browser is not tested.
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import shutil
@@ -37,6 +40,7 @@ from mailflow.models import (
     Request,
     database,
 )
+from tests.headless import Browser
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 CHROMIUM_FLAGS = (
@@ -49,7 +53,16 @@ CHROMIUM_FLAGS = (
     "--disable-component-update",
     "--disable-sync",
 )
+NO_SCRIPT = "--blink-settings=scriptEnabled=false"
+SHOTS = (
+    "report-overview.png",
+    "report-overview-nojs.png",
+    "report-phone.png",
+    "report-request.png",
+)
 ADDRESS = re.compile(r"[\w.%+\-]+@[\w\-]+(?:\.[\w\-]+)+")
+URL = re.compile(r"(?:https?:)?//[^\s\"'<>)]+", re.IGNORECASE)
+SVG_NS = "http://www.w3.org/2000/svg"
 TRADES = {"D1102": "Boulanger / Boulangère", "J1501": "Aide-soignant / Aide-soignante"}
 WATCHED = 7  # the request whose timeline is checked
 
@@ -66,6 +79,10 @@ class Tally:
     hours: list[float] = field(default_factory=list)
     escalations: int = 0
     emails: list[str] = field(default_factory=list)
+    scores: list[int] = field(default_factory=list)  # the 1..5 ones
+    contacted: set[int] = field(default_factory=set)  # ambassadors offered a 2025 request
+    active: set[int] = field(default_factory=set)
+    minors: set[int] = field(default_factory=set)  # 2025 requests from people under 15
 
 
 def french(n: float, digits: int = 0) -> str:
@@ -85,11 +102,13 @@ def generate(rng: random.Random) -> Tally:
             "title": "Boulanger",
             "title_words": "boulanger",
             "department": "14",
+            "active": i != 24,  # 21..24 are never offered anything; 24 has left
             "created_at": base,
             "updated_at": base,
         }
-        for i in range(1, 21)
+        for i in range(1, 25)
     ]
+    t.active = {a["id"] for a in ambassadors if a["active"]}
     people = [
         {"id": i, "email": f"p{i}@users.test", "first_name": f"P{i}", "created_at": base}
         for i in range(1, 201)
@@ -102,11 +121,14 @@ def generate(rng: random.Random) -> Tally:
         person = 1 if rid == WATCHED else rng.randint(1, 200)
         created = datetime(year, 1, 1) + timedelta(seconds=rng.randrange(365 * 86400))
         offered = rid == WATCHED or rng.random() < 0.75
-        answer = None
-        if offered and (rid == WATCHED or rng.random() < 0.7):
+        answer, score = None, None  # in 2025 only: 2026 has offers but no answer yet
+        if year == 2025 and offered and (rid == WATCHED or rng.random() < 0.7):
             answer = created + timedelta(minutes=12 * rng.randint(1, 1500))  # 0.2 h steps
+            score = rng.choice((None, 1, 3, 4, 5, 5, 7))  # 7: not a score
         escalated = created + timedelta(days=8) if rng.random() < 0.1 else None
         code = rng.choice((*TRADES, None))
+        age = 12 if rid == WATCHED else rng.choice((None, 9, 12, 16, 22, 35, 60))
+        conversation_at = created + timedelta(minutes=5)  # 31/12 23:58: offered in 2026
         requests.append(
             {
                 "id": rid,
@@ -117,26 +139,30 @@ def generate(rng: random.Random) -> Tally:
                 "rome_label": TRADES.get(code),
                 "trade_text": rng.choice(("boulangerie", "soins", None)),
                 "department": rng.choice(("14", "50", "2A", None)),
-                "age": rng.choice((None, 9, 12, 16, 22, 35, 60)),
+                "age": age,
                 "situation": rng.choice(("collegien", "salarie", "parent", None)),
                 "created_at": created,
                 "updated_at": created,
                 "first_answer_at": answer,
                 "escalated_at": escalated,
+                "feedback_score": score,
             }
         )
+        ambassador = 1 if rid == WATCHED else rng.randint(1, 20)
         if offered:
             cid = len(conversations) + 1
             conversations.append(
                 {
                     "id": cid,
                     "request": rid,
-                    "ambassador": 1 if rid == WATCHED else rng.randint(1, 20),
+                    "ambassador": ambassador,
                     "ambassador_token": f"a{cid}",
                     "person_token": f"p{cid}",
-                    "created_at": created + timedelta(minutes=5),
+                    "created_at": conversation_at,
                 }
             )
+            if conversation_at.year == 2025:
+                t.contacted.add(ambassador)
         if year != 2025:
             t.other_ids.append(rid)
             continue
@@ -144,6 +170,10 @@ def generate(rng: random.Random) -> Tally:
         t.people.add(person)
         t.offered += offered
         t.escalations += escalated is not None
+        if age is not None and age < 15:
+            t.minors.add(rid)
+        if score in (1, 2, 3, 4, 5):
+            t.scores.append(score)
         if answer:
             t.answered += 1
             t.hours.append((answer - created).total_seconds() / 3600)
@@ -237,42 +267,107 @@ def browse(tmp_path: Path, page: Path, *args: str) -> str:
     return done.stdout
 
 
+def totals_of(html: str) -> dict[str, str]:
+    """The headline figures, label -> value, as the page shows them."""
+    found = re.findall(r'class="value">([^<]+)</span> <span class="label">([^<]+)<', html)
+    return {label: value for value, label in found}
+
+
+def report(config: Path, year: int, out: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    code = main(["--config", str(config), "report", "--year", str(year), "--out", str(out)])
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    return printed.out
+
+
 def test_report_in_a_browser(
     config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    for name in SHOTS:  # nothing an earlier run left may pass for this run's pictures
+        (ARTIFACTS / name).unlink(missing_ok=True)
     t = generate(random.Random(2025))
     out = tmp_path / "site"
-    code = main(["--config", str(config), "report", "--year", "2025", "--out", str(out)])
-    printed = capsys.readouterr()
-    assert code == 0, printed.err
-    assert f"{len(t.ids) + 2} pages written" in printed.out
+    report(config, 2024, out, capsys)  # an earlier report in the same folder ...
+    earlier = sorted((out / "requests").glob("*.html"))
+    assert len(earlier) == 3
+    (out / "notes.txt").write_text("les notes de la coordinatrice", encoding="utf-8")
+    (out / "requests" / "a-garder.html").write_text("<p>à moi</p>", encoding="utf-8")
+    printed = report(config, 2025, out, capsys)
+    assert f"{len(t.ids) + 2} pages written" in printed
+    written = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+    assert written == {
+        "index.html",
+        "requests.html",
+        *(f"requests/{i}.html" for i in t.ids),
+        "notes.txt",  # ... whose pages of other requests are gone, and nothing else
+        "requests/a-garder.html",
+    }
+
+    for name in sorted(written - {"notes.txt", "requests/a-garder.html"}):
+        html = (out / name).read_text(encoding="utf-8")
+        assert "<script" not in html.lower(), name
+        assert set(URL.findall(html)) <= {SVG_NS}, name  # nothing fetched from elsewhere
+        assert not ADDRESS.search(html), name
+        assert not any(e in html for e in t.emails), name
 
     dom = browse(tmp_path, out / "index.html", "--dump-dom")
     assert "<svg" in dom and "Demandes par mois" in dom
-    totals = dict(re.findall(r'class="value">([^<]+)</span> <span class="label">([^<]+)<', dom))
     rate = f"{french(round(t.answered / t.offered, 4) * 100, 1)} %"
     median = f"{french(round(statistics.median(t.hours), 2), 1)} h"
-    assert totals == {
-        str(len(t.ids)): "Demandes",
-        str(len(t.people)): "Personnes",
-        rate: "Taux de réponse",
-        median: "Délai médian de 1re réponse",
-        str(t.escalations): "Escalades",
+    mean = f"{french(round(sum(t.scores) / len(t.scores), 2), 1)} / 5"
+    expected = {
+        "Demandes": str(len(t.ids)),
+        "Personnes": str(len(t.people)),
+        "Taux de réponse": rate,
+        "Délai médian de 1re réponse": median,
+        "Escalades": str(t.escalations),
+        "Note moyenne des avis": mean,
+        "Ambassadeurs sollicités": str(len(t.contacted)),
+        "Ambassadeurs actifs jamais sollicités": str(len(t.active - t.contacted)),
     }
+    assert totals_of(dom) == expected
+    assert len(t.active - t.contacted) >= 3  # 21, 22, 23 at least
     buckets = [sum(lo <= h < hi for h in t.hours) for lo, hi in ((0, 24), (24, 72), (72, 168))]
     buckets += [sum(h >= 168 for h in t.hours), t.offered - t.answered]
     words = ("moins de 24 h", "1 à 3 j", "3 à 7 j", "plus de 7 j", "sans réponse")
     described = "; ".join(f"{w} : {n}" for w, n in zip(words, buckets, strict=True))
     assert described in dom  # the chart's <desc>, read by screen readers
+    scores = "; ".join(f"note {k} : {t.scores.count(k)}" for k in range(1, 6))
+    assert f"{scores}; sans note : {len(t.ids) - len(t.scores)}" in dom
+
+    # JavaScript off: the same page, the same figures and charts (and the switch works).
+    # --dump-dom needs JavaScript itself: the DOM is read over the DevTools pipe instead.
+    probe = tmp_path / "probe.html"
+    probe.write_text("<title>avant</title><script>document.title = 'js'</script>")
+    assert "<title>js</title>" in browse(tmp_path, probe, "--dump-dom")
+    profile = tmp_path / "chrome-nojs"
+    browser = Browser(chromium(), [*CHROMIUM_FLAGS, f"--user-data-dir={profile}", NO_SCRIPT])
+    try:
+        assert "<title>avant</title>" in browser.dom(browser.open(probe))
+        session = browser.open(out / "index.html", width=1280, height=2400)
+        quiet = browser.dom(session)
+        browser.screenshot(session, ARTIFACTS / "report-overview-nojs.png")
+    finally:
+        browser.close()
+    assert totals_of(quiet) == expected and described in quiet and "<svg" in quiet
 
     listing = browse(tmp_path, out / "requests.html", "--dump-dom")
-    linked = [int(i) for i in re.findall(r'href="requests/(\d+)\.html"', listing)]
-    assert sorted(linked) == t.ids
-    assert not set(t.other_ids) & {int(p.stem) for p in (out / "requests").glob("*.html")}
+    rows = re.findall(r'<tr><td><a href="requests/(\d+)\.html">.*?</tr>', listing, re.S)
+    assert sorted(int(i) for i in rows) == t.ids
+    marked = {
+        int(i)
+        for i, row in re.findall(
+            r'<tr><td><a href="requests/(\d+)\.html">(.*?)</tr>', listing, re.S
+        )
+        if "moins de 15 ans" in row
+    }
+    assert marked == t.minors and WATCHED in marked
 
     page = browse(tmp_path, out / "requests" / f"{WATCHED}.html", "--dump-dom")
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
-    for expected in (
+    assert "Demande #7 " in text and "12 ans (moins de 15 ans)" in text
+    for expected_text in (
         "Message reçu De personne Léa à mailflow",
         "Je veux devenir boulangère",
         "nouvelle → proposée — cause : proposée à Marie L. (Boulanger, 14)",
@@ -282,25 +377,56 @@ def test_report_in_a_browser(
         "écrivez-moi à [adresse masquée]",
         "proposée → répondue — cause : première réponse de l'ambassadrice",
     ):
-        assert expected in text
+        assert expected_text in text
     assert text.index("Je veux devenir") < text.index("Une demande pour") < text.index("plaisir")
+    other = browse(tmp_path, out / "requests" / f"{min(set(t.ids) - t.minors)}.html", "--dump-dom")
+    assert "moins de 15 ans" not in other
 
-    for path in out.rglob("*.html"):
-        html = path.read_text(encoding="utf-8")
-        assert not ADDRESS.search(html), path
-        assert not any(e in html for e in t.emails), path
+    assert main(["--config", str(config), "log", "--actions", "--json"]) == 0
+    actions = json.loads(capsys.readouterr().out)["actions"]
+    causes = [a["cause"] for a in actions if a["kind"] == "report"]
+    assert causes == [
+        f"report 2024 written to {out}: 5 pages",
+        f"report 2025 written to {out}: {len(t.ids) + 2} pages",
+    ]
 
-    ARTIFACTS.mkdir(exist_ok=True)
-    shot = ARTIFACTS / "report-overview.png"
-    shot.unlink(missing_ok=True)
-    browse(tmp_path, out / "index.html", f"--screenshot={shot}", "--window-size=1280,2000")
-    phone = ARTIFACTS / "report-phone.png"
-    browse(tmp_path, out / "index.html", f"--screenshot={phone}", "--window-size=390,1800")
+    shots = {name: ARTIFACTS / name for name in SHOTS}
+    browse(
+        tmp_path,
+        out / "index.html",
+        f"--screenshot={shots['report-overview.png']}",
+        "--window-size=1280,2400",
+    )
+    browse(
+        tmp_path,
+        out / "index.html",
+        f"--screenshot={shots['report-phone.png']}",
+        "--window-size=390,1800",
+    )
     browse(
         tmp_path,
         out / "requests" / f"{WATCHED}.html",
-        f"--screenshot={ARTIFACTS / 'report-request.png'}",
+        f"--screenshot={shots['report-request.png']}",
         "--window-size=1280,1200",
     )
-    data = shot.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+    for name, shot in shots.items():
+        assert shot.is_file(), name
+        data = shot.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000, name
+
+
+def test_a_year_without_answers_says_so(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    generate(random.Random(2025))  # 2026: two requests, offered or not, none answered
+    out = tmp_path / "site"
+    report(config, 2026, out, capsys)
+    totals = totals_of((out / "index.html").read_text(encoding="utf-8"))
+    assert totals["Délai médian de 1re réponse"] == "aucune réponse"
+    assert totals["Note moyenne des avis"] == "aucun avis"
+    assert totals["Demandes"] == "2"
+    report(config, 2023, out, capsys)  # no request at all
+    totals = totals_of((out / "index.html").read_text(encoding="utf-8"))
+    assert totals["Taux de réponse"] == "–" and totals["Demandes"] == "0"
+    assert totals["Délai médian de 1re réponse"] == "aucune réponse"
+    assert not (out / "requests").exists() or not list((out / "requests").iterdir())

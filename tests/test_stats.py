@@ -4,7 +4,8 @@ The data set (seeded) spans 2024-2026 with the awkward cases: no age and edge ag
 situations, no kind / code / département, answers without an offer, conversations offered
 in the next year, reassignments, escalations, requests that went unmatched and moved on,
 out-of-range feedback scores, people asking several times in a year and across years, and
-two requests of one person at the same instant. The tally is kept in plain dicts while
+two requests of one person at the same instant, people whose first request of a year gives
+no age or situation but a later one does. The tally is kept in plain dicts while
 generating; it never reads the database.
 """
 
@@ -97,6 +98,7 @@ class Tally:
     month_people: defaultdict = field(default_factory=lambda: defaultdict(set))
     people: defaultdict = field(default_factory=lambda: defaultdict(set))
     first: dict = field(default_factory=dict)  # (scope, person) -> (created_at, id, age, sit)
+    known: dict = field(default_factory=dict)  # (field, scope, person) -> (created_at, id, value)
     tables: defaultdict = field(default_factory=lambda: defaultdict(Counter))
     hours: defaultdict = field(default_factory=lambda: defaultdict(list))
     contacted: defaultdict = field(default_factory=lambda: defaultdict(set))
@@ -188,6 +190,12 @@ def generate(rng: random.Random) -> Tally:
             key = (scope, person)
             if key not in t.first or (created, rid) < t.first[key][:2]:
                 t.first[key] = (created, rid, age, situation)
+            for name, value in (("age", age), ("situation", situation)):
+                known = (name, scope, person)  # the first request that gives a value
+                if value not in (None, "") and (
+                    known not in t.known or (created, rid) < t.known[known][:2]
+                ):
+                    t.known[known] = (created, rid, value)
             t.add(scope, "kind", kind if kind in ("metier", "formation", "vae") else "unknown")
             t.add(scope, "domain", code[:3] if code else "unknown")
             t.add(scope, "department", dept or "unknown")
@@ -244,10 +252,14 @@ def generate(rng: random.Random) -> Tally:
 
 
 def expected_section(t: Tally, scope: str, months: list[str]) -> dict[str, Any]:
-    firsts = [v for (s, _), v in t.first.items() if s == scope]
-    ages = Counter(band(age) for _, _, age, _ in firsts)
+    def known(name: str, person: int) -> Any:
+        return t.known.get((name, scope, person), (None, None, None))[2]
+
+    people = t.people[scope]
+    ages = Counter(band(known("age", p)) for p in people)
     sits = Counter(
-        "unknown" if not sit else sit if sit in NAMED else "other" for _, _, _, sit in firsts
+        "unknown" if not sit else sit if sit in NAMED else "other"
+        for sit in (known("situation", p) for p in people)
     )
     tab = {name: t.tables[scope, name] for name in ("kind", "domain", "department", "score")}
     offered, answered = t.tables[scope, "offered"]["n"], t.tables[scope, "answered"]["n"]
@@ -375,6 +387,13 @@ def test_every_figure_per_year_and_overall(
     assert total["people"] < sum(doc["by_year"][y]["people"] for y in YEARS)  # counted once
     ages = total["people_by_age_band"]
     assert ages["unknown"] > 0 and ages["under_10"] > 0  # neither dropped nor misfiled
+    for year in (*YEARS, "all"):  # people whose first request of the year has no age, a
+        told_later = [  # later one has: they are counted with that age, not as unknown
+            p
+            for (scope, p), (_, _, age, _) in tally.first.items()
+            if scope == year and age is None and ("age", scope, p) in tally.known
+        ]
+        assert len(told_later) >= 5, year
     assert total["people_by_situation"]["other"] > 0
     assert total["requests_by_kind"]["unknown"] > 0
     contacted = [doc["by_year"][y]["ambassadors"]["contacted"] for y in YEARS]

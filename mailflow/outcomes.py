@@ -1,0 +1,53 @@
+"""Every named outcome an inbound message can get, for `mailflow log --outcome`.
+
+The names are defined where each decision is made (classify, pipeline, relay, intake, ...);
+this list gathers them so that a mistyped filter gets the valid names instead of an empty
+log. tests/test_log_filters.py checks it against those modules and the corpus.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+OUTCOMES = (
+    # classify.py: automated mail, never answered
+    "auto-reply",
+    "bounce",
+    "mailing-list",
+    "own-loop",
+    # bounces.py
+    "bounce-recorded",
+    "bounce-unmatched",
+    # pipeline.py, limits.py
+    "no-sender",
+    "own-address",
+    "quarantined",
+    "too-large",
+    # intake.py: a new request
+    "request-offered",
+    "request-needs-info",
+    "request-unmatched",
+    # relay.py, ratelimit.py, feedback.py
+    "relayed",
+    "rate-limited",
+    "closed-address",
+    "refused-stranger",
+    "refused-unknown-token",
+    "feedback-recorded",
+    "feedback-unclear",
+    # ambassador_mail.py: commands by mail
+    "ambassador-pause",
+    "ambassador-absent",
+    "ambassador-absent-invalid",
+    "ambassador-resume",
+    "ambassador-profile",
+    "ambassador-stop",
+    "ambassador-help",
+    "command-refused",
+)
+
+
+def known_outcomes(recorded: Iterable[str | None] = ()) -> tuple[str, ...]:
+    """The outcomes above, then any other one a database holds (an older mailflow's)."""
+    extra = sorted({r for r in recorded if r and r not in OUTCOMES})
+    return (*OUTCOMES, *extra)
