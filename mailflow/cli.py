@@ -103,7 +103,7 @@ def _coordinator_parsers(sub: argparse._SubParsersAction, log: argparse.Argument
     report.add_argument("--out", type=Path, metavar="DIR", required=True)
     msg = sub.add_parser("message", help="one stored message")
     show = msg.add_subparsers(dest="action", required=True).add_parser("show")
-    show.add_argument("id", type=_record_id)
+    show.add_argument("id", type=int)  # any whole number: beyond the ids, "no ... #ID"
     show.add_argument("--raw", action="store_true", help="the exact stored bytes")
     show.add_argument("--outbound", action="store_true", help="an outbound mail, by its id")
 
