@@ -3,136 +3,40 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
-from email.message import EmailMessage
-from email.utils import make_msgid
 from pathlib import Path
 
 import pytest
-from peewee import BlobField, CharField, TextField
 
-from mailflow.cli import main
 from mailflow.config import PROJECT_ROOT, load_config
-from mailflow.context import Context, load_context
-from mailflow.db import open_database
-from mailflow.directory import import_file
-from mailflow.ingest import store
-from mailflow.models import (
-    ALL_MODELS,
-    Conversation,
-    Event,
-    InboundMessage,
-    OutboundMail,
-    Person,
-    Request,
-    database,
-)
-from mailflow.pipeline import process_pending
+from mailflow.context import Context
+from mailflow.models import Conversation, Event, InboundMessage, OutboundMail, Person, Request
 from mailflow.privacy import anonymise_expired
-from tests.testdb import stored_files
-
-LEA = "Lea@Users.test"  # written with capitals: erasure must not depend on case
-TOM = "tom@users.test"
-BAKER = "amb1@pros.test"
-ASK_LEA = "Bonjour, j'ai 13 ans et je voudrais rencontrer une boulangère près de Caen.\nLéa"
-ASK_TOM = "Bonjour, j'ai 17 ans, je voudrais rencontrer un plombier près de Bayeux.\nTom"
+from tests.privacy_support import (
+    LEA,
+    TOM,
+    cli,
+    converse,
+    file_traces,
+    opened,
+    row_traces,
+    statistics,
+    traces,
+    write_config,
+)
 
 
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
-    text = (PROJECT_ROOT / "mailflow.example.toml").read_text(encoding="utf-8")
-    path = tmp_path / "mailflow.toml"
-    path.write_text(
-        text.replace("db/mailflow.sqlite3", "t.sqlite3") + "\n[privacy]\nretention_days = 30\n",
-        encoding="utf-8",
-    )
-    return path
+    return write_config(tmp_path)
 
 
 @pytest.fixture
 def ctx(config: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Context]:
     monkeypatch.setenv("MAILFLOW_NOW", "2026-03-02T09:00:00")
-    cfg = load_config(config)
-    db = open_database(cfg.database.url, config.parent)
-    context = load_context(cfg)
-    import_file(PROJECT_ROOT / "examples" / "ambassadors.csv", context.ref)
-    yield context
-    db.close()
-    database.initialize(None)
-
-
-def mail(sender: str, to: str, body: str, subject: str = "Demande") -> bytes:
-    msg = EmailMessage()
-    msg["From"], msg["To"], msg["Subject"] = sender, to, subject
-    msg["Message-ID"] = make_msgid(domain="users.test")
-    msg.set_content(body)
-    return bytes(msg)
-
-
-def run(ctx: Context, raw: bytes) -> dict[str, int]:
-    store(raw, "INBOX", 1, None)
-    return process_pending(ctx)
-
-
-def relay(ctx: Context, token: str) -> str:
-    return ctx.cfg.relay.token_address(token)
-
-
-def converse(ctx: Context) -> None:
-    """Léa (13) and Tom (17) ask; Marie answers Léa; Léa answers and writes to Tom's relay."""
-    assert run(ctx, mail(f"Léa Martin <{LEA}>", "relay@mailflow.test", ASK_LEA)) == {
-        "request-offered": 1
-    }
-    assert run(ctx, mail(f"Tom <{TOM}>", "relay@mailflow.test", ASK_TOM)) == {"request-offered": 1}
-    lea_conv = Conversation.get(Conversation.request == Request.get(Request.age == 13))
-    tom_conv = Conversation.get(Conversation.request == Request.get(Request.age == 17))
-    answer = f"Bonjour Léa, avec plaisir !\nMarie - {BAKER}"
-    run(ctx, mail(f"Marie <{BAKER}>", relay(ctx, lea_conv.ambassador_token), answer, "Re"))
-    thanks = f"Merci Marie !\nLéa ({LEA.lower()})"
-    run(ctx, mail(f"Léa <{LEA}>", relay(ctx, lea_conv.person_token), thanks, "Re: Re"))
-    run(ctx, mail(f"Léa <{LEA}>", relay(ctx, tom_conv.ambassador_token), "Coucou Tom", "Hi"))
-
-
-def statistics() -> Counter[tuple]:
-    return Counter((r.kind, r.department, r.age, r.code_rome) for r in Request.select())
-
-
-def cli(config: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(["--config", str(config), *args])
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def traces(config: Path, needle: str) -> list[str]:
-    """Where `needle` still is: the database's files, every text column, every blob."""
-    return file_traces(config, needle) + row_traces(needle)
-
-
-def file_traces(config: Path, needle: str) -> list[str]:
-    """The database's files holding `needle`: SQLite's file with its WAL; PostgreSQL's
-    tables, indexes and TOAST, where an updated row's old version stays until a vacuum."""
-    files = stored_files(config)
-    return [name for name, data in files.items() if needle.lower().encode() in data.lower()]
-
-
-def row_traces(needle: str) -> list[str]:
-    """The text columns and blobs holding `needle`, by model, field and row."""
-    found = []
-    for model in ALL_MODELS:
-        for field in model._meta.sorted_fields:
-            for row in model.select():
-                value = getattr(row, field.name)
-                if isinstance(field, CharField | TextField) and value:
-                    hit = needle.lower() in value.lower()
-                elif isinstance(field, BlobField) and value:
-                    hit = needle.lower().encode() in bytes(value).lower()
-                else:
-                    hit = False
-                if hit:
-                    found.append(f"{model.__name__}.{field.name} #{row._pk}")
-    return found
+    with opened(config) as context:
+        yield context
 
 
 def test_export_holds_everything_but_no_ambassador_address(
@@ -171,7 +75,7 @@ def test_forget_leaves_no_trace_and_keeps_statistics(
     ctx: Context, config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     converse(ctx)
-    before = statistics()
+    before = statistics(config, capsys)
     # the test can see the address before, in the rows and in the files...
     assert row_traces(LEA) and file_traces(config, LEA)
     lea = Person.get(Person.email == LEA.lower())
@@ -183,7 +87,7 @@ def test_forget_leaves_no_trace_and_keeps_statistics(
 
     assert traces(config, LEA) == []  # ...and nowhere after: file bytes, columns, blobs
     assert traces(config, "Léa") == []
-    assert statistics() == before
+    assert statistics(config, capsys) == before
     lea = Person.get_by_id(lea.id)
     assert lea.email == f"forgotten-{lea.id}@invalid" and lea.first_name is None
     request = Request.get(Request.person == lea)
@@ -211,7 +115,7 @@ def test_retention_anonymises_only_old_finished_requests(
     Request.update(state="closed", closed_at=ctx_now("2026-03-10T09:00:00")).where(
         Request.id == lea_request.id
     ).execute()
-    before = statistics()
+    before = statistics(config, capsys)
 
     monkeypatch.setenv("MAILFLOW_NOW", "2026-04-01T09:00:00")  # 22 days later: not yet
     code, out, _ = cli(config, capsys, "privacy", "purge", "--dry-run")
@@ -224,7 +128,7 @@ def test_retention_anonymises_only_old_finished_requests(
     code, out, _ = cli(config, capsys, "privacy", "purge")
     assert code == 0 and "1 request(s) anonymised" in out
     assert traces(config, LEA) == []  # nothing left of her: forgotten
-    assert statistics() == before
+    assert statistics(config, capsys) == before
     tom = Request.get(Request.age == 17)  # open: kept whole
     assert tom.message and tom.first_name == "Tom"
     assert bytes(OutboundMail.get(OutboundMail.recipient == TOM).raw)
