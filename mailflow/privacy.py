@@ -49,6 +49,8 @@ ERASED = "[adresse effacée]"
 ANONYMISED = "anonymised"  # event kind, one per request: marks it done
 FINISHED_STATES = (lc.CLOSED, lc.EXPIRED, lc.WITHDRAWN)
 _SCANNED = (Person, Request, Conversation, InboundMessage, OutboundMail, MessageIdMap, Event)
+# Columns a scrub never rewrites: a placeholder stands there, unique, written on purpose.
+_IDENTITY = {(Person, "email")}
 
 
 def iso(value: Any) -> Any:
@@ -60,7 +62,22 @@ def placeholder(person_id: int) -> str:
     return f"forgotten-{person_id}@invalid"
 
 
+def is_placeholder(address: str) -> bool:
+    """An address in the reserved .invalid domain: only an erasure writes one."""
+    domain = address.strip().lower().rpartition("@")[2]
+    return domain == "invalid" or domain.endswith(".invalid")
+
+
+def refuse_placeholder(address: str) -> None:
+    if is_placeholder(address):
+        raise MailflowError(
+            f"{address.strip()!r} is the placeholder of someone already forgotten: "
+            "nothing personal is held under it"
+        )
+
+
 def find_person(email: str) -> Person:
+    refuse_placeholder(email)
     person = Person.get_or_none(fn.LOWER(Person.email) == email.strip().lower())
     if person is None:
         raise MailflowError(f"no person with the address {email.strip()!r}")
@@ -75,18 +92,37 @@ def mail_of(model: type[InboundMessage] | type[OutboundMail], field: Any, addres
     return model.select().where(fn.LOWER(field) == address).order_by(model.id)
 
 
+def address_pattern(addresses: set[str]) -> re.Pattern[str]:
+    """Each address as a whole word: 'lea@users.test' is not in 'malea@users.test' nor in
+    'lea@users.test.fr', whose rows belong to someone else."""
+    alternatives = "|".join(re.escape(a) for a in sorted(addresses, key=len, reverse=True))
+    return re.compile(rf"(?<![\w.%+-])(?:{alternatives})(?![\w-]|\.\w)", re.IGNORECASE)
+
+
+def anonymised_ids() -> Any:
+    """The requests already anonymised (a subquery)."""
+    return Event.select(Event.request).where(
+        (Event.kind == ANONYMISED) & Event.request.is_null(False)
+    )
+
+
 # -- erasing ----------------------------------------------------------------------------------
 
 
 def _blank(query: Any, *, cancel_queued: bool = False) -> int:
-    """Empty the stored bytes and subjects; mail not sent yet is cancelled, not sent empty."""
+    """Empty the stored bytes and subjects; mail not sent yet is cancelled, not sent empty.
+    Returns how many mails held something: a mail emptied before is not counted twice."""
     count = 0
     for m in query:
+        held = len(m.raw or b"") > 0 or bool(m.subject)
+        cancel = cancel_queued and m.status == "queued"
+        if not held and not cancel:
+            continue
         m.raw, m.subject = b"", ""
-        if cancel_queued and m.status == "queued":
+        if cancel:
             m.status, m.last_error = "failed", "cancelled: personal data erased"
         m.save()
-        count += 1
+        count += int(held)
     return count
 
 
@@ -146,9 +182,9 @@ def _finish(request: Request, cause: str) -> None:
         request.save()
 
 
-def _forget_person_rows(person: Person) -> int:
+def _forget_person_rows(person: Person, address: str) -> int:
     """The address wherever it is copied: person row, senders, recipients, texts, raw mail."""
-    address, stand_in = person.email.lower(), placeholder(person.id)
+    stand_in = placeholder(person.id)
     erased = _blank(mail_of(InboundMessage, InboundMessage.sender, address))
     erased += _blank(mail_of(OutboundMail, OutboundMail.recipient, address), cancel_queued=True)
     InboundMessage.update(sender=stand_in).where(
@@ -163,36 +199,41 @@ def _forget_person_rows(person: Person) -> int:
 
 def _scrub_everywhere(addresses: set[str]) -> int:
     """Any other copy (an event's cause, a coordinator notice, a quoted reply): text columns
-    get the addresses replaced, raw mail mentioning one is emptied. One pass for them all."""
+    get the addresses replaced, raw mail mentioning one is emptied. One pass for them all.
+    Returns the number of mails emptied. Person.email is left alone: it holds placeholders."""
     if not addresses:
         return 0
-    pattern = re.compile("|".join(re.escape(a) for a in sorted(addresses)), re.IGNORECASE)
+    pattern = address_pattern(addresses)
     erased = 0
     for model in _SCANNED:
         for field in model._meta.sorted_fields:
+            if (model, field.name) in _IDENTITY:
+                continue
             if isinstance(field, CharField | TextField):
-                mentions = [fn.LOWER(field).contains(a) for a in addresses]
-                for row in model.select(model._meta.primary_key, field).where(
-                    reduce(operator.or_, mentions)
-                ):
-                    value = pattern.sub(ERASED, getattr(row, field.name))
-                    model.update({field: value}).where(model._meta.primary_key == row._pk).execute()
+                _scrub_texts(model, field, addresses, pattern)
             elif isinstance(field, BlobField):
-                erased += _scrub_blobs(model, field, addresses)
+                erased += _scrub_blobs(model, field, pattern)
     return erased
 
 
-def _scrub_blobs(model: type[Model], field: BlobField, addresses: set[str]) -> int:
+def _scrub_texts(model: type[Model], field: Any, addresses: set[str], pattern: Any) -> None:
+    mentions = [fn.LOWER(field).contains(a) for a in addresses]
+    key = model._meta.primary_key
+    for row in model.select(key, field).where(reduce(operator.or_, mentions)):
+        value = getattr(row, field.name)
+        scrubbed = pattern.sub(ERASED, value)
+        if scrubbed != value:  # 'malea@...' holds 'lea@...' but is someone else
+            model.update({field: scrubbed}).where(key == row._pk).execute()
+
+
+def _scrub_blobs(model: type[Model], field: BlobField, pattern: re.Pattern[str]) -> int:
     erased = 0
     key = model._meta.primary_key
+    raw_pattern = re.compile(pattern.pattern.encode(), re.IGNORECASE)
     for row in model.select(key, field).where(fn.LENGTH(field) > 0).iterator():
         raw = bytes(getattr(row, field.name))
-        lowered = raw.lower()
-        if any(a.encode() in lowered for a in addresses) or any(
-            a in _text_of(raw) for a in addresses
-        ):
-            model.update({field: b""}).where(key == row._pk).execute()
-            erased += 1
+        if raw_pattern.search(raw) or pattern.search(_text_of(raw)):
+            erased += _blank([model.get_by_id(row._pk)], cancel_queued=model is OutboundMail)
     return erased
 
 
@@ -204,18 +245,23 @@ def _text_of(raw: bytes) -> str:
         chunks += [p.get_content() for p in msg.walk() if p.get_content_maintype() == "text"]
     except Exception:  # unparsable bytes: the literal search above is all we can do
         return ""
-    return "\n".join(str(c) for c in chunks).lower()
+    return "\n".join(str(c) for c in chunks)
 
 
 def forget(email: str) -> dict[str, int]:
     """Erase a person (RGPD right to erasure); their requests stay as anonymous counts."""
     person = find_person(email)
+    address = person.email.lower()
     _secure_delete()
     with database.atomic():
-        requests = list(Request.select().where(Request.person == person))
+        requests = list(
+            Request.select()
+            .where((Request.person == person) & ~(Request.id << anonymised_ids()))
+            .order_by(Request.id)
+        )
         erased = sum(anonymise_request(r, "person forgotten") for r in requests)
-        erased += _forget_person_rows(person)
-        erased += _scrub_everywhere({person.email.lower()})
+        erased += _forget_person_rows(person, address)
+        erased += _scrub_everywhere({address})
         log_event(
             "person-forgotten",
             f"person forgotten: person #{person.id}, {len(requests)} request(s) anonymised, "
@@ -267,7 +313,7 @@ def anonymise_expired(ctx_or_cfg: Any, now: datetime) -> int:
             if not _has_live_requests(person)
         ]
         for person in gone:
-            _forget_person_rows(person)
+            _forget_person_rows(person, person.email.lower())
         _scrub_everywhere({p.email.lower() for p in gone})
         log_event("privacy-purge", f"retention ({days} days): {len(due)} request(s) anonymised")
     if not database.in_transaction():

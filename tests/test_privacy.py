@@ -14,17 +14,22 @@ from mailflow.context import Context
 from mailflow.models import Conversation, Event, InboundMessage, OutboundMail, Person, Request
 from mailflow.privacy import anonymise_expired
 from tests.privacy_support import (
+    ASK_TOM,
     LEA,
     TOM,
     cli,
     converse,
     file_traces,
+    mail,
     opened,
     row_traces,
+    run,
     statistics,
     traces,
     write_config,
 )
+
+RELAY = "relay@mailflow.test"
 
 
 @pytest.fixture
@@ -37,6 +42,13 @@ def ctx(config: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Context]:
     monkeypatch.setenv("MAILFLOW_NOW", "2026-03-02T09:00:00")
     with opened(config) as context:
         yield context
+
+
+def emptied() -> set[tuple[str, int]]:
+    """The stored mails whose bytes are empty, in and out."""
+    return {("in", m.id) for m in InboundMessage.select() if not bytes(m.raw)} | {
+        ("out", m.id) for m in OutboundMail.select() if not bytes(m.raw)
+    }
 
 
 def test_export_holds_everything_but_no_ambassador_address(
@@ -105,6 +117,40 @@ def test_forget_leaves_no_trace_and_keeps_statistics(
     [event] = Event.select().where(Event.kind == "person-forgotten")
     assert "person forgotten" in event.cause and "@" not in event.cause
     assert cli(config, capsys, "person", "export", LEA)[0] == 2
+
+
+def test_placeholders_are_refused_and_counts_are_honest(
+    ctx: Context, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    converse(ctx)
+    # Someone whose address holds Léa's: another person, left whole by her erasure.
+    malea = "malea@users.test"
+    run(ctx, mail(f"Maléa <{malea}>", RELAY, ASK_TOM.replace("Tom", "Maléa")))
+    lea, tom = Person.get(Person.email == LEA.lower()), Person.get(Person.email == TOM)
+    full = emptied()
+    code, out, _ = cli(config, capsys, "person", "forget", LEA)
+    counted = int(out.split("request(s) anonymised, ")[1].split(" ")[0])
+    assert counted == len(emptied() - full)  # each mail emptied counted once
+
+    events = Event.select().where(Event.kind == "person-forgotten").count()
+    for command in ("forget", "export"):
+        code, out, err = cli(config, capsys, "person", command, f"Forgotten-{lea.id}@invalid")
+        assert (code, out) == (2, "") and err.count("\n") == 1
+        assert "placeholder of someone already forgotten" in err
+    assert Event.select().where(Event.kind == "person-forgotten").count() == events
+
+    # A second person forgotten gets a placeholder of their own (no clash on person.email).
+    before = emptied()
+    code, out, _ = cli(config, capsys, "person", "forget", TOM)
+    assert f"person #{tom.id} forgotten: 1 request(s) anonymised" in out
+    assert int(out.split("anonymised, ")[1].split(" ")[0]) == len(emptied() - before)
+    assert Person.get_by_id(lea.id).email == f"forgotten-{lea.id}@invalid"
+    assert Person.get_by_id(tom.id).email == f"forgotten-{tom.id}@invalid"
+
+    other = Person.get(Person.email == malea)  # untouched, rows and mail
+    assert other.first_name == "Maléa"
+    assert "plombier" in Request.get(Request.person == other).message
+    assert all(bytes(m.raw) for m in InboundMessage.select().where(InboundMessage.sender == malea))
 
 
 def test_retention_anonymises_only_old_finished_requests(
