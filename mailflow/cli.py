@@ -96,7 +96,9 @@ def _care_parsers(sub: argparse._SubParsersAction) -> None:
     person_sub.add_parser("forget", help="erase them; anonymous counts stay").add_argument("email")
     privacy = sub.add_parser("privacy", help="retention of personal data")
     privacy_sub = privacy.add_subparsers(dest="action", required=True)
-    purge = privacy_sub.add_parser("purge", help="anonymise requests closed beyond retention")
+    purge = privacy_sub.add_parser(
+        "purge", help="anonymise what ended or arrived before the retention period"
+    )
     purge.add_argument("--dry-run", action="store_true", help="only list what would be done")
     minors = sub.add_parser("minors", help="requests from people under 15, to review")
     minors.add_argument("--json", action="store_true")
@@ -249,23 +251,15 @@ def cmd_db(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_care(cfg: Config, args: argparse.Namespace) -> int:
-    from . import newsletter, privacy, privacy_export
+    from . import newsletter, privacy_export
 
     _open(cfg)
     if args.command == "person" and args.action == "export":
         print(json.dumps(privacy_export.export(args.email), ensure_ascii=False, indent=2))
     elif args.command == "person":
-        done = privacy.forget(args.email)
-        print(
-            f"person #{done['person']} forgotten: {done['requests']} request(s) anonymised, "
-            f"{done['mails']} stored mail(s) emptied"
-        )
+        return _forget(cfg, args.email)
     elif args.command == "privacy":
-        due = privacy.purge(cfg, args.dry_run)
-        verb = "would be anonymised" if args.dry_run else "anonymised"
-        for r in due:
-            print(f"request #{r.id} [{r.state}] closed {(r.closed_at or r.updated_at):%Y-%m-%d}")
-        print(f"{len(due)} request(s) {verb} (retention {cfg.privacy.retention_days} days)")
+        return _purge(cfg, args.dry_run)
     elif args.command == "minors":
         rows = privacy_export.minor_requests()
         text = json.dumps(rows, ensure_ascii=False, indent=2) + "\n" if args.json else None
@@ -278,6 +272,31 @@ def cmd_care(cfg: Config, args: argparse.Namespace) -> int:
             f"newsletter {queued.name}: {queued.queued} queued now, {queued.already} earlier; "
             f"{sent.sent} sent, {sent.waiting} waiting for a retry, {sent.failed} failed"
         )
+    return 0
+
+
+def _forget(cfg: Config, email: str) -> int:
+    from . import privacy
+
+    done = privacy.forget(email)
+    print(
+        f"person #{done['person']} forgotten: {done['requests']} request(s) anonymised, "
+        f"{done['mails']} stored mail(s) emptied"
+    )
+    return 0
+
+
+def _purge(cfg: Config, dry_run: bool) -> int:
+    from .retention import last_change, purge
+
+    done = purge(cfg, dry_run)
+    verb = "would be anonymised" if dry_run else "anonymised"
+    for r in done.requests:
+        since = "unmatched since" if r.state == "unmatched" else "closed"
+        print(f"request #{r.id} [{r.state}] {since} {last_change(r):%Y-%m-%d}")
+    days = cfg.privacy.retention_days
+    print(f"{len(done.requests)} request(s) {verb} (retention {days} days)")
+    print(f"{done.mails} mail(s) linked to no request {verb}")
     return 0
 
 

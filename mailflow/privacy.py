@@ -1,8 +1,9 @@
-"""Personal data (RGPD): forget a person, and the retention period for everyone.
+"""Personal data (RGPD): erasing a person, and the steps every erasure shares.
 
 Erasing keeps the request rows with what statistics need (kind, trade code, département, age,
 situation, dates, states) and removes everything that names or reaches the person: address,
 first name, free text, the bytes of every mail of their exchanges. Each action is an event.
+Retention (retention.py) uses the same steps.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import logging
 import operator
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -30,8 +31,8 @@ from peewee import (
 
 from . import lifecycle as lc
 from .clock import stamp
-from .config import Config
 from .errors import MailflowError
+from .leases import write_transaction
 from .models import (
     Conversation,
     Event,
@@ -46,7 +47,7 @@ from .record import log_event
 
 log = logging.getLogger(__name__)
 ERASED = "[adresse effacée]"
-ANONYMISED = "anonymised"  # event kind, one per request: marks it done
+ANONYMISED = "anonymised"  # event kind, one per request (or unlinked inbound mail): marks it done
 FINISHED_STATES = (lc.CLOSED, lc.EXPIRED, lc.WITHDRAWN)
 _SCANNED = (Person, Request, Conversation, InboundMessage, OutboundMail, MessageIdMap, Event)
 # Columns a scrub never rewrites: a placeholder stands there, unique, written on purpose.
@@ -76,9 +77,14 @@ def refuse_placeholder(address: str) -> None:
         )
 
 
-def find_person(email: str) -> Person:
+def find_person(email: str) -> Person | None:
+    return Person.get_or_none(fn.LOWER(Person.email) == email.strip().lower())
+
+
+def the_person(email: str) -> Person:
+    """The person `person export` or `person forget` is about; a placeholder is refused."""
     refuse_placeholder(email)
-    person = Person.get_or_none(fn.LOWER(Person.email) == email.strip().lower())
+    person = find_person(email)
     if person is None:
         raise MailflowError(f"no person with the address {email.strip()!r}")
     return person
@@ -109,7 +115,7 @@ def anonymised_ids() -> Any:
 # -- erasing ----------------------------------------------------------------------------------
 
 
-def _blank(query: Any, *, cancel_queued: bool = False) -> int:
+def blank(query: Any, *, cancel_queued: bool = False) -> int:
     """Empty the stored bytes and subjects; mail not sent yet is cancelled, not sent empty.
     Returns how many mails held something: a mail emptied before is not counted twice."""
     count = 0
@@ -126,13 +132,14 @@ def _blank(query: Any, *, cancel_queued: bool = False) -> int:
     return count
 
 
-def anonymise_request(request: Request, cause: str) -> int:
-    """Strip one request to its statistics; returns the number of mails erased."""
+def anonymise_request(request: Request, cause: str, end: str = lc.WITHDRAWN) -> int:
+    """Strip one request to its statistics; returns the number of mails erased. An open
+    request ends in `end` (withdrawn when the person asked, expired by retention)."""
     now = stamp()
     person_stand_in = placeholder(request.person_id)
     convs = [c.id for c in request.conversations]
     Conversation.update(state="closed", closed_at=now, closed_reason="personal data erased").where(
-        (Conversation.id << convs) & (Conversation.state == "open")
+        (Conversation.id << convs) & (Conversation.state != "closed")
     ).execute()
     linked_in = (InboundMessage.request == request) | (InboundMessage.conversation << convs)
     linked_out = (OutboundMail.request == request) | (OutboundMail.conversation << convs)
@@ -142,9 +149,9 @@ def anonymise_request(request: Request, cause: str) -> int:
     OutboundMail.update(recipient=person_stand_in).where(
         linked_out & (OutboundMail.recipient_role == "person")
     ).execute()
-    erased = _blank(InboundMessage.select().where(linked_in))
-    erased += _blank(OutboundMail.select().where(linked_out), cancel_queued=True)
-    _finish(request, cause)
+    erased = blank(InboundMessage.select().where(linked_in))
+    erased += blank(OutboundMail.select().where(linked_out), cancel_queued=True)
+    _finish(request, cause, end)
     _erase_event_details(request, convs)
     Request.update(
         first_name=None, message="", commune=None, insee=None, postcode=None, feedback_token=None
@@ -167,26 +174,33 @@ def _erase_event_details(request: Request, convs: list[int]) -> None:
         ).execute()
 
 
-def _finish(request: Request, cause: str) -> None:
+def _finish(request: Request, cause: str, end: str) -> None:
     """An open request stops: nobody is left to write to."""
     request = Request.get_by_id(request.id)
-    path = {lc.REASSIGNED: [lc.UNMATCHED, lc.WITHDRAWN], lc.FEEDBACK_ASKED: [lc.CLOSED]}
-    steps = path.get(request.state, [lc.WITHDRAWN] if request.state in lc.OPEN_STATES else [])
-    for state in steps:
-        lc.check_transition(request.state, state)
-        log_event("state", cause, request=request, old_state=request.state, new_state=state)
-        request.state = state
+    state = request.state
+    if state == lc.REASSIGNED:
+        steps = [lc.UNMATCHED, end]
+    elif state == lc.FEEDBACK_ASKED:
+        steps = [lc.CLOSED]
+    elif state in lc.OPEN_STATES:
+        steps = [end if end in lc.TRANSITIONS[state] else lc.WITHDRAWN]
+    else:
+        steps = []
+    for new in steps:
+        lc.check_transition(request.state, new)
+        log_event("state", cause, request=request, old_state=request.state, new_state=new)
+        request.state = new
     if steps:
         request.closed_at = request.closed_at or stamp()
         request.updated_at = stamp()
         request.save()
 
 
-def _forget_person_rows(person: Person, address: str) -> int:
+def forget_person_rows(person: Person, address: str) -> int:
     """The address wherever it is copied: person row, senders, recipients, texts, raw mail."""
     stand_in = placeholder(person.id)
-    erased = _blank(mail_of(InboundMessage, InboundMessage.sender, address))
-    erased += _blank(mail_of(OutboundMail, OutboundMail.recipient, address), cancel_queued=True)
+    erased = blank(mail_of(InboundMessage, InboundMessage.sender, address))
+    erased += blank(mail_of(OutboundMail, OutboundMail.recipient, address), cancel_queued=True)
     InboundMessage.update(sender=stand_in).where(
         fn.LOWER(InboundMessage.sender) == address
     ).execute()
@@ -197,7 +211,7 @@ def _forget_person_rows(person: Person, address: str) -> int:
     return erased
 
 
-def _scrub_everywhere(addresses: set[str]) -> int:
+def scrub_everywhere(addresses: set[str]) -> int:
     """Any other copy (an event's cause, a coordinator notice, a quoted reply): text columns
     get the addresses replaced, raw mail mentioning one is emptied. One pass for them all.
     Returns the number of mails emptied. Person.email is left alone: it holds placeholders."""
@@ -233,7 +247,7 @@ def _scrub_blobs(model: type[Model], field: BlobField, pattern: re.Pattern[str])
     for row in model.select(key, field).where(fn.LENGTH(field) > 0).iterator():
         raw = bytes(getattr(row, field.name))
         if raw_pattern.search(raw) or pattern.search(_text_of(raw)):
-            erased += _blank([model.get_by_id(row._pk)], cancel_queued=model is OutboundMail)
+            erased += blank([model.get_by_id(row._pk)], cancel_queued=model is OutboundMail)
     return erased
 
 
@@ -248,115 +262,57 @@ def _text_of(raw: bytes) -> str:
     return "\n".join(str(c) for c in chunks)
 
 
-def forget(email: str) -> dict[str, int]:
-    """Erase a person (RGPD right to erasure); their requests stay as anonymous counts."""
-    person = find_person(email)
+def forget_person(person: Person) -> dict[str, int]:
+    """Erase a person (RGPD right to erasure); their requests stay as anonymous counts.
+    Runs in the caller's transaction; the caller compacts the database after the commit."""
     address = person.email.lower()
-    _secure_delete()
-    with database.atomic():
-        requests = list(
-            Request.select()
-            .where((Request.person == person) & ~(Request.id << anonymised_ids()))
-            .order_by(Request.id)
-        )
-        erased = sum(anonymise_request(r, "person forgotten") for r in requests)
-        erased += _forget_person_rows(person, address)
-        erased += _scrub_everywhere({address})
-        log_event(
-            "person-forgotten",
-            f"person forgotten: person #{person.id}, {len(requests)} request(s) anonymised, "
-            f"{erased} stored mail(s) emptied",
-        )
-    compact()
+    requests = list(
+        Request.select()
+        .where((Request.person == person) & ~(Request.id << anonymised_ids()))
+        .order_by(Request.id)
+    )
+    erased = sum(anonymise_request(r, "person forgotten") for r in requests)
+    erased += forget_person_rows(person, address)
+    erased += scrub_everywhere({address})
+    log_event(
+        "person-forgotten",
+        f"person forgotten: person #{person.id}, {len(requests)} request(s) anonymised, "
+        f"{erased} stored mail(s) emptied",
+    )
     return {"person": person.id, "requests": len(requests), "mails": erased}
 
 
-# -- retention --------------------------------------------------------------------------------
-
-
-def expired_requests(retention_days: int, now: datetime) -> list[Request]:
-    """Finished requests older than the retention period and not yet anonymised."""
-    limit = _naive(now) - timedelta(days=retention_days)
-    done = Event.select(Event.request).where(
-        (Event.kind == ANONYMISED) & Event.request.is_null(False)
-    )
-    return list(
-        Request.select()
-        .where(
-            (Request.state << FINISHED_STATES)
-            & (fn.COALESCE(Request.closed_at, Request.updated_at) < limit)
-            & ~(Request.id << done)
-        )
-        .order_by(Request.id)
-    )
-
-
-def _naive(value: datetime) -> datetime:
-    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
-
-
-def anonymise_expired(ctx_or_cfg: Any, now: datetime) -> int:
-    """The retention job: anonymise what is due at `now`; a person with nothing left is
-    forgotten altogether. Returns the number of requests anonymised (the daemon calls it)."""
-    cfg: Config = getattr(ctx_or_cfg, "cfg", ctx_or_cfg)
-    days = cfg.privacy.retention_days
-    due = expired_requests(days, now)
-    if not due:
-        return 0
-    _secure_delete()
-    with database.atomic():
-        for request in due:
-            anonymise_request(request, f"retention: finished more than {days} days ago")
-        gone = [
-            person
-            for person in Person.select().where(Person.id << {r.person_id for r in due})
-            if not _has_live_requests(person)
-        ]
-        for person in gone:
-            _forget_person_rows(person, person.email.lower())
-        _scrub_everywhere({p.email.lower() for p in gone})
-        log_event("privacy-purge", f"retention ({days} days): {len(due)} request(s) anonymised")
-    if not database.in_transaction():
-        compact()
-    return len(due)
-
-
-def _has_live_requests(person: Person) -> bool:
-    done = Event.select(Event.request).where(
-        (Event.kind == ANONYMISED) & Event.request.is_null(False)
-    )
-    return Request.select().where((Request.person == person) & ~(Request.id << done)).exists()
-
-
-def purge(cfg: Config, dry_run: bool) -> list[Request]:
-    """`mailflow privacy purge`: the retention job now, or only the list of what it would do."""
-    due = expired_requests(cfg.privacy.retention_days, stamp())
-    if dry_run:
-        log_event("privacy-purge", f"dry run: {len(due)} request(s) would be anonymised")
-    elif not due:
-        log_event("privacy-purge", "retention: nothing to anonymise")
-    else:
-        anonymise_expired(cfg, stamp())
-    return due
+def forget(email: str) -> dict[str, int]:
+    """`mailflow person forget`: the erasure in one transaction, then the database's files
+    compacted once it has committed."""
+    person = the_person(email)
+    secure_delete()
+    with write_transaction():
+        done = forget_person(person)
+    compact()
+    return done
 
 
 # -- the database file ------------------------------------------------------------------------
 
 
-def _secure_delete() -> None:
+def secure_delete() -> None:
     """SQLite: freed pages are zeroed, so erased values do not linger in the file."""
     if isinstance(database.obj, SqliteDatabase):
         database.execute_sql("PRAGMA secure_delete = ON")
 
 
 def compact() -> bool:
-    """No old copy of erased values stays in the database's files.
+    """No old copy of erased values stays in the database's files. Call it outside any
+    transaction (VACUUM cannot run in one): after the erasure has committed.
 
     SQLite: rewrite the file (VACUUM) and empty its write-ahead log. PostgreSQL: an UPDATE
     leaves the old row version in the table until a vacuum, so rewrite the tables that hold
     personal data (VACUUM FULL, which also rebuilds their indexes and TOAST); it needs the
     tables to itself for a moment, and waits for that at most the session's lock_timeout.
     """
+    if database.in_transaction():
+        raise RuntimeError("compact() inside a transaction: VACUUM would fail or be skipped")
     try:
         if isinstance(database.obj, SqliteDatabase):
             database.execute_sql("VACUUM")

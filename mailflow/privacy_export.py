@@ -14,7 +14,7 @@ from typing import Any
 from playhouse.shortcuts import model_to_dict
 
 from .models import Conversation, Event, InboundMessage, OutboundMail, Person, Request
-from .privacy import find_person, iso, mail_of, parse_raw
+from .privacy import iso, mail_of, parse_raw, the_person
 from .readable import readable_text
 from .record import log_event
 
@@ -108,7 +108,7 @@ def _without(data: dict[str, Any], addresses: set[str]) -> dict[str, Any]:
 
 
 def export(email: str) -> dict[str, Any]:
-    person = find_person(email)
+    person = the_person(email)
     data = export_person(person)
     log_event("privacy-export", f"personal data of person #{person.id} exported")
     return data

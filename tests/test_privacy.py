@@ -11,8 +11,16 @@ import pytest
 
 from mailflow.config import PROJECT_ROOT, load_config
 from mailflow.context import Context
-from mailflow.models import Conversation, Event, InboundMessage, OutboundMail, Person, Request
-from mailflow.privacy import anonymise_expired
+from mailflow.models import (
+    Ambassador,
+    Conversation,
+    Event,
+    InboundMessage,
+    OutboundMail,
+    Person,
+    Request,
+)
+from mailflow.retention import anonymise_expired
 from tests.privacy_support import (
     ASK_TOM,
     LEA,
@@ -30,6 +38,8 @@ from tests.privacy_support import (
 )
 
 RELAY = "relay@mailflow.test"
+UNKNOWN_TOKEN = "relay+" + "a" * 24 + "@mailflow.test"
+PILOT = "Bonjour, j'ai 17 ans et je voudrais rencontrer un pilote de ligne à Rouen."
 
 
 @pytest.fixture
@@ -168,7 +178,8 @@ def test_retention_anonymises_only_old_finished_requests(
     assert code == 0 and "0 request(s) would be anonymised" in out
     monkeypatch.setenv("MAILFLOW_NOW", "2026-04-15T09:00:00")  # 36 days: due
     code, out, _ = cli(config, capsys, "privacy", "purge", "--dry-run")
-    assert f"request #{lea_request.id} [closed]" in out and "1 request(s) would be" in out
+    assert f"request #{lea_request.id} [closed] closed 2026-03-10" in out
+    assert "1 request(s) would be" in out
     assert Request.get_by_id(lea_request.id).message  # a dry run changes nothing
 
     code, out, _ = cli(config, capsys, "privacy", "purge")
@@ -178,9 +189,56 @@ def test_retention_anonymises_only_old_finished_requests(
     tom = Request.get(Request.age == 17)  # open: kept whole
     assert tom.message and tom.first_name == "Tom"
     assert bytes(OutboundMail.get(OutboundMail.recipient == TOM).raw)
-    assert anonymise_expired(ctx, ctx_now("2026-04-15T09:00:00")) == 0  # done once
+    assert not anonymise_expired(ctx, ctx_now("2026-04-15T09:00:00"))  # done once
     kinds = [e.cause for e in Event.select().where(Event.kind == "privacy-purge")]
     assert len(kinds) == 3 and "dry run" in kinds[0]
+
+
+def test_retention_covers_unmatched_requests_and_mail_linked_to_no_request(
+    ctx: Context, config: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stranger, paul, zoe, julien = (
+        "inconnu@ailleurs.test",
+        "paul@users.test",
+        "zoe@users.test",
+        "amb2@pros.test",
+    )
+    assert run(ctx, mail(f"Paul <{paul}>", RELAY, PILOT)) == {"request-unmatched": 1}
+    assert run(ctx, mail(stranger, UNKNOWN_TOKEN, "Je cherche quelqu'un", "Coucou"))
+    assert run(ctx, mail(f"Julien <{julien}>", RELAY, "", "PAUSE")) == {"ambassador-pause": 1}
+    run(ctx, mail(f"Tom <{TOM}>", RELAY, ASK_TOM))  # offered: live
+    monkeypatch.setenv("MAILFLOW_NOW", "2026-03-22T09:00:00")
+    assert run(ctx, mail(f"Zoé <{zoe}>", RELAY, PILOT)) == {"request-unmatched": 1}
+    before = statistics(config, capsys)
+    assert row_traces(stranger) and row_traces(paul)
+    paul_request = Request.get(Request.person == Person.get(Person.email == paul))
+
+    monkeypatch.setenv("MAILFLOW_NOW", "2026-03-31T09:00:00")  # 29 days: nothing yet
+    code, out, _ = cli(config, capsys, "privacy", "purge", "--dry-run")
+    assert "0 request(s) would be" in out and "0 mail(s) linked to no request would be" in out
+    monkeypatch.setenv("MAILFLOW_NOW", "2026-04-02T09:00:00")  # 31 days after the first ones
+    code, out, err = cli(config, capsys, "privacy", "purge")
+    assert code == 0, err
+    assert f"request #{paul_request.id} [unmatched] unmatched since 2026-03-02" in out
+    assert "1 request(s) anonymised" in out
+    assert "2 mail(s) linked to no request anonymised" in out
+
+    paul_request = Request.get_by_id(paul_request.id)
+    assert (paul_request.state, paul_request.message) == ("expired", "")
+    assert traces(config, paul) == [] and traces(config, stranger) == []
+    assert statistics(config, capsys) == before
+    command = InboundMessage.get(InboundMessage.outcome == "ambassador-pause")
+    assert bytes(command.raw) == b"" and command.sender != julien
+    assert bytes(OutboundMail.get(OutboundMail.purpose == "ambassador_pause").raw) == b""
+    assert Ambassador.get(Ambassador.email == julien).paused  # the directory is no mail
+    zoe_request = Request.get(Request.person == Person.get(Person.email == zoe))
+    assert zoe_request.state == "unmatched" and "pilote" in zoe_request.message
+    assert Request.get(Request.person == Person.get(Person.email == TOM)).message
+
+    monkeypatch.setenv("MAILFLOW_NOW", "2026-04-22T09:00:00")  # Zoé's turn, 31 days on
+    code, out, _ = cli(config, capsys, "privacy", "purge")
+    assert "1 request(s) anonymised" in out and "0 mail(s) linked" in out
+    assert traces(config, zoe) == [] and statistics(config, capsys) == before
 
 
 def ctx_now(text: str) -> datetime:
