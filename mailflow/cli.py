@@ -93,7 +93,9 @@ def _care_parsers(sub: argparse._SubParsersAction) -> None:
     person_sub.add_parser("export", help="everything held about them, as JSON").add_argument(
         "email"
     )
-    person_sub.add_parser("forget", help="erase them; anonymous counts stay").add_argument("email")
+    person_sub.add_parser(
+        "forget", help="erase them, server copies included; anonymous counts stay"
+    ).add_argument("email")
     privacy = sub.add_parser("privacy", help="retention of personal data")
     privacy_sub = privacy.add_subparsers(dest="action", required=True)
     purge = privacy_sub.add_parser(
@@ -276,17 +278,20 @@ def cmd_care(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def _forget(cfg: Config, email: str) -> int:
-    from . import privacy
+    """Exit 1 when the database part is done but copies remain on the server."""
+    from .forget import forget, render
 
-    done = privacy.forget(email)
-    print(
-        f"person #{done['person']} forgotten: {done['requests']} request(s) anonymised, "
-        f"{done['mails']} stored mail(s) emptied"
-    )
+    out, error = render(forget(cfg, email), email, cfg)
+    print(out, end="")
+    if error:
+        print(f"mailflow: {error}", file=sys.stderr)
+        return 1
     return 0
 
 
 def _purge(cfg: Config, dry_run: bool) -> int:
+    """Exit 1 when the database part is done but copies remain on the server."""
+    from .forget import server_folders
     from .retention import last_change, purge
 
     done = purge(cfg, dry_run)
@@ -297,7 +302,18 @@ def _purge(cfg: Config, dry_run: bool) -> int:
     days = cfg.privacy.retention_days
     print(f"{len(done.requests)} request(s) {verb} (retention {days} days)")
     print(f"{done.mails} mail(s) linked to no request {verb}")
-    return 0
+    if done.server is None:
+        return 0
+    if done.server.error is None:
+        print(f"server: {done.server.removed} message(s) removed from {server_folders(cfg)}")
+        return 0
+    print(
+        f"mailflow: copies of erased mail remain on the server ({done.server.error}); "
+        "run `mailflow privacy purge` again once the mailbox answers (the daemon also "
+        "removes them at its next cycle)",
+        file=sys.stderr,
+    )
+    return 1
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,7 +2,8 @@
 
 Erasing keeps the request rows with what statistics need (kind, trade code, département, age,
 situation, dates, states) and removes everything that names or reaches the person: address,
-first name, free text, the bytes of every mail of their exchanges. Each action is an event.
+first name, free text, the bytes of every mail of their exchanges (and, through
+server_copies.py, the copies of that mail on the IMAP server). Each action is an event.
 Retention (retention.py) uses the same steps.
 """
 
@@ -32,7 +33,6 @@ from peewee import (
 from . import lifecycle as lc
 from .clock import stamp
 from .errors import MailflowError
-from .leases import write_transaction
 from .models import (
     Conversation,
     Event,
@@ -44,6 +44,7 @@ from .models import (
     database,
 )
 from .record import log_event
+from .server_copies import queue_removal
 
 log = logging.getLogger(__name__)
 ERASED = "[adresse effacée]"
@@ -82,7 +83,7 @@ def find_person(email: str) -> Person | None:
 
 
 def the_person(email: str) -> Person:
-    """The person `person export` or `person forget` is about; a placeholder is refused."""
+    """The person `person export` is about; a placeholder is refused."""
     refuse_placeholder(email)
     person = find_person(email)
     if person is None:
@@ -117,7 +118,9 @@ def anonymised_ids() -> Any:
 
 def blank(query: Any, *, cancel_queued: bool = False) -> int:
     """Empty the stored bytes and subjects; mail not sent yet is cancelled, not sent empty.
-    Returns how many mails held something: a mail emptied before is not counted twice."""
+
+    Returns how many mails held something (a mail emptied before is not counted twice);
+    the server copy of each inbound one is queued for removal (server_copies.py)."""
     count = 0
     for m in query:
         held = len(m.raw or b"") > 0 or bool(m.subject)
@@ -128,7 +131,10 @@ def blank(query: Any, *, cancel_queued: bool = False) -> int:
         if cancel:
             m.status, m.last_error = "failed", "cancelled: personal data erased"
         m.save()
-        count += int(held)
+        if held:
+            count += 1
+            if isinstance(m, InboundMessage):
+                queue_removal(m.message_id)
     return count
 
 
@@ -280,17 +286,6 @@ def forget_person(person: Person) -> dict[str, int]:
         f"{erased} stored mail(s) emptied",
     )
     return {"person": person.id, "requests": len(requests), "mails": erased}
-
-
-def forget(email: str) -> dict[str, int]:
-    """`mailflow person forget`: the erasure in one transaction, then the database's files
-    compacted once it has committed."""
-    person = the_person(email)
-    secure_delete()
-    with write_transaction():
-        done = forget_person(person)
-    compact()
-    return done
 
 
 # -- the database file ------------------------------------------------------------------------

@@ -8,8 +8,9 @@ Due `[privacy] retention_days` after its last change:
 - a stored inbound mail linked to no request (a stranger's, a bounce, a quarantined mail,
   an ambassador's command...), by when it was received, with the answers it caused.
 
-A person whose requests are all anonymised is forgotten altogether. The database is
-compacted once the erasure has committed (`compact_now_or_later`): the daemon's follow-ups run it in
+A person whose requests are all anonymised is forgotten altogether. The server copies of
+the erased mail are queued for removal (server_copies.py), and the database is compacted
+once the erasure has committed (`compact_now_or_later`): the daemon's follow-ups run it in
 a transaction, where a VACUUM cannot run.
 """
 
@@ -41,6 +42,7 @@ from .privacy import (
     secure_delete,
 )
 from .record import log_event
+from .server_copies import Removal, pending, remove_now
 
 ENDED_STATES = (*FINISHED_STATES, lc.UNMATCHED)  # requests that can no longer progress
 COMPACT_PENDING = "privacy.compact-pending"  # a compaction failed: the next tick tries again
@@ -59,10 +61,11 @@ class Purged:
 
 @dataclass(frozen=True)
 class PurgeReport:
-    """`mailflow privacy purge`: what was (or would be) done."""
+    """`mailflow privacy purge`: what was (or would be) done, and the server's part."""
 
     requests: list[Request]
     mails: int
+    server: Removal | None  # None: nothing was to remove from the server (or a dry run)
 
 
 def _limit(retention_days: int, now: datetime) -> datetime:
@@ -197,7 +200,8 @@ def _known_nowhere_else(senders: set[str], cfg: Config) -> set[str]:
 
 
 def purge(cfg: Config, dry_run: bool) -> PurgeReport:
-    """`mailflow privacy purge`: the retention job now, or only the list of what it would do."""
+    """`mailflow privacy purge`: the retention job now, with the removal of the server
+    copies still queued; or only the list of what it would do."""
     now = stamp()
     due = expired_requests(cfg.privacy.retention_days, now)
     mails = len(expired_inbound(cfg.privacy.retention_days, now))
@@ -207,13 +211,14 @@ def purge(cfg: Config, dry_run: bool) -> PurgeReport:
             f"dry run: {len(due)} request(s) and {mails} mail(s) linked to no request "
             "would be anonymised",
         )
-        return PurgeReport(due, mails)
+        return PurgeReport(due, mails, None)
     if not due and not mails:
         log_event("privacy-purge", "retention: nothing to anonymise")
     else:
         anonymise_expired(cfg, now)
         compact_now_or_later()
-    return PurgeReport(due, mails)
+    server = remove_now(cfg.mailbox) if pending() else None
+    return PurgeReport(due, mails, server)
 
 
 def compact_now_or_later() -> bool:

@@ -1,4 +1,7 @@
-"""Personal data: export, erasure leaving no trace, retention, minors; each action an event."""
+"""Personal data: export, erasure leaving no trace, retention, minors; each action an event.
+
+The mailbox of these tests never answers: the server part of an erasure is reported as left
+to do (tests/test_privacy_server_e2e.py erases on the real Dovecot)."""
 
 from __future__ import annotations
 
@@ -19,8 +22,10 @@ from mailflow.models import (
     OutboundMail,
     Person,
     Request,
+    ServerErasure,
 )
 from mailflow.retention import anonymise_expired
+from tests.mailstack import free_port
 from tests.privacy_support import (
     ASK_TOM,
     LEA,
@@ -44,7 +49,7 @@ PILOT = "Bonjour, j'ai 17 ans et je voudrais rencontrer un pilote de ligne à Ro
 
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
-    return write_config(tmp_path)
+    return write_config(tmp_path, mailbox=f"port = {free_port()}")  # nothing listens there
 
 
 @pytest.fixture
@@ -59,6 +64,16 @@ def emptied() -> set[tuple[str, int]]:
     return {("in", m.id) for m in InboundMessage.select() if not bytes(m.raw)} | {
         ("out", m.id) for m in OutboundMail.select() if not bytes(m.raw)
     }
+
+
+def server_left(err: str) -> bool:
+    """The one line saying the server part is not done, and how to finish it."""
+    return (
+        err.count("\n") == 1
+        and err.startswith("mailflow: copies of")
+        and "remain on the server" in err
+        and "again" in err
+    )
 
 
 def test_export_holds_everything_but_no_ambassador_address(
@@ -103,9 +118,13 @@ def test_forget_leaves_no_trace_and_keeps_statistics(
     lea = Person.get(Person.email == LEA.lower())
     notice = OutboundMail.get(OutboundMail.purpose == "stranger_coordinator")
     assert LEA.lower().encode() in bytes(notice.raw).lower()
+    hers = InboundMessage.select().where(InboundMessage.sender == LEA.lower())
+    her_mail = {m.message_id for m in hers}
 
-    code, out, _ = cli(config, capsys, "person", "forget", LEA)
-    assert code == 0 and f"person #{lea.id} forgotten" in out
+    code, out, err = cli(config, capsys, "person", "forget", LEA)
+    # the database part is done; the server's copies are not, and the command says so
+    assert code == 1 and f"person #{lea.id} forgotten" in out and server_left(err)
+    assert f"person forget {LEA}" in err
 
     assert traces(config, LEA) == []  # ...and nowhere after: file bytes, columns, blobs
     assert traces(config, "Léa") == []
@@ -120,6 +139,8 @@ def test_forget_leaves_no_trace_and_keeps_statistics(
     assert not OutboundMail.select().where(
         (OutboundMail.request == request) & (OutboundMail.status == "queued")
     )
+    # the server copies of what she wrote wait for the mailbox, by Message-ID
+    assert her_mail <= {e.message_id for e in ServerErasure.select()}
     # Tom is untouched.
     tom = Request.get(Request.age == 17)
     assert tom.first_name == "Tom" and "plombier" in tom.message
@@ -127,6 +148,12 @@ def test_forget_leaves_no_trace_and_keeps_statistics(
     [event] = Event.select().where(Event.kind == "person-forgotten")
     assert "person forgotten" in event.cause and "@" not in event.cause
     assert cli(config, capsys, "person", "export", LEA)[0] == 2
+
+    # Run again (the way to finish once the mailbox answers): nothing more in the database.
+    code, out, err = cli(config, capsys, "person", "forget", LEA)
+    assert code == 1 and "no person holds" in out and server_left(err)
+    assert Event.select().where(Event.kind == "person-forgotten").count() == 1
+    assert statistics(config, capsys) == before
 
 
 def test_placeholders_are_refused_and_counts_are_honest(
@@ -168,7 +195,7 @@ def test_retention_anonymises_only_old_finished_requests(
 ) -> None:
     converse(ctx)
     lea_request = Request.get(Request.age == 13)
-    Request.update(state="closed", closed_at=ctx_now("2026-03-10T09:00:00")).where(
+    Request.update(state="closed", closed_at=at("2026-03-10T09:00:00")).where(
         Request.id == lea_request.id
     ).execute()
     before = statistics(config, capsys)
@@ -182,14 +209,15 @@ def test_retention_anonymises_only_old_finished_requests(
     assert "1 request(s) would be" in out
     assert Request.get_by_id(lea_request.id).message  # a dry run changes nothing
 
-    code, out, _ = cli(config, capsys, "privacy", "purge")
-    assert code == 0 and "1 request(s) anonymised" in out
+    code, out, err = cli(config, capsys, "privacy", "purge")
+    assert code == 1 and "1 request(s) anonymised" in out  # the server's copies stay queued
+    assert "privacy purge" in err and server_left(err)
     assert traces(config, LEA) == []  # nothing left of her: forgotten
     assert statistics(config, capsys) == before
     tom = Request.get(Request.age == 17)  # open: kept whole
     assert tom.message and tom.first_name == "Tom"
     assert bytes(OutboundMail.get(OutboundMail.recipient == TOM).raw)
-    assert not anonymise_expired(ctx, ctx_now("2026-04-15T09:00:00"))  # done once
+    assert not anonymise_expired(ctx, at("2026-04-15T09:00:00"))  # done once
     kinds = [e.cause for e in Event.select().where(Event.kind == "privacy-purge")]
     assert len(kinds) == 3 and "dry run" in kinds[0]
 
@@ -218,10 +246,10 @@ def test_retention_covers_unmatched_requests_and_mail_linked_to_no_request(
     assert "0 request(s) would be" in out and "0 mail(s) linked to no request would be" in out
     monkeypatch.setenv("MAILFLOW_NOW", "2026-04-02T09:00:00")  # 31 days after the first ones
     code, out, err = cli(config, capsys, "privacy", "purge")
-    assert code == 0, err
     assert f"request #{paul_request.id} [unmatched] unmatched since 2026-03-02" in out
     assert "1 request(s) anonymised" in out
     assert "2 mail(s) linked to no request anonymised" in out
+    assert code == 1 and server_left(err)  # their server copies: for the mailbox
 
     paul_request = Request.get_by_id(paul_request.id)
     assert (paul_request.state, paul_request.message) == ("expired", "")
@@ -241,7 +269,7 @@ def test_retention_covers_unmatched_requests_and_mail_linked_to_no_request(
     assert traces(config, zoe) == [] and statistics(config, capsys) == before
 
 
-def ctx_now(text: str) -> datetime:
+def at(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 

@@ -1,13 +1,18 @@
-"""Erasure end to end, on the real mail stack: the daemon's retention leaves no old row
-version behind in the database's files."""
+"""Erasure end to end, on the real mail stack: after `person forget` or the daemon's
+retention, no folder of the shared mailbox holds the person's mail any more, and the
+daemon's retention leaves no old row version behind in the database's files."""
 
 from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from email.utils import parseaddr
+
+from imapclient import IMAPClient
 
 from mailflow.models import ALL_MODELS
-from tests.deployment import RELAY, Deployment, query
+from tests.deployment import RELAY, Deployment, query, set_config
+from tests.mailstack import MailStack, free_port
 from tests.privacy_support import file_traces
 from tests.testdb import POSTGRESQL
 
@@ -19,6 +24,32 @@ ASK = "Bonjour, j'ai 13 ans et je voudrais rencontrer une boulangère près de C
 ASK_OTHER = "Bonjour, j'ai 17 ans, je voudrais rencontrer un plombier près de Bayeux.\nTom"
 PILOT = "Bonjour, j'ai 17 ans et je voudrais rencontrer un pilote de ligne à Rouen."
 UNKNOWN_TOKEN = "relay+" + "a" * 24 + "@mailflow.test"
+
+
+def _folders(client: IMAPClient) -> list[str]:
+    return [
+        name
+        for flags, _, name in client.list_folders()
+        if not {b"\\Noselect", b"\\NonExistent"} & set(flags)
+    ]
+
+
+def on_server(stack: MailStack, *criteria: str) -> dict[str, int]:
+    """How many messages of the shared mailbox match, per folder (every folder there is)."""
+    with stack.imap(RELAY) as client:
+        found = {}
+        for folder in _folders(client):
+            client.select_folder(folder, readonly=True)
+            found[folder] = len(client.search(list(criteria)))
+        return found
+
+
+def total_on_server(stack: MailStack) -> int:
+    return sum(on_server(stack, "ALL").values())
+
+
+def nowhere(stack: MailStack, *criteria: str) -> bool:
+    return not any(on_server(stack, *criteria).values())
 
 
 def rows_holding(dep: Deployment, needle: str) -> list[str]:
@@ -34,11 +65,70 @@ def rows_holding(dep: Deployment, needle: str) -> list[str]:
     return found
 
 
+def test_forget_removes_the_persons_mail_from_every_server_folder(
+    deployment: Deployment,
+) -> None:
+    dep, mail = deployment, deployment.stack
+    with dep.config.open("a", encoding="utf-8") as config:  # a big mail goes to quarantine
+        config.write("\n[limits]\nmax_message_bytes = 6000\n")
+    sent = [mail.send_text(f"Léa <{PERSON}>", RELAY, "Demande", ASK)]
+    mail.send_text(OTHER, RELAY, "Demande", ASK_OTHER)
+    dep.deliver_and_run(count=2)
+    [intro] = mail.wait_for(MARIE)
+    answer = mail.send_text(MARIE, parseaddr(str(intro["From"]))[1], "Re", "Avec plaisir")
+    dep.deliver_and_run()
+    sent.append(mail.send_text(PERSON, RELAY, "Photos", "Voici mes photos.\n" + "x" * 8000))
+    dep.deliver_and_run()
+    sent.append(mail.send_text(PERSON, RELAY, "Encore moi", "Vous avez reçu ?"))
+    mail.wait_for(RELAY)  # waits in the inbox, not read yet
+    before = on_server(mail, "FROM", PERSON)
+    assert before["mailflow/processed"] and before["mailflow/quarantine"] and before["INBOX"]
+    assert sum(on_server(mail, "HEADER", "Message-ID", answer).values()) == 1
+    count = total_on_server(mail)
+
+    out = dep.cli("person", "forget", PERSON).stdout
+    removed = int(out.split("server: ")[1].split(" ")[0])
+    assert removed == count - total_on_server(mail) == 4  # her 3, and Marie's answer to her
+    assert "INBOX, mailflow/processed, mailflow/quarantine" in out
+    assert nowhere(mail, "FROM", PERSON) and nowhere(mail, "TEXT", PERSON)
+    for message_id in [*sent, answer]:
+        assert nowhere(mail, "HEADER", "Message-ID", message_id)
+    assert on_server(mail, "FROM", OTHER)["mailflow/processed"] == 1  # someone else's: kept
+    assert rows_holding(dep, PERSON) == []
+    # Done: nothing is left to do, and the command says it knows nobody by that address.
+    again = dep.cli("person", "forget", PERSON, check=False)
+    assert again.returncode == 2 and "no person with the address" in again.stderr
+
+
+def test_forget_with_the_mailbox_down_is_finished_by_running_it_again(
+    deployment: Deployment,
+) -> None:
+    dep, mail = deployment, deployment.stack
+    mail.send_text(PERSON, RELAY, "Demande", ASK)
+    dep.deliver_and_run()
+    set_config(dep, "mailbox", "port", str(free_port()))  # nothing listens there
+
+    down = dep.cli("person", "forget", PERSON, check=False)
+    assert down.returncode == 1 and "person #1 forgotten" in down.stdout
+    [line] = down.stderr.strip().splitlines()[-1:]
+    assert line.startswith("mailflow: copies of this mail remain on the server")
+    assert f"mailflow person forget {PERSON}` again" in line
+    assert rows_holding(dep, PERSON) == []  # the database part is done all the same
+    assert on_server(mail, "FROM", PERSON)["mailflow/processed"] == 1
+
+    set_config(dep, "mailbox", "port", str(mail.imap_port))  # the mailbox is back
+    out = dep.cli("person", "forget", PERSON).stdout
+    assert "no person holds" in out and "server: 1 message(s) removed" in out
+    assert nowhere(mail, "FROM", PERSON)
+    events = query(dep, "SELECT count(*) FROM event WHERE kind = 'person-forgotten'")
+    assert events == [(1,)]
+
+
 T0 = "2026-03-02T09:00:00"
 A_YEAR_ON = "2027-03-03T09:00:00"  # retention_days = 365 (the default)
 
 
-def test_daemon_retention_leaves_no_old_row_version(
+def test_daemon_retention_removes_server_copies_and_leaves_no_old_row_version(
     deployment: Deployment,
 ) -> None:
     dep, mail = deployment, deployment.stack
@@ -49,11 +139,14 @@ def test_daemon_retention_leaves_no_old_row_version(
     mail.send_text(OTHER, RELAY, "Demande", ASK_OTHER)
     dep.deliver_and_run(now="2027-03-02T09:00:00")  # live at the purge
     assert rows_holding(dep, PERSON) and rows_holding(dep, STRANGER)
+    assert on_server(mail, "FROM", PERSON)["mailflow/processed"] == 1
     started = datetime.now(UTC)
     files = relfilenodes(dep) if POSTGRESQL else {}
 
     out = dep.run_once(A_YEAR_ON)  # the daemon's cycle: follow-ups, retention included
-    assert "anonymised: 1" in out
+    assert "anonymised: 1" in out and "server copies of erased mail removed 2" in out
+    assert nowhere(mail, "FROM", PERSON) and nowhere(mail, "FROM", STRANGER)
+    assert on_server(mail, "FROM", OTHER)["mailflow/processed"] == 1
     for needle in (PERSON, STRANGER):
         assert rows_holding(dep, needle) == []
         assert file_traces(dep.config, needle) == []  # no old row version in the files
