@@ -94,7 +94,7 @@ def _care_parsers(sub: argparse._SubParsersAction) -> None:
         "email"
     )
     person_sub.add_parser(
-        "forget", help="erase them, server copies included; anonymous counts stay"
+        "forget", help="erase them (person, ambassador or both), server copies included"
     ).add_argument("email")
     privacy = sub.add_parser("privacy", help="retention of personal data")
     privacy_sub = privacy.add_subparsers(dest="action", required=True)
@@ -279,9 +279,10 @@ def cmd_care(cfg: Config, args: argparse.Namespace) -> int:
 
 def _forget(cfg: Config, email: str) -> int:
     """Exit 1 when the database part is done but copies remain on the server."""
+    from .context import load_context
     from .forget import forget, render
 
-    out, error = render(forget(cfg, email), email, cfg)
+    out, error = render(forget(cfg, email, lambda: load_context(cfg)), email, cfg)
     print(out, end="")
     if error:
         print(f"mailflow: {error}", file=sys.stderr)

@@ -4,7 +4,7 @@ Erasing keeps the request rows with what statistics need (kind, trade code, dép
 situation, dates, states) and removes everything that names or reaches the person: address,
 first name, free text, the bytes of every mail of their exchanges (and, through
 server_copies.py, the copies of that mail on the IMAP server). Each action is an event.
-Retention (retention.py) uses the same steps.
+Retention (retention.py) and ambassadors (ambassador_erase.py) use the same steps.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from . import lifecycle as lc
 from .clock import stamp
 from .errors import MailflowError
 from .models import (
+    Ambassador,
     Conversation,
     Event,
     InboundMessage,
@@ -51,6 +52,7 @@ ERASED = "[adresse effacée]"
 ANONYMISED = "anonymised"  # event kind, one per request (or unlinked inbound mail): marks it done
 FINISHED_STATES = (lc.CLOSED, lc.EXPIRED, lc.WITHDRAWN)
 _SCANNED = (Person, Request, Conversation, InboundMessage, OutboundMail, MessageIdMap, Event)
+_COMPACTED = (*_SCANNED, Ambassador)  # the tables an erasure rewrites
 # Columns a scrub never rewrites: a placeholder stands there, unique, written on purpose.
 _IDENTITY = {(Person, "email")}
 
@@ -80,15 +82,6 @@ def refuse_placeholder(address: str) -> None:
 
 def find_person(email: str) -> Person | None:
     return Person.get_or_none(fn.LOWER(Person.email) == email.strip().lower())
-
-
-def the_person(email: str) -> Person:
-    """The person `person export` is about; a placeholder is refused."""
-    refuse_placeholder(email)
-    person = find_person(email)
-    if person is None:
-        raise MailflowError(f"no person with the address {email.strip()!r}")
-    return person
 
 
 def parse_raw(raw: bytes) -> EmailMessage:
@@ -313,7 +306,7 @@ def compact() -> bool:
             database.execute_sql("VACUUM")
             database.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         elif isinstance(database.obj, PostgresqlDatabase):
-            tables = ", ".join(model._meta.table_name for model in _SCANNED)
+            tables = ", ".join(model._meta.table_name for model in _COMPACTED)
             database.execute_sql(f"VACUUM (FULL, ANALYZE) {tables}")
         else:
             return False
