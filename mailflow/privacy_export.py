@@ -173,6 +173,7 @@ def minor_requests() -> list[dict[str, Any]]:
                 "id": r.id,
                 "state": r.state,
                 "age": r.age,
+                "situation": r.situation,
                 "trade": r.rome_label or r.trade_text,
                 "ambassador": conv.ambassador.first_name if conv else None,
                 "ambassador_id": conv.ambassador_id if conv else None,
@@ -184,11 +185,18 @@ def minor_requests() -> list[dict[str, Any]]:
     return rows
 
 
+def _age(row: dict[str, Any]) -> str:
+    """The age stated, or why the request is flagged without one (likely_under_15)."""
+    if row["age"] is not None:
+        return str(row["age"])
+    return f"? ({row['situation']})" if row["situation"] else "?"
+
+
 def render_minors(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return "No request from someone under 15.\n"
     lines = [
-        f"#{r['id']} [{r['state']}] age {r['age']} - {r['trade'] or '?'} - "
+        f"#{r['id']} [{r['state']}] age {_age(r)} - {r['trade'] or '?'} - "
         f"ambassador {r['ambassador'] or '-'}"
         + (f" (#{r['ambassador_id']})" if r["ambassador_id"] else "")
         + f"  ->  {r['command']}"
