@@ -115,10 +115,14 @@ def _care_parsers(sub: argparse._SubParsersAction) -> None:
     person_sub.add_parser("export", help="everything held about them, as JSON").add_argument(
         "email"
     )
-    person_sub.add_parser("forget", help="erase them; anonymous counts stay").add_argument("email")
+    person_sub.add_parser(
+        "forget", help="erase them (person, ambassador or both), server copies included"
+    ).add_argument("email")
     privacy = sub.add_parser("privacy", help="retention of personal data")
     privacy_sub = privacy.add_subparsers(dest="action", required=True)
-    purge = privacy_sub.add_parser("purge", help="anonymise requests closed beyond retention")
+    purge = privacy_sub.add_parser(
+        "purge", help="anonymise what ended or arrived before the retention period"
+    )
     purge.add_argument("--dry-run", action="store_true", help="only list what would be done")
     minors = sub.add_parser("minors", help="requests from people under 15, to review")
     minors.add_argument("--json", action="store_true")
@@ -313,23 +317,15 @@ def cmd_db(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_care(cfg: Config, args: argparse.Namespace) -> int:
-    from . import newsletter, privacy, privacy_export
+    from . import newsletter, privacy_export
 
     _open(cfg)
     if args.command == "person" and args.action == "export":
         print(json.dumps(privacy_export.export(args.email), ensure_ascii=False, indent=2))
     elif args.command == "person":
-        done = privacy.forget(args.email)
-        print(
-            f"person #{done['person']} forgotten: {done['requests']} request(s) anonymised, "
-            f"{done['mails']} stored mail(s) emptied"
-        )
+        return _forget(cfg, args.email)
     elif args.command == "privacy":
-        due = privacy.purge(cfg, args.dry_run)
-        verb = "would be anonymised" if args.dry_run else "anonymised"
-        for r in due:
-            print(f"request #{r.id} [{r.state}] closed {(r.closed_at or r.updated_at):%Y-%m-%d}")
-        print(f"{len(due)} request(s) {verb} (retention {cfg.privacy.retention_days} days)")
+        return _purge(cfg, args.dry_run)
     elif args.command == "minors":
         rows = privacy_export.minor_requests()
         text = json.dumps(rows, ensure_ascii=False, indent=2) + "\n" if args.json else None
@@ -348,6 +344,46 @@ def cmd_care(cfg: Config, args: argparse.Namespace) -> int:
             f"{sent.sent} sent, {sent.waiting} waiting for a retry, {sent.failed} failed"
         )
     return 0
+
+
+def _forget(cfg: Config, email: str) -> int:
+    """Exit 1 when the database part is done but copies remain on the server."""
+    from .context import load_context
+    from .forget import forget, render
+
+    out, error = render(forget(cfg, email, lambda: load_context(cfg)), email, cfg)
+    print(out, end="")
+    if error:
+        print(f"mailflow: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _purge(cfg: Config, dry_run: bool) -> int:
+    """Exit 1 when the database part is done but copies remain on the server."""
+    from .forget import server_folders
+    from .retention import last_change, purge
+
+    done = purge(cfg, dry_run)
+    verb = "would be anonymised" if dry_run else "anonymised"
+    for r in done.requests:
+        since = "unmatched since" if r.state == "unmatched" else "closed"
+        print(f"request #{r.id} [{r.state}] {since} {last_change(r):%Y-%m-%d}")
+    days = cfg.privacy.retention_days
+    print(f"{len(done.requests)} request(s) {verb} (retention {days} days)")
+    print(f"{done.mails} mail(s) linked to no request {verb}")
+    if done.server is None:
+        return 0
+    if done.server.error is None:
+        print(f"server: {done.server.removed} message(s) removed from {server_folders(cfg)}")
+        return 0
+    print(
+        f"mailflow: copies of erased mail remain on the server ({done.server.error}); "
+        "run `mailflow privacy purge` again once the mailbox answers (the daemon also "
+        "removes them at its next cycle)",
+        file=sys.stderr,
+    )
+    return 1
 
 
 def _reader_gone() -> bool:

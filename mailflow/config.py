@@ -94,8 +94,10 @@ class LimitsConfig:
 
 @dataclass(frozen=True)
 class PrivacyConfig:
-    """Personal data kept only as long as needed (RGPD): closed requests are anonymised
-    `retention_days` after they closed; counts for statistics stay."""
+    """Personal data kept only as long as needed (RGPD): requests that can no longer
+    progress (closed, expired, withdrawn, unmatched) are anonymised `retention_days` after
+    their last change, mail linked to no request that long after it came, their copies on
+    the IMAP server removed; counts for statistics stay (retention.py)."""
 
     retention_days: int = 365
 

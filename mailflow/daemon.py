@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import schedule
 from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError
 
 from .context import Context
 from .errors import MailflowError
@@ -28,6 +29,7 @@ from .pipeline import process_pending
 from .policy import load_policy
 from .resilience import DATABASE_ERRORS, NETWORK_ERRORS, Backoff
 from .send import flush_outbox
+from .server_copies import ServerCopiesError, pending, remove_copies
 
 log = logging.getLogger(__name__)
 RECONNECT_BACKOFF = (1, 2, 5, 10, 30, 60)
@@ -50,6 +52,7 @@ class CycleReport:
     deferred: int = 0
     failed: int = 0
     moved: int = 0
+    erased: int = 0  # server copies of erased mail removed (server_copies.py)
     followups: dict[str, int] = field(default_factory=dict)
     followups_elsewhere: bool = False  # another process holds the scheduler lock
     outbox_busy: bool = False  # another process was sending the outbox
@@ -68,6 +71,7 @@ class CycleReport:
             deferred=self.deferred + other.deferred,
             failed=self.failed + other.failed,
             moved=self.moved + other.moved,
+            erased=self.erased + other.erased,
             followups=counts["followups"],
             followups_elsewhere=self.followups_elsewhere or other.followups_elsewhere,
             outbox_busy=other.outbox_busy,  # the last cycle's: whether to try again soon
@@ -82,6 +86,7 @@ class CycleReport:
             f"stored {self.stored}; outcomes {outcomes}; sent {self.sent}, "
             f"deferred {self.deferred}, failed {self.failed}; moved {self.moved}; "
             f"follow-ups {followups}"
+            + (f"; server copies of erased mail removed {self.erased}" if self.erased else "")
         )
 
 
@@ -89,7 +94,8 @@ def cycle(
     ctx: Context, client: IMAPClient | None, lead: SchedulerLock | None = None
 ) -> CycleReport:
     """One pass: store new mail (up to CYCLE_LIMIT messages), process it, tidy the server,
-    follow up (when `lead` is given and this process holds it), flush the outbox."""
+    follow up (when `lead` is given and this process holds it), remove the server copies
+    of erased mail, flush the outbox."""
     report = CycleReport()
     if client is not None:
         report.stored = fetch_new(client, ctx.cfg.mailbox, limit=CYCLE_LIMIT)
@@ -101,6 +107,8 @@ def cycle(
             report.followups = dict(run_followups(ctx))
         else:
             report.followups_elsewhere = True
+    if client is not None:
+        report.erased = remove_erased(ctx, client)
     flushed = flush_outbox(ctx.cfg.smtp)
     report.sent, report.deferred, report.failed = flushed.sent, flushed.deferred, flushed.failed
     report.outbox_busy = flushed.busy
@@ -222,6 +230,7 @@ class Daemon:
             if self._followups():
                 flush_outbox(self.ctx.cfg.smtp)
             self.scheduler.run_pending()
+            remove_erased(self.ctx, client)  # what the retention just erased, if anything
             backoff.reset()
             busy = busy + 1 if report.outbox_busy else 0
             empty = 0 if _did_work(report) else empty + 1
@@ -259,6 +268,18 @@ class Daemon:
                     next_check = time.monotonic() + ORPHAN_CHECK_SECONDS
         finally:
             client.idle_done()
+
+
+def remove_erased(ctx: Context, client: IMAPClient) -> int:
+    """The server copies of mail erased in the database (by retention, or by a `person
+    forget` that could not reach the server); a refusal is retried at the next cycle."""
+    if not pending():
+        return 0
+    try:
+        return remove_copies(client, ctx.cfg.mailbox)
+    except (IMAPClientError, ServerCopiesError) as exc:
+        log.warning("server copies of erased mail not removed now (%s); next cycle", exc)
+        return 0
 
 
 def _reset_database() -> None:

@@ -24,8 +24,8 @@ from .leases import lock_routing, lock_scope, write_transaction
 from .models import Conversation, MessageIdMap, OutboundMail, Request
 from .notices import notify_coordinator, send_auto
 from .policy import FollowupPolicy, load_policy
-from .privacy import anonymise_expired
 from .record import log_event, move_request
+from .retention import anonymise_expired, compact_if_due, compact_now_or_later
 from .views import ambassador_view, request_view
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,12 @@ def run_followups(ctx: Context) -> Counter[str]:
     if ctx.cfg.coordinator.digest:
         _step(done, lambda: daily_digest(ctx, policy, now))
     _step(done, lambda: "anonymised" if anonymise_expired(ctx, now) else "")
+    # After the step's commit: a VACUUM cannot run inside its transaction, and without it
+    # the erased values' old row versions would stay in the database's files.
+    if done["anonymised"]:
+        compact_now_or_later()
+    else:
+        compact_if_due()
     return done
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from email.message import EmailMessage
 
 from peewee import JOIN, fn
@@ -12,6 +13,7 @@ from .clock import stamp
 from .compose import automatic_mail, new_message_id, render
 from .context import Context
 from .leases import lock_routing
+from .minors import likely_under_15
 from .models import Ambassador, Conversation, InboundMessage, MessageIdMap, Person, Request
 from .notices import notify_coordinator, reply
 from .outbox import queue_mail
@@ -97,13 +99,21 @@ def _create_request(person: Person, parsed: ParsedRequest, address: str, name: s
         insee=place.insee if place else None,
         postcode=place.postcode if place else None,
         age=parsed.age,
-        minor=parsed.age is not None and parsed.age < 15,
+        minor=likely_under_15(parsed.age, parsed.situation, _ages_stated(person), now),
         situation=parsed.situation,
         first_name=first_name or person.first_name,
         message=scrub_text(parsed.message, [secret]),
         created_at=now,
         updated_at=now,
     )
+
+
+def _ages_stated(person: Person) -> list[tuple[int, datetime]]:
+    """The ages this person gave in earlier requests, with when they gave them."""
+    rows = Request.select(Request.age, Request.created_at).where(
+        (Request.person == person) & Request.age.is_null(False)
+    )
+    return [(r.age, r.created_at) for r in rows]
 
 
 def first_name_from_display(display: str) -> str | None:

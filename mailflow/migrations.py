@@ -42,7 +42,7 @@ from playhouse.migrate import PostgresqlMigrator, SchemaMigrator, SqliteMigrator
 from .clock import stamp
 from .errors import SchemaError
 from .models import ALL_MODELS, database
-from .schema_steps import BASELINE, LATEST, MIGRATIONS, Migration, SettingV3
+from .schema_steps import BASELINE, LATEST, MIGRATIONS, CreateTable, Migration
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,14 @@ def _mailflow_tables(db: Database) -> set[str]:
 
 
 def _baseline_tables() -> set[str]:
-    return {m._meta.table_name for m in ALL_MODELS} - {SettingV3._meta.table_name}
+    """The tables of version 1: every table but those a later step creates."""
+    later = {
+        op.model._meta.table_name
+        for migration in MIGRATIONS
+        for op in migration.operations
+        if isinstance(op, CreateTable)
+    }
+    return {m._meta.table_name for m in ALL_MODELS} - later
 
 
 def detect_version(db: Database) -> int:

@@ -222,6 +222,16 @@ class Event(BaseModel):
         indexes = ((("kind", "new_state"), False),)
 
 
+class ServerErasure(BaseModel):
+    """A mail whose stored bytes were erased (RGPD) and whose copy on the IMAP server is
+    still to be removed, found by its Message-ID: `person forget`, `privacy purge` and the
+    daemon remove it and this row when the server answers (server_copies.py)."""
+
+    id = AutoField()
+    message_id = CharField(max_length=998)
+    queued_at = DateTimeField()
+
+
 class Setting(BaseModel):
     """Values the installation creates once and keeps (e.g. the VERP signing key)."""
 
@@ -248,4 +258,5 @@ ALL_MODELS = [
     Event,
     MailboxState,
     Setting,
+    ServerErasure,
 ]

@@ -1,8 +1,10 @@
-"""Personal data (RGPD): forget a person, and the retention period for everyone.
+"""Personal data (RGPD): erasing a person, and the steps every erasure shares.
 
 Erasing keeps the request rows with what statistics need (kind, trade code, département, age,
 situation, dates, states) and removes everything that names or reaches the person: address,
-first name, free text, the bytes of every mail of their exchanges. Each action is an event.
+first name, free text, the bytes of every mail of their exchanges (and, through
+server_copies.py, the copies of that mail on the IMAP server). Each action is an event.
+Retention (retention.py) and ambassadors (ambassador_erase.py) use the same steps.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import logging
 import operator
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -30,9 +32,9 @@ from peewee import (
 
 from . import lifecycle as lc
 from .clock import stamp
-from .config import Config
 from .errors import MailflowError
 from .models import (
+    Ambassador,
     Conversation,
     Event,
     InboundMessage,
@@ -43,12 +45,16 @@ from .models import (
     database,
 )
 from .record import log_event
+from .server_copies import queue_removal
 
 log = logging.getLogger(__name__)
 ERASED = "[adresse effacée]"
-ANONYMISED = "anonymised"  # event kind, one per request: marks it done
+ANONYMISED = "anonymised"  # event kind, one per request (or unlinked inbound mail): marks it done
 FINISHED_STATES = (lc.CLOSED, lc.EXPIRED, lc.WITHDRAWN)
 _SCANNED = (Person, Request, Conversation, InboundMessage, OutboundMail, MessageIdMap, Event)
+_COMPACTED = (*_SCANNED, Ambassador)  # the tables an erasure rewrites
+# Columns a scrub never rewrites: a placeholder stands there, unique, written on purpose.
+_IDENTITY = {(Person, "email")}
 
 
 def iso(value: Any) -> Any:
@@ -60,11 +66,22 @@ def placeholder(person_id: int) -> str:
     return f"forgotten-{person_id}@invalid"
 
 
-def find_person(email: str) -> Person:
-    person = Person.get_or_none(fn.LOWER(Person.email) == email.strip().lower())
-    if person is None:
-        raise MailflowError(f"no person with the address {email.strip()!r}")
-    return person
+def is_placeholder(address: str) -> bool:
+    """An address in the reserved .invalid domain: only an erasure writes one."""
+    domain = address.strip().lower().rpartition("@")[2]
+    return domain == "invalid" or domain.endswith(".invalid")
+
+
+def refuse_placeholder(address: str) -> None:
+    if is_placeholder(address):
+        raise MailflowError(
+            f"{address.strip()!r} is the placeholder of someone already forgotten: "
+            "nothing personal is held under it"
+        )
+
+
+def find_person(email: str) -> Person | None:
+    return Person.get_or_none(fn.LOWER(Person.email) == email.strip().lower())
 
 
 def parse_raw(raw: bytes) -> EmailMessage:
@@ -75,28 +92,53 @@ def mail_of(model: type[InboundMessage] | type[OutboundMail], field: Any, addres
     return model.select().where(fn.LOWER(field) == address).order_by(model.id)
 
 
+def address_pattern(addresses: set[str]) -> re.Pattern[str]:
+    """Each address as a whole word: 'lea@users.test' is not in 'malea@users.test' nor in
+    'lea@users.test.fr', whose rows belong to someone else."""
+    alternatives = "|".join(re.escape(a) for a in sorted(addresses, key=len, reverse=True))
+    return re.compile(rf"(?<![\w.%+-])(?:{alternatives})(?![\w-]|\.\w)", re.IGNORECASE)
+
+
+def anonymised_ids() -> Any:
+    """The requests already anonymised (a subquery)."""
+    return Event.select(Event.request).where(
+        (Event.kind == ANONYMISED) & Event.request.is_null(False)
+    )
+
+
 # -- erasing ----------------------------------------------------------------------------------
 
 
-def _blank(query: Any, *, cancel_queued: bool = False) -> int:
-    """Empty the stored bytes and subjects; mail not sent yet is cancelled, not sent empty."""
+def blank(query: Any, *, cancel_queued: bool = False) -> int:
+    """Empty the stored bytes and subjects; mail not sent yet is cancelled, not sent empty.
+
+    Returns how many mails held something (a mail emptied before is not counted twice);
+    the server copy of each inbound one is queued for removal (server_copies.py)."""
     count = 0
     for m in query:
+        held = len(m.raw or b"") > 0 or bool(m.subject)
+        cancel = cancel_queued and m.status == "queued"
+        if not held and not cancel:
+            continue
         m.raw, m.subject = b"", ""
-        if cancel_queued and m.status == "queued":
+        if cancel:
             m.status, m.last_error = "failed", "cancelled: personal data erased"
         m.save()
-        count += 1
+        if held:
+            count += 1
+            if isinstance(m, InboundMessage):
+                queue_removal(m.message_id)
     return count
 
 
-def anonymise_request(request: Request, cause: str) -> int:
-    """Strip one request to its statistics; returns the number of mails erased."""
+def anonymise_request(request: Request, cause: str, end: str = lc.WITHDRAWN) -> int:
+    """Strip one request to its statistics; returns the number of mails erased. An open
+    request ends in `end` (withdrawn when the person asked, expired by retention)."""
     now = stamp()
     person_stand_in = placeholder(request.person_id)
     convs = [c.id for c in request.conversations]
     Conversation.update(state="closed", closed_at=now, closed_reason="personal data erased").where(
-        (Conversation.id << convs) & (Conversation.state == "open")
+        (Conversation.id << convs) & (Conversation.state != "closed")
     ).execute()
     linked_in = (InboundMessage.request == request) | (InboundMessage.conversation << convs)
     linked_out = (OutboundMail.request == request) | (OutboundMail.conversation << convs)
@@ -106,9 +148,9 @@ def anonymise_request(request: Request, cause: str) -> int:
     OutboundMail.update(recipient=person_stand_in).where(
         linked_out & (OutboundMail.recipient_role == "person")
     ).execute()
-    erased = _blank(InboundMessage.select().where(linked_in))
-    erased += _blank(OutboundMail.select().where(linked_out), cancel_queued=True)
-    _finish(request, cause)
+    erased = blank(InboundMessage.select().where(linked_in))
+    erased += blank(OutboundMail.select().where(linked_out), cancel_queued=True)
+    _finish(request, cause, end)
     _erase_event_details(request, convs)
     Request.update(
         first_name=None, message="", commune=None, insee=None, postcode=None, feedback_token=None
@@ -131,26 +173,33 @@ def _erase_event_details(request: Request, convs: list[int]) -> None:
         ).execute()
 
 
-def _finish(request: Request, cause: str) -> None:
+def _finish(request: Request, cause: str, end: str) -> None:
     """An open request stops: nobody is left to write to."""
     request = Request.get_by_id(request.id)
-    path = {lc.REASSIGNED: [lc.UNMATCHED, lc.WITHDRAWN], lc.FEEDBACK_ASKED: [lc.CLOSED]}
-    steps = path.get(request.state, [lc.WITHDRAWN] if request.state in lc.OPEN_STATES else [])
-    for state in steps:
-        lc.check_transition(request.state, state)
-        log_event("state", cause, request=request, old_state=request.state, new_state=state)
-        request.state = state
+    state = request.state
+    if state == lc.REASSIGNED:
+        steps = [lc.UNMATCHED, end]
+    elif state == lc.FEEDBACK_ASKED:
+        steps = [lc.CLOSED]
+    elif state in lc.OPEN_STATES:
+        steps = [end if end in lc.TRANSITIONS[state] else lc.WITHDRAWN]
+    else:
+        steps = []
+    for new in steps:
+        lc.check_transition(request.state, new)
+        log_event("state", cause, request=request, old_state=request.state, new_state=new)
+        request.state = new
     if steps:
         request.closed_at = request.closed_at or stamp()
         request.updated_at = stamp()
         request.save()
 
 
-def _forget_person_rows(person: Person) -> int:
+def forget_person_rows(person: Person, address: str) -> int:
     """The address wherever it is copied: person row, senders, recipients, texts, raw mail."""
-    address, stand_in = person.email.lower(), placeholder(person.id)
-    erased = _blank(mail_of(InboundMessage, InboundMessage.sender, address))
-    erased += _blank(mail_of(OutboundMail, OutboundMail.recipient, address), cancel_queued=True)
+    stand_in = placeholder(person.id)
+    erased = blank(mail_of(InboundMessage, InboundMessage.sender, address))
+    erased += blank(mail_of(OutboundMail, OutboundMail.recipient, address), cancel_queued=True)
     InboundMessage.update(sender=stand_in).where(
         fn.LOWER(InboundMessage.sender) == address
     ).execute()
@@ -161,38 +210,43 @@ def _forget_person_rows(person: Person) -> int:
     return erased
 
 
-def _scrub_everywhere(addresses: set[str]) -> int:
+def scrub_everywhere(addresses: set[str]) -> int:
     """Any other copy (an event's cause, a coordinator notice, a quoted reply): text columns
-    get the addresses replaced, raw mail mentioning one is emptied. One pass for them all."""
+    get the addresses replaced, raw mail mentioning one is emptied. One pass for them all.
+    Returns the number of mails emptied. Person.email is left alone: it holds placeholders."""
     if not addresses:
         return 0
-    pattern = re.compile("|".join(re.escape(a) for a in sorted(addresses)), re.IGNORECASE)
+    pattern = address_pattern(addresses)
     erased = 0
     for model in _SCANNED:
         for field in model._meta.sorted_fields:
+            if (model, field.name) in _IDENTITY:
+                continue
             if isinstance(field, CharField | TextField):
-                mentions = [fn.LOWER(field).contains(a) for a in addresses]
-                for row in model.select(model._meta.primary_key, field).where(
-                    reduce(operator.or_, mentions)
-                ):
-                    value = pattern.sub(ERASED, getattr(row, field.name))
-                    model.update({field: value}).where(model._meta.primary_key == row._pk).execute()
+                _scrub_texts(model, field, addresses, pattern)
             elif isinstance(field, BlobField):
-                erased += _scrub_blobs(model, field, addresses)
+                erased += _scrub_blobs(model, field, pattern)
     return erased
 
 
-def _scrub_blobs(model: type[Model], field: BlobField, addresses: set[str]) -> int:
+def _scrub_texts(model: type[Model], field: Any, addresses: set[str], pattern: Any) -> None:
+    mentions = [fn.LOWER(field).contains(a) for a in addresses]
+    key = model._meta.primary_key
+    for row in model.select(key, field).where(reduce(operator.or_, mentions)):
+        value = getattr(row, field.name)
+        scrubbed = pattern.sub(ERASED, value)
+        if scrubbed != value:  # 'malea@...' holds 'lea@...' but is someone else
+            model.update({field: scrubbed}).where(key == row._pk).execute()
+
+
+def _scrub_blobs(model: type[Model], field: BlobField, pattern: re.Pattern[str]) -> int:
     erased = 0
     key = model._meta.primary_key
+    raw_pattern = re.compile(pattern.pattern.encode(), re.IGNORECASE)
     for row in model.select(key, field).where(fn.LENGTH(field) > 0).iterator():
         raw = bytes(getattr(row, field.name))
-        lowered = raw.lower()
-        if any(a.encode() in lowered for a in addresses) or any(
-            a in _text_of(raw) for a in addresses
-        ):
-            model.update({field: b""}).where(key == row._pk).execute()
-            erased += 1
+        if raw_pattern.search(raw) or pattern.search(_text_of(raw)):
+            erased += blank([model.get_by_id(row._pk)], cancel_queued=model is OutboundMail)
     return erased
 
 
@@ -204,119 +258,55 @@ def _text_of(raw: bytes) -> str:
         chunks += [p.get_content() for p in msg.walk() if p.get_content_maintype() == "text"]
     except Exception:  # unparsable bytes: the literal search above is all we can do
         return ""
-    return "\n".join(str(c) for c in chunks).lower()
+    return "\n".join(str(c) for c in chunks)
 
 
-def forget(email: str) -> dict[str, int]:
-    """Erase a person (RGPD right to erasure); their requests stay as anonymous counts."""
-    person = find_person(email)
-    _secure_delete()
-    with database.atomic():
-        requests = list(Request.select().where(Request.person == person))
-        erased = sum(anonymise_request(r, "person forgotten") for r in requests)
-        erased += _forget_person_rows(person)
-        erased += _scrub_everywhere({person.email.lower()})
-        log_event(
-            "person-forgotten",
-            f"person forgotten: person #{person.id}, {len(requests)} request(s) anonymised, "
-            f"{erased} stored mail(s) emptied",
-        )
-    compact()
-    return {"person": person.id, "requests": len(requests), "mails": erased}
-
-
-# -- retention --------------------------------------------------------------------------------
-
-
-def expired_requests(retention_days: int, now: datetime) -> list[Request]:
-    """Finished requests older than the retention period and not yet anonymised."""
-    limit = _naive(now) - timedelta(days=retention_days)
-    done = Event.select(Event.request).where(
-        (Event.kind == ANONYMISED) & Event.request.is_null(False)
-    )
-    return list(
+def forget_person(person: Person) -> dict[str, int]:
+    """Erase a person (RGPD right to erasure); their requests stay as anonymous counts.
+    Runs in the caller's transaction; the caller compacts the database after the commit."""
+    address = person.email.lower()
+    requests = list(
         Request.select()
-        .where(
-            (Request.state << FINISHED_STATES)
-            & (fn.COALESCE(Request.closed_at, Request.updated_at) < limit)
-            & ~(Request.id << done)
-        )
+        .where((Request.person == person) & ~(Request.id << anonymised_ids()))
         .order_by(Request.id)
     )
-
-
-def _naive(value: datetime) -> datetime:
-    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
-
-
-def anonymise_expired(ctx_or_cfg: Any, now: datetime) -> int:
-    """The retention job: anonymise what is due at `now`; a person with nothing left is
-    forgotten altogether. Returns the number of requests anonymised (the daemon calls it)."""
-    cfg: Config = getattr(ctx_or_cfg, "cfg", ctx_or_cfg)
-    days = cfg.privacy.retention_days
-    due = expired_requests(days, now)
-    if not due:
-        return 0
-    _secure_delete()
-    with database.atomic():
-        for request in due:
-            anonymise_request(request, f"retention: finished more than {days} days ago")
-        gone = [
-            person
-            for person in Person.select().where(Person.id << {r.person_id for r in due})
-            if not _has_live_requests(person)
-        ]
-        for person in gone:
-            _forget_person_rows(person)
-        _scrub_everywhere({p.email.lower() for p in gone})
-        log_event("privacy-purge", f"retention ({days} days): {len(due)} request(s) anonymised")
-    if not database.in_transaction():
-        compact()
-    return len(due)
-
-
-def _has_live_requests(person: Person) -> bool:
-    done = Event.select(Event.request).where(
-        (Event.kind == ANONYMISED) & Event.request.is_null(False)
+    erased = sum(anonymise_request(r, "person forgotten") for r in requests)
+    erased += forget_person_rows(person, address)
+    erased += scrub_everywhere({address})
+    log_event(
+        "person-forgotten",
+        f"person forgotten: person #{person.id}, {len(requests)} request(s) anonymised, "
+        f"{erased} stored mail(s) emptied",
     )
-    return Request.select().where((Request.person == person) & ~(Request.id << done)).exists()
-
-
-def purge(cfg: Config, dry_run: bool) -> list[Request]:
-    """`mailflow privacy purge`: the retention job now, or only the list of what it would do."""
-    due = expired_requests(cfg.privacy.retention_days, stamp())
-    if dry_run:
-        log_event("privacy-purge", f"dry run: {len(due)} request(s) would be anonymised")
-    elif not due:
-        log_event("privacy-purge", "retention: nothing to anonymise")
-    else:
-        anonymise_expired(cfg, stamp())
-    return due
+    return {"person": person.id, "requests": len(requests), "mails": erased}
 
 
 # -- the database file ------------------------------------------------------------------------
 
 
-def _secure_delete() -> None:
+def secure_delete() -> None:
     """SQLite: freed pages are zeroed, so erased values do not linger in the file."""
     if isinstance(database.obj, SqliteDatabase):
         database.execute_sql("PRAGMA secure_delete = ON")
 
 
 def compact() -> bool:
-    """No old copy of erased values stays in the database's files.
+    """No old copy of erased values stays in the database's files. Call it outside any
+    transaction (VACUUM cannot run in one): after the erasure has committed.
 
     SQLite: rewrite the file (VACUUM) and empty its write-ahead log. PostgreSQL: an UPDATE
     leaves the old row version in the table until a vacuum, so rewrite the tables that hold
     personal data (VACUUM FULL, which also rebuilds their indexes and TOAST); it needs the
     tables to itself for a moment, and waits for that at most the session's lock_timeout.
     """
+    if database.in_transaction():
+        raise RuntimeError("compact() inside a transaction: VACUUM would fail or be skipped")
     try:
         if isinstance(database.obj, SqliteDatabase):
             database.execute_sql("VACUUM")
             database.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         elif isinstance(database.obj, PostgresqlDatabase):
-            tables = ", ".join(model._meta.table_name for model in _SCANNED)
+            tables = ", ".join(model._meta.table_name for model in _COMPACTED)
             database.execute_sql(f"VACUUM (FULL, ANALYZE) {tables}")
         else:
             return False

@@ -1,20 +1,22 @@
 """What coordinators read about personal data: one person's export, the minors to review.
 
-The export gives a person everything held about them, but never an ambassador's address:
-ambassadors appear by first name and id, like in the mails the person received.
+The export gives a person (or an ambassador) everything held about them, but never the
+other side's address: ambassadors appear by first name and id, like in the mails the person
+received; persons by first name and request, like in the introductions.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from email.message import EmailMessage
 from typing import Any
 
 from playhouse.shortcuts import model_to_dict
 
-from .models import Conversation, Event, InboundMessage, OutboundMail, Person, Request
-from .privacy import find_person, iso, mail_of, parse_raw
+from .ambassador_mail import find_ambassador
+from .errors import MailflowError
+from .models import Ambassador, Conversation, Event, InboundMessage, OutboundMail, Person, Request
+from .privacy import address_pattern, find_person, iso, mail_of, parse_raw, refuse_placeholder
 from .readable import readable_text
 from .record import log_event
 
@@ -41,16 +43,40 @@ def _body(msg: EmailMessage) -> str:
         return ""
 
 
-def export_person(person: Person) -> dict[str, Any]:
-    """Everything held about one person; ambassadors appear by first name and id only."""
-    address = person.email.lower()
+def export(email: str) -> dict[str, Any]:
+    """Everything held about whoever has this address: as a person (requests, with
+    ambassadors by first name and id), as an ambassador (directory entry, conversations,
+    with persons by first name and request), and every mail from or to it. Neither side's
+    address is ever given to the other."""
+    address = email.strip().lower()
+    refuse_placeholder(address)
+    person, ambassador = find_person(address), find_ambassador(address)
+    if person is None and ambassador is None:
+        raise MailflowError(f"no person or ambassador with the address {email.strip()!r}")
+    others: set[str] = set()
+    data: dict[str, Any] = {"person": None, "requests": [], "ambassador": None}
+    if person is not None:
+        data["person"] = {k: iso(v) for k, v in model_to_dict(person).items()}
+        data["requests"], ambassadors = _requests_of(person)
+        others |= ambassadors
+        log_event("privacy-export", f"personal data of person #{person.id} exported")
+    if ambassador is not None:
+        data["ambassador"], persons = _ambassador_of(ambassador)
+        others |= persons
+        log_event("privacy-export", f"personal data of ambassador #{ambassador.id} exported")
+    data["messages_sent"], data["mails_received"] = _mails_of(address)
+    return _without(data, others - {address})
+
+
+def _requests_of(person: Person) -> tuple[list[dict[str, Any]], set[str]]:
+    """The person's requests, and the addresses of the ambassadors they met (to mask)."""
     requests = list(Request.select().where(Request.person == person).order_by(Request.id))
     ambassador_addresses: set[str] = set()
-    exported_requests = []
+    exported = []
     for r in requests:
         convs = list(r.conversations.order_by(Conversation.id))
         ambassador_addresses.update(c.ambassador.email.lower() for c in convs)
-        exported_requests.append(
+        exported.append(
             {k: iso(v) for k, v in model_to_dict(r, recurse=False).items()}
             | {
                 "conversations": [
@@ -75,6 +101,39 @@ def export_person(person: Person) -> dict[str, Any]:
                 ],
             }
         )
+    return exported, ambassador_addresses
+
+
+def _ambassador_of(ambassador: Ambassador) -> tuple[dict[str, Any], set[str]]:
+    """The directory entry and the conversations offered to this ambassador, each with the
+    request as the introduction showed it; and the persons' addresses (to mask)."""
+    convs = list(ambassador.conversations.order_by(Conversation.id))
+    person_addresses = {c.request.person.email.lower() for c in convs}
+    entry = {k: iso(v) for k, v in model_to_dict(ambassador).items()}
+    entry["conversations"] = [
+        {
+            "id": c.id,
+            "request": {
+                "id": c.request_id,
+                "kind": c.request.kind,
+                "trade": c.request.rome_label or c.request.trade_text,
+                "department": c.request.department,
+                "first_name": c.request.first_name,
+            },
+            "state": c.state,
+            "created_at": iso(c.created_at),
+            "reminders_sent": c.reminders_sent,
+            "ambassador_answered_at": iso(c.ambassador_answered_at),
+            "closed_at": iso(c.closed_at),
+            "closed_reason": c.closed_reason,
+        }
+        for c in convs
+    ]
+    return entry, person_addresses
+
+
+def _mails_of(address: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Every stored mail from the address, and every mail sent to it."""
     sent = []
     for m in mail_of(InboundMessage, InboundMessage.sender, address):
         msg = parse_raw(bytes(m.raw))
@@ -90,28 +149,15 @@ def export_person(person: Person) -> dict[str, Any]:
             | {"created_at": iso(m.created_at), "sent_at": iso(m.sent_at)}
             | {"subject": m.subject, "text": _body(msg)}
         )
-    data = {
-        "person": {k: iso(v) for k, v in model_to_dict(person).items()},
-        "requests": exported_requests,
-        "messages_sent": sent,
-        "mails_received": received,
-    }
-    return _without(data, ambassador_addresses)
+    return sent, received
 
 
 def _without(data: dict[str, Any], addresses: set[str]) -> dict[str, Any]:
-    """A quoted or relayed text must not hand an ambassador's address to the person."""
+    """A quoted or relayed text must not hand the other side's address over."""
     if not addresses:
         return data
-    pattern = re.compile("|".join(re.escape(a) for a in sorted(addresses)), re.IGNORECASE)
+    pattern = address_pattern(addresses)
     return json.loads(pattern.sub(MASKED, json.dumps(data, ensure_ascii=False)))
-
-
-def export(email: str) -> dict[str, Any]:
-    person = find_person(email)
-    data = export_person(person)
-    log_event("privacy-export", f"personal data of person #{person.id} exported")
-    return data
 
 
 # -- minors -----------------------------------------------------------------------------------
@@ -127,6 +173,7 @@ def minor_requests() -> list[dict[str, Any]]:
                 "id": r.id,
                 "state": r.state,
                 "age": r.age,
+                "situation": r.situation,
                 "trade": r.rome_label or r.trade_text,
                 "ambassador": conv.ambassador.first_name if conv else None,
                 "ambassador_id": conv.ambassador_id if conv else None,
@@ -138,11 +185,18 @@ def minor_requests() -> list[dict[str, Any]]:
     return rows
 
 
+def _age(row: dict[str, Any]) -> str:
+    """The age stated, or why the request is flagged without one (likely_under_15)."""
+    if row["age"] is not None:
+        return str(row["age"])
+    return f"? ({row['situation']})" if row["situation"] else "?"
+
+
 def render_minors(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return "No request from someone under 15.\n"
     lines = [
-        f"#{r['id']} [{r['state']}] age {r['age']} - {r['trade'] or '?'} - "
+        f"#{r['id']} [{r['state']}] age {_age(r)} - {r['trade'] or '?'} - "
         f"ambassador {r['ambassador'] or '-'}"
         + (f" (#{r['ambassador_id']})" if r["ambassador_id"] else "")
         + f"  ->  {r['command']}"

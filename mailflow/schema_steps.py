@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from peewee import (
+    AutoField,
     BigIntegerField,
     BooleanField,
     CharField,
@@ -129,6 +130,17 @@ class SettingV3(Model):
         table_name = "setting"
 
 
+class ServerErasureV10(Model):
+    """The `server_erasure` table as version 10 created it."""
+
+    id = AutoField()
+    message_id = CharField(max_length=998)
+    queued_at = DateTimeField()
+
+    class Meta:
+        table_name = "server_erasure"
+
+
 def _columns(table: str, **fields: Field) -> tuple[AddColumn, ...]:
     return tuple(AddColumn(table, name, f) for name, f in fields.items())
 
@@ -224,6 +236,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         9,
         "index for statistics: each person's requests in order, with age and situation",
         (AddIndex("request", ("person_id", "created_at", "id", "age", "situation")),),
+    ),
+    Migration(
+        10,
+        "personal data: server copies of erased mail still to remove from the mailbox",
+        (CreateTable(ServerErasureV10),),
     ),
 )
 LATEST = MIGRATIONS[-1].version if MIGRATIONS else BASELINE

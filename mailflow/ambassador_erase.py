@@ -1,0 +1,88 @@
+"""An ambassador's right to erasure: out of the directory, their exchanges emptied.
+
+`person forget` on an ambassador's address hands their open conversations over exactly as
+a STOP does (followup.reassign: the person is told, the request goes to the next
+ambassador or to the coordinator), closes every relay address of theirs, empties the
+mails of their conversations and every mail from or to them, and replaces their address
+by a placeholder wherever it is copied. The directory row stays, left and inactive, with
+its names and place emptied: statistics keep counting the conversations they had.
+"""
+
+from __future__ import annotations
+
+from peewee import fn
+
+from . import followup
+from . import lifecycle as lc
+from .clock import stamp
+from .context import Context
+from .models import Ambassador, Conversation, InboundMessage, OutboundMail
+from .privacy import blank, mail_of, scrub_everywhere
+from .record import log_event
+
+FORGET_CAUSE = "ambassador left the network (personal data erased)"  # told as "left"
+
+
+def ambassador_placeholder(ambassador_id: int) -> str:
+    """What stands where the address was: opaque, undeliverable (RFC 2606 .invalid)."""
+    return f"forgotten-ambassador-{ambassador_id}@invalid"
+
+
+def forget_ambassador(ctx: Context, ambassador: Ambassador) -> dict[str, int]:
+    """Erase an ambassador; runs in the caller's transaction (which locks the directory),
+    the caller compacts the database after the commit."""
+    address = ambassador.email.lower()
+    stand_in = ambassador_placeholder(ambassador.id)
+    # Out of the directory first, as STOP does, so that no handover comes back to them.
+    Ambassador.update(active=False, left_at=ambassador.left_at or stamp()).where(
+        Ambassador.id == ambassador.id
+    ).execute()
+    opened = list(
+        Conversation.select()
+        .where((Conversation.ambassador == ambassador) & (Conversation.state == "open"))
+        .order_by(Conversation.id)
+    )
+    # Those still waiting for them go to the next ambassador (or the coordinator); an
+    # exchange already under way only closes, as after a STOP.
+    handed = sum(1 for c in opened if c.request.state in (lc.OFFERED, lc.ANSWERED))
+    for conv in opened:
+        followup.reassign(ctx, Conversation.get_by_id(conv.id), FORGET_CAUSE, None)
+    convs = [
+        c.id
+        for c in Conversation.select(Conversation.id).where(Conversation.ambassador == ambassador)
+    ]
+    Conversation.update(
+        state="closed",
+        closed_at=stamp(),
+        closed_reason=FORGET_CAUSE[:40],
+    ).where((Conversation.id << convs) & (Conversation.state != "closed")).execute()
+    erased = blank(InboundMessage.select().where(InboundMessage.conversation << convs))
+    erased += blank(
+        OutboundMail.select().where(OutboundMail.conversation << convs), cancel_queued=True
+    )
+    erased += blank(mail_of(InboundMessage, InboundMessage.sender, address))
+    erased += blank(mail_of(OutboundMail, OutboundMail.recipient, address), cancel_queued=True)
+    InboundMessage.update(sender=stand_in).where(
+        fn.LOWER(InboundMessage.sender) == address
+    ).execute()
+    OutboundMail.update(recipient=stand_in).where(
+        fn.LOWER(OutboundMail.recipient) == address
+    ).execute()
+    Ambassador.update(
+        email=stand_in,
+        first_name="",
+        last_name="",
+        city="",
+        postcode="",
+        insee=None,
+        paused=False,
+        absent_until=None,
+        updated_at=stamp(),
+    ).where(Ambassador.id == ambassador.id).execute()
+    erased += scrub_everywhere({address})
+    log_event(
+        "ambassador-forgotten",
+        f"ambassador #{ambassador.id} forgotten: {handed} request(s) handed over, "
+        f"{len(convs)} conversation(s) closed, {erased} stored mail(s) emptied",
+    )
+    return {"ambassador": ambassador.id, "handed_over": handed, "mails": erased}
