@@ -121,10 +121,10 @@ def test_an_id_beyond_any_database_is_unknown_not_a_crash(
 
 
 def test_raw_of_an_erased_message_says_so(config: Path, cli: Capture) -> None:
-    from mailflow.privacy import forget
+    from mailflow.privacy import find_person, forget_person
 
     asked = InboundMessage.get(InboundMessage.sender == "lea@users.test")
-    forget("lea@users.test")
+    forget_person(find_person("lea@users.test"))
     code, out, err = cli.run(config, str(asked.id), "--raw")
     assert (code, out) == (2, b"")
     assert err == (
