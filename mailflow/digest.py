@@ -12,12 +12,19 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
 from typing import Any
 
 from peewee import fn
 
+from .addresses import sender
+from .classify import BOUNCE
+from .dsn import DELIVERED, PERMANENT, TRANSIENT, judge, parse_dsn
 from .lifecycle import OPEN_STATES, TRANSITIONS, UNMATCHED
-from .models import InboundMessage, Request
+from .models import Event, InboundMessage, OutboundMail, Request
+from .readable import subject_of
 from .textnorm import fold
 
 WINDOW = timedelta(hours=24)
@@ -51,11 +58,23 @@ class Escalation:
     escalated_at: datetime
 
 
+# Every outcome bounces.py gives a delivery report (a DSN matched to one of our mails, one
+# that matches none, a mail-system notice naming nothing of ours).
+BOUNCE_OUTCOMES = (BOUNCE, "bounce-recorded", "bounce-unmatched")
+
+
 @dataclass(frozen=True)
 class Bounce:
+    """A delivery report processed in the period, told by the mail it is about."""
+
     inbound_id: int
-    received_at: datetime
-    sender: str
+    at: datetime  # when it was processed
+    recipient: str | None  # the address that failed: the matched mail's recipient
+    role: str | None  # that mail's recipient_role: ambassador | person | coordinator | ...
+    request_id: int | None
+    severity: str  # dsn.PERMANENT | dsn.TRANSIENT | dsn.UNKNOWN ("" when nothing matched)
+    status: str | None  # the DSN status code, e.g. 5.1.1
+    sender: str  # the report's own sender and subject, for one that matched nothing
     subject: str
 
 
@@ -122,6 +141,78 @@ def group_unmet_demand(requests: list[Request]) -> list[tuple[str, str, int]]:
     return rows
 
 
+def collect_bounces(since: datetime, now: datetime) -> list[Bounce]:
+    """Delivery reports processed in `(since, now]`, oldest first, each told by the mail it
+    is about (bounces.py links it to that mail in its "bounce" event); confirmations of a
+    delivery are no error and left out."""
+    reports = (
+        InboundMessage.select()
+        .where(
+            InboundMessage.outcome.in_(BOUNCE_OUTCOMES),
+            InboundMessage.processed_at > since,
+            InboundMessage.processed_at <= now,
+        )
+        .order_by(InboundMessage.processed_at, InboundMessage.id)
+    )
+    found = []
+    for m in reports:
+        from_, subject = _from_and_subject(m)
+        mail = _bounced_mail(m.id)
+        if mail is None:
+            found.append(
+                Bounce(m.id, m.processed_at, None, None, m.request_id, "", None, from_, subject)
+            )
+            continue
+        msg = _stored_message(m)
+        verdict = judge(parse_dsn(msg), msg, mail.recipient)
+        if verdict.severity == DELIVERED:
+            continue
+        status = verdict.status or mail.bounce_status
+        found.append(
+            Bounce(
+                m.id,
+                m.processed_at,
+                mail.recipient,
+                mail.recipient_role,
+                mail.request_id,
+                verdict.severity,
+                status,
+                from_,
+                subject,
+            )
+        )
+    return found
+
+
+def _stored_message(m: InboundMessage) -> EmailMessage:
+    raw = m.raw if isinstance(m.raw, bytes) else bytes(m.raw or b"")
+    return BytesParser(policy=policy.default).parsebytes(raw)  # type: ignore[return-value]
+
+
+def _from_and_subject(m: InboundMessage) -> tuple[str, str]:
+    """The sender and subject the pipeline stored; read from the message itself when it
+    stored none (it records no sender for automated mail, and a message quarantined by an
+    error had its transaction rolled back)."""
+    if m.sender and m.subject:
+        return m.sender, m.subject
+    msg = _stored_message(m)
+    who = sender(msg)
+    return m.sender or (who[1] if who else ""), m.subject or subject_of(msg)
+
+
+def _bounced_mail(inbound_id: int) -> OutboundMail | None:
+    """The outgoing mail a delivery report was matched to, as bounces.py logged it."""
+    link = (
+        Event.select(Event.outbound)
+        .where(
+            (Event.inbound == inbound_id) & (Event.kind == "bounce") & Event.outbound.is_null(False)
+        )
+        .order_by(Event.id)
+        .first()
+    )
+    return OutboundMail.get_or_none(OutboundMail.id == link.outbound_id) if link else None
+
+
 def collect_digest(now: datetime) -> DigestData:
     """Every figure of the digest at `now` (naive UTC), read from the database."""
     since = now - WINDOW
@@ -143,15 +234,6 @@ def collect_digest(now: datetime) -> DigestData:
         .where(Request.created_at > since, Request.created_at <= now)
         .scalar()
     )
-    bounces = (
-        InboundMessage.select()
-        .where(
-            InboundMessage.outcome == "bounce",
-            InboundMessage.received_at > since,
-            InboundMessage.received_at <= now,
-        )
-        .order_by(InboundMessage.received_at, InboundMessage.id)
-    )
     quarantined = (
         InboundMessage.select()
         .where(InboundMessage.status == "quarantined")
@@ -169,9 +251,9 @@ def collect_digest(now: datetime) -> DigestData:
         ],
         unmatched_total=len(unmatched),
         unmet_demand=group_unmet_demand(unmatched),
-        bounces=[Bounce(m.id, m.received_at, m.sender or "", m.subject or "") for m in bounces],
+        bounces=collect_bounces(since, now),
         quarantined=[
-            Quarantined(m.id, m.received_at, m.sender or "", m.subject or "", shorten(m.reason))
+            Quarantined(m.id, m.received_at, *_from_and_subject(m), shorten(m.reason))
             for m in quarantined
         ],
     )
@@ -179,6 +261,35 @@ def collect_digest(now: datetime) -> DigestData:
 
 def _when(value: datetime) -> str:
     return value.strftime("%d/%m/%Y %H:%M")
+
+
+ROLE_LABELS = {
+    "ambassador": "ambassadeur",
+    "person": "personne",
+    "coordinator": "coordination",
+    "sender": "expéditeur",
+}
+SEVERITY_LABELS = {
+    PERMANENT: "échec définitif",
+    TRANSIENT: "remise retardée, nouvel essai en cours",
+}
+
+
+def bounce_view(b: Bounce) -> dict[str, Any]:
+    """Who could not be reached, in which role and for which request, and how badly."""
+    role = ROLE_LABELS.get(b.role or "", b.role or "")
+    if b.request_id is not None:
+        role = f"{role}, demande n°{b.request_id}" if role else f"demande n°{b.request_id}"
+    what = SEVERITY_LABELS.get(b.severity, "rapport de remise sans statut d'échec")
+    return {
+        "at": _when(b.at),
+        "matched": b.recipient is not None,
+        "recipient": b.recipient,
+        "role": role,
+        "what": f"{what} ({b.status})" if b.status else what,
+        "sender": b.sender or "?",
+        "subject": b.subject,
+    }
 
 
 def digest_view(data: DigestData) -> dict[str, Any]:
@@ -204,10 +315,7 @@ def digest_view(data: DigestData) -> dict[str, Any]:
         "unmet_demand": [
             {"trade": trade, "place": place, "count": n} for trade, place, n in data.unmet_demand
         ],
-        "bounces": [
-            {"at": _when(b.received_at), "sender": b.sender or "?", "subject": b.subject}
-            for b in data.bounces
-        ],
+        "bounces": [bounce_view(b) for b in data.bounces],
         "quarantined": [
             {
                 "id": q.inbound_id,

@@ -13,7 +13,6 @@ from mailflow.compose import render
 from mailflow.config import PROJECT_ROOT
 from mailflow.db import open_database
 from mailflow.digest import (
-    Bounce,
     DigestData,
     Escalation,
     Quarantined,
@@ -63,7 +62,8 @@ CARE = {"code_rome": "J1501", "rome_label": "Aide-soignant"}
 
 @pytest.fixture
 def known(db: None) -> None:
-    """16 open requests, 3 finished ones, 8 inbound messages; expected figures in the tests."""
+    """16 open requests, 3 finished ones, 4 inbound messages; expected figures in the tests.
+    Bounces are not made by hand: see test_bounces_as_the_pipeline_records_them."""
     add_request(1, "new", 1 * H)
     add_request(2, "needs_info", 3 * D - S)
     add_request(3, "offered", 3 * D)
@@ -95,25 +95,7 @@ def known(db: None) -> None:
     add_request(18, "unmatched", 4 * D, commune="Lyon", department="69", **CARE)
     add_request(19, "unmatched", 1 * D, trade_text="", commune="", department="")
 
-    add_inbound(
-        101,
-        2 * H,
-        outcome="bounce",
-        status="processed",
-        sender="MAILER-DAEMON@mail.example.org",
-        subject="Undelivered Mail Returned to Sender",
-    )
-    add_inbound(102, 25 * H, outcome="bounce", status="processed", sender="old@example.org")
-    add_inbound(103, 24 * H, outcome="bounce", status="processed", sender="edge@example.org")
     add_inbound(104, 1 * H, outcome="auto-reply", status="processed", sender="lea@users.test")
-    add_inbound(
-        105,
-        23 * H,
-        outcome="bounce",
-        status="processed",
-        sender="postmaster@example.net",
-        subject="Delivery Status Notification",
-    )
     add_inbound(
         106,
         3 * D,
@@ -196,19 +178,6 @@ def test_unmet_demand_grouped_by_trade_and_place(data: DigestData) -> None:
     ]
 
 
-def test_bounces_of_the_last_24_hours(data: DigestData) -> None:
-    # 102 (25 h) and 103 (exactly 24 h) are outside; 104 is an auto-reply.
-    assert data.bounces == [
-        Bounce(105, NOW - 23 * H, "postmaster@example.net", "Delivery Status Notification"),
-        Bounce(
-            101,
-            NOW - 2 * H,
-            "MAILER-DAEMON@mail.example.org",
-            "Undelivered Mail Returned to Sender",
-        ),
-    ]
-
-
 def test_every_quarantined_message_whatever_its_age(data: DigestData) -> None:
     shortened = "ValueError: " + "x" * 107 + "…"
     assert len(shortened) == 120
@@ -252,7 +221,7 @@ def test_rendered_mail(data: DigestData) -> None:
     mail = render(PROJECT_ROOT / "templates" / "mails", "digest", digest_view(data))
     assert mail.subject == (
         "[mailflow] Synthèse du 10/03/2026 : 16 demandes ouvertes, 8 sans ambassadeur, "
-        "3 escalades, 2 erreurs d'envoi, 2 en quarantaine"
+        "3 escalades, 0 erreur d'envoi, 2 en quarantaine"
     )
     lines = mail.text.splitlines()
     for expected in (
@@ -273,9 +242,8 @@ def test_rendered_mail(data: DigestData) -> None:
         "Demandes toujours sans ambassadeur : 8",
         "  - Aide-soignant, Lyon : 2",
         "  - Boulanger, département 14 : 1",
-        "ERREURS D'ENVOI (MESSAGES REVENUS EN ERREUR) EN 24 H : 2",
-        "  - 10/03/2026 07:00, de MAILER-DAEMON@mail.example.org : "
-        "« Undelivered Mail Returned to Sender »",
+        "ERREURS D'ENVOI (MESSAGES REVENUS EN ERREUR) EN 24 H : 0",
+        "Aucune erreur d'envoi.",
         "MESSAGES EN QUARANTAINE (À EXAMINER) : 2",
         "  - message n°106 reçu le 07/03/2026 09:00, de tom@users.test : « Bonjour »",
         "    motif : KeyError: 'x'",
@@ -284,6 +252,155 @@ def test_rendered_mail(data: DigestData) -> None:
     # Lines in the digest's order: unmet demand sorted by count, then by label.
     unmet = [line for line in lines if line.startswith("  - ") and line.endswith((": 2", ": 1"))]
     assert unmet.index("  - Aide-soignant, Lyon : 2") < unmet.index("  - Boulanger, Caen : 2")
-    for empty in ("Aucune escalade.", "Aucune erreur d'envoi.", "Aucun message en quarantaine."):
+    for empty in ("Aucune escalade.", "Aucun message en quarantaine."):
         assert empty not in mail.text
     assert "x" * 108 not in mail.text  # the long reason is shortened
+
+
+# -- bounces, as the pipeline records them ---------------------------------------------------
+
+STACK_NOW = "2026-03-09T09:00:00"  # a Monday
+
+
+def _at(monkeypatch: pytest.MonkeyPatch, when: str) -> None:
+    monkeypatch.setenv("MAILFLOW_NOW", when)
+
+
+def test_bounces_as_the_pipeline_records_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Real DSNs (Postfix's shape, tests/test_bounces.py) about mails mailflow queued, run
+    through the pipeline: each is told by the address that failed and its role."""
+    from email.message import EmailMessage
+
+    from mailflow.models import OutboundMail
+    from tests.inprocess import close_context, open_context, store_and_process
+    from tests.test_bounces import BAKER, dsn_for, postfix_dsn, request_mail
+
+    _at(monkeypatch, "2026-03-07T09:00:00")  # two days before the period
+    ctx = open_context(tmp_path)
+    try:
+        assert store_and_process(ctx, request_mail(BAKER)) == {"request-offered": 1}
+        lea_intro = OutboundMail.get(OutboundMail.purpose == "intro")
+        old_dsn = dsn_for(lea_intro, status="4.4.1", action="delayed", diagnostic="smtp; 4.4.1")
+        assert store_and_process(ctx, old_dsn) == {"bounce-recorded": 1}
+
+        _at(monkeypatch, "2026-03-09T09:00:00")
+        tom = request_mail(BAKER, "Tom <tom@users.test>")
+        assert store_and_process(ctx, tom) == {"request-offered": 1}
+        tom_ack = OutboundMail.get(
+            (OutboundMail.purpose == "ack") & (OutboundMail.recipient == "tom@users.test")
+        )
+        _at(monkeypatch, "2026-03-09T10:00:00")  # Marie's address is dead
+        assert store_and_process(ctx, dsn_for(lea_intro)) == {"bounce-recorded": 1}
+        _at(monkeypatch, "2026-03-09T11:00:00")  # Tom's mailbox is full for now
+        full = dsn_for(tom_ack, status="4.2.2", action="delayed", diagnostic="smtp; 452 4.2.2")
+        assert store_and_process(ctx, full) == {"bounce-recorded": 1}
+        _at(monkeypatch, "2026-03-09T12:00:00")  # delivered after all: no error
+        done = dsn_for(tom_ack, status="2.0.0", action="delivered", diagnostic="smtp; 250 ok")
+        assert store_and_process(ctx, done) == {"bounce-recorded": 1}
+        _at(monkeypatch, "2026-03-09T13:00:00")  # about a mail that is not ours
+        stranger = postfix_dsn(
+            b"Message-ID: <nobody@elsewhere.test>\r\nSubject: x\r\n\r\n",
+            "relay@mailflow.test",
+            "someone@elsewhere.test",
+        )
+        assert store_and_process(ctx, stranger) == {"bounce-unmatched": 1}
+        notice = EmailMessage()
+        notice["From"] = "MAILER-DAEMON@mx.elsewhere.test"
+        notice["To"] = "relay@mailflow.test"
+        notice["Subject"] = "Mail delivery failed"
+        notice["Message-ID"] = "<notice-1@mx.elsewhere.test>"
+        notice["Auto-Submitted"] = "auto-replied"
+        notice.set_content("Something went wrong somewhere.")
+        assert store_and_process(ctx, bytes(notice)) == {"bounce": 1}
+
+        data = collect_digest(datetime(2026, 3, 10, 8, 0))
+        lea_request, tom_request = lea_intro.request_id, tom_ack.request_id
+        told = [(b.recipient, b.role, b.request_id, b.severity, b.status) for b in data.bounces]
+        assert told == [
+            ("amb1@pros.test", "ambassador", lea_request, "permanent", "5.1.1"),
+            ("tom@users.test", "person", tom_request, "transient", "4.2.2"),
+            (None, None, None, "", None),
+            (None, None, None, "", None),
+        ]
+        assert [b.subject for b in data.bounces[2:]] == [
+            "Undelivered Mail Returned to Sender",
+            "Mail delivery failed",
+        ]
+        mail = render(PROJECT_ROOT / "templates" / "mails", "digest", digest_view(data))
+        assert "4 erreurs d'envoi" in mail.subject
+        lines = mail.text.splitlines()
+        for expected in (
+            "ERREURS D'ENVOI (MESSAGES REVENUS EN ERREUR) EN 24 H : 4",
+            f"  - 09/03/2026 10:00, amb1@pros.test (ambassadeur, demande n°{lea_request}) : "
+            "échec définitif (5.1.1)",
+            f"  - 09/03/2026 11:00, tom@users.test (personne, demande n°{tom_request}) : "
+            "remise retardée, nouvel essai en cours (4.2.2)",
+            "  - 09/03/2026 13:00, rapport rattaché à aucun envoi de mailflow, "
+            "de mailer-daemon@mail.elsewhere.test : « Undelivered Mail Returned to Sender »",
+            "  - 09/03/2026 13:00, rapport rattaché à aucun envoi de mailflow, "
+            "de mailer-daemon@mx.elsewhere.test : « Mail delivery failed »",
+        ):
+            assert expected in lines, expected
+        assert "mailer-daemon@mail.pros.test" not in mail.text.lower()
+    finally:
+        close_context()
+
+
+def test_figures_as_the_pipeline_and_the_follow_ups_write_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Requests, an escalation and quarantined messages made by the real code paths (no
+    hand-made rows), read back by the digest."""
+    import mailflow.pipeline as pipeline
+    from mailflow.followup import run_followups
+    from tests.inprocess import close_context, mail_bytes, open_context, store_and_process
+
+    _at(monkeypatch, "2026-03-02T09:00:00")  # Monday
+    ctx = open_context(tmp_path, "\n[limits]\nmax_message_bytes = 5000\n")
+    try:
+        baker = "Bonjour, j'ai 15 ans et je voudrais rencontrer une boulangère près de Caen."
+        assert store_and_process(ctx, mail_bytes(baker)) == {"request-offered": 1}
+        pilot = mail_bytes("Je voudrais devenir pilote de ligne.", "Tom <tom@users.test>")
+        assert store_and_process(ctx, pilot) == {"request-unmatched": 1}
+        for day in ("2026-03-11", "2026-03-20", "2026-03-31"):  # Marie, Julien, Inès silent
+            _at(monkeypatch, f"{day}T09:00:00")
+            run_followups(ctx)
+        assert Request.get_by_id(1).state == "unmatched"
+
+        _at(monkeypatch, "2026-03-31T10:00:00")
+        big = mail_bytes("x" * 6000, "Zoé <zoe@users.test>", subject="Mon CV")
+        assert store_and_process(ctx, big) == {"too-large": 1}
+
+        def explode(*_: object) -> str:
+            raise RuntimeError("disk on fire")
+
+        _at(monkeypatch, "2026-03-31T10:30:00")
+        with monkeypatch.context() as broken:
+            broken.setattr(pipeline, "handle_new_request", explode)
+            hurt = mail_bytes(baker, "Paul <paul@users.test>", subject="Stage")
+            assert store_and_process(ctx, hurt) == {"quarantined": 1}
+        _at(monkeypatch, "2026-03-31T11:00:00")
+        assert store_and_process(ctx, mail_bytes(baker, "Ana <ana@users.test>")) == {
+            "request-offered": 1
+        }
+
+        data = collect_digest(datetime(2026, 3, 31, 12, 0))
+        assert [(e.request_id, e.state) for e in data.escalations] == [(1, "unmatched")]
+        assert data.escalations[0].escalated_at == datetime(2026, 3, 31, 9, 0)
+        assert data.new_last_24h == 1
+        assert data.unmatched_total == 2
+        assert data.unmet_demand == [
+            ("Boulanger / Boulangère", "Caen", 1),
+            ("Pilote de ligne", "lieu non précisé", 1),
+        ]
+        assert data.open_by_state == {"offered": 1, "unmatched": 2}
+        assert [(q.sender, q.subject) for q in data.quarantined] == [
+            ("zoe@users.test", "Mon CV"),
+            ("paul@users.test", "Stage"),  # read from the message: the rollback kept none
+        ]
+        assert data.quarantined[0].reason.startswith("too large")
+        assert "disk on fire" in data.quarantined[1].reason
+    finally:
+        close_context()
