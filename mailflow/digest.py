@@ -1,15 +1,20 @@
 """The coordinator's daily digest: what is open, stuck, escalated or failing, in figures.
 
 `collect_digest` only reads the database and returns plain data; `digest_view` shapes that
-data for `templates/mails/digest.txt`. Sending it is someone else's job.
+data for `templates/mails/digest.txt`; `daily_digest` queues it once a day.
 
-Times are naive UTC, as stored (`mailflow.clock.stamp()`). "The last 24 hours" is the window
-`(now - 24 h, now]`: a digest sent every day at the same time lists each event exactly once.
+Times are naive UTC, as stored (`mailflow.clock.stamp()`). The period a digest reports on
+is `(since, now]`: `since` is the instant the last digest actually sent covered up to (its
+outbox row is dated by it), or 24 hours earlier for the first one. Events while the daemon
+was down, or on a day the digest failed, are therefore reported by the next digest sent,
+and each event by exactly one digest. The age bands of open requests are rules
+(rules/followup.toml [digest]).
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from email import policy
@@ -21,25 +26,17 @@ from peewee import fn
 
 from .addresses import sender
 from .classify import BOUNCE
+from .context import Context
 from .dsn import DELIVERED, PERMANENT, TRANSIENT, judge, parse_dsn
 from .lifecycle import OPEN_STATES, TRANSITIONS, UNMATCHED
 from .models import Event, InboundMessage, OutboundMail, Request
+from .notices import send_auto
+from .policy import FollowupPolicy
 from .readable import subject_of
 from .textnorm import fold
 
-WINDOW = timedelta(hours=24)
-
-# Age bands of open requests, in whole days since `created_at`: (first day of the band, label).
-# A request 2 days 23:59 old is "moins de 3 jours"; exactly 3 days is "3 à 7 jours"; 7 days
-# 23:59 is still "3 à 7 jours"; exactly 15 days is "plus de 14 jours".
-# Kept here rather than in rules/: move them to rules/followup.toml [digest] if coordinators
-# ever need to tune them.
-AGE_BANDS: tuple[tuple[int, str], ...] = (
-    (0, "moins de 3 jours"),
-    (3, "3 à 7 jours"),
-    (8, "8 à 14 jours"),
-    (15, "plus de 14 jours"),
-)
+FIRST_PERIOD = timedelta(hours=24)  # the first digest, with none sent before it
+DIGEST = "digest"  # the template, and the purpose of its outbox rows
 
 REASON_LENGTH = 120
 UNKNOWN_TRADE = "inconnu"
@@ -91,13 +88,15 @@ class Quarantined:
 class DigestData:
     day: date
     now: datetime
+    since: datetime  # the period reported on is (since, now]
+    first: bool  # no digest was sent before: the period is FIRST_PERIOD
     open_by_state: dict[str, int]  # non-zero open states, in life-cycle order
-    open_by_age: dict[str, int]  # every band of AGE_BANDS, in order, zeros included
-    new_last_24h: int  # requests created in the window, whatever their state now
-    escalations: list[Escalation]  # escalated in the window, oldest first
+    open_by_age: dict[str, int]  # every age band, in order, zeros included
+    new_in_period: int  # requests created in the period, whatever their state now
+    escalations: list[Escalation]  # escalated in the period, oldest first
     unmatched_total: int  # every request still in state "unmatched"
     unmet_demand: list[tuple[str, str, int]]  # (trade, place, count), most asked first
-    bounces: list[Bounce]  # received in the window, oldest first
+    bounces: list[Bounce]  # processed in the period, oldest first
     quarantined: list[Quarantined]  # every message still quarantined, oldest first
 
     @property
@@ -117,11 +116,11 @@ def place_label(request: Request) -> str:
     return UNKNOWN_PLACE
 
 
-def age_band(created_at: datetime, now: datetime) -> str:
-    """The AGE_BANDS label for a request created at `created_at`."""
+def age_band(created_at: datetime, now: datetime, bands: Sequence[tuple[int, str]]) -> str:
+    """The label of the band (first day, label) a request created at `created_at` is in."""
     days = (now - created_at).days  # whole days, floored
-    label = AGE_BANDS[0][1]
-    for first_day, band in AGE_BANDS:
+    label = bands[0][1]
+    for first_day, band in bands:
         if days >= first_day:
             label = band
     return label
@@ -213,16 +212,37 @@ def _bounced_mail(inbound_id: int) -> OutboundMail | None:
     return OutboundMail.get_or_none(OutboundMail.id == link.outbound_id) if link else None
 
 
-def collect_digest(now: datetime) -> DigestData:
-    """Every figure of the digest at `now` (naive UTC), read from the database."""
-    since = now - WINDOW
+def last_digest_until(now: datetime) -> datetime | None:
+    """The end of the period of the last digest actually sent before `now` (its outbox row
+    is dated by it); None when none was. One queued, failed or bounced does not count: what
+    it reported is reported again."""
+    last = (
+        OutboundMail.select(OutboundMail.created_at)
+        .where(
+            (OutboundMail.purpose == DIGEST)
+            & (OutboundMail.status == "sent")
+            & (OutboundMail.created_at < now)
+        )
+        .order_by(OutboundMail.created_at.desc())
+        .first()
+    )
+    return last.created_at if last else None
+
+
+def collect_digest(
+    now: datetime, bands: Sequence[tuple[int, str]], since: datetime | None = None
+) -> DigestData:
+    """Every figure of the digest at `now` (naive UTC), read from the database; the period
+    starts at `since`, by default where the last digest sent stopped (see the docstring)."""
+    last = last_digest_until(now) if since is None else since
+    since = last or now - FIRST_PERIOD
     open_requests = list(
         Request.select(Request.id, Request.state, Request.created_at).where(
             Request.state.in_(OPEN_STATES)
         )
     )
     by_state = Counter(r.state for r in open_requests)
-    by_age = Counter(age_band(r.created_at, now) for r in open_requests)
+    by_age = Counter(age_band(r.created_at, now, bands) for r in open_requests)
     unmatched = list(Request.select().where(Request.state == UNMATCHED).order_by(Request.id))
     escalated = (
         Request.select()
@@ -242,9 +262,11 @@ def collect_digest(now: datetime) -> DigestData:
     return DigestData(
         day=now.date(),
         now=now,
+        since=since,
+        first=last is None,
         open_by_state={s: by_state[s] for s in _STATE_ORDER if by_state[s]},
-        open_by_age={band: by_age[band] for _, band in AGE_BANDS},
-        new_last_24h=new_count or 0,
+        open_by_age={band: by_age[band] for _, band in bands},
+        new_in_period=new_count or 0,
         escalations=[
             Escalation(r.id, trade_label(r), place_label(r), r.state, r.escalated_at)
             for r in escalated
@@ -297,10 +319,13 @@ def digest_view(data: DigestData) -> dict[str, Any]:
     return {
         "day": data.day.strftime("%d/%m/%Y"),
         "time": data.now.strftime("%H:%M"),
+        "since": _when(data.since),
+        "until": _when(data.now),
+        "first": data.first,
         "open_total": data.open_total,
         "open_by_state": [{"state": s, "count": n} for s, n in data.open_by_state.items()],
         "open_by_age": [{"label": band, "count": n} for band, n in data.open_by_age.items()],
-        "new_last_24h": data.new_last_24h,
+        "new_in_period": data.new_in_period,
         "escalations": [
             {
                 "id": e.request_id,
@@ -327,3 +352,24 @@ def digest_view(data: DigestData) -> dict[str, Any]:
             for q in data.quarantined
         ],
     }
+
+
+def daily_digest(ctx: Context, policy: FollowupPolicy, now: datetime) -> str:
+    """Once a day, from the configured hour: the day's key makes it once, even after a
+    crash. Its outbox row is dated `now`, the end of the period it reports on."""
+    key = f"digest:{now.date().isoformat()}"
+    if now.hour < policy.digest_hour_utc or OutboundMail.get_or_none(
+        OutboundMail.idempotency_key == key
+    ):
+        return ""
+    send_auto(
+        ctx,
+        DIGEST,
+        key=key,
+        to=ctx.cfg.coordinator.email,
+        role="coordinator",
+        data=digest_view(collect_digest(now, policy.digest_age_bands)),
+        from_display="mailflow",
+        at=now,
+    )
+    return DIGEST

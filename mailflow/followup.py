@@ -18,10 +18,10 @@ from . import lifecycle as lc
 from .business_days import load_calendar
 from .clock import stamp
 from .context import Context
-from .digest import collect_digest, digest_view
+from .digest import daily_digest
 from .intake import best_choice, offer, want_of
 from .leases import lock_routing, lock_scope, write_transaction
-from .models import Conversation, MessageIdMap, OutboundMail, Request
+from .models import Conversation, MessageIdMap, Request
 from .notices import notify_coordinator, send_auto
 from .policy import FollowupPolicy, load_policy
 from .privacy import anonymise_expired
@@ -71,25 +71,6 @@ def run_followups(ctx: Context) -> Counter[str]:
         _step(done, lambda: daily_digest(ctx, policy, now))
     _step(done, lambda: "anonymised" if anonymise_expired(ctx, now) else "")
     return done
-
-
-def daily_digest(ctx: Context, policy: FollowupPolicy, now: datetime) -> str:
-    """Once a day, from the configured hour: the day's key makes it once, even after a crash."""
-    key = f"digest:{now.date().isoformat()}"
-    if now.hour < policy.digest_hour_utc or OutboundMail.get_or_none(
-        OutboundMail.idempotency_key == key
-    ):
-        return ""
-    send_auto(
-        ctx,
-        "digest",
-        key=key,
-        to=ctx.cfg.coordinator.email,
-        role="coordinator",
-        data=digest_view(collect_digest(now)),
-        from_display="mailflow",
-    )
-    return "digest"
 
 
 @dataclass(frozen=True)

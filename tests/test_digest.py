@@ -21,11 +21,13 @@ from mailflow.digest import (
     shorten,
 )
 from mailflow.models import InboundMessage, Person, Request, database
+from mailflow.policy import load_policy
 
 NOW = datetime(2026, 3, 10, 9, 0)  # a Tuesday, naive UTC
 H = timedelta(hours=1)
 D = timedelta(days=1)
 S = timedelta(seconds=1)
+BANDS = load_policy(PROJECT_ROOT / "rules").digest_age_bands
 LONG_REASON = "ValueError: " + "x" * 300
 
 
@@ -119,7 +121,7 @@ def known(db: None) -> None:
 
 @pytest.fixture
 def data(known: None) -> DigestData:
-    return collect_digest(NOW)
+    return collect_digest(NOW, BANDS)
 
 
 def test_day(data: DigestData) -> None:
@@ -153,12 +155,12 @@ def test_open_requests_by_age_band_with_edges(data: DigestData) -> None:
     ]
 
 
-def test_new_requests_in_the_last_24_hours(data: DigestData) -> None:
+def test_first_digest_new_requests_in_the_last_24_hours(data: DigestData) -> None:
     # 1, 9 and 14 (closed since); 16 and 17 are exactly 24 h old: outside the window.
-    assert data.new_last_24h == 3
+    assert data.new_in_period == 3
 
 
-def test_escalations_of_the_last_24_hours(data: DigestData) -> None:
+def test_first_digest_escalations_of_the_last_24_hours(data: DigestData) -> None:
     # 8 escalated exactly 24 h ago and 7 two weeks ago: outside. 14 is closed but was escalated.
     assert data.escalations == [
         Escalation(9, "dresseur de chevaux", "département 61", "unmatched", NOW - 24 * H + S),
@@ -166,6 +168,77 @@ def test_escalations_of_the_last_24_hours(data: DigestData) -> None:
         Escalation(10, "inconnu", "lieu non précisé", "unmatched", NOW - 1 * H),
     ]
     assert data.unmatched_total == 8
+
+
+def add_digest(number: int, at: datetime, status: str) -> None:
+    """A digest's outbox row as daily_digest queues it (dated by the end of its period) and
+    send.py leaves it: sent, queued, failed or bounced."""
+    from mailflow.models import OutboundMail
+
+    OutboundMail.create(
+        idempotency_key=f"digest:{at.date().isoformat()}",
+        purpose="digest",
+        message_id=f"<digest{number}@mailflow.test>",
+        envelope_from="relay@mailflow.test",
+        recipient="coordinator@mailflow.test",
+        recipient_role="coordinator",
+        raw=b"",
+        status=status,
+        next_attempt_at=at,
+        created_at=at,
+    )
+
+
+def test_period_runs_from_the_last_digest_actually_sent(known: None) -> None:
+    """Sent three days ago; yesterday's failed and today's earlier one is still queued:
+    the period starts where the sent one stopped, so nothing in between is lost."""
+    add_digest(1, NOW - 5 * D, "sent")
+    add_digest(2, NOW - 3 * D, "sent")
+    add_digest(3, NOW - 1 * D, "failed")
+    add_digest(4, NOW - 1 * H, "queued")
+    add_digest(5, NOW + 1 * D, "sent")  # after `now` (a clock set back): not a start
+    data = collect_digest(NOW, BANDS)
+    assert (data.since, data.first) == (NOW - 3 * D, False)
+    # created in (now - 3 d, now]: 1, 2 (3 d - 1 s), 8, 9, 14, 16, 17, 19; 3 is exactly 3 d.
+    assert data.new_in_period == 8
+    assert [e.request_id for e in data.escalations] == [8, 9, 14, 10]
+    view = digest_view(data)
+    mail = render(PROJECT_ROOT / "templates" / "mails", "digest", view)
+    assert (
+        "Période couverte : du 07/03/2026 09:00 au 10/03/2026 09:00, "
+        "depuis la synthèse précédente." in mail.text.splitlines()
+    )
+    assert "Nouvelles demandes sur la période : 8" in mail.text
+
+
+def test_an_explicit_start_and_bands_from_other_rules(known: None) -> None:
+    bands = ((0, "récentes"), (10, "anciennes"))
+    data = collect_digest(NOW, bands, since=NOW - 2 * H)
+    assert data.open_by_age == {"récentes": 11, "anciennes": 5}
+    assert data.new_in_period == 2  # 1 (1 h) and 14 (1 h)
+
+
+@pytest.mark.parametrize(
+    ("bands", "error"),
+    [
+        ("age_bands = []", "non-empty list"),
+        ('age_bands = [{ from_day = 1, label = "a" }]', "start at 0"),
+        ('age_bands = [{ from_day = 0, label = "a" }, { from_day = 0, label = "b" }]', "grow"),
+        ('age_bands = [{ from_day = 0, label = "a" }, { from_day = 3, label = "a" }]', "same"),
+        ('age_bands = [{ from_day = 0, label = "" }]', "label"),
+        ('age_bands = [{ from_day = -1, label = "a" }]', "from_day"),
+        ('age_bands = [{ from = 0, label = "a" }]', "each band"),
+    ],
+)
+def test_wrong_age_bands_are_reported_by_name(tmp_path: Path, bands: str, error: str) -> None:
+    from mailflow.errors import RulesError
+
+    text = (PROJECT_ROOT / "rules" / "followup.toml").read_text(encoding="utf-8")
+    start = text.index("age_bands = [")
+    end = text.index("]\n", text.index("plus de 14 jours")) + 2
+    (tmp_path / "followup.toml").write_text(text[:start] + bands + "\n" + text[end:])
+    with pytest.raises(RulesError, match=f"digest.age_bands.*{error}"):
+        load_policy(tmp_path)
 
 
 def test_unmet_demand_grouped_by_trade_and_place(data: DigestData) -> None:
@@ -195,12 +268,12 @@ def test_shorten() -> None:
 
 
 def test_empty_database(db: None) -> None:
-    data = collect_digest(NOW)
+    data = collect_digest(NOW, BANDS)
     assert data.open_by_state == {}
     assert data.open_total == 0
     assert list(data.open_by_age.values()) == [0, 0, 0, 0]
     assert (data.escalations, data.unmet_demand, data.bounces, data.quarantined) == ([], [], [], [])
-    assert data.unmatched_total == data.new_last_24h == 0
+    assert data.unmatched_total == data.new_in_period == 0
     mail = render(PROJECT_ROOT / "templates" / "mails", "digest", digest_view(data))
     assert mail.subject == (
         "[mailflow] Synthèse du 10/03/2026 : 0 demande ouverte, 0 sans ambassadeur, "
@@ -226,6 +299,8 @@ def test_rendered_mail(data: DigestData) -> None:
     lines = mail.text.splitlines()
     for expected in (
         "Voici la synthèse de mailflow du 10/03/2026 à 09:00 (heure UTC).",
+        "Période couverte : du 09/03/2026 09:00 au 10/03/2026 09:00 "
+        "(les 24 heures qui précèdent : première synthèse).",
         "DEMANDES OUVERTES : 16",
         "  - nouvelle, pas encore traitée : 1",
         "  - proposée, sans réponse de l'ambassadeur : 2",
@@ -234,15 +309,15 @@ def test_rendered_mail(data: DigestData) -> None:
         "  - 3 à 7 jours : 4",
         "  - 8 à 14 jours : 3",
         "  - plus de 14 jours : 3",
-        "Nouvelles demandes en 24 h : 3",
-        "ESCALADES EN 24 H : 3",
+        "Nouvelles demandes sur la période : 3",
+        "ESCALADES SUR LA PÉRIODE : 3",
         "  - n°9 dresseur de chevaux, département 61 : escaladée le 09/03/2026 09:00, "
         "état actuel : sans ambassadeur",
         "  - n°14 Boulanger, lieu non précisé : escaladée le 10/03/2026 07:00, état actuel : close",
         "Demandes toujours sans ambassadeur : 8",
         "  - Aide-soignant, Lyon : 2",
         "  - Boulanger, département 14 : 1",
-        "ERREURS D'ENVOI (MESSAGES REVENUS EN ERREUR) EN 24 H : 0",
+        "ERREURS D'ENVOI (MESSAGES REVENUS EN ERREUR) SUR LA PÉRIODE : 0",
         "Aucune erreur d'envoi.",
         "MESSAGES EN QUARANTAINE (À EXAMINER) : 2",
         "  - message n°106 reçu le 07/03/2026 09:00, de tom@users.test : « Bonjour »",
@@ -315,7 +390,7 @@ def test_bounces_as_the_pipeline_records_them(
         notice.set_content("Something went wrong somewhere.")
         assert store_and_process(ctx, bytes(notice)) == {"bounce": 1}
 
-        data = collect_digest(datetime(2026, 3, 10, 8, 0))
+        data = collect_digest(datetime(2026, 3, 10, 8, 0), BANDS)
         lea_request, tom_request = lea_intro.request_id, tom_ack.request_id
         told = [(b.recipient, b.role, b.request_id, b.severity, b.status) for b in data.bounces]
         assert told == [
@@ -332,7 +407,7 @@ def test_bounces_as_the_pipeline_records_them(
         assert "4 erreurs d'envoi" in mail.subject
         lines = mail.text.splitlines()
         for expected in (
-            "ERREURS D'ENVOI (MESSAGES REVENUS EN ERREUR) EN 24 H : 4",
+            "ERREURS D'ENVOI (MESSAGES REVENUS EN ERREUR) SUR LA PÉRIODE : 4",
             f"  - 09/03/2026 10:00, amb1@pros.test (ambassadeur, demande n°{lea_request}) : "
             "échec définitif (5.1.1)",
             f"  - 09/03/2026 11:00, tom@users.test (personne, demande n°{tom_request}) : "
@@ -386,10 +461,10 @@ def test_figures_as_the_pipeline_and_the_follow_ups_write_them(
             "request-offered": 1
         }
 
-        data = collect_digest(datetime(2026, 3, 31, 12, 0))
+        data = collect_digest(datetime(2026, 3, 31, 12, 0), BANDS)
         assert [(e.request_id, e.state) for e in data.escalations] == [(1, "unmatched")]
         assert data.escalations[0].escalated_at == datetime(2026, 3, 31, 9, 0)
-        assert data.new_last_24h == 1
+        assert data.new_in_period == 1
         assert data.unmatched_total == 2
         assert data.unmet_demand == [
             ("Boulanger / Boulangère", "Caen", 1),

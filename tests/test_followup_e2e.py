@@ -167,3 +167,26 @@ def test_daily_digest_once_a_day_from_its_hour(deployment: Deployment) -> None:
     dep.run_once("2026-03-03T07:30:00")  # next day: the next digest
     mail.wait_for(COORDINATOR, lambda m: "Synthèse du 03/03/2026" in str(m["Subject"]))
     assert len(mail.fetch_all(COORDINATOR)) == 3
+
+
+def test_digest_reports_the_days_it_was_not_sent(deployment: Deployment) -> None:
+    """The daemon is down a whole day: the next digest covers since the last one sent."""
+    from tests.deployment import write_config
+
+    dep, mail = deployment, deployment.stack
+    write_config(dep.config.parent, mail, digest=True)
+    dep.run_once("2026-03-02T07:00:00")
+    [first] = mail.wait_for(COORDINATOR, lambda m: "Synthèse du 02/03/2026" in str(m["Subject"]))
+    assert "du 01/03/2026 07:00 au 02/03/2026 07:00 (les 24 heures qui précèdent" in text(first)
+
+    mail.send_text(PERSON, RELAY, "Demande", "Je voudrais rencontrer un pilote de ligne.")
+    dep.deliver_and_run(now="2026-03-02T12:00:00")  # after that day's digest
+    mail.wait_for(PERSON)
+    # Tuesday 3 March: nothing runs. Wednesday, a second request, then the digest.
+    mail.send_text("person2@users.test", RELAY, "Demande", "Je voudrais devenir astronaute.")
+    dep.deliver_and_run(now="2026-03-04T08:00:00")
+    [digest] = mail.wait_for(COORDINATOR, lambda m: "Synthèse du 04/03/2026" in str(m["Subject"]))
+    body = text(digest)
+    assert "Période couverte : du 02/03/2026 07:00 au 04/03/2026 08:00, depuis" in body
+    assert "Nouvelles demandes sur la période : 2" in body
+    assert not [m for m in mail.fetch_all(COORDINATOR) if "03/03/2026" in str(m["Subject"])]
