@@ -3,7 +3,8 @@
 `collect_digest` only reads the database and returns plain data; `digest_view` shapes that
 data for `templates/mails/digest.txt`; `daily_digest` queues it once a day.
 
-Times are naive UTC, as stored (`mailflow.clock.stamp()`). The period a digest reports on
+Times are naive UTC, as stored (`mailflow.clock.stamp()`), and shown in the configuration's
+[schedule] timezone; the digest's hour and day are local too. The period a digest reports on
 is `(since, now]`: `since` is the instant the last digest actually sent covered up to (its
 outbox row is dated by it), or 24 hours earlier for the first one. Events while the daemon
 was down, or on a day the digest failed, are therefore reported by the next digest sent,
@@ -16,7 +17,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -26,6 +27,7 @@ from peewee import fn
 
 from .addresses import sender
 from .classify import BOUNCE
+from .clock import local
 from .context import Context
 from .dsn import DELIVERED, PERMANENT, TRANSIENT, judge, parse_dsn
 from .lifecycle import OPEN_STATES, TRANSITIONS, UNMATCHED
@@ -86,7 +88,6 @@ class Quarantined:
 
 @dataclass(frozen=True)
 class DigestData:
-    day: date
     now: datetime
     since: datetime  # the period reported on is (since, now]
     first: bool  # no digest was sent before: the period is FIRST_PERIOD
@@ -260,7 +261,6 @@ def collect_digest(
         .order_by(InboundMessage.received_at, InboundMessage.id)
     )
     return DigestData(
-        day=now.date(),
         now=now,
         since=since,
         first=last is None,
@@ -281,8 +281,9 @@ def collect_digest(
     )
 
 
-def _when(value: datetime) -> str:
-    return value.strftime("%d/%m/%Y %H:%M")
+def _when(value: datetime, zone: tzinfo) -> str:
+    """A stored time as the coordinator reads it: local, day first."""
+    return local(value, zone).strftime("%d/%m/%Y %H:%M")
 
 
 ROLE_LABELS = {
@@ -297,14 +298,14 @@ SEVERITY_LABELS = {
 }
 
 
-def bounce_view(b: Bounce) -> dict[str, Any]:
+def bounce_view(b: Bounce, zone: tzinfo) -> dict[str, Any]:
     """Who could not be reached, in which role and for which request, and how badly."""
     role = ROLE_LABELS.get(b.role or "", b.role or "")
     if b.request_id is not None:
         role = f"{role}, demande n°{b.request_id}" if role else f"demande n°{b.request_id}"
     what = SEVERITY_LABELS.get(b.severity, "rapport de remise sans statut d'échec")
     return {
-        "at": _when(b.at),
+        "at": _when(b.at, zone),
         "matched": b.recipient is not None,
         "recipient": b.recipient,
         "role": role,
@@ -314,13 +315,15 @@ def bounce_view(b: Bounce) -> dict[str, Any]:
     }
 
 
-def digest_view(data: DigestData) -> dict[str, Any]:
-    """The template's variables: counts and ready-to-print strings."""
+def digest_view(data: DigestData, zone: tzinfo) -> dict[str, Any]:
+    """The template's variables: counts and ready-to-print strings, times in `zone`."""
+    now = local(data.now, zone)
     return {
-        "day": data.day.strftime("%d/%m/%Y"),
-        "time": data.now.strftime("%H:%M"),
-        "since": _when(data.since),
-        "until": _when(data.now),
+        "day": now.strftime("%d/%m/%Y"),
+        "time": now.strftime("%H:%M"),
+        "zone": str(zone),
+        "since": _when(data.since, zone),
+        "until": _when(data.now, zone),
         "first": data.first,
         "open_total": data.open_total,
         "open_by_state": [{"state": s, "count": n} for s, n in data.open_by_state.items()],
@@ -332,7 +335,7 @@ def digest_view(data: DigestData) -> dict[str, Any]:
                 "trade": e.trade,
                 "place": e.place,
                 "state": e.state,
-                "at": _when(e.escalated_at),
+                "at": _when(e.escalated_at, zone),
             }
             for e in data.escalations
         ],
@@ -340,11 +343,11 @@ def digest_view(data: DigestData) -> dict[str, Any]:
         "unmet_demand": [
             {"trade": trade, "place": place, "count": n} for trade, place, n in data.unmet_demand
         ],
-        "bounces": [bounce_view(b) for b in data.bounces],
+        "bounces": [bounce_view(b, zone) for b in data.bounces],
         "quarantined": [
             {
                 "id": q.inbound_id,
-                "at": _when(q.received_at),
+                "at": _when(q.received_at, zone),
                 "sender": q.sender or "?",
                 "subject": q.subject,
                 "reason": q.reason or "(motif non enregistré)",
@@ -355,10 +358,13 @@ def digest_view(data: DigestData) -> dict[str, Any]:
 
 
 def daily_digest(ctx: Context, policy: FollowupPolicy, now: datetime) -> str:
-    """Once a day, from the configured hour: the day's key makes it once, even after a
-    crash. Its outbox row is dated `now`, the end of the period it reports on."""
-    key = f"digest:{now.date().isoformat()}"
-    if now.hour < policy.digest_hour_utc or OutboundMail.get_or_none(
+    """Once a day, from the configured hour of the local day ([schedule] timezone): the
+    day's key makes it once, even after a crash. Its outbox row is dated `now`, the end of
+    the period it reports on."""
+    zone = ctx.cfg.schedule.zone
+    today = local(now, zone)
+    key = f"digest:{today.date().isoformat()}"
+    if today.hour < policy.digest_hour or OutboundMail.get_or_none(
         OutboundMail.idempotency_key == key
     ):
         return ""
@@ -368,7 +374,7 @@ def daily_digest(ctx: Context, policy: FollowupPolicy, now: datetime) -> str:
         key=key,
         to=ctx.cfg.coordinator.email,
         role="coordinator",
-        data=digest_view(collect_digest(now, policy.digest_age_bands)),
+        data=digest_view(collect_digest(now, policy.digest_age_bands), zone),
         from_display="mailflow",
         at=now,
     )

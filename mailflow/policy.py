@@ -19,7 +19,7 @@ class FollowupPolicy:
     feedback_after_days: int
     feedback_close_after_days: int
     needs_info_expire_after_days: int
-    digest_hour_utc: int
+    digest_hour: int  # local time ([schedule] timezone of the configuration)
     every_seconds: int
     # The digest's age bands of open requests: (first whole day since the request, label),
     # first day 0 then growing; a band runs up to the next one's first day.
@@ -34,7 +34,7 @@ _KEYS = {
     "feedback_after_days": ("feedback", "ask_after_days"),
     "feedback_close_after_days": ("feedback", "close_after_days"),
     "needs_info_expire_after_days": ("needs_info", "expire_after_days"),
-    "digest_hour_utc": ("digest", "hour_utc"),
+    "digest_hour": ("digest", "hour"),
     "every_seconds": ("scheduler", "every_seconds"),
 }
 
@@ -58,8 +58,8 @@ def load_policy(rules_dir: Path) -> FollowupPolicy:
             f"{path}: ambassador delays must grow: first_reminder_after < "
             "second_reminder_after < reassign_after"
         )
-    if policy.digest_hour_utc > 23:
-        raise RulesError(f"{path}: digest.hour_utc must be 0..23")
+    if policy.digest_hour > 23:
+        raise RulesError(f"{path}: digest.hour must be 0..23")
     return policy
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -27,6 +28,7 @@ NOW = datetime(2026, 3, 10, 9, 0)  # a Tuesday, naive UTC
 H = timedelta(hours=1)
 D = timedelta(days=1)
 S = timedelta(seconds=1)
+PARIS = ZoneInfo("Europe/Paris")  # the default [schedule] timezone: UTC+1 in March
 BANDS = load_policy(PROJECT_ROOT / "rules").digest_age_bands
 LONG_REASON = "ValueError: " + "x" * 300
 
@@ -124,8 +126,11 @@ def data(known: None) -> DigestData:
     return collect_digest(NOW, BANDS)
 
 
-def test_day(data: DigestData) -> None:
-    assert data.day == date(2026, 3, 10)
+def test_day_and_times_are_local(data: DigestData) -> None:
+    view = digest_view(data, PARIS)
+    assert (view["day"], view["time"], view["zone"]) == ("10/03/2026", "10:00", "Europe/Paris")
+    late = digest_view(collect_digest(datetime(2026, 3, 10, 23, 30), BANDS), PARIS)
+    assert (late["day"], late["time"]) == ("11/03/2026", "00:30")
 
 
 def test_open_requests_by_state_in_life_cycle_order(data: DigestData) -> None:
@@ -202,10 +207,10 @@ def test_period_runs_from_the_last_digest_actually_sent(known: None) -> None:
     # created in (now - 3 d, now]: 1, 2 (3 d - 1 s), 8, 9, 14, 16, 17, 19; 3 is exactly 3 d.
     assert data.new_in_period == 8
     assert [e.request_id for e in data.escalations] == [8, 9, 14, 10]
-    view = digest_view(data)
+    view = digest_view(data, PARIS)
     mail = render(PROJECT_ROOT / "templates" / "mails", "digest", view)
     assert (
-        "Période couverte : du 07/03/2026 09:00 au 10/03/2026 09:00, "
+        "Période couverte : du 07/03/2026 10:00 au 10/03/2026 10:00, "
         "depuis la synthèse précédente." in mail.text.splitlines()
     )
     assert "Nouvelles demandes sur la période : 8" in mail.text
@@ -274,7 +279,7 @@ def test_empty_database(db: None) -> None:
     assert list(data.open_by_age.values()) == [0, 0, 0, 0]
     assert (data.escalations, data.unmet_demand, data.bounces, data.quarantined) == ([], [], [], [])
     assert data.unmatched_total == data.new_in_period == 0
-    mail = render(PROJECT_ROOT / "templates" / "mails", "digest", digest_view(data))
+    mail = render(PROJECT_ROOT / "templates" / "mails", "digest", digest_view(data, PARIS))
     assert mail.subject == (
         "[mailflow] Synthèse du 10/03/2026 : 0 demande ouverte, 0 sans ambassadeur, "
         "0 escalade, 0 erreur d'envoi, 0 en quarantaine"
@@ -291,15 +296,15 @@ def test_empty_database(db: None) -> None:
 
 
 def test_rendered_mail(data: DigestData) -> None:
-    mail = render(PROJECT_ROOT / "templates" / "mails", "digest", digest_view(data))
+    mail = render(PROJECT_ROOT / "templates" / "mails", "digest", digest_view(data, PARIS))
     assert mail.subject == (
         "[mailflow] Synthèse du 10/03/2026 : 16 demandes ouvertes, 8 sans ambassadeur, "
         "3 escalades, 0 erreur d'envoi, 2 en quarantaine"
     )
     lines = mail.text.splitlines()
     for expected in (
-        "Voici la synthèse de mailflow du 10/03/2026 à 09:00 (heure UTC).",
-        "Période couverte : du 09/03/2026 09:00 au 10/03/2026 09:00 "
+        "Voici la synthèse de mailflow du 10/03/2026 à 10:00 (heures en Europe/Paris).",
+        "Période couverte : du 09/03/2026 10:00 au 10/03/2026 10:00 "
         "(les 24 heures qui précèdent : première synthèse).",
         "DEMANDES OUVERTES : 16",
         "  - nouvelle, pas encore traitée : 1",
@@ -311,16 +316,16 @@ def test_rendered_mail(data: DigestData) -> None:
         "  - plus de 14 jours : 3",
         "Nouvelles demandes sur la période : 3",
         "ESCALADES SUR LA PÉRIODE : 3",
-        "  - n°9 dresseur de chevaux, département 61 : escaladée le 09/03/2026 09:00, "
+        "  - n°9 dresseur de chevaux, département 61 : escaladée le 09/03/2026 10:00, "
         "état actuel : sans ambassadeur",
-        "  - n°14 Boulanger, lieu non précisé : escaladée le 10/03/2026 07:00, état actuel : close",
+        "  - n°14 Boulanger, lieu non précisé : escaladée le 10/03/2026 08:00, état actuel : close",
         "Demandes toujours sans ambassadeur : 8",
         "  - Aide-soignant, Lyon : 2",
         "  - Boulanger, département 14 : 1",
         "ERREURS D'ENVOI (MESSAGES REVENUS EN ERREUR) SUR LA PÉRIODE : 0",
         "Aucune erreur d'envoi.",
         "MESSAGES EN QUARANTAINE (À EXAMINER) : 2",
-        "  - message n°106 reçu le 07/03/2026 09:00, de tom@users.test : « Bonjour »",
+        "  - message n°106 reçu le 07/03/2026 10:00, de tom@users.test : « Bonjour »",
         "    motif : KeyError: 'x'",
     ):
         assert expected in lines, expected
@@ -403,18 +408,18 @@ def test_bounces_as_the_pipeline_records_them(
             "Undelivered Mail Returned to Sender",
             "Mail delivery failed",
         ]
-        mail = render(PROJECT_ROOT / "templates" / "mails", "digest", digest_view(data))
+        mail = render(PROJECT_ROOT / "templates" / "mails", "digest", digest_view(data, PARIS))
         assert "4 erreurs d'envoi" in mail.subject
         lines = mail.text.splitlines()
         for expected in (
             "ERREURS D'ENVOI (MESSAGES REVENUS EN ERREUR) SUR LA PÉRIODE : 4",
-            f"  - 09/03/2026 10:00, amb1@pros.test (ambassadeur, demande n°{lea_request}) : "
+            f"  - 09/03/2026 11:00, amb1@pros.test (ambassadeur, demande n°{lea_request}) : "
             "échec définitif (5.1.1)",
-            f"  - 09/03/2026 11:00, tom@users.test (personne, demande n°{tom_request}) : "
+            f"  - 09/03/2026 12:00, tom@users.test (personne, demande n°{tom_request}) : "
             "remise retardée, nouvel essai en cours (4.2.2)",
-            "  - 09/03/2026 13:00, rapport rattaché à aucun envoi de mailflow, "
+            "  - 09/03/2026 14:00, rapport rattaché à aucun envoi de mailflow, "
             "de mailer-daemon@mail.elsewhere.test : « Undelivered Mail Returned to Sender »",
-            "  - 09/03/2026 13:00, rapport rattaché à aucun envoi de mailflow, "
+            "  - 09/03/2026 14:00, rapport rattaché à aucun envoi de mailflow, "
             "de mailer-daemon@mx.elsewhere.test : « Mail delivery failed »",
         ):
             assert expected in lines, expected

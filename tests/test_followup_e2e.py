@@ -156,7 +156,7 @@ def test_daily_digest_once_a_day_from_its_hour(deployment: Deployment) -> None:
     dep, mail = deployment, deployment.stack
     write_config(dep.config.parent, mail, digest=True)
     dep.stack.send_text(PERSON, RELAY, "Demande", "Je voudrais rencontrer un pilote de ligne.")
-    dep.deliver_and_run(now="2026-03-02T06:30:00")  # unmatched; before the digest hour (7 UTC)
+    dep.deliver_and_run(now="2026-03-02T06:30:00")  # unmatched; before the digest hour (8:00 Paris)
     mail.wait_for(PERSON)
     [notice] = mail.wait_for(COORDINATOR)  # the unmatched notice only
     dep.run_once("2026-03-02T07:00:00")
@@ -177,7 +177,7 @@ def test_digest_reports_the_days_it_was_not_sent(deployment: Deployment) -> None
     write_config(dep.config.parent, mail, digest=True)
     dep.run_once("2026-03-02T07:00:00")
     [first] = mail.wait_for(COORDINATOR, lambda m: "Synthèse du 02/03/2026" in str(m["Subject"]))
-    assert "du 01/03/2026 07:00 au 02/03/2026 07:00 (les 24 heures qui précèdent" in text(first)
+    assert "du 01/03/2026 08:00 au 02/03/2026 08:00 (les 24 heures qui précèdent" in text(first)
 
     mail.send_text(PERSON, RELAY, "Demande", "Je voudrais rencontrer un pilote de ligne.")
     dep.deliver_and_run(now="2026-03-02T12:00:00")  # after that day's digest
@@ -187,6 +187,6 @@ def test_digest_reports_the_days_it_was_not_sent(deployment: Deployment) -> None
     dep.deliver_and_run(now="2026-03-04T08:00:00")
     [digest] = mail.wait_for(COORDINATOR, lambda m: "Synthèse du 04/03/2026" in str(m["Subject"]))
     body = text(digest)
-    assert "Période couverte : du 02/03/2026 07:00 au 04/03/2026 08:00, depuis" in body
+    assert "Période couverte : du 02/03/2026 08:00 au 04/03/2026 09:00, depuis" in body
     assert "Nouvelles demandes sur la période : 2" in body
     assert not [m for m in mail.fetch_all(COORDINATOR) if "03/03/2026" in str(m["Subject"])]
