@@ -10,7 +10,8 @@ Everything here is pure: text, rules and `now` in, a date out. The result is alw
 A date without a year is its next occurrence from today (today included). Numeric dates are
 read day first (15/12/2026, 15.12.26, 15-12); ISO dates (2026-12-15) are read as such;
 "I will be back on 12/15/2026" is therefore not understood, which leaves things unchanged.
-Days are UTC days, like every stored time.
+Days are those of the configuration's [schedule] timezone: callers give `now` as local wall
+time, and `available_from` turns the local midnight of the day back into a stored UTC time.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
 from pathlib import Path
 
+from .clock import from_local, local
 from .errors import RulesError
 from .textnorm import fold, words
 
@@ -148,9 +150,14 @@ def own_text(text: str, rules: DateRules) -> str:
     return "\n".join(kept)
 
 
-def available_from(back_on: date) -> datetime:
-    """The stored `absent_until`: midnight (naive UTC) of the first day back."""
-    return datetime.combine(back_on, time())
+def available_from(back_on: date, zone: tzinfo) -> datetime:
+    """The stored `absent_until` (naive UTC): local midnight of the first day back."""
+    return from_local(datetime.combine(back_on, time()), zone)
+
+
+def last_day_away(absent_until: datetime, zone: tzinfo) -> date:
+    """The local day before the one `absent_until` (stored) falls in."""
+    return local(absent_until, zone).date() - ONE_DAY
 
 
 def french_date(day: date, rules: DateRules) -> str:

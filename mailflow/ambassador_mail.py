@@ -40,10 +40,11 @@ from .absence import (
     available_from,
     command_return,
     french_date,
+    last_day_away,
     load_date_rules,
 )
 from .addresses import message_id_of, sender
-from .clock import now, stamp
+from .clock import local_now, stamp
 from .context import Context
 from .errors import RulesError
 from .models import Ambassador, Conversation, InboundMessage
@@ -199,11 +200,12 @@ def note_autoreply_absence(ctx: Context, inbound: InboundMessage, msg: EmailMess
     if ambassador is None or not ambassador.active:
         return
     inbound.role = "ambassador"
-    dates = load_command_rules(ctx.cfg.paths.rules).dates
-    back = autoreply_return(f"{subject_of(msg)}\n{readable_text(msg)}", dates, now())
-    if back is None or back <= stamp().date():
+    dates, zone = load_command_rules(ctx.cfg.paths.rules).dates, ctx.cfg.schedule.zone
+    today = local_now(zone)
+    back = autoreply_return(f"{subject_of(msg)}\n{readable_text(msg)}", dates, today)
+    if back is None or back <= today.date():
         return
-    until = available_from(back)
+    until = available_from(back, zone)
     if ambassador.absent_until is not None and ambassador.absent_until >= until:
         return
     _save(ambassador, absent_until=until)
@@ -251,14 +253,15 @@ def _pause(asked: Asked) -> str:
 
 def _absent(asked: Asked) -> str:
     argument = asked.command.argument if asked.command else ""
-    back = command_return(argument, asked.rules.dates, now())
-    today = stamp().date()
+    zone = asked.ctx.cfg.schedule.zone
+    back = command_return(argument, asked.rules.dates, local_now(zone))
+    today = local_now(zone).date()
     if back is None or back <= today:
         problem = "unparsed" if back is None else "past"
         cause = f"ABSENT not applied ({problem} date): {argument!r}"
         data = {"problem": problem, "today": french_date(today, asked.rules.dates)}
         return _answer(asked, "ambassador_absent", "ambassador-absent-invalid", cause, **data)
-    _save(asked.ambassador, absent_until=available_from(back))
+    _save(asked.ambassador, absent_until=available_from(back, zone))
     last = back - ONE_DAY
     cause = f"absent by mail until {last.isoformat()} inclusive (ABSENT)"
     data = {
@@ -353,7 +356,7 @@ def _status(a: Ambassador) -> str:
 def profile_view(ctx: Context, a: Ambassador, dates: DateRules) -> dict[str, Any]:
     """The directory entry as the ambassador may see it, with what it means right now."""
     absent = a.absent_until and a.absent_until > stamp()
-    last_day = a.absent_until.date() - ONE_DAY if absent else None
+    last_day = last_day_away(a.absent_until, ctx.cfg.schedule.zone) if absent else None
     department = ctx.ref.department_name(a.department)
     return {
         "name": f"{a.first_name} {a.last_name}",

@@ -9,7 +9,6 @@ the request. A transient failure (4.x.x) is only logged. A bounce is never answe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from email.message import EmailMessage
 
 from peewee import fn
@@ -18,7 +17,7 @@ from .addresses import header_addresses
 from .classify import BOUNCE
 from .clock import stamp
 from .context import Context
-from .dsn import DeliveryReport, RecipientStatus, parse_dsn
+from .dsn import DELIVERED, PERMANENT, TRANSIENT, DeliveryReport, Verdict, judge, parse_dsn
 from .followup import reassign
 from .models import Ambassador, Conversation, InboundMessage, OutboundMail
 from .notices import notify_coordinator
@@ -28,19 +27,8 @@ from .views import ambassador_view
 
 BOUNCE_RECORDED = "bounce-recorded"
 BOUNCE_UNMATCHED = "bounce-unmatched"
-PERMANENT, TRANSIENT, DELIVERED, UNKNOWN = "permanent", "transient", "delivered", "unknown"
 REASSIGN_CAUSE = "ambassador address bounced"
 _RETURN_PATH_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "To")
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """What the DSN says about our one recipient, worst entry first."""
-
-    severity: str
-    status: str | None
-    final_recipient: str | None
-    diagnostic: str | None
 
 
 def handle_bounce(ctx: Context, inbound: InboundMessage, msg: EmailMessage) -> str:
@@ -63,7 +51,13 @@ def handle_bounce(ctx: Context, inbound: InboundMessage, msg: EmailMessage) -> s
             TRANSIENT: f"delivery delayed ({verdict.status or '4.x.x'}), still being retried",
             DELIVERED: "delivery confirmed",
         }.get(verdict.severity, "delivery report without a failure status")
-        log_event("bounce", f"{detail}: {what} (matched by {how})", inbound=inbound, **where)
+        log_event(
+            "bounce",
+            f"{detail}: {what} (matched by {how})",
+            inbound=inbound,
+            outbound=outbound,
+            **where,
+        )
         return BOUNCE_RECORDED
     _mark_bounced(outbound, verdict, inbound, f"{detail} bounced (matched by {how})")
     ambassador = Ambassador.get_or_none(
@@ -111,33 +105,6 @@ def find_outbound(
             return row, "Message-ID of the returned message"
         return None, f"returned message {returned} is not one of ours"
     return None, "" if report is None else "no return path and no returned Message-ID"
-
-
-def judge(report: DeliveryReport | None, msg: EmailMessage, recipient: str) -> Verdict:
-    """The worst news about `recipient` (any entry when none names it: with VERP, one
-    message has one recipient, and a forwarding address may show as final recipient)."""
-    entries = list(report.recipients) if report else []
-    mine = [e for e in entries if (e.final_recipient or "").lower() == recipient.lower()]
-    verdicts = [_entry_verdict(e) for e in (mine or entries)]
-    if not verdicts and msg.get("X-Failed-Recipients"):  # Exim's non-DSN bounce: permanent
-        return Verdict(PERMANENT, "5.0.0", str(msg["X-Failed-Recipients"]), None)
-    order = (PERMANENT, TRANSIENT, UNKNOWN, DELIVERED)
-    verdicts.sort(key=lambda v: order.index(v.severity))
-    return verdicts[0] if verdicts else Verdict(UNKNOWN, None, None, None)
-
-
-def _entry_verdict(entry: RecipientStatus) -> Verdict:
-    status = (entry.status or "").strip() or None
-    action = (entry.action or "").strip().lower()
-    if action in {"delivered", "relayed", "expanded"}:
-        severity = DELIVERED
-    elif (status or "").startswith("5") or (action == "failed" and not status):
-        severity = PERMANENT
-    elif (status or "").startswith("4") or action == "delayed":
-        severity = TRANSIENT
-    else:
-        severity = UNKNOWN
-    return Verdict(severity, status, entry.final_recipient, entry.diagnostic)
 
 
 def _mark_bounced(

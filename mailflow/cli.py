@@ -198,7 +198,7 @@ def cmd_ambassadors(cfg: Config, args: argparse.Namespace) -> int:
         ambassador = clear_bounce(args.email)
         print(f"ambassador #{ambassador.id} ({ambassador.email}): available for new requests")
         return 0
-    rows = directory_rows()
+    rows = directory_rows(cfg.schedule.zone)
     print(json.dumps(rows, ensure_ascii=False, indent=2) if args.json else render_directory(rows))
     return 0
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, tzinfo
 
 from .errors import ConfigError
 
@@ -27,3 +27,24 @@ def now() -> datetime:
 def stamp() -> datetime:
     """Naive UTC 'now' as stored in the database (both SQLite and PostgreSQL agree on it)."""
     return now().replace(tzinfo=None)
+
+
+def local(moment: datetime, zone: tzinfo) -> datetime:
+    """A stored naive UTC time as the naive wall-clock time of `zone`."""
+    return moment.replace(tzinfo=UTC).astimezone(zone).replace(tzinfo=None)
+
+
+def from_local(wall: datetime, zone: tzinfo) -> datetime:
+    """A naive wall-clock time of `zone` as a stored naive UTC time (a time that does not
+    exist, in the spring gap, is read with the offset before the change; one that exists
+    twice, in autumn, is the first)."""
+    return wall.replace(tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
+
+
+def local_now(zone: tzinfo) -> datetime:
+    """'now' (MAILFLOW_NOW included) as the naive wall-clock time of `zone`."""
+    return local(stamp(), zone)
+
+
+def local_today(zone: tzinfo) -> date:
+    return local_now(zone).date()

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import MISSING, dataclass, fields
+from functools import cached_property
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -110,6 +112,18 @@ class NewsletterConfig:
 
 
 @dataclass(frozen=True)
+class ScheduleConfig:
+    """Where the programme's days begin and end: business days, the day an absence ends,
+    the digest's hour. Stored times stay naive UTC; only day boundaries use this zone."""
+
+    timezone: str = "Europe/Paris"
+
+    @cached_property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True)
 class DatabaseConfig:
     url: str
 
@@ -134,6 +148,7 @@ class Config:
     limits: LimitsConfig = LimitsConfig()
     privacy: PrivacyConfig = PrivacyConfig()
     newsletter: NewsletterConfig = NewsletterConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
 
 
 # Every number's accepted range, by key. 0 is accepted only where the code reads it as
@@ -235,7 +250,8 @@ def _with_database_url(raw: dict[str, Any], url: str) -> dict[str, Any]:
 
 
 def parse_config(raw: dict[str, Any], path: Path) -> Config:
-    unknown = sorted(set(raw) - set(_SECTIONS) - {"paths", "limits", "privacy", "newsletter"})
+    optional = {"paths", "limits", "privacy", "newsletter", "schedule"}
+    unknown = sorted(set(raw) - set(_SECTIONS) - optional)
     if unknown:
         raise ConfigError(f"{path}: unknown section [{unknown[0]}]")
     sections = {name: _section(raw, name, cls, path) for name, cls in _SECTIONS.items()}
@@ -252,6 +268,15 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         if "newsletter" in raw
         else NewsletterConfig()
     )
+    schedule = _section(raw, "schedule", ScheduleConfig, path) if "schedule" in raw else None
+    schedule = schedule or ScheduleConfig()
+    try:
+        schedule.zone  # noqa: B018 - validated once, here
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(
+            f"{path}: schedule.timezone {schedule.timezone!r} is not a known time zone "
+            '(e.g. "Europe/Paris")'
+        ) from exc
     return Config(
         **sections,
         paths=_paths(raw.get("paths", {}), path),
@@ -259,6 +284,7 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         limits=limits,
         privacy=privacy,
         newsletter=newsletter,
+        schedule=schedule,
     )
 
 

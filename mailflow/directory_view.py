@@ -6,12 +6,12 @@ address bounces, who paused, is away or left.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from peewee import JOIN, Case, fn
 
-from .clock import stamp
+from .clock import local, stamp
 from .models import Ambassador, Conversation
 
 
@@ -19,8 +19,9 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat(timespec="seconds") if value else None
 
 
-def availability(a: Ambassador, now: datetime) -> str:
-    """One word (and a date) for whether the ambassador gets new requests right now."""
+def availability(a: Ambassador, now: datetime, zone: tzinfo = UTC) -> str:
+    """One word (and a date) for whether the ambassador gets new requests right now; an
+    absence shows its end in `zone`: the first day back (absent_until is its midnight)."""
     if a.left_at is not None:
         return f"left {a.left_at:%Y-%m-%d}"
     if not a.active:
@@ -30,11 +31,11 @@ def availability(a: Ambassador, now: datetime) -> str:
     if a.paused:
         return "paused"
     if a.absent_until is not None and a.absent_until > now:
-        return f"absent until {a.absent_until:%Y-%m-%d}"
+        return f"absent until {local(a.absent_until, zone):%Y-%m-%d}"
     return "available"
 
 
-def directory_rows() -> list[dict[str, Any]]:
+def directory_rows(zone: tzinfo = UTC) -> list[dict[str, Any]]:
     now = stamp()
     open_count = fn.SUM(Case(None, [(Conversation.state == "open", 1)], 0))
     answered = Conversation.ambassador_answered_at.is_null(False)
@@ -71,7 +72,7 @@ def directory_rows() -> list[dict[str, Any]]:
             "bounce_state": a.bounce_state,
             "bounced_at": _iso(a.bounced_at),
             "last_contacted_at": _iso(a.last_contacted_at),
-            "availability": availability(a, now),
+            "availability": availability(a, now, zone),
         }
         for a in query
     ]

@@ -351,3 +351,45 @@ def text_failures(body: str) -> list[RecipientStatus]:
             status = f"{code.group(1)}.0.0" if code else None
         entries.append(RecipientStatus(address, None, action, status, words[:300] or None))
     return entries
+
+
+# -- what a report says about one of our recipients ------------------------------------------
+
+PERMANENT, TRANSIENT, DELIVERED, UNKNOWN = "permanent", "transient", "delivered", "unknown"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the DSN says about our one recipient, worst entry first."""
+
+    severity: str
+    status: str | None
+    final_recipient: str | None
+    diagnostic: str | None
+
+
+def judge(report: DeliveryReport | None, msg: EmailMessage, recipient: str) -> Verdict:
+    """The worst news about `recipient` (any entry when none names it: with VERP, one
+    message has one recipient, and a forwarding address may show as final recipient)."""
+    entries = list(report.recipients) if report else []
+    mine = [e for e in entries if (e.final_recipient or "").lower() == recipient.lower()]
+    verdicts = [_entry_verdict(e) for e in (mine or entries)]
+    if not verdicts and msg.get("X-Failed-Recipients"):  # Exim's non-DSN bounce: permanent
+        return Verdict(PERMANENT, "5.0.0", str(msg["X-Failed-Recipients"]), None)
+    order = (PERMANENT, TRANSIENT, UNKNOWN, DELIVERED)
+    verdicts.sort(key=lambda v: order.index(v.severity))
+    return verdicts[0] if verdicts else Verdict(UNKNOWN, None, None, None)
+
+
+def _entry_verdict(entry: RecipientStatus) -> Verdict:
+    status = (entry.status or "").strip() or None
+    action = (entry.action or "").strip().lower()
+    if action in {"delivered", "relayed", "expanded"}:
+        severity = DELIVERED
+    elif (status or "").startswith("5") or (action == "failed" and not status):
+        severity = PERMANENT
+    elif (status or "").startswith("4") or action == "delayed":
+        severity = TRANSIENT
+    else:
+        severity = UNKNOWN
+    return Verdict(severity, status, entry.final_recipient, entry.diagnostic)

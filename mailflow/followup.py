@@ -16,12 +16,12 @@ from typing import Any
 
 from . import lifecycle as lc
 from .business_days import load_calendar
-from .clock import stamp
+from .clock import local, stamp
 from .context import Context
-from .digest import collect_digest, digest_view
+from .digest import daily_digest
 from .intake import best_choice, offer, want_of
 from .leases import lock_routing, lock_scope, write_transaction
-from .models import Conversation, MessageIdMap, OutboundMail, Request
+from .models import Conversation, MessageIdMap, Request
 from .notices import notify_coordinator, send_auto
 from .policy import FollowupPolicy, load_policy
 from .record import log_event, move_request
@@ -79,25 +79,6 @@ def run_followups(ctx: Context) -> Counter[str]:
     return done
 
 
-def daily_digest(ctx: Context, policy: FollowupPolicy, now: datetime) -> str:
-    """Once a day, from the configured hour: the day's key makes it once, even after a crash."""
-    key = f"digest:{now.date().isoformat()}"
-    if now.hour < policy.digest_hour_utc or OutboundMail.get_or_none(
-        OutboundMail.idempotency_key == key
-    ):
-        return ""
-    send_auto(
-        ctx,
-        "digest",
-        key=key,
-        to=ctx.cfg.coordinator.email,
-        role="coordinator",
-        data=digest_view(collect_digest(now)),
-        from_display="mailflow",
-    )
-    return "digest"
-
-
 @dataclass(frozen=True)
 class Due:
     """A row found due by `query`, and the request its step decides about."""
@@ -133,15 +114,17 @@ def _step(done: Counter[str], action, due: Due | None = None) -> None:  # noqa: 
 def chase_ambassador(ctx: Context, policy: FollowupPolicy, conv_id: int, now: datetime) -> str:
     conv = Conversation.get_by_id(conv_id)
     calendar = load_calendar(ctx.cfg.paths.rules)
-    waited = calendar.business_days_between(conv.created_at, now)
+    zone = ctx.cfg.schedule.zone  # business days begin at local midnight
+    offered_at = local(conv.created_at, zone)
+    waited = calendar.business_days_between(offered_at, local(now, zone))
     if waited >= policy.reassign_after:
         reassign(ctx, conv, f"no answer after {waited} business days", None)
         return "reassigned"
     away = conv.ambassador.absent_until
-    if away and away > calendar.add_business_days(conv.created_at, policy.reassign_after):
+    if away and local(away, zone) > calendar.add_business_days(offered_at, policy.reassign_after):
         # Away (ABSENT, or an out-of-office with a date) past the reassignment deadline:
         # waiting would only make the person wait longer.
-        reassign(ctx, conv, f"ambassador away until {away:%d/%m/%Y}", None)
+        reassign(ctx, conv, f"ambassador away until {local(away, zone):%d/%m/%Y}", None)
         return "reassigned"
     due = (
         2

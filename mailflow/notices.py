@@ -6,6 +6,7 @@ decision, so the same person never gets the same mail twice.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from .compose import automatic_mail, new_message_id, render
@@ -30,9 +31,10 @@ def send_auto(
     request: Request | None = None,
     conversation: Conversation | None = None,
     inbound: InboundMessage | None = None,
+    at: datetime | None = None,
 ) -> str:
     """Queue one automatic mail; returns its Message-ID. `from_token` sends it from a relay
-    address, so that a reply lands in that conversation."""
+    address, so that a reply lands in that conversation; `at` dates the decision (outbox)."""
     relay = ctx.cfg.relay
     message_id = new_message_id(relay.domain)
     mail = automatic_mail(
@@ -55,6 +57,7 @@ def send_auto(
         request=request,
         conversation=conversation,
         inbound=inbound,
+        at=at,
     )
     return row.message_id
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from email import policy
 from email.message import EmailMessage
 
@@ -21,15 +22,18 @@ def queue_mail(
     request: Request | None = None,
     conversation: Conversation | None = None,
     inbound: InboundMessage | None = None,
+    at: datetime | None = None,
 ) -> OutboundMail:
     """Store the exact bytes to send; a second call with the same key returns the first row.
 
     The key names the decision ("intro:conv:12"), so replaying a decision never mails twice.
+    `at` (default: now) is the instant of that decision, when the caller took it earlier in
+    its transaction and the mail must say so (the digest covers up to that instant).
     """
     existing = OutboundMail.get_or_none(OutboundMail.idempotency_key == key)
     if existing is not None:
         return existing
-    now = stamp()
+    now = at or stamp()
     row = OutboundMail.create(
         idempotency_key=key,
         purpose=purpose,

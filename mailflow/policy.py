@@ -19,8 +19,11 @@ class FollowupPolicy:
     feedback_after_days: int
     feedback_close_after_days: int
     needs_info_expire_after_days: int
-    digest_hour_utc: int
+    digest_hour: int  # local time ([schedule] timezone of the configuration)
     every_seconds: int
+    # The digest's age bands of open requests: (first whole day since the request, label),
+    # first day 0 then growing; a band runs up to the next one's first day.
+    digest_age_bands: tuple[tuple[int, str], ...] = ()
 
 
 _KEYS = {
@@ -31,7 +34,7 @@ _KEYS = {
     "feedback_after_days": ("feedback", "ask_after_days"),
     "feedback_close_after_days": ("feedback", "close_after_days"),
     "needs_info_expire_after_days": ("needs_info", "expire_after_days"),
-    "digest_hour_utc": ("digest", "hour_utc"),
+    "digest_hour": ("digest", "hour"),
     "every_seconds": ("scheduler", "every_seconds"),
 }
 
@@ -49,12 +52,36 @@ def load_policy(rules_dir: Path) -> FollowupPolicy:
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise RulesError(f"{path}: {section}.{key} must be a whole number >= 0, got {value!r}")
         values[field] = value
-    policy = FollowupPolicy(**values)
+    policy = FollowupPolicy(**values, digest_age_bands=_age_bands(path, data))
     if not policy.first_reminder_after < policy.second_reminder_after < policy.reassign_after:
         raise RulesError(
             f"{path}: ambassador delays must grow: first_reminder_after < "
             "second_reminder_after < reassign_after"
         )
-    if policy.digest_hour_utc > 23:
-        raise RulesError(f"{path}: digest.hour_utc must be 0..23")
+    if policy.digest_hour > 23:
+        raise RulesError(f"{path}: digest.hour must be 0..23")
     return policy
+
+
+def _age_bands(path: Path, data: dict) -> tuple[tuple[int, str], ...]:
+    """[digest] age_bands: a list of {from_day, label}, from day 0, days growing."""
+    bands = data.get("digest", {}).get("age_bands")
+    where = f"{path}: digest.age_bands"
+    if not isinstance(bands, list) or not bands:
+        raise RulesError(f"{where} must be a non-empty list of {{from_day, label}}")
+    found: list[tuple[int, str]] = []
+    for band in bands:
+        if not isinstance(band, dict) or set(band) != {"from_day", "label"}:
+            raise RulesError(f'{where}: each band is {{from_day = N, label = "..."}}, got {band!r}')
+        day, label = band["from_day"], band["label"]
+        if not isinstance(day, int) or isinstance(day, bool) or day < 0:
+            raise RulesError(f"{where}: from_day must be a whole number >= 0, got {day!r}")
+        if not isinstance(label, str) or not label.strip():
+            raise RulesError(f"{where}: label must be a non-empty text, got {label!r}")
+        found.append((day, label.strip()))
+    days = [day for day, _ in found]
+    if days[0] != 0 or days != sorted(set(days)):
+        raise RulesError(f"{where}: from_day must start at 0 and grow, got {days}")
+    if len({label for _, label in found}) != len(found):
+        raise RulesError(f"{where}: two bands have the same label")
+    return tuple(found)

@@ -157,3 +157,15 @@ def start_daemon(dep: Deployment, log_file: Path, env: dict[str, str] | None = N
         )
     finally:
         handle.close()
+
+
+def outbox(dep: Deployment, recipient: str | None = None, purpose: str | None = None) -> list:
+    """(purpose, recipient, status) of the deployment's outgoing rows, oldest first, to
+    `recipient` and of `purpose` when given: what mailflow decided to send, whether or not
+    the mail stack has delivered it yet."""
+    rows = query(dep, "SELECT purpose, recipient, status FROM outbound_mail ORDER BY id")
+    return [
+        row
+        for row in rows
+        if (recipient is None or row[1] == recipient) and (purpose is None or row[0] == purpose)
+    ]

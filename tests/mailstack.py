@@ -401,3 +401,16 @@ def message_ids(stack: MailStack, user: str, folder: str = "INBOX") -> list[str]
             header = fetched[uid][b"BODY[HEADER.FIELDS (MESSAGE-ID)]"]
             found.append(str(parse(header)["Message-ID"] or "").strip())
         return found
+
+
+def wait_queue_empty(stack: MailStack, timeout: float = 30.0) -> None:
+    """Poll until Postfix holds no mail (`postqueue -p`): everything handed to it has been
+    delivered to its mailbox (or bounced), so an inbox read now is final, not early."""
+    deadline = time.monotonic() + timeout
+    while True:
+        listing = stack._run("postqueue", "-c", str(stack.postfix_config), "-p")
+        if "Mail queue is empty" in listing:
+            return
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"Postfix queue not empty after {timeout}s:\n{listing[-2000:]}")
+        time.sleep(POLL_INTERVAL_S)

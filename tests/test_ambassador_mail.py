@@ -23,6 +23,8 @@ BAKER = "amb1@pros.test"  # Marie, boulangère à Caen
 OTHER_BAKER = "amb2@pros.test"  # Julien, boulanger à Rouen
 REQUEST = "Je voudrais rencontrer une boulangère près de Caen."
 RULES = PROJECT_ROOT / "rules"
+# Absences end at midnight of the configured time zone (Europe/Paris), stored in UTC.
+PARIS_16_DECEMBER = datetime(2026, 12, 15, 23)
 
 
 @pytest.fixture
@@ -182,7 +184,7 @@ def test_confirmation_subjects_are_no_commands() -> None:
 )
 def test_absent_until_a_date_inclusive(ctx: Context, subject: str, body: str) -> None:
     assert run(ctx, mail(subject, body)) == {"ambassador-absent": 1}
-    assert amb().absent_until == datetime(2026, 12, 16)
+    assert amb().absent_until == PARIS_16_DECEMBER
     [(_, text)] = sent("ambassador_absent")
     assert "jusqu'au mardi 15 décembre 2026 inclus" in text
     assert "à partir du mercredi 16 décembre 2026" in text
@@ -208,15 +210,15 @@ def test_absent_with_a_past_or_unreadable_date_changes_nothing(
 
 def test_absence_ends_on_its_date(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:
     run(ctx, mail("ABSENT jusqu'au 15/12/2026"))
-    monkeypatch.setenv("MAILFLOW_NOW", "2026-12-15T23:59:00")
+    monkeypatch.setenv("MAILFLOW_NOW", "2026-12-15T22:59:00")  # 23:59 in Paris
     assert ask(ctx, "p1@users.test") == OTHER_BAKER
-    monkeypatch.setenv("MAILFLOW_NOW", "2026-12-16T00:00:00")
+    monkeypatch.setenv("MAILFLOW_NOW", "2026-12-15T23:00:00")  # midnight in Paris
     assert ask(ctx, "p2@users.test") == BAKER
 
 
 def test_year_omitted_means_the_next_occurrence(ctx: Context) -> None:
     assert run(ctx, mail("ABSENT jusqu'au 10/01")) == {"ambassador-absent": 1}
-    assert amb().absent_until == datetime(2027, 1, 11)
+    assert amb().absent_until == datetime(2027, 1, 10, 23)  # 11/01 00:00 Paris
 
 
 # -- REPRISE, PROFIL, STOP ------------------------------------------------------------------
@@ -281,7 +283,7 @@ OOO = {"Auto_Submitted": "auto-replied"}
 def test_autoreply_with_return_date_sets_absence(ctx: Context) -> None:
     body = "Bonjour,\nJe suis absente. De retour le mercredi 16 décembre.\nMarie"
     assert run(ctx, mail("Réponse automatique : Demande", body, **OOO)) == {"auto-reply": 1}
-    assert amb().absent_until == datetime(2026, 12, 16)
+    assert amb().absent_until == PARIS_16_DECEMBER
     assert OutboundMail.select().count() == 0
     assert "automatic reply" in Event.get(Event.kind == "ambassador").cause
 
@@ -293,14 +295,14 @@ def test_autoreply_to_an_introduction_sets_absence(ctx: Context) -> None:
     to = f"relay+{token}@mailflow.test"
     body = "Absente jusqu'au 15 décembre inclus, je vous répondrai à mon retour."
     assert run(ctx, mail("Absence du bureau", body, to=to, **OOO)) == {"auto-reply": 1}
-    assert amb().absent_until == datetime(2026, 12, 16)
+    assert amb().absent_until == PARIS_16_DECEMBER
     assert OutboundMail.select().count() == 2  # the intro and the ack, nothing more
 
 
 def test_autoreply_never_shortens_an_absence(ctx: Context) -> None:
     run(ctx, mail("ABSENT jusqu'au 31/12/2026"))
     run(ctx, mail("Absent", "Absente jusqu'au 15/12/2026.", **OOO))
-    assert amb().absent_until == datetime(2027, 1, 1)
+    assert amb().absent_until == datetime(2026, 12, 31, 23)  # 01/01 00:00 Paris
 
 
 def test_autoreply_from_a_person_or_without_date_changes_nothing(ctx: Context) -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -13,7 +14,6 @@ from mailflow.compose import render
 from mailflow.config import PROJECT_ROOT
 from mailflow.db import open_database
 from mailflow.digest import (
-    Bounce,
     DigestData,
     Escalation,
     Quarantined,
@@ -22,11 +22,14 @@ from mailflow.digest import (
     shorten,
 )
 from mailflow.models import InboundMessage, Person, Request, database
+from mailflow.policy import load_policy
 
 NOW = datetime(2026, 3, 10, 9, 0)  # a Tuesday, naive UTC
 H = timedelta(hours=1)
 D = timedelta(days=1)
 S = timedelta(seconds=1)
+PARIS = ZoneInfo("Europe/Paris")  # the default [schedule] timezone: UTC+1 in March
+BANDS = load_policy(PROJECT_ROOT / "rules").digest_age_bands
 LONG_REASON = "ValueError: " + "x" * 300
 
 
@@ -63,7 +66,8 @@ CARE = {"code_rome": "J1501", "rome_label": "Aide-soignant"}
 
 @pytest.fixture
 def known(db: None) -> None:
-    """16 open requests, 3 finished ones, 8 inbound messages; expected figures in the tests."""
+    """16 open requests, 3 finished ones, 4 inbound messages; expected figures in the tests.
+    Bounces are not made by hand: see test_bounces_as_the_pipeline_records_them."""
     add_request(1, "new", 1 * H)
     add_request(2, "needs_info", 3 * D - S)
     add_request(3, "offered", 3 * D)
@@ -95,25 +99,7 @@ def known(db: None) -> None:
     add_request(18, "unmatched", 4 * D, commune="Lyon", department="69", **CARE)
     add_request(19, "unmatched", 1 * D, trade_text="", commune="", department="")
 
-    add_inbound(
-        101,
-        2 * H,
-        outcome="bounce",
-        status="processed",
-        sender="MAILER-DAEMON@mail.example.org",
-        subject="Undelivered Mail Returned to Sender",
-    )
-    add_inbound(102, 25 * H, outcome="bounce", status="processed", sender="old@example.org")
-    add_inbound(103, 24 * H, outcome="bounce", status="processed", sender="edge@example.org")
     add_inbound(104, 1 * H, outcome="auto-reply", status="processed", sender="lea@users.test")
-    add_inbound(
-        105,
-        23 * H,
-        outcome="bounce",
-        status="processed",
-        sender="postmaster@example.net",
-        subject="Delivery Status Notification",
-    )
     add_inbound(
         106,
         3 * D,
@@ -137,11 +123,14 @@ def known(db: None) -> None:
 
 @pytest.fixture
 def data(known: None) -> DigestData:
-    return collect_digest(NOW)
+    return collect_digest(NOW, BANDS)
 
 
-def test_day(data: DigestData) -> None:
-    assert data.day == date(2026, 3, 10)
+def test_day_and_times_are_local(data: DigestData) -> None:
+    view = digest_view(data, PARIS)
+    assert (view["day"], view["time"], view["zone"]) == ("10/03/2026", "10:00", "Europe/Paris")
+    late = digest_view(collect_digest(datetime(2026, 3, 10, 23, 30), BANDS), PARIS)
+    assert (late["day"], late["time"]) == ("11/03/2026", "00:30")
 
 
 def test_open_requests_by_state_in_life_cycle_order(data: DigestData) -> None:
@@ -171,12 +160,12 @@ def test_open_requests_by_age_band_with_edges(data: DigestData) -> None:
     ]
 
 
-def test_new_requests_in_the_last_24_hours(data: DigestData) -> None:
+def test_first_digest_new_requests_in_the_last_24_hours(data: DigestData) -> None:
     # 1, 9 and 14 (closed since); 16 and 17 are exactly 24 h old: outside the window.
-    assert data.new_last_24h == 3
+    assert data.new_in_period == 3
 
 
-def test_escalations_of_the_last_24_hours(data: DigestData) -> None:
+def test_first_digest_escalations_of_the_last_24_hours(data: DigestData) -> None:
     # 8 escalated exactly 24 h ago and 7 two weeks ago: outside. 14 is closed but was escalated.
     assert data.escalations == [
         Escalation(9, "dresseur de chevaux", "département 61", "unmatched", NOW - 24 * H + S),
@@ -186,6 +175,77 @@ def test_escalations_of_the_last_24_hours(data: DigestData) -> None:
     assert data.unmatched_total == 8
 
 
+def add_digest(number: int, at: datetime, status: str) -> None:
+    """A digest's outbox row as daily_digest queues it (dated by the end of its period) and
+    send.py leaves it: sent, queued, failed or bounced."""
+    from mailflow.models import OutboundMail
+
+    OutboundMail.create(
+        idempotency_key=f"digest:{at.date().isoformat()}",
+        purpose="digest",
+        message_id=f"<digest{number}@mailflow.test>",
+        envelope_from="relay@mailflow.test",
+        recipient="coordinator@mailflow.test",
+        recipient_role="coordinator",
+        raw=b"",
+        status=status,
+        next_attempt_at=at,
+        created_at=at,
+    )
+
+
+def test_period_runs_from_the_last_digest_actually_sent(known: None) -> None:
+    """Sent three days ago; yesterday's failed and today's earlier one is still queued:
+    the period starts where the sent one stopped, so nothing in between is lost."""
+    add_digest(1, NOW - 5 * D, "sent")
+    add_digest(2, NOW - 3 * D, "sent")
+    add_digest(3, NOW - 1 * D, "failed")
+    add_digest(4, NOW - 1 * H, "queued")
+    add_digest(5, NOW + 1 * D, "sent")  # after `now` (a clock set back): not a start
+    data = collect_digest(NOW, BANDS)
+    assert (data.since, data.first) == (NOW - 3 * D, False)
+    # created in (now - 3 d, now]: 1, 2 (3 d - 1 s), 8, 9, 14, 16, 17, 19; 3 is exactly 3 d.
+    assert data.new_in_period == 8
+    assert [e.request_id for e in data.escalations] == [8, 9, 14, 10]
+    view = digest_view(data, PARIS)
+    mail = render(PROJECT_ROOT / "templates" / "mails", "digest", view)
+    assert (
+        "Période couverte : du 07/03/2026 10:00 au 10/03/2026 10:00, "
+        "depuis la synthèse précédente." in mail.text.splitlines()
+    )
+    assert "Nouvelles demandes sur la période : 8" in mail.text
+
+
+def test_an_explicit_start_and_bands_from_other_rules(known: None) -> None:
+    bands = ((0, "récentes"), (10, "anciennes"))
+    data = collect_digest(NOW, bands, since=NOW - 2 * H)
+    assert data.open_by_age == {"récentes": 11, "anciennes": 5}
+    assert data.new_in_period == 2  # 1 (1 h) and 14 (1 h)
+
+
+@pytest.mark.parametrize(
+    ("bands", "error"),
+    [
+        ("age_bands = []", "non-empty list"),
+        ('age_bands = [{ from_day = 1, label = "a" }]', "start at 0"),
+        ('age_bands = [{ from_day = 0, label = "a" }, { from_day = 0, label = "b" }]', "grow"),
+        ('age_bands = [{ from_day = 0, label = "a" }, { from_day = 3, label = "a" }]', "same"),
+        ('age_bands = [{ from_day = 0, label = "" }]', "label"),
+        ('age_bands = [{ from_day = -1, label = "a" }]', "from_day"),
+        ('age_bands = [{ from = 0, label = "a" }]', "each band"),
+    ],
+)
+def test_wrong_age_bands_are_reported_by_name(tmp_path: Path, bands: str, error: str) -> None:
+    from mailflow.errors import RulesError
+
+    text = (PROJECT_ROOT / "rules" / "followup.toml").read_text(encoding="utf-8")
+    start = text.index("age_bands = [")
+    end = text.index("]\n", text.index("plus de 14 jours")) + 2
+    (tmp_path / "followup.toml").write_text(text[:start] + bands + "\n" + text[end:])
+    with pytest.raises(RulesError, match=f"digest.age_bands.*{error}"):
+        load_policy(tmp_path)
+
+
 def test_unmet_demand_grouped_by_trade_and_place(data: DigestData) -> None:
     assert data.unmet_demand == [
         ("Aide-soignant", "Lyon", 2),
@@ -193,19 +253,6 @@ def test_unmet_demand_grouped_by_trade_and_place(data: DigestData) -> None:
         ("inconnu", "lieu non précisé", 2),  # 10 (NULLs) and 19 (empty strings)
         ("Boulanger", "département 14", 1),
         ("dresseur de chevaux", "département 61", 1),
-    ]
-
-
-def test_bounces_of_the_last_24_hours(data: DigestData) -> None:
-    # 102 (25 h) and 103 (exactly 24 h) are outside; 104 is an auto-reply.
-    assert data.bounces == [
-        Bounce(105, NOW - 23 * H, "postmaster@example.net", "Delivery Status Notification"),
-        Bounce(
-            101,
-            NOW - 2 * H,
-            "MAILER-DAEMON@mail.example.org",
-            "Undelivered Mail Returned to Sender",
-        ),
     ]
 
 
@@ -226,13 +273,13 @@ def test_shorten() -> None:
 
 
 def test_empty_database(db: None) -> None:
-    data = collect_digest(NOW)
+    data = collect_digest(NOW, BANDS)
     assert data.open_by_state == {}
     assert data.open_total == 0
     assert list(data.open_by_age.values()) == [0, 0, 0, 0]
     assert (data.escalations, data.unmet_demand, data.bounces, data.quarantined) == ([], [], [], [])
-    assert data.unmatched_total == data.new_last_24h == 0
-    mail = render(PROJECT_ROOT / "templates" / "mails", "digest", digest_view(data))
+    assert data.unmatched_total == data.new_in_period == 0
+    mail = render(PROJECT_ROOT / "templates" / "mails", "digest", digest_view(data, PARIS))
     assert mail.subject == (
         "[mailflow] Synthèse du 10/03/2026 : 0 demande ouverte, 0 sans ambassadeur, "
         "0 escalade, 0 erreur d'envoi, 0 en quarantaine"
@@ -249,14 +296,16 @@ def test_empty_database(db: None) -> None:
 
 
 def test_rendered_mail(data: DigestData) -> None:
-    mail = render(PROJECT_ROOT / "templates" / "mails", "digest", digest_view(data))
+    mail = render(PROJECT_ROOT / "templates" / "mails", "digest", digest_view(data, PARIS))
     assert mail.subject == (
         "[mailflow] Synthèse du 10/03/2026 : 16 demandes ouvertes, 8 sans ambassadeur, "
-        "3 escalades, 2 erreurs d'envoi, 2 en quarantaine"
+        "3 escalades, 0 erreur d'envoi, 2 en quarantaine"
     )
     lines = mail.text.splitlines()
     for expected in (
-        "Voici la synthèse de mailflow du 10/03/2026 à 09:00 (heure UTC).",
+        "Voici la synthèse de mailflow du 10/03/2026 à 10:00 (heures en Europe/Paris).",
+        "Période couverte : du 09/03/2026 10:00 au 10/03/2026 10:00 "
+        "(les 24 heures qui précèdent : première synthèse).",
         "DEMANDES OUVERTES : 16",
         "  - nouvelle, pas encore traitée : 1",
         "  - proposée, sans réponse de l'ambassadeur : 2",
@@ -265,25 +314,173 @@ def test_rendered_mail(data: DigestData) -> None:
         "  - 3 à 7 jours : 4",
         "  - 8 à 14 jours : 3",
         "  - plus de 14 jours : 3",
-        "Nouvelles demandes en 24 h : 3",
-        "ESCALADES EN 24 H : 3",
-        "  - n°9 dresseur de chevaux, département 61 : escaladée le 09/03/2026 09:00, "
+        "Nouvelles demandes sur la période : 3",
+        "ESCALADES SUR LA PÉRIODE : 3",
+        "  - n°9 dresseur de chevaux, département 61 : escaladée le 09/03/2026 10:00, "
         "état actuel : sans ambassadeur",
-        "  - n°14 Boulanger, lieu non précisé : escaladée le 10/03/2026 07:00, état actuel : close",
+        "  - n°14 Boulanger, lieu non précisé : escaladée le 10/03/2026 08:00, état actuel : close",
         "Demandes toujours sans ambassadeur : 8",
         "  - Aide-soignant, Lyon : 2",
         "  - Boulanger, département 14 : 1",
-        "ERREURS D'ENVOI (MESSAGES REVENUS EN ERREUR) EN 24 H : 2",
-        "  - 10/03/2026 07:00, de MAILER-DAEMON@mail.example.org : "
-        "« Undelivered Mail Returned to Sender »",
+        "ERREURS D'ENVOI (MESSAGES REVENUS EN ERREUR) SUR LA PÉRIODE : 0",
+        "Aucune erreur d'envoi.",
         "MESSAGES EN QUARANTAINE (À EXAMINER) : 2",
-        "  - message n°106 reçu le 07/03/2026 09:00, de tom@users.test : « Bonjour »",
+        "  - message n°106 reçu le 07/03/2026 10:00, de tom@users.test : « Bonjour »",
         "    motif : KeyError: 'x'",
     ):
         assert expected in lines, expected
     # Lines in the digest's order: unmet demand sorted by count, then by label.
     unmet = [line for line in lines if line.startswith("  - ") and line.endswith((": 2", ": 1"))]
     assert unmet.index("  - Aide-soignant, Lyon : 2") < unmet.index("  - Boulanger, Caen : 2")
-    for empty in ("Aucune escalade.", "Aucune erreur d'envoi.", "Aucun message en quarantaine."):
+    for empty in ("Aucune escalade.", "Aucun message en quarantaine."):
         assert empty not in mail.text
     assert "x" * 108 not in mail.text  # the long reason is shortened
+
+
+# -- bounces, as the pipeline records them ---------------------------------------------------
+
+STACK_NOW = "2026-03-09T09:00:00"  # a Monday
+
+
+def _at(monkeypatch: pytest.MonkeyPatch, when: str) -> None:
+    monkeypatch.setenv("MAILFLOW_NOW", when)
+
+
+def test_bounces_as_the_pipeline_records_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Real DSNs (Postfix's shape, tests/test_bounces.py) about mails mailflow queued, run
+    through the pipeline: each is told by the address that failed and its role."""
+    from email.message import EmailMessage
+
+    from mailflow.models import OutboundMail
+    from tests.inprocess import close_context, open_context, store_and_process
+    from tests.test_bounces import BAKER, dsn_for, postfix_dsn, request_mail
+
+    _at(monkeypatch, "2026-03-07T09:00:00")  # two days before the period
+    ctx = open_context(tmp_path)
+    try:
+        assert store_and_process(ctx, request_mail(BAKER)) == {"request-offered": 1}
+        lea_intro = OutboundMail.get(OutboundMail.purpose == "intro")
+        old_dsn = dsn_for(lea_intro, status="4.4.1", action="delayed", diagnostic="smtp; 4.4.1")
+        assert store_and_process(ctx, old_dsn) == {"bounce-recorded": 1}
+
+        _at(monkeypatch, "2026-03-09T09:00:00")
+        tom = request_mail(BAKER, "Tom <tom@users.test>")
+        assert store_and_process(ctx, tom) == {"request-offered": 1}
+        tom_ack = OutboundMail.get(
+            (OutboundMail.purpose == "ack") & (OutboundMail.recipient == "tom@users.test")
+        )
+        _at(monkeypatch, "2026-03-09T10:00:00")  # Marie's address is dead
+        assert store_and_process(ctx, dsn_for(lea_intro)) == {"bounce-recorded": 1}
+        _at(monkeypatch, "2026-03-09T11:00:00")  # Tom's mailbox is full for now
+        full = dsn_for(tom_ack, status="4.2.2", action="delayed", diagnostic="smtp; 452 4.2.2")
+        assert store_and_process(ctx, full) == {"bounce-recorded": 1}
+        _at(monkeypatch, "2026-03-09T12:00:00")  # delivered after all: no error
+        done = dsn_for(tom_ack, status="2.0.0", action="delivered", diagnostic="smtp; 250 ok")
+        assert store_and_process(ctx, done) == {"bounce-recorded": 1}
+        _at(monkeypatch, "2026-03-09T13:00:00")  # about a mail that is not ours
+        stranger = postfix_dsn(
+            b"Message-ID: <nobody@elsewhere.test>\r\nSubject: x\r\n\r\n",
+            "relay@mailflow.test",
+            "someone@elsewhere.test",
+        )
+        assert store_and_process(ctx, stranger) == {"bounce-unmatched": 1}
+        notice = EmailMessage()
+        notice["From"] = "MAILER-DAEMON@mx.elsewhere.test"
+        notice["To"] = "relay@mailflow.test"
+        notice["Subject"] = "Mail delivery failed"
+        notice["Message-ID"] = "<notice-1@mx.elsewhere.test>"
+        notice["Auto-Submitted"] = "auto-replied"
+        notice.set_content("Something went wrong somewhere.")
+        assert store_and_process(ctx, bytes(notice)) == {"bounce": 1}
+
+        data = collect_digest(datetime(2026, 3, 10, 8, 0), BANDS)
+        lea_request, tom_request = lea_intro.request_id, tom_ack.request_id
+        told = [(b.recipient, b.role, b.request_id, b.severity, b.status) for b in data.bounces]
+        assert told == [
+            ("amb1@pros.test", "ambassador", lea_request, "permanent", "5.1.1"),
+            ("tom@users.test", "person", tom_request, "transient", "4.2.2"),
+            (None, None, None, "", None),
+            (None, None, None, "", None),
+        ]
+        assert [b.subject for b in data.bounces[2:]] == [
+            "Undelivered Mail Returned to Sender",
+            "Mail delivery failed",
+        ]
+        mail = render(PROJECT_ROOT / "templates" / "mails", "digest", digest_view(data, PARIS))
+        assert "4 erreurs d'envoi" in mail.subject
+        lines = mail.text.splitlines()
+        for expected in (
+            "ERREURS D'ENVOI (MESSAGES REVENUS EN ERREUR) SUR LA PÉRIODE : 4",
+            f"  - 09/03/2026 11:00, amb1@pros.test (ambassadeur, demande n°{lea_request}) : "
+            "échec définitif (5.1.1)",
+            f"  - 09/03/2026 12:00, tom@users.test (personne, demande n°{tom_request}) : "
+            "remise retardée, nouvel essai en cours (4.2.2)",
+            "  - 09/03/2026 14:00, rapport rattaché à aucun envoi de mailflow, "
+            "de mailer-daemon@mail.elsewhere.test : « Undelivered Mail Returned to Sender »",
+            "  - 09/03/2026 14:00, rapport rattaché à aucun envoi de mailflow, "
+            "de mailer-daemon@mx.elsewhere.test : « Mail delivery failed »",
+        ):
+            assert expected in lines, expected
+        assert "mailer-daemon@mail.pros.test" not in mail.text.lower()
+    finally:
+        close_context()
+
+
+def test_figures_as_the_pipeline_and_the_follow_ups_write_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Requests, an escalation and quarantined messages made by the real code paths (no
+    hand-made rows), read back by the digest."""
+    import mailflow.pipeline as pipeline
+    from mailflow.followup import run_followups
+    from tests.inprocess import close_context, mail_bytes, open_context, store_and_process
+
+    _at(monkeypatch, "2026-03-02T09:00:00")  # Monday
+    ctx = open_context(tmp_path, "\n[limits]\nmax_message_bytes = 5000\n")
+    try:
+        baker = "Bonjour, j'ai 15 ans et je voudrais rencontrer une boulangère près de Caen."
+        assert store_and_process(ctx, mail_bytes(baker)) == {"request-offered": 1}
+        pilot = mail_bytes("Je voudrais devenir pilote de ligne.", "Tom <tom@users.test>")
+        assert store_and_process(ctx, pilot) == {"request-unmatched": 1}
+        for day in ("2026-03-11", "2026-03-20", "2026-03-31"):  # Marie, Julien, Inès silent
+            _at(monkeypatch, f"{day}T09:00:00")
+            run_followups(ctx)
+        assert Request.get_by_id(1).state == "unmatched"
+
+        _at(monkeypatch, "2026-03-31T10:00:00")
+        big = mail_bytes("x" * 6000, "Zoé <zoe@users.test>", subject="Mon CV")
+        assert store_and_process(ctx, big) == {"too-large": 1}
+
+        def explode(*_: object) -> str:
+            raise RuntimeError("disk on fire")
+
+        _at(monkeypatch, "2026-03-31T10:30:00")
+        with monkeypatch.context() as broken:
+            broken.setattr(pipeline, "handle_new_request", explode)
+            hurt = mail_bytes(baker, "Paul <paul@users.test>", subject="Stage")
+            assert store_and_process(ctx, hurt) == {"quarantined": 1}
+        _at(monkeypatch, "2026-03-31T11:00:00")
+        assert store_and_process(ctx, mail_bytes(baker, "Ana <ana@users.test>")) == {
+            "request-offered": 1
+        }
+
+        data = collect_digest(datetime(2026, 3, 31, 12, 0), BANDS)
+        assert [(e.request_id, e.state) for e in data.escalations] == [(1, "unmatched")]
+        assert data.escalations[0].escalated_at == datetime(2026, 3, 31, 9, 0)
+        assert data.new_in_period == 1
+        assert data.unmatched_total == 2
+        assert data.unmet_demand == [
+            ("Boulanger / Boulangère", "Caen", 1),
+            ("Pilote de ligne", "lieu non précisé", 1),
+        ]
+        assert data.open_by_state == {"offered": 1, "unmatched": 2}
+        assert [(q.sender, q.subject) for q in data.quarantined] == [
+            ("zoe@users.test", "Mon CV"),
+            ("paul@users.test", "Stage"),  # read from the message: the rollback kept none
+        ]
+        assert data.quarantined[0].reason.startswith("too large")
+        assert "disk on fire" in data.quarantined[1].reason
+    finally:
+        close_context()

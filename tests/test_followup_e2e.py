@@ -1,11 +1,19 @@
-"""Follow-ups on the real mail stack, with time moved by MAILFLOW_NOW (never by waiting)."""
+"""Follow-ups on the real mail stack, with time moved by MAILFLOW_NOW (never by waiting).
+
+Every follow-up instant is run twice (`run_twice`): the second `run --once` at the same
+instant must decide nothing (no new outbox row). "Not sent (yet)" is read from the outbox,
+where mailflow's decisions are, and an inbox is read only once Postfix's queue is empty
+(`settled`), so that a mail still on its way cannot pass for one never sent.
+"""
 
 from __future__ import annotations
 
+from collections import Counter
 from email.message import EmailMessage
 from email.utils import parseaddr
 
-from tests.deployment import COORDINATOR, RELAY, Deployment
+from tests.deployment import COORDINATOR, RELAY, Deployment, outbox, query
+from tests.mailstack import message_ids, wait_queue_empty
 
 PERSON = "person1@users.test"
 MARIE, JULIEN, INES = "amb1@pros.test", "amb2@pros.test", "amb3@pros.test"
@@ -27,6 +35,40 @@ def subjects(dep: Deployment, user: str) -> list[str]:
     return [str(m["Subject"]) for m in dep.stack.fetch_all(user)]
 
 
+def decided(dep: Deployment, recipient: str | None = None, purpose: str | None = None) -> list:
+    """(purpose, recipient) of every mail mailflow decided to send, oldest first."""
+    return [(p, r) for p, r, _ in outbox(dep, recipient, purpose)]
+
+
+def run_twice(dep: Deployment, now: str) -> list[tuple[str, str]]:
+    """`run --once` at `now`, then, when it decided something, again at the same instant,
+    which must add nothing to the outbox; returns what the first run decided. (A run that
+    decided nothing changed nothing: a second one would find the same; each run costs
+    seconds, loading the referential.)"""
+    before = decided(dep)
+    dep.run_once(now)
+    after = decided(dep)
+    if after != before:
+        dep.run_once(now)
+        again = decided(dep)
+        assert again == after, f"a second run at {now} sent again: {again[len(after) :]}"
+    return after[len(before) :]
+
+
+def settled(dep: Deployment) -> None:
+    """Every decided mail handed over and delivered: the outbox is drained (all rows sent)
+    and Postfix holds nothing; then each inbox holds each of its mails exactly once."""
+    rows = query(dep, "SELECT recipient, message_id, status FROM outbound_mail")
+    assert {status for _, _, status in rows} <= {"sent"}, rows
+    wait_queue_empty(dep.stack)
+    expected: dict[str, Counter[str]] = {}
+    for recipient, message_id, _ in rows:
+        expected.setdefault(recipient, Counter())[message_id] += 1
+    for recipient, ids in expected.items():
+        held = Counter(message_ids(dep.stack, recipient))
+        assert held == ids, f"{recipient}: holds {dict(held)}, mailflow sent {dict(ids)}"
+
+
 def ask(dep: Deployment, now: str = MONDAY) -> None:
     dep.stack.send_text(PERSON, RELAY, "Demande de rencontre", REQUEST)
     dep.deliver_and_run(now=now)
@@ -38,19 +80,20 @@ def test_reminders_then_reassignment_then_escalation(deployment: Deployment) -> 
     ask(dep)
     [intro] = mail.fetch_all(MARIE)
 
-    dep.run_once("2026-03-04T10:00:00")  # 2 business days: too early
-    assert len(mail.fetch_all(MARIE)) == 1
-    dep.run_once("2026-03-05T09:00:00")  # 3 business days
+    assert run_twice(dep, "2026-03-04T10:00:00") == []  # 2 business days: too early
+    assert run_twice(dep, "2026-03-05T09:00:00") == [("reminder_ambassador", MARIE)]  # 3
     [reminder1] = mail.wait_for(MARIE, lambda m: "Petit rappel" in str(m["Subject"]))
     assert sender(reminder1) == sender(intro)  # a reply still reaches the person
     assert "attend votre réponse" in text(reminder1)
-    dep.run_once("2026-03-05T09:00:00")  # the same instant again: nothing twice
-    dep.run_once("2026-03-06T09:00:00")  # 4 business days: nothing new
-    dep.run_once("2026-03-09T09:00:00")  # Monday: 5 business days (weekend skipped)
+    assert run_twice(dep, "2026-03-06T09:00:00") == []  # 4 business days: nothing new
+    # Monday: 5 business days (weekend skipped)
+    assert run_twice(dep, "2026-03-09T09:00:00") == [("reminder_ambassador", MARIE)]
     mail.wait_for(MARIE, lambda m: "Second rappel" in str(m["Subject"]))
+    settled(dep)
     assert len(mail.fetch_all(MARIE)) == 3
 
-    dep.run_once("2026-03-11T09:00:00")  # 7 business days: offered to Julien (Rouen)
+    # 7 business days: offered to Julien (Rouen), the person told
+    assert run_twice(dep, "2026-03-11T09:00:00") == [("intro", JULIEN), ("reassigned", PERSON)]
     [intro2] = mail.wait_for(JULIEN)
     [news] = mail.wait_for(PERSON, lambda m: "Julien va vous répondre" in str(m["Subject"]))
     assert "Marie n'a pas pu se rendre disponible" in text(news)
@@ -62,20 +105,28 @@ def test_reminders_then_reassignment_then_escalation(deployment: Deployment) -> 
     dep.deliver_and_run(now="2026-03-11T10:00:00")
     [closed] = mail.wait_for(MARIE, lambda m: "confiée à un autre" in str(m["Subject"]))
     assert "n'a pas été transmis" in text(closed)
-    assert not [m for m in mail.fetch_all(PERSON) if "Désolée" in m.as_string()]
+    assert decided(dep, PERSON) == [("ack", PERSON), ("reassigned", PERSON)]
     # She insists: the notice is not sent twice.
     mail.send_text(MARIE, sender(intro), "Re: demande", "Vous avez reçu mon message ?")
     dep.deliver_and_run(now="2026-03-11T11:00:00")
+    assert len(decided(dep, MARIE, "relay_closed_ambassador")) == 1
 
-    dep.run_once("2026-03-20T09:00:00")  # Julien silent 7 business days: Inès (same domain)
+    # Julien silent 7 business days: Inès (same domain)
+    assert run_twice(dep, "2026-03-20T09:00:00") == [("intro", INES), ("reassigned", PERSON)]
     mail.wait_for(INES)
-    dep.run_once("2026-03-31T09:00:00")  # Inès silent too: nobody left
+    # Inès silent too: nobody left, the coordinator and the person are told
+    assert run_twice(dep, "2026-03-31T09:00:00") == [
+        ("escalation_coordinator", COORDINATOR),
+        ("still_looking", PERSON),
+    ]
     [escalation] = mail.wait_for(COORDINATOR)
     assert "Escalade" in str(escalation["Subject"]) and "Boulanger" in text(escalation)
     mail.wait_for(PERSON, lambda m: "nous cherchons encore" in str(m["Subject"]))
-    dep.run_once("2026-04-30T09:00:00")  # much later: no more mail for anyone
+    assert run_twice(dep, "2026-04-30T09:00:00") == []  # much later: no more mail for anyone
+    settled(dep)
     assert len(mail.fetch_all(COORDINATOR)) == 1
     assert len([s for s in subjects(dep, MARIE) if "confiée" in s]) == 1
+    assert not [m for m in mail.fetch_all(PERSON) if "Désolée" in m.as_string()]
 
     [request] = dep.log()["requests"]
     assert request["state"] == "unmatched" and request["escalated_at"].startswith("2026-03-31")
@@ -93,15 +144,16 @@ def test_reminders_then_reassignment_then_escalation(deployment: Deployment) -> 
 def test_weekend_and_public_holiday_are_skipped(deployment: Deployment) -> None:
     dep, mail = deployment, deployment.stack
     ask(dep, now="2026-05-07T09:00:00")  # Thursday; Friday 8 May is a public holiday
-    dep.run_once("2026-05-12T09:00:00")  # Mon 11 and Tue 12: 2 business days
-    assert len(mail.fetch_all(MARIE)) == 1
-    dep.run_once("2026-05-13T09:00:00")  # Wed 13: 3 business days
+    assert run_twice(dep, "2026-05-12T09:00:00") == []  # Mon 11 and Tue 12: 2 business days
+    # Wed 13: 3 business days
+    assert run_twice(dep, "2026-05-13T09:00:00") == [("reminder_ambassador", MARIE)]
     mail.wait_for(MARIE, lambda m: "Petit rappel" in str(m["Subject"]))
     # Ascension (Thu 14 May 2026) is skipped too: 5 business days fall on Mon 18 May.
-    dep.run_once("2026-05-15T09:00:00")
-    assert len(mail.fetch_all(MARIE)) == 2
-    dep.run_once("2026-05-18T09:00:00")
+    assert run_twice(dep, "2026-05-15T09:00:00") == []
+    assert run_twice(dep, "2026-05-18T09:00:00") == [("reminder_ambassador", MARIE)]
     mail.wait_for(MARIE, lambda m: "Second rappel" in str(m["Subject"]))
+    settled(dep)
+    assert len(mail.fetch_all(MARIE)) == 3
 
 
 def test_person_nudge_then_feedback_recorded(deployment: Deployment) -> None:
@@ -118,21 +170,20 @@ def test_person_nudge_then_feedback_recorded(deployment: Deployment) -> None:
     dep.deliver_and_run(now="2026-03-03T10:00:00")
     [relayed] = mail.wait_for(PERSON, lambda m: "passez mercredi" in m.as_string())
 
-    dep.run_once("2026-03-06T10:00:00")  # 3 days: too early for the nudge
-    assert not [s for s in subjects(dep, PERSON) if "vous a répondu" in s]
-    dep.run_once("2026-03-07T10:00:00")  # 4 days without the person's answer
+    assert run_twice(dep, "2026-03-06T10:00:00") == []  # 3 days: too early for the nudge
+    # 4 days without the person's answer
+    assert run_twice(dep, "2026-03-07T10:00:00") == [("nudge_person", PERSON)]
     [nudge] = mail.wait_for(PERSON, lambda m: "Marie vous a répondu" in str(m["Subject"]))
     assert sender(nudge) == sender(relayed)  # replying to the nudge reaches Marie
-    dep.run_once("2026-03-08T10:00:00")
-    assert len([s for s in subjects(dep, PERSON) if "vous a répondu" in s]) == 1
+    assert run_twice(dep, "2026-03-08T10:00:00") == []
 
     mail.send_text(PERSON, sender(relayed), "Re: merci", "Merci, je viendrai mercredi !")
     dep.deliver_and_run(now="2026-03-09T10:00:00")
     mail.wait_for(MARIE, lambda m: "je viendrai mercredi" in m.as_string())
 
-    dep.run_once("2026-03-17T09:00:00")  # 13 days and 23 hours after the first answer
-    assert not [s for s in subjects(dep, PERSON) if "avis" in s]
-    dep.run_once("2026-03-17T10:00:00")  # 14 days
+    # 13 days and 23 hours after the first answer: not yet; 14 days: the feedback request
+    assert run_twice(dep, "2026-03-17T09:00:00") == []
+    assert run_twice(dep, "2026-03-17T10:00:00") == [("feedback_request", PERSON)]
     [ask_feedback] = mail.wait_for(PERSON, lambda m: "Votre avis" in str(m["Subject"]))
     assert "1 (pas du tout) à 5" in text(ask_feedback) and "oui / non" in text(ask_feedback)
     feedback_address = sender(ask_feedback)
@@ -142,12 +193,14 @@ def test_person_nudge_then_feedback_recorded(deployment: Deployment) -> None:
     mail.send_text(PERSON, feedback_address, "Re: Votre avis", f"4, oui merci !\n\n{quoted}")
     dep.deliver_and_run(now="2026-03-18T08:00:00")
     mail.wait_for(PERSON, lambda m: "Merci pour votre avis" in str(m["Subject"]))
-    assert not [m for m in mail.fetch_all(MARIE) if "4, oui" in m.as_string()]
     [request] = dep.log()["requests"]
     assert request["feedback"]["score"] == 4 and request["feedback"]["met"] is True
     assert request["state"] == "closed"
-    dep.run_once("2026-04-30T10:00:00")
+    assert run_twice(dep, "2026-04-30T10:00:00") == []
+    settled(dep)
+    assert len([s for s in subjects(dep, PERSON) if "vous a répondu" in s]) == 1
     assert len([s for s in subjects(dep, PERSON) if "avis" in s.lower()]) == 2  # ask + thanks
+    assert not [m for m in mail.fetch_all(MARIE) if "4, oui" in m.as_string()]
 
 
 def test_daily_digest_once_a_day_from_its_hour(deployment: Deployment) -> None:
@@ -156,14 +209,41 @@ def test_daily_digest_once_a_day_from_its_hour(deployment: Deployment) -> None:
     dep, mail = deployment, deployment.stack
     write_config(dep.config.parent, mail, digest=True)
     dep.stack.send_text(PERSON, RELAY, "Demande", "Je voudrais rencontrer un pilote de ligne.")
-    dep.deliver_and_run(now="2026-03-02T06:30:00")  # unmatched; before the digest hour (7 UTC)
+    dep.deliver_and_run(now="2026-03-02T06:30:00")  # unmatched; before the digest hour (8:00 Paris)
     mail.wait_for(PERSON)
-    [notice] = mail.wait_for(COORDINATOR)  # the unmatched notice only
-    dep.run_once("2026-03-02T07:00:00")
+    assert decided(dep, COORDINATOR) == [("unmatched_coordinator", COORDINATOR)]
+    assert run_twice(dep, "2026-03-02T07:00:00") == [("digest", COORDINATOR)]
     [digest] = mail.wait_for(COORDINATOR, lambda m: "Synthèse du 02/03/2026" in str(m["Subject"]))
     body = text(digest)
     assert "Pilote de ligne" in body and "1 demande ouverte" in str(digest["Subject"])
-    dep.run_once("2026-03-02T18:00:00")  # same day: not again
-    dep.run_once("2026-03-03T07:30:00")  # next day: the next digest
+    assert run_twice(dep, "2026-03-02T18:00:00") == []  # same day: not again
+    # next day: the next digest
+    assert run_twice(dep, "2026-03-03T07:30:00") == [("digest", COORDINATOR)]
     mail.wait_for(COORDINATOR, lambda m: "Synthèse du 03/03/2026" in str(m["Subject"]))
+    settled(dep)
     assert len(mail.fetch_all(COORDINATOR)) == 3
+
+
+def test_digest_reports_the_days_it_was_not_sent(deployment: Deployment) -> None:
+    """The daemon is down a whole day: the next digest covers since the last one sent."""
+    from tests.deployment import write_config
+
+    dep, mail = deployment, deployment.stack
+    write_config(dep.config.parent, mail, digest=True)
+    assert run_twice(dep, "2026-03-02T07:00:00") == [("digest", COORDINATOR)]
+    [first] = mail.wait_for(COORDINATOR, lambda m: "Synthèse du 02/03/2026" in str(m["Subject"]))
+    assert "du 01/03/2026 08:00 au 02/03/2026 08:00 (les 24 heures qui précèdent" in text(first)
+
+    mail.send_text(PERSON, RELAY, "Demande", "Je voudrais rencontrer un pilote de ligne.")
+    dep.deliver_and_run(now="2026-03-02T12:00:00")  # after that day's digest
+    mail.wait_for(PERSON)
+    # Tuesday 3 March: nothing runs. Wednesday, a second request, then the digest.
+    mail.send_text("person2@users.test", RELAY, "Demande", "Je voudrais devenir astronaute.")
+    dep.deliver_and_run(now="2026-03-04T08:00:00")
+    [digest] = mail.wait_for(COORDINATOR, lambda m: "Synthèse du 04/03/2026" in str(m["Subject"]))
+    body = text(digest)
+    assert "Période couverte : du 02/03/2026 08:00 au 04/03/2026 09:00, depuis" in body
+    assert "Nouvelles demandes sur la période : 2" in body
+    settled(dep)
+    assert not [m for m in mail.fetch_all(COORDINATOR) if "03/03/2026" in str(m["Subject"])]
+    assert len(decided(dep, COORDINATOR, "digest")) == 2
