@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from .errors import RulesError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,13 @@ class FollowupPolicy:
     # first day 0 then growing; a band runs up to the next one's first day.
     digest_age_bands: tuple[tuple[int, str], ...] = ()
 
+
+DEFAULT_AGE_BANDS = [
+    {"from_day": 0, "label": "moins de 3 jours"},
+    {"from_day": 3, "label": "3 à 7 jours"},
+    {"from_day": 8, "label": "8 à 14 jours"},
+    {"from_day": 15, "label": "plus de 14 jours"},
+]
 
 _KEYS = {
     "first_reminder_after": ("ambassador", "first_reminder_after"),
@@ -46,6 +56,11 @@ def load_policy(rules_dir: Path) -> FollowupPolicy:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise RulesError(f"{path}: {exc}") from exc
+    digest = data.get("digest", {})
+    if "hour" not in digest and "hour_utc" in digest:
+        # Rules written before [schedule] timezone: the hour is now read as local time.
+        log.warning("%s: digest.hour_utc is read as digest.hour, in local time", path)
+        digest["hour"] = digest["hour_utc"]
     values: dict[str, int] = {}
     for field, (section, key) in _KEYS.items():
         value = data.get(section, {}).get(key)
@@ -65,7 +80,7 @@ def load_policy(rules_dir: Path) -> FollowupPolicy:
 
 def _age_bands(path: Path, data: dict) -> tuple[tuple[int, str], ...]:
     """[digest] age_bands: a list of {from_day, label}, from day 0, days growing."""
-    bands = data.get("digest", {}).get("age_bands")
+    bands = data.get("digest", {}).get("age_bands", DEFAULT_AGE_BANDS)  # older rules lack it
     where = f"{path}: digest.age_bands"
     if not isinstance(bands, list) or not bands:
         raise RulesError(f"{where} must be a non-empty list of {{from_day, label}}")

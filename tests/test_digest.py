@@ -484,3 +484,15 @@ def test_figures_as_the_pipeline_and_the_follow_ups_write_them(
         assert "disk on fire" in data.quarantined[1].reason
     finally:
         close_context()
+
+
+def test_rules_written_before_the_time_zone_still_load(tmp_path: Path) -> None:
+    """A deployment's own rules folder from before: `hour_utc`, no age bands."""
+    text = (PROJECT_ROOT / "rules" / "followup.toml").read_text(encoding="utf-8")
+    start = text.index("[digest]")
+    end = text.index("[scheduler]")
+    old = text[:start] + "[digest]\nhour_utc = 6\n\n" + text[end:]
+    (tmp_path / "followup.toml").write_text(old, encoding="utf-8")
+    policy = load_policy(tmp_path)
+    assert policy.digest_hour == 6
+    assert policy.digest_age_bands == BANDS
