@@ -256,6 +256,45 @@ def test_stop_reassigns_open_conversations(ctx: Context) -> None:
     assert "merci" in text.lower() and "confié à un autre ambassadeur" in text
 
 
+@pytest.mark.parametrize(
+    ("subject", "body"),
+    [
+        ("Fwd: STOP", "STOP"),
+        ("TR: STOP", ""),
+        ("Re: TR: stop", ""),
+        ("WG: Stop", ""),
+        ("STOP", "---------- Forwarded message ---------\nDe : Léa\nSTOP"),
+        ("Stop", "Bonjour,\n\n-------- Message transféré --------\nSujet : STOP"),
+    ],
+)
+def test_a_forwarded_stop_is_no_command(ctx: Context, subject: str, body: str) -> None:
+    """Someone else's words passed on must not end anything."""
+    assert ask(ctx, "lea@users.test") == BAKER
+    assert run(ctx, mail(subject, body)) == {"ambassador-help": 1}
+    assert amb().active and Conversation.get().state == "open"
+    assert Request.get().state == "offered"
+
+
+def test_a_stop_attached_as_a_whole_message_is_no_command(ctx: Context) -> None:
+    from email.message import EmailMessage
+
+    inner = EmailMessage()
+    inner["From"], inner["Subject"] = "someone@else.test", "STOP"
+    inner.set_content("STOP")
+    outer = EmailMessage()
+    outer["From"], outer["To"], outer["Subject"] = BAKER, "relay@mailflow.test", "STOP"
+    outer["Message-ID"] = "<fwd-as-attachment@pros.test>"
+    outer.set_content("STOP")
+    outer.add_attachment(inner)
+    assert run(ctx, bytes(outer)) == {"ambassador-help": 1}
+    assert amb().active
+
+
+def test_a_forwarded_pause_still_counts(ctx: Context) -> None:
+    """Only STOP, which ends exchanges, is held back: a forwarded PAUSE is harmless."""
+    assert run(ctx, mail("TR: PAUSE")) == {"ambassador-pause": 1}
+
+
 def test_former_ambassador_gets_help_then_may_rejoin(ctx: Context) -> None:
     run(ctx, mail("STOP"))
     assert run(ctx, mail("PAUSE")) == {"ambassador-help": 1}
