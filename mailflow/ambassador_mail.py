@@ -46,6 +46,7 @@ from .addresses import message_id_of, sender
 from .clock import now, stamp
 from .context import Context
 from .errors import RulesError
+from .handover import LEFT
 from .models import Ambassador, Conversation, InboundMessage
 from .notices import reply
 from .readable import readable_text, subject_of
@@ -325,11 +326,16 @@ def _profile(asked: Asked) -> str:
 def _stop(asked: Asked) -> str:
     a = asked.ambassador
     _save(a, active=False, left_at=stamp())
-    convs = list(_open_conversations(a))
-    for conv in convs:
-        followup.reassign(asked.ctx, conv, STOP_CAUSE, asked.inbound)
-    cause = f"left the network by mail (STOP); {len(convs)} open conversation(s) handed over"
-    return _answer(asked, "ambassador_stop", "ambassador-stop", cause, handed_over=len(convs))
+    done = followup.hand_over_all(asked.ctx, a, LEFT, STOP_CAUSE, asked.inbound)
+    cause = f"left the network by mail (STOP); {followup.describe_handover(done)}"
+    return _answer(
+        asked,
+        "ambassador_stop",
+        "ambassador-stop",
+        cause,
+        handed_over=done[followup.HANDED_OVER],
+        escalated=done[followup.ESCALATED],
+    )
 
 
 def _help(asked: Asked) -> str:

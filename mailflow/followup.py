@@ -19,9 +19,10 @@ from .business_days import load_calendar
 from .clock import stamp
 from .context import Context
 from .digest import collect_digest, digest_view
+from .handover import AWAY, NO_ANSWER, close_conversation, open_conversations
 from .intake import best_choice, offer, want_of
 from .leases import lock_routing, lock_scope, write_transaction
-from .models import Conversation, MessageIdMap, OutboundMail, Request
+from .models import Ambassador, Conversation, InboundMessage, MessageIdMap, OutboundMail, Request
 from .notices import notify_coordinator, send_auto
 from .policy import FollowupPolicy, load_policy
 from .privacy import anonymise_expired
@@ -129,13 +130,13 @@ def chase_ambassador(ctx: Context, policy: FollowupPolicy, conv_id: int, now: da
     calendar = load_calendar(ctx.cfg.paths.rules)
     waited = calendar.business_days_between(conv.created_at, now)
     if waited >= policy.reassign_after:
-        reassign(ctx, conv, f"no answer after {waited} business days", None)
+        reassign(ctx, conv, NO_ANSWER, f"no answer after {waited} business days", None)
         return "reassigned"
     away = conv.ambassador.absent_until
     if away and away > calendar.add_business_days(conv.created_at, policy.reassign_after):
         # Away (ABSENT, or an out-of-office with a date) past the reassignment deadline:
         # waiting would only make the person wait longer.
-        reassign(ctx, conv, f"ambassador away until {away:%d/%m/%Y}", None)
+        reassign(ctx, conv, AWAY, f"ambassador away until {away:%d/%m/%Y}", None)
         return "reassigned"
     due = (
         2
@@ -178,70 +179,99 @@ def chase_ambassador(ctx: Context, policy: FollowupPolicy, conv_id: int, now: da
     return f"reminder{due}"
 
 
-def reassign(ctx: Context, conv: Conversation, cause: str, inbound) -> None:  # noqa: ANN001
-    """Close this ambassador's relay address and offer the request to the next one, or
-    escalate to the coordinator when nobody is left. Runs in the caller's transaction."""
+HANDED_OVER, ESCALATED, ENDED = "handed-over", "escalated", "ended"
+
+
+def reassign(
+    ctx: Context,
+    conv: Conversation,
+    reason: str,
+    cause: str,
+    inbound,  # noqa: ANN001 - InboundMessage | None
+) -> str:
+    """Close this ambassador's relay addresses (handover.py `reason`) and offer the request
+    to the next one, or escalate to the coordinator when nobody is left. Runs in the
+    caller's transaction; returns what happened to the request: HANDED_OVER to another
+    ambassador, ESCALATED, or ENDED (nothing left to hand over: its exchange was over).
+
+    The person is told in words that fit: a new ambassador after a silent one
+    (reassigned.txt), or, when the ambassador had answered and leaves, that their exchange
+    stops there and who takes over, if anyone (handover.txt)."""
     request = conv.request
-    conv.state, conv.closed_at, conv.closed_reason = CLOSED, stamp(), cause[:40]
-    conv.save()
-    log_event(
-        "closed",
-        f"relay addresses of conversation #{conv.id} closed: {cause}",
-        request=request,
-        conversation=conv,
-        inbound=inbound,
-    )
-    if request.state not in (lc.OFFERED, lc.ANSWERED):
-        return
+    close_conversation(conv, reason, cause, inbound)
+    if request.state not in (lc.OFFERED, lc.ANSWERED, lc.IN_CONVERSATION):
+        return ENDED
+    live = conv.ambassador_answered_at is not None  # they had answered: an exchange ends
     move_request(request, lc.REASSIGNED, cause, inbound)
     tried = {c.ambassador_id for c in request.conversations}
     lock_routing()
     choice = best_choice(want_of(request), exclude=frozenset(tried))
+    told = {"previous": ambassador_view(conv.ambassador), "why": reason}
     if choice is not None:
-        offer(
-            ctx,
-            inbound,
-            request,
-            choice,
-            None,
-            person_template="reassigned",
-            extra={"previous": ambassador_view(conv.ambassador), "why": why_reassigned(cause)},
-        )
-        return
-    escalate(ctx, request, f"{cause}; no other ambassador available", inbound)
+        template = "handover" if live else "reassigned"
+        offer(ctx, inbound, request, choice, None, person_template=template, extra=told)
+        return HANDED_OVER
+    cause = f"{cause}; no other ambassador available"
+    if live:
+        escalate(ctx, request, cause, inbound, person_template="handover", extra=told)
+    else:
+        escalate(ctx, request, cause, inbound)
+    return ESCALATED
 
 
-def why_reassigned(cause: str) -> str:
-    """The person is told why in words that fit: left the network, unreachable, or silent."""
-    lowered = cause.lower()
-    if "left" in lowered or "stop" in lowered:
-        return "left"
-    if "bounce" in lowered:
-        return "unreachable"
-    return "silent"
+def hand_over_all(
+    ctx: Context, ambassador: Ambassador, reason: str, cause: str, inbound: InboundMessage
+) -> Counter[str]:
+    """Every open conversation of an ambassador who cannot go on (STOP, dead address) is
+    closed and its request handed on; counts what really happened to each."""
+    done: Counter[str] = Counter()
+    for conv in open_conversations(ambassador=ambassador):
+        done[reassign(ctx, conv, reason, cause, inbound)] += 1
+    return done
 
 
-def escalate(ctx: Context, request: Request, cause: str, inbound) -> None:  # noqa: ANN001
+def describe_handover(done: Counter[str]) -> str:
+    total = sum(done.values())
+    return (
+        f"{total} open conversation(s): {done[HANDED_OVER]} handed over, "
+        f"{done[ESCALATED]} escalated to the coordinator, "
+        f"{done[ENDED]} ended (exchange already over)"
+    )
+
+
+def escalate(
+    ctx: Context,
+    request: Request,
+    cause: str,
+    inbound,  # noqa: ANN001 - InboundMessage | None
+    person_template: str = "still_looking",
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Nobody left: the request waits `unmatched` for the coordinator (and the daily
+    retry, `retry_unmatched`); both the coordinator and the person are told. The keys
+    count the request's conversations: a request escalated again after a later offer is
+    news again, the same escalation replayed is not."""
     request.escalated_at = stamp()
     request.save()
     move_request(request, lc.UNMATCHED, cause, inbound)
     log_event("escalated", cause, request=request, inbound=inbound)
     view = request_view(request, ctx.ref)
+    round_ = request.conversations.count()
     notify_coordinator(
         ctx,
         inbound,
         "escalation_coordinator",
         {"request": view, "cause": cause},
         request=request,
-        key=f"escalation:{request.id}",
+        key=f"escalation:{request.id}:{round_}",
     )
     send_auto(
         ctx,
-        "still_looking",
-        key=f"still-looking:{request.id}",
+        person_template,
+        key=f"{person_template}:{request.id}:{round_}",
         to=request.person.email,
         role="person",
-        data={"request": view},
+        data={"request": view, "ambassador": None, **(extra or {})},
         request=request,
         inbound=inbound,
     )
@@ -296,21 +326,30 @@ def feedback_step(ctx: Context, policy: FollowupPolicy, request_id: int, now: da
             close_request(request, "feedback not answered")
             return "closed"
         return ""
-    if request.first_answer_at is None or now < request.first_answer_at + timedelta(
-        days=policy.feedback_after_days
-    ):
+    conv = request.conversations.where(Conversation.state == OPEN).first()
+    answered = answered_at(request, conv)
+    if answered is None or now < answered + timedelta(days=policy.feedback_after_days):
         return ""
-    ask_feedback(ctx, request, now)
+    ask_feedback(ctx, request, conv, answered, now)
     return "feedback-asked"
 
 
-def ask_feedback(ctx: Context, request: Request, now: datetime) -> None:
+def answered_at(request: Request, conv: Conversation | None) -> datetime | None:
+    """When the exchange the feedback is about began: the first answer of the ambassador
+    the request is with now (after a handover, not the one who left)."""
+    if conv is not None and conv.ambassador_answered_at is not None:
+        return conv.ambassador_answered_at
+    return None if conv is not None else request.first_answer_at
+
+
+def ask_feedback(
+    ctx: Context, request: Request, conv: Conversation | None, answered: datetime, now: datetime
+) -> None:
     from .addresses import new_token
 
     request.feedback_token = request.feedback_token or new_token()
     request.feedback_asked_at = now
     request.save()
-    conv = request.conversations.where(Conversation.state == OPEN).first()
     send_auto(
         ctx,
         "feedback_request",
@@ -327,7 +366,7 @@ def ask_feedback(ctx: Context, request: Request, now: datetime) -> None:
     move_request(
         request,
         lc.FEEDBACK_ASKED,
-        f"feedback asked {(now - request.first_answer_at).days} days after the first answer",
+        f"feedback asked {(now - answered).days} days after the first answer",
     )
 
 

@@ -10,6 +10,7 @@ from .clock import stamp
 from .compose import LOOP_HEADER, new_message_id
 from .context import Context
 from .feedback import handle_feedback
+from .handover import closed_notice_data, reason_of
 from .limits import explain_removed, strip_attachments, warn_cc
 from .models import Conversation, InboundMessage, MessageIdMap, Request
 from .notices import notify_coordinator, reply
@@ -72,10 +73,12 @@ def _closed_notice(
     side: str,
     address: str,
 ) -> str:
-    """A party writing through a closed relay address gets a polite notice, once per side."""
+    """A party writing through a closed relay address gets a polite notice, once per side,
+    saying why it closed and where the request stands now (handover.py)."""
     log_event(
         "closed-address",
-        f"{side} wrote through a closed relay address; not forwarded",
+        f"{side} wrote through a relay address closed ({reason_of(conv.closed_reason)}); "
+        "not forwarded",
         request=conv.request,
         conversation=conv,
         inbound=inbound,
@@ -89,6 +92,8 @@ def _closed_notice(
         {
             "request": request_view(conv.request, ctx.ref),
             "ambassador": ambassador_view(conv.ambassador),
+            "coordinator": ctx.cfg.coordinator.email,
+            **closed_notice_data(conv),
         },
         request=conv.request,
         conversation=conv,

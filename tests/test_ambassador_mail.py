@@ -144,6 +144,7 @@ def test_confirmation_subjects_are_no_commands() -> None:
         "today": "",
         "paused": False,
         "handed_over": 0,
+        "escalated": 0,
         "former": False,
         "left_on": None,
         "can_rejoin": False,
