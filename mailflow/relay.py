@@ -9,6 +9,7 @@ from .addresses import header_text, message_id_of, message_ids
 from .clock import stamp
 from .compose import LOOP_HEADER, new_message_id
 from .context import Context
+from .ending import handle_person_stop, is_person_stop
 from .feedback import handle_feedback
 from .handover import closed_notice_data, reason_of
 from .limits import explain_removed, strip_attachments, warn_cc
@@ -46,6 +47,9 @@ def handle_relay(
     if conv is None:
         request = Request.get_or_none(Request.feedback_token == token)
         if request is not None and address == request.person.email.lower():
+            inbound.request = request
+            if is_person_stop(ctx, msg):
+                return handle_person_stop(ctx, inbound, msg, address)
             return handle_feedback(ctx, inbound, msg, request, address)
         inbound.role = "stranger"
         return _refuse(ctx, inbound, msg, None, address, REFUSED_UNKNOWN, "unknown relay token")
@@ -56,6 +60,8 @@ def handle_relay(
         why = f"sender is not the conversation's {side}"
         return _refuse(ctx, inbound, msg, conv, address, REFUSED_STRANGER, why)
     inbound.role = side
+    if side == PERSON and is_person_stop(ctx, msg):  # through any of their relay addresses
+        return handle_person_stop(ctx, inbound, msg, address)
     if conv.state == "closed":
         return _closed_notice(ctx, inbound, msg, conv, side, address)
     if relay_over_limit(ctx, inbound, conv):  # a runaway loop stops here

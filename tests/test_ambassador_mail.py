@@ -111,7 +111,7 @@ def test_person_whose_request_mentions_pause_makes_a_request(ctx: Context) -> No
     assert run(ctx, mail("Demande", body, sender="c@users.test")) == {"command-refused": 1}
 
 
-@pytest.mark.parametrize("subject", ["STOP", "pause", "Réprise", "ABSENT jusqu'au 15/12"])
+@pytest.mark.parametrize("subject", ["PAUSE", "pause", "Réprise", "ABSENT jusqu'au 15/12"])
 def test_command_from_a_non_ambassador_is_refused(ctx: Context, subject: str) -> None:
     assert run(ctx, mail(subject, sender="Léa <lea@users.test>")) == {"command-refused": 1}
     [(to, text)] = sent("command_refused")
@@ -157,6 +157,14 @@ def test_confirmation_subjects_are_no_commands() -> None:
         for state in ("active", "rejoined", "blocked"):
             subject = render(folder, f"ambassador_{name}", data | {"state": state}).subject
             assert read_command("Re: " + subject, "Merci !", rules, strict=False) is None, subject
+    request = {"who": "Léa", "who_short": "Léa", "trade_label": "Boulanger", "first_name": None}
+    for name, extra in (
+        ("person_stop", {"withdrawn": [request], "told": ["Marie"]}),
+        ("exchange_ended_ambassador", {"request": request, "why": "person-stopped"}),
+        ("exchange_ended_ambassador", {"request": request, "why": "request-closed"}),
+    ):
+        subject = render(folder, name, data | {"answered": True} | extra).subject
+        assert read_command("Re: " + subject, "Merci !", rules, strict=False) is None, subject
     assert (
         read_command(
             "Re: " + render(folder, "command_refused", data).subject, "", rules, strict=False
