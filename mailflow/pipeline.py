@@ -29,6 +29,7 @@ from .bounces import handle_bounce
 from .classify import AUTO_REPLY, BOUNCE, Classification, classify
 from .clock import stamp
 from .context import Context
+from .details import complete_request, pending_request
 from .ending import handle_person_stop, is_person_stop, open_requests
 from .ingest import parse_headers
 from .intake import handle_new_request
@@ -106,7 +107,12 @@ def dispatch(
     if is_person_stop(ctx, msg):  # withdraws their requests, ends their exchanges
         return handle_person_stop(ctx, inbound, msg, address)
     refused = refuse_stray_command(ctx, inbound, msg, address)  # "PAUSE" alone, etc.
-    return refused or handle_new_request(ctx, inbound, msg, name, address)
+    if refused:
+        return refused
+    pending = pending_request(address, msg)  # their request waiting for details
+    if pending is not None:
+        return complete_request(ctx, inbound, msg, pending, name, address)
+    return handle_new_request(ctx, inbound, msg, name, address)
 
 
 def lock_for(msg: EmailMessage, token: str | None, verdict: Classification) -> None:
