@@ -22,7 +22,15 @@ from .digest import collect_digest, digest_view
 from .handover import AWAY, NO_ANSWER, close_conversation, open_conversations
 from .intake import best_choice, offer, want_of
 from .leases import lock_routing, lock_scope, write_transaction
-from .models import Ambassador, Conversation, InboundMessage, MessageIdMap, OutboundMail, Request
+from .models import (
+    Ambassador,
+    Conversation,
+    InboundMessage,
+    MessageIdMap,
+    OutboundMail,
+    Request,
+    Setting,
+)
 from .notices import notify_coordinator, send_auto
 from .policy import FollowupPolicy, load_policy
 from .privacy import anonymise_expired
@@ -68,10 +76,93 @@ def run_followups(ctx: Context) -> Counter[str]:
     for request in list(waiting.order_by(Request.id)):
         due = Due(waiting, request.id, request.id)
         _step(done, lambda r=request.id: feedback_step(ctx, policy, r, now), due)
+    unmatched_steps(ctx, policy, now, done)
     if ctx.cfg.coordinator.digest:
         _step(done, lambda: daily_digest(ctx, policy, now))
     _step(done, lambda: "anonymised" if anonymise_expired(ctx, now) else "")
     return done
+
+
+# -- unmatched requests: the way out ------------------------------------------------------------
+
+RETRY_DAY = "unmatched-retry-day"  # Setting: the last day the retry pass was completed
+
+
+def unmatched_steps(
+    ctx: Context, policy: FollowupPolicy, now: datetime, done: Counter[str]
+) -> None:
+    """Unmatched requests wait for the coordinator, but not for ever: once each business
+    day (from `[unmatched] retry_hour_utc`) each is offered to an ambassador who matches
+    now, and after `expire_after_days` unmatched it expires with a kind last mail.
+
+    The retry pass is recorded as done for the day only at its end (Setting RETRY_DAY): a
+    pass cut short is run again at the next tick, and offers nothing twice, since a request
+    offered is no longer unmatched."""
+    unmatched = Request.select(Request.id).where(Request.state == lc.UNMATCHED)
+    if retry_due(ctx, policy, now):
+        for request in list(unmatched.order_by(Request.id)):
+            due = Due(unmatched, request.id, request.id)
+            _step(done, lambda r=request.id: retry_unmatched(ctx, r), due)
+        _step(done, lambda: mark_retried(now))
+    # updated_at is the time of the request's last move (record.move_request): here, the
+    # move to unmatched.
+    limit = now - timedelta(days=policy.unmatched_expire_after_days)
+    expiring = unmatched.where(Request.updated_at <= limit)
+    for request in list(expiring.order_by(Request.id)):
+        due = Due(expiring, request.id, request.id)
+        _step(done, lambda r=request.id: expire_unmatched(ctx, policy, r), due)
+
+
+def retry_due(ctx: Context, policy: FollowupPolicy, now: datetime) -> bool:
+    calendar = load_calendar(ctx.cfg.paths.rules)
+    if not calendar.is_business_day(now.date()) or now.hour < policy.unmatched_retry_hour_utc:
+        return False
+    last = Setting.get_or_none(Setting.key == RETRY_DAY)
+    return last is None or last.value < now.date().isoformat()
+
+
+def mark_retried(now: datetime) -> str:
+    day = now.date().isoformat()
+    Setting.insert(key=RETRY_DAY, value=day).on_conflict(
+        conflict_target=[Setting.key], update={Setting.value: day}
+    ).execute()
+    return ""
+
+
+def retry_unmatched(ctx: Context, request_id: int) -> str:
+    """Offer the request to an ambassador who matches now and never had it; the person
+    hears the good news (found.txt) from that ambassador's relay address."""
+    request = Request.get_by_id(request_id)
+    tried = frozenset(c.ambassador_id for c in request.conversations)
+    lock_routing()
+    choice = best_choice(want_of(request), exclude=tried)
+    if choice is None:
+        return ""
+    log_event(
+        "retry",
+        "an ambassador matches now: offered on the daily retry of unmatched requests",
+        request=request,
+    )
+    offer(ctx, None, request, choice, None, person_template="found")
+    return "rematched"
+
+
+def expire_unmatched(ctx: Context, policy: FollowupPolicy, request_id: int) -> str:
+    request = Request.get_by_id(request_id)
+    days = policy.unmatched_expire_after_days
+    request.closed_at = stamp()
+    request.save()
+    move_request(request, lc.EXPIRED, f"no ambassador found in {days} days unmatched")
+    send_auto(
+        ctx,
+        "unmatched_expired",
+        key=f"unmatched-expired:{request.id}",
+        to=request.person.email,
+        role="person",
+        data={"request": request_view(request, ctx.ref)},
+        request=request,
+    )
+    return "expired-unmatched"
 
 
 def daily_digest(ctx: Context, policy: FollowupPolicy, now: datetime) -> str:

@@ -19,6 +19,8 @@ class FollowupPolicy:
     feedback_after_days: int
     feedback_close_after_days: int
     needs_info_expire_after_days: int
+    unmatched_retry_hour_utc: int
+    unmatched_expire_after_days: int
     digest_hour_utc: int
     every_seconds: int
 
@@ -31,6 +33,8 @@ _KEYS = {
     "feedback_after_days": ("feedback", "ask_after_days"),
     "feedback_close_after_days": ("feedback", "close_after_days"),
     "needs_info_expire_after_days": ("needs_info", "expire_after_days"),
+    "unmatched_retry_hour_utc": ("unmatched", "retry_hour_utc"),
+    "unmatched_expire_after_days": ("unmatched", "expire_after_days"),
     "digest_hour_utc": ("digest", "hour_utc"),
     "every_seconds": ("scheduler", "every_seconds"),
 }
@@ -55,6 +59,9 @@ def load_policy(rules_dir: Path) -> FollowupPolicy:
             f"{path}: ambassador delays must grow: first_reminder_after < "
             "second_reminder_after < reassign_after"
         )
-    if policy.digest_hour_utc > 23:
-        raise RulesError(f"{path}: digest.hour_utc must be 0..23")
+    hours = {"digest.hour_utc": policy.digest_hour_utc}
+    hours["unmatched.retry_hour_utc"] = policy.unmatched_retry_hour_utc
+    for key, hour in hours.items():
+        if hour > 23:
+            raise RulesError(f"{path}: {key} must be 0..23")
     return policy
