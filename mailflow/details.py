@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from email.message import EmailMessage
 
-from peewee import fn
-
 from . import lifecycle as lc
 from .addresses import header_text, message_id_of, message_ids
 from .context import Context
@@ -32,7 +30,7 @@ KEPT_WHEN_UNSAID += ("age", "situation", "first_name")
 
 def pending_request(address: str, msg: EmailMessage) -> Request | None:
     """The sender's request waiting for details that this mail answers, if any."""
-    person = Person.get_or_none(fn.LOWER(Person.email) == address.strip().lower())
+    person = Person.get_or_none(Person.email == address.strip().lower())  # stored lower-case
     if person is None:
         return None
     waiting = list(

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from email.message import EmailMessage
 
-from peewee import fn
-
 from . import lifecycle as lc
 from .addresses import message_id_of
 from .ambassador_mail import STOP, command_of, load_command_rules
@@ -101,7 +99,7 @@ def is_person_stop(ctx: Context, msg: EmailMessage) -> bool:
 
 
 def open_requests(address: str) -> list[Request]:
-    person = Person.get_or_none(fn.LOWER(Person.email) == address.strip().lower())
+    person = Person.get_or_none(Person.email == address.strip().lower())  # stored lower-case
     if person is None:
         return []
     query = Request.select().where(
