@@ -33,7 +33,8 @@ def help_mail() -> OutboundMail:
 
 
 def states(request: Request) -> list[tuple[str | None, str | None]]:
-    return [(e.old_state, e.new_state) for e in request.events.order_by("id") if e.kind == "state"]
+    events = request.events.where(Event.kind == "state").order_by(Event.id)
+    return [(e.old_state, e.new_state) for e in events]
 
 
 def test_a_reply_to_the_help_mail_completes_the_request(ctx: Context) -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from mailflow.context import Context
 from mailflow.followup import run_followups
-from mailflow.models import Conversation, OutboundMail, Request
+from mailflow.models import Conversation, Event, OutboundMail, Request
 from tests.inprocess import close_context, open_context
 from tests.inprocess import store_and_process as run
 from tests.test_ambassador_mail import BAKER, NOW, OTHER_BAKER, amb, ask, mail, sent
@@ -44,7 +44,8 @@ def converse(ctx: Context) -> Conversation:
 
 
 def states(request: Request) -> list[tuple[str | None, str | None]]:
-    return [(e.old_state, e.new_state) for e in request.events.order_by("id") if e.kind == "state"]
+    events = request.events.where(Event.kind == "state").order_by(Event.id)
+    return [(e.old_state, e.new_state) for e in events]
 
 
 def test_stop_during_a_conversation_hands_it_over_and_says_so(ctx: Context) -> None:
