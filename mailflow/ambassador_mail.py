@@ -47,6 +47,7 @@ from .addresses import message_id_of, sender
 from .clock import local_now, stamp
 from .context import Context
 from .errors import RulesError
+from .handover import LEFT
 from .models import Ambassador, Conversation, InboundMessage
 from .notices import reply
 from .readable import readable_text, subject_of
@@ -63,7 +64,9 @@ STOP_CAUSE = "ambassador left the network (STOP)"
 
 @dataclass(frozen=True)
 class CommandRules:
-    prefix: re.Pattern[str]  # one reply prefix at the start of a folded line
+    prefix: re.Pattern[str]  # one reply or forward prefix at the start of a folded line
+    forward: re.Pattern[str]  # one forward prefix at the start of a folded line
+    forward_markers: tuple[str, ...]  # folded lines that announce a forwarded message
     greeting: re.Pattern[str]  # a greeting at the start of a folded line
     politeness: tuple[str, ...]  # folded words, longest first
     strict: tuple[tuple[str, re.Pattern[str]], ...]  # command words (anyone)
@@ -90,11 +93,15 @@ def load_command_rules(rules_dir: Path) -> CommandRules:
             alt = "|".join(r"[\W_]+".join(re.escape(w) for w in k.split()) for k in keys)
             return re.compile(rf"^[\W_]*(?:{alt})(?![a-z0-9])")
 
+        def prefixes(names: list[str]) -> re.Pattern[str]:
+            alt = "|".join(map(re.escape, _folded(names)))
+            return re.compile(rf"^\s*(?:{alt})\s*(?:\[\d+\]|\(\d+\))?\s*:")
+
+        forward = line["forward_prefixes"]
         return CommandRules(
-            prefix=re.compile(
-                rf"^\s*(?:{'|'.join(map(re.escape, _folded(line['reply_prefixes'])))})"
-                r"\s*(?:\[\d+\]|\(\d+\))?\s*:"
-            ),
+            prefix=prefixes(line["reply_prefixes"] + forward),
+            forward=prefixes(forward),
+            forward_markers=tuple(words(m) for m in line["forward_markers"] if words(m)),
             greeting=starts(line["greetings"]),
             politeness=tuple(sorted({words(p) for p in line["politeness"]}, key=len, reverse=True)),
             strict=tuple((c, starts(table[c]["words"])) for c in COMMANDS),
@@ -163,13 +170,43 @@ def match_line(line: str, rules: CommandRules, *, strict: bool) -> Command | Non
     return None
 
 
-def read_command(subject: str, body: str, rules: CommandRules, *, strict: bool) -> Command | None:
-    """The subject's command, else the first body line's; None for anything else."""
+def read_command(
+    subject: str, body: str, rules: CommandRules, *, strict: bool, forwarded: bool = False
+) -> Command | None:
+    """The subject's command, else the first body line's; None for anything else. A
+    forwarded mail (`forwarded`, or said so by its subject or body) is never STOP."""
     line = first_line(body, rules)
     found = match_line(subject, rules, strict=strict)
     if found and found.name == ABSENT and not words(found.argument):
         return Command(ABSENT, fold(line))  # "Subject: ABSENT", date in the body
-    return found or match_line(line, rules, strict=strict)
+    found = found or match_line(line, rules, strict=strict)
+    if found and found.name == STOP and (forwarded or is_forwarded(subject, body, rules)):
+        return None
+    return found
+
+
+def is_forwarded(subject: str, body: str, rules: CommandRules) -> bool:
+    """A forward prefix anywhere in the subject's chain ("Re: TR: STOP"), or a line of the
+    body announcing a forwarded message ("---------- Forwarded message ---------")."""
+    text = fold(subject).strip()
+    while match := rules.prefix.match(text):
+        if rules.forward.match(text):
+            return True
+        text = text[match.end() :].strip()
+    return any(
+        any(marker in words(line) for marker in rules.forward_markers)
+        for line in body.splitlines()
+        if line.strip()
+    )
+
+
+def command_of(msg: EmailMessage, rules: CommandRules, *, strict: bool) -> Command | None:
+    """`read_command` on a whole mail: one that carries another whole mail attached
+    (message/rfc822: "forward as attachment") counts as forwarded."""
+    attached = any(part.get_content_type() == "message/rfc822" for part in msg.walk())
+    return read_command(
+        subject_of(msg), readable_text(msg), rules, strict=strict, forwarded=attached
+    )
 
 
 # -- the pipeline's entry points -------------------------------------------------------------
@@ -184,7 +221,7 @@ def refuse_stray_command(
 ) -> str | None:
     """A command word from outside the directory is refused; None lets the request through."""
     rules = load_command_rules(ctx.cfg.paths.rules)
-    command = read_command(subject_of(msg), readable_text(msg), rules, strict=True)
+    command = command_of(msg, rules, strict=True)
     if command is None:
         return None
     word = rules.display[command.name]
@@ -233,7 +270,7 @@ def handle_ambassador_mail(
     """Mail from a registered ambassador to the shared address: a command, or the help."""
     inbound.role = "ambassador"
     rules = load_command_rules(ctx.cfg.paths.rules)
-    command = read_command(subject_of(msg), readable_text(msg), rules, strict=False)
+    command = command_of(msg, rules, strict=False)
     asked = Asked(ctx, inbound, msg, ambassador, command, rules)
     name = command.name if command else ""
     if not ambassador.active and name not in (RESUME, PROFILE):
@@ -292,11 +329,16 @@ def _profile(asked: Asked) -> str:
 def _stop(asked: Asked) -> str:
     a = asked.ambassador
     _save(a, active=False, left_at=stamp())
-    convs = list(_open_conversations(a))
-    for conv in convs:
-        followup.reassign(asked.ctx, conv, STOP_CAUSE, asked.inbound)
-    cause = f"left the network by mail (STOP); {len(convs)} open conversation(s) handed over"
-    return _answer(asked, "ambassador_stop", "ambassador-stop", cause, handed_over=len(convs))
+    done = followup.hand_over_all(asked.ctx, a, LEFT, STOP_CAUSE, asked.inbound)
+    cause = f"left the network by mail (STOP); {followup.describe_handover(done)}"
+    return _answer(
+        asked,
+        "ambassador_stop",
+        "ambassador-stop",
+        cause,
+        handed_over=done[followup.HANDED_OVER],
+        escalated=done[followup.ESCALATED],
+    )
 
 
 def _help(asked: Asked) -> str:

@@ -17,9 +17,18 @@ from .addresses import header_addresses
 from .classify import BOUNCE
 from .clock import stamp
 from .context import Context
-from .dsn import DELIVERED, PERMANENT, TRANSIENT, DeliveryReport, Verdict, judge, parse_dsn
-from .followup import reassign
-from .models import Ambassador, Conversation, InboundMessage, OutboundMail
+from .dsn import (
+    DELIVERED,
+    PERMANENT,
+    TRANSIENT,
+    DeliveryReport,
+    Verdict,
+    judge,
+    parse_dsn,
+)
+from .followup import describe_handover, hand_over_all
+from .handover import UNREACHABLE, open_conversations
+from .models import Ambassador, InboundMessage, OutboundMail
 from .notices import notify_coordinator
 from .record import log_event
 from .verp import looks_like_verp, parse_verp
@@ -132,20 +141,14 @@ def ambassador_failing(
     ambassador.bounce_state, ambassador.bounced_at = "failing", stamp()
     ambassador.updated_at = stamp()
     ambassador.save()
-    convs = list(
-        Conversation.select()
-        .where((Conversation.ambassador == ambassador) & (Conversation.state == "open"))
-        .order_by(Conversation.id)
-    )
+    requests = [conv.request_id for conv in open_conversations(ambassador=ambassador)]
+    done = hand_over_all(ctx, ambassador, UNREACHABLE, REASSIGN_CAUSE, inbound)
     log_event(
         "ambassador",
         f"ambassador #{ambassador.id}: address bounced ({verdict.status}); no new requests, "
-        f"{len(convs)} open conversation(s) handed over",
+        f"{describe_handover(done)}",
         inbound=inbound,
     )
-    requests = [conv.request_id for conv in convs]
-    for conv in convs:
-        reassign(ctx, conv, REASSIGN_CAUSE, inbound)
     notify_coordinator(
         ctx,
         inbound,

@@ -61,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
         help="events outside any request (imports, RGPD actions, newsletters, schema, ...)",
     )
     _coordinator_parsers(sub, log)
+    _request_parsers(sub)
     qua = sub.add_parser("quarantine", help="messages that could not be processed")
     qua_sub = qua.add_subparsers(dest="action", required=True)
     qua_sub.add_parser("list", help="id, received, sender, subject, reason")
@@ -106,6 +107,33 @@ def _coordinator_parsers(sub: argparse._SubParsersAction, log: argparse.Argument
     show.add_argument("id", type=int)  # any whole number: beyond the ids, "no ... #ID"
     show.add_argument("--raw", action="store_true", help="the exact stored bytes")
     show.add_argument("--outbound", action="store_true", help="an outbound mail, by its id")
+
+
+def _request_parsers(sub: argparse._SubParsersAction) -> None:
+    """Coordinators' hand on one request (request_admin.py)."""
+    req = sub.add_parser("request", help="one request, by hand: assign it, close it")
+    req_sub = req.add_subparsers(dest="action", required=True)
+    assign = req_sub.add_parser(
+        "assign", help="offer the request to this ambassador (introduction, news to the person)"
+    )
+    assign.add_argument("id", type=int)
+    assign.add_argument("email")
+    assign.add_argument(
+        "--force", action="store_true", help="even if they are paused, absent or at capacity"
+    )
+    close = req_sub.add_parser(
+        "close", help="end the request (relay addresses close); nobody is mailed unless --notify"
+    )
+    close.add_argument("id", type=int)
+    close.add_argument("--reason", metavar="TEXT", help="why, for the log (never mailed)")
+    close.add_argument(
+        "--withdrawn", action="store_true", help="the person gave up: withdrawn, not closed"
+    )
+    close.add_argument(
+        "--notify",
+        action="store_true",
+        help="tell the person, and the ambassador of a live exchange",
+    )
 
 
 def _care_parsers(sub: argparse._SubParsersAction) -> None:
@@ -316,6 +344,25 @@ def cmd_db(cfg: Config, args: argparse.Namespace) -> int:
         db.close()
 
 
+def cmd_request(cfg: Config, args: argparse.Namespace) -> int:
+    from . import request_admin
+    from .context import load_context
+    from .send import flush_outbox
+
+    _open(cfg)
+    ctx = load_context(cfg)
+    if args.action == "assign":
+        print(request_admin.assign(ctx, args.id, args.email, args.force))
+    else:
+        print(request_admin.close(ctx, args.id, args.reason, args.withdrawn, args.notify))
+    flushed = flush_outbox(cfg.smtp)  # a running daemon sends them instead when it holds it
+    if flushed.busy:
+        print("mails queued: the running daemon sends them")
+    elif flushed.sent or flushed.deferred or flushed.failed:
+        print(f"mails: {flushed.sent} sent, {flushed.deferred} deferred, {flushed.failed} failed")
+    return 0
+
+
 def cmd_care(cfg: Config, args: argparse.Namespace) -> int:
     from . import newsletter, privacy_export
 
@@ -440,6 +487,8 @@ def _command(args: argparse.Namespace) -> int:
             return cmd_message(cfg, args)
         if args.command == "db":
             return cmd_db(cfg, args)
+        if args.command == "request":
+            return cmd_request(cfg, args)
         return cmd_log(cfg, args)
     except MailflowError as exc:
         print(f"mailflow: {exc}", file=sys.stderr)

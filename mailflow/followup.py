@@ -19,9 +19,17 @@ from .business_days import load_calendar
 from .clock import local, stamp
 from .context import Context
 from .digest import daily_digest
+from .handover import AWAY, NO_ANSWER, close_conversation, open_conversations
 from .intake import best_choice, offer, want_of
 from .leases import lock_routing, lock_scope, write_transaction
-from .models import Conversation, MessageIdMap, Request
+from .models import (
+    Ambassador,
+    Conversation,
+    InboundMessage,
+    MessageIdMap,
+    Request,
+    Setting,
+)
 from .notices import notify_coordinator, send_auto
 from .policy import FollowupPolicy, load_policy
 from .record import log_event, move_request
@@ -67,6 +75,7 @@ def run_followups(ctx: Context) -> Counter[str]:
     for request in list(waiting.order_by(Request.id)):
         due = Due(waiting, request.id, request.id)
         _step(done, lambda r=request.id: feedback_step(ctx, policy, r, now), due)
+    unmatched_steps(ctx, policy, now, done)
     if ctx.cfg.coordinator.digest:
         _step(done, lambda: daily_digest(ctx, policy, now))
     _step(done, lambda: "anonymised" if anonymise_expired(ctx, now) else "")
@@ -77,6 +86,90 @@ def run_followups(ctx: Context) -> Counter[str]:
     else:
         compact_if_due()
     return done
+
+
+# -- unmatched requests: the way out ------------------------------------------------------------
+
+RETRY_DAY = "unmatched-retry-day"  # Setting: the last day the retry pass was completed
+
+
+def unmatched_steps(
+    ctx: Context, policy: FollowupPolicy, now: datetime, done: Counter[str]
+) -> None:
+    """Unmatched requests wait for the coordinator, but not for ever: once each business
+    day (from `[unmatched] retry_hour`, local time) each is offered to an ambassador who matches
+    now, and after `expire_after_days` unmatched it expires with a kind last mail.
+
+    The retry pass is recorded as done for the day only at its end (Setting RETRY_DAY): a
+    pass cut short is run again at the next tick, and offers nothing twice, since a request
+    offered is no longer unmatched."""
+    unmatched = Request.select(Request.id).where(Request.state == lc.UNMATCHED)
+    if retry_due(ctx, policy, now):
+        for request in list(unmatched.order_by(Request.id)):
+            due = Due(unmatched, request.id, request.id)
+            _step(done, lambda r=request.id: retry_unmatched(ctx, r), due)
+        _step(done, lambda: mark_retried(ctx, now))
+    # updated_at is the time of the request's last move (record.move_request): here, the
+    # move to unmatched.
+    limit = now - timedelta(days=policy.unmatched_expire_after_days)
+    expiring = unmatched.where(Request.updated_at <= limit)
+    for request in list(expiring.order_by(Request.id)):
+        due = Due(expiring, request.id, request.id)
+        _step(done, lambda r=request.id: expire_unmatched(ctx, policy, r), due)
+
+
+def retry_due(ctx: Context, policy: FollowupPolicy, now: datetime) -> bool:
+    """From the retry hour of each local business day ([schedule] timezone)."""
+    calendar = load_calendar(ctx.cfg.paths.rules)
+    today = local(now, ctx.cfg.schedule.zone)
+    if not calendar.is_business_day(today.date()) or today.hour < policy.unmatched_retry_hour:
+        return False
+    last = Setting.get_or_none(Setting.key == RETRY_DAY)
+    return last is None or last.value < today.date().isoformat()
+
+
+def mark_retried(ctx: Context, now: datetime) -> str:
+    day = local(now, ctx.cfg.schedule.zone).date().isoformat()
+    Setting.insert(key=RETRY_DAY, value=day).on_conflict(
+        conflict_target=[Setting.key], update={Setting.value: day}
+    ).execute()
+    return ""
+
+
+def retry_unmatched(ctx: Context, request_id: int) -> str:
+    """Offer the request to an ambassador who matches now and never had it; the person
+    hears the good news (found.txt) from that ambassador's relay address."""
+    request = Request.get_by_id(request_id)
+    tried = frozenset(c.ambassador_id for c in request.conversations)
+    lock_routing()
+    choice = best_choice(want_of(request), exclude=tried)
+    if choice is None:
+        return ""
+    log_event(
+        "retry",
+        "an ambassador matches now: offered on the daily retry of unmatched requests",
+        request=request,
+    )
+    offer(ctx, None, request, choice, None, person_template="found")
+    return "rematched"
+
+
+def expire_unmatched(ctx: Context, policy: FollowupPolicy, request_id: int) -> str:
+    request = Request.get_by_id(request_id)
+    days = policy.unmatched_expire_after_days
+    request.closed_at = stamp()
+    request.save()
+    move_request(request, lc.EXPIRED, f"no ambassador found in {days} days unmatched")
+    send_auto(
+        ctx,
+        "unmatched_expired",
+        key=f"unmatched-expired:{request.id}",
+        to=request.person.email,
+        role="person",
+        data={"request": request_view(request, ctx.ref)},
+        request=request,
+    )
+    return "expired-unmatched"
 
 
 @dataclass(frozen=True)
@@ -118,13 +211,13 @@ def chase_ambassador(ctx: Context, policy: FollowupPolicy, conv_id: int, now: da
     offered_at = local(conv.created_at, zone)
     waited = calendar.business_days_between(offered_at, local(now, zone))
     if waited >= policy.reassign_after:
-        reassign(ctx, conv, f"no answer after {waited} business days", None)
+        reassign(ctx, conv, NO_ANSWER, f"no answer after {waited} business days", None)
         return "reassigned"
     away = conv.ambassador.absent_until
     if away and local(away, zone) > calendar.add_business_days(offered_at, policy.reassign_after):
         # Away (ABSENT, or an out-of-office with a date) past the reassignment deadline:
         # waiting would only make the person wait longer.
-        reassign(ctx, conv, f"ambassador away until {local(away, zone):%d/%m/%Y}", None)
+        reassign(ctx, conv, AWAY, f"ambassador away until {local(away, zone):%d/%m/%Y}", None)
         return "reassigned"
     due = (
         2
@@ -167,70 +260,99 @@ def chase_ambassador(ctx: Context, policy: FollowupPolicy, conv_id: int, now: da
     return f"reminder{due}"
 
 
-def reassign(ctx: Context, conv: Conversation, cause: str, inbound) -> None:  # noqa: ANN001
-    """Close this ambassador's relay address and offer the request to the next one, or
-    escalate to the coordinator when nobody is left. Runs in the caller's transaction."""
+HANDED_OVER, ESCALATED, ENDED = "handed-over", "escalated", "ended"
+
+
+def reassign(
+    ctx: Context,
+    conv: Conversation,
+    reason: str,
+    cause: str,
+    inbound,  # noqa: ANN001 - InboundMessage | None
+) -> str:
+    """Close this ambassador's relay addresses (handover.py `reason`) and offer the request
+    to the next one, or escalate to the coordinator when nobody is left. Runs in the
+    caller's transaction; returns what happened to the request: HANDED_OVER to another
+    ambassador, ESCALATED, or ENDED (nothing left to hand over: its exchange was over).
+
+    The person is told in words that fit: a new ambassador after a silent one
+    (reassigned.txt), or, when the ambassador had answered and leaves, that their exchange
+    stops there and who takes over, if anyone (handover.txt)."""
     request = conv.request
-    conv.state, conv.closed_at, conv.closed_reason = CLOSED, stamp(), cause[:40]
-    conv.save()
-    log_event(
-        "closed",
-        f"relay addresses of conversation #{conv.id} closed: {cause}",
-        request=request,
-        conversation=conv,
-        inbound=inbound,
-    )
-    if request.state not in (lc.OFFERED, lc.ANSWERED):
-        return
+    close_conversation(conv, reason, cause, inbound)
+    if request.state not in (lc.OFFERED, lc.ANSWERED, lc.IN_CONVERSATION):
+        return ENDED
+    live = conv.ambassador_answered_at is not None  # they had answered: an exchange ends
     move_request(request, lc.REASSIGNED, cause, inbound)
     tried = {c.ambassador_id for c in request.conversations}
     lock_routing()
     choice = best_choice(want_of(request), exclude=frozenset(tried))
+    told = {"previous": ambassador_view(conv.ambassador), "why": reason}
     if choice is not None:
-        offer(
-            ctx,
-            inbound,
-            request,
-            choice,
-            None,
-            person_template="reassigned",
-            extra={"previous": ambassador_view(conv.ambassador), "why": why_reassigned(cause)},
-        )
-        return
-    escalate(ctx, request, f"{cause}; no other ambassador available", inbound)
+        template = "handover" if live else "reassigned"
+        offer(ctx, inbound, request, choice, None, person_template=template, extra=told)
+        return HANDED_OVER
+    cause = f"{cause}; no other ambassador available"
+    if live:
+        escalate(ctx, request, cause, inbound, person_template="handover", extra=told)
+    else:
+        escalate(ctx, request, cause, inbound)
+    return ESCALATED
 
 
-def why_reassigned(cause: str) -> str:
-    """The person is told why in words that fit: left the network, unreachable, or silent."""
-    lowered = cause.lower()
-    if "left" in lowered or "stop" in lowered:
-        return "left"
-    if "bounce" in lowered:
-        return "unreachable"
-    return "silent"
+def hand_over_all(
+    ctx: Context, ambassador: Ambassador, reason: str, cause: str, inbound: InboundMessage
+) -> Counter[str]:
+    """Every open conversation of an ambassador who cannot go on (STOP, dead address) is
+    closed and its request handed on; counts what really happened to each."""
+    done: Counter[str] = Counter()
+    for conv in open_conversations(ambassador=ambassador):
+        done[reassign(ctx, conv, reason, cause, inbound)] += 1
+    return done
 
 
-def escalate(ctx: Context, request: Request, cause: str, inbound) -> None:  # noqa: ANN001
+def describe_handover(done: Counter[str]) -> str:
+    total = sum(done.values())
+    return (
+        f"{total} open conversation(s): {done[HANDED_OVER]} handed over, "
+        f"{done[ESCALATED]} escalated to the coordinator, "
+        f"{done[ENDED]} ended (exchange already over)"
+    )
+
+
+def escalate(
+    ctx: Context,
+    request: Request,
+    cause: str,
+    inbound,  # noqa: ANN001 - InboundMessage | None
+    person_template: str = "still_looking",
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Nobody left: the request waits `unmatched` for the coordinator (and the daily
+    retry, `retry_unmatched`); both the coordinator and the person are told. The keys
+    count the request's conversations: a request escalated again after a later offer is
+    news again, the same escalation replayed is not."""
     request.escalated_at = stamp()
     request.save()
     move_request(request, lc.UNMATCHED, cause, inbound)
     log_event("escalated", cause, request=request, inbound=inbound)
     view = request_view(request, ctx.ref)
+    round_ = request.conversations.count()
     notify_coordinator(
         ctx,
         inbound,
         "escalation_coordinator",
         {"request": view, "cause": cause},
         request=request,
-        key=f"escalation:{request.id}",
+        key=f"escalation:{request.id}:{round_}",
     )
     send_auto(
         ctx,
-        "still_looking",
-        key=f"still-looking:{request.id}",
+        person_template,
+        key=f"{person_template}:{request.id}:{round_}",
         to=request.person.email,
         role="person",
-        data={"request": view},
+        data={"request": view, "ambassador": None, **(extra or {})},
         request=request,
         inbound=inbound,
     )
@@ -285,21 +407,30 @@ def feedback_step(ctx: Context, policy: FollowupPolicy, request_id: int, now: da
             close_request(request, "feedback not answered")
             return "closed"
         return ""
-    if request.first_answer_at is None or now < request.first_answer_at + timedelta(
-        days=policy.feedback_after_days
-    ):
+    conv = request.conversations.where(Conversation.state == OPEN).first()
+    answered = answered_at(request, conv)
+    if answered is None or now < answered + timedelta(days=policy.feedback_after_days):
         return ""
-    ask_feedback(ctx, request, now)
+    ask_feedback(ctx, request, conv, answered, now)
     return "feedback-asked"
 
 
-def ask_feedback(ctx: Context, request: Request, now: datetime) -> None:
+def answered_at(request: Request, conv: Conversation | None) -> datetime | None:
+    """When the exchange the feedback is about began: the first answer of the ambassador
+    the request is with now (after a handover, not the one who left)."""
+    if conv is not None and conv.ambassador_answered_at is not None:
+        return conv.ambassador_answered_at
+    return None if conv is not None else request.first_answer_at
+
+
+def ask_feedback(
+    ctx: Context, request: Request, conv: Conversation | None, answered: datetime, now: datetime
+) -> None:
     from .addresses import new_token
 
     request.feedback_token = request.feedback_token or new_token()
     request.feedback_asked_at = now
     request.save()
-    conv = request.conversations.where(Conversation.state == OPEN).first()
     send_auto(
         ctx,
         "feedback_request",
@@ -316,7 +447,7 @@ def ask_feedback(ctx: Context, request: Request, now: datetime) -> None:
     move_request(
         request,
         lc.FEEDBACK_ASKED,
-        f"feedback asked {(now - request.first_answer_at).days} days after the first answer",
+        f"feedback asked {(now - answered).days} days after the first answer",
     )
 
 

@@ -58,6 +58,18 @@ def handle_new_request(
             request=request,
         )
         return NEEDS_INFO
+    return route_request(ctx, inbound, request, address, original_id)
+
+
+def route_request(
+    ctx: Context,
+    inbound: InboundMessage,
+    request: Request,
+    address: str,
+    original_id: str | None,
+) -> str:
+    """An understood request (new, or completed from needs_info) is offered to the best
+    ambassador, or waits `unmatched` for the coordinator."""
     lock_routing()  # several daemons: one choice at a time sees every ambassador's load
     choice = best_choice(want_of(request))
     if choice is None:
@@ -78,16 +90,26 @@ def _person(address: str) -> Person:
 
 
 def _create_request(person: Person, parsed: ParsedRequest, address: str, name: str) -> Request:
+    now = stamp()
+    return Request.create(
+        person=person,
+        state=lc.NEW,
+        **request_fields(person, parsed, address, name),
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def request_fields(person: Person, parsed: ParsedRequest, address: str, name: str) -> dict:
+    """The request's columns from what was understood (the person's first name is kept
+    on the person too)."""
     place = parsed.place
     secret = Secret(address=address, replacement="[adresse masquée]")
-    now = stamp()
     first_name = parsed.first_name or first_name_from_display(name)
     if first_name and person.first_name != first_name:
         person.first_name = first_name
         person.save()
-    return Request.create(
-        person=person,
-        state=lc.NEW,
+    return dict(
         kind=parsed.kind,
         trade_text=parsed.trade_text,
         code_rome=parsed.trade.code_rome if parsed.trade else None,
@@ -99,12 +121,10 @@ def _create_request(person: Person, parsed: ParsedRequest, address: str, name: s
         insee=place.insee if place else None,
         postcode=place.postcode if place else None,
         age=parsed.age,
-        minor=likely_under_15(parsed.age, parsed.situation, _ages_stated(person), now),
+        minor=likely_under_15(parsed.age, parsed.situation, _ages_stated(person), stamp()),
         situation=parsed.situation,
         first_name=first_name or person.first_name,
         message=scrub_text(parsed.message, [secret]),
-        created_at=now,
-        updated_at=now,
     )
 
 

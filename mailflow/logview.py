@@ -265,6 +265,11 @@ _SHOWN_EVENTS = (
     "send-unconfirmed",
     "send-recovered",
     "uidvalidity",
+    "details",  # a person's new mail completed a request waiting for details
+    "retry",  # an unmatched request found an ambassador on the daily retry
+    "assigned",  # mailflow request assign
+    "person-stop",
+    "cancelled",  # mail still queued for a person whose request ended
 )
 
 

@@ -233,7 +233,8 @@ class ServerErasure(BaseModel):
 
 
 class Setting(BaseModel):
-    """Values the installation creates once and keeps (e.g. the VERP signing key)."""
+    """Values the installation keeps: the VERP signing key, the last day the scheduler
+    retried the unmatched requests (followup.RETRY_DAY)."""
 
     key = CharField(max_length=100, primary_key=True)
     value = TextField()

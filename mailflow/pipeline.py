@@ -29,6 +29,8 @@ from .bounces import handle_bounce
 from .classify import AUTO_REPLY, BOUNCE, Classification, classify
 from .clock import stamp
 from .context import Context
+from .details import complete_request, pending_request
+from .ending import handle_person_stop, is_person_stop, open_requests
 from .ingest import parse_headers
 from .intake import handle_new_request
 from .leases import claim_inbound, lock_scope, worker_name, write_transaction
@@ -102,8 +104,15 @@ def dispatch(
     if ambassador is not None:
         return handle_ambassador_mail(ctx, inbound, msg, ambassador)
     inbound.role = "person"
-    refused = refuse_stray_command(ctx, inbound, msg, address)  # "STOP" alone, etc.
-    return refused or handle_new_request(ctx, inbound, msg, name, address)
+    if is_person_stop(ctx, msg):  # withdraws their requests, ends their exchanges
+        return handle_person_stop(ctx, inbound, msg, address)
+    refused = refuse_stray_command(ctx, inbound, msg, address)  # "PAUSE" alone, etc.
+    if refused:
+        return refused
+    pending = pending_request(address, msg)  # their request waiting for details
+    if pending is not None:
+        return complete_request(ctx, inbound, msg, pending, name, address)
+    return handle_new_request(ctx, inbound, msg, name, address)
 
 
 def lock_for(msg: EmailMessage, token: str | None, verdict: Classification) -> None:
@@ -111,7 +120,9 @@ def lock_for(msg: EmailMessage, token: str | None, verdict: Classification) -> N
 
     Mail that may change many requests at once takes the whole directory: a bounce or an
     out-of-office (they may reassign an ambassador's conversations) and any mail from an
-    ambassador's registered address without a relay token (PAUSE, STOP, ...)."""
+    ambassador's registered address without a relay token (PAUSE, STOP, ...). A person's
+    mail locks their open requests too: their STOP withdraws them all, and a new mail may
+    complete the one waiting for details."""
     who = sender(msg)
     address = who[1] if who else ""
     requests: list[int] = []
@@ -125,6 +136,8 @@ def lock_for(msg: EmailMessage, token: str | None, verdict: Classification) -> N
     wide = verdict.outcome in (BOUNCE, AUTO_REPLY) or (
         not verdict.automated and not token and bool(address) and find_ambassador(address)
     )
+    if address and not verdict.automated:  # a person's STOP, or a completed request
+        requests += [r.id for r in open_requests(address)]
     lock_scope(requests, [address], whole_directory=bool(wide))
 
 

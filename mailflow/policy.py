@@ -22,6 +22,8 @@ class FollowupPolicy:
     feedback_after_days: int
     feedback_close_after_days: int
     needs_info_expire_after_days: int
+    unmatched_retry_hour: int  # local time, like the digest's
+    unmatched_expire_after_days: int
     digest_hour: int  # local time ([schedule] timezone of the configuration)
     every_seconds: int
     # The digest's age bands of open requests: (first whole day since the request, label),
@@ -44,6 +46,8 @@ _KEYS = {
     "feedback_after_days": ("feedback", "ask_after_days"),
     "feedback_close_after_days": ("feedback", "close_after_days"),
     "needs_info_expire_after_days": ("needs_info", "expire_after_days"),
+    "unmatched_retry_hour": ("unmatched", "retry_hour"),
+    "unmatched_expire_after_days": ("unmatched", "expire_after_days"),
     "digest_hour": ("digest", "hour"),
     "every_seconds": ("scheduler", "every_seconds"),
 }
@@ -73,8 +77,10 @@ def load_policy(rules_dir: Path) -> FollowupPolicy:
             f"{path}: ambassador delays must grow: first_reminder_after < "
             "second_reminder_after < reassign_after"
         )
-    if policy.digest_hour > 23:
-        raise RulesError(f"{path}: digest.hour must be 0..23")
+    hours = {"digest.hour": policy.digest_hour, "unmatched.retry_hour": policy.unmatched_retry_hour}
+    for key, hour in hours.items():
+        if hour > 23:
+            raise RulesError(f"{path}: {key} must be 0..23")
     return policy
 
 

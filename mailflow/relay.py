@@ -9,7 +9,9 @@ from .addresses import header_text, message_id_of, message_ids
 from .clock import stamp
 from .compose import LOOP_HEADER, new_message_id
 from .context import Context
+from .ending import handle_person_stop, is_person_stop
 from .feedback import handle_feedback
+from .handover import closed_notice_data, reason_of
 from .limits import explain_removed, strip_attachments, warn_cc
 from .models import Conversation, InboundMessage, MessageIdMap, Request
 from .notices import notify_coordinator, reply
@@ -45,6 +47,9 @@ def handle_relay(
     if conv is None:
         request = Request.get_or_none(Request.feedback_token == token)
         if request is not None and address == request.person.email.lower():
+            inbound.request = request
+            if is_person_stop(ctx, msg):
+                return handle_person_stop(ctx, inbound, msg, address)
             return handle_feedback(ctx, inbound, msg, request, address)
         inbound.role = "stranger"
         return _refuse(ctx, inbound, msg, None, address, REFUSED_UNKNOWN, "unknown relay token")
@@ -55,6 +60,8 @@ def handle_relay(
         why = f"sender is not the conversation's {side}"
         return _refuse(ctx, inbound, msg, conv, address, REFUSED_STRANGER, why)
     inbound.role = side
+    if side == PERSON and is_person_stop(ctx, msg):  # through any of their relay addresses
+        return handle_person_stop(ctx, inbound, msg, address)
     if conv.state == "closed":
         return _closed_notice(ctx, inbound, msg, conv, side, address)
     if relay_over_limit(ctx, inbound, conv):  # a runaway loop stops here
@@ -72,10 +79,12 @@ def _closed_notice(
     side: str,
     address: str,
 ) -> str:
-    """A party writing through a closed relay address gets a polite notice, once per side."""
+    """A party writing through a closed relay address gets a polite notice, once per side,
+    saying why it closed and where the request stands now (handover.py)."""
     log_event(
         "closed-address",
-        f"{side} wrote through a closed relay address; not forwarded",
+        f"{side} wrote through a relay address closed ({reason_of(conv.closed_reason)}); "
+        "not forwarded",
         request=conv.request,
         conversation=conv,
         inbound=inbound,
@@ -89,6 +98,8 @@ def _closed_notice(
         {
             "request": request_view(conv.request, ctx.ref),
             "ambassador": ambassador_view(conv.ambassador),
+            "coordinator": ctx.cfg.coordinator.email,
+            **closed_notice_data(conv),
         },
         request=conv.request,
         conversation=conv,

@@ -113,7 +113,7 @@ def test_person_whose_request_mentions_pause_makes_a_request(ctx: Context) -> No
     assert run(ctx, mail("Demande", body, sender="c@users.test")) == {"command-refused": 1}
 
 
-@pytest.mark.parametrize("subject", ["STOP", "pause", "Réprise", "ABSENT jusqu'au 15/12"])
+@pytest.mark.parametrize("subject", ["PAUSE", "pause", "Réprise", "ABSENT jusqu'au 15/12"])
 def test_command_from_a_non_ambassador_is_refused(ctx: Context, subject: str) -> None:
     assert run(ctx, mail(subject, sender="Léa <lea@users.test>")) == {"command-refused": 1}
     [(to, text)] = sent("command_refused")
@@ -146,6 +146,7 @@ def test_confirmation_subjects_are_no_commands() -> None:
         "today": "",
         "paused": False,
         "handed_over": 0,
+        "escalated": 0,
         "former": False,
         "left_on": None,
         "can_rejoin": False,
@@ -158,6 +159,14 @@ def test_confirmation_subjects_are_no_commands() -> None:
         for state in ("active", "rejoined", "blocked"):
             subject = render(folder, f"ambassador_{name}", data | {"state": state}).subject
             assert read_command("Re: " + subject, "Merci !", rules, strict=False) is None, subject
+    request = {"who": "Léa", "who_short": "Léa", "trade_label": "Boulanger", "first_name": None}
+    for name, extra in (
+        ("person_stop", {"withdrawn": [request], "told": ["Marie"]}),
+        ("exchange_ended_ambassador", {"request": request, "why": "person-stopped"}),
+        ("exchange_ended_ambassador", {"request": request, "why": "request-closed"}),
+    ):
+        subject = render(folder, name, data | {"answered": True} | extra).subject
+        assert read_command("Re: " + subject, "Merci !", rules, strict=False) is None, subject
     assert (
         read_command(
             "Re: " + render(folder, "command_refused", data).subject, "", rules, strict=False
@@ -256,6 +265,45 @@ def test_stop_reassigns_open_conversations(ctx: Context) -> None:
     assert [to for to, _ in sent("reassigned")] == ["lea@users.test"]
     [(_, text)] = sent("ambassador_stop")
     assert "merci" in text.lower() and "confié à un autre ambassadeur" in text
+
+
+@pytest.mark.parametrize(
+    ("subject", "body"),
+    [
+        ("Fwd: STOP", "STOP"),
+        ("TR: STOP", ""),
+        ("Re: TR: stop", ""),
+        ("WG: Stop", ""),
+        ("STOP", "---------- Forwarded message ---------\nDe : Léa\nSTOP"),
+        ("Stop", "Bonjour,\n\n-------- Message transféré --------\nSujet : STOP"),
+    ],
+)
+def test_a_forwarded_stop_is_no_command(ctx: Context, subject: str, body: str) -> None:
+    """Someone else's words passed on must not end anything."""
+    assert ask(ctx, "lea@users.test") == BAKER
+    assert run(ctx, mail(subject, body)) == {"ambassador-help": 1}
+    assert amb().active and Conversation.get().state == "open"
+    assert Request.get().state == "offered"
+
+
+def test_a_stop_attached_as_a_whole_message_is_no_command(ctx: Context) -> None:
+    from email.message import EmailMessage
+
+    inner = EmailMessage()
+    inner["From"], inner["Subject"] = "someone@else.test", "STOP"
+    inner.set_content("STOP")
+    outer = EmailMessage()
+    outer["From"], outer["To"], outer["Subject"] = BAKER, "relay@mailflow.test", "STOP"
+    outer["Message-ID"] = "<fwd-as-attachment@pros.test>"
+    outer.set_content("STOP")
+    outer.add_attachment(inner)
+    assert run(ctx, bytes(outer)) == {"ambassador-help": 1}
+    assert amb().active
+
+
+def test_a_forwarded_pause_still_counts(ctx: Context) -> None:
+    """Only STOP, which ends exchanges, is held back: a forwarded PAUSE is harmless."""
+    assert run(ctx, mail("TR: PAUSE")) == {"ambassador-pause": 1}
 
 
 def test_former_ambassador_gets_help_then_may_rejoin(ctx: Context) -> None:

@@ -63,13 +63,19 @@ def test_stop_hands_the_open_conversation_to_the_next_ambassador(
     assert len(closed) == 1 and "STOP" in closed[0]
 
 
-def test_stop_from_someone_who_is_no_ambassador_is_politely_refused(
+def test_stop_from_someone_without_a_request_changes_nothing(
     deployment: Deployment,
 ) -> None:
     dep, mail = deployment, deployment.stack
     send(dep, "person2@users.test", "STOP", "")
-    [refusal] = mail.wait_for("person2@users.test")
-    body = text(refusal)
-    assert "pas enregistrée comme celle d'un ambassadeur" in body
-    assert "je voudrais rencontrer" in body
+    [answer] = mail.wait_for("person2@users.test")
+    body = text(answer)
+    assert "aucune demande en cours" in body and "nous n'avons rien changé" in body
     assert dep.log()["requests"] == []
+    assert all(a["active"] for a in json_list(dep))
+
+
+def json_list(dep: Deployment) -> list[dict]:
+    import json
+
+    return json.loads(dep.cli("ambassadors", "list", "--json").stdout)

@@ -19,6 +19,7 @@ import pytest
 
 from mailflow.mime_text import get_text, is_attachment, set_text
 from mailflow.scrub import Secret, find_leaks
+from tests.corpus_runner import load_expected
 from tests.deployment import RELAY, Deployment
 
 CORPUS = sorted((Path(__file__).parent / "corpus").glob("*.eml"))
@@ -97,6 +98,8 @@ def test_no_address_leaks_in_either_direction(deployment: Deployment) -> None:
     for path in CORPUS:
         raw = path.read_bytes()
         for sender, relay_address in ((AMBASSADOR, to_person_relay), (PERSON, to_amb_relay)):
+            if sender == PERSON and load_expected(path).outcome == "person-stop":
+                continue  # the person's STOP ends the exchange: it is never relayed
             msg = leak_prone(raw, sender, relay_address)
             try:
                 data = msg.as_bytes(policy=policy.SMTP)
