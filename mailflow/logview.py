@@ -244,6 +244,9 @@ _SHOWN_EVENTS = (
     "send-unconfirmed",
     "send-recovered",
     "uidvalidity",
+    "auto-reply",
+    "to-return-path",
+    "spam",
 )
 
 
