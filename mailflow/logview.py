@@ -239,6 +239,7 @@ _SHOWN_EVENTS = (
     "cc-warning",
     "quarantine-retry",
     "quarantine-drop",
+    "quarantine-show",
     "anonymised",
     "person-forgotten",
     "send-unconfirmed",

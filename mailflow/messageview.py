@@ -13,7 +13,7 @@ from email.parser import BytesHeaderParser
 from typing import Any
 
 from .errors import MailflowError
-from .models import InboundMessage, OutboundMail, Request
+from .models import ROW_ID_MAX, InboundMessage, OutboundMail, Request
 
 SUMMARY_HEADERS = (
     "From",
@@ -31,7 +31,7 @@ SUMMARY_HEADERS = (
 
 def _row(message_id: int, outbound: bool) -> InboundMessage | OutboundMail:
     model = OutboundMail if outbound else InboundMessage
-    row = model.get_or_none(model.id == message_id)
+    row = model.get_or_none(model.id == message_id) if 0 < message_id <= ROW_ID_MAX else None
     if row is None:
         what = "outbound mail" if outbound else "inbound message"
         raise MailflowError(f"no {what} #{message_id}")

@@ -17,6 +17,7 @@ from peewee import (
 from .fields import CharField, TextField
 
 database = DatabaseProxy()
+ROW_ID_MAX = 2**63 - 1  # the largest id either backend stores (SQLite and PostgreSQL bigint)
 
 
 class BaseModel(Model):
