@@ -31,6 +31,7 @@ from peewee import IntegrityError
 
 from .clock import stamp
 from .config import MailboxConfig
+from .crashpoints import crash_point
 from .leases import for_update, lock_message_id, write_transaction
 from .models import InboundMessage, MailboxState, database
 from .record import log_event
@@ -194,6 +195,7 @@ def fetch_new(client: IMAPClient, cfg: MailboxConfig, limit: int | None = None) 
         if not batch:
             continue
         fetched = sorted(client.fetch(batch, ["BODY.PEEK[]"]).items())
+        before = stored
         with write_transaction():  # the batch and how far we read: one commit (one fsync)
             for uid, data in fetched:
                 raw = data.get(b"BODY[]")
@@ -208,6 +210,8 @@ def fetch_new(client: IMAPClient, cfg: MailboxConfig, limit: int | None = None) 
                 & (MailboxState.uidvalidity == uidvalidity)
                 & (MailboxState.last_uid < batch[-1])  # never backwards (another daemon's read)
             ).execute()
+        if stored > before:
+            crash_point("stored")
     return stored
 
 
@@ -304,6 +308,8 @@ def _tidy_group(client: IMAPClient, group: list[InboundMessage], target: str) ->
             raise
         log.info("tidy: another daemon moved some of these meanwhile; next cycle (%s)", exc)
         return 0
+    if uids and target:
+        crash_point("moved")
     InboundMessage.update(server_done=True).where(
         InboundMessage.id.in_([r.id for r in group])
     ).execute()

@@ -36,6 +36,7 @@ from .bounces import handle_bounce
 from .classify import AUTO_REPLY, BOUNCE, OWN_LOOP, SPAM, Classification, classify
 from .clock import stamp
 from .context import Context
+from .crashpoints import crash_point
 from .ingest import parse_headers
 from .intake import handle_new_request
 from .leases import claim_inbound, lock_scope, worker_name, write_transaction
@@ -191,6 +192,7 @@ def _process_claimed(ctx: Context, inbound_id: int) -> str | None:
             request=inbound.request_id,
             conversation=inbound.conversation_id,
         )
+    crash_point("decided")
     return outcome
 
 
