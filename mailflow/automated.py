@@ -84,7 +84,7 @@ def to_return_path(
     outbound = returned_mail(return_path_address(msg, relay), relay)
     conv = outbound.conversation if outbound and outbound.conversation_id else None
     side = party_of(conv, address) if conv else None
-    inbound.role = side or ("mail-system" if verdict.outcome != "normal" else "stranger")
+    inbound.role = side or ("mail-system" if verdict.automated else "stranger")
     if outbound is not None:
         inbound.request, inbound.conversation = outbound.request_id, outbound.conversation_id
         about = f"the return path of {outbound.purpose} mail #{outbound.id}"
