@@ -1,9 +1,11 @@
 """Naming what kind of mail arrived, before anything else looks at it.
 
 Automated mail (auto-replies, bounces, lists, our own mail coming back) must never be
-answered, or two robots mail each other forever. The rules are data (rules/classify.toml);
-the order they are tried in is code, below, because it matters: a bounce that also says
-Auto-Submitted is a bounce, a newsletter that also says Precedence: bulk is a list.
+answered, or two robots mail each other forever; nor must what the receiving server's spam
+filter flagged (answering it is backscatter, relaying it spams a party). The rules are data
+(rules/classify.toml); the order they are tried in is code, below, because it matters: a
+bounce that also says Auto-Submitted is a bounce, a newsletter that also says Precedence:
+bulk is a list, and a bounce of ours that a filter flagged as spam is still a bounce.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ AUTO_REPLY = "auto-reply"
 BOUNCE = "bounce"
 MAILING_LIST = "mailing-list"
 OWN_LOOP = "own-loop"
+SPAM = "spam"
 
 
 @dataclass(frozen=True)
@@ -41,9 +44,13 @@ class ClassifyRules:
     bounce_sender_prefixes: tuple[str, ...]
     bounce_headers: frozenset[str]
     bounce_subjects: tuple[str, ...]
+    spam_headers: frozenset[str]
+    spam_values: frozenset[str]
+    spam_scores: tuple[tuple[str, float], ...] = ()  # (header, threshold): spam at or above
 
 
 _PREFIX_KEYS = ("subjects", "prefixes")  # matched with str.startswith: keep them ordered
+_TABLES = {"spam_scores"}
 
 
 @lru_cache(maxsize=4)
@@ -51,16 +58,28 @@ def load_classify_rules(rules_dir: Path) -> ClassifyRules:
     path = rules_dir / "classify.toml"
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
+        scores = tuple(
+            (str(name).lower(), _threshold(name, value))
+            for name, value in sorted(data["spam_scores"].items())
+        )
         return ClassifyRules(
             **{
                 key: (tuple if key.endswith(_PREFIX_KEYS) else frozenset)(
                     str(v).lower() for v in data[key]
                 )
                 for key in ClassifyRules.__dataclass_fields__
-            }
+                if key not in _TABLES
+            },
+            spam_scores=scores,
         )
-    except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError) as exc:
-        raise RulesError(f"{path}: {exc}") from exc
+    except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError, AttributeError) as exc:
+        raise RulesError(f"{path}: {type(exc).__name__}: {exc}") from exc
+
+
+def _threshold(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"spam_scores.{name} must be a number, got {value!r}")
+    return float(value)
 
 
 @dataclass(frozen=True)
@@ -138,6 +157,19 @@ def _bounce(msg: EmailMessage, rules: ClassifyRules, subject: str) -> str:
     return ""
 
 
+def _spam(msg: EmailMessage, rules: ClassifyRules) -> str:
+    """Why the receiving server's spam filter called this spam, or ""."""
+    for name in sorted(rules.spam_headers):
+        value = _header(msg, name)
+        if value and re.split(r"[\s,;]", value, maxsplit=1)[0] in rules.spam_values:
+            return f"{name}: {value[:80]}"
+    for name, threshold in rules.spam_scores:
+        found = re.match(r"[+-]?\d+(?:\.\d+)?", _header(msg, name))
+        if found and float(found.group()) >= threshold:
+            return f"{name}: {found.group()} (spam from {threshold:g})"
+    return ""
+
+
 def _auto_reply(msg: EmailMessage, rules: ClassifyRules, subject: str) -> str:
     """Why this is explicitly an auto-reply, or ""."""
     auto = _header(msg, "auto-submitted")
@@ -197,6 +229,7 @@ def classify(
     checks = (
         (OWN_LOOP, lambda: _own_loop(msg, rules, marker, domain)),
         (BOUNCE, lambda: _bounce(msg, rules, subject)),
+        (SPAM, lambda: _spam(msg, rules)),
         (AUTO_REPLY, lambda: _auto_reply(msg, rules, subject)),
         (MAILING_LIST, lambda: _mailing_list(msg, rules)),
         (AUTO_REPLY, lambda: _weak_auto(msg, rules, subject)),

@@ -314,7 +314,7 @@ def cmd_quarantine(cfg: Config, args: argparse.Namespace) -> int:
     if args.action == "list":
         print(q.render_list(q.list_quarantine()), end="")
     elif args.action == "show":
-        entry, headers, raw = q.show(args.id)
+        entry, headers, raw = q.show(args.id, args.raw)
         if args.raw:
             sys.stdout.flush()
             sys.stdout.buffer.write(raw)

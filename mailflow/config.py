@@ -92,6 +92,10 @@ class LimitsConfig:
     )
     auto_reply_interval_days: int = 3  # same automatic answer to the same sender at most once
     max_relayed_per_conversation_per_hour: int = 20
+    # Refusals to people writing to a relay address that is not theirs (or that does not
+    # exist), all senders together, per 24 hours: forged senders must not turn mailflow
+    # into a backscatter source. Beyond it, refused messages are only logged.
+    max_stranger_refusals_per_day: int = 5
 
 
 @dataclass(frozen=True)

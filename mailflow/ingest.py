@@ -3,7 +3,9 @@
 Order matters: (1) store raw bytes and commit, (2) process (pipeline.py), (3) move the
 server copy to the processed or quarantine folder. A crash between any two steps is
 repaired on the next pass: a stored message is recognised by its hash and never stored or
-processed again.
+processed again. Another copy of a mail already stored (same Message-ID, sender and body,
+other trace headers) is stored as a `duplicate`, not processed; a message that merely
+reuses a Message-ID (another sender or body) is processed, its collision logged.
 
 Several daemons may read one mailbox at once: both may fetch the same UID, and the one that
 stores it second finds its hash taken and counts it as known (no error, nothing of the
@@ -21,6 +23,7 @@ from contextlib import contextmanager
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser
+from email.utils import getaddresses
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
@@ -28,6 +31,7 @@ from peewee import IntegrityError
 
 from .clock import stamp
 from .config import MailboxConfig
+from .crashpoints import crash_point
 from .leases import for_update, lock_message_id, write_transaction
 from .models import InboundMessage, MailboxState, database
 from .record import log_event
@@ -88,14 +92,54 @@ def store(
         return None
     message_id = _message_id(raw)
     lock_message_id(message_id)  # until commit: a copy stored meanwhile is seen below
-    duplicate = (
-        bool(message_id)
-        and InboundMessage.select().where(InboundMessage.message_id == message_id).exists()
-    )
+    duplicate, collided = _earlier_copy(raw, message_id)
     try:
-        return _create(raw, digest, message_id, duplicate, folder, uidvalidity, uid)
+        row = _create(raw, digest, message_id, duplicate, folder, uidvalidity, uid)
     except IntegrityError:  # the same bytes stored by another daemon meanwhile
         return None
+    if collided is not None:
+        log_event(
+            "message-id-collision",
+            f"same Message-ID as message #{collided} but another sender or body: "
+            "processed as a message of its own",
+            inbound=row,
+        )
+    return row
+
+
+def content_key(raw: bytes) -> str:
+    """What makes two copies of one mail the same mail: its sender and its body (hashed).
+
+    Trace headers (Received, Delivered-To) and even the subject may differ between two
+    deliveries of one message; another sender or another text is another message, whatever
+    its Message-ID says (a broken client, or a forger, may reuse one)."""
+    ends = [i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i >= 0]
+    body = raw[min(ends) :] if ends else b""
+    body = body.replace(b"\r\n", b"\n").strip()
+    try:
+        sender = str(parse_headers(raw).get("From") or "")
+    except Exception:  # an unparsable From: compared as raw text below
+        sender = ""
+    addresses = [a.lower() for _, a in getaddresses([sender])] if sender else []
+    return hashlib.sha256("\n".join(addresses).encode() + b"\0" + body).hexdigest()
+
+
+def _earlier_copy(raw: bytes, message_id: str) -> tuple[bool, int | None]:
+    """(duplicate, collided): an earlier message with this Message-ID and the same sender
+    and body makes this one a duplicate; one with another sender or body is only a
+    collision (its id is returned), and this message is processed like any other."""
+    if not message_id:
+        return False, None
+    earlier = InboundMessage.select(InboundMessage.id, InboundMessage.raw).where(
+        InboundMessage.message_id == message_id
+    )
+    key, collided = content_key(raw), None
+    for row in earlier.order_by(InboundMessage.id):
+        stored = row.raw if isinstance(row.raw, bytes) else bytes(row.raw)
+        if content_key(stored) == key:
+            return True, None
+        collided = collided or row.id
+    return False, collided
 
 
 def _create(
@@ -120,7 +164,9 @@ def _create(
             received_at=stamp(),
             status="processed" if duplicate else "stored",
             outcome="duplicate" if duplicate else None,
-            reason="same Message-ID as a message already stored" if duplicate else None,
+            reason="same Message-ID, sender and body as a message already stored"
+            if duplicate
+            else None,
             processed_at=stamp() if duplicate else None,
         )
         log_event("stored", f"inbound message stored ({len(raw)} bytes, uid {uid})", inbound=row)
@@ -149,6 +195,7 @@ def fetch_new(client: IMAPClient, cfg: MailboxConfig, limit: int | None = None) 
         if not batch:
             continue
         fetched = sorted(client.fetch(batch, ["BODY.PEEK[]"]).items())
+        before = stored
         with write_transaction():  # the batch and how far we read: one commit (one fsync)
             for uid, data in fetched:
                 raw = data.get(b"BODY[]")
@@ -163,6 +210,8 @@ def fetch_new(client: IMAPClient, cfg: MailboxConfig, limit: int | None = None) 
                 & (MailboxState.uidvalidity == uidvalidity)
                 & (MailboxState.last_uid < batch[-1])  # never backwards (another daemon's read)
             ).execute()
+        if stored > before:
+            crash_point("stored")
     return stored
 
 
@@ -259,6 +308,8 @@ def _tidy_group(client: IMAPClient, group: list[InboundMessage], target: str) ->
             raise
         log.info("tidy: another daemon moved some of these meanwhile; next cycle (%s)", exc)
         return 0
+    if uids and target:
+        crash_point("moved")
     InboundMessage.update(server_done=True).where(
         InboundMessage.id.in_([r.id for r in group])
     ).execute()

@@ -34,11 +34,12 @@ import fcntl
 import logging
 import os
 import socket
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from peewee import Database, PostgresqlDatabase, SqliteDatabase
+from peewee import Database, OperationalError, PostgresqlDatabase, SqliteDatabase
 
 from .models import InboundMessage, database
 
@@ -54,6 +55,10 @@ _SCHEDULER_KEY = 0x6D61_696C_5343  # "mailSC"; a session lock, in the bigint key
 _PG_BOUNDS = (
     "SET LOCAL lock_timeout = '60s'; SET LOCAL idle_in_transaction_session_timeout = '120s'"
 )
+
+
+LOCK_NOTICE_MS = 1000  # SQLite: a write lock held longer than this by another is logged
+_busy_ms: int | None = None  # the connections' busy timeout (db.py), read once
 
 
 def worker_name() -> str:
@@ -80,14 +85,54 @@ def write_transaction() -> Iterator[None]:
     holder are bounded (`_PG_BOUNDS`)."""
     db = _db()
     if isinstance(db, SqliteDatabase) and not db.in_transaction():
-        with db.atomic(lock_type="IMMEDIATE"):
+        txn = _begin_immediate(db)
+        try:
             yield
+        except BaseException as exc:
+            if not txn.__exit__(type(exc), exc, exc.__traceback__):
+                raise
+        else:
+            txn.__exit__(None, None, None)
         return
     outermost = not db.in_transaction()
     with db.atomic():
         if outermost and isinstance(db, PostgresqlDatabase):
             db.execute_sql(_PG_BOUNDS)
         yield
+
+
+def _begin_immediate(db: SqliteDatabase) -> Any:
+    """`BEGIN IMMEDIATE`, entered; the transaction object, for its `__exit__`.
+
+    The write lock is first waited for LOCK_NOTICE_MS only: a writer that holds it longer
+    (a backup, a stuck process, a coordinator's sqlite3 shell) is named in the log, then
+    waited for as long as the connection's busy timeout allows (db.py), after which the
+    statement fails ("database is locked") and the daemon retries the cycle."""
+    global _busy_ms
+    if _busy_ms is None:
+        _busy_ms = int(db.execute_sql("PRAGMA busy_timeout").fetchone()[0])
+    txn = db.atomic(lock_type="IMMEDIATE")
+    db.execute_sql(f"PRAGMA busy_timeout = {min(LOCK_NOTICE_MS, _busy_ms)}")
+    try:
+        try:
+            txn.__enter__()
+            return txn
+        except OperationalError as exc:
+            if "locked" not in str(exc) or _busy_ms <= LOCK_NOTICE_MS:
+                raise
+        log.warning(
+            "database locked by another process for over %ss: waiting for it (up to %ss more)",
+            LOCK_NOTICE_MS / 1000,
+            (_busy_ms - LOCK_NOTICE_MS) / 1000,
+        )
+        db.execute_sql(f"PRAGMA busy_timeout = {_busy_ms - LOCK_NOTICE_MS}")
+        started = time.monotonic()
+        txn = db.atomic(lock_type="IMMEDIATE")
+        txn.__enter__()
+        log.info("database lock obtained after %.1fs more", time.monotonic() - started)
+        return txn
+    finally:
+        db.execute_sql(f"PRAGMA busy_timeout = {_busy_ms}")
 
 
 def for_update(query: Any, *, skip_locked: bool = False) -> Any:

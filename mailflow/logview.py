@@ -260,6 +260,7 @@ _SHOWN_EVENTS = (
     "cc-warning",
     "quarantine-retry",
     "quarantine-drop",
+    "quarantine-show",
     "anonymised",
     "person-forgotten",
     "send-unconfirmed",
@@ -270,6 +271,9 @@ _SHOWN_EVENTS = (
     "assigned",  # mailflow request assign
     "person-stop",
     "cancelled",  # mail still queued for a person whose request ended
+    "auto-reply",
+    "to-return-path",
+    "spam",
 )
 
 

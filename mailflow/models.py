@@ -175,8 +175,9 @@ class OutboundMail(BaseModel):
     recipient_role = CharField(max_length=16)  # person | ambassador | coordinator | sender
     subject = TextField(default="")
     raw = BlobField()
-    # queued -> sending -> handed (final "." about to go) -> sent | failed; bounced after a DSN
-    # (see send.py for what each state guarantees after a crash)
+    # queued -> sending -> handed (final "." about to go) -> sent | failed | unconfirmed (the
+    # 250 never recorded: may or may not have arrived); bounced after a DSN (see send.py for
+    # what each state guarantees after a crash)
     status = CharField(max_length=16, default="queued", index=True)
     attempts = IntegerField(default=0)
     next_attempt_at = DateTimeField()

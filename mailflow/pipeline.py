@@ -25,10 +25,18 @@ from .ambassador_mail import (
     note_autoreply_absence,
     refuse_stray_command,
 )
+from .automated import (
+    record_auto_reply,
+    record_spam,
+    return_path_address,
+    returned_mail,
+    to_return_path,
+)
 from .bounces import handle_bounce
-from .classify import AUTO_REPLY, BOUNCE, Classification, classify
+from .classify import AUTO_REPLY, BOUNCE, OWN_LOOP, SPAM, Classification, classify
 from .clock import stamp
 from .context import Context
+from .crashpoints import crash_point
 from .details import complete_request, pending_request
 from .ending import handle_person_stop, is_person_stop, open_requests
 from .ingest import parse_headers
@@ -80,13 +88,20 @@ def dispatch(
         msg, ctx.classify, ctx.loop_marker, own_domain=ctx.cfg.relay.domain
     )
     inbound.reason = verdict.reason
-    if verdict.automated:
-        if token:
-            inbound.relay_token = token
-        if verdict.outcome == BOUNCE:  # mapped to the mail it is about; never answered
-            return handle_bounce(ctx, inbound, msg)
+    if verdict.outcome == BOUNCE:  # mapped to the mail it is about; never answered
+        inbound.relay_token = token
+        return handle_bounce(ctx, inbound, msg)
+    if verdict.outcome != OWN_LOOP and return_path_address(msg, ctx.cfg.relay):
         if verdict.outcome == AUTO_REPLY:  # an ambassador's out-of-office may give a date
             note_autoreply_absence(ctx, inbound, msg)
+        return to_return_path(ctx, inbound, msg, verdict)  # nobody writes there: recorded
+    if verdict.automated:
+        inbound.relay_token = token
+        if verdict.outcome == SPAM:
+            record_spam(ctx, inbound, msg, token, verdict)
+        if verdict.outcome == AUTO_REPLY:  # an ambassador's out-of-office may give a date
+            note_autoreply_absence(ctx, inbound, msg)
+            record_auto_reply(ctx, inbound, msg, token)
         return verdict.outcome
     who = sender(msg)
     if who is None:
@@ -115,7 +130,7 @@ def dispatch(
     return handle_new_request(ctx, inbound, msg, name, address)
 
 
-def lock_for(msg: EmailMessage, token: str | None, verdict: Classification) -> None:
+def lock_for(ctx: Context, msg: EmailMessage, token: str | None, verdict: Classification) -> None:
     """Serialise with every other transaction about the same request or sender (leases.py).
 
     Mail that may change many requests at once takes the whole directory: a bounce or an
@@ -133,6 +148,9 @@ def lock_for(msg: EmailMessage, token: str | None, verdict: Classification) -> N
         else:
             asked = Request.get_or_none(Request.feedback_token == token)
             requests += [asked.id] if asked is not None else []
+    returned = returned_mail(return_path_address(msg, ctx.cfg.relay), ctx.cfg.relay)
+    if returned is not None and returned.request_id is not None:
+        requests.append(returned.request_id)
     wide = verdict.outcome in (BOUNCE, AUTO_REPLY) or (
         not verdict.automated and not token and bool(address) and find_ambassador(address)
     )
@@ -174,7 +192,7 @@ def _process_claimed(ctx: Context, inbound_id: int) -> str | None:
         inbound.subject = subject_of(msg)[:998]
         token = relay_token(msg, ctx.cfg.relay)
         verdict = classify(msg, ctx.classify, ctx.loop_marker, own_domain=ctx.cfg.relay.domain)
-        lock_for(msg, token, verdict)
+        lock_for(ctx, msg, token, verdict)
         outcome = dispatch(ctx, inbound, msg, token, verdict)
         status = QUARANTINED if outcome == TOO_LARGE else "processed"
         inbound.outcome, inbound.status, inbound.processed_at = outcome, status, stamp()
@@ -187,6 +205,7 @@ def _process_claimed(ctx: Context, inbound_id: int) -> str | None:
             request=inbound.request_id,
             conversation=inbound.conversation_id,
         )
+    crash_point("decided")
     return outcome
 
 

@@ -2,7 +2,8 @@
 
 A quarantined message keeps its raw bytes in the database (and its server copy in the
 quarantine folder). `retry` puts it back to `stored`, so the next run processes it like new
-mail; `drop` marks it `dropped`, keeping row and bytes for the log. Each is recorded.
+mail; `drop` marks it `dropped`, keeping row and bytes for the log. Each command, `list`
+and `show` included, is recorded as an event.
 """
 
 from __future__ import annotations
@@ -54,8 +55,16 @@ def _header(headers, name: str) -> str:  # noqa: ANN001 - an email.message.Messa
 
 
 def list_quarantine() -> list[Entry]:
+    """The quarantined messages, oldest first; the listing itself is logged."""
     rows = InboundMessage.select().where(InboundMessage.status == QUARANTINED)
-    return [_entry(row) for row in rows.order_by(InboundMessage.id)]
+    entries = [_entry(row) for row in rows.order_by(InboundMessage.id)]
+    shown = ", ".join(f"#{e.id}" for e in entries[:20]) + (", ..." if len(entries) > 20 else "")
+    log_event(
+        "quarantine-list",
+        f"quarantine listed by the coordinator: {len(entries)} message(s)"
+        + (f" ({shown})" if entries else ""),
+    )
+    return entries
 
 
 def get_message(inbound_id: int) -> InboundMessage:
@@ -74,9 +83,18 @@ def _quarantined(inbound_id: int) -> InboundMessage:
     return row
 
 
-def show(inbound_id: int) -> tuple[Entry, list[tuple[str, str]], bytes]:
-    """The entry, its header lines as received, and the raw bytes."""
+def show(inbound_id: int, raw: bool = False) -> tuple[Entry, list[tuple[str, str]], bytes]:
+    """The entry, its header lines as received, and the raw bytes; logged (the raw bytes
+    hold personal data: who read them, and when, is on record)."""
     row = get_message(inbound_id)
+    log_event(
+        "quarantine-show",
+        f"message #{row.id} ({row.status}) shown to the coordinator: "
+        + ("raw bytes" if raw else "headers and reason"),
+        inbound=row,
+        request=row.request_id,
+        conversation=row.conversation_id,
+    )
     headers = _headers(row)
     lines = [(name, _clean(str(value))) for name, value in headers.raw_items()]
     return _entry(row), lines, bytes(row.raw)

@@ -1,11 +1,12 @@
 """How often mailflow speaks on its own: the brakes that stop mail loops and floods.
 
-Two limits, both read from the outbox, so they hold across restarts and processes:
+Three limits, all read from the outbox, so they hold across restarts and processes:
 the same automatic answer goes to one sender at most once per `auto_reply_interval_days`
 (an auto-responder that escapes classification, or a person writing ten times, gets one
-answer), and a conversation relays at most `max_relayed_per_conversation_per_hour`
-messages (two auto-responders answering each other through a relay address stop there).
-A limit set to 0 is off.
+answer); a conversation relays at most `max_relayed_per_conversation_per_hour` messages
+(two auto-responders answering each other through a relay address stop there); strangers
+writing to relay addresses get at most `max_stranger_refusals_per_day` refusals in all
+(forged senders get no backscatter beyond it). A limit set to 0 is off.
 """
 
 from __future__ import annotations
@@ -49,6 +50,21 @@ def recent_auto_reply(limits: LimitsConfig, template: str, to: str) -> OutboundM
         .order_by(OutboundMail.id.desc())
         .first()
     )
+
+
+def refusals_last_day(limits: LimitsConfig, template: str) -> int | None:
+    """How many `template` answers went out within 24 hours, when that reaches the cap on
+    refusals to strangers (`limits.max_stranger_refusals_per_day`); None below it."""
+    cap = limits.max_stranger_refusals_per_day
+    if cap <= 0:
+        return None
+    since = stamp() - timedelta(days=1)
+    count = (
+        OutboundMail.select()
+        .where((OutboundMail.purpose == template) & (OutboundMail.created_at >= since))
+        .count()
+    )
+    return count if count >= cap else None
 
 
 def relayed_last_hour(conv: Conversation) -> int:

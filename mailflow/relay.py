@@ -13,10 +13,10 @@ from .ending import handle_person_stop, is_person_stop
 from .feedback import handle_feedback
 from .handover import closed_notice_data, reason_of
 from .limits import explain_removed, strip_attachments, warn_cc
-from .models import Conversation, InboundMessage, MessageIdMap, Request
+from .models import Conversation, InboundMessage, MessageIdMap, OutboundMail, Request
 from .notices import notify_coordinator, reply
 from .outbox import queue_mail
-from .ratelimit import RATE_LIMITED, relay_over_limit
+from .ratelimit import RATE_LIMITED, refusals_last_day, relay_over_limit
 from .record import log_event, move_request
 from .relay_message import RelaySpec, build_relayed
 from .scrub import Secret
@@ -206,22 +206,62 @@ def _refuse(
     outcome: str,
     why: str,
 ) -> str:
+    """Nothing is forwarded. The sender gets one polite refusal (once per sender and
+    interval, and within the daily cap on refusals to strangers: a forged sender must not
+    get backscatter); the coordinator hears of it once a day per conversation, and once a
+    day for all unknown relay addresses together; the rest is only logged."""
     request = conv.request if conv else None
     log_event(
         "refused", f"{why}: nothing forwarded", request=request, conversation=conv, inbound=inbound
     )
-    original_id = message_id_of(msg)
-    reply(
-        ctx,
-        inbound,
-        "stranger_refused",
-        address,
-        original_id,
-        {},
-        request=request,
-        conversation=conv,
-        role="stranger",
-    )
+    reached = refusals_last_day(ctx.cfg.limits, "stranger_refused")
+    if reached is not None:
+        log_event(
+            RATE_LIMITED,
+            f"stranger_refused not sent: {reached} refusals to strangers within 24 hours "
+            f"(cap {ctx.cfg.limits.max_stranger_refusals_per_day})",
+            request=request,
+            conversation=conv,
+            inbound=inbound,
+        )
+    else:
+        reply(
+            ctx,
+            inbound,
+            "stranger_refused",
+            address,
+            message_id_of(msg),
+            {},
+            request=request,
+            conversation=conv,
+            role="stranger",
+        )
+    _tell_coordinator(ctx, inbound, msg, conv, address)
+    return outcome
+
+
+def _tell_coordinator(
+    ctx: Context,
+    inbound: InboundMessage,
+    msg: EmailMessage,
+    conv: Conversation | None,
+    address: str,
+) -> None:
+    request = conv.request if conv else None
+    day = stamp().date().isoformat()
+    key = f"stranger:{conv.id}:{day}" if conv else f"stranger-unknown:{day}"
+    earlier = OutboundMail.get_or_none(OutboundMail.idempotency_key == key)
+    if earlier is not None and earlier.inbound_id != inbound.id:
+        where = "this conversation" if conv else "unknown relay addresses"
+        log_event(
+            RATE_LIMITED,
+            f"stranger_coordinator not sent: the coordinator was told today of a message "
+            f"refused on {where} (mail #{earlier.id}); this one is only logged",
+            request=request,
+            conversation=conv,
+            inbound=inbound,
+        )
+        return
     notify_coordinator(
         ctx,
         inbound,
@@ -235,5 +275,5 @@ def _refuse(
         },
         request=request,
         conversation=conv,
+        key=key,
     )
-    return outcome

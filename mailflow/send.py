@@ -1,7 +1,7 @@
 """Handing the outbox to SMTP, oldest first, crash-safe: never twice, never silently lost.
 
 Every row moves `queued -> sending -> handed -> sent` (or `failed` on a 5xx, or back to
-`queued` with a backoff on a 4xx or a lost connection):
+`queued` with a backoff on a 4xx or a lost connection, or `unconfirmed`, see below):
 
 1. One sender at a time: `flush_outbox` holds a lock that the kernel (SQLite: `flock` on
    `<db>.send-lock`) or the server (PostgreSQL: a session advisory lock) releases the moment
@@ -20,17 +20,18 @@ Recovery, holding the lock, of rows a dead sender left behind:
   in its place in the order: no duplicate.
 * `handed`: the "." may have been read and the mail queued; nothing can tell (no remote
   mailbox is queried, no dedupe by the recipients' servers assumed). It is NOT sent again:
-  it becomes `sent` with `last_error` and an event `send-unconfirmed` saying that the 250
-  was not seen, for a coordinator to check. Same when the connection breaks or times out
-  while waiting for the reply to the ".".
+  it becomes `unconfirmed` (never `sent`: nobody saw the 250), with `last_error` and an
+  event `send-unconfirmed`, for a coordinator to check (`mailflow log` shows the status).
+  Same when the connection breaks or times out while waiting for the reply to the ".".
 
 So no mail is ever handed to SMTP twice by mailflow (at most once per row, and the
 idempotency key makes one row per decision). The price: a mail is lost, visibly
-(`send-unconfirmed`), if the process dies after step 4's commit is written but before the
+(`unconfirmed`), if the process dies after step 4's commit is written but before the
 "." is (a few microseconds of Python: that commit does not wait for the disk, see
-`_mark_handed`), or if the server, after
-reading the ".", fails without replying or refuses the mail in a reply that never arrives.
-tests/test_crash.py measures `send-recovered` and `send-unconfirmed` under kill -9.
+`_mark_handed`), or if the server, after reading the ".", fails without replying or
+refuses the mail in a reply that never arrives; an `unconfirmed` mail may also have
+arrived (the process died after the 250, before `sent` was committed). tests/test_crash.py
+kills the sender at each of these points (crashpoints.py) and checks both outcomes.
 
 A row is never sent by two live processes (the lock, plus a claim that only moves a row
 still `queued`). This holds with several daemons on one database (leases.py): the lock is
@@ -67,6 +68,7 @@ from peewee import PostgresqlDatabase, SqliteDatabase
 
 from .clock import stamp
 from .config import SmtpConfig
+from .crashpoints import crash_point
 from .models import OutboundMail, Setting, database
 from .record import log_event
 from .verp import verp_address
@@ -76,6 +78,7 @@ BACKOFF_SECONDS = (30, 60, 120, 300, 600, 1200, 3600)
 SERVER_RETRY_AT = "smtp_retry_at"  # Setting: no connection attempt before this instant
 SERVER_FAILURES = "smtp_failures"  # Setting: consecutive connection failures
 _PG_LOCK_KEY = 0x6D61696C  # "mail"
+UNCONFIRMED = "unconfirmed"  # handed to SMTP, the server's 250 never recorded
 _LINE_ENDS = re.compile(rb"\r\n|\r|\n")
 _LEADING_DOT = re.compile(rb"(?m)^\.")
 DATA_CHUNK = 1024 * 1024  # DATA is dot-stuffed and written this much at a time
@@ -126,7 +129,8 @@ def _sender_lock() -> Iterator[bool]:
 
 def _recover() -> tuple[int, int]:
     """Rows a dead sender left: `sending` ones are queued again, `handed` ones are not sent
-    again (see the module docstring); each is logged. Returns (requeued, unconfirmed)."""
+    again but marked `unconfirmed` (see the module docstring); each is logged. Returns
+    (requeued, unconfirmed)."""
     requeued = unconfirmed = 0
     left = OutboundMail.select().where(OutboundMail.status.in_(["sending", "handed"]))
     for row in left.order_by(OutboundMail.id):  # logged in the same order on every backend
@@ -137,10 +141,13 @@ def _recover() -> tuple[int, int]:
             why = f"found 'sending' since {since} after a crash, before DATA ended: queued again"
             requeued += 1
         else:
-            row.status, row.sent_at = "sent", stamp()
+            row.status, row.sent_at = UNCONFIRMED, stamp()
             row.last_error = f"250 not seen: the sender died after handing it over ({since})"
             kind = "send-unconfirmed"
-            why = f"handed to SMTP at {since}, then the sender died: not sent again"
+            why = (
+                f"handed to SMTP at {since}, then the sender died before the server's answer "
+                "was recorded: unconfirmed (it may or may not have arrived), not sent again"
+            )
             unconfirmed += 1
         with database.atomic():
             row.save()
@@ -258,6 +265,7 @@ async def _deliver(cfg: SmtpConfig, due: list[tuple[int, str]]) -> FlushResult:
             row = _claim(row_id)
             if row is None:
                 continue
+            crash_point("sending")
             outcome = await _send_one(client, cfg, row)
             sent += outcome == "sent"
             deferred += outcome == "deferred"
@@ -321,6 +329,7 @@ async def _transaction(
         await _reset(client)
         raise
     _mark_handed(row.id)
+    crash_point("handed")
     if not _connected(client):  # the "." cannot have gone: plain retry later
         raise aiosmtplib.SMTPServerDisconnected("connection lost before the end of DATA")
     try:
@@ -386,19 +395,21 @@ async def _send_one(client: aiosmtplib.SMTP, cfg: SmtpConfig, row: OutboundMail)
     try:
         await _transaction(client, envelope, row, cfg.timeout_seconds)
     except _Unconfirmed as exc:
-        return _sent(row, f"250 not seen ({exc}): not sent again", "send-unconfirmed")
+        why = f"250 not seen ({exc}): unconfirmed (it may or may not have arrived), not sent again"
+        return _sent(row, why, "send-unconfirmed", UNCONFIRMED)
     except aiosmtplib.SMTPResponseException as exc:
         if 500 <= exc.code < 600:
             return _fail(row, f"{exc.code} {exc.message}")
         return _defer(row, cfg, f"{exc.code} {exc.message}")
     except (aiosmtplib.SMTPException, OSError) as exc:
         return _defer(row, cfg, f"connection: {exc}")
+    crash_point("accepted")
     return _sent(row, None, "sent")
 
 
-def _sent(row: OutboundMail, error: str | None, kind: str) -> str:
+def _sent(row: OutboundMail, error: str | None, kind: str, status: str = "sent") -> str:
     with database.atomic():  # first thing after the reply
-        row.status, row.sent_at, row.last_error = "sent", stamp(), error
+        row.status, row.sent_at, row.last_error = status, stamp(), error
         row.save()
         log_event(
             kind,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 
@@ -12,10 +13,12 @@ from mailflow.classify import (
     MAILING_LIST,
     NORMAL,
     OWN_LOOP,
+    SPAM,
     classify,
     load_classify_rules,
 )
 from mailflow.config import PROJECT_ROOT
+from mailflow.errors import RulesError
 from mailflow.pipeline import parse
 
 RULES = load_classify_rules(PROJECT_ROOT / "rules")
@@ -68,6 +71,18 @@ def outcome(msg: EmailMessage, **kwargs: str) -> str:
         ({"X_Mailflow_Loop": "RELAY@MAILFLOW.TEST"}, OWN_LOOP),
         ({"X_Mailflow_Loop": "other@elsewhere.test"}, NORMAL),
         ({"X_Loop": MARKER}, OWN_LOOP),
+        ({"X_Spam_Flag": "YES"}, SPAM),
+        ({"X_Spam_Flag": "NO"}, NORMAL),
+        ({"X_Spam_Status": "Yes, score=15.2 required=5.0 tests=BAYES_99"}, SPAM),
+        ({"X_Spam_Status": "No, score=7.2 required=8.0"}, NORMAL),
+        ({"X_Spam": "Yes"}, SPAM),
+        ({"X_Spam": "no"}, NORMAL),
+        ({"X_Spam_Score": "5"}, SPAM),
+        ({"X_Spam_Score": "4.99"}, NORMAL),
+        ({"X_Spam_Score": "-3.1"}, NORMAL),
+        ({"X_Spam_Score": "n/a"}, NORMAL),
+        ({"X_Rspamd_Score": "6.0"}, SPAM),
+        ({"X_Rspamd_Score": "5.9"}, NORMAL),
     ],
 )
 def test_header_rules(headers: dict[str, str], expected: str) -> None:
@@ -140,6 +155,30 @@ def test_order_bounce_before_auto_reply_before_list() -> None:
     assert outcome(digest) == MAILING_LIST
     looped_bounce = mail(sender="mailer-daemon@x.test", X_Mailflow_Loop=MARKER)
     assert outcome(looped_bounce) == OWN_LOOP
+
+
+def test_spam_comes_after_bounces_and_before_auto_replies() -> None:
+    flagged_bounce = mail(sender="mailer-daemon@x.test", X_Spam_Flag="YES")
+    assert outcome(flagged_bounce) == BOUNCE  # a DSN of ours is still handled
+    flagged_vacation = mail(Auto_Submitted="auto-replied", X_Spam="Yes")
+    assert outcome(flagged_vacation) == SPAM
+    assert "x-spam-flag: yes" in classify(mail(X_Spam_Flag="YES"), RULES, MARKER).reason
+
+
+def test_spam_score_thresholds_are_data(tmp_path: Path) -> None:
+    text = (PROJECT_ROOT / "rules" / "classify.toml").read_text(encoding="utf-8")
+    (tmp_path / "classify.toml").write_text(
+        text.replace('"x-spam-score" = 5.0', '"x-spam-score" = 9.5'), encoding="utf-8"
+    )
+    rules = load_classify_rules(tmp_path)
+    assert classify(mail(X_Spam_Score="9.4"), rules, MARKER).outcome == NORMAL
+    assert classify(mail(X_Spam_Score="9.5"), rules, MARKER).outcome == SPAM
+    (tmp_path / "classify.toml").write_text(
+        text.replace('"x-spam-score" = 5.0', '"x-spam-score" = "high"'), encoding="utf-8"
+    )
+    load_classify_rules.cache_clear()
+    with pytest.raises(RulesError, match="spam_scores.x-spam-score must be a number"):
+        load_classify_rules(tmp_path)
 
 
 def test_own_message_id_is_a_loop_only_in_our_shape() -> None:

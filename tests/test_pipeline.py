@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 
 from mailflow.context import Context
 from mailflow.ingest import store
-from mailflow.models import InboundMessage, OutboundMail, Request
+from mailflow.models import Event, InboundMessage, OutboundMail, Request
 from mailflow.pipeline import parse
 from tests.inprocess import close_context, open_context
 from tests.inprocess import mail_bytes as mail
@@ -61,6 +62,43 @@ def test_same_message_id_twice_is_recorded_once(ctx: Context) -> None:
     assert InboundMessage.select().where(InboundMessage.outcome == "duplicate").count() == 1
     assert store(raw, "INBOX", 1, None) is None  # identical bytes: not even stored
     assert OutboundMail.select().count() == 2
+
+
+def _with_id(sender: str, body: str, message_id: str, received: str = "") -> bytes:
+    raw = mail(body, sender=sender)
+    raw = re.sub(rb"Message-ID: <[^>]*>", f"Message-ID: {message_id}".encode(), raw)
+    return (f"Received: {received}\n".encode() + raw) if received else raw
+
+
+def test_another_message_reusing_a_message_id_is_processed_and_the_collision_logged(
+    ctx: Context,
+) -> None:
+    first = _with_id("Léa <lea@users.test>", BAKER, "<1@localhost>")
+    other = _with_id("Paul <paul@other.test>", "Je cherche un plombier à Bayeux.", "<1@localhost>")
+    assert run(ctx, first) == {"request-offered": 1}
+    outcomes = run(ctx, other)
+    assert outcomes and "duplicate" not in outcomes, outcomes
+    rows = list(InboundMessage.select().order_by(InboundMessage.id))
+    assert [r.message_id for r in rows] == ["<1@localhost>", "<1@localhost>"]
+    assert rows[1].status == "processed" and rows[1].sender == "paul@other.test"
+    assert rows[1].request_id is not None and rows[1].request_id != rows[0].request_id
+    assert OutboundMail.select().where(OutboundMail.recipient == "paul@other.test").exists()
+    collision = Event.get(Event.kind == "message-id-collision")
+    assert collision.inbound_id == rows[1].id and f"message #{rows[0].id}" in collision.cause
+
+
+def test_a_second_delivery_of_one_mail_with_other_trace_headers_is_a_duplicate(
+    ctx: Context,
+) -> None:
+    first = _with_id("Léa <lea@users.test>", BAKER, "<2@localhost>", "from a by b")
+    again = _with_id("Léa <lea@users.test>", BAKER, "<2@localhost>", "from c by d")
+    assert first != again
+    assert run(ctx, first, again) == {"request-offered": 1}
+    assert [r.outcome for r in InboundMessage.select().order_by(InboundMessage.id)] == [
+        "request-offered",
+        "duplicate",
+    ]
+    assert not Event.select().where(Event.kind == "message-id-collision").exists()
 
 
 def test_message_that_breaks_processing_is_quarantined_not_lost(

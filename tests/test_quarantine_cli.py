@@ -99,6 +99,12 @@ def test_drop_keeps_the_bytes(config: Path, capsys: pytest.CaptureFixture[str]) 
         (("show", "99"), "mailflow: no stored message #99"),
         (("retry", "99"), "mailflow: no stored message #99"),
         (("drop", "99"), "mailflow: no stored message #99"),
+        (("show", "99999999999999999999"), "mailflow: no stored message #99999999999999999999"),
+        (("retry", "99999999999999999999"), "mailflow: no stored message #9999999999999999999"),
+        (("drop", "99999999999999999999"), "mailflow: no stored message #9999999999999999999"),
+        (("show", "9223372036854775808"), "mailflow: no stored message #9223372036854775808"),
+        (("show", "0"), "mailflow: no stored message #0"),
+        (("drop", "-1"), "mailflow: no stored message #-1"),
     ],
 )
 def test_unknown_id_is_one_line_exit_2(
@@ -116,3 +122,37 @@ def test_only_quarantined_messages_can_be_retried_or_dropped(
     capsys.readouterr()
     assert cli(config, "retry", "2") == 2
     assert "is not in quarantine (status: dropped)" in capsys.readouterr().err
+
+
+def test_every_command_is_recorded_in_the_log(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def kinds() -> list[tuple[str, int | None]]:
+        query = Event.select().where(Event.kind.startswith("quarantine-")).order_by(Event.id)
+        return [(e.kind, e.inbound_id) for e in query]
+
+    assert cli(config, "list") == 0
+    assert cli(config, "show", "1") == 0
+    assert cli(config, "show", "2", "--raw") == 0
+    assert cli(config, "retry", "1") == 0
+    assert cli(config, "drop", "2") == 0
+    capsys.readouterr()
+    assert kinds() == [
+        ("quarantine-list", None),
+        ("quarantine-show", 1),
+        ("quarantine-show", 2),
+        ("quarantine-retry", 1),
+        ("quarantine-drop", 2),
+    ]
+    causes = [e.cause for e in Event.select().where(Event.kind.startswith("quarantine-"))]
+    assert "2 message(s) (#1, #2)" in causes[0]
+    assert "headers" in causes[1] and "raw bytes" in causes[2]
+
+
+def test_message_show_with_an_id_beyond_any_integer_is_one_line_exit_2(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for args in (("99999999999999999999",), ("99999999999999999999", "--outbound")):
+        assert main(["--config", str(config), "message", "show", *args]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("mailflow: no ") and err.count("\n") == 1, err

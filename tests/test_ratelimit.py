@@ -94,3 +94,52 @@ def test_relay_quota_per_conversation_and_hour(
     assert "2 messages relayed" in first.cause and "cap 2" in first.cause
     monkeypatch.setenv("MAILFLOW_NOW", "2026-03-02T10:00:01")
     assert run(ctx, mail("Réponse 5", sender="amb1@pros.test", to=to_person)) == {"relayed": 1}
+
+
+def unknown_token(n: int) -> str:
+    """A relay address of the right shape that no conversation has."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    return f"relay+{'q' * 22}{letters[n // 26]}{letters[n % 26]}@mailflow.test"
+
+
+def test_forged_senders_on_unknown_relay_addresses_get_capped_refusals_and_one_notice(
+    ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    forged = [mail("hello", sender=f"s{i}@spam.test", to=unknown_token(i)) for i in range(10)]
+    assert len({unknown_token(i) for i in range(10)}) == 10
+    assert run(ctx, *forged) == {"refused-unknown-token": 10}
+    cap = ctx.cfg.limits.max_stranger_refusals_per_day
+    assert cap == 5  # the default
+    assert sent("stranger_refused") == cap  # no backscatter beyond the daily cap
+    assert sent("stranger_coordinator", "coordinator@mailflow.test") == 1
+    limited = [e.cause for e in Event.select().where(Event.kind == "rate-limited")]
+    assert sum("stranger_refused not sent" in c for c in limited) == 10 - cap
+    assert sum("stranger_coordinator not sent" in c for c in limited) == 9
+    monkeypatch.setenv("MAILFLOW_NOW", "2026-03-03T09:00:01")  # the next day: one more notice
+    assert run(ctx, mail("hello", sender="s0@spam.test", to=unknown_token(11))) == {
+        "refused-unknown-token": 1
+    }
+    assert sent("stranger_coordinator") == 2
+
+
+def test_one_stranger_writing_five_times_gets_one_refusal_and_the_coordinator_one_notice(
+    ctx: Context,
+) -> None:
+    again = [mail(f"hello {i}", sender="same@spam.test", to=unknown_token(i)) for i in range(5)]
+    assert run(ctx, *again) == {"refused-unknown-token": 5}
+    assert sent("stranger_refused", "same@spam.test") == 1
+    assert sent("stranger_coordinator") == 1
+    assert OutboundMail.select().count() == 2
+
+
+def test_strangers_on_a_conversation_are_told_to_the_coordinator_once_a_day_per_conversation(
+    ctx: Context,
+) -> None:
+    run(ctx, mail("Je voudrais rencontrer une boulangère près de Caen."))
+    conv = Conversation.get()
+    to_amb = f"relay+{conv.person_token}@mailflow.test"
+    strangers = [mail(f"Bonjour {i}", sender=f"x{i}@other.test", to=to_amb) for i in range(3)]
+    assert run(ctx, *strangers) == {"refused-stranger": 3}
+    assert sent("stranger_coordinator") == 1
+    assert sent("stranger_refused") == 3  # three senders, under the daily cap
+    assert sent("relay") == 0
