@@ -13,9 +13,9 @@ from __future__ import annotations
 from peewee import fn
 
 from . import followup
-from . import lifecycle as lc
 from .clock import stamp
 from .context import Context
+from .handover import LEFT
 from .models import Ambassador, Conversation, InboundMessage, OutboundMail
 from .privacy import blank, mail_of, scrub_everywhere
 from .record import log_event
@@ -37,16 +37,10 @@ def forget_ambassador(ctx: Context, ambassador: Ambassador) -> dict[str, int]:
     Ambassador.update(active=False, left_at=ambassador.left_at or stamp()).where(
         Ambassador.id == ambassador.id
     ).execute()
-    opened = list(
-        Conversation.select()
-        .where((Conversation.ambassador == ambassador) & (Conversation.state == "open"))
-        .order_by(Conversation.id)
-    )
-    # Those still waiting for them go to the next ambassador (or the coordinator); an
-    # exchange already under way only closes, as after a STOP.
-    handed = sum(1 for c in opened if c.request.state in (lc.OFFERED, lc.ANSWERED))
-    for conv in opened:
-        followup.reassign(ctx, Conversation.get_by_id(conv.id), FORGET_CAUSE, None)
+    # Their open conversations are handed over exactly as after a STOP: to the next
+    # ambassador, or to the coordinator; a live exchange is ended with the person told.
+    done = followup.hand_over_all(ctx, ambassador, LEFT, FORGET_CAUSE, None)
+    handed = done[followup.HANDED_OVER]
     convs = [
         c.id
         for c in Conversation.select(Conversation.id).where(Conversation.ambassador == ambassador)
@@ -54,7 +48,7 @@ def forget_ambassador(ctx: Context, ambassador: Ambassador) -> dict[str, int]:
     Conversation.update(
         state="closed",
         closed_at=stamp(),
-        closed_reason=FORGET_CAUSE[:40],
+        closed_reason=LEFT,
     ).where((Conversation.id << convs) & (Conversation.state != "closed")).execute()
     erased = blank(InboundMessage.select().where(InboundMessage.conversation << convs))
     erased += blank(

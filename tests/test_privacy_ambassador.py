@@ -115,9 +115,17 @@ def test_forget_an_ambassador_hands_over_closes_and_erases(
             (Conversation.request == conv.request) & (Conversation.state == "open")
         )
         assert new.ambassador.email == JULIEN and new.request.state == "offered"
-    news = OutboundMail.select().where(OutboundMail.purpose == "reassigned")
-    assert {n.request_id for n in news} == {lea_conv.request_id, zoe_conv.request_id}
-    assert all("ne fait plus partie du réseau" in text(n) for n in news)
+    # Léa, whom Marie had answered, hears that her exchange stops and Julien takes over;
+    # Zoé, still waiting, simply hears that Julien will answer.
+    news = {
+        n.request_id: n
+        for n in OutboundMail.select().where(OutboundMail.purpose << ["reassigned", "handover"])
+    }
+    assert set(news) == {lea_conv.request_id, zoe_conv.request_id}
+    assert news[lea_conv.request_id].purpose == "handover"
+    assert "vient de quitter le réseau" in text(news[lea_conv.request_id])
+    assert news[zoe_conv.request_id].purpose == "reassigned"
+    assert "ne fait plus partie du réseau" in text(news[zoe_conv.request_id])
     # Her exchanges are emptied; the persons' requests stay whole.
     for row in InboundMessage.select().where(InboundMessage.conversation << [lea_conv, zoe_conv]):
         assert bytes(row.raw) == b""
