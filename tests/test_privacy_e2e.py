@@ -125,7 +125,8 @@ def test_forget_with_the_mailbox_down_is_finished_by_running_it_again(
 
 
 T0 = "2026-03-02T09:00:00"
-A_YEAR_ON = "2027-03-03T09:00:00"  # retention_days = 365 (the default)
+EXPIRY = "2026-05-04T09:00:00"  # [unmatched] expire_after_days = 60 (rules/followup.toml)
+A_YEAR_ON = "2027-05-05T09:00:00"  # retention_days = 365 (the default) after the expiry
 
 
 def test_daemon_retention_removes_server_copies_and_leaves_no_old_row_version(
@@ -133,11 +134,13 @@ def test_daemon_retention_removes_server_copies_and_leaves_no_old_row_version(
 ) -> None:
     dep, mail = deployment, deployment.stack
     mail.send_text(PERSON, RELAY, "Demande", PILOT)  # unmatched: nobody flies
+    assert "request-unmatched: 1" in dep.deliver_and_run(now=T0)
+    # 60 days unmatched: the request expires and the person is told; a stranger writes.
     mail.send_text(STRANGER, UNKNOWN_TOKEN, "Coucou", "Qui est derrière cette adresse ?")
-    out = dep.deliver_and_run(count=2, now=T0)
-    assert "request-unmatched: 1" in out and "refused-unknown-token: 1" in out
+    out = dep.deliver_and_run(now=EXPIRY)
+    assert "refused-unknown-token: 1" in out and "expired-unmatched: 1" in out
     mail.send_text(OTHER, RELAY, "Demande", ASK_OTHER)
-    dep.deliver_and_run(now="2027-03-02T09:00:00")  # live at the purge
+    dep.deliver_and_run(now="2027-05-03T09:00:00")  # live at the purge
     assert rows_holding(dep, PERSON) and rows_holding(dep, STRANGER)
     assert on_server(mail, "FROM", PERSON)["mailflow/processed"] == 1
     started = datetime.now(UTC)
