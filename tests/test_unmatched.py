@@ -101,9 +101,9 @@ def test_the_retry_runs_once_a_business_day_from_its_hour(
     assert "rematched" not in run_followups(ctx)  # done for today
     at(monkeypatch, "2026-11-21T10:00:00")  # Saturday
     assert "rematched" not in run_followups(ctx)
-    at(monkeypatch, "2026-11-23T07:59:00")  # Monday, before the hour (08 UTC)
+    at(monkeypatch, "2026-11-23T06:59:00")  # Monday, before the hour (08:00 Paris, 07:00 UTC)
     assert "rematched" not in run_followups(ctx)
-    at(monkeypatch, "2026-11-23T08:00:00")
+    at(monkeypatch, "2026-11-23T07:00:00")
     assert run_followups(ctx)["rematched"] == 1
 
 
