@@ -15,9 +15,14 @@ OUTCOMES = (
     "bounce",
     "mailing-list",
     "own-loop",
+    "spam",
+    # automated.py: mail to a signed return address that is not a bounce, never answered
+    "to-return-path",
     # bounces.py
     "bounce-recorded",
     "bounce-unmatched",
+    # ingest.py: the same message stored twice (same Message-ID, sender and body)
+    "duplicate",
     # pipeline.py, limits.py
     "no-sender",
     "own-address",
@@ -44,6 +49,8 @@ OUTCOMES = (
     "ambassador-stop",
     "ambassador-help",
     "command-refused",
+    # ending.py: a person's STOP
+    "person-stop",
 )
 
 

@@ -199,8 +199,10 @@ def test_an_outcome_only_an_older_mailflow_wrote_is_still_a_valid_filter(
 def test_the_outcome_list_names_every_outcome_mailflow_gives() -> None:
     from mailflow import (
         ambassador_mail,
+        automated,
         bounces,
         classify,
+        ending,
         feedback,
         intake,
         limits,
@@ -217,6 +219,7 @@ def test_the_outcome_list_names_every_outcome_mailflow_gives() -> None:
         intake.NEEDS_INFO, intake.UNMATCHED, relay.RELAYED, relay.REFUSED_STRANGER,
         relay.REFUSED_UNKNOWN, relay.CLOSED_NOTICE, ratelimit.RATE_LIMITED,
         feedback.FEEDBACK_RECORDED, feedback.FEEDBACK_UNCLEAR, ambassador_mail.REFUSED,
+        classify.SPAM, automated.TO_RETURN_PATH, ending.PERSON_STOP,
     }  # fmt: skip
     source = Path(ambassador_mail.__file__).read_text(encoding="utf-8")
     named |= set(re.findall(r'"(ambassador-[a-z-]+)"', source))

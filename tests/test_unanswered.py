@@ -10,10 +10,12 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
+from mailflow.clock import local
 from mailflow.context import Context
 from mailflow.followup import run_followups
 from mailflow.models import Ambassador, Conversation, Event, InboundMessage, OutboundMail, Request
@@ -180,7 +182,8 @@ def test_ambassador_out_of_office_through_the_relay_shows_on_the_request_and_rea
     request = Request.get()
     assert request.state == "offered" and request.first_answer_at is None  # not an answer
     assert Conversation.get_by_id(conv.id).ambassador_answered_at is None
-    assert Ambassador.get(Ambassador.email == MARIE).absent_until.date().isoformat() == "2027-03-20"
+    away = Ambassador.get(Ambassador.email == MARIE).absent_until  # stored UTC: back at
+    assert local(away, ctx.cfg.schedule.zone) == datetime(2027, 3, 20)  # Paris midnight
 
     noted = [e for e in timeline(ctx, conv.request_id) if e["type"] == "auto-reply"]
     assert len(noted) == 1
