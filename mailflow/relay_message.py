@@ -32,7 +32,7 @@ from email.utils import collapse_rfc2231_value, formataddr, getaddresses, quote
 from urllib.parse import quote as url_quote
 
 from .mime_text import get_text, set_text
-from .scrub import Others, Secret, scrub_html, scrub_text
+from .scrub import ENCODED_WORD, Others, Secret, decode_encoded_word, scrub_html, scrub_text
 from .textnorm import fold
 
 MIME_HEADERS = frozenset(
@@ -130,21 +130,29 @@ def _keep_only(part: Message, keep: frozenset[str]) -> None:
 
 
 def _clean(value: str) -> str:
-    """A header value with raw 8-bit bytes (parsed as surrogates) read as UTF-8, and no
-    control characters (a CR or LF inside a value cannot be written back)."""
-    value = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    return re.sub(r"[\x00-\x08\x0a-\x1f\x7f]+", " ", value)
+    """A header value with raw 8-bit bytes (parsed as surrogates) read as UTF-8, else as
+    Windows-1252 (as mail clients show them), and no control characters (a CR or LF inside
+    a value cannot be written back)."""
+    raw = value.encode("utf-8", "surrogateescape")
+    try:
+        value = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        value = raw.decode("cp1252", "replace")
+    return re.sub(r"[\r\n]+", " ", re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]+", "", value))
 
 
 def _decode_words(value: str) -> str:
     """RFC 2047 encoded words decoded (never fails: the raw text when they are broken)."""
-    value = re.sub(r"\r?\n(?=[ \t])", "", value)
+    value = _clean(re.sub(r"\r?\n(?=[ \t])", "", value))
     if "=?" not in value:
-        return _clean(value)
+        return value
     try:
-        return _clean(str(make_header(decode_header(value))))
-    except Exception:  # a broken encoded word reads as written
-        return _clean(value)
+        decoded = str(make_header(decode_header(value)))
+    except Exception:  # a broken encoded word: read leniently below, as mail clients do
+        decoded = value
+    if "=?" in decoded or "\ufffd" in decoded:
+        decoded = re.sub(ENCODED_WORD, lambda m: decode_encoded_word(m.group()), value)
+    return _clean(decoded)
 
 
 def _raw_values(part: Message, name: str) -> list[str]:
@@ -224,12 +232,24 @@ def _format_params(first: str, params: Iterable[tuple[str, str]]) -> str:
 def _rewrite_params(part: Message, header: str, rules: _Rules) -> None:
     """Scrub the parameters (file names, URLs) but the boundary (the body's delimiters say
     it too); rewrite the header only if one changed."""
+    raw = " ".join(_raw_values(part, header))
+    if not raw or ("*" not in raw and rules.text(_decode_words(raw)) == _decode_words(raw)):
+        return  # nothing to find (RFC 2231 continuations may cut an address: read those)
     params = _params(part, header)
     if params is None:
         return
+    # Rewritten even if no value changed: an address may sit in a garbled parameter name,
+    # which the rewrite drops.
     scrubbed = [(k, v if k.lower() == "boundary" else rules.text(v)) for k, v in params[1:]]
-    if scrubbed != params[1:]:
-        _replace(part, header, _format_params(params[0][0], scrubbed))
+    _replace(part, header, _format_params(_main_value(part, header, params[0][0]), scrubbed))
+
+
+def _main_value(part: Message, header: str, written: str) -> str:
+    """The type or disposition as the email package understood it (never free text)."""
+    if header.lower() == "content-type":
+        return part.get_content_type()  # text/plain when the written one is not a type
+    written = written.strip().lower()
+    return written if written in ("inline", "attachment") else "attachment"
 
 
 def _new_content_ids(msg: Message, rules: _Rules) -> dict[str, str]:
@@ -245,12 +265,21 @@ def _new_content_ids(msg: Message, rules: _Rules) -> dict[str, str]:
 
 
 def _scrub_mime_headers(part: Message, rules: _Rules, cids: dict[str, str]) -> None:
-    """Attachment names, descriptions and ids can carry an address; rewrite only those."""
+    """Attachment names, descriptions and ids (and any kept header, however garbled) can
+    carry an address; rewrite only those."""
     _rewrite_params(part, "content-type", rules)
     _rewrite_params(part, "content-disposition", rules)
     description = _header_text(part, "Content-Description")
     if description is not None and rules.text(description) != description:
         _replace(part, "Content-Description", rules.text(description))
+    for name in ("Content-Transfer-Encoding", "Content-Language", "MIME-Version", "Date"):
+        value = _header_text(part, name)
+        if value is None or rules.text(value) == value:
+            continue
+        if name == "Content-Transfer-Encoding":  # not an encoding anyone can decode
+            del part[name]
+        else:
+            _replace(part, name, rules.text(value))
     cid = _header_text(part, "Content-ID")
     if cid is not None and cid.strip().strip("<>").strip() in cids:
         _replace(part, "Content-ID", f"<{cids[cid.strip().strip('<>').strip()]}>")
@@ -312,7 +341,8 @@ def _scrub_tree(part: Message, rules: _Rules, cids: dict[str, str]) -> None:
     """Scrub every text leaf, attachments included, through multiparts and forwarded
     messages."""
     payload = part.get_payload()
-    ctype, maintype = part.get_content_type(), part.get_content_maintype()
+    ctype = part.get_content_type()  # parsing Content-Type is slow: once per part
+    maintype = ctype.partition("/")[0]
     if ctype in ("message/rfc822", "message/global"):
         if not isinstance(payload, list):
             payload = _parse_enclosed(part)
@@ -330,7 +360,7 @@ def _scrub_tree(part: Message, rules: _Rules, cids: dict[str, str]) -> None:
     elif isinstance(payload, str) and maintype in ("multipart", "message"):
         _scrub_unsplit(part, rules)
     elif maintype == "text" or ctype in FOLDED_TYPES:
-        _scrub_leaf(part, rules, cids)
+        _scrub_leaf(part, ctype, rules, cids)
     elif ctype == "application/octet-stream":
         _scrub_named_file(part, rules, cids)
 
@@ -417,21 +447,21 @@ def _scrubbed_text(text: str, kind: str, rules: _Rules, cids: dict[str, str]) ->
     return rules.text(text)
 
 
-def _kind(part: Message, extension: str = "") -> str:
-    if part.get_content_type() in FOLDED_TYPES or extension in FOLDED_EXTENSIONS:
+def _kind(ctype: str, extension: str = "") -> str:
+    if ctype in FOLDED_TYPES or extension in FOLDED_EXTENSIONS:
         return "folded"
-    if part.get_content_subtype() in ("html", "enriched", "richtext") or extension in (
-        "htm",
-        "html",
-    ):
+    if ctype.partition("/")[2] in ("html", "enriched", "richtext") or extension in _HTML_NAMES:
         return "html"
     return "text"
 
 
-def _scrub_leaf(part: Message, rules: _Rules, cids: dict[str, str]) -> None:
+_HTML_NAMES = ("htm", "html")
+
+
+def _scrub_leaf(part: Message, ctype: str, rules: _Rules, cids: dict[str, str]) -> None:
     """Rewrite the text only if something changed, so clean parts stay byte-identical."""
     text = get_text(part)
-    scrubbed = _scrubbed_text(text, _kind(part), rules, cids)
+    scrubbed = _scrubbed_text(text, _kind(ctype), rules, cids)
     if scrubbed == text:
         return
     try:
@@ -461,7 +491,7 @@ def _scrub_named_file(part: Message, rules: _Rules, cids: dict[str, str]) -> Non
             text, codec = data.decode("utf-8"), "utf-8"
         except UnicodeDecodeError:
             text, codec = data.decode("cp1252", errors="replace"), "cp1252"
-        scrubbed = _scrubbed_text(text, _kind(part, extension), rules, cids)
+        scrubbed = _scrubbed_text(text, _kind("application/octet-stream", extension), rules, cids)
         if scrubbed == text:
             return
         new = scrubbed.encode(codec, errors="replace")
@@ -511,10 +541,23 @@ def _sane_content_type(part: Message) -> None:
     _replace(part, "Content-Type", value)
 
 
+_PLAIN_VALUE = re.compile(r"[\x20-\x7e\t]*(?:\r?\n[ \t][\x20-\x7e\t]*)*")
+_PARAM_NAMES = re.compile(r";\s*([^=;\s]*)\s*=")
+
+
 def _writable(name: str, value: object) -> bool:
     """Can the header be written, and read back by the recipient's parser?"""
+    if isinstance(value, str) and type(value) is str and _PLAIN_VALUE.fullmatch(value):
+        # Printable ASCII as received: written as it is; only parameter names can trip
+        # the reader's parser.
+        if name.lower() not in ("content-type", "content-disposition"):
+            return True
+        if all(_TOKEN.match(n) for n in _PARAM_NAMES.findall(value)):
+            return True
     try:
         folded = policy.SMTP.fold_binary(name, value)  # type: ignore[arg-type]
+        if type(value) is not str:  # a header object: parsed already, when it was set
+            return True
         header = _PARSER.parsebytes(folded + b"\r\n", headersonly=True).get(name)
         getattr(header, "params", None)  # parameters are parsed on demand
     except Exception:
@@ -542,7 +585,7 @@ def _make_writable(msg: Message) -> None:
             elif lower == "content-disposition":
                 params = _params(part, name) or [("attachment", "")]
                 kept = [(k, v) for k, v in params[1:] if k.lower() == "filename"]
-                _replace(part, name, _format_params(params[0][0] or "attachment", kept))
+                _replace(part, name, _format_params(_main_value(part, name, params[0][0]), kept))
             else:
                 _replace(part, name, _decode_words(str(value)))
         for name, value in list(part.raw_items()):  # what still cannot be written goes

@@ -21,6 +21,7 @@ searches plain strings.
 
 from __future__ import annotations
 
+import base64
 import binascii
 import html
 import re
@@ -90,11 +91,19 @@ _CLOSE = "[" + "".join(re.escape(b[1]) for b in BRACKETS) + "]"
 _ENTITY = r"&(?:\#[0-9]{1,7};?|\#[xX][0-9a-fA-F]{1,6};?|[A-Za-z][A-Za-z0-9]{1,31};)"
 _PERCENT = r"(?:%[0-9A-Fa-f]{2})+"
 # An RFC 2047 encoded word, as found in header blocks pasted into text ("=?utf-8?q?...?=").
-ENCODED_WORD = r"=\?[\w.:-]+(?:\*[\w-]+)?\?[QqBb]\?[^?\s]*\?="
+# (Leniently, as mail clients and Python read them: spaces inside, or no "?=" at the end.)
+ENCODED_WORD = r"=\?[^? \t\r\n]+\?[QqBb]\?(?:[^?\r\n]*\?=|[^? \t\r\n]*)"
 _TAG = r"<!--.*?-->|<[A-Za-z/!?][^<>]*>"
-_SPECIAL = re.compile(f"{ENCODED_WORD}|{_ENTITY}|{_PERCENT}", re.S)
-_SPECIAL_UNTAG = re.compile(f"{ENCODED_WORD}|{_ENTITY}|{_PERCENT}|{_TAG}", re.S)
+_FOLD = r"\r?\n[ \t]+"  # a folded line (RFC 5322, 5545): the break is not in the text
+_SPECIALS = {
+    (untag, unfold): re.compile(
+        "|".join([ENCODED_WORD, _ENTITY, _PERCENT] + [_TAG] * untag + [_FOLD] * unfold), re.S
+    )
+    for untag in (False, True)
+    for unfold in (False, True)
+}
 _TAGS = re.compile(_TAG, re.S)
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 # Tags that may cut a word without a space showing ("jean<span>@</span>x.org"); any other
 # tag (<br>, <div>, <td>, <a>...) separates words.
 _INLINE_TAG = re.compile(
@@ -112,16 +121,33 @@ def _norm_char(c: str) -> str:
     return fold(c)
 
 
+_ENCODED_WORD_PARTS = re.compile(
+    r"=\?([^?* \t\r\n]+)(?:\*[^? \t\r\n]*)?\?([QqBb])\?([^?\r\n]*?)(?:\?=)?"
+)
+_QP_BYTE = re.compile(rb"=([0-9A-Fa-f]{2})")
+
+
 def decode_encoded_word(token: str) -> str:
-    """One RFC 2047 encoded word decoded; the token itself if it is broken."""
-    try:
-        chunks = decode_header(token)
-        return "".join(
-            c.decode(charset or "ascii", "replace") if isinstance(c, bytes) else c
-            for c, charset in chunks
-        )
-    except (LookupError, ValueError, UnicodeError, binascii.Error, AssertionError):
+    """One RFC 2047 encoded word decoded, leniently, as mail clients do (a missing "?=",
+    an unknown charset); the token itself if it cannot be read."""
+    m = _ENCODED_WORD_PARTS.fullmatch(token)
+    if m is None:
         return token
+    charset, encoding, text = m.groups()
+    if encoding in "Qq":
+        raw = text.replace("_", " ").encode("latin-1", "replace")
+        data = _QP_BYTE.sub(lambda b: bytes([int(b.group(1), 16)]), raw)
+    else:
+        try:
+            data = base64.b64decode(text + "=" * (-len(text) % 4))
+        except (binascii.Error, ValueError):
+            return token
+    try:
+        return data.decode(charset)
+    except UnicodeDecodeError:  # bytes of another charset: as Windows-1252, like clients
+        return data.decode("cp1252", "replace")
+    except (LookupError, ValueError):  # an unknown charset (ValueError: a NUL in its name)
+        return data.decode("latin-1")
 
 
 def _percent(token: str) -> str:
@@ -150,9 +176,9 @@ class _View:
         return i if self.starts is None else self.starts[i]
 
 
-def _pass(text: str, untag: bool) -> tuple[_View, bool]:
+def _pass(text: str, untag: bool, unfold: bool = False) -> tuple[_View, bool]:
     """One decoding pass; the flag says whether decoding produced another escape."""
-    pattern = _SPECIAL_UNTAG if untag else _SPECIAL
+    pattern = _SPECIALS[untag, unfold]
     if text.isascii() and not pattern.search(text):
         return _View(text.lower()), False
     out: list[str] = []
@@ -160,17 +186,24 @@ def _pass(text: str, untag: bool) -> tuple[_View, bool]:
     ends: list[int] = []
     again = False
 
+    def ascii(s: str, offset: int) -> None:
+        out.append(s.lower())
+        starts.extend(range(offset, offset + len(s)))
+        ends.extend(range(offset + 1, offset + len(s) + 1))
+
     def plain(s: str, offset: int) -> None:
-        if s.isascii():
-            out.append(s.lower())
-            starts.extend(range(offset, offset + len(s)))
-            ends.extend(range(offset + 1, offset + len(s) + 1))
-            return
-        for i, c in enumerate(s):
-            n = _norm_char(c)
-            out.append(n)
-            starts.extend([offset + i] * len(n))
-            ends.extend([offset + i + 1] * len(n))
+        pos = 0
+        for m in _NON_ASCII.finditer(s):  # ASCII runs at once, the rest one by one
+            if m.start() > pos:
+                ascii(s[pos : m.start()], offset + pos)
+            for i in range(m.start(), m.end()):
+                n = _norm_char(s[i])
+                out.append(n)
+                starts.extend([offset + i] * len(n))
+                ends.extend([offset + i + 1] * len(n))
+            pos = m.end()
+        if pos < len(s):
+            ascii(s[pos:], offset + pos)
 
     def decoded(s: str, start: int, end: int) -> None:
         for c in s:
@@ -187,6 +220,8 @@ def _pass(text: str, untag: bool) -> tuple[_View, bool]:
         if token.startswith("<"):  # a tag: dropped inside a line, a space between blocks
             if not _INLINE_TAG.match(token):
                 decoded(" ", m.start(), m.end())
+        elif token[0] in "\r\n":  # a fold: dropped
+            pass
         elif token.startswith("=?"):
             value = decode_encoded_word(token)
             decoded(value, m.start(), m.end())
@@ -207,8 +242,8 @@ def _pass(text: str, untag: bool) -> tuple[_View, bool]:
     return _View("".join(out), starts, ends), again
 
 
-def _view(text: str, untag: bool = False) -> _View:
-    first, again = _pass(text, untag)
+def _view(text: str, untag: bool = False, unfold: bool = False) -> _View:
+    first, again = _pass(text, untag, unfold)
     if not again:
         return first
     second, _ = _pass(first.text, False)  # "&amp;#64;": decoded twice
@@ -270,7 +305,10 @@ def _any_address_pattern(html_mode: bool) -> str:
     at = _separator(AT_SYMBOLS[:1], AT_WORDS, OTHER_AT_WORDS, sp, spaced=False)
     dot = _separator(DOT_SYMBOLS[:1], DOT_WORDS, (), sp, spaced=False)
     local = rf"{_LOCAL_CHAR}+(?:\.{_LOCAL_CHAR}+)*"
-    return rf"(?<![\w!#$'*+^`{{|}}~.-]){local}{at}{_LABEL}(?:{dot}{_LABEL})*{dot}{_TLD}"
+    # Not from inside a run of address characters (linear time on long runs), except just
+    # after a hyphen ("--a1rh@x.fr" after a boundary marker).
+    start = r"(?:(?<![\w!#$'*+^`{|}~.-])|(?<=-)(?=[^\W_]))"
+    return rf"{start}{local}{at}{_LABEL}(?:{dot}{_LABEL})*{dot}{_TLD}"
 
 
 def _name_pattern(name: str, html_mode: bool) -> str:
@@ -283,6 +321,7 @@ def _name_pattern(name: str, html_mode: bool) -> str:
 @dataclass(frozen=True)
 class _Compiled:
     addresses: re.Pattern[str]  # group sN: secret N; group other: any address
+    other: re.Pattern[str] | None  # any address alone
     names: tuple[tuple[re.Pattern[str], int], ...]  # (pattern, secret index)
     displays: tuple[tuple[re.Pattern[str], int], ...]
 
@@ -309,6 +348,7 @@ def _compile(secrets: tuple[Secret, ...], html_mode: bool, others: bool) -> _Com
     never = r"(?!x)x"
     return _Compiled(
         addresses=re.compile("|".join(alternatives) or never),
+        other=re.compile(_any_address_pattern(html_mode)) if others else None,
         names=tuple(names),
         displays=tuple(displays),
     )
@@ -346,25 +386,39 @@ def _replace_addresses(
     others: Others | None,
     html_mode: bool,
     keep_tags: bool,
+    unfolded: bool = False,
 ) -> str:
     escape = html.escape if html_mode else str
     spans: list[tuple[int, int, str]] = []
     for m in compiled.addresses.finditer(view.text):
         group = m.lastgroup or ""
+        start, end = view.span(m.start(), m.end())
         if group == "other":
             assert others is not None
             if _canonical(m.group()) in others.keep:
                 continue
             if view.text[max(0, m.start() - 4) : m.start()] == "cid:":  # an inline image
                 continue
+            if unfolded and not _cut_by_fold(text[start:end]):
+                continue
+            replacement = others.mask
+        elif _glued(text, view, m.end()):  # a longer address: maybe another one to mask
+            other = compiled.other.match(view.text, m.start()) if compiled.other else None
+            if other is None or others is None or _canonical(other.group()) in others.keep:
+                continue
+            start, end = view.span(other.start(), other.end())
             replacement = others.mask
         else:
-            if _glued(text, view, m.end()):
-                continue
             replacement = secrets[int(group[1:])].replacement
-        start, end = view.span(m.start(), m.end())
         spans.append((start, end, escape(replacement)))
     return _apply(text, spans, keep_tags)
+
+
+def _cut_by_fold(original: str) -> bool:
+    """Does a fold cut this address before its last label? ("rh@x.test\n bonjour" is an
+    address, then a word on the next line: found already, without unfolding.)"""
+    parts = re.split(_FOLD, original)
+    return len(parts) > 1 and "." in parts[-1]
 
 
 _CANON_AT = re.compile(rf"{_OPEN}\s*(?:{_alt(AT_SYMBOLS)}|{_alt(AT_WORDS)})\s*{_CLOSE}")
@@ -410,6 +464,11 @@ def _scrub(text: str, secrets: Sequence[Secret], others: Others | None, html_mod
     # An address cut by tags: search again without them (if, cheaply, there is anything).
     if html_mode and "<" in text and compiled.addresses.search(_TAGS.sub("", view.text)):
         text = _replace_addresses(text, _view(text, untag=True), *args, keep_tags=True)
+    # An address cut by a folded line ("amb1@pr\r\n os.test"): search again unfolded.
+    if not html_mode and re.search(r"\n[ \t]", text):
+        unfolded = _view(text, unfold=True)
+        if unfolded.text != view.text and compiled.addresses.search(unfolded.text):
+            text = _replace_addresses(text, unfolded, *args, keep_tags=False, unfolded=True)
     if any(s.names for s in secrets):
         text = _replace_names(text, secrets, html_mode)
     return text
@@ -444,14 +503,14 @@ _WORD_DOT = re.compile(
     rf"|\s+{_alt(DOT_WORDS)}\s+|\s+\.\s+|=2e"
 )
 _SPACES = re.compile(r"\s+")
-_DETECT_WORD = re.compile(r"=\?[^?\s]+\?[QqBb]\?[^?\s]*\?=")
+_DETECT_WORD = re.compile(r"=\?[^? \t\r\n]+\?[QqBb]\?(?:[^?\r\n]*\?=|[^? \t\r\n]*)")
 
 
 def _decode_word(word: str) -> str:
     try:
         return str(make_header(decode_header(word)))
-    except Exception:  # a broken encoded word reads as written
-        return word
+    except Exception:  # a broken encoded word: its Q-encoded bytes, read as Latin-1
+        return re.sub(r"=([0-9A-Fa-f]{2})", lambda m: chr(int(m.group(1), 16)), word)
 
 
 def _decoded(text: str) -> str:
