@@ -60,7 +60,10 @@ def everything(data: bytes, msg: Message) -> str:
         chunks += [part.get_filename() or "", part.preamble or "", part.epilogue or ""]
         payload = part.get_payload(decode=True)
         if isinstance(payload, bytes):
-            text = payload.decode(part.get_content_charset() or "utf-8", "replace")
+            try:
+                text = payload.decode(part.get_content_charset() or "utf-8", "replace")
+            except LookupError:  # an unknown charset
+                text = payload.decode("latin-1")
             chunks.append(re.sub(r"\r?\n[ \t]", "", text))  # calendar and vCard folding
     return "\n".join(chunks)
 
@@ -376,3 +379,35 @@ def test_awkward_replies_are_relayed_not_quarantined(conversation, shape: str) -
     blob = everything(data, PARSER.parsebytes(data)).lower()
     assert "amb1@pros.test" not in blob
     assert "josé@exemple.test" not in blob and "paul@x.test" not in blob
+
+
+# ---------------------------------------------------------------- the corpus's replies
+
+CORPUS = Path(__file__).parent / "corpus"
+CONVERSATION_REPLIES = sorted(
+    p
+    for p in CORPUS.glob("relay_*.eml")
+    if 'setup = "conversation"' in p.with_name(p.stem + ".expected.toml").read_text()
+)
+ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}")
+RELAY_TOKENS = {b"TOKEN_AMB": PERSON_ALIAS.encode(), b"TOKEN_PERSON": AMB_ALIAS.encode()}
+
+
+@pytest.mark.parametrize("path", CONVERSATION_REPLIES, ids=[p.name for p in CONVERSATION_REPLIES])
+def test_corpus_replies_carry_no_address_but_the_relay_ones(path: Path) -> None:
+    """Every address in the copy of a corpus reply (quoted blocks, signatures, forwarded
+    chains) is one of the conversation's relay addresses."""
+    raw = path.read_bytes()
+    for placeholder, alias in RELAY_TOKENS.items():
+        raw = raw.replace(b"relay+" + placeholder + b"@mailflow.test", alias)
+    secrets = (Secret("person1@users.test", PERSON_ALIAS), Secret("amb1@pros.test", AMB_ALIAS))
+    by_person = b"From: Person" in raw or b"person1@users.test>\n" in raw.split(b"\n\n")[0]
+    sender_alias = PERSON_ALIAS if by_person else AMB_ALIAS
+    spec = RelaySpec("X via Ambassadeurs", sender_alias, "someone@else.test",
+                     "<mf.3@mailflow.test>", None, (), secrets,
+                     keep_addresses=("relay@mailflow.test",))  # fmt: skip
+    data, copy = relay(raw, spec)
+    del copy["To"], copy["Message-ID"]
+    found = set(ADDRESS.findall(everything(b"", copy).lower()))  # decoded, not raw
+    allowed = {PERSON_ALIAS, AMB_ALIAS, "relay@mailflow.test", "mf.3@mailflow.test"}
+    assert found <= allowed, sorted(found - allowed)
