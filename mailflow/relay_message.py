@@ -138,7 +138,8 @@ def _clean(value: str) -> str:
         value = raw.decode("utf-8")
     except UnicodeDecodeError:
         value = raw.decode("cp1252", "replace")
-    return re.sub(r"[\r\n]+", " ", re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]+", "", value))
+    value = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]+", "", value)
+    return re.sub(r"[\r\n\x85\u2028\u2029]+", " ", value)  # all that splitlines() breaks at
 
 
 def _decode_words(value: str) -> str:
@@ -269,20 +270,28 @@ def _scrub_mime_headers(part: Message, rules: _Rules, cids: dict[str, str]) -> N
     carry an address; rewrite only those."""
     _rewrite_params(part, "content-type", rules)
     _rewrite_params(part, "content-disposition", rules)
-    description = _header_text(part, "Content-Description")
-    if description is not None and rules.text(description) != description:
-        _replace(part, "Content-Description", rules.text(description))
-    for name in ("Content-Transfer-Encoding", "Content-Language", "MIME-Version", "Date"):
-        value = _header_text(part, name)
-        if value is None or rules.text(value) == value:
-            continue
-        if name == "Content-Transfer-Encoding":  # not an encoding anyone can decode
-            del part[name]
-        else:
-            _replace(part, name, rules.text(value))
+    for name in ("Content-Description", "Content-Language", "MIME-Version", "Date"):
+        _scrub_values(part, name, rules)
+    _scrub_values(part, "Content-Transfer-Encoding", rules, drop=True)
     cid = _header_text(part, "Content-ID")
     if cid is not None and cid.strip().strip("<>").strip() in cids:
         _replace(part, "Content-ID", f"<{cids[cid.strip().strip('<>').strip()]}>")
+
+
+def _scrub_values(part: Message, name: str, rules: _Rules, drop: bool = False) -> None:
+    """Every value of the header scrubbed (or, with `drop`, left out: an encoding with an
+    address in it is no encoding); untouched if none changes."""
+    values = [_decode_words(v) for v in _raw_values(part, name)]
+    scrubbed = [rules.text(v) for v in values]
+    if scrubbed == values:
+        return
+    del part[name]
+    for value, new in zip(values, scrubbed, strict=True):
+        if new == value or not drop:
+            try:
+                part[name] = new
+            except Exception:  # a value the header classes refuse: left out
+                continue
 
 
 # ---------------------------------------------------------------- addresses of a forwarded message
@@ -543,6 +552,7 @@ def _sane_content_type(part: Message) -> None:
 
 _PLAIN_VALUE = re.compile(r"[\x20-\x7e\t]*(?:\r?\n[ \t][\x20-\x7e\t]*)*")
 _PARAM_NAMES = re.compile(r";\s*([^=;\s]*)\s*=")
+_ONE_HEADER = re.compile(rb"[^\r\n]+(?:\r\n[ \t][^\r\n]*)*\r\n")  # continuations indented
 
 
 def _writable(name: str, value: object) -> bool:
@@ -556,6 +566,8 @@ def _writable(name: str, value: object) -> bool:
             return True
     try:
         folded = policy.SMTP.fold_binary(name, value)  # type: ignore[arg-type]
+        if not _ONE_HEADER.fullmatch(folded):  # "\x1d" and the like fold into line breaks
+            return False
         if type(value) is not str:  # a header object: parsed already, when it was set
             return True
         header = _PARSER.parsebytes(folded + b"\r\n", headersonly=True).get(name)

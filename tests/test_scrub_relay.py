@@ -306,6 +306,23 @@ def test_a_garbled_parameter_name_is_dropped_so_the_copy_reads_back() -> None:
     assert_clean(data, copy)
 
 
+def test_characters_that_fold_into_line_breaks_do_not_end_the_header_block() -> None:
+    """\x1d, \x1e (and NEL, U+2028) are line breaks to Python's folder: a Content-Type made
+    of them once wrote an empty line, and From, To and the rest went into the body."""
+    raw = (
+        b"From: Marie <marie.dupont@gmail.com>\r\nSubject: x\x1dy\r\n"
+        b"Content-Type: \x1d\x1e\xc2\xb2f8\x0e\t\r\nDate: Mon, 2 Mar 2026\x1d 10:00:00 +0100\r\n"
+        b"Content-Description: a\xe2\x80\xa8b\r\n\r\nbody marie.dupont@gmail.com\r\n"
+    )
+    data, copy = relay(raw)
+    head = data.split(b"\r\n\r\n", 1)[0]
+    assert b"" not in head.split(b"\r\n")  # no empty line inside the header block
+    assert str(copy["From"]) == f"Marie via Ambassadeurs <{AMB_ALIAS}>"
+    assert str(copy["To"]) == PERSON
+    assert copy.get_content_type() == "text/plain"
+    assert_clean(data, copy)
+
+
 # ---------------------------------------------------------------- fuzz cases that once raised
 
 
