@@ -281,7 +281,7 @@ def _literal(text: str) -> str:
     return re.escape(fold(text))
 
 
-def _address_pattern(address: str, html_mode: bool) -> str:
+def _address_pattern(address: str, html_mode: bool, after_dot: bool = False) -> str:
     sp = _SP_HTML if html_mode else _SP_TEXT
     at = _separator(AT_SYMBOLS, AT_WORDS, AT_WORDS, sp, spaced=True)
     dot = _separator(DOT_SYMBOLS, DOT_WORDS, DOT_WORDS, sp, spaced=True)
@@ -292,7 +292,10 @@ def _address_pattern(address: str, html_mode: bool) -> str:
 
     # Not inside a longer address: no address character just before. What comes after is
     # checked in code (_glued): "x.org.Merci" is the address, "x.organic" another one.
-    return rf"(?<![\w.+-]){dotted(local)}{at}{dotted(domain)}"
+    # With other addresses masked too, a dot before is a sentence glued on ("Merci.jean at
+    # x.org"): a longer address ("a.jean@x.org") is found from its start, as another one.
+    before = r"(?<![\w+-])" if after_dot else r"(?<![\w.+-])"
+    return rf"{before}{dotted(local)}{at}{dotted(domain)}"
 
 
 _LOCAL_CHAR = r"[\w!#$'*+^`{|}~-]"  # no "=", "&", "?", "/", "%": URL query syntax
@@ -329,7 +332,8 @@ class _Compiled:
 @lru_cache(maxsize=256)
 def _compile(secrets: tuple[Secret, ...], html_mode: bool, others: bool) -> _Compiled:
     alternatives = [
-        f"(?P<s{i}>{_address_pattern(s.address, html_mode)})" for i, s in enumerate(secrets)
+        f"(?P<s{i}>{_address_pattern(s.address, html_mode, others)})"
+        for i, s in enumerate(secrets)
     ]
     if others:
         alternatives.append(f"(?P<other>{_any_address_pattern(html_mode)})")

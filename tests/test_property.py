@@ -281,6 +281,8 @@ KNOWN_REPLIES = (
         b"Content-Type: message/rfc822",
         b"Content-Type: message/rfc822\r\nContent-Transfer-Encoding: \x1damb1@pros.test",
     ),
+    # a party's address spelt with " at ", glued after a full stop
+    REPLY.replace(b"amb1 at pros.test.", b"amb1 at pros.test.amb1 at pros.test."),
     # an unknown charset on a text reply
     b"From: Marie <amb1@pros.test>\r\nTo: relay+TOKEN_AMB@mailflow.test\r\nMessage-ID: \r\n"
     b"Content-Type: text/plain; charset=x-unknown\r\nCc: \r\n\r\nb'*'",
@@ -300,6 +302,7 @@ KNOWN_REPLIES = (
 @example(raw=KNOWN_REPLIES[8])
 @example(raw=KNOWN_REPLIES[9])
 @example(raw=KNOWN_REPLIES[10])
+@example(raw=KNOWN_REPLIES[11])
 def test_replies_through_a_conversation_are_relayed_without_leaks(raw: bytes) -> None:
     ctx = _CTX[0]
     for placeholder, token in _TOKENS.items():
