@@ -245,10 +245,23 @@ def _rewrite_params(part: Message, header: str, rules: _Rules) -> None:
     _replace(part, header, _format_params(_main_value(part, header, params[0][0]), scrubbed))
 
 
+_MIME_TYPE = re.compile(r"[a-z0-9!#$&^_+-]+/[a-z0-9!#$&^_.+-]+")
+_DEFAULT_TYPES = {"multipart": "multipart/mixed", "text": "text/plain", "message": "message/rfc822"}
+
+
+def _content_type(part: Message) -> str:
+    """The type as the email package understood it (text/plain when none was readable), or
+    a generic one of the same kind if it is garbled ("multipart/jean@x.orgixed")."""
+    ctype = part.get_content_type()
+    if _MIME_TYPE.fullmatch(ctype) and "@" not in ctype:
+        return ctype
+    return _DEFAULT_TYPES.get(ctype.partition("/")[0], "application/octet-stream")
+
+
 def _main_value(part: Message, header: str, written: str) -> str:
     """The type or disposition as the email package understood it (never free text)."""
     if header.lower() == "content-type":
-        return part.get_content_type()  # text/plain when the written one is not a type
+        return _content_type(part)
     written = written.strip().lower()
     return written if written in ("inline", "attachment") else "attachment"
 
@@ -546,7 +559,7 @@ def _sane_content_type(part: Message) -> None:
     """Content-Type rebuilt from what can be read of it: type, charset, boundary, name."""
     params = dict((k.lower(), v) for k, v in (_params(part, "content-type") or [])[1:])
     wanted = ("charset", "boundary", "name", "format", "delsp", "method", "report-type")
-    value = _format_params(part.get_content_type(), [(k, params[k]) for k in wanted if k in params])
+    value = _format_params(_content_type(part), [(k, params[k]) for k in wanted if k in params])
     _replace(part, "Content-Type", value)
 
 

@@ -283,6 +283,8 @@ KNOWN_REPLIES = (
     ),
     # a party's address spelt with " at ", glued after a full stop
     REPLY.replace(b"amb1 at pros.test.", b"amb1 at pros.test.amb1 at pros.test."),
+    # an address inside the media type itself
+    REPLY.replace(b"multipart/mixed;", b"multipart/amb1@pros.testixed;"),
     # an unknown charset on a text reply
     b"From: Marie <amb1@pros.test>\r\nTo: relay+TOKEN_AMB@mailflow.test\r\nMessage-ID: \r\n"
     b"Content-Type: text/plain; charset=x-unknown\r\nCc: \r\n\r\nb'*'",
@@ -303,6 +305,7 @@ KNOWN_REPLIES = (
 @example(raw=KNOWN_REPLIES[9])
 @example(raw=KNOWN_REPLIES[10])
 @example(raw=KNOWN_REPLIES[11])
+@example(raw=KNOWN_REPLIES[12])
 def test_replies_through_a_conversation_are_relayed_without_leaks(raw: bytes) -> None:
     ctx = _CTX[0]
     for placeholder, token in _TOKENS.items():
