@@ -332,8 +332,7 @@ class _Compiled:
 @lru_cache(maxsize=256)
 def _compile(secrets: tuple[Secret, ...], html_mode: bool, others: bool) -> _Compiled:
     alternatives = [
-        f"(?P<s{i}>{_address_pattern(s.address, html_mode, others)})"
-        for i, s in enumerate(secrets)
+        f"(?P<s{i}>{_address_pattern(s.address, html_mode, others)})" for i, s in enumerate(secrets)
     ]
     if others:
         alternatives.append(f"(?P<other>{_any_address_pattern(html_mode)})")
