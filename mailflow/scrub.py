@@ -398,7 +398,7 @@ def _replace_addresses(
         start, end = view.span(m.start(), m.end())
         if group == "other":
             assert others is not None
-            if _canonical(m.group()) in others.keep:
+            if _canonical(m.group()) in others.keep or _kept_then_glued(text, view, m, others):
                 continue
             if view.text[max(0, m.start() - 4) : m.start()] == "cid:":  # an inline image
                 continue
@@ -415,6 +415,15 @@ def _replace_addresses(
             replacement = secrets[int(group[1:])].replacement
         spans.append((start, end, escape(replacement)))
     return _apply(text, spans, keep_tags)
+
+
+def _kept_then_glued(text: str, view: _View, m: re.Match[str], others: Others) -> bool:
+    """A kept address with a word glued on ("relay+x@mailflow.testMerci")."""
+    for kept in others.keep:
+        end = m.start() + len(kept)
+        if m.group().startswith(kept) and end < m.end() and text[view.origin(end)].isupper():
+            return True
+    return False
 
 
 def _cut_by_fold(original: str) -> bool:

@@ -10,6 +10,7 @@ nested messages included.
 from __future__ import annotations
 
 import base64
+import html
 import re
 from email import policy
 from email.header import decode_header, make_header
@@ -428,3 +429,39 @@ def test_corpus_replies_carry_no_address_but_the_relay_ones(path: Path) -> None:
     found = set(ADDRESS.findall(everything(b"", copy).lower()))  # decoded, not raw
     allowed = {PERSON_ALIAS, AMB_ALIAS, "relay@mailflow.test", "mf.3@mailflow.test"}
     assert found <= allowed, sorted(found - allowed)
+
+
+# ---------------------------------------------------------------- every written form, in parts
+
+FORMS = [
+    "marie . dupont @ gmail . com",
+    "marie.dupont [@] gmail [.] com",
+    "marie.dupont <at> gmail <dot> com",
+    "marie.dupont (at) gmail (dot) com",
+    "marie.dupont arobase gmail.com",
+    "marie.dupont＠gmail.com",
+    "marie.dupont\u200b@gmail.com",
+    "marie.du\u00adpont@gmail.com",
+    "marie.dupont@gmail.comMerci",
+    "marie.dupont%40gmail.com",
+    "marie.dupont&#64;gmail.com",
+    "marie.dupont&commat;gmail.com",
+]
+
+
+@pytest.mark.parametrize("form", FORMS)
+@pytest.mark.parametrize("cte", ["8bit", "quoted-printable", "base64"])
+def test_every_written_form_is_replaced_in_text_and_html_parts(form: str, cte: str) -> None:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = f"Marie <{AMB}>", PERSON_ALIAS, "Re: stage"
+    msg.set_content(f"Écrivez-moi : {form}\n", cte=cte)
+    source = html.escape(form) if "&" not in form else form
+    msg.add_alternative(f"<p>Écrivez-moi : <b>{source}</b></p>\n", subtype="html", cte=cte)
+    data, copy = relay(msg.as_bytes(policy=policy.SMTP))
+    assert_clean(data, copy)
+    text, markup = (p.get_content() for p in copy.walk() if p.get_content_maintype() == "text")
+    assert (
+        text.replace("\r\n", "\n")
+        == f"Écrivez-moi : {AMB_ALIAS}{'Merci' * form.endswith('Merci')}\n"
+    )
+    assert AMB_ALIAS in markup
