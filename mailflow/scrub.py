@@ -91,8 +91,9 @@ _CLOSE = "[" + "".join(re.escape(b[1]) for b in BRACKETS) + "]"
 _ENTITY = r"&(?:\#[0-9]{1,7};?|\#[xX][0-9a-fA-F]{1,6};?|[A-Za-z][A-Za-z0-9]{1,31};)"
 _PERCENT = r"(?:%[0-9A-Fa-f]{2})+"
 # An RFC 2047 encoded word, as found in header blocks pasted into text ("=?utf-8?q?...?=").
-# (Leniently, as mail clients and Python read them: spaces inside, or no "?=" at the end.)
-ENCODED_WORD = r"=\?[^? \t\r\n]+\?[QqBb]\?(?:[^?\r\n]*\?=|[^? \t\r\n]*)"
+# (Leniently, as mail clients and Python's email.header read them: spaces or "?" inside, no
+# "?=" at the end.)
+ENCODED_WORD = r"=\?[^?\r\n]*?\?[QqBb]\?(?:[^\r\n]*?\?=|[^? \t\r\n]*)"
 _TAG = r"<!--.*?-->|<[A-Za-z/!?][^<>]*>"
 _FOLD = r"\r?\n[ \t]+"  # a folded line (RFC 5322, 5545): the break is not in the text
 _SPECIALS = {
@@ -122,7 +123,7 @@ def _norm_char(c: str) -> str:
 
 
 _ENCODED_WORD_PARTS = re.compile(
-    r"=\?([^?* \t\r\n]+)(?:\*[^? \t\r\n]*)?\?([QqBb])\?([^?\r\n]*?)(?:\?=)?"
+    r"=\?([^?*\r\n]*?)(?:\*[^?\r\n]*)?\?([QqBb])\?([^\r\n]*?)(?:\?=)?"
 )
 _QP_BYTE = re.compile(rb"=([0-9A-Fa-f]{2})")
 
@@ -515,7 +516,7 @@ _WORD_DOT = re.compile(
     rf"|\s+{_alt(DOT_WORDS)}\s+|\s+\.\s+|=2e"
 )
 _SPACES = re.compile(r"\s+")
-_DETECT_WORD = re.compile(r"=\?[^? \t\r\n]+\?[QqBb]\?(?:[^?\r\n]*\?=|[^? \t\r\n]*)")
+_DETECT_WORD = re.compile(r"=\?[^?\r\n]*?\?[QqBb]\?(?:[^\r\n]*?\?=|[^? \t\r\n]*)")
 
 
 def _decode_word(word: str) -> str:
