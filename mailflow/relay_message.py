@@ -381,10 +381,25 @@ def _scrub_tree(part: Message, rules: _Rules, cids: dict[str, str]) -> None:
             _scrub_tree(child, rules, cids)
     elif isinstance(payload, str) and maintype in ("multipart", "message"):
         _scrub_unsplit(part, rules)
-    elif maintype == "text" or ctype in FOLDED_TYPES:
-        _scrub_leaf(part, ctype, rules, cids)
-    elif ctype == "application/octet-stream":
-        _scrub_named_file(part, rules, cids)
+    else:
+        if maintype == "text" or ctype in FOLDED_TYPES:
+            _scrub_leaf(part, ctype, rules, cids)
+        elif ctype == "application/octet-stream":
+            _scrub_named_file(part, rules, cids)
+        _reencode_if_dirty(part, rules)
+
+
+def _reencode_if_dirty(part: Message, rules: _Rules) -> None:
+    """Text outside what a base64 or quoted-printable body decodes to (a line the decoder
+    skips, such as "jean@x.org+//AA") is still in the bytes sent: encode the body again."""
+    encoding = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+    raw = part._payload  # the body as it will be written
+    if encoding not in ("base64", "quoted-printable") or not isinstance(raw, str):
+        return
+    if rules.text(raw) == raw:
+        return
+    data = part.get_payload(decode=True)
+    _set_bytes(part, data if isinstance(data, bytes) else b"")
 
 
 def _parse_enclosed(part: Message) -> list[Message] | None:

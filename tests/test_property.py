@@ -277,6 +277,8 @@ KNOWN_REPLIES = (
     REPLY.replace(b"=2Etest=29?=", b"=2Etest=29amb1@pros.test="),
     REPLY.replace(b"=40pros=2E", b"=40pr\xf2s=2E"),
     REPLY.replace(b"=?utf-8?q?Re=3A", b"=?utf-8?q?\xa0?Re=3A"),
+    # a line the base64 decoder skips, with an address in it
+    REPLY.replace(b"base64\r\n\r\n", b"base64\ramb1@pros.test+//AA\n\r\n"),
     # an address as the transfer encoding of a forwarded message
     REPLY.replace(
         b"Content-Type: message/rfc822",
@@ -308,6 +310,7 @@ KNOWN_REPLIES = (
 @example(raw=KNOWN_REPLIES[11])
 @example(raw=KNOWN_REPLIES[12])
 @example(raw=KNOWN_REPLIES[13])
+@example(raw=KNOWN_REPLIES[14])
 def test_replies_through_a_conversation_are_relayed_without_leaks(raw: bytes) -> None:
     ctx = _CTX[0]
     for placeholder, token in _TOKENS.items():

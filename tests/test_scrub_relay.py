@@ -465,3 +465,18 @@ def test_every_written_form_is_replaced_in_text_and_html_parts(form: str, cte: s
         == f"Écrivez-moi : {AMB_ALIAS}{'Merci' * form.endswith('Merci')}\n"
     )
     assert AMB_ALIAS in markup
+
+
+def test_an_address_the_base64_decoder_skips_is_not_sent_either() -> None:
+    """A stray line in a base64 body ("x@y.org+//AA": '@' and '.' are not base64) decodes
+    to nothing visible, but was in the bytes sent."""
+    raw = mail(
+        b"Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        b"marie.dupont@gmail.com+//AA\r\nPHA+Qm9uam91cjwvcD4=",
+        b"Content-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        b"rh@entreprise.test\r\niVBORw0KGgo=",
+    )
+    data, copy = relay(raw)
+    assert_clean(data, copy)
+    (before,), (after,) = parts_of(PARSER.parsebytes(raw), "image/png"), parts_of(copy, "image/png")
+    assert after.get_payload(decode=True) == before.get_payload(decode=True)  # what it showed
