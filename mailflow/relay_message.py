@@ -390,16 +390,19 @@ def _scrub_tree(part: Message, rules: _Rules, cids: dict[str, str]) -> None:
 
 
 def _reencode_if_dirty(part: Message, rules: _Rules) -> None:
-    """Text outside what a base64 or quoted-printable body decodes to (a line the decoder
-    skips, such as "jean@x.org+//AA") is still in the bytes sent: encode the body again."""
-    encoding = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+    """An address still in the bytes sent: text outside what a base64 or quoted-printable
+    body decodes to (a line the decoder skips, "jean@x.org+//AA"), or a "binary" part sent
+    as plain 7-bit text (a header block cut by a broken line). The body is encoded again,
+    from what it decodes to, scrubbed as Latin-1 text. Text parts are scrubbed already, and
+    binary attachments never get here: "@" is no base64 and "=40" is decoded."""
     raw = part._payload  # the body as it will be written
-    if encoding not in ("base64", "quoted-printable") or not isinstance(raw, str):
-        return
-    if rules.text(raw) == raw:
+    if not isinstance(raw, str) or rules.text(raw) == raw:
         return
     data = part.get_payload(decode=True)
-    _set_bytes(part, data if isinstance(data, bytes) else b"")
+    data = data if isinstance(data, bytes) else b""
+    # A body too broken to decode comes back as it is written: scrubbed as such then.
+    text = data.decode("latin-1")
+    _set_bytes(part, rules.text(text).encode("latin-1", "replace"))
 
 
 def _parse_enclosed(part: Message) -> list[Message] | None:
@@ -540,6 +543,9 @@ def _scrub_named_file(part: Message, rules: _Rules, cids: dict[str, str]) -> Non
 
 def _set_bytes(part: Message, data: bytes) -> None:
     cte = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+    if cte in ("", "7bit", "8bit", "binary") and data.isascii():
+        part.set_payload(data.decode("ascii"))
+        return
     if cte == "quoted-printable":
         part.set_payload(quopri.encodestring(data).decode("ascii"))
         return

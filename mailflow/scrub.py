@@ -122,9 +122,7 @@ def _norm_char(c: str) -> str:
     return fold(c)
 
 
-_ENCODED_WORD_PARTS = re.compile(
-    r"=\?([^?*\r\n]*?)(?:\*[^?\r\n]*)?\?([QqBb])\?([^\r\n]*?)(?:\?=)?"
-)
+_ENCODED_WORD_PARTS = re.compile(r"=\?([^?*\r\n]*?)(?:\*[^?\r\n]*)?\?([QqBb])\?([^\r\n]*?)(?:\?=)?")
 _QP_BYTE = re.compile(rb"=([0-9A-Fa-f]{2})")
 
 

@@ -480,3 +480,17 @@ def test_an_address_the_base64_decoder_skips_is_not_sent_either() -> None:
     assert_clean(data, copy)
     (before,), (after,) = parts_of(PARSER.parsebytes(raw), "image/png"), parts_of(copy, "image/png")
     assert after.get_payload(decode=True) == before.get_payload(decode=True)  # what it showed
+
+
+@pytest.mark.parametrize("cte", [b"Content-Transfer-Encoding: base64\r\n", b""])
+def test_a_header_block_cut_by_a_broken_line_does_not_carry_an_address_in_the_body(
+    cte: bytes,
+) -> None:
+    """Found by the audit's fuzzer: "Content-Disposition\\xe9: inline" is no header line, so
+    what follows it (Content-ID: <address>) is the body of an image part."""
+    raw = mail(
+        b"Content-Type: image/png\r\n" + cte + b"Content-Disposition\xe9: inline\r\n"
+        b"Content-ID: <marie.dupont@gmail.com>\r\n\r\niVBORw0KGgo="
+    )
+    data, copy = relay(raw)
+    assert_clean(data, copy)
