@@ -140,6 +140,7 @@ def _forward(
         references=tuple(_mapped(conv, message_ids(header_text(msg, "References")))),
         secrets=secrets_of(ctx, conv),
         extra_headers=((LOOP_HEADER, ctx.loop_marker),),
+        keep_addresses=(relay.address,),
     )
     copy, removed = strip_attachments(build_relayed(msg, spec), ctx.cfg.limits)
     if original_id:

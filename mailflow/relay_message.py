@@ -3,19 +3,37 @@
 The copy is a deep copy of the original, changed in place, never rebuilt: rebuilding is how
 other relays lose inline images, charsets and attachments. Headers are kept by allowlist,
 because a blocklist always misses the next X-Originating-Whatever.
+
+What is scrubbed: each party's address becomes the relay address the other side knows it
+by, and any other address (a third party's, another conversation's relay address) becomes
+"[adresse masquée]"; only this conversation's relay addresses and mailflow's public address
+stay. That holds for the subject, text and HTML parts, text attachments (text/*, calendars
+and vCards with their folded lines, named files such as notes.txt or invite.ics), forwarded
+messages (message/rfc822, even base64-encoded, their headers decoded first), the MIME
+preamble and epilogue, attachment names and descriptions, and Content-IDs (the HTML's cid:
+references follow). Binary attachments (images, PDF, office documents) are relayed as they
+are: what they contain cannot be read here.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
-from collections.abc import Sequence
+import hashlib
+import quopri
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from email.header import Header
+from email import policy
+from email.header import Header, decode_header, make_header
 from email.message import EmailMessage, Message
-from email.utils import formataddr, getaddresses, quote
+from email.parser import BytesParser
+from email.utils import collapse_rfc2231_value, formataddr, getaddresses, quote
+from urllib.parse import quote as url_quote
 
-from .mime_text import get_text, is_attachment, set_text
-from .scrub import Secret, scrub_html, scrub_text
+from .mime_text import get_text, set_text
+from .scrub import ENCODED_WORD, Others, Secret, decode_encoded_word, scrub_html, scrub_text
+from .textnorm import fold
 
 MIME_HEADERS = frozenset(
     {
@@ -32,7 +50,15 @@ TOP_HEADERS = MIME_HEADERS | {"subject", "date"}
 # A forwarded message keeps what a reader needs to understand it, with the parties masked.
 NESTED_HEADERS = MIME_HEADERS | {"subject", "date", "from", "to", "cc"}
 ADDRESS_HEADERS = ("From", "To", "Cc")
-SCRUBBED_MIME_HEADERS = ("Content-Type", "Content-Disposition", "Content-Description")
+# Text with RFC 5545 / RFC 6350 folded lines ("marie.dup\r\n ont@x.org").
+FOLDED_TYPES = frozenset(
+    {"text/calendar", "application/ics", "text/vcard", "text/x-vcard", "text/directory"}
+    | {"application/vcard"}
+)
+# Files sent as application/octet-stream that are text all the same, by their extension.
+TEXT_EXTENSIONS = frozenset({"txt", "csv", "tsv", "md", "htm", "html", "xml", "json"})
+FOLDED_EXTENSIONS = frozenset({"ics", "ifb", "vcs", "vcf"})
+_PARSER = BytesParser(policy=policy.default)
 
 
 @dataclass(frozen=True)
@@ -48,48 +74,114 @@ class RelaySpec:
     secrets: tuple[Secret, ...]
     extra_headers: tuple[tuple[str, str], ...] = ()
     subject_prefix: str = ""
+    # Addresses that may show besides this conversation's relay addresses (mailflow's own).
+    keep_addresses: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """The secrets to replace and the other addresses to mask, for one relayed copy."""
+
+    secrets: tuple[Secret, ...]
+    others: Others
+
+    @classmethod
+    def of(cls, spec: RelaySpec) -> _Rules:
+        keep = [s.replacement for s in spec.secrets]
+        keep += [spec.from_address, *spec.keep_addresses]
+        return cls(tuple(spec.secrets), Others.keeping(keep))
+
+    def text(self, text: str) -> str:
+        return scrub_text(text, self.secrets, self.others)
+
+    def html(self, source: str) -> str:
+        return scrub_html(source, self.secrets, self.others)
+
+    def replacement(self, address: str) -> str | None:
+        """What a party's address becomes, the address itself if it may stay, else None."""
+        wanted = address.strip().lower()
+        for secret in self.secrets:
+            if secret.address.strip().lower() == wanted:
+                return secret.replacement
+        return address.strip() if fold(wanted) in self.others.keep else None
 
 
 def build_relayed(original: EmailMessage, spec: RelaySpec) -> EmailMessage:
-    """A copy of `original` addressed per `spec`, with no trace of the parties' addresses."""
+    """A copy of `original` addressed per `spec`, with no trace of the parties' addresses
+    and no other address but the relay's."""
     msg = copy.deepcopy(original)
+    rules = _Rules.of(spec)
     _keep_only(msg, TOP_HEADERS)
-    _scrub_mime_headers(msg, spec.secrets)
-    _set_subject(msg, spec.secrets, spec.subject_prefix)
+    cids = _new_content_ids(msg, rules)
+    _scrub_mime_headers(msg, rules, cids)
+    _set_subject(msg, rules, spec.subject_prefix)
     _address(msg, spec)
-    _scrub_tree(msg, spec.secrets)
+    _scrub_tree(msg, rules, cids)
+    _make_writable(msg)
     return msg
 
 
+# ---------------------------------------------------------------- headers
+
+
 def _keep_only(part: Message, keep: frozenset[str]) -> None:
-    for name in {key.lower() for key in part} - keep:  # iterating a Message gives names
+    for name in {key.lower() for key, _ in part.raw_items()} - keep:
         del part[name]
 
 
 def _clean(value: str) -> str:
-    """A header value with raw 8-bit bytes (parsed as surrogates) read as UTF-8."""
-    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    """A header value with raw 8-bit bytes (parsed as surrogates) read as UTF-8, else as
+    Windows-1252 (as mail clients show them), and no control characters (a CR or LF inside
+    a value cannot be written back)."""
+    raw = value.encode("utf-8", "surrogateescape")
+    try:
+        value = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        value = raw.decode("cp1252", "replace")
+    value = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]+", "", value)
+    return re.sub(r"[\r\n\x85\u2028\u2029]+", " ", value)  # all that splitlines() breaks at
 
 
-def _scrub_mime_headers(part: Message, secrets: Sequence[Secret]) -> None:
-    """Attachment names and descriptions can carry an address; rewrite only those that do."""
-    for name in SCRUBBED_MIME_HEADERS:
-        value = part.get(name)
-        if value is None:
-            continue
-        scrubbed = scrub_text(_clean(str(value)), secrets)
-        if scrubbed != str(value):
-            part.replace_header(name, scrubbed)
+def _decode_words(value: str) -> str:
+    """RFC 2047 encoded words decoded (never fails: the raw text when they are broken)."""
+    value = _clean(re.sub(r"\r?\n(?=[ \t])", "", value))
+    if "=?" not in value:
+        return value
+    try:
+        decoded = str(make_header(decode_header(value)))
+    except Exception:  # a broken encoded word: read leniently below, as mail clients do
+        decoded = value
+    if "=?" in decoded or "\ufffd" in decoded:
+        decoded = re.sub(ENCODED_WORD, lambda m: decode_encoded_word(m.group()), value)
+    return _clean(decoded)
 
 
-def _set_subject(msg: Message, secrets: Sequence[Secret], prefix: str) -> None:
-    original = str(msg.get("Subject", ""))
-    subject = scrub_text(_clean(original), secrets)
+def _raw_values(part: Message, name: str) -> list[str]:
+    """The header's values as received (before the email package parses them: some
+    malformed address headers make its parser raise)."""
+    return [str(v) for k, v in part.raw_items() if k.lower() == name.lower()]
+
+
+def _header_text(part: Message, name: str) -> str | None:
+    values = _raw_values(part, name)
+    return _decode_words(values[0]) if values else None
+
+
+def _replace(part: Message, name: str, value: str) -> None:
+    del part[name]
+    try:
+        part[name] = value
+    except Exception:  # a value the header classes refuse: dropped (it is only text)
+        del part[name]
+
+
+def _set_subject(msg: Message, rules: _Rules, prefix: str) -> None:
+    original = _header_text(msg, "Subject") or ""
+    subject = rules.text(original)
     if prefix and prefix.strip().casefold() not in subject.casefold():
         subject = f"{prefix}{subject}" if subject else prefix.strip()
     if subject != original:
-        del msg["Subject"]
-        msg["Subject"] = subject
+        _replace(msg, "Subject", subject)
 
 
 def _address(msg: EmailMessage, spec: RelaySpec) -> None:
@@ -107,85 +199,134 @@ def _address(msg: EmailMessage, spec: RelaySpec) -> None:
         msg[name] = value
 
 
-def _scrub_tree(part: Message, secrets: Sequence[Secret]) -> None:
-    """Scrub every inline text leaf, recursing through multiparts and forwarded messages."""
-    payload = part.get_payload()
-    if part.get_content_type() == "message/rfc822" and isinstance(payload, list):
-        for inner in payload:
-            _scrub_forwarded(inner, secrets)
-    elif part.is_multipart():
-        _scrub_margins(part, secrets)
-        for child in payload:
-            _keep_only(child, MIME_HEADERS)
-            _scrub_mime_headers(child, secrets)
-            _scrub_tree(child, secrets)
-    elif part.get_content_maintype() == "text" and not is_attachment(part):
-        _scrub_leaf(part, secrets)
-    elif isinstance(payload, str) and part.get_content_maintype() in ("multipart", "message"):
-        _scrub_unsplit(part, secrets)
-
-
-def _scrub_unsplit(part: Message, secrets: Sequence[Secret]) -> None:
-    """A multipart without a usable boundary (or an unparsed message/*) reaches the reader as
-    plain text: scrub it as such, and say so in its type when it had to change."""
-    raw = part.get_payload(decode=True)
-    raw = raw if isinstance(raw, bytes) else b""
+def _params(part: Message, header: str) -> list[tuple[str, str]] | None:
+    """The header's value and parameters, decoded (RFC 2231 and 2047), or None."""
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        text = raw.decode("cp1252", errors="replace")
-    scrubbed = scrub_text(text, secrets)
-    if scrubbed == text:
+        params = part.get_params(header=header)
+    except Exception:
+        return None
+    if not params:
+        return None
+    out = []
+    for key, value in params:
+        text = collapse_rfc2231_value(value) if isinstance(value, tuple) else str(value)
+        out.append((str(key), _decode_words(text)))
+    return out
+
+
+_TOKEN = re.compile(r"^[A-Za-z0-9!#$&+.^_`{|}~-]+$")
+
+
+def _format_params(first: str, params: Iterable[tuple[str, str]]) -> str:
+    """A parameterised header value in plain ASCII: RFC 2231 for values that need it."""
+    out = [first]
+    for key, value in params:
+        if not _TOKEN.match(key) or key.endswith("*"):
+            continue  # a garbled parameter name says nothing a reader needs
+        if value.isascii() and value.isprintable():
+            out.append(f'{key}="{quote(value)}"')
+        else:
+            out.append(f"{key}*=utf-8''{url_quote(value, safe='')}")
+    return "; ".join(out)
+
+
+def _rewrite_params(part: Message, header: str, rules: _Rules) -> None:
+    """Scrub the parameters (file names, URLs) but the boundary (the body's delimiters say
+    it too); rewrite the header only if one changed."""
+    raw = " ".join(_raw_values(part, header))
+    if not raw or ("*" not in raw and rules.text(_decode_words(raw)) == _decode_words(raw)):
+        return  # nothing to find (RFC 2231 continuations may cut an address: read those)
+    params = _params(part, header)
+    if params is None:
         return
-    for name in ("Content-Type", "Content-Transfer-Encoding"):
-        del part[name]
-    part["Content-Type"] = 'text/plain; charset="utf-8"'
-    part.set_payload(scrubbed.encode("utf-8"))
-    set_text(part, scrubbed)
+    # Rewritten even if no value changed: an address may sit in a garbled parameter name,
+    # which the rewrite drops.
+    scrubbed = [(k, v if k.lower() == "boundary" else rules.text(v)) for k, v in params[1:]]
+    _replace(part, header, _format_params(_main_value(part, header, params[0][0]), scrubbed))
 
 
-def _scrub_margins(part: Message, secrets: Sequence[Secret]) -> None:
-    """The preamble and epilogue of a multipart are text some clients show too."""
-    if part.preamble:
-        part.preamble = scrub_text(part.preamble, secrets)
-    if part.epilogue:
-        part.epilogue = scrub_text(part.epilogue, secrets)
+_MIME_TYPE = re.compile(r"[a-z0-9!#$&^_+-]+/[a-z0-9!#$&^_.+-]+")
+_DEFAULT_TYPES = {"multipart": "multipart/mixed", "text": "text/plain", "message": "message/rfc822"}
 
 
-def _scrub_leaf(part: Message, secrets: Sequence[Secret]) -> None:
-    """Rewrite the text only if something changed, so clean parts stay byte-identical."""
-    text = get_text(part)
-    scrub = scrub_html if part.get_content_subtype() == "html" else scrub_text
-    scrubbed = scrub(text, secrets)
-    if scrubbed != text:
-        set_text(part, scrubbed)
+def _content_type(part: Message) -> str:
+    """The type as the email package understood it (text/plain when none was readable), or
+    a generic one of the same kind if it is garbled ("multipart/jean@x.orgixed")."""
+    ctype = part.get_content_type()
+    if _MIME_TYPE.fullmatch(ctype) and "@" not in ctype:
+        return ctype
+    return _DEFAULT_TYPES.get(ctype.partition("/")[0], "application/octet-stream")
 
 
-def _scrub_forwarded(inner: Message, secrets: Sequence[Secret]) -> None:
-    """A message/rfc822 part: its own headers are visible to the reader, so mask them."""
-    _keep_only(inner, NESTED_HEADERS)
-    for name in ADDRESS_HEADERS:
-        if name in inner:
-            _mask_addresses(inner, name, secrets)
-    _scrub_mime_headers(inner, secrets)
-    _set_subject(inner, secrets, "")
-    _scrub_tree(inner, secrets)
+def _main_value(part: Message, header: str, written: str) -> str:
+    """The type or disposition as the email package understood it (never free text)."""
+    if header.lower() == "content-type":
+        return _content_type(part)
+    written = written.strip().lower()
+    return written if written in ("inline", "attachment") else "attachment"
 
 
-def _mask_addresses(part: Message, name: str, secrets: Sequence[Secret]) -> None:
-    """Each party's address becomes its replacement; a label becomes an empty group."""
-    by_address = {s.address.strip().lower(): s.replacement for s in secrets}
-    values = [_clean(str(v)) for v in part.get_all(name, [])]
+def _new_content_ids(msg: Message, rules: _Rules) -> dict[str, str]:
+    """Content-IDs that carry an address, and the neutral ids they become."""
+    mapping: dict[str, str] = {}
+    for part in msg.walk():
+        for value in _raw_values(part, "Content-ID"):
+            cid = _clean(value).strip().strip("<>").strip()
+            if cid and rules.text(cid) != cid:
+                digest = hashlib.sha256(cid.encode()).hexdigest()[:20]
+                mapping[cid] = f"part.{digest}@mailflow.invalid"
+    return mapping
+
+
+def _scrub_mime_headers(part: Message, rules: _Rules, cids: dict[str, str]) -> None:
+    """Attachment names, descriptions and ids (and any kept header, however garbled) can
+    carry an address; rewrite only those."""
+    _rewrite_params(part, "content-type", rules)
+    _rewrite_params(part, "content-disposition", rules)
+    for name in ("Content-Description", "Content-Language", "MIME-Version", "Date"):
+        _scrub_values(part, name, rules)
+    _scrub_values(part, "Content-Transfer-Encoding", rules, drop=True)
+    cid = _header_text(part, "Content-ID")
+    if cid is not None and cid.strip().strip("<>").strip() in cids:
+        _replace(part, "Content-ID", f"<{cids[cid.strip().strip('<>').strip()]}>")
+
+
+def _scrub_values(part: Message, name: str, rules: _Rules, drop: bool = False) -> None:
+    """Every value of the header scrubbed (or, with `drop`, left out: an encoding with an
+    address in it is no encoding); untouched if none changes."""
+    values = [_decode_words(v) for v in _raw_values(part, name)]
+    scrubbed = [rules.text(v) for v in values]
+    if scrubbed == values:
+        return
+    del part[name]
+    for value, new in zip(values, scrubbed, strict=True):
+        if new == value or not drop:
+            try:
+                part[name] = new
+            except Exception:  # a value the header classes refuse: left out
+                continue
+
+
+# ---------------------------------------------------------------- addresses of a forwarded message
+
+
+def _mask_addresses(part: Message, name: str, rules: _Rules) -> None:
+    """Each party's address becomes its replacement, any other address is masked (the
+    name stays, as a group: "Paul Tiers [adresse masquée]:;"), a label becomes a group."""
     rendered: list[str] = []
-    for display, address in getaddresses(values):
-        display = scrub_text(display, secrets)
-        replacement = by_address.get(address.strip().lower())
-        if replacement is None:
-            rendered.append(_render(display, scrub_text(address, secrets)))
-        elif "@" in replacement:
+    for display, address in getaddresses([_clean(v) for v in _raw_values(part, name)]):
+        display = rules.text(_decode_words(display)).strip()
+        address = address.strip()
+        if not display and not address:
+            continue
+        replacement = rules.replacement(address) if address else None
+        if replacement is not None and "@" in replacement and replacement.isascii():
             rendered.append(_render(display, replacement))
-        else:  # "l'ambassadeur:;" says who without inventing an address
+        elif replacement is not None:  # "l'ambassadeur:;" says who without an address
             rendered.append(_render(replacement, ""))
+        else:
+            label = f"{display} {rules.others.mask}" if display else rules.others.mask
+            rendered.append(_render(label, ""))
     del part[name]
     if rendered:
         # Pre-encoded and folded by hand: Python 3.11's folder can RFC 2047-encode the comma
@@ -209,7 +350,300 @@ def _fold(name: str, value: str, width: int = 76) -> str:
 def _render(display: str, address: str) -> str:
     """One ASCII address (display name RFC 2047-encoded if needed), or an empty group."""
     if address:
-        return formataddr((display, address))
+        return formataddr((display, address), charset="utf-8")
     if display.isascii():
         return f'"{quote(display)}":;'
     return f"{Header(display, 'utf-8').encode()}:;"
+
+
+# ---------------------------------------------------------------- bodies
+
+
+def _scrub_tree(part: Message, rules: _Rules, cids: dict[str, str]) -> None:
+    """Scrub every text leaf, attachments included, through multiparts and forwarded
+    messages."""
+    payload = part.get_payload()
+    ctype = part.get_content_type()  # parsing Content-Type is slow: once per part
+    maintype = ctype.partition("/")[0]
+    if ctype in ("message/rfc822", "message/global"):
+        if not isinstance(payload, list):
+            payload = _parse_enclosed(part)
+        if payload is None:
+            _scrub_unsplit(part, rules)
+        else:
+            for inner in payload:
+                _scrub_forwarded(inner, rules, cids)
+    elif part.is_multipart() and isinstance(payload, list):
+        _scrub_margins(part, rules)
+        for child in payload:
+            _keep_only(child, MIME_HEADERS)
+            _scrub_mime_headers(child, rules, cids)
+            _scrub_tree(child, rules, cids)
+    elif isinstance(payload, str) and maintype in ("multipart", "message"):
+        _scrub_unsplit(part, rules)
+    else:
+        if maintype == "text" or ctype in FOLDED_TYPES:
+            _scrub_leaf(part, ctype, rules, cids)
+        elif ctype == "application/octet-stream":
+            _scrub_named_file(part, rules, cids)
+        _reencode_if_dirty(part, rules)
+
+
+def _reencode_if_dirty(part: Message, rules: _Rules) -> None:
+    """An address still in the bytes sent: text outside what a base64 or quoted-printable
+    body decodes to (a line the decoder skips, "jean@x.org+//AA"), or a "binary" part sent
+    as plain 7-bit text (a header block cut by a broken line). The body is encoded again,
+    from what it decodes to, scrubbed as Latin-1 text. Text parts are scrubbed already, and
+    binary attachments never get here: "@" is no base64 and "=40" is decoded."""
+    raw = part._payload  # the body as it will be written
+    if not isinstance(raw, str) or rules.text(raw) == raw:
+        return
+    data = part.get_payload(decode=True)
+    data = data if isinstance(data, bytes) else b""
+    # A body too broken to decode comes back as it is written: scrubbed as such then.
+    text = data.decode("latin-1")
+    _set_bytes(part, rules.text(text).encode("latin-1", "replace"))
+
+
+def _parse_enclosed(part: Message) -> list[Message] | None:
+    """A message/rfc822 part the parser left as text (base64 or quoted-printable encoded):
+    parsed, so it is scrubbed like any forwarded message. None if it is no message."""
+    raw = part.get_payload(decode=True)
+    if not isinstance(raw, bytes) or not raw.strip():
+        return None
+    inner = _PARSER.parsebytes(raw)
+    if not inner.keys():
+        return None
+    part.set_payload([inner])
+    del part["Content-Transfer-Encoding"]
+    part["Content-Transfer-Encoding"] = "8bit" if not raw.isascii() else "7bit"
+    return [inner]
+
+
+def _unsplit_text(part: Message) -> str:
+    raw = part.get_payload(decode=True)
+    raw = raw if isinstance(raw, bytes) else b""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace")
+
+
+def _scrub_unsplit(part: Message, rules: _Rules) -> None:
+    """A multipart without a usable boundary (or an unparsed message/*) reaches the reader as
+    plain text: scrub it as such, and say so in its type when it had to change."""
+    text = _unsplit_text(part)
+    scrubbed = rules.text(text)
+    if scrubbed != text:
+        _as_plain_text(part, scrubbed)
+
+
+def _as_plain_text(part: Message, text: str) -> None:
+    for name in ("Content-Type", "Content-Transfer-Encoding"):
+        del part[name]
+    part["Content-Type"] = 'text/plain; charset="utf-8"'
+    part.set_payload(text.encode("utf-8"))
+    set_text(part, text)
+
+
+def _scrub_margins(part: Message, rules: _Rules) -> None:
+    """The preamble and epilogue of a multipart are text some clients show too."""
+    if part.preamble:
+        part.preamble = rules.text(part.preamble)
+    if part.epilogue:
+        part.epilogue = rules.text(part.epilogue)
+
+
+_FOLDED_LINE = re.compile(r"\r?\n[ \t]")
+
+
+def _unfold(text: str) -> str:
+    return _FOLDED_LINE.sub("", text)
+
+
+def _fold_lines(text: str, width: int = 75) -> str:
+    """RFC 5545 folding: no line longer than 75 octets, continuations start with a space."""
+    out = []
+    for line in text.replace("\r\n", "\n").split("\n"):
+        while len(line.encode("utf-8")) > width:
+            cut = width
+            while len(line[:cut].encode("utf-8")) > width:
+                cut -= 1
+            out.append(line[:cut])
+            line = " " + line[cut:]
+            width = 75
+        out.append(line)
+    return "\n".join(out)
+
+
+def _scrubbed_text(text: str, kind: str, rules: _Rules, cids: dict[str, str]) -> str:
+    """`text` scrubbed as `kind`: "html", "folded" (calendar, vCard) or "text"."""
+    if kind == "folded":
+        unfolded = _unfold(text)
+        scrubbed = rules.text(unfolded)
+        return text if scrubbed == unfolded else _fold_lines(scrubbed)
+    if kind == "html":
+        return rules.html(_new_cid_references(text, cids))
+    return rules.text(text)
+
+
+def _kind(ctype: str, extension: str = "") -> str:
+    if ctype in FOLDED_TYPES or extension in FOLDED_EXTENSIONS:
+        return "folded"
+    if ctype.partition("/")[2] in ("html", "enriched", "richtext") or extension in _HTML_NAMES:
+        return "html"
+    return "text"
+
+
+_HTML_NAMES = ("htm", "html")
+
+
+def _scrub_leaf(part: Message, ctype: str, rules: _Rules, cids: dict[str, str]) -> None:
+    """Rewrite the text only if something changed, so clean parts stay byte-identical."""
+    text = get_text(part)
+    scrubbed = _scrubbed_text(text, _kind(ctype), rules, cids)
+    if scrubbed == text:
+        return
+    try:
+        set_text(part, scrubbed)
+    except ValueError:  # a Content-Type too garbled to take a charset: rebuilt, then again
+        _sane_content_type(part)
+        set_text(part, scrubbed)
+
+
+def _scrub_named_file(part: Message, rules: _Rules, cids: dict[str, str]) -> None:
+    """An application/octet-stream attachment that is a text file or a message by its name
+    (notes.txt, invite.ics, message.eml): scrubbed the same way, bytes re-encoded as before."""
+    name = (part.get_filename() or "").strip().lower()
+    extension = name.rpartition(".")[2] if "." in name else ""
+    data = part.get_payload(decode=True)
+    if not isinstance(data, bytes):
+        return
+    if extension == "eml":
+        inner = _PARSER.parsebytes(data)
+        if not inner.keys():
+            return
+        _scrub_forwarded(inner, rules, cids)
+        _make_writable(inner)
+        new = inner.as_bytes(policy=policy.SMTP)
+    elif extension in TEXT_EXTENSIONS | FOLDED_EXTENSIONS:
+        try:
+            text, codec = data.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            text, codec = data.decode("cp1252", errors="replace"), "cp1252"
+        scrubbed = _scrubbed_text(text, _kind("application/octet-stream", extension), rules, cids)
+        if scrubbed == text:
+            return
+        new = scrubbed.encode(codec, errors="replace")
+    else:
+        return
+    if new != data:
+        _set_bytes(part, new)
+
+
+def _set_bytes(part: Message, data: bytes) -> None:
+    cte = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+    if cte in ("", "7bit", "8bit", "binary") and data.isascii():
+        part.set_payload(data.decode("ascii"))
+        return
+    if cte == "quoted-printable":
+        part.set_payload(quopri.encodestring(data).decode("ascii"))
+        return
+    del part["Content-Transfer-Encoding"]
+    part["Content-Transfer-Encoding"] = "base64"
+    part.set_payload(base64.encodebytes(data).decode("ascii"))
+
+
+def _new_cid_references(source: str, cids: dict[str, str]) -> str:
+    """cid: references in HTML follow the Content-IDs that had to change."""
+    for old, new in cids.items():
+        for written in {old, url_quote(old, safe="@")}:
+            source = re.sub(f"cid:{re.escape(written)}", f"cid:{new}", source, flags=re.I)
+    return source
+
+
+def _scrub_forwarded(inner: Message, rules: _Rules, cids: dict[str, str]) -> None:
+    """A message/rfc822 part: its own headers are visible to the reader, so mask them."""
+    _keep_only(inner, NESTED_HEADERS)
+    for name in ADDRESS_HEADERS:
+        if name in inner:
+            _mask_addresses(inner, name, rules)
+    _scrub_mime_headers(inner, rules, cids)
+    _set_subject(inner, rules, "")
+    _scrub_tree(inner, rules, cids)
+
+
+# ---------------------------------------------------------------- a copy that can be written
+
+
+def _sane_content_type(part: Message) -> None:
+    """Content-Type rebuilt from what can be read of it: type, charset, boundary, name."""
+    params = dict((k.lower(), v) for k, v in (_params(part, "content-type") or [])[1:])
+    wanted = ("charset", "boundary", "name", "format", "delsp", "method", "report-type")
+    value = _format_params(_content_type(part), [(k, params[k]) for k in wanted if k in params])
+    _replace(part, "Content-Type", value)
+
+
+_PLAIN_VALUE = re.compile(r"[\x20-\x7e\t]*(?:\r?\n[ \t][\x20-\x7e\t]*)*")
+_PARAM_NAMES = re.compile(r";\s*([^=;\s]*)\s*=")
+_ONE_HEADER = re.compile(rb"[^\r\n]+(?:\r\n[ \t][^\r\n]*)*\r\n")  # continuations indented
+
+
+def _writable(name: str, value: object) -> bool:
+    """Can the header be written, and read back by the recipient's parser?"""
+    if isinstance(value, str) and type(value) is str and _PLAIN_VALUE.fullmatch(value):
+        # Printable ASCII as received: written as it is; only parameter names can trip
+        # the reader's parser.
+        if name.lower() not in ("content-type", "content-disposition"):
+            return True
+        if all(_TOKEN.match(n) for n in _PARAM_NAMES.findall(value)):
+            return True
+    try:
+        folded = policy.SMTP.fold_binary(name, value)  # type: ignore[arg-type]
+        if not _ONE_HEADER.fullmatch(folded):  # "\x1d" and the like fold into line breaks
+            return False
+        if type(value) is not str:  # a header object: parsed already, when it was set
+            return True
+        header = _PARSER.parsebytes(folded + b"\r\n", headersonly=True).get(name)
+        getattr(header, "params", None)  # parameters are parsed on demand
+    except Exception:
+        return False
+    return True
+
+
+def _ascii_safe(text: str) -> str:
+    """Text the generator can write: other characters as UTF-8 bytes (surrogate-escaped)."""
+    return text.encode("utf-8", "surrogateescape").decode("ascii", "surrogateescape")
+
+
+def _make_writable(msg: Message) -> None:
+    """Repair what the email package could read but cannot write back: garbled parameter
+    names, stray 8-bit bytes in headers, non-ASCII text in a preamble or an unsplit body.
+
+    A relayed copy that cannot be serialised would quarantine the whole reply."""
+    for part in msg.walk():
+        for name, value in list(part.raw_items()):
+            if _writable(name, value):
+                continue
+            lower = name.lower()
+            if lower == "content-type":
+                _sane_content_type(part)
+            elif lower == "content-disposition":
+                params = _params(part, name) or [("attachment", "")]
+                kept = [(k, v) for k, v in params[1:] if k.lower() == "filename"]
+                _replace(part, name, _format_params(_main_value(part, name, params[0][0]), kept))
+            else:
+                _replace(part, name, _decode_words(str(value)))
+        for name, value in list(part.raw_items()):  # what still cannot be written goes
+            if not _writable(name, value):
+                del part[name]
+        for margin in ("preamble", "epilogue"):
+            text = getattr(part, margin, None)
+            if text:
+                setattr(part, margin, _ascii_safe(text))
+        payload = part._payload  # get_payload() would turn 8-bit bytes into U+FFFD
+        container = part.get_content_maintype() in ("multipart", "message")
+        if container and isinstance(payload, str) and not payload.isascii():
+            # The generator writes such a body through get_payload(), which cannot be
+            # written back when it holds 8-bit bytes: it becomes the plain text it shows as.
+            _as_plain_text(part, _unsplit_text(part))

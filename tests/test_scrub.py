@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import html
 import time
 
 import pytest
 
-from mailflow.scrub import Secret, find_leaks, scrub_html, scrub_text
+from mailflow.scrub import (
+    AT_SYMBOLS,
+    AT_WORDS,
+    BRACKETS,
+    DOT_SYMBOLS,
+    DOT_WORDS,
+    MASK,
+    Others,
+    Secret,
+    find_leaks,
+    scrub_html,
+    scrub_text,
+)
 
 REAL = "Jean.Dupont@Example.org"
 RELAY = "relay+aaaabbbbccccddddeeeeffff@mailflow.test"
@@ -50,6 +63,29 @@ TEXT_VARIANTS = [
     '"Jean - jean.dupont at example.org" <jean.dupont@example.org>',
     "(jean.dupont@example.org)",
     "écrivez à jean.dupont@example.org.",
+    # what the audit found slipping through
+    "jean . dupont @ example . org",
+    "jean.dupont [@] example [.] org",
+    "jean.dupont <at> example <dot> org",
+    "jean.dupont(at)example(dot)org",
+    "jean.dupont (at) example (dot) org",
+    "jean.dupont arobase example.org",
+    "jean.dupont chez example.org",
+    "jean.dupont＠example.org",
+    "ｊｅａｎ．ｄｕｐｏｎｔ＠ｅｘａｍｐｌｅ．ｏｒｇ",
+    "jean.dupont\u200b@example.org",
+    "jean.du\u200bpont@exam\u200cple.org",
+    "jean.du\u00adpont@example.org",
+    "jean.dupont&shy;@example.org",
+    "jean.dupont@example.orgMerci beaucoup",
+    "Écrivez-moi : jean.dupont@example.orgBonne journée",
+    "jean.dupont%40example.org",
+    "jean.dupont&#64;example.org",
+    "jean.dupont&commat;example.org",
+    "jean.dupont&amp;#64;example.org",
+    "jean.dupont=40example.org",
+    "=?utf-8?q?Jean_=28jean=2Edupont=40example=2Eorg=29?= <x@y.test>",
+    "Jéan.Dupont@Exâmple.org",
 ]
 
 
@@ -74,6 +110,24 @@ HTML_VARIANTS = [
     "jean&nbsp;dot&nbsp;dupont&nbsp;at&nbsp;example&nbsp;dot&nbsp;org",
     '<div class="gmail_attr">Le lun. 2 mars 2026 à 10:12, Jean Dupont &lt;<a '
     'href="mailto:jean.dupont@example.org">jean.dupont@example.org</a>&gt; a écrit&nbsp;:</div>',
+    # what the audit found slipping through
+    "<p>jean . dupont @ example . org</p>",
+    "<p>jean.dupont [@] example [.] org</p>",
+    "<p>jean.dupont &lt;at&gt; example &lt;dot&gt; org</p>",
+    "<p>jean.dupont (at) example (dot) org</p>",
+    "<p>jean.dupont arobase example.org</p>",
+    "<p>jean.dupont＠example.org</p>",
+    "<p>jean.dupont&#xff20;example.org</p>",
+    "<p>jean.dupont\u200b@example.org</p>",
+    "<p>jean.du&shy;pont@example.org</p>",
+    "<p>jean.du&#173;pont@exam&#8203;ple.org</p>",
+    "<p>jean.dupont@example.orgMerci</p>",
+    '<a href="mailto:jean.dupont%40example.org">x</a>',
+    "<p>jean.dupont&#64;example.org</p>",
+    "<p>jean.dupont&commat;example.org</p>",
+    "<p>jean.dupont&amp;#64;example.org</p>",
+    "<p>jean.<b>dupont</b>@example.org</p>",
+    "<p><span>jean</span>.dupont<span>@</span>exam<wbr>ple.org</p>",
 ]
 
 
@@ -83,6 +137,16 @@ def test_scrub_html_replaces_every_variant(source: str) -> None:
     scrubbed = scrub_html(source, [JEAN])
     assert find_leaks(scrubbed, [JEAN]) == []
     assert RELAY in scrubbed
+
+
+def test_html_tags_inside_a_replaced_address_are_kept() -> None:
+    assert scrub_html("<p>jean.<b>dupont</b>@example.org</p>", [JEAN]) == f"<p>{RELAY}<b></b></p>"
+    assert scrub_html("<b>jean.dupont</b>@example.org", [JEAN]) == f"<b>{RELAY}</b>"
+
+
+def test_the_rest_of_the_text_is_kept_byte_for_byte() -> None:
+    text = "Bonjour\u00a0!\r\n> Écrivez à ＪＥＡＮ.dupont\u200b@example.org, merci ﬁnalement\r\n"
+    assert scrub_text(text, [JEAN]) == f"Bonjour\u00a0!\r\n> Écrivez à {RELAY}, merci ﬁnalement\r\n"
 
 
 def test_html_replacement_is_escaped_so_attributes_stay_valid() -> None:
@@ -111,6 +175,7 @@ def test_a_longer_domain_is_scrubbed_on_the_safe_side() -> None:
     """A filename or a sentence glued to the address matters more than a rare x.org.uk."""
     assert scrub_text("jean.dupont@example.org.vcf", [JEAN]) == f"{RELAY}.vcf"
     assert scrub_text("jean.dupont@example.org.Merci", [JEAN]) == f"{RELAY}.Merci"
+    assert scrub_text("jean.dupont@example.orgMerci", [JEAN]) == f"{RELAY}Merci"
 
 
 def test_a_shorter_secret_does_not_eat_a_longer_address() -> None:
@@ -176,3 +241,82 @@ def test_no_catastrophic_backtracking_on_a_near_miss() -> None:
     assert scrub_html(source, [secret]) == source
     assert scrub_text(source, [secret]) == source
     assert time.perf_counter() - started < 1.0
+
+
+# ---------------------------------------------------------------- shared variants, both sides
+
+
+def written(at: str, dot: str) -> str:
+    return f"jean{dot}dupont{at}example{dot}org"
+
+
+AT_FORMS = [*AT_SYMBOLS, *(f" {w} " for w in AT_WORDS)]
+AT_FORMS += [f"{o}{w}{c}" for o, c in BRACKETS for w in (*AT_WORDS, "@")]
+DOT_FORMS = [*DOT_SYMBOLS, *(f" {w} " for w in DOT_WORDS), " . "]
+DOT_FORMS += [f" {o}{w}{c} " for o, c in BRACKETS for w in (*DOT_WORDS, ".")]
+
+
+@pytest.mark.parametrize("at", AT_FORMS)
+@pytest.mark.parametrize("dot", DOT_FORMS)
+def test_every_listed_variant_is_both_detected_and_scrubbed(at: str, dot: str) -> None:
+    """One list of variants (scrub.AT_SYMBOLS, ...) feeds both sides: neither can lag."""
+    text = f"Mon adresse : {written(at, dot)}, à bientôt"
+    assert find_leaks(text, [JEAN]), text
+    assert scrub_text(text, [JEAN]) == f"Mon adresse : {RELAY}, à bientôt"
+    source = f"<p>Mon adresse : {html.escape(written(at, dot))}</p>"
+    assert find_leaks(source, [JEAN]), source
+    assert scrub_html(source, [JEAN]) == f"<p>Mon adresse : {RELAY}</p>"
+
+
+# ---------------------------------------------------------------- third parties
+
+
+OTHERS = Others.keeping([RELAY, "relay@mailflow.test"])
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Cc : RH <rh@entreprise.test>", f"Cc : RH <{MASK}>"),
+        ("De : Paul [mailto:paul.tiers@entreprise.test]", f"De : Paul [mailto:{MASK}]"),
+        ("à josé@exemple.test ou rh [at] entreprise (dot) test", f"à {MASK} ou {MASK}"),
+        ("rh%40entreprise.test, rh&#64;entreprise.test", f"{MASK}, {MASK}"),
+        ("paul＠entreprise.test", MASK),
+        ("https://www.example.fr/stage?id=3&x=1 reste lisible", None),
+        ("https://x.test/inscription?email=rh%40entreprise.test&lang=fr",
+         f"https://x.test/inscription?email={MASK}&lang=fr"),
+        ("mailto:rh@entreprise.test?subject=Stage", f"mailto:{MASK}?subject=Stage"),
+        (f"Répondez à {RELAY} ou à relay@mailflow.test", None),
+        ("autre : relay+zzzzzzzzzzzzzzzzzzzzzzzz@mailflow.test", f"autre : {MASK}"),
+        ("[cid:image001.png@01D9ABCD.12345670] prix : 2@2.50 €, l'@tous", None),
+        ("<part1.5B2C1E3F.7A8D9B0C@example.test> cid:part1.5B2C1E3F.7A8D9B0C@example.test",
+         f"<{MASK}> cid:part1.5B2C1E3F.7A8D9B0C@example.test"),
+    ],
+)  # fmt: skip
+def test_every_other_address_is_masked_in_text(text: str, expected: str | None) -> None:
+    assert scrub_text(text, [JEAN], OTHERS) == (text if expected is None else expected)
+
+
+def test_other_addresses_in_html_links_and_quoted_headers() -> None:
+    source = (
+        '<div id="divRplyFwdMsg"><b>De :</b> Paul &lt;<a href="mailto:paul@entreprise.test">'
+        "paul@entreprise.test</a>&gt;<br><b>Cc :</b> rh<span>@</span>entreprise.test</div>"
+        '<a href="https://www.example.fr/offre?ref=12">offre</a><img src="cid:logo@x.test">'
+    )
+    assert scrub_html(source, [JEAN], OTHERS) == (
+        f'<div id="divRplyFwdMsg"><b>De :</b> Paul &lt;<a href="mailto:{MASK}">'
+        f"{MASK}</a>&gt;<br><b>Cc :</b> {MASK}<span></span></div>"
+        '<a href="https://www.example.fr/offre?ref=12">offre</a><img src="cid:logo@x.test">'
+    )
+
+
+def test_a_party_address_becomes_its_relay_address_not_the_mask() -> None:
+    text = "jean.dupont@example.org, rh@entreprise.test"
+    assert scrub_text(text, [JEAN], OTHERS) == f"{RELAY}, {MASK}"
+
+
+def test_masking_a_long_run_of_address_characters_is_linear() -> None:
+    text = "a" * 200_000 + " " + "b.c" * 50_000
+    started = time.perf_counter()
+    assert scrub_text(text, [JEAN], OTHERS) == text
+    assert time.perf_counter() - started < 2.0
