@@ -68,6 +68,8 @@ DROPPED = (
     | set(RULES.auto_reply_headers)
     | set(RULES.list_headers)
     | set(RULES.bounce_headers)
+    | set(RULES.spam_headers)  # a filter's spam verdict: such mail is never relayed
+    | {name for name, _ in RULES.spam_scores}
 )
 
 
