@@ -10,14 +10,12 @@ its names and place emptied: statistics keep counting the conversations they had
 
 from __future__ import annotations
 
-from peewee import fn
-
 from . import followup
 from .clock import stamp
 from .context import Context
 from .handover import LEFT
 from .models import Ambassador, Conversation, InboundMessage, OutboundMail
-from .privacy import blank, mail_of, scrub_everywhere
+from .privacy import blank, erase_mail_of, scrub_everywhere
 from .record import log_event
 
 FORGET_CAUSE = "ambassador left the network (personal data erased)"  # told as "left"
@@ -54,14 +52,7 @@ def forget_ambassador(ctx: Context, ambassador: Ambassador) -> dict[str, int]:
     erased += blank(
         OutboundMail.select().where(OutboundMail.conversation << convs), cancel_queued=True
     )
-    erased += blank(mail_of(InboundMessage, InboundMessage.sender, address))
-    erased += blank(mail_of(OutboundMail, OutboundMail.recipient, address), cancel_queued=True)
-    InboundMessage.update(sender=stand_in).where(
-        fn.LOWER(InboundMessage.sender) == address
-    ).execute()
-    OutboundMail.update(recipient=stand_in).where(
-        fn.LOWER(OutboundMail.recipient) == address
-    ).execute()
+    erased += erase_mail_of(address, stand_in)
     Ambassador.update(
         email=stand_in,
         first_name="",

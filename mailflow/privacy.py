@@ -195,9 +195,9 @@ def _finish(request: Request, cause: str, end: str) -> None:
         request.save()
 
 
-def forget_person_rows(person: Person, address: str) -> int:
-    """The address wherever it is copied: person row, senders, recipients, texts, raw mail."""
-    stand_in = placeholder(person.id)
+def erase_mail_of(address: str, stand_in: str) -> int:
+    """Every stored mail from or to `address` emptied (queued ones cancelled), and the
+    address replaced by `stand_in` as sender and recipient; returns the mails emptied."""
     erased = blank(mail_of(InboundMessage, InboundMessage.sender, address))
     erased += blank(mail_of(OutboundMail, OutboundMail.recipient, address), cancel_queued=True)
     InboundMessage.update(sender=stand_in).where(
@@ -206,6 +206,13 @@ def forget_person_rows(person: Person, address: str) -> int:
     OutboundMail.update(recipient=stand_in).where(
         fn.LOWER(OutboundMail.recipient) == address
     ).execute()
+    return erased
+
+
+def forget_person_rows(person: Person, address: str) -> int:
+    """The address wherever it is copied: person row, senders, recipients, texts, raw mail."""
+    stand_in = placeholder(person.id)
+    erased = erase_mail_of(address, stand_in)
     Person.update(email=stand_in, first_name=None).where(Person.id == person.id).execute()
     return erased
 
