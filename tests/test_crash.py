@@ -45,7 +45,8 @@ REQUESTS = 240
 RELAYED = 40
 MAX_LIVES = 60  # random kills: a bound on the loop, far above what the work needs
 MIN_EFFECTIVE = 10
-PROGRESS_PER_LIFE = (10, 90)  # units of work (_progress) a life does before its kill
+PROGRESS_PER_LIFE = (5, 50)  # units of work (_progress) a life does before its kill: small
+# enough that a cycle overshooting its target (up to 100 messages) still leaves many lives
 PER_POINT = 3  # new requests waiting when the daemon is started towards a crash point
 ASKS = [
     "Bonjour, j'ai 15 ans et je voudrais rencontrer une boulangère près de Caen.",
