@@ -69,9 +69,11 @@ class PgStack:
         return self.database_url(name)
 
     def drop_database(self, url: str) -> None:
-        """Drop the database of `url`, closing whatever connections are still open on it."""
+        """Drop the database of `url`, closing whatever connections are still open on it:
+        as the superuser, since FORCE must be allowed to end any role's session on it (a
+        backend the server started for its own work, such as autovacuum's, is not ours)."""
         name = urlsplit(url).path.lstrip("/")
-        with self._admin() as cur:
+        with self._admin(superuser=True) as cur:
             cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
     @contextmanager
