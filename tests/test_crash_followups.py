@@ -10,8 +10,11 @@ the ambassadors' real inboxes, each reminder is there exactly once.
 
 The idempotency key of a reminder (its conversation and number) makes one outbox row per
 decision whatever the kills; send.py hands a row to SMTP at most once (`sending` rows are
-sent again, `handed` ones are not: see send.py). The counts of both are printed, and a
-reminder that never arrived fails the test as a duplicate does.
+sent again, `handed` ones are not: see send.py). A kill in the SMTP transaction, after the
+row was marked `handed`, leaves it `unconfirmed` (the final "." may or may not have gone
+out; send.py's documented price of never sending twice): such a row is allowed, at most one
+per kill, and must be in its inbox at most once. Every `sent` reminder must be there exactly
+once; a duplicate of anything fails the test. The counts are printed.
 """
 
 from __future__ import annotations
@@ -140,9 +143,21 @@ def test_kill_9_during_the_follow_up_job_sends_each_reminder_once(
     )
     per_conversation = Counter(conv for conv, _, _, _ in rows)
     assert len(per_conversation) == REQUESTS and set(per_conversation.values()) == {1}
-    assert Counter(status for _, _, _, status in rows) == {"sent": REQUESTS}
+    statuses = Counter(status for _, _, _, status in rows)
+    assert set(statuses) <= {"sent", "unconfirmed"}, statuses
+    # The sender is serial: a kill catches at most one row between `handed` and `sent`.
+    assert statuses["unconfirmed"] <= len(kills), (statuses, kills)
     recovered = query(dep, "SELECT count(*) FROM event WHERE kind = 'send-recovered'")[0][0]
-    unconfirmed = query(dep, "SELECT count(*) FROM event WHERE kind = 'send-unconfirmed'")[0][0]
+    unconfirmed_ids = {
+        m for _, _, m, status in rows if status == "unconfirmed"
+    }  # each one logged as such for a coordinator
+    unconfirmed = query(
+        dep,
+        "SELECT count(*) FROM event e JOIN outbound_mail o ON o.id = e.outbound_id "
+        "WHERE e.kind = 'send-unconfirmed' AND o.purpose = ?",
+        (PURPOSE,),
+    )[0][0]
+    assert unconfirmed == len(unconfirmed_ids), (unconfirmed, unconfirmed_ids)
 
     # In the real inboxes: each reminder exactly once, and no other mail twice.
     wait_queue_empty(mail, timeout=60)
@@ -151,16 +166,20 @@ def test_kill_9_during_the_follow_up_job_sends_each_reminder_once(
         expected.setdefault(recipient, set()).add(message_id)
     missing: dict[str, list[str]] = {}
     duplicates: dict[str, list[str]] = {}
+    arrived_unconfirmed = 0
     for recipient in AMBASSADORS:
         held = Counter(message_ids(mail, recipient))
-        missing[recipient] = sorted(expected.get(recipient, set()) - set(held))
+        wanted = expected.get(recipient, set())
+        missing[recipient] = sorted(wanted - unconfirmed_ids - set(held))
         duplicates[recipient] = sorted(m for m, n in held.items() if n > 1)
+        arrived_unconfirmed += len(wanted & unconfirmed_ids & set(held))
     missing = {r: m for r, m in missing.items() if m}
     duplicates = {r: d for r, d in duplicates.items() if d}
     figures = (
         f"kills -9 at: {'; '.join(kills)}; {REQUESTS} reminders; "
         f"{recovered} row(s) found 'sending' after a kill and sent again; "
-        f"{unconfirmed} found 'handed' (not sent again)"
+        f"{unconfirmed} found 'handed' (not sent again, unconfirmed; "
+        f"{arrived_unconfirmed} of them arrived)"
     )
     print(figures)
     assert not missing, f"{figures}; never delivered (lost): {missing}"
@@ -171,5 +190,5 @@ def test_kill_9_during_the_follow_up_job_sends_each_reminder_once(
         for m in mail.fetch_all(recipient)
         if "Petit rappel" in str(m["Subject"])
     )
-    assert reminders == REQUESTS, figures
+    assert reminders == statuses["sent"] + arrived_unconfirmed, figures
     assert "Traceback" not in daemon_log, daemon_log[-3000:]
