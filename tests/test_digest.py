@@ -21,7 +21,15 @@ from mailflow.digest import (
     digest_view,
     shorten,
 )
-from mailflow.models import InboundMessage, Person, Request, database
+from mailflow.digest_outbox import OutboxIssue
+from mailflow.models import (
+    Event,
+    InboundMessage,
+    OutboundMail,
+    Person,
+    Request,
+    database,
+)
 from mailflow.policy import load_policy
 
 NOW = datetime(2026, 3, 10, 9, 0)  # a Tuesday, naive UTC
@@ -60,14 +68,37 @@ def add_inbound(number: int, age: timedelta, **fields: Any) -> InboundMessage:
     )
 
 
+def add_outbound(
+    number: int, kind: str, at: datetime, role: str, purpose: str, request: int | None = None
+) -> None:
+    """A mail that send.py left unconfirmed or failed, with the event it logs at `at`."""
+    status = {"send-unconfirmed": "unconfirmed", "send-failed": "failed"}[kind]
+    mail = OutboundMail.create(
+        id=number,
+        idempotency_key=f"{purpose}:{number}",
+        purpose=purpose,
+        message_id=f"<out{number}@mailflow.test>",
+        envelope_from="relay@mailflow.test",
+        recipient=f"secret{number}@hidden.test",
+        recipient_role=role,
+        raw=b"",
+        status=status,
+        next_attempt_at=at,
+        created_at=at - H,
+        request=request,
+    )
+    Event.create(at=at, kind=kind, cause="from send.py", outbound=mail, request=request)
+
+
 BAKER = {"code_rome": "D1102", "rome_label": "Boulanger"}
 CARE = {"code_rome": "J1501", "rome_label": "Aide-soignant"}
 
 
 @pytest.fixture
 def known(db: None) -> None:
-    """16 open requests, 3 finished ones, 4 inbound messages; expected figures in the tests.
-    Bounces are not made by hand: see test_bounces_as_the_pipeline_records_them."""
+    """16 open requests, 3 finished ones, 4 inbound messages, 6 mails send.py left
+    unconfirmed or failed; expected figures in the tests. Bounces are not made by hand: see
+    test_bounces_as_the_pipeline_records_them."""
     add_request(1, "new", 1 * H)
     add_request(2, "needs_info", 3 * D - S)
     add_request(3, "offered", 3 * D)
@@ -119,6 +150,14 @@ def known(db: None) -> None:
         reason="KeyError:\n  'x'",
     )
     add_inbound(108, 2 * D, outcome="stranger", status="processed", reason="not known")
+
+    # The first digest's period is (NOW - 24 h, NOW]: each kind has a row on both edges.
+    add_outbound(201, "send-unconfirmed", NOW - 24 * H, "person", "ack", 3)  # before
+    add_outbound(202, "send-unconfirmed", NOW - 24 * H + S, "ambassador", "intro", 3)
+    add_outbound(203, "send-failed", NOW, "person", "still_looking")  # no request
+    add_outbound(204, "send-failed", NOW + S, "ambassador", "reminder_ambassador", 4)  # after
+    add_outbound(205, "send-unconfirmed", NOW - 2 * H, "coordinator", "digest")
+    add_outbound(206, "send-failed", NOW - 24 * H, "ambassador", "relay", 5)  # before
 
 
 @pytest.fixture
@@ -265,6 +304,15 @@ def test_every_quarantined_message_whatever_its_age(data: DigestData) -> None:
     ]
 
 
+def test_unconfirmed_and_failed_mail_of_the_period(data: DigestData) -> None:
+    """Told by the event's time: 201 and 206 are exactly 24 h old, 204 comes after now."""
+    assert data.outbox_issues == [
+        OutboxIssue(202, NOW - 24 * H + S, "unconfirmed", "ambassador", "intro", 3),
+        OutboxIssue(205, NOW - 2 * H, "unconfirmed", "coordinator", "digest", None),
+        OutboxIssue(203, NOW, "failed", "person", "still_looking", None),
+    ]
+
+
 def test_shorten() -> None:
     assert shorten(None) == ""
     assert shorten("a  b\n c") == "a b c"
@@ -278,6 +326,7 @@ def test_empty_database(db: None) -> None:
     assert data.open_total == 0
     assert list(data.open_by_age.values()) == [0, 0, 0, 0]
     assert (data.escalations, data.unmet_demand, data.bounces, data.quarantined) == ([], [], [], [])
+    assert data.outbox_issues == []
     assert data.unmatched_total == data.new_in_period == 0
     mail = render(PROJECT_ROOT / "templates" / "mails", "digest", digest_view(data, PARIS))
     assert mail.subject == (
@@ -291,15 +340,19 @@ def test_empty_database(db: None) -> None:
         "Aucune demande sans ambassadeur.",
         "Aucune erreur d'envoi.",
         "Aucun message en quarantaine.",
+        "ENVOIS NON CONFIRMÉS SUR LA PÉRIODE : 0",
+        "Aucun envoi non confirmé.",
+        "ENVOIS EN ÉCHEC (REFUSÉS PAR LE SERVEUR D'ENVOI) SUR LA PÉRIODE : 0",
+        "Aucun envoi en échec.",
     ):
-        assert line in mail.text
+        assert line in mail.text.splitlines(), line
 
 
 def test_rendered_mail(data: DigestData) -> None:
     mail = render(PROJECT_ROOT / "templates" / "mails", "digest", digest_view(data, PARIS))
     assert mail.subject == (
         "[mailflow] Synthèse du 10/03/2026 : 16 demandes ouvertes, 8 sans ambassadeur, "
-        "3 escalades, 0 erreur d'envoi, 2 en quarantaine"
+        "3 escalades, 0 erreur d'envoi, 2 en quarantaine, 3 envois à vérifier"
     )
     lines = mail.text.splitlines()
     for expected in (
@@ -327,8 +380,21 @@ def test_rendered_mail(data: DigestData) -> None:
         "MESSAGES EN QUARANTAINE (À EXAMINER) : 2",
         "  - message n°106 reçu le 07/03/2026 10:00, de tom@users.test : « Bonjour »",
         "    motif : KeyError: 'x'",
+        "ENVOIS NON CONFIRMÉS SUR LA PÉRIODE : 2",
+        "  - envoi n°202 du 09/03/2026 10:00, « intro », à : ambassadeur, demande n°3",
+        "    à faire : demander au destinataire s'il l'a reçu ; détail : mailflow log --request 3",
+        "  - envoi n°205 du 10/03/2026 08:00, « digest », à : coordination",
+        "    à faire : demander au destinataire s'il l'a reçu ; "
+        "détail : mailflow message show 205 --outbound",
+        "ENVOIS EN ÉCHEC (REFUSÉS PAR LE SERVEUR D'ENVOI) SUR LA PÉRIODE : 1",
+        "  - envoi n°203 du 10/03/2026 10:00, « still_looking », à : personne",
+        "    à faire : le message n'est pas parti, le dire au destinataire autrement ; "
+        "motif et détail : mailflow message show 203 --outbound",
     ):
         assert expected in lines, expected
+    for outside in ("n°201", "n°204", "n°206"):
+        assert outside not in mail.text
+    assert "@hidden.test" not in mail.text  # recipients of mail to check: by role only
     # Lines in the digest's order: unmet demand sorted by count, then by label.
     unmet = [line for line in lines if line.startswith("  - ") and line.endswith((": 2", ": 1"))]
     assert unmet.index("  - Aide-soignant, Lyon : 2") < unmet.index("  - Boulanger, Caen : 2")
@@ -350,10 +416,11 @@ def test_bounces_as_the_pipeline_records_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Real DSNs (Postfix's shape, tests/test_bounces.py) about mails mailflow queued, run
-    through the pipeline: each is told by the address that failed and its role."""
+    through the pipeline: each is told by the address that failed and its role. Two mails
+    a dead sender left unconfirmed: the one a report is about is told once, as a bounce."""
     from email.message import EmailMessage
 
-    from mailflow.models import OutboundMail
+    from mailflow.send import _recover
     from tests.inprocess import close_context, open_context, store_and_process
     from tests.test_bounces import BAKER, dsn_for, postfix_dsn, request_mail
 
@@ -371,6 +438,14 @@ def test_bounces_as_the_pipeline_records_them(
         tom_ack = OutboundMail.get(
             (OutboundMail.purpose == "ack") & (OutboundMail.recipient == "tom@users.test")
         )
+        tom_intro = OutboundMail.get(
+            (OutboundMail.purpose == "intro") & (OutboundMail.request == tom_ack.request_id)
+        )
+        _at(monkeypatch, "2026-03-09T09:30:00")  # the sender died with both handed to SMTP
+        OutboundMail.update(status="handed").where(
+            OutboundMail.id.in_([tom_ack.id, tom_intro.id])
+        ).execute()
+        assert _recover() == (0, 2)
         _at(monkeypatch, "2026-03-09T10:00:00")  # Marie's address is dead
         assert store_and_process(ctx, dsn_for(lea_intro)) == {"bounce-recorded": 1}
         _at(monkeypatch, "2026-03-09T11:00:00")  # Tom's mailbox is full for now
@@ -424,6 +499,16 @@ def test_bounces_as_the_pipeline_records_them(
         ):
             assert expected in lines, expected
         assert "mailer-daemon@mail.pros.test" not in mail.text.lower()
+        assert [(i.outbound_id, i.status) for i in data.outbox_issues] == [
+            (tom_intro.id, "unconfirmed")
+        ]
+        for expected in (
+            "ENVOIS NON CONFIRMÉS SUR LA PÉRIODE : 1",
+            f"  - envoi n°{tom_intro.id} du 09/03/2026 10:30, « intro », à : ambassadeur, "
+            f"demande n°{tom_request}",
+        ):
+            assert expected in lines, expected
+        assert f"envoi n°{tom_ack.id} " not in mail.text  # its bounce line says it all
     finally:
         close_context()
 
