@@ -2,7 +2,8 @@
 
 `collect_digest` only reads the database and returns plain data; `digest_view` shapes that
 data for `templates/mails/digest.txt`; `daily_digest` queues it once a day. Outgoing mail
-left unconfirmed or failed is collected by digest_outbox.py.
+left unconfirmed or failed is collected by digest_outbox.py, spam and refused strangers by
+digest_unwanted.py.
 
 Times are naive UTC, as stored (`mailflow.clock.stamp()`), and shown in the configuration's
 [schedule] timezone; the digest's hour and day are local too. The period a digest reports on
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, tzinfo
 from email import policy
 from email.message import EmailMessage
@@ -31,6 +32,7 @@ from .classify import BOUNCE
 from .clock import local
 from .context import Context
 from .digest_outbox import UNCONFIRMED, OutboxIssue, collect_outbox_issues
+from .digest_unwanted import SpamFigures, StrangerFigures, collect_spam, collect_strangers
 from .dsn import DELIVERED, PERMANENT, TRANSIENT, judge, parse_dsn
 from .lifecycle import OPEN_STATES, TRANSITIONS, UNMATCHED
 from .models import Event, InboundMessage, OutboundMail, Request
@@ -103,6 +105,8 @@ class DigestData:
     bounces: list[Bounce]  # processed in the period, oldest first
     quarantined: list[Quarantined]  # every message still quarantined, oldest first
     outbox_issues: list[OutboxIssue]  # unconfirmed or failed in the period, oldest first
+    spam: SpamFigures  # processed in the period
+    strangers: StrangerFigures  # refused on relay addresses in the period
 
     @property
     def open_total(self) -> int:
@@ -286,6 +290,8 @@ def collect_digest(
             for m in quarantined
         ],
         outbox_issues=collect_outbox_issues(since, now, reported),
+        spam=collect_spam(since, now),
+        strangers=collect_strangers(since, now),
     )
 
 
@@ -299,6 +305,7 @@ ROLE_LABELS = {
     "person": "personne",
     "coordinator": "coordination",
     "sender": "expéditeur",
+    "stranger": "expéditeur inconnu",
 }
 SEVERITY_LABELS = {
     PERMANENT: "échec définitif",
@@ -377,6 +384,8 @@ def digest_view(data: DigestData, zone: tzinfo) -> dict[str, Any]:
         "bounces": [bounce_view(b, zone) for b in data.bounces],
         "unconfirmed": [issue_view(i, zone) for i in data.outbox_issues if i.status == UNCONFIRMED],
         "failed": [issue_view(i, zone) for i in data.outbox_issues if i.status != UNCONFIRMED],
+        "spam": {"total": data.spam.total, "requests": data.spam.request_ids},
+        "strangers": asdict(data.strangers),
         "quarantined": [
             {
                 "id": q.inbound_id,
