@@ -1,7 +1,9 @@
 """The coordinator's daily digest: what is open, stuck, escalated or failing, in figures.
 
 `collect_digest` only reads the database and returns plain data; `digest_view` shapes that
-data for `templates/mails/digest.txt`; `daily_digest` queues it once a day.
+data for `templates/mails/digest.txt`; `daily_digest` queues it once a day. Outgoing mail
+left unconfirmed or failed is collected by digest_outbox.py, spam and refused strangers by
+digest_unwanted.py.
 
 Times are naive UTC, as stored (`mailflow.clock.stamp()`), and shown in the configuration's
 [schedule] timezone; the digest's hour and day are local too. The period a digest reports on
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, tzinfo
 from email import policy
 from email.message import EmailMessage
@@ -29,6 +31,8 @@ from .addresses import sender
 from .classify import BOUNCE
 from .clock import local
 from .context import Context
+from .digest_outbox import UNCONFIRMED, OutboxIssue, collect_outbox_issues
+from .digest_unwanted import SpamFigures, StrangerFigures, collect_spam, collect_strangers
 from .dsn import DELIVERED, PERMANENT, TRANSIENT, judge, parse_dsn
 from .lifecycle import OPEN_STATES, TRANSITIONS, UNMATCHED
 from .models import Event, InboundMessage, OutboundMail, Request
@@ -75,6 +79,7 @@ class Bounce:
     status: str | None  # the DSN status code, e.g. 5.1.1
     sender: str  # the report's own sender and subject, for one that matched nothing
     subject: str
+    outbound_id: int | None = None  # the matched mail
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,9 @@ class DigestData:
     unmet_demand: list[tuple[str, str, int]]  # (trade, place, count), most asked first
     bounces: list[Bounce]  # processed in the period, oldest first
     quarantined: list[Quarantined]  # every message still quarantined, oldest first
+    outbox_issues: list[OutboxIssue]  # unconfirmed or failed in the period, oldest first
+    spam: SpamFigures  # processed in the period
+    strangers: StrangerFigures  # refused on relay addresses in the period
 
     @property
     def open_total(self) -> int:
@@ -179,6 +187,7 @@ def collect_bounces(since: datetime, now: datetime) -> list[Bounce]:
                 status,
                 from_,
                 subject,
+                mail.id,
             )
         )
     return found
@@ -260,6 +269,8 @@ def collect_digest(
         .where(InboundMessage.status == "quarantined")
         .order_by(InboundMessage.received_at, InboundMessage.id)
     )
+    bounces = collect_bounces(since, now)
+    reported = {b.outbound_id for b in bounces if b.outbound_id is not None}
     return DigestData(
         now=now,
         since=since,
@@ -273,11 +284,14 @@ def collect_digest(
         ],
         unmatched_total=len(unmatched),
         unmet_demand=group_unmet_demand(unmatched),
-        bounces=collect_bounces(since, now),
+        bounces=bounces,
         quarantined=[
             Quarantined(m.id, m.received_at, *_from_and_subject(m), shorten(m.reason))
             for m in quarantined
         ],
+        outbox_issues=collect_outbox_issues(since, now, reported),
+        spam=collect_spam(since, now),
+        strangers=collect_strangers(since, now),
     )
 
 
@@ -291,6 +305,7 @@ ROLE_LABELS = {
     "person": "personne",
     "coordinator": "coordination",
     "sender": "expéditeur",
+    "stranger": "expéditeur inconnu",
 }
 SEVERITY_LABELS = {
     PERMANENT: "échec définitif",
@@ -298,11 +313,18 @@ SEVERITY_LABELS = {
 }
 
 
+def party(role: str | None, request_id: int | None) -> str:
+    """A mail's recipient as the digest names them: role and request, e.g. "ambassadeur,
+    demande n°7"."""
+    label = ROLE_LABELS.get(role or "", role or "")
+    if request_id is None:
+        return label
+    return f"{label}, demande n°{request_id}" if label else f"demande n°{request_id}"
+
+
 def bounce_view(b: Bounce, zone: tzinfo) -> dict[str, Any]:
     """Who could not be reached, in which role and for which request, and how badly."""
-    role = ROLE_LABELS.get(b.role or "", b.role or "")
-    if b.request_id is not None:
-        role = f"{role}, demande n°{b.request_id}" if role else f"demande n°{b.request_id}"
+    role = party(b.role, b.request_id)
     what = SEVERITY_LABELS.get(b.severity, "rapport de remise sans statut d'échec")
     return {
         "at": _when(b.at, zone),
@@ -312,6 +334,22 @@ def bounce_view(b: Bounce, zone: tzinfo) -> dict[str, Any]:
         "what": f"{what} ({b.status})" if b.status else what,
         "sender": b.sender or "?",
         "subject": b.subject,
+    }
+
+
+def issue_view(i: OutboxIssue, zone: tzinfo) -> dict[str, Any]:
+    """A mail to check: which, to whom (by role, never the address), and where to look."""
+    where = (
+        f"mailflow log --request {i.request_id}"
+        if i.request_id is not None
+        else f"mailflow message show {i.outbound_id} --outbound"
+    )
+    return {
+        "id": i.outbound_id,
+        "at": _when(i.at, zone),
+        "to": party(i.role, i.request_id) or "destinataire",
+        "purpose": i.purpose,
+        "where": where,
     }
 
 
@@ -344,6 +382,10 @@ def digest_view(data: DigestData, zone: tzinfo) -> dict[str, Any]:
             {"trade": trade, "place": place, "count": n} for trade, place, n in data.unmet_demand
         ],
         "bounces": [bounce_view(b, zone) for b in data.bounces],
+        "unconfirmed": [issue_view(i, zone) for i in data.outbox_issues if i.status == UNCONFIRMED],
+        "failed": [issue_view(i, zone) for i in data.outbox_issues if i.status != UNCONFIRMED],
+        "spam": {"total": data.spam.total, "requests": data.spam.request_ids},
+        "strangers": asdict(data.strangers),
         "quarantined": [
             {
                 "id": q.inbound_id,

@@ -22,6 +22,9 @@ from .models import Conversation, InboundMessage, OutboundMail
 from .record import log_event
 
 RATE_LIMITED = "rate-limited"
+# How the event of a stranger left unanswered by the daily cap begins (relay.py writes it,
+# the digest counts it).
+STRANGER_CAP_REACHED = "stranger_refused not sent"
 # Receipts of an explicit command: the ambassador asked for them, each one is news.
 ALWAYS_ANSWERED = frozenset(
     {

@@ -16,7 +16,7 @@ from .limits import explain_removed, strip_attachments, warn_cc
 from .models import Conversation, InboundMessage, MessageIdMap, OutboundMail, Request
 from .notices import notify_coordinator, reply
 from .outbox import queue_mail
-from .ratelimit import RATE_LIMITED, refusals_last_day, relay_over_limit
+from .ratelimit import RATE_LIMITED, STRANGER_CAP_REACHED, refusals_last_day, relay_over_limit
 from .record import log_event, move_request
 from .relay_message import RelaySpec, build_relayed
 from .scrub import Secret
@@ -219,7 +219,7 @@ def _refuse(
     if reached is not None:
         log_event(
             RATE_LIMITED,
-            f"stranger_refused not sent: {reached} refusals to strangers within 24 hours "
+            f"{STRANGER_CAP_REACHED}: {reached} refusals to strangers within 24 hours "
             f"(cap {ctx.cfg.limits.max_stranger_refusals_per_day})",
             request=request,
             conversation=conv,

@@ -21,7 +21,8 @@ Recovery, holding the lock, of rows a dead sender left behind:
 * `handed`: the "." may have been read and the mail queued; nothing can tell (no remote
   mailbox is queried, no dedupe by the recipients' servers assumed). It is NOT sent again:
   it becomes `unconfirmed` (never `sent`: nobody saw the 250), with `last_error` and an
-  event `send-unconfirmed`, for a coordinator to check (`mailflow log` shows the status).
+  event `send-unconfirmed`, for a coordinator to check (`mailflow log` shows the status;
+  the daily digest lists it).
   Same when the connection breaks or times out while waiting for the reply to the ".".
 
 So no mail is ever handed to SMTP twice by mailflow (at most once per row, and the

@@ -21,8 +21,19 @@ from mailflow.digest import (
     digest_view,
     shorten,
 )
-from mailflow.models import InboundMessage, Person, Request, database
+from mailflow.digest_outbox import OutboxIssue
+from mailflow.digest_unwanted import SpamFigures, StrangerFigures
+from mailflow.models import (
+    Conversation,
+    Event,
+    InboundMessage,
+    OutboundMail,
+    Person,
+    Request,
+    database,
+)
 from mailflow.policy import load_policy
+from mailflow.ratelimit import STRANGER_CAP_REACHED
 
 NOW = datetime(2026, 3, 10, 9, 0)  # a Tuesday, naive UTC
 H = timedelta(hours=1)
@@ -60,13 +71,46 @@ def add_inbound(number: int, age: timedelta, **fields: Any) -> InboundMessage:
     )
 
 
+def add_outbound(
+    number: int, kind: str, at: datetime, role: str, purpose: str, request: int | None = None
+) -> None:
+    """A mail that send.py left unconfirmed or failed, with the event it logs at `at`."""
+    status = {"send-unconfirmed": "unconfirmed", "send-failed": "failed"}[kind]
+    mail = OutboundMail.create(
+        id=number,
+        idempotency_key=f"{purpose}:{number}",
+        purpose=purpose,
+        message_id=f"<out{number}@mailflow.test>",
+        envelope_from="relay@mailflow.test",
+        recipient=f"secret{number}@hidden.test",
+        recipient_role=role,
+        raw=b"",
+        status=status,
+        next_attempt_at=at,
+        created_at=at - H,
+        request=request,
+    )
+    Event.create(at=at, kind=kind, cause="from send.py", outbound=mail, request=request)
+
+
+def add_refused(number: int, at: datetime, sender: str, outcome: str, capped: bool) -> None:
+    """A stranger's message refused on a relay address; `capped`: the daily cap kept it
+    unanswered (relay.py's event), otherwise the coordinator's notice was the one held back."""
+    m = add_inbound(number, NOW - at, outcome=outcome, status="processed", sender=sender)
+    m.processed_at = at
+    m.save()
+    cause = STRANGER_CAP_REACHED if capped else "stranger_coordinator not sent"
+    Event.create(at=at, kind="rate-limited", cause=f"{cause}: ...", inbound=m)
+
+
 BAKER = {"code_rome": "D1102", "rome_label": "Boulanger"}
 CARE = {"code_rome": "J1501", "rome_label": "Aide-soignant"}
 
 
 @pytest.fixture
 def known(db: None) -> None:
-    """16 open requests, 3 finished ones, 4 inbound messages; expected figures in the tests.
+    """16 open requests, 3 finished ones, 4 inbound messages, 6 mails send.py left
+    unconfirmed or failed, 6 spam, 6 strangers refused; expected figures in the tests.
     Bounces are not made by hand: see test_bounces_as_the_pipeline_records_them."""
     add_request(1, "new", 1 * H)
     add_request(2, "needs_info", 3 * D - S)
@@ -119,6 +163,33 @@ def known(db: None) -> None:
         reason="KeyError:\n  'x'",
     )
     add_inbound(108, 2 * D, outcome="stranger", status="processed", reason="not known")
+
+    # The first digest's period is (NOW - 24 h, NOW]: each kind has a row on both edges.
+    add_outbound(201, "send-unconfirmed", NOW - 24 * H, "person", "ack", 3)  # before
+    add_outbound(202, "send-unconfirmed", NOW - 24 * H + S, "ambassador", "intro", 3)
+    add_outbound(203, "send-failed", NOW, "person", "still_looking")  # no request
+    add_outbound(204, "send-failed", NOW + S, "ambassador", "reminder_ambassador", 4)  # after
+    add_outbound(205, "send-unconfirmed", NOW - 2 * H, "coordinator", "digest")
+    add_outbound(206, "send-failed", NOW - 24 * H, "ambassador", "relay", 5)  # before
+
+    for number, at, request in (
+        (301, NOW - 24 * H, None),  # before the period
+        (302, NOW - 24 * H + S, None),
+        (303, NOW - 3 * H, 6),  # from a party of request 6: attached to it
+        (304, NOW - 2 * H, 6),
+        (305, NOW, 2),
+        (306, NOW + S, 4),  # after
+    ):
+        spam = add_inbound(number, NOW - at, outcome="spam", status="processed", request=request)
+        spam.processed_at = at
+        spam.save()
+
+    add_refused(401, NOW - 24 * H, "early@spam.test", "refused-stranger", True)  # before
+    add_refused(402, NOW - 24 * H + S, "x@spam.test", "refused-stranger", False)
+    add_refused(403, NOW - 5 * H, "X@Spam.test", "refused-stranger", False)  # the same sender
+    add_refused(404, NOW - 4 * H, "y@spam.test", "refused-unknown-token", True)
+    add_refused(405, NOW, "z@spam.test", "refused-stranger", True)
+    add_refused(406, NOW + S, "late@spam.test", "refused-unknown-token", True)  # after
 
 
 @pytest.fixture
@@ -265,6 +336,26 @@ def test_every_quarantined_message_whatever_its_age(data: DigestData) -> None:
     ]
 
 
+def test_unconfirmed_and_failed_mail_of_the_period(data: DigestData) -> None:
+    """Told by the event's time: 201 and 206 are exactly 24 h old, 204 comes after now."""
+    assert data.outbox_issues == [
+        OutboxIssue(202, NOW - 24 * H + S, "unconfirmed", "ambassador", "intro", 3),
+        OutboxIssue(205, NOW - 2 * H, "unconfirmed", "coordinator", "digest", None),
+        OutboxIssue(203, NOW, "failed", "person", "still_looking", None),
+    ]
+
+
+def test_spam_of_the_period(data: DigestData) -> None:
+    # 301 is exactly 24 h old, 306 after now; 303 and 304 are both from request 6.
+    assert data.spam == SpamFigures(total=4, request_ids=[2, 6])
+
+
+def test_strangers_refused_in_the_period(data: DigestData) -> None:
+    # 401 is exactly 24 h old, 406 after now: neither counts, nor their capped refusals.
+    # 402 and 403 are the same sender; 404 and 405 were left unanswered by the cap.
+    assert data.strangers == StrangerFigures(messages=4, unknown_address=1, senders=3, over_cap=2)
+
+
 def test_shorten() -> None:
     assert shorten(None) == ""
     assert shorten("a  b\n c") == "a b c"
@@ -278,6 +369,9 @@ def test_empty_database(db: None) -> None:
     assert data.open_total == 0
     assert list(data.open_by_age.values()) == [0, 0, 0, 0]
     assert (data.escalations, data.unmet_demand, data.bounces, data.quarantined) == ([], [], [], [])
+    assert data.outbox_issues == []
+    assert data.spam == SpamFigures(0, [])
+    assert data.strangers == StrangerFigures(0, 0, 0, 0)
     assert data.unmatched_total == data.new_in_period == 0
     mail = render(PROJECT_ROOT / "templates" / "mails", "digest", digest_view(data, PARIS))
     assert mail.subject == (
@@ -291,15 +385,23 @@ def test_empty_database(db: None) -> None:
         "Aucune demande sans ambassadeur.",
         "Aucune erreur d'envoi.",
         "Aucun message en quarantaine.",
+        "ENVOIS NON CONFIRMÉS SUR LA PÉRIODE : 0",
+        "Aucun envoi non confirmé.",
+        "ENVOIS EN ÉCHEC (REFUSÉS PAR LE SERVEUR D'ENVOI) SUR LA PÉRIODE : 0",
+        "Aucun envoi en échec.",
+        "SPAM SUR LA PÉRIODE (SIGNALÉ PAR LE FILTRE DU SERVEUR DE RÉCEPTION) : 0",
+        "Aucun spam.",
+        "MESSAGES D'INCONNUS REFUSÉS SUR DES ADRESSES RELAIS : 0",
+        "Aucun message d'inconnu refusé.",
     ):
-        assert line in mail.text
+        assert line in mail.text.splitlines(), line
 
 
 def test_rendered_mail(data: DigestData) -> None:
     mail = render(PROJECT_ROOT / "templates" / "mails", "digest", digest_view(data, PARIS))
     assert mail.subject == (
         "[mailflow] Synthèse du 10/03/2026 : 16 demandes ouvertes, 8 sans ambassadeur, "
-        "3 escalades, 0 erreur d'envoi, 2 en quarantaine"
+        "3 escalades, 0 erreur d'envoi, 2 en quarantaine, 3 envois à vérifier"
     )
     lines = mail.text.splitlines()
     for expected in (
@@ -327,8 +429,29 @@ def test_rendered_mail(data: DigestData) -> None:
         "MESSAGES EN QUARANTAINE (À EXAMINER) : 2",
         "  - message n°106 reçu le 07/03/2026 10:00, de tom@users.test : « Bonjour »",
         "    motif : KeyError: 'x'",
+        "ENVOIS NON CONFIRMÉS SUR LA PÉRIODE : 2",
+        "  - envoi n°202 du 09/03/2026 10:00, « intro », à : ambassadeur, demande n°3",
+        "    à faire : demander au destinataire s'il l'a reçu ; détail : mailflow log --request 3",
+        "  - envoi n°205 du 10/03/2026 08:00, « digest », à : coordination",
+        "    à faire : demander au destinataire s'il l'a reçu ; "
+        "détail : mailflow message show 205 --outbound",
+        "ENVOIS EN ÉCHEC (REFUSÉS PAR LE SERVEUR D'ENVOI) SUR LA PÉRIODE : 1",
+        "  - envoi n°203 du 10/03/2026 10:00, « still_looking », à : personne",
+        "    à faire : le message n'est pas parti, le dire au destinataire autrement ; "
+        "motif et détail : mailflow message show 203 --outbound",
+        "SPAM SUR LA PÉRIODE (SIGNALÉ PAR LE FILTRE DU SERVEUR DE RÉCEPTION) : 4",
+        "Ni répondu ni relayé ; rangé avec le courrier traité, pas en quarantaine.",
+        "demandes n°2, n°6",
+        "MESSAGES D'INCONNUS REFUSÉS SUR DES ADRESSES RELAIS : 4",
+        "  - expéditeurs différents : 3",
+        "  - dont sur une adresse relais qui n'existe pas : 1",
+        "  - restés sans réponse, plafond quotidien de refus atteint : 2",
     ):
         assert expected in lines, expected
+    for outside in ("n°201", "n°204", "n°206"):
+        assert outside not in mail.text
+    assert "@hidden.test" not in mail.text  # recipients of mail to check: by role only
+    assert "@spam.test" not in mail.text.lower()  # refused strangers: counted, not listed
     # Lines in the digest's order: unmet demand sorted by count, then by label.
     unmet = [line for line in lines if line.startswith("  - ") and line.endswith((": 2", ": 1"))]
     assert unmet.index("  - Aide-soignant, Lyon : 2") < unmet.index("  - Boulanger, Caen : 2")
@@ -350,10 +473,11 @@ def test_bounces_as_the_pipeline_records_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Real DSNs (Postfix's shape, tests/test_bounces.py) about mails mailflow queued, run
-    through the pipeline: each is told by the address that failed and its role."""
+    through the pipeline: each is told by the address that failed and its role. Two mails
+    a dead sender left unconfirmed: the one a report is about is told once, as a bounce."""
     from email.message import EmailMessage
 
-    from mailflow.models import OutboundMail
+    from mailflow.send import _recover
     from tests.inprocess import close_context, open_context, store_and_process
     from tests.test_bounces import BAKER, dsn_for, postfix_dsn, request_mail
 
@@ -371,6 +495,14 @@ def test_bounces_as_the_pipeline_records_them(
         tom_ack = OutboundMail.get(
             (OutboundMail.purpose == "ack") & (OutboundMail.recipient == "tom@users.test")
         )
+        tom_intro = OutboundMail.get(
+            (OutboundMail.purpose == "intro") & (OutboundMail.request == tom_ack.request_id)
+        )
+        _at(monkeypatch, "2026-03-09T09:30:00")  # the sender died with both handed to SMTP
+        OutboundMail.update(status="handed").where(
+            OutboundMail.id.in_([tom_ack.id, tom_intro.id])
+        ).execute()
+        assert _recover() == (0, 2)
         _at(monkeypatch, "2026-03-09T10:00:00")  # Marie's address is dead
         assert store_and_process(ctx, dsn_for(lea_intro)) == {"bounce-recorded": 1}
         _at(monkeypatch, "2026-03-09T11:00:00")  # Tom's mailbox is full for now
@@ -424,6 +556,16 @@ def test_bounces_as_the_pipeline_records_them(
         ):
             assert expected in lines, expected
         assert "mailer-daemon@mail.pros.test" not in mail.text.lower()
+        assert [(i.outbound_id, i.status) for i in data.outbox_issues] == [
+            (tom_intro.id, "unconfirmed")
+        ]
+        for expected in (
+            "ENVOIS NON CONFIRMÉS SUR LA PÉRIODE : 1",
+            f"  - envoi n°{tom_intro.id} du 09/03/2026 10:30, « intro », à : ambassadeur, "
+            f"demande n°{tom_request}",
+        ):
+            assert expected in lines, expected
+        assert f"envoi n°{tom_ack.id} " not in mail.text  # its bounce line says it all
     finally:
         close_context()
 
@@ -482,6 +624,59 @@ def test_figures_as_the_pipeline_and_the_follow_ups_write_them(
         ]
         assert data.quarantined[0].reason.startswith("too large")
         assert "disk on fire" in data.quarantined[1].reason
+    finally:
+        close_context()
+
+
+def test_spam_and_strangers_as_the_pipeline_records_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Spam and refused strangers made by the real code paths: seven strangers on relay
+    addresses (the default cap answers five), one of them twice, and spam from a party."""
+    from tests.inprocess import close_context, mail_bytes, open_context, store_and_process
+    from tests.test_ratelimit import unknown_token
+
+    _at(monkeypatch, "2026-03-09T08:00:00")  # before the period: not counted
+    ctx = open_context(tmp_path)
+    try:
+        assert store_and_process(ctx, mail_bytes("Je voudrais rencontrer une boulangère.")) == {
+            "request-offered": 1
+        }
+        old = mail_bytes("hello", "old@spam.test", unknown_token(0))
+        assert store_and_process(ctx, old) == {"refused-unknown-token": 1}
+        _at(monkeypatch, "2026-03-09T10:00:00")
+        conv = Conversation.get()
+        to_ambassador = f"relay+{conv.person_token}@mailflow.test"
+        strangers = [
+            mail_bytes(f"Bonjour {i}", f"s{i}@spam.test", unknown_token(i + 1)) for i in range(5)
+        ]
+        strangers.append(mail_bytes("Bonjour", "S0@spam.test", to_ambassador))
+        strangers.append(mail_bytes("Bonjour", "s9@spam.test", to_ambassador))
+        assert store_and_process(ctx, *strangers) == {
+            "refused-unknown-token": 5,
+            "refused-stranger": 2,
+        }
+        spam = mail_bytes("Promo", "Léa Martin <lea@users.test>", to_ambassador, X_Spam_Flag="YES")
+        junk = mail_bytes("Promo", "bulk@spam.test", X_Spam_Flag="YES")
+        assert store_and_process(ctx, spam, junk) == {"spam": 2}
+
+        data = collect_digest(datetime(2026, 3, 10, 8, 0), BANDS)
+        # the cap (5 in 24 h) counts the refusal sent before the period too
+        assert data.strangers == StrangerFigures(
+            messages=7, unknown_address=5, senders=6, over_cap=3
+        )
+        assert data.spam == SpamFigures(total=2, request_ids=[conv.request_id])
+        mail = render(PROJECT_ROOT / "templates" / "mails", "digest", digest_view(data, PARIS))
+        lines = mail.text.splitlines()
+        for expected in (
+            "MESSAGES D'INCONNUS REFUSÉS SUR DES ADRESSES RELAIS : 7",
+            "  - expéditeurs différents : 6",
+            "  - dont sur une adresse relais qui n'existe pas : 5",
+            "  - restés sans réponse, plafond quotidien de refus atteint : 3",
+            "SPAM SUR LA PÉRIODE (SIGNALÉ PAR LE FILTRE DU SERVEUR DE RÉCEPTION) : 2",
+            f"demande n°{conv.request_id}",
+        ):
+            assert expected in lines, expected
     finally:
         close_context()
 
