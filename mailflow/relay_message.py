@@ -22,17 +22,28 @@ import copy
 import hashlib
 import quopri
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from email import policy
-from email.header import Header, decode_header, make_header
+from email.header import Header
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
-from email.utils import collapse_rfc2231_value, formataddr, getaddresses, quote
+from email.utils import formataddr, getaddresses, quote
 from urllib.parse import quote as url_quote
 
 from .mime_text import get_text, set_text
-from .scrub import ENCODED_WORD, Others, Secret, decode_encoded_word, scrub_html, scrub_text
+from .relay_header_values import (
+    TOKEN,
+    clean_value,
+    content_type,
+    decode_words,
+    format_params,
+    header_params,
+    header_text,
+    main_value,
+    raw_values,
+    replace_header,
+)
+from .scrub import Others, Secret, scrub_html, scrub_text
 from .textnorm import fold
 
 MIME_HEADERS = frozenset(
@@ -129,59 +140,13 @@ def _keep_only(part: Message, keep: frozenset[str]) -> None:
         del part[name]
 
 
-def _clean(value: str) -> str:
-    """A header value with raw 8-bit bytes (parsed as surrogates) read as UTF-8, else as
-    Windows-1252 (as mail clients show them), and no control characters (a CR or LF inside
-    a value cannot be written back)."""
-    raw = value.encode("utf-8", "surrogateescape")
-    try:
-        value = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        value = raw.decode("cp1252", "replace")
-    value = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]+", "", value)
-    return re.sub(r"[\r\n\x85\u2028\u2029]+", " ", value)  # all that splitlines() breaks at
-
-
-def _decode_words(value: str) -> str:
-    """RFC 2047 encoded words decoded (never fails: the raw text when they are broken)."""
-    value = _clean(re.sub(r"\r?\n(?=[ \t])", "", value))
-    if "=?" not in value:
-        return value
-    try:
-        decoded = str(make_header(decode_header(value)))
-    except Exception:  # a broken encoded word: read leniently below, as mail clients do
-        decoded = value
-    if "=?" in decoded or "\ufffd" in decoded:
-        decoded = re.sub(ENCODED_WORD, lambda m: decode_encoded_word(m.group()), value)
-    return _clean(decoded)
-
-
-def _raw_values(part: Message, name: str) -> list[str]:
-    """The header's values as received (before the email package parses them: some
-    malformed address headers make its parser raise)."""
-    return [str(v) for k, v in part.raw_items() if k.lower() == name.lower()]
-
-
-def _header_text(part: Message, name: str) -> str | None:
-    values = _raw_values(part, name)
-    return _decode_words(values[0]) if values else None
-
-
-def _replace(part: Message, name: str, value: str) -> None:
-    del part[name]
-    try:
-        part[name] = value
-    except Exception:  # a value the header classes refuse: dropped (it is only text)
-        del part[name]
-
-
 def _set_subject(msg: Message, rules: _Rules, prefix: str) -> None:
-    original = _header_text(msg, "Subject") or ""
+    original = header_text(msg, "Subject") or ""
     subject = rules.text(original)
     if prefix and prefix.strip().casefold() not in subject.casefold():
         subject = f"{prefix}{subject}" if subject else prefix.strip()
     if subject != original:
-        _replace(msg, "Subject", subject)
+        replace_header(msg, "Subject", subject)
 
 
 def _address(msg: EmailMessage, spec: RelaySpec) -> None:
@@ -199,79 +164,27 @@ def _address(msg: EmailMessage, spec: RelaySpec) -> None:
         msg[name] = value
 
 
-def _params(part: Message, header: str) -> list[tuple[str, str]] | None:
-    """The header's value and parameters, decoded (RFC 2231 and 2047), or None."""
-    try:
-        params = part.get_params(header=header)
-    except Exception:
-        return None
-    if not params:
-        return None
-    out = []
-    for key, value in params:
-        text = collapse_rfc2231_value(value) if isinstance(value, tuple) else str(value)
-        out.append((str(key), _decode_words(text)))
-    return out
-
-
-_TOKEN = re.compile(r"^[A-Za-z0-9!#$&+.^_`{|}~-]+$")
-
-
-def _format_params(first: str, params: Iterable[tuple[str, str]]) -> str:
-    """A parameterised header value in plain ASCII: RFC 2231 for values that need it."""
-    out = [first]
-    for key, value in params:
-        if not _TOKEN.match(key) or key.endswith("*"):
-            continue  # a garbled parameter name says nothing a reader needs
-        if value.isascii() and value.isprintable():
-            out.append(f'{key}="{quote(value)}"')
-        else:
-            out.append(f"{key}*=utf-8''{url_quote(value, safe='')}")
-    return "; ".join(out)
-
-
 def _rewrite_params(part: Message, header: str, rules: _Rules) -> None:
     """Scrub the parameters (file names, URLs) but the boundary (the body's delimiters say
     it too); rewrite the header only if one changed."""
-    raw = " ".join(_raw_values(part, header))
-    if not raw or ("*" not in raw and rules.text(_decode_words(raw)) == _decode_words(raw)):
+    raw = " ".join(raw_values(part, header))
+    if not raw or ("*" not in raw and rules.text(decode_words(raw)) == decode_words(raw)):
         return  # nothing to find (RFC 2231 continuations may cut an address: read those)
-    params = _params(part, header)
+    params = header_params(part, header)
     if params is None:
         return
     # Rewritten even if no value changed: an address may sit in a garbled parameter name,
     # which the rewrite drops.
     scrubbed = [(k, v if k.lower() == "boundary" else rules.text(v)) for k, v in params[1:]]
-    _replace(part, header, _format_params(_main_value(part, header, params[0][0]), scrubbed))
-
-
-_MIME_TYPE = re.compile(r"[a-z0-9!#$&^_+-]+/[a-z0-9!#$&^_.+-]+")
-_DEFAULT_TYPES = {"multipart": "multipart/mixed", "text": "text/plain", "message": "message/rfc822"}
-
-
-def _content_type(part: Message) -> str:
-    """The type as the email package understood it (text/plain when none was readable), or
-    a generic one of the same kind if it is garbled ("multipart/jean@x.orgixed")."""
-    ctype = part.get_content_type()
-    if _MIME_TYPE.fullmatch(ctype) and "@" not in ctype:
-        return ctype
-    return _DEFAULT_TYPES.get(ctype.partition("/")[0], "application/octet-stream")
-
-
-def _main_value(part: Message, header: str, written: str) -> str:
-    """The type or disposition as the email package understood it (never free text)."""
-    if header.lower() == "content-type":
-        return _content_type(part)
-    written = written.strip().lower()
-    return written if written in ("inline", "attachment") else "attachment"
+    replace_header(part, header, format_params(main_value(part, header, params[0][0]), scrubbed))
 
 
 def _new_content_ids(msg: Message, rules: _Rules) -> dict[str, str]:
     """Content-IDs that carry an address, and the neutral ids they become."""
     mapping: dict[str, str] = {}
     for part in msg.walk():
-        for value in _raw_values(part, "Content-ID"):
-            cid = _clean(value).strip().strip("<>").strip()
+        for value in raw_values(part, "Content-ID"):
+            cid = clean_value(value).strip().strip("<>").strip()
             if cid and rules.text(cid) != cid:
                 digest = hashlib.sha256(cid.encode()).hexdigest()[:20]
                 mapping[cid] = f"part.{digest}@mailflow.invalid"
@@ -286,15 +199,15 @@ def _scrub_mime_headers(part: Message, rules: _Rules, cids: dict[str, str]) -> N
     for name in ("Content-Description", "Content-Language", "MIME-Version", "Date"):
         _scrub_values(part, name, rules)
     _scrub_values(part, "Content-Transfer-Encoding", rules, drop=True)
-    cid = _header_text(part, "Content-ID")
+    cid = header_text(part, "Content-ID")
     if cid is not None and cid.strip().strip("<>").strip() in cids:
-        _replace(part, "Content-ID", f"<{cids[cid.strip().strip('<>').strip()]}>")
+        replace_header(part, "Content-ID", f"<{cids[cid.strip().strip('<>').strip()]}>")
 
 
 def _scrub_values(part: Message, name: str, rules: _Rules, drop: bool = False) -> None:
     """Every value of the header scrubbed (or, with `drop`, left out: an encoding with an
     address in it is no encoding); untouched if none changes."""
-    values = [_decode_words(v) for v in _raw_values(part, name)]
+    values = [decode_words(v) for v in raw_values(part, name)]
     scrubbed = [rules.text(v) for v in values]
     if scrubbed == values:
         return
@@ -314,8 +227,8 @@ def _mask_addresses(part: Message, name: str, rules: _Rules) -> None:
     """Each party's address becomes its replacement, any other address is masked (the
     name stays, as a group: "Paul Tiers [adresse masquée]:;"), a label becomes a group."""
     rendered: list[str] = []
-    for display, address in getaddresses([_clean(v) for v in _raw_values(part, name)]):
-        display = rules.text(_decode_words(display)).strip()
+    for display, address in getaddresses([clean_value(v) for v in raw_values(part, name)]):
+        display = rules.text(decode_words(display)).strip()
         address = address.strip()
         if not display and not address:
             continue
@@ -578,10 +491,10 @@ def _scrub_forwarded(inner: Message, rules: _Rules, cids: dict[str, str]) -> Non
 
 def _sane_content_type(part: Message) -> None:
     """Content-Type rebuilt from what can be read of it: type, charset, boundary, name."""
-    params = dict((k.lower(), v) for k, v in (_params(part, "content-type") or [])[1:])
+    params = dict((k.lower(), v) for k, v in (header_params(part, "content-type") or [])[1:])
     wanted = ("charset", "boundary", "name", "format", "delsp", "method", "report-type")
-    value = _format_params(_content_type(part), [(k, params[k]) for k in wanted if k in params])
-    _replace(part, "Content-Type", value)
+    value = format_params(content_type(part), [(k, params[k]) for k in wanted if k in params])
+    replace_header(part, "Content-Type", value)
 
 
 _PLAIN_VALUE = re.compile(r"[\x20-\x7e\t]*(?:\r?\n[ \t][\x20-\x7e\t]*)*")
@@ -596,7 +509,7 @@ def _writable(name: str, value: object) -> bool:
         # the reader's parser.
         if name.lower() not in ("content-type", "content-disposition"):
             return True
-        if all(_TOKEN.match(n) for n in _PARAM_NAMES.findall(value)):
+        if all(TOKEN.match(n) for n in _PARAM_NAMES.findall(value)):
             return True
     try:
         folded = policy.SMTP.fold_binary(name, value)  # type: ignore[arg-type]
@@ -629,11 +542,13 @@ def _make_writable(msg: Message) -> None:
             if lower == "content-type":
                 _sane_content_type(part)
             elif lower == "content-disposition":
-                params = _params(part, name) or [("attachment", "")]
+                params = header_params(part, name) or [("attachment", "")]
                 kept = [(k, v) for k, v in params[1:] if k.lower() == "filename"]
-                _replace(part, name, _format_params(_main_value(part, name, params[0][0]), kept))
+                replace_header(
+                    part, name, format_params(main_value(part, name, params[0][0]), kept)
+                )
             else:
-                _replace(part, name, _decode_words(str(value)))
+                replace_header(part, name, decode_words(str(value)))
         for name, value in list(part.raw_items()):  # what still cannot be written goes
             if not _writable(name, value):
                 del part[name]
