@@ -43,8 +43,8 @@ from .relay_header_values import (
     raw_values,
     replace_header,
 )
-from .scrub import Others, Secret, scrub_html, scrub_text
-from .textnorm import fold
+from .relay_rules import Rules
+from .scrub import Secret
 
 MIME_HEADERS = frozenset(
     {
@@ -89,39 +89,11 @@ class RelaySpec:
     keep_addresses: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class _Rules:
-    """The secrets to replace and the other addresses to mask, for one relayed copy."""
-
-    secrets: tuple[Secret, ...]
-    others: Others
-
-    @classmethod
-    def of(cls, spec: RelaySpec) -> _Rules:
-        keep = [s.replacement for s in spec.secrets]
-        keep += [spec.from_address, *spec.keep_addresses]
-        return cls(tuple(spec.secrets), Others.keeping(keep))
-
-    def text(self, text: str) -> str:
-        return scrub_text(text, self.secrets, self.others)
-
-    def html(self, source: str) -> str:
-        return scrub_html(source, self.secrets, self.others)
-
-    def replacement(self, address: str) -> str | None:
-        """What a party's address becomes, the address itself if it may stay, else None."""
-        wanted = address.strip().lower()
-        for secret in self.secrets:
-            if secret.address.strip().lower() == wanted:
-                return secret.replacement
-        return address.strip() if fold(wanted) in self.others.keep else None
-
-
 def build_relayed(original: EmailMessage, spec: RelaySpec) -> EmailMessage:
     """A copy of `original` addressed per `spec`, with no trace of the parties' addresses
     and no other address but the relay's."""
     msg = copy.deepcopy(original)
-    rules = _Rules.of(spec)
+    rules = Rules.of(spec.secrets, [spec.from_address, *spec.keep_addresses])
     _keep_only(msg, TOP_HEADERS)
     cids = _new_content_ids(msg, rules)
     _scrub_mime_headers(msg, rules, cids)
@@ -140,7 +112,7 @@ def _keep_only(part: Message, keep: frozenset[str]) -> None:
         del part[name]
 
 
-def _set_subject(msg: Message, rules: _Rules, prefix: str) -> None:
+def _set_subject(msg: Message, rules: Rules, prefix: str) -> None:
     original = header_text(msg, "Subject") or ""
     subject = rules.text(original)
     if prefix and prefix.strip().casefold() not in subject.casefold():
@@ -164,7 +136,7 @@ def _address(msg: EmailMessage, spec: RelaySpec) -> None:
         msg[name] = value
 
 
-def _rewrite_params(part: Message, header: str, rules: _Rules) -> None:
+def _rewrite_params(part: Message, header: str, rules: Rules) -> None:
     """Scrub the parameters (file names, URLs) but the boundary (the body's delimiters say
     it too); rewrite the header only if one changed."""
     raw = " ".join(raw_values(part, header))
@@ -179,7 +151,7 @@ def _rewrite_params(part: Message, header: str, rules: _Rules) -> None:
     replace_header(part, header, format_params(main_value(part, header, params[0][0]), scrubbed))
 
 
-def _new_content_ids(msg: Message, rules: _Rules) -> dict[str, str]:
+def _new_content_ids(msg: Message, rules: Rules) -> dict[str, str]:
     """Content-IDs that carry an address, and the neutral ids they become."""
     mapping: dict[str, str] = {}
     for part in msg.walk():
@@ -191,7 +163,7 @@ def _new_content_ids(msg: Message, rules: _Rules) -> dict[str, str]:
     return mapping
 
 
-def _scrub_mime_headers(part: Message, rules: _Rules, cids: dict[str, str]) -> None:
+def _scrub_mime_headers(part: Message, rules: Rules, cids: dict[str, str]) -> None:
     """Attachment names, descriptions and ids (and any kept header, however garbled) can
     carry an address; rewrite only those."""
     _rewrite_params(part, "content-type", rules)
@@ -204,7 +176,7 @@ def _scrub_mime_headers(part: Message, rules: _Rules, cids: dict[str, str]) -> N
         replace_header(part, "Content-ID", f"<{cids[cid.strip().strip('<>').strip()]}>")
 
 
-def _scrub_values(part: Message, name: str, rules: _Rules, drop: bool = False) -> None:
+def _scrub_values(part: Message, name: str, rules: Rules, drop: bool = False) -> None:
     """Every value of the header scrubbed (or, with `drop`, left out: an encoding with an
     address in it is no encoding); untouched if none changes."""
     values = [decode_words(v) for v in raw_values(part, name)]
@@ -223,7 +195,7 @@ def _scrub_values(part: Message, name: str, rules: _Rules, drop: bool = False) -
 # ---------------------------------------------------------------- addresses of a forwarded message
 
 
-def _mask_addresses(part: Message, name: str, rules: _Rules) -> None:
+def _mask_addresses(part: Message, name: str, rules: Rules) -> None:
     """Each party's address becomes its replacement, any other address is masked (the
     name stays, as a group: "Paul Tiers [adresse masquée]:;"), a label becomes a group."""
     rendered: list[str] = []
@@ -272,7 +244,7 @@ def _render(display: str, address: str) -> str:
 # ---------------------------------------------------------------- bodies
 
 
-def _scrub_tree(part: Message, rules: _Rules, cids: dict[str, str]) -> None:
+def _scrub_tree(part: Message, rules: Rules, cids: dict[str, str]) -> None:
     """Scrub every text leaf, attachments included, through multiparts and forwarded
     messages."""
     payload = part.get_payload()
@@ -302,7 +274,7 @@ def _scrub_tree(part: Message, rules: _Rules, cids: dict[str, str]) -> None:
         _reencode_if_dirty(part, rules)
 
 
-def _reencode_if_dirty(part: Message, rules: _Rules) -> None:
+def _reencode_if_dirty(part: Message, rules: Rules) -> None:
     """An address still in the bytes sent: text outside what a base64 or quoted-printable
     body decodes to (a line the decoder skips, "jean@x.org+//AA"), or a "binary" part sent
     as plain 7-bit text (a header block cut by a broken line). The body is encoded again,
@@ -342,7 +314,7 @@ def _unsplit_text(part: Message) -> str:
         return raw.decode("cp1252", errors="replace")
 
 
-def _scrub_unsplit(part: Message, rules: _Rules) -> None:
+def _scrub_unsplit(part: Message, rules: Rules) -> None:
     """A multipart without a usable boundary (or an unparsed message/*) reaches the reader as
     plain text: scrub it as such, and say so in its type when it had to change."""
     text = _unsplit_text(part)
@@ -359,7 +331,7 @@ def _as_plain_text(part: Message, text: str) -> None:
     set_text(part, text)
 
 
-def _scrub_margins(part: Message, rules: _Rules) -> None:
+def _scrub_margins(part: Message, rules: Rules) -> None:
     """The preamble and epilogue of a multipart are text some clients show too."""
     if part.preamble:
         part.preamble = rules.text(part.preamble)
@@ -389,7 +361,7 @@ def _fold_lines(text: str, width: int = 75) -> str:
     return "\n".join(out)
 
 
-def _scrubbed_text(text: str, kind: str, rules: _Rules, cids: dict[str, str]) -> str:
+def _scrubbed_text(text: str, kind: str, rules: Rules, cids: dict[str, str]) -> str:
     """`text` scrubbed as `kind`: "html", "folded" (calendar, vCard) or "text"."""
     if kind == "folded":
         unfolded = _unfold(text)
@@ -411,7 +383,7 @@ def _kind(ctype: str, extension: str = "") -> str:
 _HTML_NAMES = ("htm", "html")
 
 
-def _scrub_leaf(part: Message, ctype: str, rules: _Rules, cids: dict[str, str]) -> None:
+def _scrub_leaf(part: Message, ctype: str, rules: Rules, cids: dict[str, str]) -> None:
     """Rewrite the text only if something changed, so clean parts stay byte-identical."""
     text = get_text(part)
     scrubbed = _scrubbed_text(text, _kind(ctype), rules, cids)
@@ -424,7 +396,7 @@ def _scrub_leaf(part: Message, ctype: str, rules: _Rules, cids: dict[str, str]) 
         set_text(part, scrubbed)
 
 
-def _scrub_named_file(part: Message, rules: _Rules, cids: dict[str, str]) -> None:
+def _scrub_named_file(part: Message, rules: Rules, cids: dict[str, str]) -> None:
     """An application/octet-stream attachment that is a text file or a message by its name
     (notes.txt, invite.ics, message.eml): scrubbed the same way, bytes re-encoded as before."""
     name = (part.get_filename() or "").strip().lower()
@@ -475,7 +447,7 @@ def _new_cid_references(source: str, cids: dict[str, str]) -> str:
     return source
 
 
-def _scrub_forwarded(inner: Message, rules: _Rules, cids: dict[str, str]) -> None:
+def _scrub_forwarded(inner: Message, rules: Rules, cids: dict[str, str]) -> None:
     """A message/rfc822 part: its own headers are visible to the reader, so mask them."""
     _keep_only(inner, NESTED_HEADERS)
     for name in ADDRESS_HEADERS:
