@@ -24,13 +24,13 @@ import quopri
 import re
 from dataclasses import dataclass
 from email import policy
-from email.header import Header
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
-from email.utils import formataddr, getaddresses, quote
+from email.utils import formataddr
 from urllib.parse import quote as url_quote
 
 from .mime_text import get_text, set_text
+from .relay_addresses import mask_addresses
 from .relay_header_values import (
     TOKEN,
     clean_value,
@@ -190,55 +190,6 @@ def _scrub_values(part: Message, name: str, rules: Rules, drop: bool = False) ->
                 part[name] = new
             except Exception:  # a value the header classes refuse: left out
                 continue
-
-
-# ---------------------------------------------------------------- addresses of a forwarded message
-
-
-def _mask_addresses(part: Message, name: str, rules: Rules) -> None:
-    """Each party's address becomes its replacement, any other address is masked (the
-    name stays, as a group: "Paul Tiers [adresse masquée]:;"), a label becomes a group."""
-    rendered: list[str] = []
-    for display, address in getaddresses([clean_value(v) for v in raw_values(part, name)]):
-        display = rules.text(decode_words(display)).strip()
-        address = address.strip()
-        if not display and not address:
-            continue
-        replacement = rules.replacement(address) if address else None
-        if replacement is not None and "@" in replacement and replacement.isascii():
-            rendered.append(_render(display, replacement))
-        elif replacement is not None:  # "l'ambassadeur:;" says who without an address
-            rendered.append(_render(replacement, ""))
-        else:
-            label = f"{display} {rules.others.mask}" if display else rules.others.mask
-            rendered.append(_render(label, ""))
-    del part[name]
-    if rendered:
-        # Pre-encoded and folded by hand: Python 3.11's folder can RFC 2047-encode the comma
-        # between two addresses when a display name is non-ASCII, merging them into one.
-        part.set_raw(name, _fold(name, ", ".join(rendered)))
-
-
-def _fold(name: str, value: str, width: int = 76) -> str:
-    """Break an ASCII header value at spaces so that no line needs refolding."""
-    lines: list[str] = []
-    current, budget = "", width - len(name) - 2
-    for word in value.split(" "):
-        if current and len(current) + 1 + len(word) > budget:
-            lines.append(current)
-            current, budget = word, width - 1
-        else:
-            current = f"{current} {word}" if current else word
-    return "\n ".join([*lines, current])
-
-
-def _render(display: str, address: str) -> str:
-    """One ASCII address (display name RFC 2047-encoded if needed), or an empty group."""
-    if address:
-        return formataddr((display, address), charset="utf-8")
-    if display.isascii():
-        return f'"{quote(display)}":;'
-    return f"{Header(display, 'utf-8').encode()}:;"
 
 
 # ---------------------------------------------------------------- bodies
@@ -452,7 +403,7 @@ def _scrub_forwarded(inner: Message, rules: Rules, cids: dict[str, str]) -> None
     _keep_only(inner, NESTED_HEADERS)
     for name in ADDRESS_HEADERS:
         if name in inner:
-            _mask_addresses(inner, name, rules)
+            mask_addresses(inner, name, rules)
     _scrub_mime_headers(inner, rules, cids)
     _set_subject(inner, rules, "")
     _scrub_tree(inner, rules, cids)
