@@ -29,12 +29,10 @@ from email.parser import BytesParser
 from email.utils import formataddr
 from urllib.parse import quote as url_quote
 
-from .mime_text import get_text, set_text
+from .mime_text import as_plain_text, get_text, set_text, unsplit_text
 from .relay_addresses import mask_addresses
 from .relay_header_values import (
-    TOKEN,
     clean_value,
-    content_type,
     decode_words,
     format_params,
     header_params,
@@ -44,6 +42,7 @@ from .relay_header_values import (
     replace_header,
 )
 from .relay_rules import Rules
+from .relay_writable import make_writable, sane_content_type
 from .scrub import Secret
 
 MIME_HEADERS = frozenset(
@@ -100,7 +99,7 @@ def build_relayed(original: EmailMessage, spec: RelaySpec) -> EmailMessage:
     _set_subject(msg, rules, spec.subject_prefix)
     _address(msg, spec)
     _scrub_tree(msg, rules, cids)
-    _make_writable(msg)
+    make_writable(msg)
     return msg
 
 
@@ -256,30 +255,13 @@ def _parse_enclosed(part: Message) -> list[Message] | None:
     return [inner]
 
 
-def _unsplit_text(part: Message) -> str:
-    raw = part.get_payload(decode=True)
-    raw = raw if isinstance(raw, bytes) else b""
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("cp1252", errors="replace")
-
-
 def _scrub_unsplit(part: Message, rules: Rules) -> None:
     """A multipart without a usable boundary (or an unparsed message/*) reaches the reader as
     plain text: scrub it as such, and say so in its type when it had to change."""
-    text = _unsplit_text(part)
+    text = unsplit_text(part)
     scrubbed = rules.text(text)
     if scrubbed != text:
-        _as_plain_text(part, scrubbed)
-
-
-def _as_plain_text(part: Message, text: str) -> None:
-    for name in ("Content-Type", "Content-Transfer-Encoding"):
-        del part[name]
-    part["Content-Type"] = 'text/plain; charset="utf-8"'
-    part.set_payload(text.encode("utf-8"))
-    set_text(part, text)
+        as_plain_text(part, scrubbed)
 
 
 def _scrub_margins(part: Message, rules: Rules) -> None:
@@ -343,7 +325,7 @@ def _scrub_leaf(part: Message, ctype: str, rules: Rules, cids: dict[str, str]) -
     try:
         set_text(part, scrubbed)
     except ValueError:  # a Content-Type too garbled to take a charset: rebuilt, then again
-        _sane_content_type(part)
+        sane_content_type(part)
         set_text(part, scrubbed)
 
 
@@ -360,7 +342,7 @@ def _scrub_named_file(part: Message, rules: Rules, cids: dict[str, str]) -> None
         if not inner.keys():
             return
         _scrub_forwarded(inner, rules, cids)
-        _make_writable(inner)
+        make_writable(inner)
         new = inner.as_bytes(policy=policy.SMTP)
     elif extension in TEXT_EXTENSIONS | FOLDED_EXTENSIONS:
         try:
@@ -407,81 +389,3 @@ def _scrub_forwarded(inner: Message, rules: Rules, cids: dict[str, str]) -> None
     _scrub_mime_headers(inner, rules, cids)
     _set_subject(inner, rules, "")
     _scrub_tree(inner, rules, cids)
-
-
-# ---------------------------------------------------------------- a copy that can be written
-
-
-def _sane_content_type(part: Message) -> None:
-    """Content-Type rebuilt from what can be read of it: type, charset, boundary, name."""
-    params = dict((k.lower(), v) for k, v in (header_params(part, "content-type") or [])[1:])
-    wanted = ("charset", "boundary", "name", "format", "delsp", "method", "report-type")
-    value = format_params(content_type(part), [(k, params[k]) for k in wanted if k in params])
-    replace_header(part, "Content-Type", value)
-
-
-_PLAIN_VALUE = re.compile(r"[\x20-\x7e\t]*(?:\r?\n[ \t][\x20-\x7e\t]*)*")
-_PARAM_NAMES = re.compile(r";\s*([^=;\s]*)\s*=")
-_ONE_HEADER = re.compile(rb"[^\r\n]+(?:\r\n[ \t][^\r\n]*)*\r\n")  # continuations indented
-
-
-def _writable(name: str, value: object) -> bool:
-    """Can the header be written, and read back by the recipient's parser?"""
-    if isinstance(value, str) and type(value) is str and _PLAIN_VALUE.fullmatch(value):
-        # Printable ASCII as received: written as it is; only parameter names can trip
-        # the reader's parser.
-        if name.lower() not in ("content-type", "content-disposition"):
-            return True
-        if all(TOKEN.match(n) for n in _PARAM_NAMES.findall(value)):
-            return True
-    try:
-        folded = policy.SMTP.fold_binary(name, value)  # type: ignore[arg-type]
-        if not _ONE_HEADER.fullmatch(folded):  # "\x1d" and the like fold into line breaks
-            return False
-        if type(value) is not str:  # a header object: parsed already, when it was set
-            return True
-        header = _PARSER.parsebytes(folded + b"\r\n", headersonly=True).get(name)
-        getattr(header, "params", None)  # parameters are parsed on demand
-    except Exception:
-        return False
-    return True
-
-
-def _ascii_safe(text: str) -> str:
-    """Text the generator can write: other characters as UTF-8 bytes (surrogate-escaped)."""
-    return text.encode("utf-8", "surrogateescape").decode("ascii", "surrogateescape")
-
-
-def _make_writable(msg: Message) -> None:
-    """Repair what the email package could read but cannot write back: garbled parameter
-    names, stray 8-bit bytes in headers, non-ASCII text in a preamble or an unsplit body.
-
-    A relayed copy that cannot be serialised would quarantine the whole reply."""
-    for part in msg.walk():
-        for name, value in list(part.raw_items()):
-            if _writable(name, value):
-                continue
-            lower = name.lower()
-            if lower == "content-type":
-                _sane_content_type(part)
-            elif lower == "content-disposition":
-                params = header_params(part, name) or [("attachment", "")]
-                kept = [(k, v) for k, v in params[1:] if k.lower() == "filename"]
-                replace_header(
-                    part, name, format_params(main_value(part, name, params[0][0]), kept)
-                )
-            else:
-                replace_header(part, name, decode_words(str(value)))
-        for name, value in list(part.raw_items()):  # what still cannot be written goes
-            if not _writable(name, value):
-                del part[name]
-        for margin in ("preamble", "epilogue"):
-            text = getattr(part, margin, None)
-            if text:
-                setattr(part, margin, _ascii_safe(text))
-        payload = part._payload  # get_payload() would turn 8-bit bytes into U+FFFD
-        container = part.get_content_maintype() in ("multipart", "message")
-        if container and isinstance(payload, str) and not payload.isascii():
-            # The generator writes such a body through get_payload(), which cannot be
-            # written back when it holds 8-bit bytes: it becomes the plain text it shows as.
-            _as_plain_text(part, _unsplit_text(part))
