@@ -21,13 +21,11 @@ import base64
 import copy
 import hashlib
 import quopri
-import re
 from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.utils import formataddr
-from urllib.parse import quote as url_quote
 
 from .mime_text import as_plain_text, get_text, set_text, unsplit_text
 from .relay_addresses import mask_addresses
@@ -42,6 +40,13 @@ from .relay_header_values import (
     replace_header,
 )
 from .relay_rules import Rules
+from .relay_text import (
+    FOLDED_EXTENSIONS,
+    FOLDED_TYPES,
+    TEXT_EXTENSIONS,
+    scrubbed_text,
+    text_kind,
+)
 from .relay_writable import make_writable, sane_content_type
 from .scrub import Secret
 
@@ -60,14 +65,6 @@ TOP_HEADERS = MIME_HEADERS | {"subject", "date"}
 # A forwarded message keeps what a reader needs to understand it, with the parties masked.
 NESTED_HEADERS = MIME_HEADERS | {"subject", "date", "from", "to", "cc"}
 ADDRESS_HEADERS = ("From", "To", "Cc")
-# Text with RFC 5545 / RFC 6350 folded lines ("marie.dup\r\n ont@x.org").
-FOLDED_TYPES = frozenset(
-    {"text/calendar", "application/ics", "text/vcard", "text/x-vcard", "text/directory"}
-    | {"application/vcard"}
-)
-# Files sent as application/octet-stream that are text all the same, by their extension.
-TEXT_EXTENSIONS = frozenset({"txt", "csv", "tsv", "md", "htm", "html", "xml", "json"})
-FOLDED_EXTENSIONS = frozenset({"ics", "ifb", "vcs", "vcf"})
 _PARSER = BytesParser(policy=policy.default)
 
 
@@ -272,54 +269,10 @@ def _scrub_margins(part: Message, rules: Rules) -> None:
         part.epilogue = rules.text(part.epilogue)
 
 
-_FOLDED_LINE = re.compile(r"\r?\n[ \t]")
-
-
-def _unfold(text: str) -> str:
-    return _FOLDED_LINE.sub("", text)
-
-
-def _fold_lines(text: str, width: int = 75) -> str:
-    """RFC 5545 folding: no line longer than 75 octets, continuations start with a space."""
-    out = []
-    for line in text.replace("\r\n", "\n").split("\n"):
-        while len(line.encode("utf-8")) > width:
-            cut = width
-            while len(line[:cut].encode("utf-8")) > width:
-                cut -= 1
-            out.append(line[:cut])
-            line = " " + line[cut:]
-            width = 75
-        out.append(line)
-    return "\n".join(out)
-
-
-def _scrubbed_text(text: str, kind: str, rules: Rules, cids: dict[str, str]) -> str:
-    """`text` scrubbed as `kind`: "html", "folded" (calendar, vCard) or "text"."""
-    if kind == "folded":
-        unfolded = _unfold(text)
-        scrubbed = rules.text(unfolded)
-        return text if scrubbed == unfolded else _fold_lines(scrubbed)
-    if kind == "html":
-        return rules.html(_new_cid_references(text, cids))
-    return rules.text(text)
-
-
-def _kind(ctype: str, extension: str = "") -> str:
-    if ctype in FOLDED_TYPES or extension in FOLDED_EXTENSIONS:
-        return "folded"
-    if ctype.partition("/")[2] in ("html", "enriched", "richtext") or extension in _HTML_NAMES:
-        return "html"
-    return "text"
-
-
-_HTML_NAMES = ("htm", "html")
-
-
 def _scrub_leaf(part: Message, ctype: str, rules: Rules, cids: dict[str, str]) -> None:
     """Rewrite the text only if something changed, so clean parts stay byte-identical."""
     text = get_text(part)
-    scrubbed = _scrubbed_text(text, _kind(ctype), rules, cids)
+    scrubbed = scrubbed_text(text, text_kind(ctype), rules, cids)
     if scrubbed == text:
         return
     try:
@@ -349,7 +302,9 @@ def _scrub_named_file(part: Message, rules: Rules, cids: dict[str, str]) -> None
             text, codec = data.decode("utf-8"), "utf-8"
         except UnicodeDecodeError:
             text, codec = data.decode("cp1252", errors="replace"), "cp1252"
-        scrubbed = _scrubbed_text(text, _kind("application/octet-stream", extension), rules, cids)
+        scrubbed = scrubbed_text(
+            text, text_kind("application/octet-stream", extension), rules, cids
+        )
         if scrubbed == text:
             return
         new = scrubbed.encode(codec, errors="replace")
@@ -370,14 +325,6 @@ def _set_bytes(part: Message, data: bytes) -> None:
     del part["Content-Transfer-Encoding"]
     part["Content-Transfer-Encoding"] = "base64"
     part.set_payload(base64.encodebytes(data).decode("ascii"))
-
-
-def _new_cid_references(source: str, cids: dict[str, str]) -> str:
-    """cid: references in HTML follow the Content-IDs that had to change."""
-    for old, new in cids.items():
-        for written in {old, url_quote(old, safe="@")}:
-            source = re.sub(f"cid:{re.escape(written)}", f"cid:{new}", source, flags=re.I)
-    return source
 
 
 def _scrub_forwarded(inner: Message, rules: Rules, cids: dict[str, str]) -> None:
