@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import hashlib
 import quopri
 from dataclasses import dataclass
 from email import policy
@@ -29,15 +28,15 @@ from email.utils import formataddr
 
 from .mime_text import as_plain_text, get_text, set_text, unsplit_text
 from .relay_addresses import mask_addresses
-from .relay_header_values import (
-    clean_value,
-    decode_words,
-    format_params,
-    header_params,
-    header_text,
-    main_value,
-    raw_values,
-    replace_header,
+from .relay_headers import (
+    ADDRESS_HEADERS,
+    MIME_HEADERS,
+    NESTED_HEADERS,
+    TOP_HEADERS,
+    keep_only,
+    new_content_ids,
+    scrub_mime_headers,
+    set_subject,
 )
 from .relay_rules import Rules
 from .relay_text import (
@@ -50,21 +49,6 @@ from .relay_text import (
 from .relay_writable import make_writable, sane_content_type
 from .scrub import Secret
 
-MIME_HEADERS = frozenset(
-    {
-        "mime-version",
-        "content-type",
-        "content-transfer-encoding",
-        "content-disposition",
-        "content-id",
-        "content-language",
-        "content-description",
-    }
-)
-TOP_HEADERS = MIME_HEADERS | {"subject", "date"}
-# A forwarded message keeps what a reader needs to understand it, with the parties masked.
-NESTED_HEADERS = MIME_HEADERS | {"subject", "date", "from", "to", "cc"}
-ADDRESS_HEADERS = ("From", "To", "Cc")
 _PARSER = BytesParser(policy=policy.default)
 
 
@@ -90,31 +74,14 @@ def build_relayed(original: EmailMessage, spec: RelaySpec) -> EmailMessage:
     and no other address but the relay's."""
     msg = copy.deepcopy(original)
     rules = Rules.of(spec.secrets, [spec.from_address, *spec.keep_addresses])
-    _keep_only(msg, TOP_HEADERS)
-    cids = _new_content_ids(msg, rules)
-    _scrub_mime_headers(msg, rules, cids)
-    _set_subject(msg, rules, spec.subject_prefix)
+    keep_only(msg, TOP_HEADERS)
+    cids = new_content_ids(msg, rules)
+    scrub_mime_headers(msg, rules, cids)
+    set_subject(msg, rules, spec.subject_prefix)
     _address(msg, spec)
     _scrub_tree(msg, rules, cids)
     make_writable(msg)
     return msg
-
-
-# ---------------------------------------------------------------- headers
-
-
-def _keep_only(part: Message, keep: frozenset[str]) -> None:
-    for name in {key.lower() for key, _ in part.raw_items()} - keep:
-        del part[name]
-
-
-def _set_subject(msg: Message, rules: Rules, prefix: str) -> None:
-    original = header_text(msg, "Subject") or ""
-    subject = rules.text(original)
-    if prefix and prefix.strip().casefold() not in subject.casefold():
-        subject = f"{prefix}{subject}" if subject else prefix.strip()
-    if subject != original:
-        replace_header(msg, "Subject", subject)
 
 
 def _address(msg: EmailMessage, spec: RelaySpec) -> None:
@@ -130,62 +97,6 @@ def _address(msg: EmailMessage, spec: RelaySpec) -> None:
         msg["References"] = " ".join(spec.references)
     for name, value in spec.extra_headers:
         msg[name] = value
-
-
-def _rewrite_params(part: Message, header: str, rules: Rules) -> None:
-    """Scrub the parameters (file names, URLs) but the boundary (the body's delimiters say
-    it too); rewrite the header only if one changed."""
-    raw = " ".join(raw_values(part, header))
-    if not raw or ("*" not in raw and rules.text(decode_words(raw)) == decode_words(raw)):
-        return  # nothing to find (RFC 2231 continuations may cut an address: read those)
-    params = header_params(part, header)
-    if params is None:
-        return
-    # Rewritten even if no value changed: an address may sit in a garbled parameter name,
-    # which the rewrite drops.
-    scrubbed = [(k, v if k.lower() == "boundary" else rules.text(v)) for k, v in params[1:]]
-    replace_header(part, header, format_params(main_value(part, header, params[0][0]), scrubbed))
-
-
-def _new_content_ids(msg: Message, rules: Rules) -> dict[str, str]:
-    """Content-IDs that carry an address, and the neutral ids they become."""
-    mapping: dict[str, str] = {}
-    for part in msg.walk():
-        for value in raw_values(part, "Content-ID"):
-            cid = clean_value(value).strip().strip("<>").strip()
-            if cid and rules.text(cid) != cid:
-                digest = hashlib.sha256(cid.encode()).hexdigest()[:20]
-                mapping[cid] = f"part.{digest}@mailflow.invalid"
-    return mapping
-
-
-def _scrub_mime_headers(part: Message, rules: Rules, cids: dict[str, str]) -> None:
-    """Attachment names, descriptions and ids (and any kept header, however garbled) can
-    carry an address; rewrite only those."""
-    _rewrite_params(part, "content-type", rules)
-    _rewrite_params(part, "content-disposition", rules)
-    for name in ("Content-Description", "Content-Language", "MIME-Version", "Date"):
-        _scrub_values(part, name, rules)
-    _scrub_values(part, "Content-Transfer-Encoding", rules, drop=True)
-    cid = header_text(part, "Content-ID")
-    if cid is not None and cid.strip().strip("<>").strip() in cids:
-        replace_header(part, "Content-ID", f"<{cids[cid.strip().strip('<>').strip()]}>")
-
-
-def _scrub_values(part: Message, name: str, rules: Rules, drop: bool = False) -> None:
-    """Every value of the header scrubbed (or, with `drop`, left out: an encoding with an
-    address in it is no encoding); untouched if none changes."""
-    values = [decode_words(v) for v in raw_values(part, name)]
-    scrubbed = [rules.text(v) for v in values]
-    if scrubbed == values:
-        return
-    del part[name]
-    for value, new in zip(values, scrubbed, strict=True):
-        if new == value or not drop:
-            try:
-                part[name] = new
-            except Exception:  # a value the header classes refuse: left out
-                continue
 
 
 # ---------------------------------------------------------------- bodies
@@ -208,8 +119,8 @@ def _scrub_tree(part: Message, rules: Rules, cids: dict[str, str]) -> None:
     elif part.is_multipart() and isinstance(payload, list):
         _scrub_margins(part, rules)
         for child in payload:
-            _keep_only(child, MIME_HEADERS)
-            _scrub_mime_headers(child, rules, cids)
+            keep_only(child, MIME_HEADERS)
+            scrub_mime_headers(child, rules, cids)
             _scrub_tree(child, rules, cids)
     elif isinstance(payload, str) and maintype in ("multipart", "message"):
         _scrub_unsplit(part, rules)
@@ -329,10 +240,10 @@ def _set_bytes(part: Message, data: bytes) -> None:
 
 def _scrub_forwarded(inner: Message, rules: Rules, cids: dict[str, str]) -> None:
     """A message/rfc822 part: its own headers are visible to the reader, so mask them."""
-    _keep_only(inner, NESTED_HEADERS)
+    keep_only(inner, NESTED_HEADERS)
     for name in ADDRESS_HEADERS:
         if name in inner:
             mask_addresses(inner, name, rules)
-    _scrub_mime_headers(inner, rules, cids)
-    _set_subject(inner, rules, "")
+    scrub_mime_headers(inner, rules, cids)
+    set_subject(inner, rules, "")
     _scrub_tree(inner, rules, cids)
