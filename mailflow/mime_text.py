@@ -102,3 +102,24 @@ def set_text(part: Message, text: str) -> None:
         part.replace_header("Content-Transfer-Encoding", cte)
     elif cte != "7bit":
         part["Content-Transfer-Encoding"] = cte
+
+
+def unsplit_text(part: Message) -> str:
+    """The body of a container the parser could not split, as the text a reader sees:
+    UTF-8, else Windows-1252 (never fails)."""
+    raw = part.get_payload(decode=True)
+    raw = raw if isinstance(raw, bytes) else b""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace")
+
+
+def as_plain_text(part: Message, text: str) -> None:
+    """Turn the part into a UTF-8 text/plain leaf holding `text`: what a container that
+    cannot be written as one shows as."""
+    for name in ("Content-Type", "Content-Transfer-Encoding"):
+        del part[name]
+    part["Content-Type"] = 'text/plain; charset="utf-8"'
+    part.set_payload(text.encode("utf-8"))
+    set_text(part, text)

@@ -1,8 +1,8 @@
 """Hiding real addresses (and optionally names) in relayed text, and finding any left.
 
-Both sides read one list of the ways "@" and "." are written around an address (`AT_SYMBOLS`,
-`AT_WORDS`, `DOT_SYMBOLS`, `DOT_WORDS`, `BRACKETS`), so they cannot drift apart; the code
-that uses it is separate, so that a bug in one is caught by the other.
+Both sides read one list of the ways "@" and "." are written around an address
+(address_variants.py), so they cannot drift apart; the code that uses it is separate, so
+that a bug in one is caught by the other: replacement here, detection in leaks.py.
 
 The replacement side first builds a normalised view of the text that remembers where each
 of its characters came from: HTML entities and %XX decoded (twice, for double escaping),
@@ -13,10 +13,6 @@ words, then replaces the matching stretch of the original text: the rest stays b
 byte. HTML is searched twice, with its tags as spaces, then with its tags removed (an
 address cut by `<span>`), and the tags inside a replaced stretch are kept. Optionally any
 other address (a third party's) is masked the same way.
-
-The detection side (`find_leaks`) decodes a copy of the whole text at once (entities,
-%XX, compatibility forms, accents and case, quote markers, at/dot words, tags, spaces), then
-searches plain strings.
 """
 
 from __future__ import annotations
@@ -28,10 +24,18 @@ import re
 import unicodedata
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from email.header import decode_header, make_header
 from functools import lru_cache
-from urllib.parse import unquote
 
+from .address_variants import (
+    AT_SYMBOLS,
+    AT_WORDS,
+    CLOSE,
+    DOT_SYMBOLS,
+    DOT_WORDS,
+    OPEN,
+    OTHER_AT_WORDS,
+    any_of,
+)
 from .textnorm import fold
 
 MASK = "[adresse masquée]"
@@ -63,28 +67,6 @@ class Others:
     def keeping(cls, addresses: Collection[str], mask: str = MASK) -> Others:
         return cls(frozenset(fold(a.strip()) for a in addresses if "@" in a), mask)
 
-
-# ---------------------------------------------------------------- the shared variant list
-
-# Over normalised text (lower case, entities and %XX decoded). "=40" / "=2e": a
-# quoted-printable body read without decoding.
-AT_SYMBOLS = ("@", "=40")
-AT_WORDS = ("at", "arobase", "arrobase", "chez")
-DOT_SYMBOLS = (".", "=2e")
-DOT_WORDS = ("dot", "point")
-BRACKETS = ("()", "[]", "{}", "<>")
-# Words an unknown address may use: "at" and "chez" are too common to mark a third party.
-OTHER_AT_WORDS = ("arobase", "arrobase")
-
-
-def _alt(items: Sequence[str]) -> str:
-    if not items:
-        return "(?!x)x"  # matches nothing
-    return "(?:" + "|".join(re.escape(i) for i in sorted(items, key=len, reverse=True)) + ")"
-
-
-_OPEN = "[" + "".join(re.escape(b[0]) for b in BRACKETS) + "]"
-_CLOSE = "[" + "".join(re.escape(b[1]) for b in BRACKETS) + "]"
 
 # ---------------------------------------------------------------- the normalised view
 
@@ -265,14 +247,14 @@ def _separator(
 ) -> str:
     """The at sign or dot as a symbol (spaces around allowed if `spaced`), a symbol or
     `bracketed` word in brackets, or one of `words` between spaces."""
-    sym = _alt(symbols)
+    sym = any_of(symbols)
     pad = f"{sp}*" if spaced else ""
     forms = [
         f"{pad}{sym}{pad}",
-        rf"{sp}*{_OPEN}{sp}*(?:{sym}|{_alt(bracketed)}){sp}*{_CLOSE}{sp}*",
+        rf"{sp}*{OPEN}{sp}*(?:{sym}|{any_of(bracketed)}){sp}*{CLOSE}{sp}*",
     ]
     if words:
-        forms.append(rf"{sp}+{_alt(words)}{sp}+")
+        forms.append(rf"{sp}+{any_of(words)}{sp}+")
     return "(?:" + "|".join(forms) + ")"
 
 
@@ -432,9 +414,9 @@ def _cut_by_fold(original: str) -> bool:
     return len(parts) > 1 and "." in parts[-1]
 
 
-_CANON_AT = re.compile(rf"{_OPEN}\s*(?:{_alt(AT_SYMBOLS)}|{_alt(AT_WORDS)})\s*{_CLOSE}")
-_CANON_DOT = re.compile(rf"{_OPEN}\s*(?:{_alt(DOT_SYMBOLS)}|{_alt(DOT_WORDS)})\s*{_CLOSE}")
-_CANON_WORD_AT = re.compile(rf"\s+{_alt(AT_WORDS)}\s+")
+_CANON_AT = re.compile(rf"{OPEN}\s*(?:{any_of(AT_SYMBOLS)}|{any_of(AT_WORDS)})\s*{CLOSE}")
+_CANON_DOT = re.compile(rf"{OPEN}\s*(?:{any_of(DOT_SYMBOLS)}|{any_of(DOT_WORDS)})\s*{CLOSE}")
+_CANON_WORD_AT = re.compile(rf"\s+{any_of(AT_WORDS)}\s+")
 
 
 def _canonical(matched: str) -> str:
@@ -498,73 +480,3 @@ def scrub_html(source: str, secrets: Sequence[Secret], others: Others | None = N
     attribute.
     """
     return _scrub(source, secrets, others, html_mode=True)
-
-
-# ---------------------------------------------------------------- detection
-
-
-_QUOTE_MARKS = re.compile(r"(?m)^[ \t]*(?:>[ \t]*)+")
-_DETECT_TAG = re.compile(r"</?[a-z!][^<>@]*>")
-_WORD_AT = re.compile(
-    rf"\s*{_OPEN}\s*(?:{_alt(AT_WORDS)}|{_alt(AT_SYMBOLS)})\s*{_CLOSE}\s*"
-    rf"|\s+{_alt(AT_WORDS)}\s+|\s*{_alt(AT_SYMBOLS)}\s*"
-)
-_WORD_DOT = re.compile(
-    rf"\s*{_OPEN}\s*(?:{_alt(DOT_WORDS)}|{_alt(DOT_SYMBOLS)})\s*{_CLOSE}\s*"
-    rf"|\s+{_alt(DOT_WORDS)}\s+|\s+\.\s+|=2e"
-)
-_SPACES = re.compile(r"\s+")
-_DETECT_WORD = re.compile(r"=\?[^?\r\n]*?\?[QqBb]\?(?:[^\r\n]*?\?=|[^? \t\r\n]*)")
-
-
-def _decode_word(word: str) -> str:
-    try:
-        return str(make_header(decode_header(word)))
-    except Exception:  # a broken encoded word: its Q-encoded bytes, read as Latin-1
-        return re.sub(r"=([0-9A-Fa-f]{2})", lambda m: chr(int(m.group(1), 16)), word)
-
-
-def _decoded(text: str) -> str:
-    """Entities (twice), %XX, compatibility forms, invisible characters, accents and case,
-    quote markers, at/dot words: all folded."""
-    text = _DETECT_WORD.sub(lambda m: _decode_word(m.group()), text)
-    text = html.unescape(html.unescape(text))
-    text = unquote(text, errors="replace")
-    text = unicodedata.normalize("NFKC", text)
-    text = "".join(c for c in text if unicodedata.category(c) != "Cf")
-    text = _QUOTE_MARKS.sub(" ", fold(text))
-    text = _WORD_AT.sub("@", text)
-    return _WORD_DOT.sub(".", text)
-
-
-def _views(text: str) -> list[str]:
-    """The decoded text as written, without tags, and without any space (split lines)."""
-    decoded = _decoded(text)
-    untagged = _DETECT_TAG.sub("", decoded)
-    spaced = _SPACES.sub(" ", _DETECT_TAG.sub(" ", decoded))
-    return [spaced, _SPACES.sub(" ", untagged), _SPACES.sub("", untagged)]
-
-
-def _hits(view: str, needle: str, label: str) -> list[str]:
-    # Nothing checked after: "x.org.uk", "x.orgMerci" are reported too (errs towards reporting)
-    pattern = re.compile(rf"(?<![a-z0-9_+\-]){re.escape(needle)}")
-    return [
-        f"{label}: ...{view[max(0, m.start() - 30) : m.end() + 30]}..."
-        for m in pattern.finditer(view)
-    ]
-
-
-def find_leaks(text: str, secrets: Sequence[Secret]) -> list[str]:
-    """Every place a secret address (or name) still shows, as 'secret: ...context...'.
-
-    Errs towards reporting: an address followed by more domain labels is reported too.
-    """
-    found: list[str] = []
-    views = _views(text)
-    for secret in secrets:
-        needles = [fold(secret.address.strip())]
-        needles += [" ".join(fold(n).split()) for n in secret.names if n.strip()]
-        for needle in needles:
-            for view in views if "@" in needle else views[:2]:
-                found += [h for h in _hits(view, needle, needle) if h not in found]
-    return found

@@ -38,8 +38,9 @@ import pytest
 
 from mailflow.classify import classify, load_classify_rules
 from mailflow.config import PROJECT_ROOT
+from mailflow.leaks import find_leaks
 from mailflow.mime_text import get_text, set_text
-from mailflow.scrub import Secret, find_leaks
+from mailflow.scrub import Secret
 from tests.corpus_runner import load_expected
 from tests.deployment import RELAY, Deployment
 

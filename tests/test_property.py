@@ -23,10 +23,11 @@ from mailflow.context import Context, load_context
 from mailflow.db import open_database
 from mailflow.directory import import_file
 from mailflow.ingest import store
+from mailflow.leaks import find_leaks
 from mailflow.models import Conversation, InboundMessage, OutboundMail, database
 from mailflow.pipeline import parse, process, process_pending
 from mailflow.readable import readable_text, subject_of
-from mailflow.scrub import Secret, find_leaks
+from mailflow.scrub import Secret
 from mailflow.understand import understand
 from tests import testdb
 from tests.test_scrub_relay import everything

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from mailflow.leaks import find_leaks
 from mailflow.relay_message import RelaySpec, build_relayed
-from mailflow.scrub import MASK, Secret, find_leaks
+from mailflow.scrub import MASK, Secret
 
 EML = Path(__file__).parent / "eml" / "relay"
 FIXTURES = sorted(p.name for p in EML.glob("*.eml"))

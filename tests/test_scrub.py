@@ -7,19 +7,9 @@ import time
 
 import pytest
 
-from mailflow.scrub import (
-    AT_SYMBOLS,
-    AT_WORDS,
-    BRACKETS,
-    DOT_SYMBOLS,
-    DOT_WORDS,
-    MASK,
-    Others,
-    Secret,
-    find_leaks,
-    scrub_html,
-    scrub_text,
-)
+from mailflow.address_variants import AT_SYMBOLS, AT_WORDS, BRACKETS, DOT_SYMBOLS, DOT_WORDS
+from mailflow.leaks import find_leaks
+from mailflow.scrub import MASK, Others, Secret, scrub_html, scrub_text
 
 REAL = "Jean.Dupont@Example.org"
 RELAY = "relay+aaaabbbbccccddddeeeeffff@mailflow.test"
@@ -259,7 +249,7 @@ DOT_FORMS += [f" {o}{w}{c} " for o, c in BRACKETS for w in (*DOT_WORDS, ".")]
 @pytest.mark.parametrize("at", AT_FORMS)
 @pytest.mark.parametrize("dot", DOT_FORMS)
 def test_every_listed_variant_is_both_detected_and_scrubbed(at: str, dot: str) -> None:
-    """One list of variants (scrub.AT_SYMBOLS, ...) feeds both sides: neither can lag."""
+    """One list of variants (address_variants.AT_SYMBOLS, ...) feeds both sides: neither can lag."""
     text = f"Mon adresse : {written(at, dot)}, à bientôt"
     assert find_leaks(text, [JEAN]), text
     assert scrub_text(text, [JEAN]) == f"Mon adresse : {RELAY}, à bientôt"

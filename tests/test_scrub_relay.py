@@ -21,10 +21,11 @@ from pathlib import Path
 import pytest
 
 from mailflow.config import LimitsConfig
+from mailflow.leaks import find_leaks
 from mailflow.limits import strip_attachments
 from mailflow.models import Conversation, InboundMessage, OutboundMail
 from mailflow.relay_message import RelaySpec, build_relayed
-from mailflow.scrub import MASK, Secret, find_leaks
+from mailflow.scrub import MASK, Secret
 from tests.inprocess import close_context, mail_bytes, open_context, store_and_process
 
 AMB, PERSON = "marie.dupont@gmail.com", "lea.martin@orange.fr"
