@@ -38,7 +38,7 @@ from pathlib import Path
 
 from mailflow.crashpoints import POINTS, VARIABLE
 from tests.deployment import RELAY, Deployment, query, start_daemon
-from tests.mailstack import message_ids, send_batch, text_message, wait_count
+from tests.mailstack import message_ids, send_batch, text_message, wait_count, wait_queue_empty
 
 SEED = int(os.environ.get("MAILFLOW_CRASH_SEED", "20260302"))  # another seed: other kill points
 REQUESTS = 240
@@ -170,6 +170,10 @@ def _check_outcome(dep: Deployment, sent_ids: list[str]) -> dict[str, int]:
             sent_to.setdefault(recipient, []).append(mid)
     for recipient, expected in sent_to.items():
         wait_count(mail, recipient, len(expected), timeout=60)
+    # An `unconfirmed` mail that arrived counts towards those numbers too, so a `sent` one
+    # may still be in Postfix's queue (and so may a duplicate): only an empty queue makes
+    # the inboxes final.
+    wait_queue_empty(mail, timeout=60)
     duplicates, missing, unconfirmed_arrived = [], [], 0
     held = {r: Counter(message_ids(mail, r)) for r in {r for _, r, _, _ in outbound}}
     for _, recipient, mid, status in outbound:

@@ -9,6 +9,7 @@ from email.message import EmailMessage
 from email.utils import parseaddr
 
 from tests.deployment import COORDINATOR, RELAY, Deployment
+from tests.mailstack import wait_queue_empty
 
 LEA = "person1@users.test"
 TOM = "person2@users.test"
@@ -69,6 +70,7 @@ def test_ambassador_leaving_mid_conversation(deployment: Deployment) -> None:
     [closed] = mail.wait_for(LEA, subject_has("Cette adresse d'échange est fermée"))
     assert "Marie a quitté le réseau des ambassadeurs" in text(closed)
     assert "maintenant suivie par Julien" in text(closed)
+    wait_queue_empty(mail)  # a mail relayed by mistake would be delivered by now
     assert not [m for m in mail.fetch_all(MARIE) if "vous êtes là" in m.as_string()]
     assert not [m for m in mail.fetch_all(JULIEN) if "vous êtes là" in m.as_string()]
     assert intro2 is not None
@@ -94,6 +96,7 @@ def test_person_stop_through_the_relay_address(deployment: Deployment) -> None:
     assert str(ended["In-Reply-To"]) == str(intro["Message-ID"])  # in the intro's thread
     for when in ("2026-03-05T09:00:00", "2026-03-12T09:00:00", "2026-04-30T09:00:00"):
         dep.run_once(when)  # no reminder, no reassignment, no feedback request
+    wait_queue_empty(mail)  # everything sent is delivered: the counts are final
     assert len(mail.fetch_all(MARIE)) == 2 and len(mail.fetch_all(LEA)) == 2
     assert not mail.fetch_all(JULIEN)
     assert dep.log()["requests"][0]["state"] == "withdrawn"
@@ -139,7 +142,9 @@ def test_unmatched_request_found_later_or_expired(deployment: Deployment) -> Non
 
     mail.send_text(MARIE, RELAY, "REPRISE", "")
     dep.deliver_and_run(now="2026-03-02T18:00:00")  # same day: the day's retry is done
-    assert len(mail.wait_for(MARIE)) == 2  # PAUSE and REPRISE confirmations only
+    mail.wait_for(MARIE, count=2)  # the PAUSE confirmation was never waited for either
+    wait_queue_empty(mail)
+    assert mail.imap_count(MARIE) == 2  # PAUSE and REPRISE confirmations only
     dep.run_once("2026-03-03T08:00:00")  # Tuesday, the retry's hour
     [intro] = mail.wait_for(MARIE, subject_has("Une demande de rencontre"))
     [found] = mail.wait_for(LEA, subject_has("Bonne nouvelle : Marie"))
@@ -150,11 +155,13 @@ def test_unmatched_request_found_later_or_expired(deployment: Deployment) -> Non
     assert sender(intro) != sender(found)
 
     dep.run_once("2026-04-30T10:00:00")  # Tom's: 59 days unmatched
+    wait_queue_empty(mail)
     assert len(mail.fetch_all(TOM)) == 1
     dep.run_once("2026-05-01T10:00:00")  # 60 days
     [last] = mail.wait_for(TOM, subject_has("Pilote de ligne"), count=2)[-1:]
     assert "nous n'avons trouvé personne" in text(last)
     dep.run_once("2026-06-01T10:00:00")
+    wait_queue_empty(mail)
     assert len(mail.fetch_all(TOM)) == 2
     tom = [r for r in dep.log()["requests"] if r["id"] == 2][0]
     assert tom["state"] == "expired"
@@ -178,6 +185,7 @@ def test_coordinator_assigns_and_closes_by_hand(deployment: Deployment) -> None:
     [notice] = mail.wait_for(TOM, subject_has("Cette adresse d'échange est fermée"))
     assert "votre demande sur Pilote de ligne est close" in text(notice)
     assert "téléphone" not in text(notice)
+    wait_queue_empty(mail)
     assert len(mail.fetch_all(LUCAS)) == 1 and intro is not None
 
     again = dep.cli("request", "close", "1", check=False)

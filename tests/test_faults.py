@@ -42,6 +42,7 @@ from tests.mailstack import (
     send_batch,
     text_message,
     wait_count,
+    wait_queue_empty,
 )
 from tests.pgstack import PgStack, start_pgstack, stop_pgstack
 from tests.testdb import POSTGRESQL, write_locked
@@ -89,6 +90,8 @@ def assert_delivered_once(dep: Deployment) -> None:
         wanted.setdefault(recipient, []).append(mid)
     for recipient, mids in wanted.items():
         wait_count(dep.stack, recipient, len(mids))
+    wait_queue_empty(dep.stack)  # a duplicate still queued would be missed otherwise
+    for recipient, mids in wanted.items():
         held = message_ids(dep.stack, recipient)
         assert sorted(held) == sorted(mids), f"{recipient}: {held} != {mids}"
 

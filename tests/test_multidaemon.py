@@ -38,7 +38,7 @@ from tests.deployment import (
     start_daemon,
     write_config,
 )
-from tests.mailstack import MailStack, message_ids, send_batch, text_message
+from tests.mailstack import MailStack, message_ids, send_batch, text_message, wait_queue_empty
 
 REQUESTS = 200
 ROUNDS = 3  # in every open conversation both sides answer at once, three times
@@ -208,6 +208,9 @@ def assert_sent_once(db: Shared) -> int:
             lambda r=recipient, n=count: mail.imap_count(r) >= n,
             60,
         )
+    # An `unconfirmed` mail that arrived counts towards those numbers too, so a `sent` one
+    # (or a duplicate) may still be queued: only an empty queue makes the inboxes final.
+    wait_queue_empty(mail, timeout=60)
     for recipient in {r for r, _, _ in outbound}:
         held = Counter(message_ids(mail, recipient))
         assert not [m for m, n in held.items() if n > 1], f"{recipient}: duplicates"
@@ -317,9 +320,11 @@ def test_a_daemon_killed_mid_batch_leaves_its_messages_to_the_other(
         victim.wait(timeout=30)
         killed = time.monotonic()
         left = db.value("SELECT count(*) FROM inbound_message WHERE status = 'stored'")
-        # Well before the survivor's IDLE timeout (300 s) and its scheduler tick (60 s):
-        # only its look for unclaimed messages (every 5 s) can finish the work this soon.
-        wait_until("the survivor finished", lambda: _drained(db, REQUESTS), 40, report)
+        # Well before the survivor's IDLE timeout (300 s) and its first scheduler tick (60 s
+        # after it started, which was before the kill): only its look for unclaimed messages
+        # (every 5 s) can finish the work this soon. The survivor may have up to ~180
+        # messages to finish (10-15 s here), 3x slower on a loaded machine: 50 s, not less.
+        wait_until("the survivor finished", lambda: _drained(db, REQUESTS), 50, report)
         recovery = time.monotonic() - killed
     finally:
         victim.kill() if victim.poll() is None else None
@@ -393,12 +398,15 @@ def test_one_daemon_runs_the_scheduler_and_another_takes_over_when_it_dies(
     again = db.dep.run_once("2026-03-05T10:00:00")  # no holder left: runs, finds nothing due
     assert "skipped" not in again
     assert db.value(reminders) == offered
-    for recipient, mid in db.rows(
+    sent = db.rows(
         "SELECT recipient, message_id FROM outbound_mail WHERE purpose = 'reminder_ambassador'"
-    ):
+    )
+    for recipient, mid in sent:
         wait_until(
             f"reminder in {recipient}", lambda r=recipient, m=mid: m in message_ids(mail, r), 30
         )
+    wait_queue_empty(mail)  # a second copy would be delivered by now
+    for recipient, mid in sent:
         assert message_ids(mail, recipient).count(mid) == 1
     assert log_text(holder_log).count("scheduler: running here") == 1
     assert "scheduler: running here" not in log_text(other_log)

@@ -41,9 +41,17 @@ def test_a_dropped_connection_is_replaced_at_the_next_statement(db: str) -> None
         admin.autocommit = True
         with admin.cursor() as cur:
             cur.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            # pg_terminate_backend only signals the backend: wait (bounded) until it is gone,
+            # or the next statement may still find it alive on a loaded machine.
+            deadline = time.monotonic() + 30
+            while True:
+                cur.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pid,))
+                if cur.fetchone()[0] == 0:
+                    break
+                assert time.monotonic() < deadline, f"backend {pid} still alive after 30s"
+                time.sleep(0.05)
     finally:
         admin.close()
-    time.sleep(0.2)
     with pytest.raises(OperationalError):  # this statement meets the dropped connection
         Person.select().count()
     assert Person.select().count() == 1

@@ -7,7 +7,6 @@ documented example of such a configuration.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
 
 from mailflow.config import PROJECT_ROOT, load_config
@@ -69,15 +68,15 @@ def test_a_refused_login_keeps_the_outbox_for_later(deployment: Deployment) -> N
     mail.send_text("person1@users.test", RELAY, "Rencontre", ASK)
     mail.wait_for(RELAY)
 
-    dep.cli("run", "--once", env={"SSL_CERT_FILE": str(mail.ca_file)})
+    cert = {"SSL_CERT_FILE": str(mail.ca_file)}
+    dep.cli("run", "--once", env={**cert, "MAILFLOW_NOW": "2026-03-02T09:00:00"})
 
     statuses = [s for (s,) in query(dep, "SELECT status FROM outbound_mail")]
     assert statuses == ["queued", "queued"], statuses  # held, not failed, not lost
     assert mail.imap_count("amb1@pros.test") == 0
 
     _use_tls(dep)  # the coordinator fixes the password; the outbox waits out its backoff
-    later = (datetime.now(UTC) + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%S")
-    dep.cli("run", "--once", env={"SSL_CERT_FILE": str(mail.ca_file), "MAILFLOW_NOW": later})
+    dep.cli("run", "--once", env={**cert, "MAILFLOW_NOW": "2026-03-02T09:05:00"})  # 5 min on
     assert len(mail.wait_for("amb1@pros.test")) == 1
     assert [s for (s,) in query(dep, "SELECT status FROM outbound_mail")] == ["sent", "sent"]
 
