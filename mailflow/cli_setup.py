@@ -13,6 +13,8 @@ from .errors import ConfigError
 
 
 def open_db(cfg: Config) -> None:
+    """The configured database, opened alike by every command; db.py (and peewee) is only
+    imported once a command needs it, so `--help` and argument errors stay quick."""
     from .db import open_database
 
     open_database(cfg.database.url, cfg.source.parent)
