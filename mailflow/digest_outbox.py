@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from .models import Event, OutboundMail
-from .send import UNCONFIRMED
+from .send_recovery import UNCONFIRMED
 
 UNCONFIRMED_EVENT = "send-unconfirmed"
 FAILED_EVENT = "send-failed"

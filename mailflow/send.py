@@ -29,10 +29,11 @@ So no mail is ever handed to SMTP twice by mailflow (at most once per row, and t
 idempotency key makes one row per decision). The price: a mail is lost, visibly
 (`unconfirmed`), if the process dies after step 4's commit is written but before the
 "." is (a few microseconds of Python: that commit does not wait for the disk, see
-`_mark_handed`), or if the server, after reading the ".", fails without replying or
-refuses the mail in a reply that never arrives; an `unconfirmed` mail may also have
-arrived (the process died after the 250, before `sent` was committed). tests/test_crash.py
-kills the sender at each of these points (crashpoints.py) and checks both outcomes.
+`_mark_handed` in send_transaction.py), or if the server, after reading the ".", fails
+without replying or refuses the mail in a reply that never arrives; an `unconfirmed` mail
+may also have arrived (the process died after the 250, before `sent` was committed).
+tests/test_crash.py kills the sender at each of these points (crashpoints.py) and checks
+both outcomes.
 
 A row is never sent by two live processes (the lock, plus a claim that only moves a row
 still `queued`). This holds with several daemons on one database (leases.py): the lock is
@@ -50,39 +51,33 @@ Backoff: a 4xx delays that row (30 s, 1 min, 2 min ... 1 h; failed after
 scale (kept in `Setting`, so cron runs and the daemon alike honour it) without using up
 the rows' attempts: they wait as long as the server is away. Time is `clock.stamp()`, so
 MAILFLOW_NOW moves it in tests.
+
+This module runs the protocol; its parts live beside it: the lock in send_lock.py, the
+recovery in send_recovery.py, steps 3 to 5 in send_transaction.py, the delays in
+send_backoff.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import logging
-import os
-import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import aiosmtplib
-from peewee import PostgresqlDatabase, SqliteDatabase
 
 from .clock import stamp
 from .config import SmtpConfig
 from .crashpoints import crash_point
-from .models import OutboundMail, Setting, database
+from .models import OutboundMail, database
 from .record import log_event
+from .send_backoff import backoff, server_down, server_retry_at, server_up
+from .send_lock import sender_lock
+from .send_recovery import UNCONFIRMED, recover
+from .send_transaction import Unconfirmed, transaction
 from .verp import verp_address
 
 log = logging.getLogger(__name__)
-BACKOFF_SECONDS = (30, 60, 120, 300, 600, 1200, 3600)
-SERVER_RETRY_AT = "smtp_retry_at"  # Setting: no connection attempt before this instant
-SERVER_FAILURES = "smtp_failures"  # Setting: consecutive connection failures
-_PG_LOCK_KEY = 0x6D61696C  # "mail"
-UNCONFIRMED = "unconfirmed"  # handed to SMTP, the server's 250 never recorded
-_LINE_ENDS = re.compile(rb"\r\n|\r|\n")
-_LEADING_DOT = re.compile(rb"(?m)^\.")
-DATA_CHUNK = 1024 * 1024  # DATA is dot-stuffed and written this much at a time
 
 
 @dataclass(frozen=True)
@@ -91,112 +86,6 @@ class FlushResult:
     deferred: int = 0
     failed: int = 0
     busy: bool = False  # another process held the sender lock: nothing was tried
-
-
-def _backoff(attempt: int) -> int:
-    return BACKOFF_SECONDS[min(max(attempt, 1) - 1, len(BACKOFF_SECONDS) - 1)]
-
-
-# -- one sender at a time -------------------------------------------------------------------
-
-
-@contextmanager
-def _sender_lock() -> Iterator[bool]:
-    """Yield True when this process is now the only sender, False when another one is."""
-    db = getattr(database, "obj", database)
-    if isinstance(db, PostgresqlDatabase):
-        got = bool(db.execute_sql("SELECT pg_try_advisory_lock(%s)", (_PG_LOCK_KEY,)).fetchone()[0])
-        try:
-            yield got
-        finally:
-            if got:
-                db.execute_sql("SELECT pg_advisory_unlock(%s)", (_PG_LOCK_KEY,))
-        return
-    path = db.database if isinstance(db, SqliteDatabase) else ":memory:"
-    if path == ":memory:" or not path:  # one process only
-        yield True
-        return
-    fd = os.open(f"{path}.send-lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        yield True  # released by close, or by the kernel if this process dies
-    finally:
-        os.close(fd)
-
-
-def _recover() -> tuple[int, int]:
-    """Rows a dead sender left: `sending` ones are queued again, `handed` ones are not sent
-    again but marked `unconfirmed` (see the module docstring); each is logged. Returns
-    (requeued, unconfirmed)."""
-    requeued = unconfirmed = 0
-    left = OutboundMail.select().where(OutboundMail.status.in_(["sending", "handed"]))
-    for row in left.order_by(OutboundMail.id):  # logged in the same order on every backend
-        since = f"{row.next_attempt_at:%Y-%m-%d %H:%M:%S}"
-        if row.status == "sending":
-            row.status = "queued"
-            kind = "send-recovered"
-            why = f"found 'sending' since {since} after a crash, before DATA ended: queued again"
-            requeued += 1
-        else:
-            row.status, row.sent_at = UNCONFIRMED, stamp()
-            row.last_error = f"250 not seen: the sender died after handing it over ({since})"
-            kind = "send-unconfirmed"
-            why = (
-                f"handed to SMTP at {since}, then the sender died before the server's answer "
-                "was recorded: unconfirmed (it may or may not have arrived), not sent again"
-            )
-            unconfirmed += 1
-        with database.atomic():
-            row.save()
-            log_event(
-                kind,
-                f"{row.purpose} mail {why}",
-                outbound=row,
-                request=row.request_id,
-                conversation=row.conversation_id,
-            )
-        log.warning("mail %s %s", row.id, why)
-    return requeued, unconfirmed
-
-
-# -- what is due ----------------------------------------------------------------------------
-
-
-def _setting(key: str) -> str | None:
-    found = Setting.get_or_none(Setting.key == key)
-    return found.value if found else None
-
-
-def _put(key: str, value: str) -> None:
-    """Insert or update (an upsert PostgreSQL and SQLite both understand)."""
-    Setting.insert(key=key, value=value).on_conflict(
-        conflict_target=[Setting.key], update={Setting.value: value}
-    ).execute()
-
-
-def _server_retry_at() -> datetime | None:
-    value = _setting(SERVER_RETRY_AT)
-    return datetime.fromisoformat(value) if value else None
-
-
-def _server_down(why: str) -> None:
-    failures = int(_setting(SERVER_FAILURES) or 0) + 1
-    delay = _backoff(failures)
-    retry_at = stamp() + timedelta(seconds=delay)
-    with database.atomic():
-        _put(SERVER_FAILURES, str(failures))
-        _put(SERVER_RETRY_AT, retry_at.isoformat())
-    log.warning("SMTP server unreachable (%s); outbox waits %ss (failure %s)", why, delay, failures)
-
-
-def _server_up() -> None:
-    if _setting(SERVER_FAILURES) is not None:
-        Setting.delete().where(Setting.key.in_([SERVER_FAILURES, SERVER_RETRY_AT])).execute()
-        log.info("SMTP server reachable again")
 
 
 def _due() -> list[tuple[int, str]]:
@@ -217,9 +106,6 @@ def _due() -> list[tuple[int, str]]:
         else:
             waiting.add(recipient)
     return due
-
-
-# -- sending --------------------------------------------------------------------------------
 
 
 def _smtp(cfg: SmtpConfig) -> aiosmtplib.SMTP:
@@ -255,9 +141,9 @@ async def _deliver(cfg: SmtpConfig, due: list[tuple[int, str]]) -> FlushResult:
         if cfg.username:
             await client.login(cfg.username, cfg.password)
     except (aiosmtplib.SMTPException, OSError) as exc:
-        _server_down(f"connection: {exc}")
+        server_down(f"connection: {exc}")
         return FlushResult(deferred=len(due))
-    _server_up()
+    server_up()
     held: set[str] = set()  # recipients whose older mail was just deferred
     try:
         for position, (row_id, recipient) in enumerate(due):
@@ -274,7 +160,7 @@ async def _deliver(cfg: SmtpConfig, due: list[tuple[int, str]]) -> FlushResult:
             if outcome == "deferred":
                 held.add(recipient)
             if not client.is_connected:  # the rest waits for the server's backoff
-                _server_down("connection lost")
+                server_down("connection lost")
                 deferred += len(due) - position - 1
                 break
     finally:
@@ -286,116 +172,11 @@ async def _deliver(cfg: SmtpConfig, due: list[tuple[int, str]]) -> FlushResult:
     return FlushResult(sent, deferred, failed)
 
 
-class _Unconfirmed(Exception):
-    """The final "." went out but no reply came back."""
-
-
-def _dot_stuffed_chunks(raw: bytes, size: int = DATA_CHUNK) -> Iterator[bytes]:
-    """The DATA payload without its final "." line (CRLF line ends, dots doubled), in
-    pieces of about `size` bytes, each cut just after a "\n" so that no line end is split
-    and each piece starts a line: a large mail is not copied twice more whole."""
-    view, pos, end = memoryview(raw), 0, len(raw)
-    while pos < end:
-        cut = raw.find(b"\n", min(pos + size, end) - 1)
-        stop = end if cut < 0 else cut + 1
-        text = _LEADING_DOT.sub(b"..", _LINE_ENDS.sub(b"\r\n", view[pos:stop]))
-        pos = stop
-        if pos >= end and not text.endswith(b"\r\n"):
-            text += b"\r\n"
-        yield text
-    if not end:
-        yield b"\r\n"
-
-
-async def _transaction(
-    client: aiosmtplib.SMTP, envelope: str, row: OutboundMail, timeout: float
-) -> None:
-    """aiosmtplib's sendmail, split before the final ".": `row` is marked `handed`
-    (committed) right before it goes out. Raises what the server answered."""
-    try:
-        await client.mail(envelope, timeout=timeout)
-        await client.rcpt(row.recipient, timeout=timeout)
-        reply = await client.execute_command(b"DATA", timeout=timeout)
-        if reply.code != 354:
-            raise aiosmtplib.SMTPDataError(reply.code, reply.message)
-        if client.protocol is None:
-            raise aiosmtplib.SMTPServerDisconnected("connection lost")
-        raw = row.raw if isinstance(row.raw, bytes) else bytes(row.raw)
-        for chunk in _dot_stuffed_chunks(raw):  # the kernel takes each before the next
-            if client.protocol is None:
-                raise aiosmtplib.SMTPServerDisconnected("connection lost")
-            client.protocol.write(chunk)
-            await _written(client, timeout)
-    except aiosmtplib.SMTPResponseException:
-        await _reset(client)
-        raise
-    _mark_handed(row.id)
-    crash_point("handed")
-    if not _connected(client):  # the "." cannot have gone: plain retry later
-        raise aiosmtplib.SMTPServerDisconnected("connection lost before the end of DATA")
-    try:
-        reply = await client.execute_command(b".", timeout=timeout)  # ends DATA
-    except (aiosmtplib.SMTPException, OSError) as exc:
-        raise _Unconfirmed(str(exc)) from exc
-    if reply.code != 250:
-        raise aiosmtplib.SMTPDataError(reply.code, reply.message)
-
-
-def _mark_handed(row_id: int) -> None:
-    """Commit `handed` without waiting for the disk, so that the "." follows at once.
-
-    A killed process cannot lose this commit (its write is in the kernel's cache); only a
-    power cut can, and then the row is found `sending` and sent again. Waiting for the
-    fsync here (milliseconds on a busy disk) would open a window in which a kill leaves
-    the row `handed` with the "." never written: a mail lost."""
-    db = getattr(database, "obj", database)
-    if isinstance(db, SqliteDatabase):
-        db.execute_sql("PRAGMA synchronous = NORMAL")  # WAL: commit without fsync
-        try:
-            OutboundMail.update(status="handed").where(OutboundMail.id == row_id).execute()
-        finally:
-            db.execute_sql("PRAGMA synchronous = FULL")
-        return
-    with database.atomic():
-        if isinstance(db, PostgresqlDatabase):
-            db.execute_sql("SET LOCAL synchronous_commit = off")
-        OutboundMail.update(status="handed").where(OutboundMail.id == row_id).execute()
-
-
-async def _written(client: aiosmtplib.SMTP, timeout: float) -> None:
-    """Until the kernel holds every byte of the message, so that only the "." is left."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while _connected(client):
-        if not client.transport.get_write_buffer_size():  # type: ignore[union-attr]
-            return
-        if loop.time() > deadline:
-            raise aiosmtplib.SMTPTimeoutError("timed out writing the message")
-        await asyncio.sleep(0.005)
-    raise aiosmtplib.SMTPServerDisconnected("connection lost while writing the message")
-
-
-def _connected(client: aiosmtplib.SMTP) -> bool:
-    transport = client.transport
-    return (
-        client.is_connected
-        and isinstance(transport, asyncio.WriteTransport)
-        and not transport.is_closing()
-    )
-
-
-async def _reset(client: aiosmtplib.SMTP) -> None:
-    try:
-        await client.rset()
-    except (aiosmtplib.SMTPException, OSError):
-        client.close()
-
-
 async def _send_one(client: aiosmtplib.SMTP, cfg: SmtpConfig, row: OutboundMail) -> str:
     envelope = verp_address(row.envelope_from, row.id)  # a bounce names this row (verp.py)
     try:
-        await _transaction(client, envelope, row, cfg.timeout_seconds)
-    except _Unconfirmed as exc:
+        await transaction(client, envelope, row, cfg.timeout_seconds)
+    except Unconfirmed as exc:
         why = f"250 not seen ({exc}): unconfirmed (it may or may not have arrived), not sent again"
         return _sent(row, why, "send-unconfirmed", UNCONFIRMED)
     except aiosmtplib.SMTPResponseException as exc:
@@ -426,7 +207,7 @@ def _defer(row: OutboundMail, cfg: SmtpConfig, why: str) -> str:
     """Back to the queue with this row's backoff; failed once max_attempts are used."""
     if row.attempts >= cfg.max_attempts:
         return _fail(row, f"gave up after {row.attempts} attempts: {why}")
-    delay = _backoff(row.attempts)
+    delay = backoff(row.attempts)
     row.status, row.last_error = "queued", why
     row.next_attempt_at = stamp() + timedelta(seconds=delay)
     row.save()
@@ -451,15 +232,15 @@ def _fail(row: OutboundMail, why: str) -> str:
 
 def flush_outbox(cfg: SmtpConfig) -> FlushResult:
     """Recover what a dead sender left, then send everything due, over one connection."""
-    with _sender_lock() as mine:
+    with sender_lock() as mine:
         if not mine:
             log.debug("another process is sending the outbox; leaving it to it")
             return FlushResult(busy=True)
-        _recover()
+        recover()
         due = _due()
         if not due:
             return FlushResult()
-        retry_at = _server_retry_at()
+        retry_at = server_retry_at()
         if retry_at is not None and stamp() < retry_at:
             return FlushResult(deferred=len(due))
         return asyncio.run(_deliver(cfg, due))

@@ -18,7 +18,7 @@ from mailflow import crashpoints
 from mailflow.context import Context
 from mailflow.errors import ConfigError
 from mailflow.models import Event, OutboundMail
-from mailflow.send import _recover
+from mailflow.send_recovery import recover
 from tests.inprocess import close_context, mail_bytes, open_context, store_and_process
 
 
@@ -83,10 +83,10 @@ def test_a_row_left_handed_becomes_unconfirmed_never_sent_nor_sent_again(ctx: Co
     intro, ack = OutboundMail.select().order_by(OutboundMail.id)
     OutboundMail.update(status="handed").where(OutboundMail.id == intro.id).execute()
     OutboundMail.update(status="sending").where(OutboundMail.id == ack.id).execute()
-    assert _recover() == (1, 1)
+    assert recover() == (1, 1)
     intro, ack = OutboundMail.get_by_id(intro.id), OutboundMail.get_by_id(ack.id)
     assert (intro.status, ack.status) == ("unconfirmed", "queued")
     assert intro.sent_at is not None and "250 not seen" in intro.last_error
     event = Event.get(Event.kind == "send-unconfirmed")
     assert event.outbound_id == intro.id and "may or may not have arrived" in event.cause
-    assert _recover() == (0, 0)  # nothing left to recover: never sent again
+    assert recover() == (0, 0)  # nothing left to recover: never sent again

@@ -477,7 +477,7 @@ def test_bounces_as_the_pipeline_records_them(
     a dead sender left unconfirmed: the one a report is about is told once, as a bounce."""
     from email.message import EmailMessage
 
-    from mailflow.send import _recover
+    from mailflow.send_recovery import recover
     from tests.inprocess import close_context, open_context, store_and_process
     from tests.test_bounces import BAKER, dsn_for, postfix_dsn, request_mail
 
@@ -502,7 +502,7 @@ def test_bounces_as_the_pipeline_records_them(
         OutboundMail.update(status="handed").where(
             OutboundMail.id.in_([tom_ack.id, tom_intro.id])
         ).execute()
-        assert _recover() == (0, 2)
+        assert recover() == (0, 2)
         _at(monkeypatch, "2026-03-09T10:00:00")  # Marie's address is dead
         assert store_and_process(ctx, dsn_for(lea_intro)) == {"bounce-recorded": 1}
         _at(monkeypatch, "2026-03-09T11:00:00")  # Tom's mailbox is full for now

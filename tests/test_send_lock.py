@@ -22,9 +22,9 @@ HOLD = """
 import sys, time
 from pathlib import Path
 from mailflow.db import open_database
-from mailflow.send import _sender_lock
+from mailflow.send_lock import sender_lock
 open_database(sys.argv[1], Path(sys.argv[2]))
-with _sender_lock() as mine:
+with sender_lock() as mine:
     print("holding" if mine else "refused", flush=True)
     time.sleep(120)
 """
