@@ -38,6 +38,12 @@ def cmd_care(cfg: Config, args: argparse.Namespace) -> int:
         print(
             f"newsletter {queued.name}: {queued.queued} queued now, {queued.already} earlier; "
             f"{sent.sent} sent, {sent.waiting} waiting for a retry, {sent.failed} failed"
+            + (
+                f", {sent.unconfirmed} unconfirmed (handed to SMTP by a run that stopped "
+                "before the server's answer: not sent again, see mailflow log)"
+                if sent.unconfirmed
+                else ""
+            )
         )
     return 0
 

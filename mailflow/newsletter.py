@@ -22,6 +22,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from peewee import fn
+
 from .clock import stamp
 from .compose import Rendered, automatic_mail, new_message_id, render
 from .config import Config
@@ -68,6 +70,7 @@ class Delivery:
     sent: int  # rows of the campaign sent, all runs together
     waiting: int  # still in the outbox (deferred by SMTP): the daemon retries them
     failed: int
+    unconfirmed: int = 0  # handed to SMTP by a run that died before the 250 (send.py)
 
 
 def template_source(templates: Path, template: str) -> tuple[Path, str]:
@@ -180,8 +183,13 @@ def _view(a: Ambassador) -> dict[str, Any]:
 
 
 def _campaign_rows(campaign: str) -> Any:
+    """The campaign's own rows. LIKE (peewee's startswith) is only a prefilter: it is
+    case-insensitive and reads '_' in a name as any character, so 'a_b' would take the rows
+    of 'axb' and 'Spring' those of 'spring'; the exact prefix decides."""
+    prefix = f"newsletter:{campaign}:"
+    key = OutboundMail.idempotency_key
     return OutboundMail.select().where(
-        OutboundMail.idempotency_key.startswith(f"newsletter:{campaign}:")
+        key.startswith(prefix) & (fn.SUBSTR(key, 1, len(prefix)) == prefix)
     )
 
 
@@ -272,10 +280,10 @@ def deliver_campaign(
         OutboundMail.update(next_attempt_at=stamp()).where(OutboundMail.id == row.id).execute()
         tried.add(row.id)
         flush_outbox(cfg.smtp)
-    counts = {"sent": 0, "queued": 0, "failed": 0}
+    counts = {"sent": 0, "queued": 0, "failed": 0, "unconfirmed": 0}
     for row in _campaign_rows(campaign):
         counts[row.status] = counts.get(row.status, 0) + 1
-    return Delivery(counts["sent"], counts["queued"], counts["failed"])
+    return Delivery(counts["sent"], counts["queued"], counts["failed"], counts["unconfirmed"])
 
 
 def send_newsletter(

@@ -161,3 +161,17 @@ def test_a_new_campaign_never_takes_a_name_already_used() -> None:
         "ex-2026-04-02-2",
         None,
     )
+
+
+def test_a_campaign_name_with_an_underscore_or_capitals_is_not_another_campaign(
+    cfg: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQL LIKE reads '_' as any character and may ignore case: 'spring_1' must not find
+    'springx1' done, nor 'spring' find 'Spring' done (each mails everyone once)."""
+    for name in ("springx1", "spring_1", "Spring", "spring"):
+        queued, delivered = send_newsletter(
+            cfg, "exemple", name, per_minute=0, sleep=FakeTime(monkeypatch).sleep
+        )
+        assert (queued.queued, queued.already, delivered.sent) == (9, 0, 9), name
+    rows = OutboundMail.select().where(OutboundMail.purpose == "newsletter")
+    assert len({r.idempotency_key for r in rows}) == 36

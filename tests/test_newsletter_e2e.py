@@ -43,6 +43,16 @@ def sent_events(dep: Deployment, kind: str = "sent") -> dict[str, int]:
     return dict(rows)
 
 
+def unconfirmed_note(caught: int) -> str:
+    """How the summary ends when a kill left `caught` rows unconfirmed: said, never hidden."""
+    if not caught:
+        return ""
+    return (
+        f", {caught} unconfirmed (handed to SMTP by a run that stopped before the server's "
+        "answer: not sent again, see mailflow log)"
+    )
+
+
 def assert_killed_half_way(dep: Deployment, arrived: int) -> int:
     """What the kill left: every row queued, `arrived` of them at least handed to SMTP, not
     all sent. The sender is serial, so the kill caught at most one row in its SMTP
@@ -112,6 +122,7 @@ def test_killed_campaign_resumes_without_mailing_anyone_twice(deployment: Deploy
 
     again = dep.cli("newsletter", "send", "exemple", "--per-minute", "0")
     assert f"0 queued now, 9 earlier; {9 - caught} sent" in again.stdout
+    assert again.stdout.rstrip().endswith("0 failed" + unconfirmed_note(caught))
 
     rows = {recipient: message_id for _, recipient, _, message_id in campaign_rows(dep)}
     assert set(rows) == set(AMBASSADORS)
@@ -195,7 +206,7 @@ def test_a_run_killed_before_midnight_resumes_after_it_without_mailing_anyone_tw
         "newsletter exemple-2026-03-02: resuming the unfinished campaign of this template, "
         "started 2026-03-02 23:59 UTC",
         f"newsletter exemple-2026-03-02: 0 queued now, 9 earlier; {9 - caught} sent, 0 waiting"
-        " for a retry, 0 failed",
+        " for a retry, 0 failed" + unconfirmed_note(caught),
     ]
     first_copies = assert_mailed_once(dep)
 
@@ -224,3 +235,24 @@ def test_a_run_killed_before_midnight_resumes_after_it_without_mailing_anyone_tw
         "newsletter exemple-2026-03-02",
         "newsletter exemple-2026-04-02",
     ]
+
+
+def test_a_mail_left_unconfirmed_by_a_crash_is_in_the_summary_and_not_sent_again(
+    deployment: Deployment,
+) -> None:
+    """Killed (crash point) just after Postfix's 250 for the third mail, before `sent` is
+    committed: the resumed run finds that row `unconfirmed`, says so in its summary and
+    does not hand it to SMTP again; every ambassador holds one copy."""
+    dep = deployment
+    crashed = dep.cli(
+        "newsletter", "send", "exemple", "--campaign", "crash", "--per-minute", "0",
+        check=False, env={"MAILFLOW_CRASH_AT": "accepted:3"},
+    )  # fmt: skip
+    assert crashed.returncode == -signal.SIGKILL, crashed
+    again = dep.cli("newsletter", "send", "exemple", "--campaign", "crash", "--per-minute", "0")
+    assert again.stdout.splitlines() == [
+        "newsletter crash: 0 queued now, 9 earlier; 8 sent, 0 waiting for a retry, 0 failed"
+        + unconfirmed_note(1)
+    ]
+    copies = assert_mailed_once(dep)
+    assert sorted(copies.values()) == [1] * 9  # the unconfirmed one did arrive, once
