@@ -40,6 +40,11 @@ def build_parser(description: str | None) -> argparse.ArgumentParser:
         action="store_true",
         help="events outside any request (imports, RGPD actions, newsletters, schema, ...)",
     )
+    log.add_argument(
+        "--kind",
+        metavar="KIND[,KIND]",
+        help="with --actions: only these kinds ('privacy': privacy-export, privacy-forget ...)",
+    )
     _coordinator_parsers(sub, log)
     _request_parsers(sub)
     qua = sub.add_parser("quarantine", help="messages that could not be processed")

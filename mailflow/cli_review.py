@@ -16,6 +16,7 @@ from .errors import MailflowError
 def cmd_log(cfg: Config, args: argparse.Namespace) -> int:
     from .logview import (
         FILTER_OPTIONS,
+        action_kinds,
         actions,
         log_data,
         make_filter,
@@ -27,20 +28,23 @@ def cmd_log(cfg: Config, args: argparse.Namespace) -> int:
 
     open_db(cfg)
     options = {k: getattr(args, k) for k in FILTER_OPTIONS}
+    if args.kind and not args.actions:
+        raise MailflowError("--kind chooses among the actions: use it with --actions")
     if args.actions:
         about_requests = [k for k, v in options.items() if v and k not in ("since", "until")]
         if args.request is not None or about_requests:
             given = "--request" if args.request is not None else f"--{about_requests[0]}"
             raise MailflowError(
                 f"{given} is about requests; --actions lists what happened outside any "
-                "request and takes only --since, --until and --json"
+                "request and takes only --since, --until, --kind and --json"
             )
         f = make_filter(**options)
-        rows = actions(f.since, f.until)
+        kinds = action_kinds(args.kind)
+        rows = actions(f.since, f.until, kinds)
         if args.json:
             print(json.dumps({"actions": rows}, ensure_ascii=False, indent=2))
         else:
-            print(render_actions(rows, dated=f.active), end="")
+            print(render_actions(rows, dated=f.active, kinds=kinds), end="")
         return 0
     outcomes = known_outcomes(recorded_outcomes()) if args.outcome else ()
     data = log_data(args.request, make_filter(outcomes, **options))

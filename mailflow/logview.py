@@ -7,9 +7,11 @@ ambassador, the first name alone for a person): never by address.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime, time, timedelta
+from functools import reduce
 from typing import Any
 
 from peewee import fn
@@ -344,11 +346,41 @@ def unlinked_messages() -> list[dict[str, Any]]:
     return [_inbound_entry(m, names) | {"sender_role": m.role} for m in query]
 
 
-def actions(since: date | None = None, until: date | None = None) -> list[dict[str, Any]]:
+def action_kinds(given: str | None) -> tuple[str, ...]:
+    """`--kind privacy,import` -> the kinds wanted; each one is a kind recorded outside any
+    request or the first word of some (`privacy` for privacy-export, privacy-forget, ...),
+    so a typo is named instead of listing nothing."""
+    if not given:
+        return ()
+    wanted = tuple(k.strip().lower() for k in given.split(",") if k.strip())
+    recorded = sorted(
+        k for (k,) in Event.select(Event.kind).where(Event.request.is_null()).distinct().tuples()
+    )
+    for kind in wanted:
+        if not any(r == kind or r.startswith(f"{kind}-") for r in recorded):
+            known = ", ".join(recorded) or "none yet"
+            raise MailflowError(f"--kind {kind!r}: no such action recorded (recorded: {known})")
+    return wanted
+
+
+def actions(
+    since: date | None = None, until: date | None = None, kinds: Sequence[str] = ()
+) -> list[dict[str, Any]]:
     """Every event outside any request, oldest first: what coordinators and the daemon did
     to the whole programme (imports, exports, erasures, purges, newsletters, schema
-    upgrades, quarantine decisions, ...), with the message or mail it concerns if any."""
+    upgrades, quarantine decisions, ...), with the message or mail it concerns if any;
+    only of `kinds` (a kind, or the first word of kinds: see action_kinds) when given."""
     query = Event.select().where(Event.request.is_null())
+    if kinds:
+        query = query.where(
+            reduce(
+                operator.or_,
+                [
+                    (Event.kind == k) | (fn.SUBSTR(Event.kind, 1, len(k) + 1) == f"{k}-")
+                    for k in kinds
+                ],
+            )
+        )
     if since:
         query = query.where(Event.at >= datetime.combine(since, time()))
     if until:
@@ -363,7 +395,11 @@ def actions(since: date | None = None, until: date | None = None) -> list[dict[s
     return found
 
 
-def render_actions(rows: list[dict[str, Any]], dated: bool = False) -> str:
+def render_actions(
+    rows: list[dict[str, Any]], dated: bool = False, kinds: Sequence[str] = ()
+) -> str:
+    if not rows and kinds:
+        return f"No action of kind {', '.join(kinds)} recorded in these dates.\n"
     if not rows:
         return "No action recorded in these dates.\n" if dated else "No action recorded yet.\n"
     lines = ["Actions outside any request:"]

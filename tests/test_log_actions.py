@@ -133,3 +133,39 @@ def test_request_filters_do_not_go_with_actions(
     assert (code, out) == (2, "")
     assert err.startswith(f"mailflow: {named} is about requests; --actions lists")
     assert len(err.splitlines()) == 1
+
+
+def test_kind_chooses_actions_by_kind_or_first_word(
+    acted: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = actions(acted, capsys, "--kind", "privacy")  # privacy-export, privacy-purge
+    assert [r["kind"] for r in rows] == ["privacy-export", "privacy-purge"]
+    rows = actions(
+        acted,
+        capsys,
+        "--kind",
+        "quarantine,import",
+        "--since",
+        "2026-05-05",
+        "--until",
+        "2026-05-06",
+    )
+    assert [r["kind"] for r in rows] == ["quarantine", "quarantine-drop", "import"]
+    rows = actions(acted, capsys, "--kind", "QUARANTINE-DROP")  # as the text listing shows it
+    assert [r["kind"] for r in rows] == ["quarantine-drop"]
+    code, out, _ = cli(
+        acted, capsys, "log", "--actions", "--kind", "import", "--until", "2026-05-01"
+    )
+    assert (code, out) == (0, "No action of kind import recorded in these dates.\n")
+
+
+def test_a_wrong_kind_is_named_with_the_recorded_ones(
+    acted: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = cli(acted, capsys, "log", "--actions", "--kind", "privacy-expor")
+    assert (code, out) == (2, "")
+    assert err.startswith("mailflow: --kind 'privacy-expor': no such action recorded (recorded: ")
+    assert "privacy-export" in err and len(err.splitlines()) == 1
+    code, out, err = cli(acted, capsys, "log", "--kind", "import")  # not with the timelines
+    assert (code, out) == (2, "")
+    assert err == "mailflow: --kind chooses among the actions: use it with --actions\n"
