@@ -52,6 +52,7 @@ from .models import Ambassador, Conversation, InboundMessage
 from .notices import reply
 from .readable import readable_text, subject_of
 from .record import log_event
+from .sender_check import UNAUTHENTICATED, sender_verdict
 from .textnorm import fold, words
 from .views import ambassador_view, request_view
 
@@ -244,6 +245,15 @@ def note_autoreply_absence(ctx: Context, inbound: InboundMessage, msg: EmailMess
         return
     until = available_from(back, zone)
     if ambassador.absent_until is not None and ambassador.absent_until >= until:
+        return
+    proof = sender_verdict(ctx.cfg, msg)
+    if proof is not None and not proof.authenticated:  # a forged out-of-office: ignored
+        log_event(
+            UNAUTHENTICATED,
+            f"ambassador #{ambassador.id}: absence until {back.isoformat()} not set from an "
+            f"automatic reply whose sender is not authenticated ({proof.reason})",
+            inbound=inbound,
+        )
         return
     _save(ambassador, absent_until=until)
     log_event(

@@ -36,6 +36,11 @@ class MailboxConfig:
     poll_seconds: int = 30
     idle_seconds: int = 300
     timeout_seconds: int = 30
+    # The authserv-ids of the provider's receiving server (a string or a list; "*.example.org"
+    # for every host under it). Set, mail from a conversation's party or an ambassador's
+    # command must carry that server's SPF/DKIM/DMARC pass (authresults.py); empty: no check.
+    authserv_id: tuple[str, ...] = ()
+    unauthenticated: str = "quarantine"  # or "refuse": what becomes of mail that fails it
 
 
 @dataclass(frozen=True)
@@ -194,6 +199,8 @@ _NOT_EMPTY = frozenset(
 # Text where a line break or tab is harmless (a password is what it is; the attachment
 # types are split on commas and stripped). Elsewhere one would end up in a header or command.
 _FREE_TEXT = frozenset({"mailbox.password", "smtp.password", "limits.allowed_attachment_types"})
+# Text keys that take one of a few words.
+_CHOICES: dict[str, tuple[str, ...]] = {"mailbox.unauthenticated": ("quarantine", "refuse")}
 _UNITS = {"_seconds": "second", "_days": "day", "_bytes": "byte"}
 
 _SECTIONS: dict[str, type] = {
@@ -313,6 +320,8 @@ def _section(raw: dict[str, Any], name: str, cls: type, path: Path) -> Any:
 
 
 def _typed(value: Any, type_name: Any, key: str, path: Path) -> Any:
+    if str(type_name) == "tuple[str, ...]":
+        return _names(value, key, path)
     expected = {"str": str, "int": int, "bool": bool}[str(type_name)]
     if expected is int and isinstance(value, bool) or not isinstance(value, expected):
         raise ConfigError(
@@ -330,7 +339,29 @@ def _typed(value: Any, type_name: Any, key: str, path: Path) -> Any:
             raise ConfigError(
                 f"{path}: {key} must not contain control characters, found {bad!r} in {value!r}"
             )
+    if key in _CHOICES and value not in _CHOICES[key]:
+        words = ", ".join(f'"{c}"' for c in _CHOICES[key])
+        raise ConfigError(f"{path}: {key} must be one of {words}, got {value!r}")
     return value
+
+
+def _names(value: Any, key: str, path: Path) -> tuple[str, ...]:
+    """A host name or a list of them ("" or [] for none), each one word without spaces:
+    an authserv-id as servers write it, or "*.example.org"."""
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+        raise ConfigError(
+            f"{path}: {key} must be a string or a list of strings, got {type(value).__name__}"
+        )
+    names = tuple(i.strip() for i in items if i.strip())
+    for name in names:
+        bare = name.removeprefix("*.")
+        if not bare or any(c.isspace() or c in ';()"*=' or ord(c) < 32 for c in bare):
+            raise ConfigError(
+                f"{path}: {key}: {name!r} is not a server name "
+                '(e.g. "mx.example.org", or "*.example.org" for all its hosts)'
+            )
+    return names
 
 
 def _check_range(value: int, key: str, path: Path) -> None:

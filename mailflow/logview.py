@@ -244,6 +244,7 @@ def _event_entry(e: Event) -> dict[str, Any]:
 _SHOWN_EVENTS = (
     "state",
     "refused",
+    "unauthenticated",  # sender_check.py: a forged or unproven sender
     "offered",
     "understood",
     "quarantine",

@@ -40,6 +40,8 @@ OUTCOMES = (
     "refused-unknown-token",
     "feedback-recorded",
     "feedback-unclear",
+    # sender_check.py: a party's or an ambassador's mail whose sender is not authenticated
+    "unauthenticated",
     # ambassador_mail.py: commands by mail
     "ambassador-pause",
     "ambassador-absent",

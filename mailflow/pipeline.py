@@ -48,6 +48,7 @@ from .readable import subject_of
 from .record import log_event
 from .relay import find_conversation, handle_relay
 from .resilience import DATABASE_ERRORS
+from .sender_check import check_sender, held
 
 log = logging.getLogger(__name__)
 
@@ -116,11 +117,14 @@ def dispatch(
     if token:
         return handle_relay(ctx, inbound, msg, token, address)
     ambassador = find_ambassador(address)  # any registered address, even a former one
-    if ambassador is not None:
-        return handle_ambassador_mail(ctx, inbound, msg, ambassador)
+    if ambassador is not None:  # a command changes what the directory says of them
+        inbound.role = "ambassador"
+        unproven = check_sender(ctx, inbound, msg, "ambassador")
+        return unproven or handle_ambassador_mail(ctx, inbound, msg, ambassador)
     inbound.role = "person"
     if is_person_stop(ctx, msg):  # withdraws their requests, ends their exchanges
-        return handle_person_stop(ctx, inbound, msg, address)
+        unproven = check_sender(ctx, inbound, msg, "person")
+        return unproven or handle_person_stop(ctx, inbound, msg, address)
     refused = refuse_stray_command(ctx, inbound, msg, address)  # "PAUSE" alone, etc.
     if refused:
         return refused
@@ -194,7 +198,8 @@ def _process_claimed(ctx: Context, inbound_id: int) -> str | None:
         verdict = classify(msg, ctx.classify, ctx.loop_marker, own_domain=ctx.cfg.relay.domain)
         lock_for(ctx, msg, token, verdict)
         outcome = dispatch(ctx, inbound, msg, token, verdict)
-        status = QUARANTINED if outcome == TOO_LARGE else "processed"
+        kept = outcome == TOO_LARGE or held(ctx.cfg, outcome)
+        status = QUARANTINED if kept else "processed"
         inbound.outcome, inbound.status, inbound.processed_at = outcome, status, stamp()
         inbound.processed_by = worker_name()
         inbound.save()

@@ -20,6 +20,7 @@ from .ratelimit import RATE_LIMITED, STRANGER_CAP_REACHED, refusals_last_day, re
 from .record import log_event, move_request
 from .relay_message import RelaySpec, build_relayed
 from .scrub import Secret
+from .sender_check import check_sender
 from .views import ambassador_view, request_view
 
 RELAYED = "relayed"
@@ -47,7 +48,10 @@ def handle_relay(
     if conv is None:
         request = Request.get_or_none(Request.feedback_token == token)
         if request is not None and address == request.person.email.lower():
-            inbound.request = request
+            inbound.request, inbound.role = request, PERSON
+            unproven = check_sender(ctx, inbound, msg, PERSON, request=request)
+            if unproven:
+                return unproven
             if is_person_stop(ctx, msg):
                 return handle_person_stop(ctx, inbound, msg, address)
             return handle_feedback(ctx, inbound, msg, request, address)
@@ -60,6 +64,9 @@ def handle_relay(
         why = f"sender is not the conversation's {side}"
         return _refuse(ctx, inbound, msg, conv, address, REFUSED_STRANGER, why)
     inbound.role = side
+    unproven = check_sender(ctx, inbound, msg, side, conversation=conv, request=conv.request)
+    if unproven:  # a forged party: nothing forwarded, nobody answered
+        return unproven
     if side == PERSON and is_person_stop(ctx, msg):  # through any of their relay addresses
         return handle_person_stop(ctx, inbound, msg, address)
     if conv.state == "closed":

@@ -310,3 +310,46 @@ def test_cli_plumbing_answers_bad_input_without_traceback(
     for number in (str(2**63 - 1), "99999999999999999999999", "0"):  # looked up, or not at all
         assert main(["--config", str(path), "quarantine", "show", number]) == 2
         assert capsys.readouterr().err.startswith(f"mailflow: no stored message #{number}")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("mx.example.org", ("mx.example.org",)),
+        (["mx1.example.org", " mx2.example.org "], ("mx1.example.org", "mx2.example.org")),
+        ("*.messagingengine.com", ("*.messagingengine.com",)),
+        ("", ()),  # empty: no check, as without the key
+        ([], ()),
+    ],
+)
+def test_authserv_id_is_one_name_or_a_list(value: Any, expected: tuple[str, ...]) -> None:
+    cfg = parse_config(with_value("mailbox", "authserv_id", value), Path("mailflow.toml"))
+    assert cfg.mailbox.authserv_id == expected
+    assert cfg.mailbox.unauthenticated == "quarantine"  # the default keeps the mail
+
+
+def test_sender_authentication_is_off_by_default() -> None:
+    cfg = parse_config(tomllib.loads(EXAMPLE), Path("mailflow.toml"))
+    assert cfg.mailbox.authserv_id == () and cfg.mailbox.unauthenticated == "quarantine"
+    refuse = with_value("mailbox", "unauthenticated", "refuse")
+    assert parse_config(refuse, Path("mailflow.toml")).mailbox.unauthenticated == "refuse"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("authserv_id", 3, "mailbox.authserv_id must be a string or a list of strings, got int"),
+        ("authserv_id", ["mx.example.org", 1], "mailbox.authserv_id must be a string or a list"),
+        ("authserv_id", "mx.example.org; dkim=pass", "mailbox.authserv_id: 'mx.example.org; "),
+        ("authserv_id", "mx one.example.org", "mailbox.authserv_id: 'mx one.example.org'"),
+        ("authserv_id", "*.", "mailbox.authserv_id: '*.' is not a server name"),
+        ("unauthenticated", "drop", 'mailbox.unauthenticated must be one of "quarantine", '),
+        ("unauthenticated", True, "mailbox.unauthenticated must be str"),
+    ],
+)
+def test_wrong_sender_authentication_setting_names_the_key(
+    key: str, value: Any, message: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(with_value("mailbox", key, value), Path("mailflow.toml"))
+    assert str(caught.value).startswith(f"mailflow.toml: {message}")

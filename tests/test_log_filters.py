@@ -209,6 +209,7 @@ def test_the_outcome_list_names_every_outcome_mailflow_gives() -> None:
         pipeline,
         ratelimit,
         relay,
+        sender_check,
     )
     from mailflow.outcomes import OUTCOMES
 
@@ -220,6 +221,7 @@ def test_the_outcome_list_names_every_outcome_mailflow_gives() -> None:
         relay.REFUSED_UNKNOWN, relay.CLOSED_NOTICE, ratelimit.RATE_LIMITED,
         feedback.FEEDBACK_RECORDED, feedback.FEEDBACK_UNCLEAR, ambassador_mail.REFUSED,
         classify.SPAM, automated.TO_RETURN_PATH, ending.PERSON_STOP,
+        sender_check.UNAUTHENTICATED,
     }  # fmt: skip
     source = Path(ambassador_mail.__file__).read_text(encoding="utf-8")
     named |= set(re.findall(r'"(ambassador-[a-z-]+)"', source))

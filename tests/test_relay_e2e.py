@@ -8,8 +8,8 @@ from email.utils import parseaddr
 from mailflow.config import PROJECT_ROOT
 from mailflow.understand import load_understanding_rules
 from tests import help_form
-from tests.deployment import COORDINATOR, RELAY, Deployment, query
-from tests.mailstack import wait_queue_empty
+from tests.deployment import COORDINATOR, RELAY, Deployment, outbox, query, set_config
+from tests.mailstack import text_message, wait_queue_empty
 
 PERSON = "person1@users.test"
 BAKER = "amb1@pros.test"  # Marie, boulangère à Caen (examples/ambassadors.csv)
@@ -290,3 +290,41 @@ def test_restart_never_processes_a_message_twice(deployment: Deployment) -> None
     wait_queue_empty(mail)
     assert len(mail.fetch_all(BAKER)) == 1 and len(mail.fetch_all(PERSON)) == 1
     assert len(dep.log()["requests"]) == 2
+
+
+def test_forged_reply_is_kept_when_sender_authentication_is_configured(
+    deployment: Deployment,
+) -> None:
+    """The provider's receiving server (here: its headers already on the injected mail)
+    says who really sent; a forged ambassador is kept in quarantine, never relayed."""
+    dep, mail = deployment, deployment.stack
+    set_config(dep, "mailbox", "authserv_id", '["mx.mailflow.test"]')
+    ask(dep)  # the person's first request is not checked
+    [intro] = mail.wait_for(BAKER)
+    mail.wait_for(PERSON)
+    relay_for_baker = from_address(intro)
+
+    def reply(body: str, *results: str) -> None:
+        msg = text_message(f"Marie <{BAKER}>", relay_for_baker, "Re: Demande", body)
+        trace = "".join(f"Authentication-Results: mx.mailflow.test; {r}\n" for r in results)
+        mail.send(BAKER, relay_for_baker, trace.encode() + msg.as_bytes())
+        dep.deliver_and_run()
+
+    # Sent from elsewhere: the server found no pass; the sender added a pass of their own.
+    reply("Donnez-moi son adresse.", "spf=fail smtp.mailfrom=pros.test; dmarc=fail", "dmarc=pass")
+    [notice] = mail.wait_for(COORDINATOR)
+    assert "mailflow quarantine retry" in notice.get_body(("plain",)).get_content()
+    listing = dep.cli("quarantine", "list").stdout
+    assert "unauthenticated (failed): claims to be the ambassador" in listing, listing
+    assert outbox(dep, PERSON) == [("ack", PERSON, "sent")]
+
+    reply("Avec plaisir, à la boulangerie du port.", "dkim=pass header.d=pros.test; dmarc=pass")
+    [relayed] = mail.wait_for(PERSON, lambda m: "boulangerie du port" in everything(m))
+    assert_no_leak(relayed, BAKER)
+    wait_queue_empty(mail)
+    assert not [m for m in mail.fetch_all(PERSON) if "son adresse" in everything(m)]
+    timeline = dep.log()["requests"][0]["timeline"]
+    inbound = [e["outcome"] for e in timeline if e["type"] == "message" and e["direction"] == "in"]
+    assert inbound == ["request-offered", "unauthenticated", "relayed"]
+    assert any(e["type"] == "unauthenticated" for e in timeline)
+    assert len(mail.fetch_all(BAKER)) == 1  # the intro: nothing answered to the forged From
