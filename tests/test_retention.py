@@ -91,14 +91,11 @@ def a_year_of_mail(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MAILFLOW_NOW", "2026-03-04T08:00:00")  # Zoé's mail still waits
     assert daily_digest(ctx, load_policy(PROJECT_ROOT / "rules"), at("2026-03-04T08:00:00"))
     queue_campaign(ctx.cfg, "exemple", "spring")
-    for row in OutboundMail.select().where(OutboundMail.status == "queued"):
-        if row.recipient == JULIEN:
-            _fail(row, f"552 5.2.2 <{JULIEN}>: Mailbox full")
-        else:
-            OutboundMail.update(status="sent", sent_at=at("2026-03-03T08:00:00")).where(
-                OutboundMail.id == row.id
-            ).execute()
+    _fail(OutboundMail.get(OutboundMail.recipient == JULIEN), f"552 5.2.2 <{JULIEN}>: Mailbox full")
     assert run(ctx, mail(f"Julien <{JULIEN}>", RELAY, "", "STOP")) == {"ambassador-stop": 1}
+    OutboundMail.update(status="sent", sent_at=at("2026-03-04T08:00:00")).where(
+        OutboundMail.status == "queued"
+    ).execute()  # what the outbox did meanwhile
 
 
 def test_nothing_personal_outlives_the_period(
@@ -123,8 +120,14 @@ def test_nothing_personal_outlives_the_period(
     assert {k: n for k, n in after.items() if kinds[k] != n} == {
         "anonymised": after["anonymised"],
         "privacy-purge": 1,
-        "state": kinds["state"] + 1,  # Léa's request: closed, then expired
     }
+
+
+def caused_by_nothing() -> list[OutboundMail]:
+    """Outgoing mail of no request and no inbound mail: digests, newsletters."""
+    return list(
+        OutboundMail.select().where(OutboundMail.request.is_null() & OutboundMail.inbound.is_null())
+    )
 
 
 def _id(address: str) -> int:
@@ -144,26 +147,31 @@ def test_erased_mail_keeps_what_the_daemon_needs(
     monkeypatch.setenv("MAILFLOW_NOW", LATER)
     code, out, _ = cli(config, capsys, "privacy", "purge", "--dry-run")
     assert "1 request(s) would be anonymised" in out
-    assert "4 mail(s) linked to no request would be anonymised" in out  # refused, DSN, Zoé's, STOP
-    caused_by_nothing = OutboundMail.select().where(
-        OutboundMail.request.is_null() & OutboundMail.inbound.is_null()
-    )
-    count = caused_by_nothing.count()  # the digest and the newsletter
-    assert f"{count} mail(s) sent on no one's behalf would be erased" in out
-    assert all(bytes(m.raw) for m in caused_by_nothing)  # a dry run changes nothing
-    cli(config, capsys, "privacy", "purge")
+    # the stranger's, its bounce, Zoé's, Julien's STOP
+    assert "4 mail(s) linked to no request would be anonymised" in out
+    assert len(caused_by_nothing()) == 11  # two digests, the newsletter to 9 ambassadors
+    assert "; 11 mail(s) sent on no one's behalf would be erased" in out
+    # quoting Zoé (quarantine), the stranger (his refusal bounced), Julien (send failure)
+    assert "; 3 event(s) outside any request would be cleared of addresses" in out
+    assert all(bytes(m.raw) for m in caused_by_nothing())  # a dry run changes nothing
+    code, out, err = cli(config, capsys, "privacy", "purge")
+    assert code == 1 and "; 11 mail(s) sent on no one's behalf erased" in out, err
+    assert "; 3 event(s) outside any request cleared of addresses" in out
 
     assert {m.id: (m.idempotency_key, m.status) for m in OutboundMail.select()} == keys
-    assert all(not bytes(m.raw) and m.subject == "" for m in caused_by_nothing)
-    recipients = {m.purpose: set() for m in caused_by_nothing}
-    for m in caused_by_nothing:
-        recipients[m.purpose].add(m.recipient)
+    assert all(not bytes(m.raw) and m.subject == "" for m in caused_by_nothing())
+    recipients: dict[str, set[str]] = {}
+    for m in caused_by_nothing():
+        recipients.setdefault(m.purpose, set()).add(m.recipient)
     assert recipients["digest"] == {COORDINATOR}
     assert MARIE in recipients["newsletter"] and JULIEN not in recipients["newsletter"]
     assert past_campaigns() == campaigns  # finished: not resumed, not started again
     assert queue_campaign(ctx.cfg, "exemple", "spring").queued == 0
     purge = Event.select().where(Event.kind == "privacy-purge").order_by(Event.id)
-    assert f"{count} mail(s) sent on no one's behalf" in purge[-1].cause
-    assert "event(s)" in purge[-1].cause
+    assert purge[-1].cause == (
+        "retention (30 days): 1 request(s) and 4 mail(s) linked to no request anonymised; "
+        "11 mail(s) sent on no one's behalf erased; 3 event(s) outside any request cleared "
+        "of addresses"
+    )
     quarantined = InboundMessage.get(InboundMessage.outcome == "quarantined")
     assert quarantined.status == "dropped" and ZOE not in (quarantined.reason or "")
