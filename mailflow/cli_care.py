@@ -73,7 +73,12 @@ def _purge(cfg: Config, dry_run: bool) -> int:
         print(f"request #{r.id} [{r.state}] {since} {last_change(r):%Y-%m-%d}")
     days = cfg.privacy.retention_days
     print(f"{len(done.requests)} request(s) {verb} (retention {days} days)")
-    print(f"{done.mails} mail(s) linked to no request {verb}")
+    would = "would be " if dry_run else ""
+    print(
+        f"{done.mails} mail(s) linked to no request {verb}; {done.unlinked} mail(s) sent on "
+        f"no one's behalf {would}erased; {done.events} event(s) outside any request "
+        f"{would}cleared of addresses"
+    )
     if done.server is None:
         return 0
     if done.server.error is None:

@@ -27,7 +27,7 @@ RETURNED_TYPES = {
 _DSN_TO_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "To")
 _STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 _SMTP_CODE = re.compile(r"\b([45])\d\d[ :-]")
-_ADDRESS = re.compile(r"[\w.+'=-]+@[\w-]+(?:\.[\w-]+)+")
+ADDRESS = re.compile(r"[\w.+'=-]+@[\w-]+(?:\.[\w-]+)+")
 # Words of bounces that are not RFC 3464 reports (Exim, qmail, Exchange, Gmail), FR and EN.
 _FAILED = re.compile(
     r"following address\(es\) failed|could not be delivered to one or more"
@@ -338,7 +338,7 @@ def text_failures(body: str) -> list[RecipientStatus]:
     action = "delayed" if delayed and not failed else "failed"
     section = text[start:]
     spots: dict[str, int] = {}
-    for found in _ADDRESS.finditer(section):
+    for found in ADDRESS.finditer(section):
         spots.setdefault(found.group(0).lower().rstrip("."), found.start())
     ordered = sorted(spots.items(), key=lambda item: item[1])
     entries = []

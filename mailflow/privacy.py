@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import operator
 import re
+from collections.abc import Callable
 from datetime import datetime
 from email import policy
 from email.message import EmailMessage
@@ -32,6 +33,7 @@ from peewee import (
 
 from . import lifecycle as lc
 from .clock import stamp
+from .dsn import ADDRESS
 from .errors import MailflowError
 from .models import (
     Ambassador,
@@ -97,6 +99,14 @@ def address_pattern(addresses: set[str]) -> re.Pattern[str]:
     'lea@users.test.fr', whose rows belong to someone else."""
     alternatives = "|".join(re.escape(a) for a in sorted(addresses, key=len, reverse=True))
     return re.compile(rf"(?<![\w.%+-])(?:{alternatives})(?![\w-]|\.\w)", re.IGNORECASE)
+
+
+def scrub_addresses(text: str, kept: Callable[[str], bool]) -> str:
+    """Every address quoted in `text` (a log cause, an SMTP error) replaced as a scrub
+    replaces it, except those `kept` says may stay (ours, the network's)."""
+    found = {a.lower() for a in ADDRESS.findall(text)}
+    gone = {a for a in found if not kept(a) and not is_placeholder(a)}
+    return address_pattern(gone).sub(ERASED, text) if gone else text
 
 
 def anonymised_ids() -> Any:

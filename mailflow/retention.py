@@ -6,7 +6,10 @@ Due `[privacy] retention_days` after its last change:
   ended), or unmatched, which nothing moves on once the coordinator has been told (judged
   by its last change, `updated_at` or `escalated_at`; it ends as expired);
 - a stored inbound mail linked to no request (a stranger's, a bounce, a quarantined mail,
-  an ambassador's command...), by when it was received, with the answers it caused.
+  an ambassador's command...), by when it was received, with the answers it caused;
+- a mail sent on no one's behalf (no request, no inbound: the digest, a newsletter) and an
+  event outside any request quoting an address, by when it was sent or logged
+  (retention_unlinked.py).
 
 A person whose requests are all anonymised is forgotten altogether. The server copies of
 the erased mail are queued for removal (server_copies.py), and the database is compacted
@@ -38,10 +41,19 @@ from .privacy import (
     find_person,
     forget_person_rows,
     is_placeholder,
+    scrub_addresses,
     scrub_everywhere,
     secure_delete,
 )
 from .record import log_event
+from .retention_unlinked import (
+    Kept,
+    erase_unlinked_mail,
+    expired_event_causes,
+    expired_unlinked_mail,
+    kept_addresses,
+    scrub_event_causes,
+)
 from .server_copies import Removal, pending, remove_now
 
 ENDED_STATES = (*FINISHED_STATES, lc.UNMATCHED)  # requests that can no longer progress
@@ -54,9 +66,19 @@ class Purged:
 
     requests: int
     mails: int  # inbound mails linked to no request
+    unlinked: int = 0  # outgoing mails sent on no one's behalf
+    events: int = 0  # events outside any request whose addresses were replaced
 
     def __bool__(self) -> bool:
-        return bool(self.requests or self.mails)
+        return bool(self.requests or self.mails or self.unlinked or self.events)
+
+    def figures(self) -> str:
+        """The run's figures, as its event and `privacy purge` say them."""
+        return (
+            f"{self.requests} request(s) and {self.mails} mail(s) linked to no request "
+            f"anonymised; {self.unlinked} mail(s) sent on no one's behalf erased; "
+            f"{self.events} event(s) outside any request cleared of addresses"
+        )
 
 
 @dataclass(frozen=True)
@@ -65,6 +87,8 @@ class PurgeReport:
 
     requests: list[Request]
     mails: int
+    unlinked: int  # outgoing mails sent on no one's behalf
+    events: int  # events outside any request quoting addresses
     server: Removal | None  # None: nothing was to remove from the server (or a dry run)
 
 
@@ -119,10 +143,11 @@ def expired_inbound(retention_days: int, now: datetime) -> list[InboundMessage]:
     )
 
 
-def anonymise_inbound(inbound: InboundMessage, cause: str) -> int:
+def anonymise_inbound(inbound: InboundMessage, cause: str, kept: Kept) -> int:
     """A mail linked to no request: its bytes, subject and sender go, and so do the answers
-    it caused (the coordinator keeps being named as the recipient of a notice). A
-    quarantined one is dropped: there is nothing left to retry."""
+    it caused (the coordinator keeps being named as the recipient of a notice), and the
+    addresses its quarantine reason quotes. A quarantined one is dropped: there is nothing
+    left to retry."""
     erased = blank(InboundMessage.select().where(InboundMessage.id == inbound.id))
     caused = (OutboundMail.inbound == inbound.id) & OutboundMail.request.is_null()
     erased += blank(OutboundMail.select().where(caused), cancel_queued=True)
@@ -130,6 +155,9 @@ def anonymise_inbound(inbound: InboundMessage, cause: str) -> int:
         caused & (OutboundMail.recipient_role != "coordinator")
     ).execute()
     changes: dict[Any, Any] = {InboundMessage.sender: ERASED if inbound.sender else None}
+    reason = InboundMessage.get_by_id(inbound.id).reason
+    if reason:
+        changes[InboundMessage.reason] = scrub_addresses(reason, kept)
     if inbound.status == "quarantined":
         changes[InboundMessage.status] = "dropped"
     InboundMessage.update(changes).where(InboundMessage.id == inbound.id).execute()
@@ -145,7 +173,10 @@ def anonymise_expired(ctx_or_cfg: Any, now: datetime) -> Purged:
     days = cfg.privacy.retention_days
     due = expired_requests(days, now)
     mails = expired_inbound(days, now)
-    if not due and not mails:
+    kept = kept_addresses(cfg)
+    unlinked = expired_unlinked_mail(_limit(days, now), kept)
+    causes = _old_causes(days, now, kept)  # counted before the steps below scrub some
+    if not due and not mails and not unlinked and not causes:
         return Purged(0, 0)
     secure_delete()
     with write_transaction():
@@ -164,14 +195,17 @@ def anonymise_expired(ctx_or_cfg: Any, now: datetime) -> Purged:
             forget_person_rows(person, person.email.lower())
         senders = {m.sender.lower() for m in mails if m.sender}
         for mail in mails:
-            anonymise_inbound(mail, f"retention: received more than {days} days ago")
+            anonymise_inbound(mail, f"retention: received more than {days} days ago", kept)
         scrub_everywhere(addresses | _known_nowhere_else(senders, cfg))
-        log_event(
-            "privacy-purge",
-            f"retention ({days} days): {len(due)} request(s) and {len(mails)} mail(s) "
-            "linked to no request anonymised",
-        )
-    return Purged(len(due), len(mails))
+        erase_unlinked_mail(unlinked, kept)
+        scrub_event_causes(_old_causes(days, now, kept))  # what the steps above left
+        done = Purged(len(due), len(mails), len(unlinked), len(causes))
+        log_event("privacy-purge", f"retention ({days} days): {done.figures()}")
+    return done
+
+
+def _old_causes(days: int, now: datetime, kept: Kept) -> dict[int, str]:
+    return expired_event_causes(_limit(days, now), kept)
 
 
 def _has_live_requests(person: Person) -> bool:
@@ -203,22 +237,28 @@ def purge(cfg: Config, dry_run: bool) -> PurgeReport:
     """`mailflow privacy purge`: the retention job now, with the removal of the server
     copies still queued; or only the list of what it would do."""
     now = stamp()
-    due = expired_requests(cfg.privacy.retention_days, now)
-    mails = len(expired_inbound(cfg.privacy.retention_days, now))
+    days = cfg.privacy.retention_days
+    due = expired_requests(days, now)
+    mails = len(expired_inbound(days, now))
+    kept = kept_addresses(cfg)
+    unlinked = len(expired_unlinked_mail(_limit(days, now), kept))
+    events = len(_old_causes(days, now, kept))
     if dry_run:
         log_event(
             "privacy-purge",
             f"dry run: {len(due)} request(s) and {mails} mail(s) linked to no request "
-            "would be anonymised",
+            f"would be anonymised; {unlinked} mail(s) sent on no one's behalf would be "
+            f"erased; {events} event(s) outside any request would be cleared of addresses",
         )
-        return PurgeReport(due, mails, None)
-    if not due and not mails:
+        return PurgeReport(due, mails, unlinked, events, None)
+    done = anonymise_expired(cfg, now)
+    if not done:
         log_event("privacy-purge", "retention: nothing to anonymise")
     else:
-        anonymise_expired(cfg, now)
         compact_now_or_later()
+        mails, unlinked, events = done.mails, done.unlinked, done.events
     server = remove_now(cfg.mailbox) if pending() else None
-    return PurgeReport(due, mails, server)
+    return PurgeReport(due, mails, unlinked, events, server)
 
 
 def compact_now_or_later() -> bool:

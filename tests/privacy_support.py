@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from email import policy
 from email.message import EmailMessage
+from email.parser import BytesParser
 from email.utils import make_msgid
 from pathlib import Path
 
@@ -115,8 +117,19 @@ def file_traces(config: Path, needle: str) -> list[str]:
     return [name for name, data in files.items() if needle.lower().encode() in data.lower()]
 
 
+def readable(raw: bytes) -> str:
+    """A stored mail as its reader sees it: decoded headers and text parts (a subject with
+    an accent, or an address cut by a quoted-printable line break, is not in the bytes)."""
+    msg = BytesParser(policy=policy.default).parsebytes(raw)
+    parts = [f"{name}: {value}" for name, value in msg.items()]
+    for part in msg.walk():
+        if part.get_content_maintype() == "text":
+            parts.append(str(part.get_content()))
+    return "\n".join(parts)
+
+
 def row_traces(needle: str) -> list[str]:
-    """The text columns and blobs holding `needle`, by model, field and row."""
+    """The text columns and blobs (raw or decoded) holding `needle`, by model, field and row."""
     found = []
     for model in ALL_MODELS:
         for field in model._meta.sorted_fields:
@@ -125,7 +138,9 @@ def row_traces(needle: str) -> list[str]:
                 if isinstance(field, CharField | TextField) and value:
                     hit = needle.lower() in value.lower()
                 elif isinstance(field, BlobField) and value:
-                    hit = needle.lower().encode() in bytes(value).lower()
+                    raw = bytes(value)
+                    hit = needle.lower().encode() in raw.lower()
+                    hit = hit or needle.lower() in readable(raw).lower()
                 else:
                     hit = False
                 if hit:
