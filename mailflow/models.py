@@ -106,7 +106,7 @@ class Request(BaseModel):
     person_bounced_at = DateTimeField(null=True)  # mail to the person bounced
 
     class Meta:
-        # for `mailflow stats` (stats._people): each person's requests in order, with the
+        # for `mailflow stats` (stats_sql._people): each person's requests in order, with the
         # age and situation of each, read from the index alone (a request row is wide: its
         # text) and without a sort.
         indexes = ((("person", "created_at", "id", "age", "situation"), False),)
