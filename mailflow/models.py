@@ -235,7 +235,7 @@ class ServerErasure(BaseModel):
 
 class Setting(BaseModel):
     """Values the installation keeps: the VERP signing key, the last day the scheduler
-    retried the unmatched requests (followup.RETRY_DAY)."""
+    retried the unmatched requests (followup_unmatched.RETRY_DAY)."""
 
     key = CharField(max_length=100, primary_key=True)
     value = TextField()
