@@ -1,7 +1,7 @@
 """An ambassador's right to erasure: out of the directory, their exchanges emptied.
 
 `person forget` on an ambassador's address hands their open conversations over exactly as
-a STOP does (followup.reassign: the person is told, the request goes to the next
+a STOP does (reassign.py: the person is told, the request goes to the next
 ambassador or to the coordinator), closes every relay address of theirs, empties the
 mails of their conversations and every mail from or to them, and replaces their address
 by a placeholder wherever it is copied. The directory row stays, left and inactive, with
@@ -10,12 +10,12 @@ its names and place emptied: statistics keep counting the conversations they had
 
 from __future__ import annotations
 
-from . import followup
 from .clock import stamp
 from .context import Context
 from .handover import LEFT
 from .models import Ambassador, Conversation, InboundMessage, OutboundMail
 from .privacy import blank, erase_mail_of, scrub_everywhere
+from .reassign import HANDED_OVER, hand_over_all
 from .record import log_event
 
 FORGET_CAUSE = "ambassador left the network (personal data erased)"  # told as "left"
@@ -37,8 +37,8 @@ def forget_ambassador(ctx: Context, ambassador: Ambassador) -> dict[str, int]:
     ).execute()
     # Their open conversations are handed over exactly as after a STOP: to the next
     # ambassador, or to the coordinator; a live exchange is ended with the person told.
-    done = followup.hand_over_all(ctx, ambassador, LEFT, FORGET_CAUSE, None)
-    handed = done[followup.HANDED_OVER]
+    done = hand_over_all(ctx, ambassador, LEFT, FORGET_CAUSE, None)
+    handed = done[HANDED_OVER]
     convs = [
         c.id
         for c in Conversation.select(Conversation.id).where(Conversation.ambassador == ambassador)

@@ -2,8 +2,8 @@
 
 None of these ever causes a mail. What they change is what the log shows (the request
 timeline, when the mail belongs to a conversation) and, for an ambassador's out-of-office,
-the follow-up policy (ambassador_mail.note_autoreply_absence sets the absence; followup.py
-reads it):
+the follow-up policy (ambassador_mail.note_autoreply_absence sets the absence;
+followup_reminders.py reads it):
 
 * An auto-reply from a party of a conversation, through its relay address or to the
   return path of a mail of that conversation, is attached to the conversation and its

@@ -26,10 +26,10 @@ from .dsn import (
     judge,
     parse_dsn,
 )
-from .followup import describe_handover, hand_over_all
 from .handover import UNREACHABLE, open_conversations
 from .models import Ambassador, InboundMessage, OutboundMail
 from .notices import notify_coordinator
+from .reassign import describe_handover, hand_over_all
 from .record import log_event
 from .verp import looks_like_verp, parse_verp
 from .views import ambassador_view

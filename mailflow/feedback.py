@@ -24,7 +24,7 @@ from .addresses import message_id_of
 from .clock import stamp
 from .context import Context
 from .errors import RulesError
-from .followup import close_request
+from .followup_feedback import close_request
 from .models import InboundMessage, Request
 from .notices import reply
 from .readable import readable_text

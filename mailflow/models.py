@@ -106,7 +106,7 @@ class Request(BaseModel):
     person_bounced_at = DateTimeField(null=True)  # mail to the person bounced
 
     class Meta:
-        # for `mailflow stats` (stats._people): each person's requests in order, with the
+        # for `mailflow stats` (stats_sql._people): each person's requests in order, with the
         # age and situation of each, read from the index alone (a request row is wide: its
         # text) and without a sort.
         indexes = ((("person", "created_at", "id", "age", "situation"), False),)
@@ -235,7 +235,7 @@ class ServerErasure(BaseModel):
 
 class Setting(BaseModel):
     """Values the installation keeps: the VERP signing key, the last day the scheduler
-    retried the unmatched requests (followup.RETRY_DAY)."""
+    retried the unmatched requests (followup_unmatched.RETRY_DAY)."""
 
     key = CharField(max_length=100, primary_key=True)
     value = TextField()

@@ -17,7 +17,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from . import clock, report_svg, stats
+from . import clock, report_svg, stats, stats_keys
 from .config import PROJECT_ROOT
 from .errors import MailflowError
 from .logview import request_timeline
@@ -203,7 +203,7 @@ def request_row(r: Request) -> dict[str, Any]:
         "trade": r.rome_label or r.trade_text or UNKNOWN_FR,
         "department": (r.department or "").upper() or "–",
         "state": STATES.get(r.state, r.state),
-        "age": age_label(stats.age_key(r.age)),
+        "age": age_label(stats_keys.age_key(r.age)),
         "minor": is_minor(r.minor, r.age),
     }
 
@@ -245,7 +245,7 @@ def request_view(tl: dict[str, Any]) -> dict[str, Any]:
         "place": tl["commune"] or (tl["department"] or "").upper() or UNKNOWN_FR,
         "age": "–" if tl["age"] is None else f"{tl['age']} ans",
         "minor": is_minor(tl["minor"], tl["age"]),
-        "situation": SITUATIONS.get(stats.situation_key(tl["situation"]), UNKNOWN_FR),
+        "situation": SITUATIONS.get(stats_keys.situation_key(tl["situation"]), UNKNOWN_FR),
         "created": when(tl["created_at"]),
         "first_answer": when(tl["first_answer_at"]),
         "entries": [entry_view(e) for e in tl["timeline"]],
