@@ -18,7 +18,7 @@ from .policy import FollowupPolicy
 from .record import move_request
 from .views import ambassador_view, request_view
 
-OPEN, CLOSED, FINISHED = "open", "closed", "finished"
+OPEN, FINISHED = "open", "finished"
 
 
 def feedback_step(ctx: Context, policy: FollowupPolicy, request_id: int, now: datetime) -> str:

@@ -41,11 +41,3 @@ def situation_key(value: str | None) -> str:
     if not text:
         return UNKNOWN
     return text if text in NAMED_SITUATIONS else "other"
-
-
-def _score(value: int | None) -> str:
-    return str(value) if value in (1, 2, 3, 4, 5) else UNKNOWN
-
-
-def _met(value: object) -> str:
-    return UNKNOWN if value is None else ("yes" if value else "no")
