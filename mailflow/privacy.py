@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import operator
 import re
-from collections.abc import Callable
 from datetime import datetime
 from email import policy
 from email.message import EmailMessage
@@ -32,8 +31,8 @@ from peewee import (
 )
 
 from . import lifecycle as lc
+from .address_scrub import ERASED, address_pattern, is_placeholder
 from .clock import stamp
-from .dsn import ADDRESS
 from .errors import MailflowError
 from .models import (
     Ambassador,
@@ -50,7 +49,6 @@ from .record import log_event
 from .server_copies import queue_removal
 
 log = logging.getLogger(__name__)
-ERASED = "[adresse effacée]"
 ANONYMISED = "anonymised"  # event kind, one per request (or unlinked inbound mail): marks it done
 FINISHED_STATES = (lc.CLOSED, lc.EXPIRED, lc.WITHDRAWN)
 _SCANNED = (Person, Request, Conversation, InboundMessage, OutboundMail, MessageIdMap, Event)
@@ -66,12 +64,6 @@ def iso(value: Any) -> Any:
 def placeholder(person_id: int) -> str:
     """What stands where the address was: opaque, undeliverable (RFC 2606 .invalid)."""
     return f"forgotten-{person_id}@invalid"
-
-
-def is_placeholder(address: str) -> bool:
-    """An address in the reserved .invalid domain: only an erasure writes one."""
-    domain = address.strip().lower().rpartition("@")[2]
-    return domain == "invalid" or domain.endswith(".invalid")
 
 
 def refuse_placeholder(address: str) -> None:
@@ -92,21 +84,6 @@ def parse_raw(raw: bytes) -> EmailMessage:
 
 def mail_of(model: type[InboundMessage] | type[OutboundMail], field: Any, address: str) -> Any:
     return model.select().where(fn.LOWER(field) == address).order_by(model.id)
-
-
-def address_pattern(addresses: set[str]) -> re.Pattern[str]:
-    """Each address as a whole word: 'lea@users.test' is not in 'malea@users.test' nor in
-    'lea@users.test.fr', whose rows belong to someone else."""
-    alternatives = "|".join(re.escape(a) for a in sorted(addresses, key=len, reverse=True))
-    return re.compile(rf"(?<![\w.%+-])(?:{alternatives})(?![\w-]|\.\w)", re.IGNORECASE)
-
-
-def scrub_addresses(text: str, kept: Callable[[str], bool]) -> str:
-    """Every address quoted in `text` (a log cause, an SMTP error) replaced as a scrub
-    replaces it, except those `kept` says may stay (ours, the network's)."""
-    found = {a.lower() for a in ADDRESS.findall(text)}
-    gone = {a for a in found if not kept(a) and not is_placeholder(a)}
-    return address_pattern(gone).sub(ERASED, text) if gone else text
 
 
 def anonymised_ids() -> Any:

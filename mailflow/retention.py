@@ -26,13 +26,13 @@ from typing import Any
 from peewee import fn
 
 from . import lifecycle as lc
+from .address_scrub import ERASED, is_placeholder, scrub_addresses
 from .clock import stamp
 from .config import Config
 from .leases import lock_scope, write_transaction
 from .models import Ambassador, Event, InboundMessage, OutboundMail, Person, Request, Setting
 from .privacy import (
     ANONYMISED,
-    ERASED,
     FINISHED_STATES,
     anonymise_request,
     anonymised_ids,
@@ -40,8 +40,6 @@ from .privacy import (
     compact,
     find_person,
     forget_person_rows,
-    is_placeholder,
-    scrub_addresses,
     scrub_everywhere,
     secure_delete,
 )
