@@ -181,7 +181,7 @@ def anonymise_expired(ctx_or_cfg: Any, now: datetime) -> Purged:
         lock_scope(whole_directory=True)  # other daemons' decisions wait for this one
         for request in due:
             anonymise_request(
-                request, f"retention: ended more than {days} days ago", end=lc.EXPIRED
+                request, f"retention: ended more than {days} days ago", end=lc.EXPIRED, kept=kept
             )
         gone = [
             person
