@@ -20,6 +20,7 @@ from .errors import MailflowError
 from .leases import lock_scope, write_transaction
 from .privacy import find_person, forget_person, refuse_placeholder, secure_delete
 from .retention import compact_now_or_later
+from .retention_unlinked import kept_addresses
 from .server_copies import Removal, pending, remove_now
 
 
@@ -46,7 +47,8 @@ def forget(cfg: Config, email: str, context: Callable[[], Context]) -> Forgotten
         secure_delete()
         with write_transaction():
             lock_scope(addresses=[address], whole_directory=True)
-            done_person = forget_person(person) if person is not None else None
+            kept = kept_addresses(cfg)  # the addresses the log may go on quoting
+            done_person = forget_person(person, kept) if person is not None else None
             if ambassador is not None and ctx is not None:
                 done_ambassador = forget_ambassador(ctx, ambassador)
         compact_now_or_later()

@@ -3,7 +3,8 @@
 Erasing keeps the request rows with what statistics need (kind, trade code, département, age,
 situation, dates, states) and removes everything that names or reaches the person: address,
 first name, free text, the bytes of every mail of their exchanges (and, through
-server_copies.py, the copies of that mail on the IMAP server). Each action is an event.
+server_copies.py, the copies of that mail on the IMAP server), and what the request's log
+quotes of the exchange (privacy_log.py). Each action is an event.
 Retention (retention.py) and ambassadors (ambassador_erase.py) use the same steps.
 """
 
@@ -32,8 +33,8 @@ from peewee import (
 )
 
 from . import lifecycle as lc
+from .address_scrub import ERASED, address_pattern, is_placeholder
 from .clock import stamp
-from .dsn import ADDRESS
 from .errors import MailflowError
 from .models import (
     Ambassador,
@@ -46,11 +47,18 @@ from .models import (
     Request,
     database,
 )
+from .privacy_log import (
+    Quoted,
+    clean_events,
+    clean_mail_rows,
+    name_pattern,
+    subject_pattern,
+    subjects_of,
+)
 from .record import log_event
 from .server_copies import queue_removal
 
 log = logging.getLogger(__name__)
-ERASED = "[adresse effacée]"
 ANONYMISED = "anonymised"  # event kind, one per request (or unlinked inbound mail): marks it done
 FINISHED_STATES = (lc.CLOSED, lc.EXPIRED, lc.WITHDRAWN)
 _SCANNED = (Person, Request, Conversation, InboundMessage, OutboundMail, MessageIdMap, Event)
@@ -66,12 +74,6 @@ def iso(value: Any) -> Any:
 def placeholder(person_id: int) -> str:
     """What stands where the address was: opaque, undeliverable (RFC 2606 .invalid)."""
     return f"forgotten-{person_id}@invalid"
-
-
-def is_placeholder(address: str) -> bool:
-    """An address in the reserved .invalid domain: only an erasure writes one."""
-    domain = address.strip().lower().rpartition("@")[2]
-    return domain == "invalid" or domain.endswith(".invalid")
 
 
 def refuse_placeholder(address: str) -> None:
@@ -92,21 +94,6 @@ def parse_raw(raw: bytes) -> EmailMessage:
 
 def mail_of(model: type[InboundMessage] | type[OutboundMail], field: Any, address: str) -> Any:
     return model.select().where(fn.LOWER(field) == address).order_by(model.id)
-
-
-def address_pattern(addresses: set[str]) -> re.Pattern[str]:
-    """Each address as a whole word: 'lea@users.test' is not in 'malea@users.test' nor in
-    'lea@users.test.fr', whose rows belong to someone else."""
-    alternatives = "|".join(re.escape(a) for a in sorted(addresses, key=len, reverse=True))
-    return re.compile(rf"(?<![\w.%+-])(?:{alternatives})(?![\w-]|\.\w)", re.IGNORECASE)
-
-
-def scrub_addresses(text: str, kept: Callable[[str], bool]) -> str:
-    """Every address quoted in `text` (a log cause, an SMTP error) replaced as a scrub
-    replaces it, except those `kept` says may stay (ours, the network's)."""
-    found = {a.lower() for a in ADDRESS.findall(text)}
-    gone = {a for a in found if not kept(a) and not is_placeholder(a)}
-    return address_pattern(gone).sub(ERASED, text) if gone else text
 
 
 def anonymised_ids() -> Any:
@@ -141,9 +128,12 @@ def blank(query: Any, *, cancel_queued: bool = False) -> int:
     return count
 
 
-def anonymise_request(request: Request, cause: str, end: str = lc.WITHDRAWN) -> int:
+def anonymise_request(
+    request: Request, cause: str, end: str = lc.WITHDRAWN, *, kept: Callable[[str], bool]
+) -> int:
     """Strip one request to its statistics; returns the number of mails erased. An open
-    request ends in `end` (withdrawn when the person asked, expired by retention)."""
+    request ends in `end` (withdrawn when the person asked, expired by retention). `kept`
+    names the addresses its log may go on quoting (ours, the network's)."""
     now = stamp()
     person_stand_in = placeholder(request.person_id)
     convs = [c.id for c in request.conversations]
@@ -152,6 +142,7 @@ def anonymise_request(request: Request, cause: str, end: str = lc.WITHDRAWN) -> 
     ).execute()
     linked_in = (InboundMessage.request == request) | (InboundMessage.conversation << convs)
     linked_out = (OutboundMail.request == request) | (OutboundMail.conversation << convs)
+    subjects = subjects_of(linked_in, linked_out)  # before the mails are blanked
     InboundMessage.update(sender=person_stand_in).where(
         linked_in & (InboundMessage.role == "person")
     ).execute()
@@ -161,7 +152,9 @@ def anonymise_request(request: Request, cause: str, end: str = lc.WITHDRAWN) -> 
     erased = blank(InboundMessage.select().where(linked_in))
     erased += blank(OutboundMail.select().where(linked_out), cancel_queued=True)
     _finish(request, cause, end)
-    _erase_event_details(request, convs)
+    quoted = Quoted(subject_pattern(subjects), name_pattern(request.first_name), kept)
+    clean_events(_events_of(request, convs, linked_in, linked_out), quoted)
+    clean_mail_rows(linked_in, linked_out, kept)
     Request.update(
         first_name=None, message="", commune=None, insee=None, postcode=None, feedback_token=None
     ).where(Request.id == request.id).execute()
@@ -169,18 +162,14 @@ def anonymise_request(request: Request, cause: str, end: str = lc.WITHDRAWN) -> 
     return erased
 
 
-def _erase_event_details(request: Request, convs: list[int]) -> None:
-    """What was understood quotes the person's words; any cause may name them."""
-    linked = (Event.request == request) | (Event.conversation << convs)
-    Event.update(cause="details erased").where(linked & (Event.kind == "understood")).execute()
-    name = (request.first_name or "").strip()
-    if len(name) < 2:
-        return
-    pattern = re.compile(rf"\b{re.escape(name)}\b", re.IGNORECASE)
-    for event in Event.select().where(linked & Event.cause.contains(name)):
-        Event.update(cause=pattern.sub("[prénom effacé]", event.cause)).where(
-            Event.id == event.id
-        ).execute()
+def _events_of(request: Request, convs: list[int], linked_in: Any, linked_out: Any) -> Any:
+    """The events of a request: its own, its conversations', its mails'."""
+    return (
+        (Event.request == request)
+        | (Event.conversation << convs)
+        | (Event.inbound << InboundMessage.select(InboundMessage.id).where(linked_in))
+        | (Event.outbound << OutboundMail.select(OutboundMail.id).where(linked_out))
+    )
 
 
 def _finish(request: Request, cause: str, end: str) -> None:
@@ -278,8 +267,9 @@ def _text_of(raw: bytes) -> str:
     return "\n".join(str(c) for c in chunks)
 
 
-def forget_person(person: Person) -> dict[str, int]:
+def forget_person(person: Person, kept: Callable[[str], bool]) -> dict[str, int]:
     """Erase a person (RGPD right to erasure); their requests stay as anonymous counts.
+    `kept`: the addresses their requests' log may go on quoting (ours, the network's).
     Runs in the caller's transaction; the caller compacts the database after the commit."""
     address = person.email.lower()
     requests = list(
@@ -287,7 +277,7 @@ def forget_person(person: Person) -> dict[str, int]:
         .where((Request.person == person) & ~(Request.id << anonymised_ids()))
         .order_by(Request.id)
     )
-    erased = sum(anonymise_request(r, "person forgotten") for r in requests)
+    erased = sum(anonymise_request(r, "person forgotten", kept=kept) for r in requests)
     erased += forget_person_rows(person, address)
     erased += scrub_everywhere({address})
     log_event(

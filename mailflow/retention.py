@@ -26,13 +26,13 @@ from typing import Any
 from peewee import fn
 
 from . import lifecycle as lc
+from .address_scrub import ERASED, is_placeholder, scrub_addresses
 from .clock import stamp
 from .config import Config
 from .leases import lock_scope, write_transaction
 from .models import Ambassador, Event, InboundMessage, OutboundMail, Person, Request, Setting
 from .privacy import (
     ANONYMISED,
-    ERASED,
     FINISHED_STATES,
     anonymise_request,
     anonymised_ids,
@@ -40,8 +40,6 @@ from .privacy import (
     compact,
     find_person,
     forget_person_rows,
-    is_placeholder,
-    scrub_addresses,
     scrub_everywhere,
     secure_delete,
 )
@@ -183,7 +181,7 @@ def anonymise_expired(ctx_or_cfg: Any, now: datetime) -> Purged:
         lock_scope(whole_directory=True)  # other daemons' decisions wait for this one
         for request in due:
             anonymise_request(
-                request, f"retention: ended more than {days} days ago", end=lc.EXPIRED
+                request, f"retention: ended more than {days} days ago", end=lc.EXPIRED, kept=kept
             )
         gone = [
             person

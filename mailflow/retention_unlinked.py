@@ -19,9 +19,10 @@ from datetime import datetime
 
 from peewee import fn
 
+from .address_scrub import ERASED, is_placeholder, scrub_addresses
 from .config import Config
 from .models import Ambassador, Event, OutboundMail
-from .privacy import ERASED, blank, is_placeholder, scrub_addresses
+from .privacy import blank
 
 
 @dataclass(frozen=True)
