@@ -90,5 +90,5 @@ def cmd_message(cfg: Config, args: argparse.Namespace) -> int:
         sys.stdout.buffer.write(raw_bytes(args.id, args.outbound))
         sys.stdout.buffer.flush()
     else:
-        print(render_message(view), end="")
+        print(render_message(view, cfg.schedule.zone), end="")
     return 0
