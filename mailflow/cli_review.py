@@ -75,7 +75,7 @@ def cmd_report(cfg: Config, args: argparse.Namespace) -> int:
     from .report import make_report
 
     open_db(cfg)
-    pages = make_report(args.year, args.out)
+    pages = make_report(args.year, args.out, cfg.schedule.zone)
     print(f"report {args.year}: {pages} pages written, open {args.out / 'index.html'}")
     return 0
 
