@@ -35,5 +35,9 @@ def cmd_ambassadors(cfg: Config, args: argparse.Namespace) -> int:
         print(f"ambassador #{ambassador.id} ({ambassador.email}): available for new requests")
         return 0
     rows = directory_rows(cfg.schedule.zone)
-    print(json.dumps(rows, ensure_ascii=False, indent=2) if args.json else render_directory(rows))
+    print(
+        json.dumps(rows, ensure_ascii=False, indent=2)
+        if args.json
+        else render_directory(rows, cfg.schedule.zone)
+    )
     return 0

@@ -32,9 +32,14 @@ def build_parser(description: str | None) -> argparse.ArgumentParser:
         "clear-bounce", help="the address works again (checked with them): new requests may go"
     )
     clear.add_argument("email")
-    log = sub.add_parser("log", help="the exchange log, one timeline per request")
+    log = sub.add_parser(
+        "log",
+        help="the exchange log, one timeline per request",
+        description="The text shows times in [schedule] timezone (named on its first line); "
+        "--json keeps them in UTC (ISO 8601 with Z).",
+    )
     log.add_argument("--request", type=int, metavar="ID")
-    log.add_argument("--json", action="store_true")
+    log.add_argument("--json", action="store_true", help="for tools: times in UTC, ending in Z")
     log.add_argument(
         "--actions",
         action="store_true",
@@ -68,17 +73,18 @@ def build_parser(description: str | None) -> argparse.ArgumentParser:
 
 def _coordinator_parsers(sub: argparse._SubParsersAction, log: argparse.ArgumentParser) -> None:
     """Coordinators' review: log filters, yearly statistics, one stored message."""
-    for option, metavar in (
-        ("person", "EMAIL"),
-        ("ambassador", "EMAIL"),
-        ("trade", "TEXT"),
-        ("department", "CODE"),
-        ("state", "STATE"),
-        ("since", "YYYY-MM-DD"),
-        ("until", "YYYY-MM-DD"),
-        ("outcome", "OUTCOME"),
+    day = "a day of [schedule] timezone (local midnight to midnight), not of UTC"
+    for option, metavar, text in (
+        ("person", "EMAIL", None),
+        ("ambassador", "EMAIL", None),
+        ("trade", "TEXT", None),
+        ("department", "CODE", None),
+        ("state", "STATE", None),
+        ("since", "YYYY-MM-DD", f"from this day on, inclusive: {day}"),
+        ("until", "YYYY-MM-DD", f"up to this day, inclusive: {day}"),
+        ("outcome", "OUTCOME", None),
     ):
-        log.add_argument(f"--{option}", metavar=metavar)
+        log.add_argument(f"--{option}", metavar=metavar, help=text)
     stats = sub.add_parser("stats", help="the programme's figures per year (Tableau 1)")
     stats.add_argument("--year", type=int, metavar="YYYY")
     shape = stats.add_mutually_exclusive_group()

@@ -16,14 +16,14 @@ def cmd_quarantine(cfg: Config, args: argparse.Namespace) -> int:
 
     open_db(cfg)
     if args.action == "list":
-        print(q.render_list(q.list_quarantine()), end="")
+        print(q.render_list(q.list_quarantine(), cfg.schedule.zone), end="")
     elif args.action == "show":
         entry, headers, raw = q.show(args.id, args.raw)
         if args.raw:
             sys.stdout.flush()
             sys.stdout.buffer.write(raw)
         else:
-            print(q.render_show(entry, headers), end="")
+            print(q.render_show(entry, headers, cfg.schedule.zone), end="")
     elif args.action == "retry":
         q.retry(args.id)
         print(f"message #{args.id} released: the next `mailflow run` processes it again")

@@ -27,6 +27,7 @@ def cmd_log(cfg: Config, args: argparse.Namespace) -> int:
     from .outcomes import known_outcomes
 
     open_db(cfg)
+    zone = cfg.schedule.zone  # people read its days and times; --json stays UTC
     options = {k: getattr(args, k) for k in FILTER_OPTIONS}
     if args.kind and not args.actions:
         raise MailflowError("--kind chooses among the actions: use it with --actions")
@@ -40,18 +41,18 @@ def cmd_log(cfg: Config, args: argparse.Namespace) -> int:
             )
         f = make_filter(**options)
         kinds = action_kinds(args.kind)
-        rows = actions(f.since, f.until, kinds)
+        rows = actions(f.since, f.until, kinds, zone)
         if args.json:
             print(json.dumps({"actions": rows}, ensure_ascii=False, indent=2))
         else:
-            print(render_actions(rows, dated=f.active, kinds=kinds), end="")
+            print(render_actions(rows, dated=f.active, kinds=kinds, zone=zone), end="")
         return 0
     outcomes = known_outcomes(recorded_outcomes()) if args.outcome else ()
-    data = log_data(args.request, make_filter(outcomes, **options))
+    data = log_data(args.request, make_filter(outcomes, **options), zone)
     if args.request is not None and not data["requests"]:
         raise MailflowError(f"no request #{args.request}")
     print(
-        json.dumps(data, ensure_ascii=False, indent=2) if args.json else render_text(data),
+        json.dumps(data, ensure_ascii=False, indent=2) if args.json else render_text(data, zone),
         end="" if not args.json else "\n",
     )
     return 0
@@ -74,7 +75,7 @@ def cmd_report(cfg: Config, args: argparse.Namespace) -> int:
     from .report import make_report
 
     open_db(cfg)
-    pages = make_report(args.year, args.out)
+    pages = make_report(args.year, args.out, cfg.schedule.zone)
     print(f"report {args.year}: {pages} pages written, open {args.out / 'index.html'}")
     return 0
 
@@ -89,5 +90,5 @@ def cmd_message(cfg: Config, args: argparse.Namespace) -> int:
         sys.stdout.buffer.write(raw_bytes(args.id, args.outbound))
         sys.stdout.buffer.flush()
     else:
-        print(render_message(view), end="")
+        print(render_message(view, cfg.schedule.zone), end="")
     return 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from .errors import ConfigError
 
@@ -48,3 +48,33 @@ def local_now(zone: tzinfo) -> datetime:
 
 def local_today(zone: tzinfo) -> date:
     return local_now(zone).date()
+
+
+def zone_name(zone: tzinfo) -> str:
+    """The name people know a zone by ("Europe/Paris"), to say which clock a page shows."""
+    return str(getattr(zone, "key", None) or zone)
+
+
+def day_bounds(
+    since: date | None, until: date | None, zone: tzinfo
+) -> tuple[datetime | None, datetime | None]:
+    """Days of `zone` as stored naive UTC bounds [start, end): `since`'s local midnight and
+    the local midnight after `until`, so a day is 23 or 25 hours long when clocks change."""
+    start = from_local(datetime.combine(since, time()), zone) if since else None
+    end = from_local(datetime.combine(until + timedelta(days=1), time()), zone) if until else None
+    return start, end
+
+
+def wall(moment: datetime | None, zone: tzinfo, pattern: str = "%Y-%m-%d %H:%M:%S") -> str | None:
+    """A stored naive UTC time as people read it: `zone`'s wall clock, formatted."""
+    return local(moment, zone).strftime(pattern) if moment is not None else None
+
+
+def wall_iso(iso: str | None, zone: tzinfo, pattern: str = "%Y-%m-%d %H:%M:%S") -> str | None:
+    """The same for a machine's ISO text ('2026-05-04T10:00:00Z', as `--json` gives it)."""
+    if not iso:
+        return None
+    moment = datetime.fromisoformat(iso.removesuffix("Z"))
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return wall(moment, zone, pattern)

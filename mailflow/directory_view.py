@@ -11,7 +11,7 @@ from typing import Any
 
 from peewee import JOIN, Case, fn
 
-from .clock import local, stamp
+from .clock import local, stamp, wall_iso, zone_name
 from .models import Ambassador, Conversation
 
 
@@ -21,9 +21,10 @@ def _iso(value: datetime | None) -> str | None:
 
 def availability(a: Ambassador, now: datetime, zone: tzinfo = UTC) -> str:
     """One word (and a date) for whether the ambassador gets new requests right now; an
-    absence shows its end in `zone`: the first day back (absent_until is its midnight)."""
+    absence shows its end in `zone`: the first day back (absent_until is its midnight); a
+    departure its day in `zone` too."""
     if a.left_at is not None:
-        return f"left {a.left_at:%Y-%m-%d}"
+        return f"left {local(a.left_at, zone):%Y-%m-%d}"
     if not a.active:
         return "inactive"
     if a.bounce_state == "failing":
@@ -78,7 +79,9 @@ def directory_rows(zone: tzinfo = UTC) -> list[dict[str, Any]]:
     ]
 
 
-def render_directory(rows: list[dict[str, Any]]) -> str:
+def render_directory(rows: list[dict[str, Any]], zone: tzinfo = UTC) -> str:
+    """The table for people: last contacts on `zone`'s clock, named on the first line (the
+    rows, also the `--json` output, keep UTC)."""
     if not rows:
         return "The directory is empty: import ambassadors with `mailflow ambassadors import FILE`."
     header = (
@@ -108,7 +111,7 @@ def render_directory(rows: list[dict[str, Any]]) -> str:
             r["city"],
             f"{r['open']}/{r['capacity']}",
             f"{r['answered']}/{r['offered']}",
-            (r["last_contacted_at"] or "-").replace("T", " ")[:16],
+            wall_iso(r["last_contacted_at"], zone, "%Y-%m-%d %H:%M") or "-",
             r["bounce_state"],
             r["availability"],
         )
@@ -119,4 +122,4 @@ def render_directory(rows: list[dict[str, Any]]) -> str:
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
         for row in table
     ]
-    return "\n".join(lines)
+    return "\n".join([f"Times in {zone_name(zone)}", *lines])

@@ -10,12 +10,13 @@ from __future__ import annotations
 import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, tzinfo
 from functools import reduce
 from typing import Any
 
 from peewee import fn
 
+from .clock import day_bounds, wall_iso, zone_name
 from .errors import MailflowError
 from .lifecycle import TRANSITIONS
 from .models import (
@@ -45,7 +46,8 @@ FILTER_OPTIONS = (
 
 @dataclass(frozen=True)
 class LogFilter:
-    """Which requests to show; None means "any". Dates bound `created_at`, inclusive."""
+    """Which requests to show; None means "any". Dates bound `created_at`, inclusive, as
+    days of the configured time zone (see clock.day_bounds)."""
 
     person: str | None = None
     ambassador: str | None = None
@@ -108,7 +110,8 @@ def trade_matches(request: Request, needle: str) -> bool:
     return False
 
 
-def matching_requests(request_id: int | None, f: LogFilter) -> list[Request]:
+def matching_requests(request_id: int | None, f: LogFilter, zone: tzinfo = UTC) -> list[Request]:
+    """The requests `f` selects; its dates are days of `zone`, as the coordinator means them."""
     query = Request.select().order_by(Request.id)
     if request_id is not None:
         if not storable_id(request_id):
@@ -128,10 +131,10 @@ def matching_requests(request_id: int | None, f: LogFilter) -> list[Request]:
         query = query.where(fn.UPPER(Request.department) == f.department)
     if f.state:
         query = query.where(Request.state == f.state)
-    if f.since:
-        query = query.where(Request.created_at >= datetime.combine(f.since, time()))
-    if f.until:
-        end = datetime.combine(f.until + timedelta(days=1), time())
+    start, end = day_bounds(f.since, f.until, zone)
+    if start is not None:
+        query = query.where(Request.created_at >= start)
+    if end is not None:
         query = query.where(Request.created_at < end)
     if f.outcome:
         having = InboundMessage.select(InboundMessage.request).where(
@@ -365,12 +368,16 @@ def action_kinds(given: str | None) -> tuple[str, ...]:
 
 
 def actions(
-    since: date | None = None, until: date | None = None, kinds: Sequence[str] = ()
+    since: date | None = None,
+    until: date | None = None,
+    kinds: Sequence[str] = (),
+    zone: tzinfo = UTC,
 ) -> list[dict[str, Any]]:
     """Every event outside any request, oldest first: what coordinators and the daemon did
     to the whole programme (imports, exports, erasures, purges, newsletters, schema
     upgrades, quarantine decisions, ...), with the message or mail it concerns if any;
-    only of `kinds` (a kind, or the first word of kinds: see action_kinds) when given."""
+    only of `kinds` (a kind, or the first word of kinds: see action_kinds) when given;
+    `since` and `until` are days of `zone`."""
     query = Event.select().where(Event.request.is_null())
     if kinds:
         query = query.where(
@@ -382,10 +389,11 @@ def actions(
                 ],
             )
         )
-    if since:
-        query = query.where(Event.at >= datetime.combine(since, time()))
-    if until:
-        query = query.where(Event.at < datetime.combine(until + timedelta(days=1), time()))
+    start, end = day_bounds(since, until, zone)
+    if start is not None:
+        query = query.where(Event.at >= start)
+    if end is not None:
+        query = query.where(Event.at < end)
     found = []
     for e in query.order_by(Event.at, Event.id):
         entry: dict[str, Any] = {"at": _iso(e.at), "id": e.id, "kind": e.kind, "cause": e.cause}
@@ -396,27 +404,42 @@ def actions(
     return found
 
 
+def zone_line(zone: tzinfo) -> str:
+    """Said once above what people read, since the times are no longer the stored UTC."""
+    return f"Times in {zone_name(zone)}"
+
+
+def _at(iso: str | None, zone: tzinfo) -> str:
+    return wall_iso(iso, zone) or ""
+
+
 def render_actions(
-    rows: list[dict[str, Any]], dated: bool = False, kinds: Sequence[str] = ()
+    rows: list[dict[str, Any]],
+    dated: bool = False,
+    kinds: Sequence[str] = (),
+    zone: tzinfo = UTC,
 ) -> str:
+    """The actions for people: times on `zone`'s clock, which the first line names."""
     if not rows and kinds:
         return f"No action of kind {', '.join(kinds)} recorded in these dates.\n"
     if not rows:
         return "No action recorded in these dates.\n" if dated else "No action recorded yet.\n"
-    lines = ["Actions outside any request:"]
+    lines = [zone_line(zone), "Actions outside any request:"]
     for r in rows:
         about = [f"{k} #{r[k]}" for k in ("inbound", "outbound", "conversation") if k in r]
         where = f" [{', '.join(about)}]" if about else ""
-        at = (r["at"] or "").replace("T", " ").rstrip("Z")
-        lines.append(f"  {at}  {r['kind'].upper()} {r['cause']}{where}")
+        lines.append(f"  {_at(r['at'], zone)}  {r['kind'].upper()} {r['cause']}{where}")
     return "\n".join(lines) + "\n"
 
 
-def log_data(request_id: int | None, filters: LogFilter | None = None) -> dict[str, Any]:
-    """Timelines of the matching requests; mail outside any request only when unfiltered."""
+def log_data(
+    request_id: int | None, filters: LogFilter | None = None, zone: tzinfo = UTC
+) -> dict[str, Any]:
+    """Timelines of the matching requests (dates as days of `zone`); mail outside any
+    request only when unfiltered. Times stay UTC ISO: this is also the `--json` output."""
     f = filters or LogFilter()
     data: dict[str, Any] = {
-        "requests": [request_timeline(r) for r in matching_requests(request_id, f)]
+        "requests": [request_timeline(r) for r in matching_requests(request_id, f, zone)]
     }
     if f.active:
         data["filtered"] = True
@@ -429,8 +452,8 @@ def _who(party: dict[str, Any]) -> str:
     return f"{party['role']} {party['name']}" if party.get("name") else party["role"]
 
 
-def _line(entry: dict[str, Any]) -> str:
-    at = (entry["at"] or "").replace("T", " ").rstrip("Z")
+def _line(entry: dict[str, Any], zone: tzinfo) -> str:
+    at = _at(entry["at"], zone)
     if entry["type"] == "message" and entry["direction"] == "in":
         return (
             f"  {at}  IN   #{entry['id']} from {_who(entry['from'])} to {_who(entry['to'])}: "
@@ -447,7 +470,8 @@ def _line(entry: dict[str, Any]) -> str:
     return f"  {at}  {entry['type'].upper()} {entry['cause']}"
 
 
-def render_text(data: dict[str, Any]) -> str:
+def render_text(data: dict[str, Any], zone: tzinfo = UTC) -> str:
+    """The timelines for people: times on `zone`'s clock, which the first line names."""
     lines: list[str] = []
     for r in data["requests"]:
         where = r["commune"] or r["department"] or "lieu non précisé"
@@ -455,13 +479,15 @@ def render_text(data: dict[str, Any]) -> str:
             f"Request #{r['id']} [{r['state']}] {r['kind'] or '?'}: {r['trade'] or '?'}"
             f" - {where} - age {r['age'] or '?'} - {r['situation'] or '?'}"
         )
-        lines.extend(_line(e) for e in r["timeline"])
+        lines.extend(_line(e, zone) for e in r["timeline"])
         lines.append("")
     others = data.get("other_messages") or []
     if others:
         lines.append("Messages outside any request:")
-        lines.extend(_line(e) for e in others)
+        lines.extend(_line(e, zone) for e in others)
     if not lines:
         empty = "No request matches these filters." if data.get("filtered") else None
         lines.append(empty or "No requests recorded yet.")
+    else:
+        lines.insert(0, zone_line(zone))
     return "\n".join(lines).rstrip() + "\n"

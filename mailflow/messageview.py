@@ -7,11 +7,12 @@ inspected with other tools.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, tzinfo
 from email import policy
 from email.parser import BytesHeaderParser
 from typing import Any
 
+from .clock import wall, zone_name
 from .errors import MailflowError
 from .models import InboundMessage, OutboundMail, Request, storable_id
 
@@ -67,10 +68,6 @@ def header_summary(raw: bytes) -> list[tuple[str, str]]:
     return found
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat(sep=" ", timespec="seconds") if value else None
-
-
 def _request(request: Request | None) -> dict[str, Any] | None:
     if request is None:
         return None
@@ -100,8 +97,8 @@ def message_view(message_id: int, outbound: bool = False) -> dict[str, Any]:
             "purpose": row.purpose,
             "to_role": row.recipient_role,
             "status": row.status,
-            "created_at": _iso(row.created_at),
-            "sent_at": _iso(row.sent_at),
+            "created_at": row.created_at,  # naive UTC, as stored: render_message shows them
+            "sent_at": row.sent_at,
             "attempts": row.attempts,
             "last_error": row.last_error,
             "bounce_status": row.bounce_status,
@@ -113,19 +110,21 @@ def message_view(message_id: int, outbound: bool = False) -> dict[str, Any]:
         "status": row.status,
         "outcome": row.outcome,
         "reason": row.reason,
-        "received_at": _iso(row.received_at),
-        "processed_at": _iso(row.processed_at),
+        "received_at": row.received_at,
+        "processed_at": row.processed_at,
         "folder": row.folder,
         "caused": [m.id for m in row.caused.order_by(OutboundMail.id)],
     }
 
 
-def render_message(view: dict[str, Any]) -> str:
+def render_message(view: dict[str, Any], zone: tzinfo = UTC) -> str:
+    """The summary for people: times on `zone`'s clock, named once among the facts."""
     if view["direction"] == "in":
         title = f"inbound message #{view['id']} ({view['status']})"
         facts = [
-            ("received", view["received_at"]),
-            ("processed", view["processed_at"]),
+            ("times in", zone_name(zone)),
+            ("received", wall(view["received_at"], zone)),
+            ("processed", wall(view["processed_at"], zone)),
             ("from role", view["role"]),
             ("outcome", view["outcome"]),
             ("reason", view["reason"]),
@@ -137,8 +136,9 @@ def render_message(view: dict[str, Any]) -> str:
         facts = [
             ("purpose", view["purpose"]),
             ("to role", view["to_role"]),
-            ("queued", view["created_at"]),
-            ("sent", view["sent_at"]),
+            ("times in", zone_name(zone)),
+            ("queued", wall(view["created_at"], zone)),
+            ("sent", wall(view["sent_at"], zone)),
             ("attempts", view["attempts"]),
             ("last error", view["last_error"]),
             ("bounce", view["bounce_status"]),

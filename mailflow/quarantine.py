@@ -9,9 +9,11 @@ and `show` included, is recorded as an event.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
 from email import policy
 from email.parser import BytesHeaderParser
 
+from .clock import wall, zone_name
 from .errors import MailflowError
 from .models import InboundMessage, database, storable_id
 from .record import log_event
@@ -22,7 +24,7 @@ QUARANTINED, STORED, DROPPED = "quarantined", "stored", "dropped"
 @dataclass(frozen=True)
 class Entry:
     id: int
-    received_at: str
+    received_at: datetime  # naive UTC, as stored
     sender: str
     subject: str
     reason: str
@@ -34,7 +36,7 @@ def _entry(row: InboundMessage) -> Entry:
     headers = _headers(row)
     return Entry(
         id=row.id,
-        received_at=row.received_at.isoformat(sep=" ", timespec="seconds"),
+        received_at=row.received_at,
         sender=row.sender or _header(headers, "From"),
         subject=row.subject if row.subject is not None else _header(headers, "Subject"),
         reason=row.reason or "",
@@ -140,22 +142,25 @@ def drop(inbound_id: int) -> Entry:
     return _entry(get_message(inbound_id))
 
 
-def render_list(entries: list[Entry]) -> str:
+def render_list(entries: list[Entry], zone: tzinfo = UTC) -> str:
+    """The table for people: reception times on `zone`'s clock, named on the first line."""
     if not entries:
         return "quarantine is empty\n"
-    lines = [f"{'ID':>5}  {'RECEIVED':19}  {'FROM':30}  {'SUBJECT':30}  REASON"]
+    lines = [f"Times in {zone_name(zone)}"]
+    lines.append(f"{'ID':>5}  {'RECEIVED':19}  {'FROM':30}  {'SUBJECT':30}  REASON")
     for e in entries:
         lines.append(
-            f"{e.id:>5}  {e.received_at:19}  {_cut(e.sender, 30):30}  "
+            f"{e.id:>5}  {wall(e.received_at, zone):19}  {_cut(e.sender, 30):30}  "
             f"{_cut(e.subject, 30):30}  {_cut(e.reason, 80)}"
         )
     return "\n".join(lines) + "\n"
 
 
-def render_show(entry: Entry, headers: list[tuple[str, str]]) -> str:
+def render_show(entry: Entry, headers: list[tuple[str, str]], zone: tzinfo = UTC) -> str:
+    """One message for people: its reception time on `zone`'s clock, which it names."""
     lines = [
         f"message #{entry.id} ({entry.status})",
-        f"received: {entry.received_at}",
+        f"received: {wall(entry.received_at, zone)} ({zone_name(zone)})",
         f"size:     {entry.size} bytes",
         f"reason:   {entry.reason or '-'}",
         "",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -90,12 +90,10 @@ def number(n: float | None, digits: int = 0) -> str:
     return text
 
 
-def when(iso: str | None, with_time: bool = True) -> str:
-    """'2025-03-04T10:05:00Z' as '04/03/2025 10:05' (UTC, as stored)."""
-    if not iso:
-        return "–"
-    at = datetime.fromisoformat(iso.rstrip("Z"))
-    return at.strftime("%d/%m/%Y %H:%M" if with_time else "%d/%m/%Y")
+def when(iso: str | None, zone: tzinfo = UTC, with_time: bool = True) -> str:
+    """'2025-03-04T10:05:00Z' as '04/03/2025 11:05' in Paris: coordinators read their own
+    clock (each page names the zone), not the stored UTC."""
+    return clock.wall_iso(iso, zone, "%d/%m/%Y %H:%M" if with_time else "%d/%m/%Y") or "–"
 
 
 def age_label(key: str) -> str:
@@ -195,10 +193,10 @@ def is_minor(flagged: bool, age: int | None) -> bool:
     return bool(flagged) or (age is not None and age < MINOR_AGE)
 
 
-def request_row(r: Request) -> dict[str, Any]:
+def request_row(r: Request, zone: tzinfo = UTC) -> dict[str, Any]:
     return {
         "id": r.id,
-        "date": r.created_at.strftime("%d/%m/%Y"),
+        "date": clock.wall(r.created_at, zone, "%d/%m/%Y"),  # the day it was in `zone`
         "kind": KINDS.get(r.kind or "", UNKNOWN_FR),
         "trade": r.rome_label or r.trade_text or UNKNOWN_FR,
         "department": (r.department or "").upper() or "–",
@@ -213,9 +211,9 @@ def _party(p: dict[str, Any]) -> str:
     return f"{role} {p['name']}" if p.get("name") else role
 
 
-def entry_view(e: dict[str, Any]) -> dict[str, Any]:
-    """One timeline entry as the page shows it: words, not codes."""
-    view = {"at": when(e["at"]), "type": e["type"]}
+def entry_view(e: dict[str, Any], zone: tzinfo = UTC) -> dict[str, Any]:
+    """One timeline entry as the page shows it: words, not codes, `zone`'s time."""
+    view = {"at": when(e["at"], zone), "type": e["type"]}
     if e["type"] == "message":
         inbound = e["direction"] == "in"
         view |= {
@@ -236,7 +234,7 @@ def entry_view(e: dict[str, Any]) -> dict[str, Any]:
     return view
 
 
-def request_view(tl: dict[str, Any]) -> dict[str, Any]:
+def request_view(tl: dict[str, Any], zone: tzinfo = UTC) -> dict[str, Any]:
     return {
         "id": tl["id"],
         "state": STATES.get(tl["state"], tl["state"]),
@@ -246,9 +244,9 @@ def request_view(tl: dict[str, Any]) -> dict[str, Any]:
         "age": "–" if tl["age"] is None else f"{tl['age']} ans",
         "minor": is_minor(tl["minor"], tl["age"]),
         "situation": SITUATIONS.get(stats_keys.situation_key(tl["situation"]), UNKNOWN_FR),
-        "created": when(tl["created_at"]),
-        "first_answer": when(tl["first_answer_at"]),
-        "entries": [entry_view(e) for e in tl["timeline"]],
+        "created": when(tl["created_at"], zone),
+        "first_answer": when(tl["first_answer_at"], zone),
+        "entries": [entry_view(e, zone) for e in tl["timeline"]],
     }
 
 
@@ -262,25 +260,30 @@ def environment() -> Environment:
     )
 
 
-def build(year: int) -> dict[str, str]:
-    """Relative path -> HTML of every page of `year`'s site."""
+def build(year: int, zone: tzinfo = UTC) -> dict[str, str]:
+    """Relative path -> HTML of every page of `year`'s site, times in `zone` (named on
+    every page)."""
     doc = stats.collect(year)
     section = doc["by_year"][str(year)]
     hours = [h for m, hs in stats.gather(year)["hours"].items() if m[:4] == str(year) for h in hs]
     env = environment()
-    common = {"year": year, "generated": clock.stamp().strftime("%d/%m/%Y %H:%M")}
+    common = {
+        "year": year,
+        "generated": clock.wall(clock.stamp(), zone, "%d/%m/%Y %H:%M"),
+        "zone": clock.zone_name(zone),
+    }
     requests = year_requests(year)
     pages = {
         "index.html": env.get_template("index.html").render(
             **common, root="", **overview(mask(section), hours)
         ),
         "requests.html": env.get_template("requests.html").render(
-            **common, root="", rows=mask([request_row(r) for r in requests])
+            **common, root="", rows=mask([request_row(r, zone) for r in requests])
         ),
     }
     page = env.get_template("request.html")
     for r in requests:
-        view = mask(request_view(request_timeline(r)))
+        view = mask(request_view(request_timeline(r), zone))
         pages[f"requests/{r.id}.html"] = page.render(**common, root="../", r=view)
     for path, html in pages.items():
         if ADDRESS.search(html):
@@ -312,9 +315,9 @@ def write(out: Path, pages: dict[str, str]) -> None:
         path.write_text(html, encoding="utf-8")
 
 
-def make_report(year: int, out: Path) -> int:
-    """Build and write the site, and record it; the number of pages written."""
-    pages = build(year)
+def make_report(year: int, out: Path, zone: tzinfo = UTC) -> int:
+    """Build and write the site (times in `zone`), and record it; the number of pages."""
+    pages = build(year, zone)
     try:
         write(out, pages)
     except OSError as exc:

@@ -87,11 +87,14 @@ def test_activity_columns_in_json_and_text(
     assert rows["amb7@pros.test"]["last_contacted_at"] is None
 
     text = listing(config, capsys)
-    header, *lines = text.splitlines()
+    zone_line, header, *lines = text.splitlines()
+    assert zone_line == "Times in Europe/Paris"
     for column in ("open/cap", "answered", "last contacted", "bounce", "status"):
         assert column in header
     [marie_line] = [line for line in lines if "amb1@pros.test" in line]
-    assert "1/3" in marie_line and "1/2" in marie_line and "2026-03-02 09:00" in marie_line
+    assert (
+        "1/3" in marie_line and "1/2" in marie_line and "2026-03-02 10:00" in marie_line
+    )  # 09:00 UTC, UTC+1
     assert "absent until 2026-03-20" in text and "left 2026-02-01" in text
     assert "failing" in text and "paused" in text
 

@@ -109,11 +109,12 @@ def test_every_event_outside_a_request_and_none_inside(
 def test_text_listing(acted: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = cli(acted, capsys, "log", "--actions", "--since", "2026-05-04")
     lines = out.splitlines()
-    assert code == 0 and lines[0] == "Actions outside any request:"
-    assert lines[1].startswith("  2026-05-04 10:00:00  PERSON-FORGOTTEN person forgotten: ")
-    assert lines[2].startswith("  2026-05-05 09:00:00  STORED inbound message stored")
-    assert lines[4].startswith("  2026-05-05 10:00:00  QUARANTINE-DROP dropped from quarantine")
-    assert lines[4].endswith(lines[2][lines[2].index("[inbound #") :])
+    # People read Paris time, named once: 10:00 UTC in May (summer time, UTC+2) is 12:00.
+    assert code == 0 and lines[:2] == ["Times in Europe/Paris", "Actions outside any request:"]
+    assert lines[2].startswith("  2026-05-04 12:00:00  PERSON-FORGOTTEN person forgotten: ")
+    assert lines[3].startswith("  2026-05-05 11:00:00  STORED inbound message stored")
+    assert lines[5].startswith("  2026-05-05 12:00:00  QUARANTINE-DROP dropped from quarantine")
+    assert lines[5].endswith(lines[3][lines[3].index("[inbound #") :])
     code, out, _ = cli(acted, capsys, "log", "--actions", "--since", "2027-01-01")
     assert (code, out) == (0, "No action recorded in these dates.\n")
 

@@ -178,7 +178,7 @@ def test_empty_result_and_bad_filters(config: Path, capsys: pytest.CaptureFixtur
     ]:
         code, out, err = log(config, capsys, *args)
         if message is None:
-            assert code == 0 and out.startswith("Request #1 "), err
+            assert code == 0 and out.startswith("Times in Europe/Paris\nRequest #1 "), err
             continue
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1
         assert out == ""

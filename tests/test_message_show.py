@@ -55,6 +55,9 @@ def test_inbound_summary(config: Path, cli: Capture) -> None:
     assert code == 0
     assert text.startswith(f"inbound message #{row.id} (processed)\n")
     assert "outcome:      relayed" in text
+    # received at 10:00 UTC on 3 March (tests.test_log_filters.build): 11:00 in Paris (UTC+1)
+    assert "times in:     Europe/Paris\nreceived:     2026-03-03 11:00:00\n" in text
+    assert "processed:    2026-03-03 11:00:00\n" in text
     assert "from role:    ambassador" in text
     assert "request:      #1 [answered] metier: Boulanger / Boulangère" in text
     assert "conversation: #1" in text
@@ -92,6 +95,10 @@ def test_outbound_summary(config: Path, cli: Capture) -> None:
     text = out.decode()
     assert code == 0 and text.startswith(f"outbound mail #{intro.id} (queued)\n")
     assert "purpose:      intro" in text and "to role:      ambassador" in text
+    # queued with Léa's request at 09:00 UTC on 2 March: 10:00 in Paris; not sent yet
+    assert (
+        "times in:     Europe/Paris\nqueued:       2026-03-02 10:00:00\nsent:         -\n" in text
+    )
     assert "request:      #1" in text and f"caused by:    inbound #{intro.inbound_id}" in text
     assert "Subject: Une demande de rencontre : Boulanger / Boulangère" in text
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
@@ -51,18 +52,27 @@ def cli(config: Path, *args: str) -> int:
 
 
 def test_list(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    InboundMessage.update(received_at=datetime(2026, 7, 1, 22, 30)).where(
+        InboundMessage.id == 1
+    ).execute()
     assert cli(config, "list") == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].split() == ["ID", "RECEIVED", "FROM", "SUBJECT", "REASON"]
-    assert len(out) == 3
-    assert out[1].split()[0] == "1" and "lea@users.test" in out[1] and "disk on fire" in out[1]
-    assert "Gros fichier" in out[2] and "too large" in out[2]
+    assert out[0] == "Times in Europe/Paris"
+    assert out[1].split() == ["ID", "RECEIVED", "FROM", "SUBJECT", "REASON"]
+    assert len(out) == 4
+    assert out[2].split()[0] == "1" and "lea@users.test" in out[2] and "disk on fire" in out[2]
+    assert out[2].split()[1:3] == ["2026-07-02", "00:30:00"]  # 22:30 UTC, summer: UTC+2
+    assert "Gros fichier" in out[3] and "too large" in out[3]
 
 
 def test_show_and_raw(config: Path, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+    InboundMessage.update(received_at=datetime(2026, 1, 10, 9, 5)).where(
+        InboundMessage.id == 2
+    ).execute()
     assert cli(config, "show", "2") == 0
     out = capsysbinary.readouterr().out.decode()
     assert "message #2 (quarantined)" in out and "reason:   too large" in out
+    assert "received: 2026-01-10 10:05:00 (Europe/Paris)\n" in out  # 09:05 UTC, winter: UTC+1
     assert f"size:     {InboundMessage.get_by_id(2).size} bytes" in out
     assert "Subject: Gros fichier" in out and "xxxx" not in out
     assert cli(config, "show", "1", "--raw") == 0

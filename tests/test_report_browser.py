@@ -313,6 +313,7 @@ def test_report_in_a_browser(
 
     dom = browse(tmp_path, out / "index.html", "--dump-dom")
     assert "<svg" in dom and "Demandes par mois" in dom
+    assert "Heures en Europe/Paris" in dom and "UTC" not in dom  # the default timezone
     rate = f"{french(round(t.answered / t.offered, 4) * 100, 1)} %"
     median = f"{french(round(statistics.median(t.hours), 2), 1)} h"
     mean = f"{french(round(sum(t.scores) / len(t.scores), 2), 1)} / 5"

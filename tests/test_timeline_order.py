@@ -101,7 +101,8 @@ def test_entries_of_one_second_in_the_order_they_happened(
     ]
     assert main(["--config", str(config), "log", "--request", str(request.id)]) == 0
     text = capsys.readouterr().out
-    lines = [line for line in text.splitlines() if "2026-03-02 10:00:00" in line]
+    # 10:00 UTC in early March (winter time, UTC+1) reads 11:00 in Paris
+    lines = [line for line in text.splitlines() if "2026-03-02 11:00:00" in line]
     assert len(lines) == 7
     assert "STATE - -> new" in lines[1] and "'intro'" in lines[3] and "'reply'" in lines[4]
 
