@@ -63,6 +63,7 @@ def _forget(cfg: Config, email: str) -> int:
 
 def _purge(cfg: Config, dry_run: bool) -> int:
     """Exit 1 when the database part is done but copies remain on the server."""
+    from .clock import wall
     from .forget import server_folders
     from .retention import last_change, purge
 
@@ -70,7 +71,8 @@ def _purge(cfg: Config, dry_run: bool) -> int:
     verb = "would be anonymised" if dry_run else "anonymised"
     for r in done.requests:
         since = "unmatched since" if r.state == "unmatched" else "closed"
-        print(f"request #{r.id} [{r.state}] {since} {last_change(r):%Y-%m-%d}")
+        day = wall(last_change(r), cfg.schedule.zone, "%Y-%m-%d")  # the coordinator's day
+        print(f"request #{r.id} [{r.state}] {since} {day}")
     days = cfg.privacy.retention_days
     print(f"{len(done.requests)} request(s) {verb} (retention {days} days)")
     would = "would be " if dry_run else ""
