@@ -56,6 +56,7 @@ the keys of stats_keys.py; this module shapes them into sections and checks them
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from datetime import UTC, tzinfo
 from statistics import median
 from typing import Any
 
@@ -178,11 +179,12 @@ def check_section(s: dict[str, Any], where: str) -> None:
     )
 
 
-def collect(year: int | None = None) -> dict[str, Any]:
-    """The whole document for `year` (or every year), checked."""
+def collect(year: int | None = None, zone: tzinfo = UTC) -> dict[str, Any]:
+    """The whole document for `year` (or every year), checked; years and months are those
+    of the local time in `zone` (the configuration's `[schedule] timezone`)."""
     if year is not None and not 1900 <= year <= 9999:
         raise MailflowError(f"--year {year}: expected a year such as 2025")
-    raw = gather(year)
+    raw = gather(year, zone)
     if year is not None:
         years = [str(year)]
     else:
