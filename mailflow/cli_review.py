@@ -62,7 +62,7 @@ def cmd_stats(cfg: Config, args: argparse.Namespace) -> int:
     from .stats_render import render_csv, render_text
 
     open_db(cfg)
-    doc = collect(args.year)
+    doc = collect(args.year, cfg.schedule.zone)
     if args.json:
         print(json.dumps(doc, ensure_ascii=False, indent=2))
     else:
@@ -74,7 +74,7 @@ def cmd_report(cfg: Config, args: argparse.Namespace) -> int:
     from .report import make_report
 
     open_db(cfg)
-    pages = make_report(args.year, args.out)
+    pages = make_report(args.year, args.out, cfg.schedule.zone)
     print(f"report {args.year}: {pages} pages written, open {args.out / 'index.html'}")
     return 0
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -184,8 +184,10 @@ def overview(section: dict[str, Any], hours: list[float]) -> dict[str, Any]:
     }
 
 
-def year_requests(year: int) -> list[Request]:
-    start, end = datetime(year, 1, 1), datetime(year + 1, 1, 1)
+def year_requests(year: int, zone: tzinfo = UTC) -> list[Request]:
+    """The requests of `year` in `zone`'s local time, as `mailflow stats` counts them."""
+    start = clock.from_local(datetime(year, 1, 1), zone)
+    end = clock.from_local(datetime(year + 1, 1, 1), zone)
     query = Request.select().where(Request.created_at >= start, Request.created_at < end)
     return list(query.order_by(Request.created_at, Request.id))
 
@@ -262,14 +264,15 @@ def environment() -> Environment:
     )
 
 
-def build(year: int) -> dict[str, str]:
-    """Relative path -> HTML of every page of `year`'s site."""
-    doc = stats.collect(year)
+def build(year: int, zone: tzinfo = UTC) -> dict[str, str]:
+    """Relative path -> HTML of every page of `year`'s site (the local year of `zone`)."""
+    doc = stats.collect(year, zone)
     section = doc["by_year"][str(year)]
-    hours = [h for m, hs in stats.gather(year)["hours"].items() if m[:4] == str(year) for h in hs]
+    raw_hours = stats.gather(year, zone)["hours"]
+    hours = [h for m, hs in raw_hours.items() if m[:4] == str(year) for h in hs]
     env = environment()
     common = {"year": year, "generated": clock.stamp().strftime("%d/%m/%Y %H:%M")}
-    requests = year_requests(year)
+    requests = year_requests(year, zone)
     pages = {
         "index.html": env.get_template("index.html").render(
             **common, root="", **overview(mask(section), hours)
@@ -312,9 +315,9 @@ def write(out: Path, pages: dict[str, str]) -> None:
         path.write_text(html, encoding="utf-8")
 
 
-def make_report(year: int, out: Path) -> int:
+def make_report(year: int, out: Path, zone: tzinfo = UTC) -> int:
     """Build and write the site, and record it; the number of pages written."""
-    pages = build(year)
+    pages = build(year, zone)
     try:
         write(out, pages)
     except OSError as exc:
