@@ -571,3 +571,52 @@ def test_a_breakdown_that_does_not_add_up_is_an_internal_error(
 def test_bad_year_is_reported(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--config", str(config), "stats", "--year", "20"]) == 2
     assert "--year 20" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "zone_name",
+    [
+        "Asia/Kathmandu",  # UTC+5:45
+        "Australia/Lord_Howe",  # +10:30, +11 in its summer: a half-hour DST
+        "America/Sao_Paulo",  # DST until 2019, starting at midnight
+        "Pacific/Apia",  # skipped 30 December 2011 (-10 to +14), DST until 2021
+        "America/St_Johns",  # -3:30, -2:30 in summer: behind UTC
+        "Africa/Casablanca",  # +1, back to +0 each Ramadan since 2019
+    ],
+)
+def test_local_months_in_odd_zones(config: Path, zone_name: str) -> None:
+    """The SQL files each stored time under the year and month of its wall-clock time as
+    zoneinfo gives it: around every local month start of 2010-2026 (to the microsecond)
+    and at random. On SQLite the lookup is built for 2015 to mid-2020 only: the times
+    outside go through the registered function."""
+    from mailflow.stats_sql import _postgres
+    from mailflow.stats_time import LocalTime
+
+    zone = ZoneInfo(zone_name)
+    rng = random.Random(zone_name)
+    moments = [
+        to_utc(datetime(y, m, 1), zone) + timedelta(seconds=d)
+        for y in range(2010, 2027)
+        for m in range(1, 13)
+        for d in (-7200, -3600, -1, -0.000001, 0, 1, 3599, 3600, 7200)
+    ]
+    start = datetime(2010, 1, 1)
+    moments += [start + timedelta(seconds=rng.randrange(17 * 365 * 86400)) for _ in range(500)]
+    Person.insert(id=1, email="p@users.test", created_at=start).execute()
+    rows = [
+        {"id": i, "person": 1, "state": "new", "created_at": at, "updated_at": at}
+        for i, at in enumerate(moments, start=1)
+    ]
+    with database.atomic():
+        for chunk in range(0, len(rows), 400):
+            Request.insert_many(rows[chunk : chunk + 400]).execute()
+    if _postgres():
+        local = LocalTime(zone, start, start, None)
+    else:
+        local = LocalTime(zone, datetime(2015, 1, 1), datetime(2020, 6, 30), database.connection())
+    year, month = local.year(Request.created_at), local.month(Request.created_at)
+    query = Request.select(Request.id, year, month).order_by(Request.id)
+    got = {i: (y, m) for i, y, m in database.execute(query).fetchall()}
+    want = {i: (str(wall(at, zone).year), wall(at, zone).strftime("%Y-%m")) for i, at in
+            enumerate(moments, start=1)}  # fmt: skip
+    assert got == want
