@@ -3,7 +3,8 @@
 Apart from the shaping (stats.py) because this is where the time goes (bench/statsdb.py
 measures it): each query is written so that SQLite and PostgreSQL both do one pass over the
 requests, and its rows are read without per-value conversion. Portable between SQLite
-(timestamps stored as ISO text) and PostgreSQL.
+(timestamps stored as ISO text) and PostgreSQL. Months and years are local, in the zone
+given to `gather` (stats_time.py: one expression per stored time, no Python per row).
 """
 
 from __future__ import annotations
