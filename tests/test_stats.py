@@ -620,3 +620,27 @@ def test_local_months_in_odd_zones(config: Path, zone_name: str) -> None:
     want = {i: (str(wall(at, zone).year), wall(at, zone).strftime("%Y-%m")) for i, at in
             enumerate(moments, start=1)}  # fmt: skip
     assert got == want
+
+
+def test_report_takes_the_same_local_year(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`mailflow report --year` lists the requests `mailflow stats --year` counts: those of
+    the local year (Europe/Paris here), not of the stored UTC one."""
+    stored = {
+        1: datetime(2024, 12, 31, 23, 30),  # 00:30 on 1 January 2025 in Paris: 2025
+        2: datetime(2025, 7, 1, 12, 0),
+        3: datetime(2025, 12, 31, 22, 59, 59),  # 23:59:59 in Paris: still 2025
+        4: datetime(2025, 12, 31, 23, 0),  # midnight in Paris: 2026
+    }
+    Person.insert(id=1, email="p@users.test", created_at=stored[1]).execute()
+    for rid, at in stored.items():
+        Request.create(id=rid, person=1, state="new", created_at=at, updated_at=at)
+    doc = json.loads(run(config, capsys, "--year", "2025", "--json"))
+    assert doc["total"]["requests"] == 3
+    assert doc["by_year"]["2025"]["per_month"]["2025-01"]["requests"] == 1
+    assert doc["by_year"]["2025"]["per_month"]["2025-12"]["requests"] == 1
+    out = tmp_path / "site"
+    assert main(["--config", str(config), "report", "--year", "2025", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert sorted(p.name for p in (out / "requests").iterdir()) == ["1.html", "2.html", "3.html"]
