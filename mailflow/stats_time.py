@@ -10,12 +10,15 @@ wall-clock time in `[schedule] timezone`.
   `wall start of a month - offset`. That gives a sorted list of UTC instants, each opening
   a label, and the SQL looks the stored text up in it with a balanced tree of
   `CASE WHEN t < '2025-03-31 22:00:00' THEN .. ELSE .. END` (plain text comparisons,
-  about log2(months) per value, no function call and no Python per row). Exact for any
+  about log2(months) per value, no function call). Built for the span of the stored times
+  to be read (the year asked for, or the earliest to the latest request); a time outside
+  it (a conversation after the last request) goes through a Python function registered
+  on the connection, as exact and rare enough not to cost. Exact for any
   zone (no DST, half-hour offsets, historical changes, even a wall clock set back over a
   month start) as long as the offset does not change twice within `STEP` (offsets are
   sampled every `STEP` and each change found to the second): tzdata's closest changes
   since 1900 are 4 days apart (Africa/Freetown, 1939).
-- UTC (zero offset throughout) keeps the plain prefix of the stored text, as before.
+- UTC (a zone named so: UTC, Etc/UTC, GMT...) keeps the plain prefix of the stored text.
 """
 
 from __future__ import annotations
