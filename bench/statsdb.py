@@ -21,6 +21,7 @@ from typing import Any
 
 from peewee import Model
 
+from mailflow.config import load_config
 from mailflow.db import open_database
 from mailflow.models import (
     Ambassador,
@@ -265,9 +266,10 @@ def run(workdir: Path, messages: int, say: Any, keep: Path | None = None) -> dic
         generated_s = time.perf_counter() - start
         say(f"stats: generated in {generated_s:.0f} s: {counts}")
     config = _config(workdir, url)
+    zone = load_config(config).schedule.zone  # as the CLI: the default, Europe/Paris
     open_database(url, workdir)
     start = time.perf_counter()
-    doc = collect(None)
+    doc = collect(None, zone)
     collect_s = time.perf_counter() - start
     database.close()
     return {

@@ -63,7 +63,7 @@ def cmd_stats(cfg: Config, args: argparse.Namespace) -> int:
     from .stats_render import render_csv, render_text
 
     open_db(cfg)
-    doc = collect(args.year)
+    doc = collect(args.year, cfg.schedule.zone)
     if args.json:
         print(json.dumps(doc, ensure_ascii=False, indent=2))
     else:

@@ -123,7 +123,8 @@ class NewsletterConfig:
 @dataclass(frozen=True)
 class ScheduleConfig:
     """Where the programme's days begin and end: business days, the day an absence ends,
-    the digest's hour. Stored times stay naive UTC; only day boundaries use this zone."""
+    the digest's hour, the years and months of the statistics. Stored times stay naive UTC;
+    only day, month and year boundaries use this zone."""
 
     timezone: str = "Europe/Paris"
 

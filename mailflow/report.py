@@ -182,8 +182,10 @@ def overview(section: dict[str, Any], hours: list[float]) -> dict[str, Any]:
     }
 
 
-def year_requests(year: int) -> list[Request]:
-    start, end = datetime(year, 1, 1), datetime(year + 1, 1, 1)
+def year_requests(year: int, zone: tzinfo = UTC) -> list[Request]:
+    """The requests of `year` in `zone`'s local time, as `mailflow stats` counts them."""
+    start = clock.from_local(datetime(year, 1, 1), zone)
+    end = clock.from_local(datetime(year + 1, 1, 1), zone)
     query = Request.select().where(Request.created_at >= start, Request.created_at < end)
     return list(query.order_by(Request.created_at, Request.id))
 
@@ -261,18 +263,19 @@ def environment() -> Environment:
 
 
 def build(year: int, zone: tzinfo = UTC) -> dict[str, str]:
-    """Relative path -> HTML of every page of `year`'s site, times in `zone` (named on
-    every page)."""
-    doc = stats.collect(year)
+    """Relative path -> HTML of every page of `year`'s site: the local year of `zone`,
+    times in `zone` (named on every page)."""
+    doc = stats.collect(year, zone)
     section = doc["by_year"][str(year)]
-    hours = [h for m, hs in stats.gather(year)["hours"].items() if m[:4] == str(year) for h in hs]
+    raw_hours = stats.gather(year, zone)["hours"]
+    hours = [h for m, hs in raw_hours.items() if m[:4] == str(year) for h in hs]
     env = environment()
     common = {
         "year": year,
         "generated": clock.wall(clock.stamp(), zone, "%d/%m/%Y %H:%M"),
         "zone": clock.zone_name(zone),
     }
-    requests = year_requests(year)
+    requests = year_requests(year, zone)
     pages = {
         "index.html": env.get_template("index.html").render(
             **common, root="", **overview(mask(section), hours)
@@ -316,7 +319,8 @@ def write(out: Path, pages: dict[str, str]) -> None:
 
 
 def make_report(year: int, out: Path, zone: tzinfo = UTC) -> int:
-    """Build and write the site (times in `zone`), and record it; the number of pages."""
+    """Build and write the site (the local year of `zone`, times in `zone`), and record
+    it; the number of pages written."""
     pages = build(year, zone)
     try:
         write(out, pages)

@@ -1,6 +1,11 @@
 """The programme's yearly figures ("Tableau 1"), aggregated in SQL, checked before printing.
 
-Definitions (every figure is about requests *created* in the period, UTC, as stored):
+Definitions (every figure is about requests *created* in the period). Periods are local:
+a year or a month is that of the wall-clock time in `[schedule] timezone` (Europe/Paris by
+default, DST included), so a request sent at 00:30 on 1 January in Paris (23:30 UTC on 31
+December, as stored) is one of January of the new year; `--year Y` is from local midnight
+on 1 January Y to 1 January Y+1 (stats_time.py turns stored UTC times into local years and
+months, in SQL on both databases). Durations are real time between stored UTC times.
 
 - people: distinct persons with a request in the period. A person is counted once, with the
   first age and the first situation *known* among their requests of the period (in order of
@@ -17,12 +22,14 @@ Definitions (every figure is about requests *created* in the period, UTC, as sto
 - answers: "offered" = requests with at least one conversation (offered to an ambassador at
   least once); "answered" = offered requests with `first_answer_at`; answer_rate =
   answered / offered (null when nothing was offered); median_hours_to_first_answer over the
-  answered requests, of `first_answer_at - created_at`.
+  answered requests, of `first_answer_at - created_at` (real hours: a DST change between
+  them does not count), filed under the period of `created_at`.
 - reassignments: state events to "reassigned" of the period's requests (whenever they
   happened); escalations: requests with `escalated_at`.
 - unmet_demand: requests ever "unmatched" (state now, or a state event to it), by trade
   (rome_label, else trade_text, else "unknown") and département.
-- ambassadors: "contacted" = ambassadors with a conversation *created* in the period;
+- ambassadors: "contacted" = ambassadors with a conversation *created* in the period (the
+  local year of the conversation's own `created_at`);
   "never_contacted" = active ambassadors without one; active = contacted_active +
   never_contacted.
 - feedback: scores 1..5 (any other value or none: "unknown"), mean over 1..5 scores; met
@@ -50,12 +57,14 @@ SECTION:
 Every breakdown adds up to its total; `check_section` raises StatsError when one does not.
 
 The raw counts come from stats_sql.py (the queries, timed by bench/statsdb.py), filed under
-the keys of stats_keys.py; this module shapes them into sections and checks them.
+the keys of stats_keys.py and the local years and months of stats_time.py; this module
+shapes them into sections and checks them.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from datetime import UTC, tzinfo
 from statistics import median
 from typing import Any
 
@@ -178,11 +187,12 @@ def check_section(s: dict[str, Any], where: str) -> None:
     )
 
 
-def collect(year: int | None = None) -> dict[str, Any]:
-    """The whole document for `year` (or every year), checked."""
+def collect(year: int | None = None, zone: tzinfo = UTC) -> dict[str, Any]:
+    """The whole document for `year` (or every year), checked; years and months are those
+    of the local time in `zone` (the configuration's `[schedule] timezone`)."""
     if year is not None and not 1900 <= year <= 9999:
         raise MailflowError(f"--year {year}: expected a year such as 2025")
-    raw = gather(year)
+    raw = gather(year, zone)
     if year is not None:
         years = [str(year)]
     else:

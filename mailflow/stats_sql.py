@@ -3,17 +3,19 @@
 Apart from the shaping (stats.py) because this is where the time goes (bench/statsdb.py
 measures it): each query is written so that SQLite and PostgreSQL both do one pass over the
 requests, and its rows are read without per-value conversion. Portable between SQLite
-(timestamps stored as ISO text) and PostgreSQL.
+(timestamps stored as ISO text) and PostgreSQL. Months and years are local, in the zone
+given to `gather` (stats_time.py: one expression per stored time, no Python per row).
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from peewee import SQL, Case, PostgresqlDatabase, Select, Window, fn
 
+from .clock import from_local
 from .lifecycle import REASSIGNED, UNMATCHED
 from .models import Ambassador, Conversation, Event, Request, database
 from .stats_keys import (
@@ -24,6 +26,7 @@ from .stats_keys import (
     age_key,
     situation_key,
 )
+from .stats_time import LocalTime
 from .values import KINDS
 
 
@@ -39,31 +42,33 @@ def _postgres() -> bool:
     return isinstance(database.obj, PostgresqlDatabase)
 
 
-def _prefix(column: Any, pattern: str) -> Any:
-    """'YYYY' or 'YYYY-MM' of a naive UTC timestamp, as text (never parsed back to a date)."""
-    if _postgres():
-        return fn.to_char(column, pattern).coerce(False)
-    return fn.substr(column, 1, len(pattern)).coerce(False)  # SQLite stores ISO text
-
-
-def _month(column: Any) -> Any:
-    return _prefix(column, "YYYY-MM")
-
-
-def _year(column: Any) -> Any:
-    return _prefix(column, "YYYY")
-
-
 def _hours(later: Any, earlier: Any) -> Any:
     if _postgres():
         return fn.date_part("epoch", later - earlier).coerce(False) / 3600.0
     return (fn.julianday(later).coerce(False) - fn.julianday(earlier).coerce(False)) * 24.0
 
 
-def _between(column: Any, year: int | None) -> list[Any]:
-    if year is None:
+def _bounds(year: int, zone: tzinfo) -> tuple[datetime, datetime]:
+    """The stored (naive UTC) instants of local 1 January `year` and `year + 1`."""
+    return from_local(datetime(year, 1, 1), zone), from_local(datetime(year + 1, 1, 1), zone)
+
+
+def _between(column: Any, bounds: tuple[datetime, datetime] | None) -> list[Any]:
+    if bounds is None:
         return []
-    return [column >= datetime(year, 1, 1), column < datetime(year + 1, 1, 1)]
+    return [column >= bounds[0], column < bounds[1]]
+
+
+def _span(bounds: tuple[datetime, datetime] | None) -> tuple[datetime, datetime]:
+    """The stored times of requests stats will read: those of the year, else from the
+    earliest to the latest (two lookups in the index). On SQLite the local months of that
+    span are looked up in SQL, and any other time converted by a function (stats_time)."""
+    if bounds is not None:
+        return bounds
+    found = [Request.select(f(Request.created_at)).scalar() for f in (fn.MIN, fn.MAX)]
+    if None in found:
+        return datetime(2000, 1, 1), datetime(2000, 1, 1)
+    return tuple(v if isinstance(v, datetime) else datetime.fromisoformat(v) for v in found)
 
 
 def _where(query: Any, conds: list[Any]) -> Any:
@@ -81,7 +86,7 @@ def _flag(cond: Any) -> Any:
     return Case(None, [(cond, 1)], 0)
 
 
-def _request_tables(conds: list[Any]) -> Counter[tuple[str, str, Any]]:
+def _request_tables(conds: list[Any], local: LocalTime) -> Counter[tuple[str, str, Any]]:
     """(month, table, key) -> requests, for every request-level breakdown.
 
     One grouped scan of the requests gives every breakdown but unmet demand: grouped by
@@ -89,7 +94,7 @@ def _request_tables(conds: list[Any]) -> Counter[tuple[str, str, Any]]:
     request), with the fixed-key tables (kind, score, met, escalated, answered) as
     conditional sums; "unknown" is the rest of each group.
     """
-    month = _month(Request.created_at)
+    month = local.month(Request.created_at)
     domain = fn.substr(Request.code_rome, 1, 3)
     offered = Request.id.in_(Conversation.select(Conversation.request))
     sums = [fn.SUM(_flag(Request.kind == k)) for k in KINDS]
@@ -155,12 +160,12 @@ def _request_tables(conds: list[Any]) -> Counter[tuple[str, str, Any]]:
     return tables
 
 
-def _answer_hours(conds: list[Any]) -> defaultdict[str, list[float]]:
+def _answer_hours(conds: list[Any], local: LocalTime) -> defaultdict[str, list[float]]:
     """month -> hours to the first answer of each answered (offered) request."""
     hours: defaultdict[str, list[float]] = defaultdict(list)
     offered = Request.id.in_(Conversation.select(Conversation.request))
     q = Request.select(
-        _month(Request.created_at), _hours(Request.first_answer_at, Request.created_at)
+        local.month(Request.created_at), _hours(Request.first_answer_at, Request.created_at)
     )
     q = q.where(offered, Request.first_answer_at.is_null(False))
     for m, h in _rows(_where(q, conds)):
@@ -168,7 +173,9 @@ def _answer_hours(conds: list[Any]) -> defaultdict[str, list[float]]:
     return hours
 
 
-def _people(conds: list[Any]) -> tuple[Counter[str], Counter[tuple[str, str, str]]]:
+def _people(
+    conds: list[Any], local: LocalTime
+) -> tuple[Counter[str], Counter[tuple[str, str, str]]]:
     """Distinct people per month, year and ALL; people by (scope, table, key).
 
     One scan of the requests in order of person, created_at, id (the index's order) with
@@ -184,7 +191,7 @@ def _people(conds: list[Any]) -> tuple[Counter[str], Counter[tuple[str, str, str
     negative. (Counting them from their last request of the year instead would take a
     third window, LEAD, for a check that tests/test_stats.py makes against its tally.)
     """
-    year, month = _year(Request.created_at), _month(Request.created_at)
+    year, month = local.year(Request.created_at), local.month(Request.created_at)
     window = {"partition_by": [Request.person], "order_by": [Request.created_at, Request.id]}
     earlier = {**window, "start": Window.preceding(), "end": Window.preceding(1)}
     told = Request.situation.is_null(False) & (fn.TRIM(Request.situation) != "")
@@ -243,19 +250,25 @@ def _people(conds: list[Any]) -> tuple[Counter[str], Counter[tuple[str, str, str
     return people, firsts
 
 
-def gather(year: int | None) -> dict[str, Any]:
-    """Raw counts from SQL, keyed by month ('YYYY-MM'), year ('YYYY') or ALL (the
-    ambassadors contacted: by year)."""
-    conds = _between(Request.created_at, year)
-    people, firsts = _people(conds)
+def gather(year: int | None, zone: tzinfo = UTC) -> dict[str, Any]:
+    """Raw counts from SQL, keyed by local month ('YYYY-MM'), local year ('YYYY') or ALL
+    (the ambassadors contacted: by year), in `zone`; `year` is local 1 January to the next."""
+    bounds = None if year is None else _bounds(year, zone)
+    if _postgres():
+        local = LocalTime(zone, datetime.min, datetime.min, None)
+    else:
+        local = LocalTime(zone, *_span(bounds), database.obj.connection())
+    conds = _between(Request.created_at, bounds)
+    people, firsts = _people(conds, local)
     contacted: defaultdict[str, set[int]] = defaultdict(set)
-    q = Conversation.select(_year(Conversation.created_at), Conversation.ambassador).distinct()
-    for y, amb in _rows(_where(q, _between(Conversation.created_at, year))):
+    year_of = local.year(Conversation.created_at)
+    q = Conversation.select(year_of, Conversation.ambassador).distinct()
+    for y, amb in _rows(_where(q, _between(Conversation.created_at, bounds))):
         contacted[y].add(amb)
     active = {a for (a,) in Ambassador.select(Ambassador.id).where(Ambassador.active).tuples()}
     return {
-        "tables": _request_tables(conds),
-        "hours": _answer_hours(conds),
+        "tables": _request_tables(conds, local),
+        "hours": _answer_hours(conds, local),
         "people": people,
         "firsts": firsts,
         "contacted": contacted,

@@ -7,6 +7,12 @@ out-of-range feedback scores, people asking several times in a year and across y
 two requests of one person at the same instant, people whose first request of a year gives
 no age or situation but a later one does. The tally is kept in plain dicts while
 generating; it never reads the database.
+
+Years and months are those of the local time in `[schedule] timezone` (Europe/Paris unless
+a test says otherwise): the tally converts each stored UTC time itself with zoneinfo, and
+the data set has requests in the first two hours after local midnight on 1 January and on
+every month start (still the previous month in UTC), in the last two hours before them, on
+local 31 December 23:59:59, and around the DST changes of late March and late October.
 """
 
 from __future__ import annotations
@@ -20,9 +26,10 @@ import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -108,8 +115,45 @@ class Tally:
         self.tables[scope, table][key] += n
 
 
-def generate(rng: random.Random) -> Tally:
-    """Rows straight into the database, and the tally of what they should give."""
+def to_utc(wall: datetime, zone: tzinfo) -> datetime:
+    """A wall-clock time of `zone` as stored (naive UTC)."""
+    return wall.replace(tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
+
+
+def wall(stored: datetime, zone: tzinfo) -> datetime:
+    """A stored (naive UTC) time as the wall-clock time of `zone`."""
+    return stored.replace(tzinfo=UTC).astimezone(zone).replace(tzinfo=None)
+
+
+def last_sunday(year: int, month: int) -> date:
+    end = date(year, month, 31)
+    return end - timedelta(days=(end.weekday() + 1) % 7)
+
+
+def created_at(rng: random.Random, rid: int, year: int, zone: tzinfo) -> datetime:
+    """When request `rid` of local `year` is created (stored, naive UTC): at random in the
+    local year, or at one of the awkward moments of local time."""
+    start = datetime(year, 1, 1)
+    if rid % 97 == 0:  # local midnight, 1 January
+        return to_utc(start, zone)
+    if rid % 89 == 0:  # the last second of the local year
+        return to_utc(datetime(year, 12, 31, 23, 59, 59), zone)
+    if rid % 7 == 0:  # within two hours after local midnight on a month start
+        month_start = datetime(year, rng.randint(1, 12), 1)
+        return to_utc(month_start + timedelta(seconds=rng.randrange(7200)), zone)
+    if rid % 13 == 0:  # within two hours before it
+        month_start = datetime(year, rng.randint(2, 12), 1)
+        return to_utc(month_start - timedelta(seconds=rng.randint(1, 7200)), zone)
+    if rid % 11 == 0:  # around the DST changes (01:00 UTC, last Sunday of March, October)
+        change = last_sunday(year, rng.choice((3, 10)))
+        moment = datetime(change.year, change.month, change.day, 1)
+        return moment + timedelta(seconds=rng.randint(-3 * 3600, 3 * 3600))
+    return to_utc(start + timedelta(seconds=rng.randrange(365 * 86400)), zone)
+
+
+def generate(rng: random.Random, zone: tzinfo) -> Tally:
+    """Rows straight into the database, and the tally of what they should give (years and
+    months of the local time in `zone`)."""
     t = Tally()
     base = datetime(2024, 1, 1)
     ambassadors = []
@@ -140,15 +184,11 @@ def generate(rng: random.Random) -> Tally:
     for rid in range(1, 2401):
         person = rng.choice((rng.randint(1, 60), rng.randint(1, 900)))  # some ask often
         year = rng.choice((2024, 2025, 2026))
-        created = datetime(year, 1, 1) + timedelta(seconds=rng.randrange(365 * 86400))
-        if rid % 97 == 0:
-            created = datetime(year, 1, 1)
-        elif rid % 89 == 0:
-            created = datetime(year, 12, 31, 23, 59, 59)
-        elif rid % 83 == 0 and requests:  # same person, same instant: the lower id is first
+        created = created_at(rng, rid, year, zone)
+        if rid % 83 == 0 and requests:  # same person, same instant: the lower id is first
             prev = requests[-1]
             person, created = prev["person"], prev["created_at"]
-            year = created.year
+            year = wall(created, zone).year
         age = rng.choice(EDGE_AGES) if rng.random() < 0.6 else rng.randint(5, 90)
         situation = rng.choice(SITUATIONS)
         kind = rng.choice(KINDS)
@@ -183,7 +223,9 @@ def generate(rng: random.Random) -> Tally:
                 "feedback_met": met,
             }
         )
-        y, month = str(year), created.strftime("%Y-%m")
+        local = wall(created, zone)
+        assert local.year == year  # the data set stays within the local years
+        y, month = str(year), local.strftime("%Y-%m")
         for scope in (y, "all"):
             t.requests[scope] += 1
             t.people[scope].add(person)
@@ -219,7 +261,7 @@ def generate(rng: random.Random) -> Tally:
                     "created_at": at,
                 }
             )
-            t.contacted[str(at.year)].add(amb)
+            t.contacted[str(wall(at, zone).year)].add(amb)
             t.contacted["all"].add(amb)
         reassigned = rng.choice((0, 0, 1, 2)) if offered else 0
         went_unmatched = state == "unmatched" or rng.random() < 0.08
@@ -350,10 +392,20 @@ def assert_adds_up(s: dict[str, Any]) -> None:
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> Iterator[Path]:
+def zone_name() -> str:
+    """The configured zone: the default unless a test is parametrized with another."""
+    return "Europe/Paris"
+
+
+@pytest.fixture
+def config(tmp_path: Path, zone_name: str) -> Iterator[Path]:
     text = (PROJECT_ROOT / "mailflow.example.toml").read_text(encoding="utf-8")
+    text = text.replace("db/mailflow.sqlite3", "stats.sqlite3")
+    if zone_name != "Europe/Paris":  # else the default, the example's commented-out line
+        text += f'\n[schedule]\ntimezone = "{zone_name}"\n'
     path = tmp_path / "mailflow.toml"
-    path.write_text(text.replace("db/mailflow.sqlite3", "stats.sqlite3"), encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
+    assert str(load_config(path).schedule.zone) == zone_name
     open_database(load_config(path).database.url, tmp_path)
     yield path
     database.obj.close()
@@ -361,8 +413,8 @@ def config(tmp_path: Path) -> Iterator[Path]:
 
 
 @pytest.fixture
-def tally(config: Path) -> Tally:
-    return generate(random.Random(20240917))
+def tally(config: Path, zone_name: str) -> Tally:
+    return generate(random.Random(20240917), ZoneInfo(zone_name))
 
 
 def run(config: Path, capsys: pytest.CaptureFixture[str], *args: str) -> str:
@@ -372,6 +424,17 @@ def run(config: Path, capsys: pytest.CaptureFixture[str], *args: str) -> str:
     return out.out
 
 
+ZONES = pytest.mark.parametrize(
+    "zone_name",
+    [
+        "Europe/Paris",  # the default: UTC+1, +2 in summer
+        "UTC",  # stored times as they are
+        "Asia/Kolkata",  # UTC+5:30 all year
+    ],
+)
+
+
+@ZONES
 def test_every_figure_per_year_and_overall(
     config: Path, tally: Tally, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -401,6 +464,7 @@ def test_every_figure_per_year_and_overall(
     assert total["ambassadors"]["never_contacted"] > 0
 
 
+@ZONES
 def test_one_year(config: Path, tally: Tally, capsys: pytest.CaptureFixture[str]) -> None:
     doc = json.loads(run(config, capsys, "--year", "2025", "--json"))
     assert doc["year"] == 2025 and doc["years"] == ["2025"]
@@ -507,3 +571,76 @@ def test_a_breakdown_that_does_not_add_up_is_an_internal_error(
 def test_bad_year_is_reported(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--config", str(config), "stats", "--year", "20"]) == 2
     assert "--year 20" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "zone_name",
+    [
+        "Asia/Kathmandu",  # UTC+5:45
+        "Australia/Lord_Howe",  # +10:30, +11 in its summer: a half-hour DST
+        "America/Sao_Paulo",  # DST until 2019, starting at midnight
+        "Pacific/Apia",  # skipped 30 December 2011 (-10 to +14), DST until 2021
+        "America/St_Johns",  # -3:30, -2:30 in summer: behind UTC
+        "Africa/Casablanca",  # +1, back to +0 each Ramadan since 2019
+    ],
+)
+def test_local_months_in_odd_zones(config: Path, zone_name: str) -> None:
+    """The SQL files each stored time under the year and month of its wall-clock time as
+    zoneinfo gives it: around every local month start of 2010-2026 (to the microsecond)
+    and at random. On SQLite the lookup is built for 2015 to mid-2020 only: the times
+    outside go through the registered function."""
+    from mailflow.stats_sql import _postgres
+    from mailflow.stats_time import LocalTime
+
+    zone = ZoneInfo(zone_name)
+    rng = random.Random(zone_name)
+    moments = [
+        to_utc(datetime(y, m, 1), zone) + timedelta(seconds=d)
+        for y in range(2010, 2027)
+        for m in range(1, 13)
+        for d in (-7200, -3600, -1, -0.000001, 0, 1, 3599, 3600, 7200)
+    ]
+    start = datetime(2010, 1, 1)
+    moments += [start + timedelta(seconds=rng.randrange(17 * 365 * 86400)) for _ in range(500)]
+    Person.insert(id=1, email="p@users.test", created_at=start).execute()
+    rows = [
+        {"id": i, "person": 1, "state": "new", "created_at": at, "updated_at": at}
+        for i, at in enumerate(moments, start=1)
+    ]
+    with database.atomic():
+        for chunk in range(0, len(rows), 400):
+            Request.insert_many(rows[chunk : chunk + 400]).execute()
+    if _postgres():
+        local = LocalTime(zone, start, start, None)
+    else:
+        local = LocalTime(zone, datetime(2015, 1, 1), datetime(2020, 6, 30), database.connection())
+    year, month = local.year(Request.created_at), local.month(Request.created_at)
+    query = Request.select(Request.id, year, month).order_by(Request.id)
+    got = {i: (y, m) for i, y, m in database.execute(query).fetchall()}
+    want = {i: (str(wall(at, zone).year), wall(at, zone).strftime("%Y-%m")) for i, at in
+            enumerate(moments, start=1)}  # fmt: skip
+    assert got == want
+
+
+def test_report_takes_the_same_local_year(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`mailflow report --year` lists the requests `mailflow stats --year` counts: those of
+    the local year (Europe/Paris here), not of the stored UTC one."""
+    stored = {
+        1: datetime(2024, 12, 31, 23, 30),  # 00:30 on 1 January 2025 in Paris: 2025
+        2: datetime(2025, 7, 1, 12, 0),
+        3: datetime(2025, 12, 31, 22, 59, 59),  # 23:59:59 in Paris: still 2025
+        4: datetime(2025, 12, 31, 23, 0),  # midnight in Paris: 2026
+    }
+    Person.insert(id=1, email="p@users.test", created_at=stored[1]).execute()
+    for rid, at in stored.items():
+        Request.create(id=rid, person=1, state="new", created_at=at, updated_at=at)
+    doc = json.loads(run(config, capsys, "--year", "2025", "--json"))
+    assert doc["total"]["requests"] == 3
+    assert doc["by_year"]["2025"]["per_month"]["2025-01"]["requests"] == 1
+    assert doc["by_year"]["2025"]["per_month"]["2025-12"]["requests"] == 1
+    out = tmp_path / "site"
+    assert main(["--config", str(config), "report", "--year", "2025", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert sorted(p.name for p in (out / "requests").iterdir()) == ["1.html", "2.html", "3.html"]
