@@ -190,7 +190,7 @@ def check_section(s: dict[str, Any], where: str) -> None:
 def collect(year: int | None = None, zone: tzinfo = UTC) -> dict[str, Any]:
     """The whole document for `year` (or every year), checked; years and months are those
     of the local time in `zone` (the configuration's `[schedule] timezone`)."""
-    if year is not None and not 1900 <= year <= 9999:
+    if year is not None and not 1900 <= year <= 9998:  # its end, 1 January year+1, exists
         raise MailflowError(f"--year {year}: expected a year such as 2025")
     raw = gather(year, zone)
     if year is not None:

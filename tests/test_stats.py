@@ -569,8 +569,10 @@ def test_a_breakdown_that_does_not_add_up_is_an_internal_error(
 
 
 def test_bad_year_is_reported(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--config", str(config), "stats", "--year", "20"]) == 2
-    assert "--year 20" in capsys.readouterr().err
+    for year in ("20", "9999", "-1"):  # 9999: its end, 1 January 10000, is no date
+        assert main(["--config", str(config), "stats", "--year", year]) == 2
+        err = capsys.readouterr().err
+        assert err == f"mailflow: --year {year}: expected a year such as 2025\n", err
 
 
 @pytest.mark.parametrize(
