@@ -14,16 +14,8 @@ from .errors import MailflowError
 
 
 def cmd_log(cfg: Config, args: argparse.Namespace) -> int:
-    from .logview import (
-        FILTER_OPTIONS,
-        action_kinds,
-        actions,
-        log_data,
-        make_filter,
-        recorded_outcomes,
-        render_actions,
-        render_text,
-    )
+    from .log_filters import FILTER_OPTIONS, make_filter, recorded_outcomes
+    from .logview import action_kinds, actions, log_data, render_actions, render_text
     from .outcomes import known_outcomes
 
     open_db(cfg)
