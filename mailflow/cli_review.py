@@ -15,7 +15,8 @@ from .errors import MailflowError
 
 def cmd_log(cfg: Config, args: argparse.Namespace) -> int:
     from .log_filters import FILTER_OPTIONS, make_filter, recorded_outcomes
-    from .logview import action_kinds, actions, log_data, render_actions, render_text
+    from .log_render import render_text
+    from .logview import action_kinds, actions, log_data, render_actions
     from .outcomes import known_outcomes
 
     open_db(cfg)

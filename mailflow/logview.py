@@ -15,9 +15,10 @@ from typing import Any
 
 from peewee import fn
 
-from .clock import day_bounds, wall_iso, zone_name
+from .clock import day_bounds
 from .errors import MailflowError
 from .log_filters import LogFilter, matching_requests
+from .log_render import local_time, zone_line
 from .models import (
     Ambassador,
     Conversation,
@@ -288,15 +289,6 @@ def actions(
     return found
 
 
-def zone_line(zone: tzinfo) -> str:
-    """Said once above what people read, since the times are no longer the stored UTC."""
-    return f"Times in {zone_name(zone)}"
-
-
-def _at(iso: str | None, zone: tzinfo) -> str:
-    return wall_iso(iso, zone) or ""
-
-
 def render_actions(
     rows: list[dict[str, Any]],
     dated: bool = False,
@@ -312,7 +304,7 @@ def render_actions(
     for r in rows:
         about = [f"{k} #{r[k]}" for k in ("inbound", "outbound", "conversation") if k in r]
         where = f" [{', '.join(about)}]" if about else ""
-        lines.append(f"  {_at(r['at'], zone)}  {r['kind'].upper()} {r['cause']}{where}")
+        lines.append(f"  {local_time(r['at'], zone)}  {r['kind'].upper()} {r['cause']}{where}")
     return "\n".join(lines) + "\n"
 
 
@@ -330,48 +322,3 @@ def log_data(
     elif request_id is None:
         data["other_messages"] = unlinked_messages()
     return data
-
-
-def _who(party: dict[str, Any]) -> str:
-    return f"{party['role']} {party['name']}" if party.get("name") else party["role"]
-
-
-def _line(entry: dict[str, Any], zone: tzinfo) -> str:
-    at = _at(entry["at"], zone)
-    if entry["type"] == "message" and entry["direction"] == "in":
-        return (
-            f"  {at}  IN   #{entry['id']} from {_who(entry['from'])} to {_who(entry['to'])}: "
-            f"{entry['subject']!r} -> {entry['outcome'] or entry['status']}"
-        )
-    if entry["type"] == "message":
-        return (
-            f"  {at}  OUT  #{entry['id']} {entry['purpose']} from {_who(entry['from'])}"
-            f" to {_who(entry['to'])}: "
-            f"{entry['subject']!r} [{entry['status']}]"
-        )
-    if entry["type"] == "state":
-        return f"  {at}  STATE {entry['from'] or '-'} -> {entry['to']} ({entry['cause']})"
-    return f"  {at}  {entry['type'].upper()} {entry['cause']}"
-
-
-def render_text(data: dict[str, Any], zone: tzinfo = UTC) -> str:
-    """The timelines for people: times on `zone`'s clock, which the first line names."""
-    lines: list[str] = []
-    for r in data["requests"]:
-        where = r["commune"] or r["department"] or "lieu non précisé"
-        lines.append(
-            f"Request #{r['id']} [{r['state']}] {r['kind'] or '?'}: {r['trade'] or '?'}"
-            f" - {where} - age {r['age'] or '?'} - {r['situation'] or '?'}"
-        )
-        lines.extend(_line(e, zone) for e in r["timeline"])
-        lines.append("")
-    others = data.get("other_messages") or []
-    if others:
-        lines.append("Messages outside any request:")
-        lines.extend(_line(e, zone) for e in others)
-    if not lines:
-        empty = "No request matches these filters." if data.get("filtered") else None
-        lines.append(empty or "No requests recorded yet.")
-    else:
-        lines.insert(0, zone_line(zone))
-    return "\n".join(lines).rstrip() + "\n"
