@@ -7,18 +7,13 @@ ambassador, the first name alone for a person): never by address.
 
 from __future__ import annotations
 
-import operator
-from collections.abc import Sequence
-from datetime import UTC, date, datetime, tzinfo
-from functools import reduce
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from peewee import fn
 
-from .clock import day_bounds
-from .errors import MailflowError
+from .clock import utc_iso
 from .log_filters import LogFilter, matching_requests
-from .log_render import local_time, zone_line
 from .models import (
     Ambassador,
     Conversation,
@@ -28,10 +23,6 @@ from .models import (
     Person,
     Request,
 )
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat(timespec="seconds") + "Z" if value else None
 
 
 def ambassador_name(a: Ambassador | None) -> str | None:
@@ -90,7 +81,7 @@ def _inbound_entry(m: InboundMessage, names: Names) -> dict[str, Any]:
     cid = m.conversation_id
     to_role = _OTHER_SIDE.get(m.role or "") if cid else None
     return {
-        "at": _iso(m.received_at),
+        "at": utc_iso(m.received_at),
         "type": "message",
         "direction": "in",
         "id": m.id,
@@ -108,7 +99,7 @@ def _outbound_entry(m: OutboundMail, names: Names) -> dict[str, Any]:
     relayed = m.purpose == "relay" and cid is not None
     from_role = _OTHER_SIDE.get(m.recipient_role) if relayed else None
     return {
-        "at": _iso(m.created_at),
+        "at": utc_iso(m.created_at),
         "type": "message",
         "direction": "out",
         "id": m.id,
@@ -118,12 +109,12 @@ def _outbound_entry(m: OutboundMail, names: Names) -> dict[str, Any]:
         "to": names.of(m.recipient_role, cid, m.recipient),
         "subject": m.subject,
         "status": m.status,
-        "sent_at": _iso(m.sent_at),
+        "sent_at": utc_iso(m.sent_at),
     }
 
 
 def _event_entry(e: Event) -> dict[str, Any]:
-    entry: dict[str, Any] = {"at": _iso(e.at), "type": e.kind, "cause": e.cause}
+    entry: dict[str, Any] = {"at": utc_iso(e.at), "type": e.kind, "cause": e.cause}
     if e.kind == "state":
         entry.update({"from": e.old_state, "to": e.new_state})
     return entry
@@ -213,14 +204,14 @@ def request_timeline(request: Request) -> dict[str, Any]:
         "age": request.age,
         "minor": request.minor,
         "situation": request.situation,
-        "created_at": _iso(request.created_at),
-        "first_answer_at": _iso(request.first_answer_at),
-        "escalated_at": _iso(request.escalated_at),
+        "created_at": utc_iso(request.created_at),
+        "first_answer_at": utc_iso(request.first_answer_at),
+        "escalated_at": utc_iso(request.escalated_at),
         "feedback": {
-            "asked_at": _iso(request.feedback_asked_at),
+            "asked_at": utc_iso(request.feedback_asked_at),
             "score": request.feedback_score,
             "met": request.feedback_met,
-            "answered_at": _iso(request.feedback_answered_at),
+            "answered_at": utc_iso(request.feedback_answered_at),
         },
         "timeline": entries,
     }
@@ -233,79 +224,6 @@ def unlinked_messages() -> list[dict[str, Any]]:
     )
     names = Names()
     return [_inbound_entry(m, names) | {"sender_role": m.role} for m in query]
-
-
-def action_kinds(given: str | None) -> tuple[str, ...]:
-    """`--kind privacy,import` -> the kinds wanted; each one is a kind recorded outside any
-    request or the first word of some (`privacy` for privacy-export, privacy-forget, ...),
-    so a typo is named instead of listing nothing."""
-    if not given:
-        return ()
-    wanted = tuple(k.strip().lower() for k in given.split(",") if k.strip())
-    recorded = sorted(
-        k for (k,) in Event.select(Event.kind).where(Event.request.is_null()).distinct().tuples()
-    )
-    for kind in wanted:
-        if not any(r == kind or r.startswith(f"{kind}-") for r in recorded):
-            known = ", ".join(recorded) or "none yet"
-            raise MailflowError(f"--kind {kind!r}: no such action recorded (recorded: {known})")
-    return wanted
-
-
-def actions(
-    since: date | None = None,
-    until: date | None = None,
-    kinds: Sequence[str] = (),
-    zone: tzinfo = UTC,
-) -> list[dict[str, Any]]:
-    """Every event outside any request, oldest first: what coordinators and the daemon did
-    to the whole programme (imports, exports, erasures, purges, newsletters, schema
-    upgrades, quarantine decisions, ...), with the message or mail it concerns if any;
-    only of `kinds` (a kind, or the first word of kinds: see action_kinds) when given;
-    `since` and `until` are days of `zone`."""
-    query = Event.select().where(Event.request.is_null())
-    if kinds:
-        query = query.where(
-            reduce(
-                operator.or_,
-                [
-                    (Event.kind == k) | (fn.SUBSTR(Event.kind, 1, len(k) + 1) == f"{k}-")
-                    for k in kinds
-                ],
-            )
-        )
-    start, end = day_bounds(since, until, zone)
-    if start is not None:
-        query = query.where(Event.at >= start)
-    if end is not None:
-        query = query.where(Event.at < end)
-    found = []
-    for e in query.order_by(Event.at, Event.id):
-        entry: dict[str, Any] = {"at": _iso(e.at), "id": e.id, "kind": e.kind, "cause": e.cause}
-        for name in ("inbound", "outbound", "conversation"):
-            if getattr(e, f"{name}_id") is not None:
-                entry[name] = getattr(e, f"{name}_id")
-        found.append(entry)
-    return found
-
-
-def render_actions(
-    rows: list[dict[str, Any]],
-    dated: bool = False,
-    kinds: Sequence[str] = (),
-    zone: tzinfo = UTC,
-) -> str:
-    """The actions for people: times on `zone`'s clock, which the first line names."""
-    if not rows and kinds:
-        return f"No action of kind {', '.join(kinds)} recorded in these dates.\n"
-    if not rows:
-        return "No action recorded in these dates.\n" if dated else "No action recorded yet.\n"
-    lines = [zone_line(zone), "Actions outside any request:"]
-    for r in rows:
-        about = [f"{k} #{r[k]}" for k in ("inbound", "outbound", "conversation") if k in r]
-        where = f" [{', '.join(about)}]" if about else ""
-        lines.append(f"  {local_time(r['at'], zone)}  {r['kind'].upper()} {r['cause']}{where}")
-    return "\n".join(lines) + "\n"
 
 
 def log_data(
