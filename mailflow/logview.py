@@ -10,69 +10,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from peewee import fn
-
 from .clock import utc_iso
 from .log_filters import LogFilter, matching_requests
-from .models import (
-    Ambassador,
-    Conversation,
-    Event,
-    InboundMessage,
-    OutboundMail,
-    Person,
-    Request,
-)
-
-
-def ambassador_name(a: Ambassador | None) -> str | None:
-    """First name and last initial: "Marie L."."""
-    if a is None:
-        return None
-    initial = (a.last_name or "").strip()[:1]
-    return f"{a.first_name} {initial.upper()}." if initial else a.first_name
-
-
-def _party(role: str | None, name: str | None = None) -> dict[str, str | None]:
-    return {"role": role or "unknown", "name": name}
-
-
-class Names:
-    """The first names of one timeline's parties, each looked up once."""
-
-    def __init__(self, request: Request | None = None) -> None:
-        self.person: str | None = None
-        self.conversations: dict[int, Conversation] = {}
-        if request is not None:
-            self.person = request.first_name or request.person.first_name
-            query = Conversation.select(Conversation, Ambassador).join(Ambassador)
-            self.conversations = {c.id: c for c in query.where(Conversation.request == request)}
-        self._by_email: dict[str, str | None] = {}
-
-    def ambassador(self, conversation_id: int | None, email: str | None) -> str | None:
-        conv = self.conversations.get(conversation_id) if conversation_id else None
-        if conv is not None:
-            return ambassador_name(conv.ambassador)
-        key = (email or "").strip().lower()
-        if key and key not in self._by_email:
-            found = Ambassador.get_or_none(fn.LOWER(Ambassador.email) == key)
-            self._by_email[key] = ambassador_name(found)
-        return self._by_email.get(key)
-
-    def of(
-        self, role: str | None, conversation_id: int | None, email: str | None
-    ) -> dict[str, str | None]:
-        """The party of `role`, named when it is a person or an ambassador."""
-        if role == "person":
-            name = self.person
-            if name is None and email:
-                found = Person.get_or_none(fn.LOWER(Person.email) == email.strip().lower())
-                name = found.first_name if found else None
-            return _party(role, name)
-        if role == "ambassador":
-            return _party(role, self.ambassador(conversation_id, email))
-        return _party(role)
-
+from .log_parties import Names, party
+from .models import Event, InboundMessage, OutboundMail, Request
 
 _OTHER_SIDE = {"person": "ambassador", "ambassador": "person"}
 
@@ -87,7 +28,7 @@ def _inbound_entry(m: InboundMessage, names: Names) -> dict[str, Any]:
         "id": m.id,
         "from_role": m.role or "unknown",
         "from": names.of(m.role, cid, m.sender),
-        "to": names.of(to_role, cid, None) if to_role else _party("mailflow"),
+        "to": names.of(to_role, cid, None) if to_role else party("mailflow"),
         "subject": m.subject,
         "outcome": m.outcome,
         "status": m.status,
@@ -105,7 +46,7 @@ def _outbound_entry(m: OutboundMail, names: Names) -> dict[str, Any]:
         "id": m.id,
         "purpose": m.purpose,
         "to_role": m.recipient_role,
-        "from": names.of(from_role, cid, None) if from_role else _party("mailflow"),
+        "from": names.of(from_role, cid, None) if from_role else party("mailflow"),
         "to": names.of(m.recipient_role, cid, m.recipient),
         "subject": m.subject,
         "status": m.status,
