@@ -17,7 +17,7 @@ def cmd_log(cfg: Config, args: argparse.Namespace) -> int:
     from .log_actions import action_kinds, actions, render_actions
     from .log_filters import FILTER_OPTIONS, make_filter, recorded_outcomes
     from .log_render import render_text
-    from .logview import log_data
+    from .log_timeline import log_data
     from .outcomes import known_outcomes
 
     open_db(cfg)

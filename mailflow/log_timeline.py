@@ -1,8 +1,9 @@
-"""The exchange log as coordinators read it: one timeline per request.
+"""The exchange log's data: one timeline per request, and the mail outside any request.
 
-Coordinators narrow it with filters (person, ambassador, trade, département, state, dates,
-inbound outcome). Each message names its parties by role and first name ("Marie L." for an
-ambassador, the first name alone for a person): never by address.
+Messages in and out, state changes and events merged in one order every backend gives
+alike, times as stored UTC ISO text: this is `mailflow log --json`, what log_render shows
+people and what `mailflow report` pages. Which requests comes from log_filters; how the
+parties are named (never by address) from log_parties.
 """
 
 from __future__ import annotations
