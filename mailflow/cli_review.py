@@ -14,16 +14,10 @@ from .errors import MailflowError
 
 
 def cmd_log(cfg: Config, args: argparse.Namespace) -> int:
-    from .logview import (
-        FILTER_OPTIONS,
-        action_kinds,
-        actions,
-        log_data,
-        make_filter,
-        recorded_outcomes,
-        render_actions,
-        render_text,
-    )
+    from .log_actions import action_kinds, actions, render_actions
+    from .log_filters import FILTER_OPTIONS, make_filter, recorded_outcomes
+    from .log_render import render_text
+    from .log_timeline import log_data
     from .outcomes import known_outcomes
 
     open_db(cfg)

@@ -70,6 +70,12 @@ def wall(moment: datetime | None, zone: tzinfo, pattern: str = "%Y-%m-%d %H:%M:%
     return local(moment, zone).strftime(pattern) if moment is not None else None
 
 
+def utc_iso(moment: datetime | None) -> str | None:
+    """A stored naive UTC time as a machine's ISO text ('2026-05-04T10:00:00Z'): what
+    `--json` gives, to the second, and what wall_iso reads back."""
+    return moment.isoformat(timespec="seconds") + "Z" if moment else None
+
+
 def wall_iso(iso: str | None, zone: tzinfo, pattern: str = "%Y-%m-%d %H:%M:%S") -> str | None:
     """The same for a machine's ISO text ('2026-05-04T10:00:00Z', as `--json` gives it)."""
     if not iso:

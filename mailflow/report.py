@@ -1,7 +1,7 @@
 """`mailflow report`: a static site of one year, for coordinators who would rather look.
 
 The figures come from `mailflow.stats` (the same checked numbers as `mailflow stats`), the
-timelines from `mailflow.logview`; this module only shapes them for French-speaking eyes,
+timelines from `mailflow.log_timeline`; this module only shapes them for French-speaking eyes,
 renders `templates/report/*.html` and writes the files. Everything is self-contained (inline
 CSS and SVG, relative links) so the site opens from disk. Addresses never reach a page:
 every text is masked before rendering and every page is checked before writing.
@@ -20,7 +20,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from . import clock, report_svg, stats, stats_keys
 from .config import PROJECT_ROOT
 from .errors import MailflowError
-from .logview import request_timeline
+from .log_timeline import request_timeline
 from .models import Request
 from .record import log_event
 
