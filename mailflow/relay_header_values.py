@@ -14,7 +14,7 @@ from email.message import Message
 from email.utils import collapse_rfc2231_value, quote
 from urllib.parse import quote as url_quote
 
-from .scrub import ENCODED_WORD, decode_encoded_word
+from .text_view import ENCODED_WORD, decode_encoded_word
 
 
 def clean_value(value: str) -> str:

@@ -4,24 +4,21 @@ Both sides read one list of the ways "@" and "." are written around an address
 (address_variants.py), so they cannot drift apart; the code that uses it is separate, so
 that a bug in one is caught by the other: replacement here, detection in leaks.py.
 
-The replacement side first builds a normalised view of the text that remembers where each
-of its characters came from: HTML entities and %XX decoded (twice, for double escaping),
-compatibility forms folded (full-width "＠"), case and accents folded, invisible characters
-(zero-width space, soft hyphen, bidi marks) dropped. It searches that view for each secret,
-written any of the listed ways, with spaces, line breaks and "> " quote markers between the
-words, then replaces the matching stretch of the original text: the rest stays byte for
-byte. HTML is searched twice, with its tags as spaces, then with its tags removed (an
-address cut by `<span>`), and the tags inside a replaced stretch are kept. Optionally any
-other address (a third party's) is masked the same way.
+The replacement side first builds a normalised view of the text (text_view.py) that
+remembers where each of its characters came from: HTML entities and %XX decoded (twice, for
+double escaping), compatibility forms folded (full-width "＠"), case and accents folded,
+invisible characters (zero-width space, soft hyphen, bidi marks) dropped. It searches that
+view for each secret, written any of the listed ways, with spaces, line breaks and "> "
+quote markers between the words, then replaces the matching stretch of the original text:
+the rest stays byte for byte. HTML is searched twice, with its tags as spaces, then with
+its tags removed (an address cut by `<span>`), and the tags inside a replaced stretch are
+kept. Optionally any other address (a third party's) is masked the same way.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import html
 import re
-import unicodedata
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -36,6 +33,7 @@ from .address_variants import (
     OTHER_AT_WORDS,
     any_of,
 )
+from .text_view import FOLD, TAGS, TextView, text_view
 from .textnorm import fold
 
 MASK = "[adresse masquée]"
@@ -66,172 +64,6 @@ class Others:
     @classmethod
     def keeping(cls, addresses: Collection[str], mask: str = MASK) -> Others:
         return cls(frozenset(fold(a.strip()) for a in addresses if "@" in a), mask)
-
-
-# ---------------------------------------------------------------- the normalised view
-
-_ENTITY = r"&(?:\#[0-9]{1,7};?|\#[xX][0-9a-fA-F]{1,6};?|[A-Za-z][A-Za-z0-9]{1,31};)"
-_PERCENT = r"(?:%[0-9A-Fa-f]{2})+"
-# An RFC 2047 encoded word, as found in header blocks pasted into text ("=?utf-8?q?...?=").
-# (Leniently, as mail clients and Python's email.header read them: spaces or "?" inside, no
-# "?=" at the end.)
-ENCODED_WORD = r"=\?[^?\r\n]*?\?[QqBb]\?(?:[^\r\n]*?\?=|[^? \t\r\n]*)"
-_TAG = r"<!--.*?-->|<[A-Za-z/!?][^<>]*>"
-_FOLD = r"\r?\n[ \t]+"  # a folded line (RFC 5322, 5545): the break is not in the text
-_SPECIALS = {
-    (untag, unfold): re.compile(
-        "|".join([ENCODED_WORD, _ENTITY, _PERCENT] + [_TAG] * untag + [_FOLD] * unfold), re.S
-    )
-    for untag in (False, True)
-    for unfold in (False, True)
-}
-_TAGS = re.compile(_TAG, re.S)
-_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
-# Tags that may cut a word without a space showing ("jean<span>@</span>x.org"); any other
-# tag (<br>, <div>, <td>, <a>...) separates words.
-_INLINE_TAG = re.compile(
-    r"<!--|</?(?:span|b|i|u|s|em|strong|font|wbr|small|big|sub|sup|strike|ins|del|mark|abbr|"
-    r"code|tt|o:p)\b",
-    re.I,
-)
-
-
-@lru_cache(maxsize=4096)
-def _norm_char(c: str) -> str:
-    """One character as the matchers see it: "" for an invisible one."""
-    if unicodedata.category(c) == "Cf":  # zero-width space, soft hyphen, bidi marks, BOM
-        return ""
-    return fold(c)
-
-
-_ENCODED_WORD_PARTS = re.compile(r"=\?([^?*\r\n]*?)(?:\*[^?\r\n]*)?\?([QqBb])\?([^\r\n]*?)(?:\?=)?")
-_QP_BYTE = re.compile(rb"=([0-9A-Fa-f]{2})")
-
-
-def decode_encoded_word(token: str) -> str:
-    """One RFC 2047 encoded word decoded, leniently, as mail clients do (a missing "?=",
-    an unknown charset); the token itself if it cannot be read."""
-    m = _ENCODED_WORD_PARTS.fullmatch(token)
-    if m is None:
-        return token
-    charset, encoding, text = m.groups()
-    if encoding in "Qq":
-        raw = text.replace("_", " ").encode("latin-1", "replace")
-        data = _QP_BYTE.sub(lambda b: bytes([int(b.group(1), 16)]), raw)
-    else:
-        try:
-            data = base64.b64decode(text + "=" * (-len(text) % 4))
-        except (binascii.Error, ValueError):
-            return token
-    try:
-        return data.decode(charset)
-    except UnicodeDecodeError:  # bytes of another charset: as Windows-1252, like clients
-        return data.decode("cp1252", "replace")
-    except (LookupError, ValueError):  # an unknown charset (ValueError: a NUL in its name)
-        return data.decode("latin-1")
-
-
-def _percent(token: str) -> str:
-    raw = bytes.fromhex(token.replace("%", ""))
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")
-
-
-@dataclass
-class _View:
-    """Normalised text; character i came from original[starts[i]:ends[i]] (the same index
-    when `starts` is None: plain ASCII, only lower-cased)."""
-
-    text: str
-    starts: list[int] | None = None
-    ends: list[int] | None = None
-
-    def span(self, a: int, b: int) -> tuple[int, int]:
-        if self.starts is None or self.ends is None:
-            return a, b
-        return self.starts[a], self.ends[b - 1]
-
-    def origin(self, i: int) -> int:
-        return i if self.starts is None else self.starts[i]
-
-
-def _pass(text: str, untag: bool, unfold: bool = False) -> tuple[_View, bool]:
-    """One decoding pass; the flag says whether decoding produced another escape."""
-    pattern = _SPECIALS[untag, unfold]
-    if text.isascii() and not pattern.search(text):
-        return _View(text.lower()), False
-    out: list[str] = []
-    starts: list[int] = []
-    ends: list[int] = []
-    again = False
-
-    def ascii(s: str, offset: int) -> None:
-        out.append(s.lower())
-        starts.extend(range(offset, offset + len(s)))
-        ends.extend(range(offset + 1, offset + len(s) + 1))
-
-    def plain(s: str, offset: int) -> None:
-        pos = 0
-        for m in _NON_ASCII.finditer(s):  # ASCII runs at once, the rest one by one
-            if m.start() > pos:
-                ascii(s[pos : m.start()], offset + pos)
-            for i in range(m.start(), m.end()):
-                n = _norm_char(s[i])
-                out.append(n)
-                starts.extend([offset + i] * len(n))
-                ends.extend([offset + i + 1] * len(n))
-            pos = m.end()
-        if pos < len(s):
-            ascii(s[pos:], offset + pos)
-
-    def decoded(s: str, start: int, end: int) -> None:
-        for c in s:
-            n = _norm_char(c)
-            out.append(n)
-            starts.extend([start] * len(n))
-            ends.extend([end] * len(n))
-
-    pos = 0
-    for m in pattern.finditer(text):
-        if m.start() > pos:
-            plain(text[pos : m.start()], pos)
-        token = m.group()
-        if token.startswith("<"):  # a tag: dropped inside a line, a space between blocks
-            if not _INLINE_TAG.match(token):
-                decoded(" ", m.start(), m.end())
-        elif token[0] in "\r\n":  # a fold: dropped
-            pass
-        elif token.startswith("=?"):
-            value = decode_encoded_word(token)
-            decoded(value, m.start(), m.end())
-        elif token.startswith("%"):
-            value = _percent(token)
-            again = again or "%" in value or "&" in value
-            decoded(value, m.start(), m.end())
-        else:
-            value = html.unescape(token)
-            if value == token:
-                plain(token, m.start())
-            else:
-                again = again or "&" in value or "%" in value
-                decoded(value, m.start(), m.end())
-        pos = m.end()
-    if pos < len(text):
-        plain(text[pos:], pos)
-    return _View("".join(out), starts, ends), again
-
-
-def _view(text: str, untag: bool = False, unfold: bool = False) -> _View:
-    first, again = _pass(text, untag, unfold)
-    if not again:
-        return first
-    second, _ = _pass(first.text, False)  # "&amp;#64;": decoded twice
-    n = len(second.text)
-    starts = [first.origin(second.origin(i)) for i in range(n)]
-    ends = [first.span(*second.span(i, i + 1))[1] for i in range(n)]
-    return _View(second.text, starts, ends)
 
 
 # ---------------------------------------------------------------- replacement patterns
@@ -338,7 +170,7 @@ def _compile(secrets: tuple[Secret, ...], html_mode: bool, others: bool) -> _Com
     )
 
 
-def _glued(text: str, view: _View, end: int) -> bool:
+def _glued(text: str, view: TextView, end: int) -> bool:
     """Does the match end inside a longer word? An upper-case letter right after is a new
     word glued on ("gmail.comMerci"), anything else of a word continues the domain."""
     if end >= len(view.text) or not re.match(r"[\w-]", view.text[end]):
@@ -356,7 +188,7 @@ def _apply(text: str, spans: list[tuple[int, int, str]], keep_tags: bool) -> str
             continue
         out += [text[pos:start], replacement]
         if keep_tags:  # "jean<span>@</span>x.org": the replacement, then "<span></span>"
-            out += _TAGS.findall(text, start, end)
+            out += TAGS.findall(text, start, end)
         pos = end
     out.append(text[pos:])
     return "".join(out)
@@ -364,7 +196,7 @@ def _apply(text: str, spans: list[tuple[int, int, str]], keep_tags: bool) -> str
 
 def _replace_addresses(
     text: str,
-    view: _View,
+    view: TextView,
     compiled: _Compiled,
     secrets: tuple[Secret, ...],
     others: Others | None,
@@ -398,7 +230,7 @@ def _replace_addresses(
     return _apply(text, spans, keep_tags)
 
 
-def _kept_then_glued(text: str, view: _View, m: re.Match[str], others: Others) -> bool:
+def _kept_then_glued(text: str, view: TextView, m: re.Match[str], others: Others) -> bool:
     """A kept address with a word glued on ("relay+x@mailflow.testMerci")."""
     for kept in others.keep:
         end = m.start() + len(kept)
@@ -410,7 +242,7 @@ def _kept_then_glued(text: str, view: _View, m: re.Match[str], others: Others) -
 def _cut_by_fold(original: str) -> bool:
     """Does a fold cut this address before its last label? ("rh@x.test\n bonjour" is an
     address, then a word on the next line: found already, without unfolding.)"""
-    parts = re.split(_FOLD, original)
+    parts = re.split(FOLD, original)
     return len(parts) > 1 and "." in parts[-1]
 
 
@@ -428,19 +260,19 @@ def _canonical(matched: str) -> str:
 def _replace_names(text: str, secrets: tuple[Secret, ...], html_mode: bool) -> str:
     compiled = _compile(secrets, html_mode, False)
     escape = html.escape if html_mode else str
-    view = _view(text)
+    view = text_view(text)
     for pattern, _ in compiled.displays:  # the names just before a replaced address
         spans = [(*view.span(m.start(), m.end()), "") for m in pattern.finditer(view.text)]
         if spans:
             text = _apply(text, spans, False)
-            view = _view(text)
+            view = text_view(text)
     for pattern, index in compiled.names:
         replacement = escape(secrets[index].replacement)
         found = pattern.finditer(view.text)
         spans = [(*view.span(m.start(), m.end()), replacement) for m in found]
         if spans:
             text = _apply(text, spans, False)
-            view = _view(text)
+            view = text_view(text)
     return text
 
 
@@ -450,16 +282,16 @@ def _scrub(text: str, secrets: Sequence[Secret], others: Others | None, html_mod
         return text
     compiled = _compile(secrets, html_mode, others is not None)
     args = (compiled, secrets, others, html_mode)
-    view = _view(text)
+    view = text_view(text)
     replaced = _replace_addresses(text, view, *args, keep_tags=html_mode)
     if replaced != text:
-        text, view = replaced, _view(replaced)
+        text, view = replaced, text_view(replaced)
     # An address cut by tags: search again without them (if, cheaply, there is anything).
-    if html_mode and "<" in text and compiled.addresses.search(_TAGS.sub("", view.text)):
-        text = _replace_addresses(text, _view(text, untag=True), *args, keep_tags=True)
+    if html_mode and "<" in text and compiled.addresses.search(TAGS.sub("", view.text)):
+        text = _replace_addresses(text, text_view(text, untag=True), *args, keep_tags=True)
     # An address cut by a folded line ("amb1@pr\r\n os.test"): search again unfolded.
     if not html_mode and re.search(r"\n[ \t]", text):
-        unfolded = _view(text, unfold=True)
+        unfolded = text_view(text, unfold=True)
         if unfolded.text != view.text and compiled.addresses.search(unfolded.text):
             text = _replace_addresses(text, unfolded, *args, keep_tags=False, unfolded=True)
     if any(s.names for s in secrets):
