@@ -19,6 +19,9 @@ DOT_WORDS = ("dot", "point")
 BRACKETS = ("()", "[]", "{}", "<>")
 # Words an unknown address may use: "at" and "chez" are too common to mark a third party.
 OTHER_AT_WORDS = ("arobase", "arrobase")
+# In a person's own request, where no address is ever wanted: "at" too ("x at gmail.com"
+# is no French prose), but not "chez" ("un stage chez Orange.fr").
+OWN_TEXT_AT_WORDS = (*OTHER_AT_WORDS, "at")
 
 
 def any_of(items: Sequence[str]) -> str:

@@ -45,7 +45,7 @@ def chase_ambassador(ctx: Context, policy: FollowupPolicy, conv_id: int, now: da
     if due <= conv.reminders_sent:
         return ""
     intro = MessageIdMap.get_or_none(MessageIdMap.conversation == conv)
-    view = request_view(conv.request, ctx.ref)
+    view = request_view(conv.request, ctx.ref, keep=(ctx.cfg.relay.address,))
     send_auto(
         ctx,
         "reminder_ambassador",

@@ -12,6 +12,7 @@ from .addresses import message_id_of, new_token
 from .clock import stamp
 from .compose import automatic_mail, new_message_id, render
 from .context import Context
+from .first_names import first_name_or_none
 from .leases import lock_routing
 from .minors import likely_under_15
 from .models import Ambassador, Conversation, InboundMessage, MessageIdMap, Person, Request
@@ -105,7 +106,7 @@ def request_fields(person: Person, parsed: ParsedRequest, address: str, name: st
     on the person too)."""
     place = parsed.place
     secret = Secret(address=address, replacement="[adresse masquée]")
-    first_name = parsed.first_name or first_name_from_display(name)
+    first_name = first_name_or_none(parsed.first_name) or first_name_from_display(name)
     if first_name and person.first_name != first_name:
         person.first_name = first_name
         person.save()
@@ -123,7 +124,7 @@ def request_fields(person: Person, parsed: ParsedRequest, address: str, name: st
         age=parsed.age,
         minor=likely_under_15(parsed.age, parsed.situation, _ages_stated(person), stamp()),
         situation=parsed.situation,
-        first_name=first_name or person.first_name,
+        first_name=first_name or first_name_or_none(person.first_name),
         message=scrub_text(parsed.message, [secret]),
     )
 
@@ -144,7 +145,7 @@ def first_name_from_display(display: str) -> str | None:
         return None
     if first.lower() in {"famille", "mme", "madame", "monsieur", "m.", "mr", "mrs", "ms"}:
         return None
-    return first
+    return first_name_or_none(first)
 
 
 def want_of(request: Request) -> Want:
@@ -239,7 +240,7 @@ def offer(
         created_at=stamp(),
     )
     relay = ctx.cfg.relay
-    view = request_view(request, ctx.ref)
+    view = request_view(request, ctx.ref, keep=(relay.address,))
     data = {"request": view, "ambassador": ambassador_view(ambassador), "relay": relay}
     data.update(extra or {})
     intro_id, ack_id = new_message_id(relay.domain), new_message_id(relay.domain)

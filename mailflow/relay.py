@@ -11,6 +11,7 @@ from .compose import LOOP_HEADER, new_message_id
 from .context import Context
 from .ending import handle_person_stop, is_person_stop
 from .feedback import handle_feedback
+from .first_names import first_name_or_none
 from .handover import closed_notice_data, reason_of
 from .limits import explain_removed, strip_attachments, warn_cc
 from .models import Conversation, InboundMessage, MessageIdMap, OutboundMail, Request
@@ -134,7 +135,7 @@ def _forward(
         display, reply_token = ambassador.first_name, conv.person_token
         recipient, role = request.person.email, PERSON
     else:
-        display = request.first_name or "Votre contact"
+        display = first_name_or_none(request.first_name) or "Votre contact"
         reply_token, recipient, role = conv.ambassador_token, ambassador.email, AMBASSADOR
     new_id = new_message_id(relay.domain)
     original_id = message_id_of(msg) or ""

@@ -31,6 +31,7 @@ from .address_variants import (
     DOT_WORDS,
     OPEN,
     OTHER_AT_WORDS,
+    OWN_TEXT_AT_WORDS,
     any_of,
 )
 from .text_view import FOLD, TAGS, TextView, text_view
@@ -56,14 +57,19 @@ class Secret:
 
 @dataclass(frozen=True)
 class Others:
-    """Mask every address except these (folded, compared whole) with `mask`."""
+    """Mask every address except these (folded, compared whole) with `mask`.
+
+    `words`: also those written out with words ("sophie point x arobase gmail point com",
+    "x at gmail.com"), for a person's own text (a request), where an address of anyone is
+    never wanted; in a relayed reply "point" and "at" between words are too often prose."""
 
     keep: frozenset[str]
     mask: str = MASK
+    words: bool = False
 
     @classmethod
-    def keeping(cls, addresses: Collection[str], mask: str = MASK) -> Others:
-        return cls(frozenset(fold(a.strip()) for a in addresses if "@" in a), mask)
+    def keeping(cls, addresses: Collection[str], mask: str = MASK, words: bool = False) -> Others:
+        return cls(frozenset(fold(a.strip()) for a in addresses if "@" in a), mask, words)
 
 
 # ---------------------------------------------------------------- replacement patterns
@@ -116,15 +122,20 @@ _LABEL = r"[\w-]+"
 _TLD = r"(?:[^\W\d_]{2,}|xn--[\w-]+)"  # letters: not a price (2.50), not a Content-ID
 
 
-def _any_address_pattern(html_mode: bool) -> str:
+def _any_address_pattern(html_mode: bool, words: bool = False) -> str:
     sp = _SP_HTML if html_mode else _SP_TEXT
-    at = _separator(AT_SYMBOLS[:1], AT_WORDS, OTHER_AT_WORDS, sp, spaced=False)
-    dot = _separator(DOT_SYMBOLS[:1], DOT_WORDS, (), sp, spaced=False)
+    at_words = OWN_TEXT_AT_WORDS if words else OTHER_AT_WORDS
+    at = _separator(AT_SYMBOLS[:1], AT_WORDS, at_words, sp, spaced=False)
+    dot = _separator(DOT_SYMBOLS[:1], DOT_WORDS, DOT_WORDS if words else (), sp, spaced=False)
     local = rf"{_LOCAL_CHAR}+(?:\.{_LOCAL_CHAR}+)*"
+    labels = "*"
+    if words:  # "sophie point x": a few words joined by dot words (bounded: linear time)
+        local = rf"{local}(?:{sp}+{any_of(DOT_WORDS)}{sp}+{local}){{0,4}}"
+        labels = "{0,8}"
     # Not from inside a run of address characters (linear time on long runs), except just
     # after a hyphen ("--a1rh@x.fr" after a boundary marker).
     start = r"(?:(?<![\w!#$'*+^`{|}~.-])|(?<=-)(?=[^\W_]))"
-    return rf"{start}{local}{at}{_LABEL}(?:{dot}{_LABEL})*{dot}{_TLD}"
+    return rf"{start}{local}{at}{_LABEL}(?:{dot}{_LABEL}){labels}{dot}{_TLD}"
 
 
 def _name_pattern(name: str, html_mode: bool) -> str:
@@ -143,12 +154,14 @@ class _Compiled:
 
 
 @lru_cache(maxsize=256)
-def _compile(secrets: tuple[Secret, ...], html_mode: bool, others: bool) -> _Compiled:
+def _compile(
+    secrets: tuple[Secret, ...], html_mode: bool, others: bool, words: bool = False
+) -> _Compiled:
     alternatives = [
         f"(?P<s{i}>{_address_pattern(s.address, html_mode, others)})" for i, s in enumerate(secrets)
     ]
     if others:
-        alternatives.append(f"(?P<other>{_any_address_pattern(html_mode)})")
+        alternatives.append(f"(?P<other>{_any_address_pattern(html_mode, words)})")
     names: list[tuple[re.Pattern[str], int]] = []
     displays: list[tuple[re.Pattern[str], int]] = []
     sp = _SP_HTML if html_mode else _SP_TEXT
@@ -164,7 +177,7 @@ def _compile(secrets: tuple[Secret, ...], html_mode: bool, others: bool) -> _Com
     never = r"(?!x)x"
     return _Compiled(
         addresses=re.compile("|".join(alternatives) or never),
-        other=re.compile(_any_address_pattern(html_mode)) if others else None,
+        other=re.compile(_any_address_pattern(html_mode, words)) if others else None,
         names=tuple(names),
         displays=tuple(displays),
     )
@@ -249,11 +262,13 @@ def _cut_by_fold(original: str) -> bool:
 _CANON_AT = re.compile(rf"{OPEN}\s*(?:{any_of(AT_SYMBOLS)}|{any_of(AT_WORDS)})\s*{CLOSE}")
 _CANON_DOT = re.compile(rf"{OPEN}\s*(?:{any_of(DOT_SYMBOLS)}|{any_of(DOT_WORDS)})\s*{CLOSE}")
 _CANON_WORD_AT = re.compile(rf"\s+{any_of(AT_WORDS)}\s+")
+_CANON_WORD_DOT = re.compile(rf"\s+{any_of(DOT_WORDS)}\s+")
 
 
 def _canonical(matched: str) -> str:
     """ "rh [at] x (dot) fr" -> "rh@x.fr", to compare with the addresses to keep."""
     text = _CANON_WORD_AT.sub("@", _CANON_DOT.sub(".", _CANON_AT.sub("@", matched)))
+    text = _CANON_WORD_DOT.sub(".", text)
     return re.sub(r"<[^<>]*>|\s+", "", text)
 
 
@@ -280,7 +295,7 @@ def _scrub(text: str, secrets: Sequence[Secret], others: Others | None, html_mod
     secrets = tuple(secrets)
     if not text or (not secrets and others is None):
         return text
-    compiled = _compile(secrets, html_mode, others is not None)
+    compiled = _compile(secrets, html_mode, others is not None, bool(others and others.words))
     args = (compiled, secrets, others, html_mode)
     view = text_view(text)
     replaced = _replace_addresses(text, view, *args, keep_tags=html_mode)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .first_names import first_name_or_none
 from .referential import Referential
 from .textnorm import fold, words
 from .tokens import clean
@@ -204,7 +205,10 @@ def _first_name(
     value = fields.get("first_name", "").split()
     if value:
         notes.append(f"first_name: form '{fields['first_name']}'")
-        return value[0].capitalize() if value[0].isupper() or value[0].islower() else value[0]
+        name = value[0].capitalize() if value[0].isupper() or value[0].islower() else value[0]
+        if first_name_or_none(name):
+            return name
+        notes.append("first_name: the form's is no name, ignored")  # "dave@evil.test"
     for found, how in (
         (intro_name(free_text, rules), "intro"),
         (signature_name(free_text, signature, rules), "signature"),  # form lines are no name

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
+from .first_names import first_name_or_none
 from .models import Ambassador, Request
 from .referential import Referential
+from .request_text import shown_text
 from .values import age_band
 
 
@@ -30,13 +33,17 @@ def place_label(request: Request, ref: Referential) -> str | None:
     return None
 
 
-def request_view(request: Request, ref: Referential) -> dict[str, Any]:
-    first = request.first_name
+def request_view(request: Request, ref: Referential, keep: Collection[str] = ()) -> dict[str, Any]:
+    """The request as every mail shows it: what comes from the person's text (message,
+    trade words, first name) with no address in it but those of `keep` (request_text.py),
+    whoever the mail goes to; the stored request keeps what they wrote, for the coordinator."""
+    first = first_name_or_none(request.first_name)
+    own = request.person.email if request.person_id else None
     return {
         "id": request.id,
         "kind": request.kind,
         "code_rome": request.code_rome,
-        "trade_label": trade_label(request),
+        "trade_label": shown_text(trade_label(request), own, keep),
         "place": place_label(request, ref),
         "age": request.age,
         "age_band": age_band(request.age),
@@ -44,7 +51,7 @@ def request_view(request: Request, ref: Referential) -> dict[str, Any]:
         "first_name": first,
         "who": first or "Une personne",
         "who_short": first or "cette personne",
-        "message": request.message.strip() or "(pas de message)",
+        "message": shown_text(request.message, own, keep).strip() or "(pas de message)",
     }
 
 
