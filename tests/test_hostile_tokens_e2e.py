@@ -106,9 +106,7 @@ def test_to_and_bcc_two_relay_addresses_reach_both_parties_once(deployment: Depl
     lea, tom = two_conversations(dep)
     message_id = _send_to_both(dep, lea, tom, "Atelier samedi 9h (Bcc)", bcc=True)
     _assert_each_once(dep, "Atelier samedi 9h (Bcc)")
-    copies = query(
-        dep, "SELECT outcome FROM inbound_message WHERE message_id = ?", (message_id,)
-    )
+    copies = query(dep, "SELECT outcome FROM inbound_message WHERE message_id = ?", (message_id,))
     assert sorted(o for (o,) in copies) in (["duplicate", "relayed"], ["relayed", "relayed"])
 
 
