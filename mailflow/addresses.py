@@ -53,16 +53,47 @@ def sender(msg: EmailMessage) -> tuple[str, str] | None:
 
 
 def relay_token(msg: EmailMessage, relay: RelayConfig) -> str | None:
-    """The token of the relay address this message was sent to, if any."""
+    """The token of the relay address this message was sent to, if any (the first one,
+    when it was sent to several: see relay_tokens)."""
+    tokens = relay_tokens(msg, relay)
+    return tokens[0] if tokens else None
+
+
+def relay_tokens(msg: EmailMessage, relay: RelayConfig) -> list[str]:
+    """Every relay token the message was addressed to, each once, in the order of
+    TOKEN_HEADERS: the delivery's own address (Delivered-To, X-Original-To) first, then
+    To and Cc. A Bcc'd relay address shows only in the delivery headers of its own copy."""
     local, domain = re.escape(relay.local_part), re.escape(relay.domain)
     plus = re.compile(rf"^{local}\+({TOKEN_PATTERN})@{domain}$", re.IGNORECASE)
     sub = re.compile(rf"^({TOKEN_PATTERN})@{local}\.{domain}$", re.IGNORECASE)
+    found: list[str] = []
     for name in TOKEN_HEADERS:
         for _, address in header_addresses(msg, name):
             match = plus.match(address) or sub.match(address)
-            if match:
-                return match.group(1).lower()
-    return None
+            if match and match.group(1).lower() not in found:
+                found.append(match.group(1).lower())
+    return found
+
+
+DELIVERY_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To")
+# A relay token in an address, in either form (relay+TOKEN@domain, TOKEN@relay.domain).
+_TOKEN_IN_ADDRESS = re.compile(rf"(?:^|\+)({TOKEN_PATTERN})@", re.IGNORECASE)
+
+
+def addressed_to(msg: EmailMessage) -> set[str]:
+    """Every address, lower-cased, the message names as a recipient or a delivery."""
+    return {a.lower() for name in TOKEN_HEADERS for _, a in header_addresses(msg, name)}
+
+
+def delivered_tokens(msg: EmailMessage) -> set[str]:
+    """The token-bearing addresses this copy was delivered for (its delivery headers):
+    a copy delivered for a Bcc'd relay address carries one its other copies never name."""
+    return {
+        a.lower()
+        for name in DELIVERY_HEADERS
+        for _, a in header_addresses(msg, name)
+        if _TOKEN_IN_ADDRESS.search(a)
+    }
 
 
 def message_ids(value: str | None) -> list[str]:

@@ -30,6 +30,7 @@ from .followup_unmatched import expire_unmatched, mark_retried, retry_due, retry
 from .leases import lock_scope, write_transaction
 from .models import Conversation, Request
 from .policy import FollowupPolicy, load_policy
+from .rate_hold import release_calm
 
 # Re-exported (`as`): ambassador_mail.py reads these four as followup.X (STOP by mail).
 from .reassign import ESCALATED as ESCALATED
@@ -77,6 +78,7 @@ def run_followups(ctx: Context) -> Counter[str]:
         due = Due(waiting, request.id, request.id)
         _step(done, lambda r=request.id: feedback_step(ctx, policy, r, now), due)
     unmatched_steps(ctx, policy, now, done)
+    _release_held(ctx, now, done)
     if ctx.cfg.coordinator.digest:
         _step(done, lambda: daily_digest(ctx, policy, now))
     _step(done, lambda: "anonymised" if anonymise_expired(ctx, now) else "")
@@ -115,6 +117,16 @@ def unmatched_steps(
     for request in list(expiring.order_by(Request.id)):
         due = Due(expiring, request.id, request.id)
         _step(done, lambda r=request.id: expire_unmatched(ctx, policy, r), due)
+
+
+def _release_held(ctx: Context, now: datetime, done: Counter[str]) -> None:
+    """Mail held by the hourly relay cap, passed on once its conversation is calm again
+    (rate_hold.py; each message in its own transaction)."""
+    try:
+        done.update(release_calm(ctx, now))
+    except Exception:  # the next run tries again; what was released stays stored
+        log.exception("release of held mail failed; it will be retried")
+        done["error"] += 1
 
 
 @dataclass(frozen=True)

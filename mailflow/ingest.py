@@ -4,8 +4,10 @@ Order matters: (1) store raw bytes and commit, (2) process (pipeline.py), (3) mo
 server copy to the processed or quarantine folder. A crash between any two steps is
 repaired on the next pass: a stored message is recognised by its hash and never stored or
 processed again. Another copy of a mail already stored (same Message-ID, sender and body,
-other trace headers) is stored as a `duplicate`, not processed; a message that merely
-reuses a Message-ID (another sender or body) is processed, its collision logged.
+other trace headers) is stored as a `duplicate`, not processed, unless it was delivered
+for a relay address that none of the earlier copies names (a Bcc'd relay address gets a
+copy of its own, see relay_targets.py); a message that merely reuses a Message-ID (another
+sender or body) is processed, its collision logged.
 
 Several daemons may read one mailbox at once: both may fetch the same UID, and the one that
 stores it second finds its hash taken and counts it as known (no error, nothing of the
@@ -29,6 +31,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 from peewee import IntegrityError
 
+from .addresses import addressed_to, delivered_tokens
 from .clock import stamp
 from .config import MailboxConfig
 from .crashpoints import crash_point
@@ -133,12 +136,16 @@ def _earlier_copy(raw: bytes, message_id: str) -> tuple[bool, int | None]:
     earlier = InboundMessage.select(InboundMessage.id, InboundMessage.raw).where(
         InboundMessage.message_id == message_id
     )
-    key, collided = content_key(raw), None
+    key, collided, seen, same = content_key(raw), None, set(), False
     for row in earlier.order_by(InboundMessage.id):
         stored = row.raw if isinstance(row.raw, bytes) else bytes(row.raw)
         if content_key(stored) == key:
-            return True, None
-        collided = collided or row.id
+            same = True
+            seen |= addressed_to(parse_headers(stored))
+        else:
+            collided = collided or row.id
+    if same:  # unless delivered for a relay address no copy names (a Bcc): that one counts
+        return not (delivered_tokens(parse_headers(raw)) - seen), None
     return False, collided
 
 

@@ -18,7 +18,7 @@ from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 
-from .addresses import relay_token, sender
+from .addresses import relay_token, relay_tokens, sender
 from .ambassador_mail import (
     find_ambassador,
     handle_ambassador_mail,
@@ -44,9 +44,11 @@ from .intake import handle_new_request
 from .leases import claim_inbound, lock_scope, worker_name, write_transaction
 from .limits import TOO_LARGE, oversize_reason, refuse_too_large
 from .models import InboundMessage, Request
+from .ratelimit import RATE_LIMITED
 from .readable import subject_of
 from .record import log_event
-from .relay import find_conversation, handle_relay
+from .relay import find_conversation
+from .relay_targets import handle_relays
 from .resilience import DATABASE_ERRORS
 from .sender_check import check_sender, held
 
@@ -114,8 +116,9 @@ def dispatch(
     oversize = oversize_reason(inbound.size, ctx.cfg.limits)
     if oversize:  # kept in quarantine, the sender told; nothing forwarded
         return refuse_too_large(ctx, inbound, msg, address, oversize)
-    if token:
-        return handle_relay(ctx, inbound, msg, token, address)
+    if token:  # every relay address it was sent to, this delivery's first
+        tokens = relay_tokens(msg, ctx.cfg.relay)
+        return handle_relays(ctx, inbound, msg, tokens if token in tokens else [token], address)
     ambassador = find_ambassador(address)  # any registered address, even a former one
     if ambassador is not None:  # a command changes what the directory says of them
         inbound.role = "ambassador"
@@ -134,8 +137,17 @@ def dispatch(
     return handle_new_request(ctx, inbound, msg, name, address)
 
 
-def lock_for(ctx: Context, msg: EmailMessage, token: str | None, verdict: Classification) -> None:
+def lock_for(
+    ctx: Context,
+    msg: EmailMessage,
+    token: str | None,
+    verdict: Classification,
+    others: list[str] | None = None,
+) -> None:
     """Serialise with every other transaction about the same request or sender (leases.py).
+
+    `others`: the other relay tokens it was addressed to; their requests are locked too
+    (it is relayed to each of them, relay_targets.py).
 
     Mail that may change many requests at once takes the whole directory: a bounce or an
     out-of-office (they may reassign an ambassador's conversations) and any mail from an
@@ -145,12 +157,12 @@ def lock_for(ctx: Context, msg: EmailMessage, token: str | None, verdict: Classi
     who = sender(msg)
     address = who[1] if who else ""
     requests: list[int] = []
-    if token:
-        conv, _ = find_conversation(token)
+    for each in [token] + (others or []) if token else []:
+        conv, _ = find_conversation(each)
         if conv is not None:
             requests.append(conv.request_id)
         else:
-            asked = Request.get_or_none(Request.feedback_token == token)
+            asked = Request.get_or_none(Request.feedback_token == each)
             requests += [asked.id] if asked is not None else []
     returned = returned_mail(return_path_address(msg, ctx.cfg.relay), ctx.cfg.relay)
     if returned is not None and returned.request_id is not None:
@@ -194,11 +206,13 @@ def _process_claimed(ctx: Context, inbound_id: int) -> str | None:
             return None
         msg = _parse_for(ctx, inbound)
         inbound.subject = subject_of(msg)[:998]
-        token = relay_token(msg, ctx.cfg.relay)
+        tokens = relay_tokens(msg, ctx.cfg.relay)
+        token = tokens[0] if tokens else None
         verdict = classify(msg, ctx.classify, ctx.loop_marker, own_domain=ctx.cfg.relay.domain)
-        lock_for(ctx, msg, token, verdict)
+        lock_for(ctx, msg, token, verdict, tokens[1:])
         outcome = dispatch(ctx, inbound, msg, token, verdict)
-        kept = outcome == TOO_LARGE or held(ctx.cfg, outcome)
+        # a person's mail over the hourly relay cap waits there to be passed on (rate_hold.py)
+        kept = outcome in (TOO_LARGE, RATE_LIMITED) or held(ctx.cfg, outcome)
         status = QUARANTINED if kept else "processed"
         inbound.outcome, inbound.status, inbound.processed_at = outcome, status, stamp()
         inbound.processed_by = worker_name()

@@ -13,10 +13,12 @@ from .ending import handle_person_stop, is_person_stop
 from .feedback import handle_feedback
 from .first_names import first_name_or_none
 from .handover import closed_notice_data, reason_of
+from .ingest import content_key
 from .limits import explain_removed, strip_attachments, warn_cc
 from .models import Conversation, InboundMessage, MessageIdMap, OutboundMail, Request
 from .notices import notify_coordinator, reply
 from .outbox import queue_mail
+from .rate_hold import hold, released_by_coordinator
 from .ratelimit import RATE_LIMITED, STRANGER_CAP_REACHED, refusals_last_day, relay_over_limit
 from .record import log_event, move_request
 from .relay_message import RelaySpec, build_relayed
@@ -28,6 +30,7 @@ RELAYED = "relayed"
 REFUSED_STRANGER = "refused-stranger"
 REFUSED_UNKNOWN = "refused-unknown-token"
 CLOSED_NOTICE = "closed-address"
+DUPLICATE = "duplicate"  # every conversation it was addressed to had it from another copy
 AMBASSADOR, PERSON = "ambassador", "person"
 
 
@@ -41,9 +44,16 @@ def find_conversation(token: str) -> tuple[Conversation | None, str | None]:
 
 
 def handle_relay(
-    ctx: Context, inbound: InboundMessage, msg: EmailMessage, token: str, address: str
+    ctx: Context,
+    inbound: InboundMessage,
+    msg: EmailMessage,
+    token: str,
+    address: str,
+    also: tuple[tuple[Conversation, str], ...] = (),
 ) -> str:
-    """Runs inside the caller's transaction."""
+    """Runs inside the caller's transaction. `also`: the other open conversations (and the
+    sender's side in each) the message was addressed to; it goes to each of them too, once
+    (relay_targets.py), or, over the hourly cap in any of them, to none yet."""
     conv, side = find_conversation(token)
     inbound.relay_token = token
     if conv is None:
@@ -72,11 +82,56 @@ def handle_relay(
         return handle_person_stop(ctx, inbound, msg, address)
     if conv.state == "closed":
         return _closed_notice(ctx, inbound, msg, conv, side, address)
-    if relay_over_limit(ctx, inbound, conv):  # a runaway loop stops here
-        return RATE_LIMITED
-    _forward(ctx, inbound, msg, conv, side)
-    _advance(conv, side, inbound)
+    targets = [(c, s) for c, s in ((conv, side), *also) if not relayed_before(inbound, c)]
+    if not targets:  # another copy of this mail went to each of them already
+        log_event(
+            "duplicate",
+            "a copy of this mail was relayed already: nothing forwarded",
+            request=conv.request,
+            conversation=conv,
+            inbound=inbound,
+        )
+        return DUPLICATE
+    if released_by_coordinator(inbound):
+        log_event(
+            "rate-limit-waived",
+            "released from quarantine by the coordinator: relayed without the hourly cap",
+            request=conv.request,
+            conversation=conv,
+            inbound=inbound,
+        )
+    elif any(relay_over_limit(ctx, inbound, c) for c, _ in targets):  # a loop stops here
+        return hold(ctx, inbound, msg, conv, side, address)  # a person's mail: kept
+    for target, target_side in targets:
+        key = f"relay:{inbound.id}" if target.id == conv.id else f"relay:{inbound.id}:{target.id}"
+        _forward(ctx, inbound, msg, target, target_side, key)
+        _advance(target, target_side, inbound)
     return RELAYED
+
+
+def relayed_before(inbound: InboundMessage, conv: Conversation) -> bool:
+    """Whether this mail, this stored copy or another copy of it (same Message-ID, sender
+    and body: a Bcc'd relay address gets a delivery of its own), went to `conv` already."""
+    copies = [inbound.id]
+    if inbound.message_id:
+        key = content_key(_raw(inbound))
+        same_id = InboundMessage.select(InboundMessage.id, InboundMessage.raw).where(
+            (InboundMessage.message_id == inbound.message_id) & (InboundMessage.id != inbound.id)
+        )
+        copies += [row.id for row in same_id if content_key(_raw(row)) == key]
+    return (
+        OutboundMail.select()
+        .where(
+            (OutboundMail.purpose == "relay")
+            & (OutboundMail.conversation == conv)
+            & OutboundMail.inbound.in_(copies)
+        )
+        .exists()
+    )
+
+
+def _raw(row: InboundMessage) -> bytes:
+    return row.raw if isinstance(row.raw, bytes) else bytes(row.raw)
 
 
 def _closed_notice(
@@ -127,7 +182,12 @@ def secrets_of(ctx: Context, conv: Conversation) -> tuple[Secret, ...]:
 
 
 def _forward(
-    ctx: Context, inbound: InboundMessage, msg: EmailMessage, conv: Conversation, side: str
+    ctx: Context,
+    inbound: InboundMessage,
+    msg: EmailMessage,
+    conv: Conversation,
+    side: str,
+    key: str | None = None,
 ) -> None:
     relay = ctx.cfg.relay
     request, ambassador = conv.request, conv.ambassador
@@ -155,7 +215,7 @@ def _forward(
         MessageIdMap.create(conversation=conv, original_id=original_id, relayed_id=new_id)
     queue_mail(
         copy,
-        key=f"relay:{inbound.id}",
+        key=key or f"relay:{inbound.id}",
         purpose="relay",
         envelope_from=relay.address,
         recipient=recipient,
