@@ -20,6 +20,7 @@ from .mime_depth import deeper_than
 from .models import Conversation, InboundMessage
 from .notices import reply
 from .record import log_event
+from .rich_text import REMOVED_HEADER, WHY_UNREADABLE
 
 TOO_LARGE = "too-large"
 TOO_DEEP = "too-deep"
@@ -141,6 +142,12 @@ def _strip(
     if part.is_multipart() or forwarded:
         for child in payload if isinstance(payload, list) else []:
             _strip(child, limits, allowed, removed, root=forwarded)
+        return
+    emptied = part.get(REMOVED_HEADER)  # by the scrub (relay_body): the note is in place
+    if emptied is not None:
+        del part[REMOVED_HEADER]
+        ctype, size, name = (str(emptied).split(" ", 2) + ["", ""])[:3]
+        removed.append(Removed(name, ctype, int(size) if size.isdigit() else 0, WHY_UNREADABLE))
         return
     if not _is_attachment(part):
         return

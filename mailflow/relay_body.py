@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import quopri
 from email import policy
-from email.message import Message
+from email.message import EmailMessage, Message
 from email.parser import BytesParser
 
 from .mime_text import as_plain_text, get_text, set_text, unsplit_text
@@ -27,15 +27,20 @@ from .relay_headers import (
 )
 from .relay_rules import Rules
 from .relay_text import (
+    FILE_EXTENSIONS,
     FOLDED_EXTENSIONS,
     FOLDED_TYPES,
     TEXT_EXTENSIONS,
     scrubbed_text,
+    still_shows_address,
     text_kind,
 )
 from .relay_writable import make_writable, sane_content_type
+from .rich_text import MARKUP_TYPES, REMOVED_HEADER, RTF_TYPES, TEXT_TYPES, WHY_UNREADABLE
 
 _PARSER = BytesParser(policy=policy.default)
+# Read as text although their type is not text/*: calendars, vCards, RTF, SVG and XML, JSON.
+_TEXT_LIKE = FOLDED_TYPES | RTF_TYPES | MARKUP_TYPES | TEXT_TYPES
 
 
 def scrub_tree(part: Message, rules: Rules, cids: dict[str, str]) -> None:
@@ -61,7 +66,7 @@ def scrub_tree(part: Message, rules: Rules, cids: dict[str, str]) -> None:
     elif isinstance(payload, str) and maintype in ("multipart", "message"):
         _scrub_unsplit(part, rules)
     else:
-        if maintype == "text" or ctype in FOLDED_TYPES:
+        if maintype == "text" or ctype in _TEXT_LIKE:
             _scrub_leaf(part, ctype, rules, cids)
         elif ctype == "application/octet-stream":
             _scrub_named_file(part, rules, cids)
@@ -119,7 +124,11 @@ def _scrub_margins(part: Message, rules: Rules) -> None:
 def _scrub_leaf(part: Message, ctype: str, rules: Rules, cids: dict[str, str]) -> None:
     """Rewrite the text only if something changed, so clean parts stay byte-identical."""
     text = get_text(part)
-    scrubbed = scrubbed_text(text, text_kind(ctype), rules, cids)
+    kind = text_kind(ctype, _extension(part))
+    scrubbed = scrubbed_text(text, kind, rules, cids)
+    if still_shows_address(scrubbed, kind, rules):
+        _remove_file(part, ctype)
+        return
     if scrubbed == text:
         return
     try:
@@ -132,8 +141,7 @@ def _scrub_leaf(part: Message, ctype: str, rules: Rules, cids: dict[str, str]) -
 def _scrub_named_file(part: Message, rules: Rules, cids: dict[str, str]) -> None:
     """An application/octet-stream attachment that is a text file or a message by its name
     (notes.txt, invite.ics, message.eml): scrubbed the same way, bytes re-encoded as before."""
-    name = (part.get_filename() or "").strip().lower()
-    extension = name.rpartition(".")[2] if "." in name else ""
+    extension = _extension(part)
     data = part.get_payload(decode=True)
     if not isinstance(data, bytes):
         return
@@ -144,14 +152,16 @@ def _scrub_named_file(part: Message, rules: Rules, cids: dict[str, str]) -> None
         _scrub_forwarded(inner, rules, cids)
         make_writable(inner)
         new = inner.as_bytes(policy=policy.SMTP)
-    elif extension in TEXT_EXTENSIONS | FOLDED_EXTENSIONS:
+    elif extension in TEXT_EXTENSIONS | FOLDED_EXTENSIONS | FILE_EXTENSIONS:
         try:
             text, codec = data.decode("utf-8"), "utf-8"
         except UnicodeDecodeError:
             text, codec = data.decode("cp1252", errors="replace"), "cp1252"
-        scrubbed = scrubbed_text(
-            text, text_kind("application/octet-stream", extension), rules, cids
-        )
+        kind = text_kind("application/octet-stream", extension)
+        scrubbed = scrubbed_text(text, kind, rules, cids)
+        if still_shows_address(scrubbed, kind, rules):
+            _remove_file(part, "application/octet-stream")
+            return
         if scrubbed == text:
             return
         new = scrubbed.encode(codec, errors="replace")
@@ -159,6 +169,26 @@ def _scrub_named_file(part: Message, rules: Rules, cids: dict[str, str]) -> None
         return
     if new != data:
         _set_bytes(part, new)
+
+
+def _extension(part: Message) -> str:
+    name = (part.get_filename() or "").strip().lower()
+    return name.rpartition(".")[2] if "." in name else ""
+
+
+def _remove_file(part: Message, ctype: str) -> None:
+    """A file whose addresses cannot all be masked: emptied, a note in its place, and
+    marked so that limits.strip_attachments tells the sender."""
+    assert isinstance(part, EmailMessage)  # parsed with policy.default
+    name = (part.get_filename() or "sans nom").strip()
+    data = part.get_payload(decode=True)
+    size = len(data) if isinstance(data, bytes) else 0
+    top = "MIME-Version" in part
+    note = f"Une pièce jointe ({name}) a été retirée : {WHY_UNREADABLE}.\n"
+    part.set_content(note, charset="utf-8", cte="quoted-printable", disposition="inline")
+    if not top:
+        del part["MIME-Version"]  # set_content adds it; only the top of a message has one
+    part[REMOVED_HEADER] = f"{ctype} {size} {name}"
 
 
 def _set_bytes(part: Message, data: bytes) -> None:
