@@ -6,8 +6,11 @@ and an SVG file carry no address through; a party's address written with spaces 
 
 from __future__ import annotations
 
+import binascii
 import logging
 from collections.abc import Iterator
+from email import policy
+from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
 
@@ -16,11 +19,19 @@ import pytest
 from mailflow.config import LimitsConfig
 from mailflow.context import Context
 from mailflow.ingest import store
-from mailflow.limits import depth_reason
+from mailflow.leaks import find_leaks
+from mailflow.limits import Removed, depth_reason, strip_attachments
 from mailflow.mime_depth import deeper_than
 from mailflow.models import Event, InboundMessage, OutboundMail
 from mailflow.pipeline import parse, process_pending
+from mailflow.relay_message import build_relayed
+from mailflow.rich_text import REMOVED_HEADER, WHY_UNREADABLE
+from mailflow.scrub import MASK, Others, Secret, scrub_text
+from mailflow.uuencoded import REMOVED
 from tests.inprocess import close_context, open_context
+from tests.test_relay_message import AMBASSADOR_ALIAS, PERSON, PERSON_ALIAS, SECRETS, spec_for
+
+THIRD = "sophie.x@famille.test"
 
 HEAD = (
     "From: Léa <lea@users.test>\r\nTo: relay@mailflow.test\r\nSubject: Profond\r\n"
@@ -105,27 +116,6 @@ def test_depth_reason_reads_the_limit() -> None:
     assert depth_reason(deep_forward(4), LimitsConfig(max_mime_depth=4)) is None
 
 
-def test_the_scan_grows_linearly() -> None:
-    """No work per line beyond the enclosing boundaries, bounded by the limit: a body of
-    many boundary-like lines is read once (counted in lines, not timed)."""
-    import mailflow.mime_depth as mime_depth
-
-    calls = {"n": 0}
-    original = mime_depth._Scan.line
-
-    def counted(self, line):  # type: ignore[no-untyped-def]
-        calls["n"] += 1
-        return original(self, line)
-
-    for size in (1000, 4000):
-        calls["n"] = 0
-        raw = deep_multipart(60)[: -len(b"--b0--\r\n") * 60] + b"--b5\r\n" * size
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(mime_depth._Scan, "line", counted)
-            mime_depth._depth(raw, 1000)
-        assert calls["n"] <= 250 + size
-
-
 # -- in the pipeline -------------------------------------------------------------------------
 
 
@@ -169,3 +159,146 @@ def test_too_deep_automated_mail_is_never_answered(ctx: Context) -> None:
 def test_at_the_limit_the_mail_goes_on(ctx: Context) -> None:
     """50 levels are parsed and taken as a request, as any other."""
     assert run(ctx, deep_multipart(50)) == {"request-offered": 1}
+
+
+# -- files inside the text, text files with markup, spaced addresses --------------------------
+
+
+def uuencode(data: bytes, name: str = "adresse.txt") -> str:
+    lines = [
+        binascii.b2a_uu(data[i : i + 45]).decode().rstrip("\n") for i in range(0, len(data), 45)
+    ]
+    return "\n".join([f"begin 644 {name}", *lines, "`", "end"])
+
+
+def uudecoded(text: str) -> bytes:
+    block = text.split("begin 644 ", 1)[1].splitlines()[1:]
+    return b"".join(binascii.a2b_uu(line) for line in block[: block.index("end")] if line)
+
+
+def from_person(text: str, *files: tuple[bytes, str, str]) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = f"Jean <{PERSON}>", AMBASSADOR_ALIAS, "Fichiers"
+    msg.set_content(text)
+    for data, ctype, name in files:
+        maintype, subtype = ctype.split("/")
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
+    return msg
+
+
+def relayed(msg: EmailMessage) -> tuple[EmailMessage, list[Removed]]:
+    limits = LimitsConfig(
+        allowed_attachment_types="image/*, application/rtf, text/plain, application/octet-stream"
+    )
+    copy, removed = strip_attachments(build_relayed(msg, spec_for(msg)), limits)
+    return parse(copy.as_bytes(policy=policy.SMTP)), removed
+
+
+def decoded_texts(msg: EmailMessage) -> str:
+    texts = []
+    for part in msg.walk():
+        data = part.get_payload(decode=True)
+        if isinstance(data, bytes):
+            texts.append(data.decode("utf-8", errors="replace"))
+    return "\n".join(texts)
+
+
+def test_a_uuencoded_file_is_scrubbed_and_still_decodes() -> None:
+    secret = f"Mon adresse : {PERSON}, celle de ma mère : {THIRD}\n".encode()
+    text = f"Voici le fichier :\n{uuencode(secret)}\nMerci\n"
+    assert find_leaks(text, SECRETS), "find_leaks must read uuencoded blocks"
+    copy, _ = relayed(from_person(text))
+    body = copy.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert find_leaks(body, (*SECRETS, Secret(THIRD, "x@y.test"))) == []
+    inside = uudecoded(body).decode()
+    assert inside == f"Mon adresse : {PERSON_ALIAS}, celle de ma mère : {MASK}\n"
+    assert body.startswith("Voici le fichier :\nbegin 644 adresse.txt\n") and "Merci" in body
+
+
+def test_a_clean_uuencoded_file_is_left_byte_for_byte() -> None:
+    text = f"Voici :\n{uuencode(b'rien a cacher ' * 20)}\nMerci\n"
+    copy, _ = relayed(from_person(text))
+    assert copy.get_body(("plain",)).get_content().replace("\r\n", "\n") == text
+
+
+def test_a_broken_uuencoded_block_is_taken_out() -> None:
+    text = f"Voici :\nbegin 644 x.txt\nM{'z' * 60}\n`\nend\nMerci {PERSON}\n"
+    body = relayed(from_person(text))[0].get_body(("plain",)).get_content()
+    assert "zzzz" not in body and REMOVED in body and PERSON_ALIAS in body
+
+
+RTF = (
+    r"{\rtf1\ansi{\fonttbl\f0 Arial;}\f0 Contact : " + PERSON + r"\par "
+    + PERSON.replace("@", r"\'40").replace(".", r"\'2e") + r"\par "
+    + PERSON.replace("@", r"\u64?") + r"\par Caf\'e9}"
+)  # fmt: skip
+
+
+def test_rtf_escapes_are_scrubbed() -> None:
+    assert len(find_leaks(RTF, SECRETS)) >= 3
+    copy, removed = relayed(from_person("CV", (RTF.encode(), "application/rtf", "cv.rtf")))
+    [rtf] = [p for p in copy.walk() if p.get_filename() == "cv.rtf"]
+    text = rtf.get_payload(decode=True).decode()
+    assert find_leaks(text, SECRETS) == [] and removed == []
+    assert text.count(PERSON_ALIAS) == 3 and r"Caf\'e9" in text  # other escapes stay
+
+
+def test_rtf_hiding_an_address_behind_control_words_is_removed_and_explained() -> None:
+    hidden = r"{\rtf1 jean{\b .}dupont\i @\i0 example.org}"
+    assert find_leaks(
+        hidden.replace("{\\b .}", ".").replace("\\i ", "").replace("\\i0 ", ""), SECRETS
+    )
+    copy, removed = relayed(from_person("CV", (hidden.encode(), "application/rtf", "cv.rtf")))
+    assert [(r.filename, r.reason) for r in removed] == [("cv.rtf", WHY_UNREADABLE)]
+    assert "dupont" not in decoded_texts(copy)
+    assert "Une pièce jointe (cv.rtf) a été retirée" in decoded_texts(copy)
+    assert not any(REMOVED_HEADER in p for p in copy.walk())
+
+
+SVG = (
+    '<svg xmlns="http://www.w3.org/2000/svg"><text x="1">' + PERSON + "</text>"
+    '<text y="2">' + PERSON.replace("@", "&#64;") + "</text>"
+    '<a href="mailto:' + PERSON.replace("@", "&#x40;") + '"><text>ici</text></a></svg>'
+)
+
+
+@pytest.mark.parametrize(
+    "ctype,name", [("image/svg+xml", "plan.svg"), ("application/octet-stream", "plan.svg")]
+)
+def test_svg_is_scrubbed_as_markup(ctype: str, name: str) -> None:
+    assert len(find_leaks(SVG, SECRETS)) >= 3
+    copy, removed = relayed(from_person("Plan", (SVG.encode(), ctype, name)))
+    [svg] = [p for p in copy.walk() if p.get_filename() == name]
+    text = svg.get_payload(decode=True).decode()
+    assert find_leaks(text, SECRETS) == [] and removed == []
+    assert text.startswith("<svg") and text.count(PERSON_ALIAS) == 3
+
+
+SPACED = [
+    "paul . martin @ pros . test",
+    "paul.martin @ pros.test",
+    "paul . martin (at) pros . test",
+    "paul.martin@pros . test",
+]
+
+
+@pytest.mark.parametrize("written", SPACED)
+def test_spaced_addresses_are_masked(written: str) -> None:
+    party = Secret("paul.martin@pros.test", AMBASSADOR_ALIAS)
+    assert scrub_text(f"Écris à {written} demain", [party]) == f"Écris à {AMBASSADOR_ALIAS} demain"
+    others = Others.keeping([AMBASSADOR_ALIAS])  # a third party's: masked as any other
+    assert scrub_text(f"Écris à {written} demain", [], others) == f"Écris à {MASK} demain"
+
+
+@pytest.mark.parametrize(
+    "prose",
+    [
+        "J'ai 14 ans . Je suis @ la maison . Merci",
+        "Rendez-vous à 10 h . Je serai là @ 11 h",
+        "Bonjour. Merci.",
+        "prix : 2 . 50 euros @ 3 . 10",
+        "a . b . c . d @ e",
+    ],
+)
+def test_spaced_forms_leave_prose_alone(prose: str) -> None:
+    assert scrub_text(prose, SECRETS, Others.keeping([PERSON_ALIAS])) == prose
