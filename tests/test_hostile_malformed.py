@@ -29,34 +29,10 @@ from mailflow.rich_text import REMOVED_HEADER, WHY_UNREADABLE
 from mailflow.scrub import MASK, Others, Secret, scrub_text
 from mailflow.uuencoded import REMOVED
 from tests.inprocess import close_context, open_context
+from tests.test_hostile_malformed_e2e import HEAD, deep_forward, deep_multipart
 from tests.test_relay_message import AMBASSADOR_ALIAS, PERSON, PERSON_ALIAS, SECRETS, spec_for
 
 THIRD = "sophie.x@famille.test"
-
-HEAD = (
-    "From: Léa <lea@users.test>\r\nTo: relay@mailflow.test\r\nSubject: Profond\r\n"
-    "MIME-Version: 1.0\r\n"
-).encode()
-
-
-def deep_multipart(levels: int) -> bytes:
-    """`levels` multiparts, each the only part of the one around it, a text at the bottom."""
-    opening = b"".join(
-        b'Content-Type: multipart/mixed; boundary="b%d"\r\n\r\n--b%d\r\n' % (i, i)
-        for i in range(levels)
-    )
-    closing = b"".join(b"--b%d--\r\n" % i for i in reversed(range(levels)))
-    text = b"Content-Type: text/plain\r\n\r\nJe voudrais rencontrer une boulangere.\r\n"
-    return HEAD + opening + text + closing
-
-
-def deep_forward(levels: int) -> bytes:
-    """A message forwarded inside a message, `levels` times."""
-    nested = b"".join(
-        b"Content-Type: message/rfc822\r\n\r\nSubject: Tr %d\r\nMIME-Version: 1.0\r\n" % i
-        for i in range(levels)
-    )
-    return HEAD + nested + b"Content-Type: text/plain\r\n\r\nBonjour.\r\n"
 
 
 def deep_digest(levels: int) -> bytes:
