@@ -177,7 +177,7 @@ _RANGES: dict[str, tuple[int, int]] = {
     "smtp.max_attempts": (1, 1_000),
     "limits.max_message_bytes": (0, 2**40),  # 0: no cap
     "limits.max_attachment_bytes": (0, 2**40),  # 0: no cap
-    "limits.max_mime_depth": (1, 100),  # above 100 the copy itself would exhaust the stack
+    "limits.max_mime_depth": (1, 100),  # mime_depth.SAFE_DEPTH: deeper exhausts the stack
     "limits.auto_reply_interval_days": (0, 3_650),  # 0: the same answer every time
     "limits.max_relayed_per_conversation_per_hour": (0, 1_000_000),  # 0: no cap
     "privacy.retention_days": (1, 36_500),

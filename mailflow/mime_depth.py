@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import re
 
+# Levels that parsing, copying, scrubbing and writing a message are known to survive under
+# Python's default recursion limit (1,000 frames); limits.max_mime_depth is at most this.
+SAFE_DEPTH = 100
 _CONTENT_TYPE = re.compile(rb"(?im)^content-type[ \t]*:")
 _HEADER = re.compile(rb"(?i)content-type[ \t]*:")
 _HEADER_LINE = re.compile(rb"From |[\x21-\x39\x3b-\x7e]*:|[ \t]")  # as email.feedparser

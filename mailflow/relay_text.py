@@ -13,6 +13,7 @@ from urllib.parse import quote as url_quote
 
 from .relay_rules import Rules
 from .rich_text import MARKUP_TYPES, RTF_TYPES, rendered, rtf_plain_escapes
+from .scrub import scrub_text
 from .uuencoded import has_block, scrub_uuencoded
 
 # Text with RFC 5545 / RFC 6350 folded lines ("marie.dup\r\n ont@x.org").
@@ -70,8 +71,14 @@ def still_shows_address(text: str, kind: str, rules: Rules) -> bool:
     control words or tags)? Such a file cannot be relayed."""
     if kind not in ("rtf", "markup"):
         return False
-    seen = rendered(text, "rtf" if kind == "rtf" else "html")
-    return rules.text(seen) != seen
+    kind = "rtf" if kind == "rtf" else "html"
+    apart = rendered(text, kind, " ")  # any address a reader sees, whole
+    if rules.text(apart) != apart:
+        return True
+    # A party's address cut in pieces: joined, only the parties' are looked for ("x.org"
+    # and a word glued on after a tag would look like a third party's).
+    joined = rendered(text, kind, "")
+    return scrub_text(joined, rules.secrets) != joined
 
 
 def text_kind(ctype: str, extension: str = "") -> str:

@@ -43,15 +43,17 @@ def rtf_plain_escapes(source: str) -> str:
     return _RTF_ESCAPE.sub(plain, source)
 
 
-def rendered(source: str, kind: str) -> str:
+def rendered(source: str, kind: str, glue: str) -> str:
     """The text a reader sees, roughly: RTF without control words and groups, markup
-    without tags, entities decoded."""
-    if kind == "rtf":  # a word cut by "{\\b ...}" is one word; paragraphs are apart
-        source = _RTF_CONTROL.sub(_rtf_space, rtf_plain_escapes(source))
-    elif kind == "html":  # an address cut by tags is the HTML scrub's: found there already
-        source = html.unescape(_TAG.sub(" ", source))
+    without tags, entities decoded. Each of those becomes `glue`: "" joins the words a
+    control word or tag cuts ("jean{\\b .}dupont"), " " keeps apart what is apart (two
+    paragraphs, two SVG texts); paragraph breaks are spaces either way."""
+    if kind == "rtf":
+
+        def control(m: re.Match[str]) -> str:
+            return " " if m.group(1) in _RTF_BREAKS else glue
+
+        return _RTF_CONTROL.sub(control, rtf_plain_escapes(source))
+    if kind == "html":
+        return html.unescape(_TAG.sub(glue, source))
     return source
-
-
-def _rtf_space(m: re.Match[str]) -> str:
-    return " " if m.group(1) in _RTF_BREAKS else ""

@@ -6,8 +6,10 @@ and an SVG file carry no address through; a party's address written with spaces 
 
 from __future__ import annotations
 
+import base64
 import binascii
 import logging
+import quopri
 from collections.abc import Iterator
 from email import policy
 from email.message import EmailMessage
@@ -278,3 +280,27 @@ def test_spaced_addresses_are_masked(written: str) -> None:
 )
 def test_spaced_forms_leave_prose_alone(prose: str) -> None:
     assert scrub_text(prose, SECRETS, Others.keeping([PERSON_ALIAS])) == prose
+
+
+@pytest.mark.parametrize("cte", ["base64", "quoted-printable"])
+@pytest.mark.parametrize(
+    "ctype,name", [("message/rfc822", None), ("application/octet-stream", "f.eml")]
+)
+def test_a_deep_message_hidden_in_an_encoded_part_is_scrubbed_as_text(
+    cte: str, ctype: str, name: str | None
+) -> None:
+    """The raw bytes show one level; what the part decodes to is 1,500 deep. It is not
+    parsed (the stack would not survive it) but scrubbed as text."""
+    inner = deep_multipart(1500).replace(b"boulangere", PERSON.encode())
+    msg = from_person(f"Transfert {PERSON}")
+    msg.make_mixed()
+    part = EmailMessage()
+    part.set_payload(base64.encodebytes(inner) if cte == "base64" else quopri.encodestring(inner))
+    part["Content-Type"], part["Content-Transfer-Encoding"] = ctype, cte
+    if name:
+        part["Content-Disposition"] = f'attachment; filename="{name}"'
+    msg.attach(part)
+    assert depth_reason(msg.as_bytes(), LimitsConfig()) is None  # the raw mail is shallow
+    copy, _ = relayed(msg)
+    assert find_leaks(decoded_texts(copy), SECRETS) == []
+    assert PERSON_ALIAS in decoded_texts(copy)
