@@ -304,3 +304,12 @@ def test_a_deep_message_hidden_in_an_encoded_part_is_scrubbed_as_text(
     copy, _ = relayed(msg)
     assert find_leaks(decoded_texts(copy), SECRETS) == []
     assert PERSON_ALIAS in decoded_texts(copy)
+
+
+def test_a_stored_deep_message_can_still_be_exported_or_erased() -> None:
+    """`person export` and `person forget` read stored mail: a too-deep one gives its
+    headers, never a RecursionError."""
+    from mailflow.privacy import parse_raw
+
+    assert str(parse_raw(deep_multipart(1500))["Subject"]) == "Profond"
+    assert parse_raw(deep_multipart(3)).get_body(("plain",)) is not None
