@@ -89,6 +89,9 @@ class LimitsConfig:
 
     max_message_bytes: int = 20 * 1024 * 1024  # above: polite answer, message quarantined
     max_attachment_bytes: int = 10 * 1024 * 1024
+    # Multiparts and forwarded messages inside one another, at most: deeper mail is kept in
+    # quarantine unread (parsing it would exhaust Python's stack), the sender told.
+    max_mime_depth: int = 50
     # Attachment types relayed (MIME type or "type/*"); anything else is removed with a note.
     allowed_attachment_types: str = (
         "image/*, application/pdf, text/plain, text/calendar, "
@@ -174,6 +177,7 @@ _RANGES: dict[str, tuple[int, int]] = {
     "smtp.max_attempts": (1, 1_000),
     "limits.max_message_bytes": (0, 2**40),  # 0: no cap
     "limits.max_attachment_bytes": (0, 2**40),  # 0: no cap
+    "limits.max_mime_depth": (1, 100),  # mime_depth.SAFE_DEPTH: deeper exhausts the stack
     "limits.auto_reply_interval_days": (0, 3_650),  # 0: the same answer every time
     "limits.max_relayed_per_conversation_per_hour": (0, 1_000_000),  # 0: no cap
     "privacy.retention_days": (1, 36_500),

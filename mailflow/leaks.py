@@ -1,13 +1,15 @@
 """Finding any real address (or name) left in a relayed text: the check on scrub.py.
 
 Its code shares nothing with scrub.py but the list of written forms (address_variants.py):
-it decodes a copy of the whole text at once (encoded words, entities, %XX, compatibility
-forms, accents and case, quote markers, at/dot words, tags, spaces), then searches plain
-strings. Tests use it to check every relayed copy; it errs towards reporting.
+it decodes a copy of the whole text at once (encoded words, entities, RTF escapes, %XX,
+compatibility forms, accents and case, quote markers, at/dot words, tags, spaces), adds what
+uuencoded blocks hold, then searches plain strings. Tests use it to check every relayed
+copy; it errs towards reporting.
 """
 
 from __future__ import annotations
 
+import binascii
 import html
 import re
 import unicodedata
@@ -38,6 +40,9 @@ _WORD_DOT = re.compile(
     rf"|\s+{any_of(DOT_WORDS)}\s+|\s+\.\s+|=2e"
 )
 _SPACES = re.compile(r"\s+")
+_RTF_HEX = re.compile(r"\\'([0-9a-fA-F]{2})")
+_RTF_UNICODE = re.compile(r"\\u(-?[0-9]{1,6}) ?")
+_UU_BEGIN = re.compile(r"^begin[ \t]+[0-7]+[ \t]")
 _DETECT_WORD = re.compile(r"=\?[^?\r\n]*?\?[QqBb]\?(?:[^\r\n]*?\?=|[^? \t\r\n]*)")
 
 
@@ -52,6 +57,8 @@ def _decoded(text: str) -> str:
     """Entities (twice), %XX, compatibility forms, invisible characters, accents and case,
     quote markers, at/dot words: all folded."""
     text = _DETECT_WORD.sub(lambda m: _decode_word(m.group()), text)
+    text = _RTF_HEX.sub(lambda m: chr(int(m.group(1), 16)), text)
+    text = _RTF_UNICODE.sub(lambda m: chr(int(m.group(1)) % 65536), text)
     text = html.unescape(html.unescape(text))
     text = unquote(text, errors="replace")
     text = unicodedata.normalize("NFKC", text)
@@ -59,6 +66,27 @@ def _decoded(text: str) -> str:
     text = _QUOTE_MARKS.sub(" ", fold(text))
     text = _WORD_AT.sub("@", text)
     return _WORD_DOT.sub(".", text)
+
+
+def _uudecoded(text: str) -> str:
+    """What every "begin ... end" block decodes to, line by line, leniently."""
+    found: list[bytes] = []
+    inside = False
+    for line in text.splitlines():
+        if _UU_BEGIN.match(line):
+            inside = True
+        elif inside and line.strip() == "end":
+            inside = False
+        elif inside:
+            try:
+                found.append(binascii.a2b_uu(line.strip()))
+            except (binascii.Error, ValueError):
+                continue
+    data = b"".join(found)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
 
 
 def _views(text: str) -> list[str]:
@@ -84,7 +112,7 @@ def find_leaks(text: str, secrets: Sequence[Secret]) -> list[str]:
     Errs towards reporting: an address followed by more domain labels is reported too.
     """
     found: list[str] = []
-    views = _views(text)
+    views = _views(f"{text}\n{_uudecoded(text)}" if "begin" in text else text)
     for secret in secrets:
         needles = [fold(secret.address.strip())]
         needles += [" ".join(fold(n).split()) for n in secret.names if n.strip()]

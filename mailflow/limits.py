@@ -16,11 +16,14 @@ from fnmatch import fnmatchcase
 from .addresses import header_addresses, message_id_of
 from .config import LimitsConfig, RelayConfig
 from .context import Context
+from .mime_depth import deeper_than
 from .models import Conversation, InboundMessage
 from .notices import reply
 from .record import log_event
+from .rich_text import REMOVED_HEADER, WHY_UNREADABLE
 
 TOO_LARGE = "too-large"
+TOO_DEEP = "too-deep"
 MB = 1024 * 1024
 EXECUTABLE_EXTENSIONS = frozenset(
     {"exe", "bat", "cmd", "com", "scr", "js", "jse", "vbs", "vbe", "msi", "msp", "jar", "ps1"}
@@ -60,6 +63,15 @@ def oversize_reason(size: int, limits: LimitsConfig) -> str | None:
     if cap <= 0 or size <= cap:
         return None
     return f"too large ({megabytes(size)} MB > {megabytes(cap)} MB cap)"
+
+
+def depth_reason(raw: bytes, limits: LimitsConfig) -> str | None:
+    """The quarantine reason for a message whose parts nest too deeply to be parsed
+    safely; None when it is shallow enough. Read from the raw bytes, before any parser."""
+    cap = limits.max_mime_depth
+    if not deeper_than(raw, cap):
+        return None
+    return f"MIME nesting deeper than {cap} levels"
 
 
 def allowed_types(limits: LimitsConfig) -> tuple[str, ...]:
@@ -131,6 +143,12 @@ def _strip(
         for child in payload if isinstance(payload, list) else []:
             _strip(child, limits, allowed, removed, root=forwarded)
         return
+    emptied = part.get(REMOVED_HEADER)  # by the scrub (relay_body): the note is in place
+    if emptied is not None:
+        del part[REMOVED_HEADER]
+        ctype, size, name = (str(emptied).split(" ", 2) + ["", ""])[:3]
+        removed.append(Removed(name, ctype, int(size) if size.isdigit() else 0, WHY_UNREADABLE))
+        return
     if not _is_attachment(part):
         return
     why = refusal(part, limits, allowed)
@@ -193,6 +211,17 @@ def refuse_too_large(
     data = {"size_mb": megabytes(inbound.size), "cap_mb": megabytes(limits.max_message_bytes)}
     reply(ctx, inbound, "too_large", address, message_id_of(msg), data, role="sender")
     return TOO_LARGE
+
+
+def refuse_too_deep(
+    ctx: Context, inbound: InboundMessage, msg: EmailMessage, address: str, reason: str
+) -> str:
+    """As for mail too large: kept in quarantine, read no further than its headers, and
+    its sender told that nothing went on."""
+    inbound.reason = reason
+    log_event("quarantine", f"{reason}: nothing forwarded", inbound=inbound)
+    reply(ctx, inbound, "too_deep", address, message_id_of(msg), {}, role="sender")
+    return TOO_DEEP
 
 
 def explain_removed(

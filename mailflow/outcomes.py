@@ -28,6 +28,7 @@ OUTCOMES = (
     "own-address",
     "quarantined",
     "too-large",
+    "too-deep",
     # intake.py: a new request
     "request-offered",
     "request-needs-info",

@@ -42,7 +42,14 @@ from .ending import handle_person_stop, is_person_stop, open_requests
 from .ingest import parse_headers
 from .intake import handle_new_request
 from .leases import claim_inbound, lock_scope, worker_name, write_transaction
-from .limits import TOO_LARGE, oversize_reason, refuse_too_large
+from .limits import (
+    TOO_DEEP,
+    TOO_LARGE,
+    depth_reason,
+    oversize_reason,
+    refuse_too_deep,
+    refuse_too_large,
+)
 from .models import InboundMessage, Request
 from .ratelimit import RATE_LIMITED
 from .readable import subject_of
@@ -68,14 +75,21 @@ def parse(raw: bytes) -> EmailMessage:
 def _parse_for(ctx: Context, inbound: InboundMessage) -> EmailMessage:
     """The whole message, or only its headers when it is above the size cap and will be
     refused unread (dispatch looks at nothing else before the cap). Bounces and
-    auto-replies, handled before the cap and from their body, are parsed whole."""
-    raw = inbound.raw
-    raw = raw if isinstance(raw, bytes) else bytes(raw)  # PostgreSQL gives a memoryview
+    auto-replies, handled before the cap and from their body, are parsed whole. Parts
+    nested too deeply to parse (limits.depth_reason) leave the headers only, always."""
+    raw = _raw(inbound)
+    if depth_reason(raw, ctx.cfg.limits) is not None:
+        return parse_headers(raw)
     if oversize_reason(len(raw), ctx.cfg.limits) is None:
         return parse(raw)
     msg = parse_headers(raw)
     verdict = classify(msg, ctx.classify, ctx.loop_marker, own_domain=ctx.cfg.relay.domain)
     return parse(raw) if verdict.outcome in (BOUNCE, AUTO_REPLY) else msg
+
+
+def _raw(inbound: InboundMessage) -> bytes:
+    raw = inbound.raw
+    return raw if isinstance(raw, bytes) else bytes(raw)  # PostgreSQL gives a memoryview
 
 
 def dispatch(
@@ -116,6 +130,9 @@ def dispatch(
     oversize = oversize_reason(inbound.size, ctx.cfg.limits)
     if oversize:  # kept in quarantine, the sender told; nothing forwarded
         return refuse_too_large(ctx, inbound, msg, address, oversize)
+    too_deep = depth_reason(_raw(inbound), ctx.cfg.limits)
+    if too_deep:  # likewise: only its headers were read
+        return refuse_too_deep(ctx, inbound, msg, address, too_deep)
     if token:  # every relay address it was sent to, this delivery's first
         tokens = relay_tokens(msg, ctx.cfg.relay)
         return handle_relays(ctx, inbound, msg, tokens if token in tokens else [token], address)
@@ -212,7 +229,7 @@ def _process_claimed(ctx: Context, inbound_id: int) -> str | None:
         lock_for(ctx, msg, token, verdict, tokens[1:])
         outcome = dispatch(ctx, inbound, msg, token, verdict)
         # a person's mail over the hourly relay cap waits there to be passed on (rate_hold.py)
-        kept = outcome in (TOO_LARGE, RATE_LIMITED) or held(ctx.cfg, outcome)
+        kept = outcome in (TOO_LARGE, TOO_DEEP, RATE_LIMITED) or held(ctx.cfg, outcome)
         status = QUARANTINED if kept else "processed"
         inbound.outcome, inbound.status, inbound.processed_at = outcome, status, stamp()
         inbound.processed_by = worker_name()

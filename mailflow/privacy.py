@@ -36,6 +36,8 @@ from . import lifecycle as lc
 from .address_scrub import ERASED, address_pattern, is_placeholder
 from .clock import stamp
 from .errors import MailflowError
+from .ingest import parse_headers
+from .mime_depth import SAFE_DEPTH, deeper_than
 from .models import (
     Ambassador,
     Conversation,
@@ -89,6 +91,10 @@ def find_person(email: str) -> Person | None:
 
 
 def parse_raw(raw: bytes) -> EmailMessage:
+    """The stored message; its headers only when its parts nest too deeply to parse
+    (kept in quarantine as too-deep): an export or an erasure must not fail on it."""
+    if deeper_than(raw, SAFE_DEPTH):
+        return parse_headers(raw)
     return cast(EmailMessage, BytesParser(policy=policy.default).parsebytes(raw))
 
 

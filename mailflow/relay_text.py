@@ -12,6 +12,9 @@ import re
 from urllib.parse import quote as url_quote
 
 from .relay_rules import Rules
+from .rich_text import MARKUP_TYPES, RTF_TYPES, rendered, rtf_plain_escapes
+from .scrub import scrub_text
+from .uuencoded import has_block, scrub_uuencoded
 
 # Text with RFC 5545 / RFC 6350 folded lines ("marie.dup\r\n ont@x.org").
 FOLDED_TYPES = frozenset(
@@ -20,6 +23,7 @@ FOLDED_TYPES = frozenset(
 )
 # Files sent as application/octet-stream that are text all the same, by their extension.
 TEXT_EXTENSIONS = frozenset({"txt", "csv", "tsv", "md", "htm", "html", "xml", "json"})
+FILE_EXTENSIONS = frozenset({"rtf", "svg", "xml"})  # scrubbed as files with markup
 FOLDED_EXTENSIONS = frozenset({"ics", "ifb", "vcs", "vcf"})
 _FOLDED_LINE = re.compile(r"\r?\n[ \t]")
 
@@ -51,12 +55,39 @@ def scrubbed_text(text: str, kind: str, rules: Rules, cids: dict[str, str]) -> s
         return text if scrubbed == unfolded else _fold_lines(scrubbed)
     if kind == "html":
         return rules.html(_new_cid_references(text, cids))
+    if kind == "markup":  # SVG, XML: tags, attributes and entities as in HTML
+        return rules.html(text)
+    if kind == "rtf":  # \'40 and \u64? written as "@" first, only where there is more
+        plain = rtf_plain_escapes(text)
+        scrubbed = rules.text(plain)
+        return text if scrubbed == plain else scrubbed
+    if has_block(text):  # a file inside the text, shown decoded by mail clients
+        return scrub_uuencoded(text, rules.text)
     return rules.text(text)
+
+
+def still_shows_address(text: str, kind: str, rules: Rules) -> bool:
+    """Does a scrubbed RTF or markup file still show an address to its reader (one cut by
+    control words or tags)? Such a file cannot be relayed."""
+    if kind not in ("rtf", "markup"):
+        return False
+    kind = "rtf" if kind == "rtf" else "html"
+    apart = rendered(text, kind, " ")  # any address a reader sees, whole
+    if rules.text(apart) != apart:
+        return True
+    # A party's address cut in pieces: joined, only the parties' are looked for ("x.org"
+    # and a word glued on after a tag would look like a third party's).
+    joined = rendered(text, kind, "")
+    return scrub_text(joined, rules.secrets) != joined
 
 
 def text_kind(ctype: str, extension: str = "") -> str:
     if ctype in FOLDED_TYPES or extension in FOLDED_EXTENSIONS:
         return "folded"
+    if ctype in RTF_TYPES or extension == "rtf":
+        return "rtf"
+    if ctype in MARKUP_TYPES or extension in ("svg", "xml"):
+        return "markup"
     if ctype.partition("/")[2] in ("html", "enriched", "richtext") or extension in _HTML_NAMES:
         return "html"
     return "text"

@@ -135,7 +135,21 @@ def _any_address_pattern(html_mode: bool, words: bool = False) -> str:
     # Not from inside a run of address characters (linear time on long runs), except just
     # after a hyphen ("--a1rh@x.fr" after a boundary marker).
     start = r"(?:(?<![\w!#$'*+^`{|}~.-])|(?<=-)(?=[^\W_]))"
-    return rf"{start}{local}{at}{_LABEL}(?:{dot}{_LABEL}){labels}{dot}{_TLD}"
+    compact = rf"{start}{local}{at}{_LABEL}(?:{dot}{_LABEL}){labels}{dot}{_TLD}"
+    return f"(?:{compact}|{_spaced_address_pattern(sp)})"
+
+
+def _spaced_address_pattern(sp: str) -> str:
+    """ "paul . martin @ pros . test", "paul.martin @ pros.test", "rh (at) x . fr": spaces
+    around the at sign (or an at word), and " . " dots, both sides spaced or none ("Merci.
+    Paul" is two sentences). Tried after the compact form, which wins where it matches
+    ("rh@x.fr . Merci"). Linear: a start right after "word . " is inside a chain already
+    read from its first word, so each chain is read once."""
+    at = _separator(AT_SYMBOLS[:1], AT_WORDS, OTHER_AT_WORDS, sp, spaced=True)
+    dot = rf"(?:\.| \. |{sp}*{OPEN}{sp}*(?:\.|{any_of(DOT_WORDS)}){sp}*{CLOSE}{sp}*)"
+    local = rf"{_LOCAL_CHAR}+(?:(?:\.| \. ){_LOCAL_CHAR}+)*"
+    start = rf"(?<![\w!#$'*+^`{{|}}~.-])(?<!{_LOCAL_CHAR} \. )"
+    return rf"{start}{local}{at}{_LABEL}(?:{dot}{_LABEL})*{dot}{_TLD}"
 
 
 def _name_pattern(name: str, html_mode: bool) -> str:
