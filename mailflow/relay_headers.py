@@ -46,11 +46,13 @@ def keep_only(part: Message, keep: frozenset[str]) -> None:
 
 
 def set_subject(msg: Message, rules: Rules, prefix: str) -> None:
+    """One subject, scrubbed. A mail may carry several Subject headers (clients show the
+    first or the last): the others, unread here, would pass as they came, so all go."""
     original = header_text(msg, "Subject") or ""
     subject = rules.text(original)
     if prefix and prefix.strip().casefold() not in subject.casefold():
         subject = f"{prefix}{subject}" if subject else prefix.strip()
-    if subject != original:
+    if subject != original or len(raw_values(msg, "Subject")) > 1:
         replace_header(msg, "Subject", subject)
 
 

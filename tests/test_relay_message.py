@@ -349,3 +349,18 @@ def test_address_in_attachment_filename_is_scrubbed() -> None:
     (attachment,) = [p for p in parse(raw).walk() if p.get_filename()]
     assert attachment.get_filename() == f"{PERSON_ALIAS}.vcf"
     assert attachment.get_payload(decode=True) == b"BEGIN:VCARD"
+
+
+def test_a_second_subject_header_is_not_relayed_unscrubbed() -> None:
+    """Clients show the first or the last Subject; only one, scrubbed, is relayed (found by
+    test_property: "Subject: Léa <person1@…>" as a second header went through as it came)."""
+    raw = (
+        f"From: Jean <{PERSON}>\r\nTo: {AMBASSADOR_ALIAS}\r\nSubject: Bonjour\r\n"
+        f"Subject: Jean <{PERSON}>\r\nMessage-ID: <two.subjects@example.org>\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\nMerci pour votre temps.\r\n"
+    ).encode()
+    original = parse(raw)
+    out = build_relayed(original, spec_for(original)).as_bytes(policy=policy.SMTP)
+    assert PERSON.encode() not in out
+    assert parse(out).get_all("Subject") == ["Bonjour"]
+    assert not find_leaks(out.decode(), SECRETS[:1])  # the To: is the ambassador
