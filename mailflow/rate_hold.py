@@ -13,7 +13,9 @@ It leaves the quarantine in one of two ways, each relaying it once (the outbox k
 - by itself (`release_calm`, a follow-up step): once the conversation is calm again, no
   message held there for an hour and fewer relayed within the hour than the cap, the held
   messages are processed again, oldest first, no more than the cap has room for; the cap
-  still applies to them.
+  still applies to them. Once a day at most: a conversation that floods again after a
+  release (two robots the classifier missed, answering each other) is left to the
+  coordinator, who sees it in the quarantine and the digest, instead of looping by itself.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from .record import log_event
 RELEASED = "quarantine-retry"  # quarantine.py's event when the coordinator lets it through
 CALM_RELEASE = "rate-limit-release"  # this module's event when it lets one through by itself
 CALM_AFTER = timedelta(hours=1)  # no message held in the conversation for this long
+RELEASE_EVERY = timedelta(days=1)  # a conversation held again after a release waits this long
 
 
 def released_by_coordinator(inbound: InboundMessage) -> bool:
@@ -99,6 +102,14 @@ def room(ctx: Context, conv: Conversation, now: datetime) -> int:
     held = _held(conv.id)
     if held.where(InboundMessage.processed_at > now - CALM_AFTER).exists():
         return 0  # still flooding: something was held within the hour
+    last_release = (
+        Event.select(fn.MAX(Event.at))
+        .where((Event.conversation == conv.id) & (Event.kind == CALM_RELEASE))
+        .scalar()
+    )
+    recent = last_release is not None and last_release > now - RELEASE_EVERY
+    if recent and held.where(InboundMessage.processed_at >= last_release).exists():
+        return 0  # it flooded again after the last release: the coordinator decides
     cap = ctx.cfg.limits.max_relayed_per_conversation_per_hour
     return held.count() if cap <= 0 else max(0, cap - relayed_last_hour(conv))
 

@@ -270,3 +270,20 @@ def test_over_the_cap_in_one_of_two_conversations_holds_it_for_both_then_both_ge
     now = at(monkeypatch, "2026-03-02T11:00:00")
     assert release_calm(ctx, now) == {"released-relayed": 1}
     assert relays_to("lea@users.test") == 2 and relays_to("tom@users.test") == 1
+
+
+def test_a_conversation_flooding_again_after_a_release_waits_a_day(
+    ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two robots the classifier missed would otherwise loop at the cap's pace, released and
+    held again every other hour: after one release, a new flood is left to the coordinator
+    (quarantine retry) until a day has passed."""
+    lea, _ = two_conversations(ctx)
+    assert _answers(ctx, lea, "Un.", "Deux.", "Trois.") == {"relayed": 1, "rate-limited": 2}
+    now = at(monkeypatch, "2026-03-02T10:30:00")
+    assert release_calm(ctx, now) == {"released-relayed": 1}
+    at(monkeypatch, "2026-03-02T10:31:00")
+    assert _answers(ctx, lea, "Quatre.") == {"rate-limited": 1}  # held again after the release
+    assert release_calm(ctx, at(monkeypatch, "2026-03-02T12:00:00")) == {}
+    assert release_calm(ctx, at(monkeypatch, "2026-03-02T23:59:00")) == {}
+    assert release_calm(ctx, at(monkeypatch, "2026-03-03T10:31:00")) == {"released-relayed": 1}
