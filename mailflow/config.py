@@ -89,6 +89,11 @@ class LimitsConfig:
 
     max_message_bytes: int = 20 * 1024 * 1024  # above: polite answer, message quarantined
     max_attachment_bytes: int = 10 * 1024 * 1024
+    # What one message may cost to relay (README, limits): the text scrubbed, all its text
+    # parts together (scrubbing holds about ten times it), and its MIME parts (parsing
+    # stops there). Above either: refused like an oversize message.
+    max_text_bytes: int = 4 * 1024 * 1024
+    max_parts: int = 1000
     # Attachment types relayed (MIME type or "type/*"); anything else is removed with a note.
     allowed_attachment_types: str = (
         "image/*, application/pdf, text/plain, text/calendar, "
@@ -174,6 +179,8 @@ _RANGES: dict[str, tuple[int, int]] = {
     "smtp.max_attempts": (1, 1_000),
     "limits.max_message_bytes": (0, 2**40),  # 0: no cap
     "limits.max_attachment_bytes": (0, 2**40),  # 0: no cap
+    "limits.max_text_bytes": (0, 2**40),  # 0: no cap
+    "limits.max_parts": (0, 10_000_000),  # 0: no cap
     "limits.auto_reply_interval_days": (0, 3_650),  # 0: the same answer every time
     "limits.max_relayed_per_conversation_per_hour": (0, 1_000_000),  # 0: no cap
     "privacy.retention_days": (1, 36_500),
