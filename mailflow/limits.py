@@ -138,6 +138,7 @@ def _is_attachment(part: Message) -> bool:
 
 # A base64 body as encoders write it: the alphabet in lines, padding only at the end.
 _BASE64_BODY = re.compile(r"[A-Za-z0-9+/\r\n]*={0,2}[\r\n]*")
+_DECODED = frozenset({"base64", "quoted-printable", "x-uuencode", "uuencode", "uue", "x-uue"})
 
 
 def _size(part: Message) -> int:
@@ -145,16 +146,15 @@ def _size(part: Message) -> int:
     not encoded: decoding a 20 MB attachment holds about five copies of it at once."""
     payload = part.get_payload()
     if isinstance(payload, str):
-        cte = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+        cte = str(part.get("Content-Transfer-Encoding", "")).lower()  # as get_payload reads it
         if cte == "base64" and _BASE64_BODY.fullmatch(payload):
             breaks = payload.count("\r") + payload.count("\n")
             padding = payload.count("=")
             letters = len(payload) - breaks - padding
             if (letters + padding) % 4 == 0 and letters % 4 != 1:
                 return letters * 3 // 4
-        elif cte not in ("base64", "quoted-printable", "x-uuencode", "uuencode", "uue", "x-uue"):
-            if payload.isascii():
-                return len(payload)
+        elif cte not in _DECODED and payload.isascii():
+            return len(payload)
     payload = part.get_payload(decode=True)
     return len(payload) if isinstance(payload, bytes) else 0
 
