@@ -26,13 +26,16 @@ from email.utils import make_msgid
 
 from tests.deployment import RELAY, Deployment, outbox, query
 from tests.test_relay_e2e import BAKER, PERSON, ask, assert_no_leak, everything, from_address
+from tests.testdb import backend
 
 MB = 1024 * 1024
 MESSAGE_CAP = 20 * MB  # [limits] max_message_bytes, default
 TEXT_CAP = 4 * MB  # [limits] max_text_bytes, default
 # The README's bound: one message at the default caps, in `mailflow run --once`, peaks
-# under 300 MB resident (about 110 MB of it the daemon at rest: code, rules, directory).
-BOUND_MB = 300
+# under 300 MB resident on SQLite (about 110 MB of it the daemon at rest: code, rules,
+# directory), 420 MB on PostgreSQL (psycopg2 writes a bytea into the SQL text, in hex: each
+# stored copy of the message is a statement four times its size for a moment).
+BOUND_MB = 420 if backend() == "postgresql" else 300
 LINE = "Bonjour Léa, à la boulangerie du port nous commençons très tôt, vers quatre heures.\n"
 SIGNATURE = f"Marie Lefèvre - {BAKER}\n"
 
