@@ -92,6 +92,11 @@ class LimitsConfig:
     # Multiparts and forwarded messages inside one another, at most: deeper mail is kept in
     # quarantine unread (parsing it would exhaust Python's stack), the sender told.
     max_mime_depth: int = 50
+    # What one message may cost to relay (README, limits): the text scrubbed, all its text
+    # parts together (scrubbing holds about ten times it), and its MIME parts (parsing
+    # stops there). Above either: refused like an oversize message.
+    max_text_bytes: int = 4 * 1024 * 1024
+    max_parts: int = 1000
     # Attachment types relayed (MIME type or "type/*"); anything else is removed with a note.
     allowed_attachment_types: str = (
         "image/*, application/pdf, text/plain, text/calendar, "
@@ -178,6 +183,8 @@ _RANGES: dict[str, tuple[int, int]] = {
     "limits.max_message_bytes": (0, 2**40),  # 0: no cap
     "limits.max_attachment_bytes": (0, 2**40),  # 0: no cap
     "limits.max_mime_depth": (1, 100),  # mime_depth.SAFE_DEPTH: deeper exhausts the stack
+    "limits.max_text_bytes": (0, 2**40),  # 0: no cap
+    "limits.max_parts": (0, 10_000_000),  # 0: no cap
     "limits.auto_reply_interval_days": (0, 3_650),  # 0: the same answer every time
     "limits.max_relayed_per_conversation_per_hour": (0, 1_000_000),  # 0: no cap
     "privacy.retention_days": (1, 36_500),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import dataclass
+from email.errors import MessageDefect
 from email.message import EmailMessage, Message
 from fnmatch import fnmatchcase
 
@@ -20,7 +21,8 @@ from .mime_depth import deeper_than
 from .models import Conversation, InboundMessage
 from .notices import reply
 from .record import log_event
-from .rich_text import REMOVED_HEADER, WHY_UNREADABLE
+from .relay_text import FILE_EXTENSIONS, FOLDED_EXTENSIONS, FOLDED_TYPES, TEXT_EXTENSIONS
+from .rich_text import MARKUP_TYPES, REMOVED_HEADER, RTF_TYPES, TEXT_TYPES, WHY_UNREADABLE
 
 TOO_LARGE = "too-large"
 TOO_DEEP = "too-deep"
@@ -74,6 +76,57 @@ def depth_reason(raw: bytes, limits: LimitsConfig) -> str | None:
     return f"MIME nesting deeper than {cap} levels"
 
 
+class TooManyParts(MessageDefect):
+    """Parsing stopped at `[limits] max_parts`: the message holds its headers only."""
+
+
+def heavy_reason(msg: EmailMessage, limits: LimitsConfig) -> str | None:
+    """The quarantine reason for a message that would cost too much memory to relay or read:
+    more MIME parts than `max_parts` (parse stopped there, see pipeline.parse), or more
+    text to scrub than `max_text_bytes` (scrubbing holds about ten times the text; see the
+    README's limits). None when it fits (0 = no cap)."""
+    if any(isinstance(defect, TooManyParts) for defect in msg.defects):
+        return f"too large: more than {limits.max_parts} MIME parts"
+    cap = limits.max_text_bytes
+    size = text_bytes(msg) if cap > 0 else 0
+    if size <= cap:
+        return None
+    return f"too large: {megabytes(size)} MB of text > {megabytes(cap)} MB text cap"
+
+
+def text_bytes(msg: Message) -> int:
+    """The text the relay scrubs (text parts and attachments, calendars, vCards, text files,
+    forwarded messages left encoded, preambles), estimated from the encoded bodies without
+    decoding them: base64 holds 3 bytes in 4 characters, quoted-printable 1 in 3 per "="."""
+    total = 0
+    for part in msg.walk():
+        payload = part.get_payload()
+        if isinstance(payload, list):
+            total += len(part.preamble or "") + len(part.epilogue or "")
+        elif isinstance(payload, str) and _scrubbed_as_text(part):
+            cte = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+            if cte == "base64":
+                total += len(payload) * 3 // 4
+            elif cte == "quoted-printable":
+                total += len(payload) - 2 * payload.count("=")
+            else:
+                total += len(payload)
+    return total
+
+
+def _scrubbed_as_text(part: Message) -> bool:
+    """What relay_body.scrub_tree decodes and scrubs as text (binary files it does not)."""
+    ctype = part.get_content_type()
+    text_like = FOLDED_TYPES | RTF_TYPES | MARKUP_TYPES | TEXT_TYPES  # RTF, SVG, XML, JSON
+    if ctype.partition("/")[0] in ("text", "message", "multipart") or ctype in text_like:
+        return True
+    name = (part.get_filename() or "").strip().lower()
+    extension = name.rpartition(".")[2] if "." in name else ""
+    return ctype == "application/octet-stream" and (
+        extension in TEXT_EXTENSIONS | FOLDED_EXTENSIONS | FILE_EXTENSIONS | {"eml"}
+    )
+
+
 def allowed_types(limits: LimitsConfig) -> tuple[str, ...]:
     return tuple(t.strip().lower() for t in limits.allowed_attachment_types.split(",") if t.strip())
 
@@ -96,7 +149,25 @@ def _is_attachment(part: Message) -> bool:
     )
 
 
+# A base64 body as encoders write it: the alphabet in lines, padding only at the end.
+_BASE64_BODY = re.compile(r"[A-Za-z0-9+/\r\n]*={0,2}[\r\n]*")
+_DECODED = frozenset({"base64", "quoted-printable", "x-uuencode", "uuencode", "uue", "x-uue"})
+
+
 def _size(part: Message) -> int:
+    """The decoded size, counted without decoding when the body is well-formed base64 or
+    not encoded: decoding a 20 MB attachment holds about five copies of it at once."""
+    payload = part.get_payload()
+    if isinstance(payload, str):
+        cte = str(part.get("Content-Transfer-Encoding", "")).lower()  # as get_payload reads it
+        if cte == "base64" and _BASE64_BODY.fullmatch(payload):
+            breaks = payload.count("\r") + payload.count("\n")
+            padding = payload.count("=")
+            letters = len(payload) - breaks - padding
+            if (letters + padding) % 4 == 0 and letters % 4 != 1:
+                return letters * 3 // 4
+        elif cte not in _DECODED and payload.isascii():
+            return len(payload)
     payload = part.get_payload(decode=True)
     return len(payload) if isinstance(payload, bytes) else 0
 
@@ -204,12 +275,23 @@ def third_party_recipients(msg: EmailMessage, relay: RelayConfig, known: set[str
 def refuse_too_large(
     ctx: Context, inbound: InboundMessage, msg: EmailMessage, address: str, reason: str
 ) -> str:
-    """Keep the message in quarantine and tell its sender, politely, that nothing went on."""
+    """Keep the message in quarantine and tell its sender, politely, that nothing went on:
+    too many bytes (too_large.txt), or too much text or too many parts (too_heavy.txt)."""
     inbound.reason = reason
     log_event("quarantine", f"{reason}: nothing forwarded", inbound=inbound)
     limits = ctx.cfg.limits
-    data = {"size_mb": megabytes(inbound.size), "cap_mb": megabytes(limits.max_message_bytes)}
-    reply(ctx, inbound, "too_large", address, message_id_of(msg), data, role="sender")
+    if oversize_reason(inbound.size, limits) == reason:
+        template = "too_large"
+        data = {"size_mb": megabytes(inbound.size), "cap_mb": megabytes(limits.max_message_bytes)}
+    else:
+        template = "too_heavy"
+        parts = any(isinstance(defect, TooManyParts) for defect in msg.defects)
+        data = {
+            "parts": limits.max_parts if parts else None,
+            "text_mb": megabytes(text_bytes(msg)),
+            "cap_mb": megabytes(limits.max_text_bytes),
+        }
+    reply(ctx, inbound, template, address, message_id_of(msg), data, role="sender")
     return TOO_LARGE
 
 

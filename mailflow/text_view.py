@@ -15,6 +15,9 @@ import binascii
 import html
 import re
 import unicodedata
+from array import array
+from bisect import bisect_right
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -89,22 +92,78 @@ def _percent(token: str) -> str:
         return raw.decode("latin-1")
 
 
+class _Map:
+    """Where each character of a view came from, as runs rather than one entry per
+    character (two lists of ints cost about 70 bytes a character: 700 MB for a 10 MB text).
+
+    Run k starts at view index view[k]. A "linear" run (end[k] < 0) maps character i to
+    original[orig[k] + i - view[k]], one to one; a "constant" run maps each of its characters
+    to the whole stretch original[orig[k]:end[k]] (an entity, an encoded word, a tag)."""
+
+    def __init__(self) -> None:
+        self.view, self.orig, self.end = array("q"), array("q"), array("q")
+        self.length = 0  # characters of the view mapped so far
+
+    def linear(self, orig: int, count: int) -> None:
+        if count <= 0:
+            return
+        if self.view and self.end[-1] < 0 and self.orig[-1] + self.length - self.view[-1] == orig:
+            self.length += count  # continues the last run
+            return
+        self._run(orig, -1, count)
+
+    def constant(self, orig: int, end: int, count: int) -> None:
+        if count <= 0:
+            return
+        if self.view and self.orig[-1] == orig and self.end[-1] == end:
+            self.length += count
+            return
+        self._run(orig, end, count)
+
+    def _run(self, orig: int, end: int, count: int) -> None:
+        self.view.append(self.length)
+        self.orig.append(orig)
+        self.end.append(end)
+        self.length += count
+
+    def _find(self, i: int) -> int:
+        return bisect_right(self.view, i) - 1
+
+    def start_of(self, i: int) -> int:
+        k = self._find(i)
+        return self.orig[k] + i - self.view[k] if self.end[k] < 0 else self.orig[k]
+
+    def end_of(self, i: int) -> int:
+        k = self._find(i)
+        return self.orig[k] + i - self.view[k] + 1 if self.end[k] < 0 else self.end[k]
+
+    def runs(self, a: int, b: int) -> Iterator[tuple[int, int, int, int]]:
+        """(view start, view end, orig, end) of the runs over view[a:b], cut to it."""
+        k = max(self._find(a), 0)
+        while k < len(self.view) and self.view[k] < b:
+            lo = max(self.view[k], a)
+            hi = min(self.view[k + 1] if k + 1 < len(self.view) else self.length, b)
+            if hi > lo:
+                shift = lo - self.view[k] if self.end[k] < 0 else 0
+                yield lo, hi, self.orig[k] + shift, self.end[k]
+            k += 1
+
+
 @dataclass
 class TextView:
-    """Normalised text; character i came from original[starts[i]:ends[i]] (the same index
-    when `starts` is None: plain ASCII, only lower-cased)."""
+    """Normalised text; character i came from original[span(i, i + 1)] (the same index when
+    `where` is None: plain ASCII, only lower-cased)."""
 
     text: str
-    starts: list[int] | None = None
-    ends: list[int] | None = None
+    where: _Map | None = None
 
     def span(self, a: int, b: int) -> tuple[int, int]:
-        if self.starts is None or self.ends is None:
+        if self.where is None:
             return a, b
-        return self.starts[a], self.ends[b - 1]
+        return self.where.start_of(a), self.where.end_of(b - 1)
 
     def origin(self, i: int) -> int:
-        return i if self.starts is None else self.starts[i]
+        return i if self.where is None else self.where.start_of(i)
 
 
 def _pass(text: str, untag: bool, unfold: bool = False) -> tuple[TextView, bool]:
@@ -113,14 +172,12 @@ def _pass(text: str, untag: bool, unfold: bool = False) -> tuple[TextView, bool]
     if text.isascii() and not pattern.search(text):
         return TextView(text.lower()), False
     out: list[str] = []
-    starts: list[int] = []
-    ends: list[int] = []
+    where = _Map()
     again = False
 
     def ascii(s: str, offset: int) -> None:
         out.append(s.lower())
-        starts.extend(range(offset, offset + len(s)))
-        ends.extend(range(offset + 1, offset + len(s) + 1))
+        where.linear(offset, len(s))
 
     def plain(s: str, offset: int) -> None:
         pos = 0
@@ -130,18 +187,18 @@ def _pass(text: str, untag: bool, unfold: bool = False) -> tuple[TextView, bool]
             for i in range(m.start(), m.end()):
                 n = _norm_char(s[i])
                 out.append(n)
-                starts.extend([offset + i] * len(n))
-                ends.extend([offset + i + 1] * len(n))
+                if len(n) == 1:
+                    where.linear(offset + i, 1)
+                else:  # several characters from one ("ﬁ" -> "fi"), or none
+                    where.constant(offset + i, offset + i + 1, len(n))
             pos = m.end()
         if pos < len(s):
             ascii(s[pos:], offset + pos)
 
     def decoded(s: str, start: int, end: int) -> None:
-        for c in s:
-            n = _norm_char(c)
-            out.append(n)
-            starts.extend([start] * len(n))
-            ends.extend([end] * len(n))
+        n = "".join(_norm_char(c) for c in s)
+        out.append(n)
+        where.constant(start, end, len(n))
 
     pos = 0
     for m in pattern.finditer(text):
@@ -170,7 +227,7 @@ def _pass(text: str, untag: bool, unfold: bool = False) -> tuple[TextView, bool]
         pos = m.end()
     if pos < len(text):
         plain(text[pos:], pos)
-    return TextView("".join(out), starts, ends), again
+    return TextView("".join(out), where), again
 
 
 def text_view(text: str, untag: bool = False, unfold: bool = False) -> TextView:
@@ -178,7 +235,23 @@ def text_view(text: str, untag: bool = False, unfold: bool = False) -> TextView:
     if not again:
         return first
     second, _ = _pass(first.text, False)  # "&amp;#64;": decoded twice
-    n = len(second.text)
-    starts = [first.origin(second.origin(i)) for i in range(n)]
-    ends = [first.span(*second.span(i, i + 1))[1] for i in range(n)]
-    return TextView(second.text, starts, ends)
+    if first.where is None:
+        return second
+    if second.where is None:  # the same characters: the first map holds
+        return TextView(second.text, first.where)
+    return TextView(second.text, _compose(first.where, second.where))
+
+
+def _compose(first: _Map, second: _Map) -> _Map:
+    """The map from the second view to the original, through the first view."""
+    out = _Map()
+    for lo, hi, orig, end in second.runs(0, second.length):
+        if end >= 0:  # from one stretch of the first view
+            out.constant(first.start_of(orig), first.end_of(end - 1), hi - lo)
+            continue
+        for a, b, orig2, end2 in first.runs(orig, orig + hi - lo):
+            if end2 < 0:
+                out.linear(orig2, b - a)
+            else:
+                out.constant(orig2, end2, b - a)
+    return out
