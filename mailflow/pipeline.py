@@ -35,6 +35,7 @@ from .automated import (
 from .bounces import handle_bounce
 from .classify import AUTO_REPLY, BOUNCE, OWN_LOOP, SPAM, Classification, classify
 from .clock import stamp
+from .confirm import AMBASSADOR, find_pending
 from .context import Context
 from .crashpoints import crash_point
 from .details import complete_request, pending_request
@@ -145,6 +146,7 @@ def lock_for(ctx: Context, msg: EmailMessage, token: str | None, verdict: Classi
     who = sender(msg)
     address = who[1] if who else ""
     requests: list[int] = []
+    confirming = False  # the answer to an ambassador command's confirmation
     if token:
         conv, _ = find_conversation(token)
         if conv is not None:
@@ -152,11 +154,17 @@ def lock_for(ctx: Context, msg: EmailMessage, token: str | None, verdict: Classi
         else:
             asked = Request.get_or_none(Request.feedback_token == token)
             requests += [asked.id] if asked is not None else []
+            pending = find_pending(token) if asked is None else None  # confirm.py
+            requests += [pending.request_id] if pending and pending.request_id else []
+            confirming = pending is not None and pending.kind == AMBASSADOR
     returned = returned_mail(return_path_address(msg, ctx.cfg.relay), ctx.cfg.relay)
     if returned is not None and returned.request_id is not None:
         requests.append(returned.request_id)
     wide = verdict.outcome in (BOUNCE, AUTO_REPLY) or (
-        not verdict.automated and not token and bool(address) and find_ambassador(address)
+        not verdict.automated
+        and (confirming or not token)
+        and bool(address)
+        and find_ambassador(address)
     )
     if address and not verdict.automated:  # a person's STOP, or a completed request
         requests += [r.id for r in open_requests(address)]
