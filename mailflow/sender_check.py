@@ -93,7 +93,22 @@ def authenticated(cfg: Config, inbound: InboundMessage, msg: EmailMessage) -> bo
     """Whether the sender is proven enough for a command to act at once: the provider said
     pass, or the coordinator released the message from quarantine (vouched for it)."""
     found = sender_verdict(cfg, msg)
-    return (found is not None and found.authenticated) or _released(inbound)
+    return (found is not None and found.authenticated) or _vouched(inbound)
+
+
+def _vouched(inbound: InboundMessage) -> bool:
+    """Released from quarantine after a failed sender check (check_sender has logged
+    another `unauthenticated` event since, so _released no longer says it)."""
+    first = (
+        Event.select(fn.MIN(Event.id))
+        .where((Event.inbound == inbound.id) & (Event.kind == UNAUTHENTICATED))
+        .scalar()
+    )
+    return first is not None and (
+        Event.select()
+        .where((Event.inbound == inbound.id) & (Event.kind == RELEASED) & (Event.id > first))
+        .exists()
+    )
 
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
