@@ -62,8 +62,14 @@ def envelope_sender(msg: EmailMessage) -> str | None:
     "" for the null path `<>`; None when the message has none."""
     for name, value in msg.raw_items():
         if name.strip().lower() == "return-path":
-            return parseaddr(str(value))[1].strip().lower()
+            return _readable(parseaddr(str(value))[1].strip().lower())
     return None
+
+
+def _readable(text: str) -> str:
+    """Undecodable bytes (kept by the parser as surrogates) as U+FFFD: storable, and never
+    aligned with anything."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def envelope_verdict(msg: EmailMessage) -> Verdict | None:
@@ -74,6 +80,7 @@ def envelope_verdict(msg: EmailMessage) -> Verdict | None:
     domain = from_domain(msg.raw_items())
     if domain is None:
         return Verdict(FAILED, "envelope: not exactly one From address to check")
+    domain = _readable(domain)
     if "@" in envelope and aligned(envelope.rpartition("@")[2], domain):
         return Verdict(ALIGNED, f"envelope sender {envelope} aligned with {domain}")
     shown = envelope or "<>"

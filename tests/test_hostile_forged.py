@@ -214,3 +214,14 @@ def test_the_daemon_warns_when_a_remote_mailbox_is_unchecked(tmp_path: Path) -> 
         remote, mailbox=dataclasses.replace(remote.mailbox, authserv_id=("mx.x.fr",))
     )
     assert unchecked_warning(trusted) is None
+
+
+def test_an_undecodable_return_path_is_held_not_a_crash(ctx: Context) -> None:
+    """Found by tests/test_property.py: 8-bit bytes in Return-Path reached the stored reason."""
+    ask_baker(ctx)
+    to = relay(Request.get().conversations.get().ambassador_token)
+    reply = mail_bytes("Bonjour", sender=BAKER, to=to, subject="Re", authenticated=False)
+    assert run(ctx, b"Return-Path: <amb1@\xc3\xbd\xf1\x97.test>\r\n" + reply) == {
+        "unauthenticated": 1
+    }
+    assert "\ufffd" in InboundMessage.get(InboundMessage.outcome == "unauthenticated").reason
