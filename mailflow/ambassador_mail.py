@@ -45,6 +45,7 @@ from .absence import (
 )
 from .addresses import message_id_of, sender
 from .clock import local_now, stamp
+from .confirm import AMBASSADOR, ask_confirmation, needs_confirmation
 from .context import Context
 from .errors import RulesError
 from .handover import LEFT
@@ -52,7 +53,7 @@ from .models import Ambassador, Conversation, InboundMessage
 from .notices import reply
 from .readable import readable_text, subject_of
 from .record import log_event
-from .sender_check import UNAUTHENTICATED, sender_verdict
+from .sender_check import UNAUTHENTICATED, passes, sender_proof
 from .textnorm import fold, words
 from .views import ambassador_view, request_view
 
@@ -246,8 +247,8 @@ def note_autoreply_absence(ctx: Context, inbound: InboundMessage, msg: EmailMess
     until = available_from(back, zone)
     if ambassador.absent_until is not None and ambassador.absent_until >= until:
         return
-    proof = sender_verdict(ctx.cfg, msg)
-    if proof is not None and not proof.authenticated:  # a forged out-of-office: ignored
+    proof = sender_proof(ctx.cfg, msg)
+    if proof is not None and not passes(proof):  # a forged out-of-office: ignored
         log_event(
             UNAUTHENTICATED,
             f"ambassador #{ambassador.id}: absence until {back.isoformat()} not set from an "
@@ -275,9 +276,16 @@ class Asked:
 
 
 def handle_ambassador_mail(
-    ctx: Context, inbound: InboundMessage, msg: EmailMessage, ambassador: Ambassador
+    ctx: Context,
+    inbound: InboundMessage,
+    msg: EmailMessage,
+    ambassador: Ambassador,
+    *,
+    confirmed: bool = False,
 ) -> str:
-    """Mail from a registered ambassador to the shared address: a command, or the help."""
+    """Mail from a registered ambassador to the shared address: a command, or the help.
+    A command from unproven mail waits for a confirmation first (confirm.py), unless
+    `confirmed` (it is that confirmation)."""
     inbound.role = "ambassador"
     rules = load_command_rules(ctx.cfg.paths.rules)
     command = command_of(msg, rules, strict=False)
@@ -285,6 +293,10 @@ def handle_ambassador_mail(
     name = command.name if command else ""
     if not ambassador.active and name not in (RESUME, PROFILE):
         name = ""
+    if name and not confirmed and needs_confirmation(ctx, inbound, msg, AMBASSADOR, name):
+        word = rules.display[name]
+        log_event("ambassador", f"ambassador #{ambassador.id}: {word} asked", inbound=inbound)
+        return ask_confirmation(ctx, inbound, msg, AMBASSADOR, name, ambassador.email, word=word)
     return _ACTIONS.get(name, _help)(asked)
 
 

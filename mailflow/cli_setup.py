@@ -5,11 +5,14 @@ and `open_db`, the one way every other command opens the configured database.
 from __future__ import annotations
 
 import argparse
+import logging
 import shutil
 from pathlib import Path
 
 from .config import PROJECT_ROOT, Config, load_config
 from .errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 
 def open_db(cfg: Config) -> None:
@@ -29,6 +32,7 @@ def cmd_init(path: Path) -> int:
                 f"{path}: cannot write the configuration file: {exc.strerror or exc}"
             ) from exc
         print(f"wrote {path}: edit it, then run `mailflow run`")
+        print("  set [mailbox] authserv_id there (how to find it: the comment above it)")
     cfg = load_config(path)
     open_db(cfg)
     print(f"database ready: {cfg.database.url}")
@@ -38,9 +42,13 @@ def cmd_init(path: Path) -> int:
 def cmd_run(cfg: Config, once: bool) -> int:
     from .context import load_context
     from .daemon import Daemon, run_once
+    from .sender_check import unchecked_warning
 
     open_db(cfg)
     ctx = load_context(cfg)
+    warning = unchecked_warning(cfg)
+    if warning:
+        log.warning("%s", warning)
     if once:
         print(f"run --once: {run_once(ctx)}")
         return 0

@@ -15,10 +15,12 @@ from . import lifecycle as lc
 from .addresses import message_id_of
 from .ambassador_mail import STOP, command_of, load_command_rules
 from .clock import stamp
+from .confirm import PERSON_STOP as PERSON_STOP_KIND
+from .confirm import ask_confirmation, needs_confirmation
 from .context import Context
 from .handover import PERSON_STOPPED, close_conversation, open_conversations
 from .models import InboundMessage, MessageIdMap, OutboundMail, Person, Request
-from .notices import reply, send_auto
+from .notices import send_auto
 from .record import log_event, move_request
 from .views import ambassador_view, request_view
 
@@ -109,14 +111,35 @@ def open_requests(address: str) -> list[Request]:
 
 
 def handle_person_stop(
-    ctx: Context, inbound: InboundMessage, msg: EmailMessage, address: str
+    ctx: Context,
+    inbound: InboundMessage,
+    msg: EmailMessage,
+    address: str,
+    *,
+    confirmed: bool = False,
 ) -> str:
     """The person wrote STOP (to the shared address, or through one of their own relay or
     feedback addresses): every open request of theirs is withdrawn, each ambassador of a
     live exchange is told, and the person gets one confirmation. Runs in the caller's
-    transaction, which holds the locks of the person's requests (pipeline.lock_for)."""
+    transaction, which holds the locks of the person's requests (pipeline.lock_for).
+
+    With nothing open it is only recorded, never answered: the From may be someone who
+    never wrote to us. From unproven mail it waits for the person's confirmation
+    (confirm.py), unless `confirmed`."""
     inbound.role = "person"
     requests = open_requests(address)
+    if not requests:
+        log_event(
+            "person-stop",
+            "the person wrote STOP: no open request; recorded, not answered",
+            inbound=inbound,
+        )
+        return PERSON_STOP
+    if not confirmed and needs_confirmation(ctx, inbound, msg, PERSON_STOP_KIND):
+        inbound.request = inbound.request or requests[0]
+        return ask_confirmation(
+            ctx, inbound, msg, PERSON_STOP_KIND, STOP, address, word="STOP", request=requests[0]
+        )
     views, told = [], []
     for request in requests:
         views.append(request_view(request, ctx.ref))
@@ -130,18 +153,15 @@ def handle_person_stop(
         inbound=inbound,
     )
     data = {"withdrawn": views, "told": told}
-    if requests:  # news: confirmed once per message, whatever was sent before
-        send_auto(
-            ctx,
-            "person_stop",
-            key=f"person-stop:{inbound.id}",
-            to=address,
-            role="person",
-            data=data,
-            in_reply_to=message_id_of(msg),
-            request=requests[0],
-            inbound=inbound,
-        )
-    else:  # nothing to stop: the same answer at most once in a while (notices.reply)
-        reply(ctx, inbound, "person_stop", address, message_id_of(msg), data)
+    send_auto(  # news: confirmed once per message, whatever was sent before
+        ctx,
+        "person_stop",
+        key=f"person-stop:{inbound.id}",
+        to=address,
+        role="person",
+        data=data,
+        in_reply_to=message_id_of(msg),
+        request=requests[0],
+        inbound=inbound,
+    )
     return PERSON_STOP

@@ -22,6 +22,7 @@ from pathlib import Path
 from . import lifecycle as lc
 from .addresses import message_id_of
 from .clock import stamp
+from .confirm import FEEDBACK, ask_confirmation, needs_confirmation
 from .context import Context
 from .errors import RulesError
 from .followup_feedback import close_request
@@ -202,9 +203,17 @@ def parse_feedback(text: str, rules: FeedbackRules) -> FeedbackAnswer:
 
 
 def handle_feedback(
-    ctx: Context, inbound: InboundMessage, msg: EmailMessage, request: Request, address: str
+    ctx: Context,
+    inbound: InboundMessage,
+    msg: EmailMessage,
+    request: Request,
+    address: str,
+    *,
+    confirmed: bool = False,
 ) -> str:
-    """Record what the person said; thank them once, or ask once more when unclear."""
+    """Record what the person said; thank them once, or ask once more when unclear. An
+    answer that would close the request waits for the person's confirmation when the mail
+    is unproven (confirm.py), unless `confirmed`."""
     inbound.request, inbound.role = request, "person"
     answer = parse_feedback(readable_text(msg), load_feedback_rules(ctx.cfg.paths.rules))
     original_id = message_id_of(msg)
@@ -224,6 +233,12 @@ def handle_feedback(
             key=f"feedback-unclear:{request.id}",
         )
         return FEEDBACK_UNCLEAR
+    closes = request.state == lc.FEEDBACK_ASKED
+    if closes and not confirmed and needs_confirmation(ctx, inbound, msg, FEEDBACK):
+        word = "feedback answer"
+        return ask_confirmation(
+            ctx, inbound, msg, FEEDBACK, "feedback", address, word=word, request=request
+        )
     request.feedback_score = answer.score if answer.score is not None else request.feedback_score
     request.feedback_met = answer.met if answer.met is not None else request.feedback_met
     request.feedback_answered_at = stamp()

@@ -22,6 +22,7 @@ from typing import Any
 
 from . import lifecycle as lc
 from .clock import stamp
+from .confirm import expire_pending
 from .context import Context
 from .digest import daily_digest
 from .followup_feedback import OPEN, feedback_step
@@ -51,6 +52,10 @@ def run_followups(ctx: Context) -> Counter[str]:
     policy = load_policy(ctx.cfg.paths.rules)
     now = stamp()
     done: Counter[str] = Counter()
+    with write_transaction():  # commands nobody confirmed in time (confirm.py)
+        expired = expire_pending(now)
+    if expired:
+        done["confirmation-expired"] += expired
     offered = (
         Conversation.select(Conversation.id, Conversation.request)
         .join(Request)

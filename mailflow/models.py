@@ -249,6 +249,27 @@ class MailboxState(BaseModel):
     last_uid = BigIntegerField(default=0)
 
 
+class PendingCommand(BaseModel):
+    """A command from unauthenticated mail, waiting for its sender's confirmation.
+
+    The confirmation mail goes to `address` from `relay+TOKEN@...`: only the owner of the
+    address receives it, so only they can answer it (confirm.py). Ids are plain integers,
+    not foreign keys: erasing a message (RGPD) must not be blocked by its pending command."""
+
+    id = AutoField()
+    token = CharField(max_length=64, unique=True)
+    kind = CharField(max_length=16)  # ambassador | person-stop | feedback
+    command = CharField(max_length=16)  # pause, absent, resume, stop, feedback
+    address = CharField(max_length=320, index=True)  # who must confirm, lower-case
+    inbound_id = IntegerField()  # the mail that asked for it
+    request_id = IntegerField(null=True)  # feedback: the request it is about
+    state = CharField(max_length=16, default="pending")  # pending | confirmed | expired
+    created_at = DateTimeField()
+    expires_at = DateTimeField()
+    done_at = DateTimeField(null=True)
+    done_inbound_id = IntegerField(null=True)  # the confirming reply
+
+
 ALL_MODELS = [
     Ambassador,
     Person,
@@ -261,4 +282,5 @@ ALL_MODELS = [
     MailboxState,
     Setting,
     ServerErasure,
+    PendingCommand,
 ]

@@ -54,6 +54,10 @@ OUTCOMES = (
     "command-refused",
     # ending.py: a person's STOP
     "person-stop",
+    # confirm.py, confirm_reply.py: a command from unauthenticated mail and its confirmation
+    "confirmation-asked",
+    "confirmation-repeated",
+    "confirmation-expired",
 )
 
 

@@ -37,6 +37,7 @@ from .automated import (
 from .bounces import handle_bounce
 from .classify import AUTO_REPLY, BOUNCE, OWN_LOOP, SPAM, Classification, classify
 from .clock import stamp
+from .confirm import AMBASSADOR, find_pending
 from .context import Context
 from .crashpoints import crash_point
 from .details import complete_request, pending_request
@@ -217,6 +218,7 @@ def lock_for(
     who = sender(msg)
     address = who[1] if who else ""
     requests: list[int] = []
+    confirming = False  # the answer to an ambassador command's confirmation
     for each in [token] + (others or []) if token else []:
         conv, _ = find_conversation(each)
         if conv is not None:
@@ -224,11 +226,17 @@ def lock_for(
         else:
             asked = Request.get_or_none(Request.feedback_token == each)
             requests += [asked.id] if asked is not None else []
+            pending = find_pending(each) if asked is None else None  # confirm.py
+            requests += [pending.request_id] if pending and pending.request_id else []
+            confirming = confirming or (pending is not None and pending.kind == AMBASSADOR)
     returned = returned_mail(return_path_address(msg, ctx.cfg.relay), ctx.cfg.relay)
     if returned is not None and returned.request_id is not None:
         requests.append(returned.request_id)
     wide = verdict.outcome in (BOUNCE, AUTO_REPLY) or (
-        not verdict.automated and not token and bool(address) and find_ambassador(address)
+        not verdict.automated
+        and (confirming or not token)
+        and bool(address)
+        and find_ambassador(address)
     )
     if address and not verdict.automated:  # a person's STOP, or a completed request
         requests += [r.id for r in open_requests(address)]

@@ -45,6 +45,7 @@ from .models import (
     InboundMessage,
     MessageIdMap,
     OutboundMail,
+    PendingCommand,
     Person,
     Request,
     database,
@@ -64,6 +65,7 @@ log = logging.getLogger(__name__)
 ANONYMISED = "anonymised"  # event kind, one per request (or unlinked inbound mail): marks it done
 FINISHED_STATES = (lc.CLOSED, lc.EXPIRED, lc.WITHDRAWN)
 _SCANNED = (Person, Request, Conversation, InboundMessage, OutboundMail, MessageIdMap, Event)
+_SCANNED += (PendingCommand,)  # who must confirm a command: erased, it can never be confirmed
 _COMPACTED = (*_SCANNED, Ambassador)  # the tables an erasure rewrites
 # Columns a scrub never rewrites: a placeholder stands there, unique, written on purpose.
 _IDENTITY = {(Person, "email")}

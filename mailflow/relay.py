@@ -8,6 +8,8 @@ from . import lifecycle as lc
 from .addresses import header_text, message_id_of, message_ids
 from .clock import stamp
 from .compose import LOOP_HEADER, new_message_id
+from .confirm import find_pending, role_of
+from .confirm_reply import handle_confirmation
 from .context import Context
 from .ending import handle_person_stop, is_person_stop
 from .feedback import handle_feedback
@@ -66,6 +68,10 @@ def handle_relay(
             if is_person_stop(ctx, msg):
                 return handle_person_stop(ctx, inbound, msg, address)
             return handle_feedback(ctx, inbound, msg, request, address)
+        pending = find_pending(token)  # the answer to a confirmation mail (confirm.py)
+        if pending is not None and address == pending.address:
+            unproven = check_sender(ctx, inbound, msg, role_of(pending.kind))
+            return unproven or handle_confirmation(ctx, inbound, msg, pending)
         inbound.role = "stranger"
         return _refuse(ctx, inbound, msg, None, address, REFUSED_UNKNOWN, "unknown relay token")
     inbound.conversation, inbound.request = conv, conv.request

@@ -30,7 +30,16 @@ from .address_scrub import ERASED, is_placeholder, scrub_addresses
 from .clock import stamp
 from .config import Config
 from .leases import lock_scope, write_transaction
-from .models import Ambassador, Event, InboundMessage, OutboundMail, Person, Request, Setting
+from .models import (
+    Ambassador,
+    Event,
+    InboundMessage,
+    OutboundMail,
+    PendingCommand,
+    Person,
+    Request,
+    Setting,
+)
 from .privacy import (
     ANONYMISED,
     FINISHED_STATES,
@@ -174,7 +183,8 @@ def anonymise_expired(ctx_or_cfg: Any, now: datetime) -> Purged:
     kept = kept_addresses(cfg)
     unlinked = expired_unlinked_mail(_limit(days, now), kept)
     causes = _old_causes(days, now, kept)  # counted before the steps below scrub some
-    if not due and not mails and not unlinked and not causes:
+    stale = _stale_commands(_limit(days, now))
+    if not due and not mails and not unlinked and not causes and not stale:
         return Purged(0, 0)
     secure_delete()
     with write_transaction():
@@ -197,6 +207,7 @@ def anonymise_expired(ctx_or_cfg: Any, now: datetime) -> Purged:
         scrub_everywhere(addresses | _known_nowhere_else(senders, cfg))
         erase_unlinked_mail(unlinked, kept)
         scrub_event_causes(_old_causes(days, now, kept))  # what the steps above left
+        PendingCommand.delete().where(PendingCommand.id << stale).execute()
         done = Purged(len(due), len(mails), len(unlinked), len(causes))
         log_event("privacy-purge", f"retention ({days} days): {done.figures()}")
     return done
@@ -204,6 +215,16 @@ def anonymise_expired(ctx_or_cfg: Any, now: datetime) -> Purged:
 
 def _old_causes(days: int, now: datetime, kept: Kept) -> dict[int, str]:
     return expired_event_causes(_limit(days, now), kept)
+
+
+def _stale_commands(limit: datetime) -> list[int]:
+    """Commands confirmed or expired before `limit` (confirm.py): their address goes with
+    them; a pending one is never older than its short delay."""
+    query = PendingCommand.select(PendingCommand.id).where(
+        (PendingCommand.created_at < limit)
+        & ((PendingCommand.state != "pending") | (PendingCommand.expires_at < limit))
+    )
+    return [row.id for row in query]
 
 
 def _has_live_requests(person: Person) -> bool:

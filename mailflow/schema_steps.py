@@ -141,6 +141,26 @@ class ServerErasureV10(Model):
         table_name = "server_erasure"
 
 
+class PendingCommandV11(Model):
+    """The `pending_command` table as version 11 created it (its indexes: AddIndex)."""
+
+    id = AutoField()
+    token = CharField(max_length=64)
+    kind = CharField(max_length=16)
+    command = CharField(max_length=16)
+    address = CharField(max_length=320)
+    inbound_id = IntegerField()
+    request_id = IntegerField(null=True)
+    state = CharField(max_length=16, default="pending")
+    created_at = DateTimeField()
+    expires_at = DateTimeField()
+    done_at = DateTimeField(null=True)
+    done_inbound_id = IntegerField(null=True)
+
+    class Meta:
+        table_name = "pending_command"
+
+
 def _columns(table: str, **fields: Field) -> tuple[AddColumn, ...]:
     return tuple(AddColumn(table, name, f) for name, f in fields.items())
 
@@ -241,6 +261,15 @@ MIGRATIONS: tuple[Migration, ...] = (
         10,
         "personal data: server copies of erased mail still to remove from the mailbox",
         (CreateTable(ServerErasureV10),),
+    ),
+    Migration(
+        11,
+        "forged senders: commands from unauthenticated mail waiting for confirmation",
+        (
+            CreateTable(PendingCommandV11),
+            AddIndex("pending_command", ("token",), unique=True),
+            AddIndex("pending_command", ("address",)),
+        ),
     ),
 )
 LATEST = MIGRATIONS[-1].version if MIGRATIONS else BASELINE

@@ -169,3 +169,27 @@ def outbox(dep: Deployment, recipient: str | None = None, purpose: str | None = 
         for row in rows
         if (recipient is None or row[1] == recipient) and (purpose is None or row[0] == purpose)
     ]
+
+
+# -- sender authentication (sender_check.py, confirm.py) ------------------------------------
+
+TRUSTED = "mx.mailflow.test"  # the receiving server a trusted deployment believes
+PASS = {"Authentication-Results": f"{TRUSTED}; dmarc=pass"}  # send_text(headers=PASS)
+
+
+def trust(dep: Deployment) -> None:
+    """As on a real provider: `[mailbox] authserv_id` names TRUSTED, so mail sent with the
+    PASS header is authenticated and its commands act at once (the local stack writes no
+    Authentication-Results of its own, so the test plays the provider's part)."""
+    set_config(dep, "mailbox", "authserv_id", f'"{TRUSTED}"')
+
+
+def confirm(dep: Deployment, user: str, now: str | None = None) -> None:
+    """`user` answers the confirmation mail mailflow sent them (confirm.py), from their own
+    mailbox, and the daemon runs: the pending command acts."""
+    from email.utils import parseaddr
+
+    [ask] = dep.stack.wait_for(user, lambda m: str(m["Subject"]).startswith("Pour confirmer"))
+    to = parseaddr(str(ask["From"]))[1]
+    dep.stack.send_text(user, to, f"Re: {ask['Subject']}", "OUI", in_reply_to=ask["Message-ID"])
+    dep.deliver_and_run(now=now)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
@@ -15,6 +16,10 @@ from mailflow.models import database
 from mailflow.pipeline import process_pending
 
 SAMPLE_DIRECTORY = PROJECT_ROOT / "examples" / "ambassadors.csv"
+# The receiving server these tests play: a context opened `trusted` believes its
+# Authentication-Results, and mail_bytes writes its pass on every mail (ignored elsewhere).
+TRUSTED = "mx.mailflow.test"
+PASS_HEADER = f"Authentication-Results: {TRUSTED}; dmarc=pass\n".encode()
 
 
 def write_config(folder: Path, extra: str = "") -> Path:
@@ -25,9 +30,16 @@ def write_config(folder: Path, extra: str = "") -> Path:
     return path
 
 
-def open_context(folder: Path, extra: str = "", directory: bool = True) -> Context:
-    """Open the database, load the rules and (by default) import the sample directory."""
+def open_context(
+    folder: Path, extra: str = "", directory: bool = True, trusted: bool = False
+) -> Context:
+    """Open the database, load the rules and (by default) import the sample directory.
+    `trusted`: `[mailbox] authserv_id` names TRUSTED, so mail_bytes' mail is authenticated
+    and commands act at once (without it they wait for a confirmation, confirm.py)."""
     cfg = load_config(write_config(folder, extra))
+    if trusted:
+        mailbox = dataclasses.replace(cfg.mailbox, authserv_id=(TRUSTED,))
+        cfg = dataclasses.replace(cfg, mailbox=mailbox)
     open_database(cfg.database.url, folder)
     ctx = load_context(cfg)
     if directory:
@@ -45,16 +57,18 @@ def mail_bytes(
     sender: str = "Léa Martin <lea@users.test>",
     to: str = "relay@mailflow.test",
     subject: str = "Demande",
+    authenticated: bool = True,
     **headers: str,
 ) -> bytes:
-    """A plain UTF-8 mail; header names may use '_' for '-' (X_Autoreply)."""
+    """A plain UTF-8 mail; header names may use '_' for '-' (X_Autoreply). `authenticated`:
+    with TRUSTED's pass on top, as the receiving server would write it."""
     msg = EmailMessage()
     msg["From"], msg["To"], msg["Subject"] = sender, to, subject
     msg["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[-1].strip(">"))
     for name, value in headers.items():
         msg[name.replace("_", "-")] = value
     msg.set_content(body)
-    return bytes(msg)
+    return (PASS_HEADER if authenticated else b"") + bytes(msg)
 
 
 def store_and_process(ctx: Context, *raws: bytes) -> dict[str, int]:

@@ -21,7 +21,7 @@ from mailflow.context import Context, load_context
 from mailflow.db import open_database
 from mailflow.directory import import_file
 from mailflow.ingest import store
-from mailflow.models import ALL_MODELS, Conversation, Request, database
+from mailflow.models import ALL_MODELS, Conversation, PendingCommand, Request, database
 from mailflow.pipeline import process_pending
 from tests.testdb import stored_files
 
@@ -73,6 +73,14 @@ def run(ctx: Context, raw: bytes) -> dict[str, int]:
 
 def relay(ctx: Context, token: str) -> str:
     return ctx.cfg.relay.token_address(token)
+
+
+def confirmed(ctx: Context, raw: bytes) -> dict[str, int]:
+    """A command from unauthenticated mail (no authserv_id here) waits; its sender then
+    answers the confirmation mail (confirm.py), which applies it: the outcome of that."""
+    assert run(ctx, raw) == {"confirmation-asked": 1}
+    pending = PendingCommand.select().order_by(PendingCommand.id.desc()).get()
+    return run(ctx, mail(pending.address, relay(ctx, pending.token), "OUI", "Re: Pour confirmer"))
 
 
 def converse(ctx: Context) -> None:

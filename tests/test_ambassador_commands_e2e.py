@@ -1,13 +1,17 @@
 """ABSENT, REPRISE and PROFIL end to end: the ambassador writes from their own mailbox over
 SMTP, `mailflow run --once` runs (at an instant set by MAILFLOW_NOW), and the answer lands
 in their real IMAP inbox. An absence ends at midnight in Europe/Paris (the default
-[schedule] timezone): 23:00 UTC in December."""
+[schedule] timezone): 23:00 UTC in December. The deployment trusts the provider's verdict
+(`authserv_id`) and Marie's mail carries its pass, so her commands act at once; without
+it they wait for a confirmation (tests/test_hostile_forged_e2e.py)."""
 
 from __future__ import annotations
 
 from email.message import EmailMessage
 
-from tests.deployment import RELAY, Deployment, outbox
+import pytest
+
+from tests.deployment import PASS, RELAY, Deployment, outbox, trust
 from tests.mailstack import wait_queue_empty
 
 MARIE = "amb1@pros.test"  # boulangère à Caen (examples/ambassadors.csv)
@@ -16,13 +20,18 @@ REQUEST = "Bonjour, j'ai 15 ans et je voudrais rencontrer une boulangère près 
 NOVEMBER = "2026-11-20T09:00:00"  # a Friday
 
 
+@pytest.fixture(autouse=True)
+def _trusted(deployment: Deployment) -> None:
+    trust(deployment)
+
+
 def text(msg: EmailMessage) -> str:
     return " ".join(msg.get_body(("plain",)).get_content().split())
 
 
 def command(dep: Deployment, subject: str, body: str = "Merci", now: str = NOVEMBER) -> None:
     """Marie writes to the shared address from her mailbox; the daemon runs once."""
-    dep.stack.send_text(f"Marie Lefèvre <{MARIE}>", RELAY, subject, body)
+    dep.stack.send_text(f"Marie Lefèvre <{MARIE}>", RELAY, subject, body, headers=PASS)
     dep.deliver_and_run(now=now)
 
 

@@ -15,7 +15,7 @@ from mailflow.config import PROJECT_ROOT
 from mailflow.context import Context
 from mailflow.models import Ambassador, Conversation, Event, OutboundMail, Request
 from mailflow.pipeline import parse
-from tests.inprocess import close_context, mail_bytes, open_context
+from tests.inprocess import PASS_HEADER, close_context, mail_bytes, open_context
 from tests.inprocess import store_and_process as run
 
 NOW = "2026-11-20T09:00:00"  # a Friday
@@ -30,7 +30,7 @@ PARIS_16_DECEMBER = datetime(2026, 12, 15, 23)
 @pytest.fixture
 def ctx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Context]:
     monkeypatch.setenv("MAILFLOW_NOW", NOW)
-    yield open_context(tmp_path)
+    yield open_context(tmp_path, trusted=True)
     close_context()
 
 
@@ -297,7 +297,7 @@ def test_a_stop_attached_as_a_whole_message_is_no_command(ctx: Context) -> None:
     outer["Message-ID"] = "<fwd-as-attachment@pros.test>"
     outer.set_content("STOP")
     outer.add_attachment(inner)
-    assert run(ctx, bytes(outer)) == {"ambassador-help": 1}
+    assert run(ctx, PASS_HEADER + bytes(outer)) == {"ambassador-help": 1}
     assert amb().active
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from email.message import EmailMessage
 from email.utils import parseaddr
 
-from tests.deployment import COORDINATOR, RELAY, Deployment
+from tests.deployment import COORDINATOR, PASS, RELAY, Deployment, confirm, trust
 from tests.mailstack import wait_queue_empty
 
 LEA = "person1@users.test"
@@ -54,6 +54,7 @@ def test_ambassador_leaving_mid_conversation(deployment: Deployment) -> None:
 
     mail.send_text(MARIE, RELAY, "STOP", "Je dois arrêter, merci.")
     dep.deliver_and_run(now="2026-03-04T09:00:00")
+    confirm(dep, MARIE, now="2026-03-04T09:00:00")  # no authserv_id: she confirms it first
     [thanks] = mail.wait_for(MARIE, subject_has("Merci pour tout"))
     assert "Votre échange en cours a été confié à un autre ambassadeur" in text(thanks)
     assert "La personne concernée en est informée" in text(thanks)
@@ -89,6 +90,7 @@ def test_person_stop_through_the_relay_address(deployment: Deployment) -> None:
     [ack] = mail.wait_for(LEA)
     mail.send_text(LEA, sender(ack), "Re: Votre demande est transmise", "STOP")
     dep.deliver_and_run(now="2026-03-02T10:00:00")
+    confirm(dep, LEA, now="2026-03-02T10:00:00")  # no authserv_id: she confirms it first
     [done] = mail.wait_for(LEA, subject_has("nous arrêtons là"))
     assert "nous avons arrêté votre demande" in text(done)
     assert "Nous avons prévenu Marie" in text(done)
@@ -97,7 +99,7 @@ def test_person_stop_through_the_relay_address(deployment: Deployment) -> None:
     for when in ("2026-03-05T09:00:00", "2026-03-12T09:00:00", "2026-04-30T09:00:00"):
         dep.run_once(when)  # no reminder, no reassignment, no feedback request
     wait_queue_empty(mail)  # everything sent is delivered: the counts are final
-    assert len(mail.fetch_all(MARIE)) == 2 and len(mail.fetch_all(LEA)) == 2
+    assert len(mail.fetch_all(MARIE)) == 2 and len(mail.fetch_all(LEA)) == 3  # + confirm
     assert not mail.fetch_all(JULIEN)
     assert dep.log()["requests"][0]["state"] == "withdrawn"
 
@@ -130,8 +132,9 @@ def test_answer_to_the_help_mail_completes_the_request(deployment: Deployment) -
 
 def test_unmatched_request_found_later_or_expired(deployment: Deployment) -> None:
     dep, mail = deployment, deployment.stack
+    trust(dep)  # the provider vouches for the bakers' mail: their commands act at once
     for baker in (MARIE, JULIEN, INES):
-        mail.send_text(baker, RELAY, "PAUSE", "")
+        mail.send_text(baker, RELAY, "PAUSE", "", headers=PASS)
     dep.deliver_and_run(count=3, now=MONDAY)
     mail.send_text(f"Léa <{LEA}>", RELAY, "Demande", REQUEST)
     mail.send_text(TOM, RELAY, "Demande", "Je voudrais rencontrer un pilote de ligne.")
@@ -140,7 +143,7 @@ def test_unmatched_request_found_later_or_expired(deployment: Deployment) -> Non
     assert "reviendra vers vous" in text(told)
     mail.wait_for(COORDINATOR, count=2)
 
-    mail.send_text(MARIE, RELAY, "REPRISE", "")
+    mail.send_text(MARIE, RELAY, "REPRISE", "", headers=PASS)
     dep.deliver_and_run(now="2026-03-02T18:00:00")  # same day: the day's retry is done
     mail.wait_for(MARIE, count=2)  # the PAUSE confirmation was never waited for either
     wait_queue_empty(mail)
@@ -149,7 +152,7 @@ def test_unmatched_request_found_later_or_expired(deployment: Deployment) -> Non
     [intro] = mail.wait_for(MARIE, subject_has("Une demande de rencontre"))
     [found] = mail.wait_for(LEA, subject_has("Bonne nouvelle : Marie"))
     assert "nous avons transmis votre demande à Marie" in text(found)
-    mail.send_text(LEA, sender(found), "Re: Bonne nouvelle", "Merci beaucoup !")
+    mail.send_text(LEA, sender(found), "Re: Bonne nouvelle", "Merci beaucoup !", headers=PASS)
     dep.deliver_and_run(now="2026-03-03T09:00:00")
     mail.wait_for(MARIE, has("Merci beaucoup"))
     assert sender(intro) != sender(found)

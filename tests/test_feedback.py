@@ -129,7 +129,7 @@ def test_ambiguous_reply_is_asked_again_once_then_a_clear_one_is_recorded(
     from tests.inprocess import close_context, mail_bytes, open_context, store_and_process
 
     monkeypatch.setenv("MAILFLOW_NOW", "2026-03-02T09:00:00")
-    ctx = open_context(tmp_path)
+    ctx = open_context(tmp_path, trusted=True)
     try:
         ask = "Bonjour, j'ai 15 ans et je voudrais rencontrer une boulangère près de Caen."
         assert store_and_process(ctx, mail_bytes(ask)) == {"request-offered": 1}

@@ -12,7 +12,7 @@ from collections import Counter
 from email.message import EmailMessage
 from email.utils import parseaddr
 
-from tests.deployment import COORDINATOR, RELAY, Deployment, outbox, query
+from tests.deployment import COORDINATOR, RELAY, Deployment, confirm, outbox, query
 from tests.mailstack import message_ids, wait_queue_empty
 
 PERSON = "person1@users.test"
@@ -192,6 +192,9 @@ def test_person_nudge_then_feedback_recorded(deployment: Deployment) -> None:
     quoted = "\n".join("> " + line for line in text(ask_feedback).splitlines())
     mail.send_text(PERSON, feedback_address, "Re: Votre avis", f"4, oui merci !\n\n{quoted}")
     dep.deliver_and_run(now="2026-03-18T08:00:00")
+    # No authserv_id: the answer that closes the request waits for her confirmation.
+    assert dep.log()["requests"][0]["state"] == "feedback_asked"
+    confirm(dep, PERSON, now="2026-03-18T09:00:00")
     mail.wait_for(PERSON, lambda m: "Merci pour votre avis" in str(m["Subject"]))
     [request] = dep.log()["requests"]
     assert request["feedback"]["score"] == 4 and request["feedback"]["met"] is True
@@ -199,7 +202,8 @@ def test_person_nudge_then_feedback_recorded(deployment: Deployment) -> None:
     assert run_twice(dep, "2026-04-30T10:00:00") == []
     settled(dep)
     assert len([s for s in subjects(dep, PERSON) if "vous a répondu" in s]) == 1
-    assert len([s for s in subjects(dep, PERSON) if "avis" in s.lower()]) == 2  # ask + thanks
+    avis = [s for s in subjects(dep, PERSON) if "avis" in s.lower()]
+    assert len(avis) == 3  # ask, confirm, thanks
     assert not [m for m in mail.fetch_all(MARIE) if "4, oui" in m.as_string()]
 
 

@@ -25,7 +25,7 @@ PATISSIERE = "amb3@pros.test"  # Inès, CAP Pâtissier à Caen: same ROME domain
 @pytest.fixture
 def ctx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Context]:
     monkeypatch.setenv("MAILFLOW_NOW", NOW)
-    yield open_context(tmp_path)
+    yield open_context(tmp_path, trusted=True)
     close_context()
 
 

@@ -24,6 +24,7 @@ from tests.privacy_support import (
     BAKER,
     LEA,
     cli,
+    confirmed,
     opened,
     relay,
     run,
@@ -83,7 +84,7 @@ def an_exchange(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> Request:
     assert run_followups(ctx)["feedback-asked"] == 1
     request = Request.get()
     opinion = mail_bytes("5, oui\nLéa", lea, relay(ctx, request.feedback_token), "Re: avis")
-    assert run(ctx, opinion) == {"feedback-recorded": 1}
+    assert confirmed(ctx, opinion) == {"feedback-recorded": 1}
     relayed = OutboundMail.get(
         (OutboundMail.purpose == "relay") & (OutboundMail.recipient == LEA.lower())
     )

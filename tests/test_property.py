@@ -326,7 +326,8 @@ def test_replies_through_a_conversation_are_relayed_without_leaks(raw: bytes) ->
         outcome = process(ctx, row)
         assert outcome and outcome != "quarantined", InboundMessage.get_by_id(row.id).reason
     row = InboundMessage.get_by_id(row.id)
-    assert row.status == "processed" and row.outcome
+    held = row.outcome == "unauthenticated"  # a generated Return-Path not aligned with From
+    assert row.status == ("quarantined" if held else "processed") and row.outcome
     for mail in OutboundMail.select().where(
         (OutboundMail.inbound == row.id) & (OutboundMail.purpose == "relay")
     ):

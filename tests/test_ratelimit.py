@@ -23,7 +23,7 @@ max_relayed_per_conversation_per_hour = 2
 @pytest.fixture
 def ctx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Context]:
     monkeypatch.setenv("MAILFLOW_NOW", "2026-03-02T09:00:00")
-    yield open_context(tmp_path, LIMITS)
+    yield open_context(tmp_path, LIMITS, trusted=True)
     close_context()
 
 

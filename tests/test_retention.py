@@ -25,6 +25,7 @@ from tests.privacy_support import (
     ASK_LEA,
     LEA,
     cli,
+    confirmed,
     mail,
     opened,
     row_traces,
@@ -92,7 +93,7 @@ def a_year_of_mail(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:
     assert daily_digest(ctx, load_policy(PROJECT_ROOT / "rules"), at("2026-03-04T08:00:00"))
     queue_campaign(ctx.cfg, "exemple", "spring")
     _fail(OutboundMail.get(OutboundMail.recipient == JULIEN), f"552 5.2.2 <{JULIEN}>: Mailbox full")
-    assert run(ctx, mail(f"Julien <{JULIEN}>", RELAY, "", "STOP")) == {"ambassador-stop": 1}
+    assert confirmed(ctx, mail(f"Julien <{JULIEN}>", RELAY, "", "STOP")) == {"ambassador-stop": 1}
     OutboundMail.update(status="sent", sent_at=at("2026-03-04T08:00:00")).where(
         OutboundMail.status == "queued"
     ).execute()  # what the outbox did meanwhile
@@ -147,8 +148,8 @@ def test_erased_mail_keeps_what_the_daemon_needs(
     monkeypatch.setenv("MAILFLOW_NOW", LATER)
     code, out, _ = cli(config, capsys, "privacy", "purge", "--dry-run")
     assert "1 request(s) would be anonymised" in out
-    # the stranger's, its bounce, Zoé's, Julien's STOP
-    assert "4 mail(s) linked to no request would be anonymised" in out
+    # the stranger's, its bounce, Zoé's, Julien's STOP and his reply confirming it
+    assert "5 mail(s) linked to no request would be anonymised" in out
     assert len(caused_by_nothing()) == 11  # two digests, the newsletter to 9 ambassadors
     assert "; 11 mail(s) sent on no one's behalf would be erased" in out
     # quoting Zoé (quarantine), the stranger (his refusal bounced), Julien (send failure)
@@ -169,7 +170,7 @@ def test_erased_mail_keeps_what_the_daemon_needs(
     assert queue_campaign(ctx.cfg, "exemple", "spring").queued == 0
     purge = Event.select().where(Event.kind == "privacy-purge").order_by(Event.id)
     assert purge[-1].cause == (
-        "retention (30 days): 1 request(s) and 4 mail(s) linked to no request anonymised; "
+        "retention (30 days): 1 request(s) and 5 mail(s) linked to no request anonymised; "
         "11 mail(s) sent on no one's behalf erased; 3 event(s) outside any request cleared "
         "of addresses"
     )

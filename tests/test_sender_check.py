@@ -12,7 +12,8 @@ import pytest
 from mailflow import quarantine
 from mailflow.context import Context
 from mailflow.models import Ambassador, Conversation, Event, InboundMessage, OutboundMail, Request
-from tests.inprocess import close_context, mail_bytes, open_context
+from tests.inprocess import close_context, open_context
+from tests.inprocess import mail_bytes as authenticated_mail
 from tests.inprocess import store_and_process as run
 
 TRUSTED = "mx.mailflow.test"
@@ -22,6 +23,11 @@ PASS = f"{TRUSTED}; spf=pass smtp.mailfrom={{d}}; dkim=pass header.d={{d}}; dmar
 FAIL = f"{TRUSTED}; spf=softfail smtp.mailfrom=x@attacker.test; dmarc=fail header.from={{d}}"
 NONE = f"{TRUSTED}; spf=none smtp.mailfrom=attacker.test; dkim=none; dmarc=none header.from={{d}}"
 OTHER = f"{TRUSTED}; dkim=pass header.d=attacker.test; spf=pass smtp.mailfrom=attacker.test"
+
+
+def mail_bytes(*args: str, **headers: str) -> bytes:
+    """Mail as it comes without the trusted server's header: each test writes its own."""
+    return authenticated_mail(*args, authenticated=False, **headers)
 
 
 def configured(ctx: Context, **mailbox: object) -> Context:

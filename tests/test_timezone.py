@@ -26,7 +26,7 @@ BAKER = "Bonjour, j'ai 15 ans et je voudrais rencontrer une boulangère près de
 @pytest.fixture
 def paris(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Context]:
     monkeypatch.setenv("MAILFLOW_NOW", "2026-03-06T23:30:00")  # Friday; Saturday in Paris
-    yield open_context(tmp_path)
+    yield open_context(tmp_path, trusted=True)
     close_context()
 
 
@@ -111,7 +111,7 @@ def test_absence_ends_at_midnight_of_another_zone(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     at(monkeypatch, "2026-11-20T09:00:00")
-    ctx = open_context(tmp_path, '\n[schedule]\ntimezone = "UTC"\n')
+    ctx = open_context(tmp_path, '\n[schedule]\ntimezone = "UTC"\n', trusted=True)
     try:
         absent = mail_bytes("\n", "amb1@pros.test", subject="ABSENT jusqu'au 15/12/2026")
         assert store_and_process(ctx, absent) == {"ambassador-absent": 1}
@@ -144,7 +144,7 @@ def test_digest_hour_is_local(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, zone: str, early: str, on_time: str
 ) -> None:
     at(monkeypatch, early)
-    ctx = open_context(tmp_path, f'\n[schedule]\ntimezone = "{zone}"\n')
+    ctx = open_context(tmp_path, f'\n[schedule]\ntimezone = "{zone}"\n', trusted=True)
     try:
         assert "digest" not in run_followups(ctx)
         at(monkeypatch, on_time)
@@ -160,7 +160,7 @@ def test_digest_day_is_the_local_day(tmp_path: Path, monkeypatch: pytest.MonkeyP
     """23:30 UTC on 1 July is 01:30 on 2 July in Paris: before that day's hour, and the
     1 July digest was already sent."""
     at(monkeypatch, "2026-07-01T06:00:00")
-    ctx = open_context(tmp_path)
+    ctx = open_context(tmp_path, trusted=True)
     try:
         assert run_followups(ctx)["digest"] == 1
         at(monkeypatch, "2026-07-01T23:30:00")

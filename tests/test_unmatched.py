@@ -25,7 +25,7 @@ REQUEST = "Je voudrais rencontrer une boulangère près de Caen."
 @pytest.fixture
 def ctx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Context]:
     monkeypatch.setenv("MAILFLOW_NOW", FRIDAY)
-    yield open_context(tmp_path)
+    yield open_context(tmp_path, trusted=True)
     close_context()
 
 
