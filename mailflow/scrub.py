@@ -33,7 +33,7 @@ from .address_variants import (
     OTHER_AT_WORDS,
     any_of,
 )
-from .text_view import FOLD, TAGS, TextView, text_view
+from .text_view import FOLD, TextView, strip_tags, tag_spans, text_view
 from .textnorm import fold
 
 MASK = "[adresse masquée]"
@@ -122,8 +122,12 @@ def _any_address_pattern(html_mode: bool) -> str:
     dot = _separator(DOT_SYMBOLS[:1], DOT_WORDS, (), sp, spaced=False)
     local = rf"{_LOCAL_CHAR}+(?:\.{_LOCAL_CHAR}+)*"
     # Not from inside a run of address characters (linear time on long runs), except just
-    # after a hyphen ("--a1rh@x.fr" after a boundary marker).
-    start = r"(?:(?<![\w!#$'*+^`{|}~.-])|(?<=-)(?=[^\W_]))"
+    # after a hyphen ("--a1rh@x.fr" after a boundary marker), and from there only for a first
+    # label of at most 64 characters (RFC 5321's whole local part): tried after each hyphen
+    # of "a-a-a-...", an unbounded scan to the end of the run would be quadratic.
+    start = (
+        rf"(?:(?<![\w!#$'*+^`{{|}}~.-])|(?<=-)(?=[^\W_]{_LOCAL_CHAR}{{0,63}}+(?!{_LOCAL_CHAR})))"
+    )
     return rf"{start}{local}{at}{_LABEL}(?:{dot}{_LABEL})*{dot}{_TLD}"
 
 
@@ -188,7 +192,7 @@ def _apply(text: str, spans: list[tuple[int, int, str]], keep_tags: bool) -> str
             continue
         out += [text[pos:start], replacement]
         if keep_tags:  # "jean<span>@</span>x.org": the replacement, then "<span></span>"
-            out += TAGS.findall(text, start, end)
+            out += tag_spans(text, start, end)
         pos = end
     out.append(text[pos:])
     return "".join(out)
@@ -287,7 +291,7 @@ def _scrub(text: str, secrets: Sequence[Secret], others: Others | None, html_mod
     if replaced != text:
         text, view = replaced, text_view(replaced)
     # An address cut by tags: search again without them (if, cheaply, there is anything).
-    if html_mode and "<" in text and compiled.addresses.search(TAGS.sub("", view.text)):
+    if html_mode and "<" in text and compiled.addresses.search(strip_tags(view.text)):
         text = _replace_addresses(text, text_view(text, untag=True), *args, keep_tags=True)
     # An address cut by a folded line ("amb1@pr\r\n os.test"): search again unfolded.
     if not html_mode and re.search(r"\n[ \t]", text):
