@@ -17,12 +17,15 @@ from email.message import EmailMessage
 from email.utils import make_msgid, parseaddr
 from pathlib import Path
 
+import pytest
+
 from tests.deployment import RELAY, Deployment, query, start_daemon
 from tests.test_daemon import stop, wait_for_line
 
 ANSWER_SECONDS = 20
 HOSTILE = "person1@users.test"
 NEXT = "person2@users.test"
+STRANGERS = ("person5@users.test", "person6@users.test")  # who write for the first time
 NEXT_REQUEST = "Bonjour, j'ai 15 ans et je voudrais rencontrer une boulangère près de Caen."
 
 
@@ -33,7 +36,11 @@ def _start(dep: Deployment, log_file: Path, env: dict[str, str] | None = None) -
 
 
 def _stop(proc: subprocess.Popen) -> None:
-    stop(proc, signal.SIGTERM)
+    """SIGTERM; a daemon still held by a hostile mail (before the fix) is killed."""
+    try:
+        stop(proc, signal.SIGTERM)
+    except subprocess.TimeoutExpired:
+        pass  # killed by stop(); the test's own assertion says what went wrong
 
 
 def _html_mail(sender: str, to: str, subject: str, html: str) -> EmailMessage:
@@ -56,6 +63,16 @@ def _fate(dep: Deployment, message_id: str, timeout: float = 60) -> tuple[str, s
         time.sleep(0.2)
 
 
+def _stored(dep: Deployment, message_id: str, timeout: float = 30) -> None:
+    """Wait until the daemon has stored the message: it is then the next one it processes
+    (a big mail is delivered later than a small one sent after it)."""
+    deadline = time.monotonic() + timeout
+    sql = "SELECT count(*) FROM inbound_message WHERE message_id = ?"
+    while query(dep, sql, (message_id,)) == [(0,)]:
+        assert time.monotonic() < deadline, f"{message_id} never stored"
+        time.sleep(0.1)
+
+
 def _is_answered_in_time(dep: Deployment, person: str, after: str) -> None:
     dep.stack.send_text(person, RELAY, "Demande de rencontre", NEXT_REQUEST)
     try:
@@ -64,35 +81,40 @@ def _is_answered_in_time(dep: Deployment, person: str, after: str) -> None:
         raise AssertionError(f"{person} not answered within {ANSWER_SECONDS} s {after}") from exc
 
 
-def test_hostile_floods_do_not_hold_the_next_request(
-    deployment: Deployment, tmp_path: Path
+def _flood(dep: Deployment, attack: str) -> str:
+    """Send the hostile mail; its Message-ID."""
+    mail = dep.stack
+    if attack == "style":  # a new person's HTML-only request
+        html = "<p>Bonjour, je voudrais rencontrer un boulanger.</p>" + "<style" * 40_000
+        msg = _html_mail(STRANGERS[0], RELAY, "Demande", html)
+        mail.send(STRANGERS[0], RELAY, msg)
+        return str(msg["Message-ID"])
+    if attack == "encoded word":  # a new person's text request, one line of encoded words
+        words = "Bonjour, je voudrais rencontrer un boulanger. " + ("=?a?q?" + "x" * 30) * 14_000
+        return mail.send_text(STRANGERS[1], RELAY, "Demande", words)
+    # A reply through a conversation: the hostile sender asks first.
+    mail.send_text(HOSTILE, RELAY, "Demande de rencontre", NEXT_REQUEST.replace("15", "14"))
+    [ack] = mail.wait_for(HOSTILE, timeout=30)
+    conversation = parseaddr(str(ack["From"]))[1]
+    assert conversation.startswith("relay+")
+    msg = _html_mail(HOSTILE, conversation, "Re: merci", "<p>Merci</p>" + "<!--" * 56_000)
+    mail.send(HOSTILE, conversation, msg)
+    return str(msg["Message-ID"])
+
+
+@pytest.mark.parametrize("attack", ["style", "encoded word", "comment"])
+def test_a_hostile_flood_does_not_hold_the_next_request(
+    deployment: Deployment, tmp_path: Path, attack: str
 ) -> None:
-    """The three attacks of issue 10, each followed by someone else's request, on one daemon."""
-    dep, mail = deployment, deployment.stack
+    """Issue 10's attacks: an HTML request of "<style" x 40,000 (240 KB), a text request of
+    "=?a?q?xxx..." x 14,000 on one line (500 KB), a reply of "<!--" x 56,000 (220 KB)."""
+    dep = deployment
     proc = _start(dep, tmp_path / "daemon.log")
     try:
-        # A reply in a conversation needs the conversation: the hostile sender asks first.
-        mail.send_text(HOSTILE, RELAY, "Demande de rencontre", NEXT_REQUEST.replace("15", "14"))
-        [ack] = mail.wait_for(HOSTILE, timeout=30)
-        conversation = parseaddr(str(ack["From"]))[1]
-        assert conversation.startswith("relay+")
-
-        html = "<p>Bonjour, je voudrais rencontrer un boulanger.</p>" + "<style" * 40_000
-        style = _html_mail(HOSTILE, RELAY, "Demande", html)
-        mail.send(HOSTILE, RELAY, style)
-        _is_answered_in_time(dep, "person2@users.test", "after an HTML request of 40,000 '<style'")
-
-        words = "Bonjour, je voudrais rencontrer un boulanger. " + "=?a?q?x" * 40_000
-        encoded = mail.send_text(HOSTILE, RELAY, "Demande", words)
-        _is_answered_in_time(dep, "person3@users.test", "after a request of 40,000 '=?a?q?x'")
-
-        comments = _html_mail(HOSTILE, conversation, "Re: merci", "<p>Merci</p>" + "<!--" * 56_000)
-        mail.send(HOSTILE, conversation, comments)
-        _is_answered_in_time(dep, "person4@users.test", "after a reply of 56,000 '<!--'")
-
-        for hostile in (style, encoded, comments):  # each ends processed or quarantined
-            message_id = hostile if isinstance(hostile, str) else str(hostile["Message-ID"])
-            assert _fate(dep, message_id)[0] in ("processed", "quarantined")
+        hostile = _flood(dep, attack)
+        _stored(dep, hostile)  # the daemon is on it: the next request waits for it
+        _is_answered_in_time(dep, NEXT, f"after the {attack} flood")
+        assert _fate(dep, hostile)[0] in ("processed", "quarantined")
         assert proc.poll() is None
     finally:
         _stop(proc)
