@@ -252,7 +252,7 @@ def _cut_by_fold(original: str) -> bool:
 
 _CANON_AT = re.compile(rf"{OPEN}\s*(?:{any_of(AT_SYMBOLS)}|{any_of(AT_WORDS)})\s*{CLOSE}")
 _CANON_DOT = re.compile(rf"{OPEN}\s*(?:{any_of(DOT_SYMBOLS)}|{any_of(DOT_WORDS)})\s*{CLOSE}")
-_CANON_WORD_AT = re.compile(rf"\s+{any_of(AT_WORDS)}\s+")
+_CANON_WORD_AT = re.compile(rf"(?<!\s)\s+{any_of(AT_WORDS)}\s+")  # from a run start: linear
 
 
 def _canonical(matched: str) -> str:
