@@ -109,6 +109,9 @@ class LimitsConfig:
     # exist), all senders together, per 24 hours: forged senders must not turn mailflow
     # into a backscatter source. Beyond it, refused messages are only logged.
     max_stranger_refusals_per_day: int = 5
+    # CPU time one message may take to be processed; beyond it the message is quarantined and
+    # the daemon goes on with the next (budget.py). 0: no budget.
+    cpu_seconds: int = 20
 
 
 @dataclass(frozen=True)
@@ -187,6 +190,7 @@ _RANGES: dict[str, tuple[int, int]] = {
     "limits.max_parts": (0, 10_000_000),  # 0: no cap
     "limits.auto_reply_interval_days": (0, 3_650),  # 0: the same answer every time
     "limits.max_relayed_per_conversation_per_hour": (0, 1_000_000),  # 0: no cap
+    "limits.cpu_seconds": (0, 86_400),  # 0: no budget
     "privacy.retention_days": (1, 36_500),
     "newsletter.per_minute": (0, 1_000_000),  # 0: no limit
 }

@@ -14,28 +14,39 @@ The points, in the order one cycle passes them (tests/test_crash.py visits each)
 * `sending`: an outbox row is committed `sending`; MAIL FROM not yet written.
 * `handed`: `handed` is committed; the final "." of DATA not yet written.
 * `accepted`: the server answered 250 to the final "."; `sent` not yet committed.
+
+`MAILFLOW_BURN_AT=<point>:<n>` likewise makes the n-th pass of a burn point spin on the CPU
+(for at most BURN_LIMIT seconds of it), for the test of the per-message CPU budget
+(budget.py, tests/test_hostile_redos_e2e.py): `claimed`, a message just claimed inside its
+transaction.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Callable
 
 from .errors import ConfigError
 
 VARIABLE = "MAILFLOW_CRASH_AT"
 POINTS = ("stored", "decided", "moved", "sending", "handed", "accepted")
+BURN_VARIABLE = "MAILFLOW_BURN_AT"
+BURN_POINTS = ("claimed",)
+BURN_LIMIT = 120.0  # seconds of CPU: a burn with no budget to stop it ends by itself
 
 
-def parse_plan(value: str) -> dict[str, int]:
+def parse_plan(
+    value: str, variable: str = VARIABLE, points: tuple[str, ...] = POINTS
+) -> dict[str, int]:
     """'handed:1,moved:2' -> {'handed': 1, 'moved': 2}; a wrong value is named."""
     plan: dict[str, int] = {}
     for item in filter(None, (part.strip() for part in value.split(","))):
         name, _, count = item.partition(":")
-        if name not in POINTS or not count.isdigit() or int(count) < 1:
+        if name not in points or not count.isdigit() or int(count) < 1:
             raise ConfigError(
-                f"{VARIABLE}={value!r}: expected POINT:N (N >= 1), POINT one of {', '.join(POINTS)}"
+                f"{variable}={value!r}: expected POINT:N (N >= 1), POINT one of {', '.join(points)}"
             )
         plan[name] = int(count)
     return plan
@@ -61,3 +72,23 @@ def _armed(plan: dict[str, int]) -> Callable[[str], None]:
 
 _PLAN = parse_plan(os.environ.get(VARIABLE, ""))
 crash_point: Callable[[str], None] = _armed(_PLAN) if _PLAN else _noop
+
+
+def _burned(plan: dict[str, int]) -> Callable[[str], None]:
+    passed: dict[str, int] = {}
+
+    def burn_point(point: str) -> None:
+        if point not in plan:
+            return
+        passed[point] = passed.get(point, 0) + 1
+        if passed[point] == plan[point]:
+            os.write(2, f"mailflow: burn point {point}:{plan[point]} reached\n".encode())
+            end = time.process_time() + BURN_LIMIT
+            while time.process_time() < end:
+                sum(range(10_000))
+
+    return burn_point
+
+
+_BURN_PLAN = parse_plan(os.environ.get(BURN_VARIABLE, ""), BURN_VARIABLE, BURN_POINTS)
+burn_point: Callable[[str], None] = _burned(_BURN_PLAN) if _BURN_PLAN else _noop

@@ -27,7 +27,9 @@ RETURNED_TYPES = {
 _DSN_TO_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "To")
 _STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 _SMTP_CODE = re.compile(r"\b([45])\d\d[ :-]")
-ADDRESS = re.compile(r"[\w.+'=-]+@[\w-]+(?:\.[\w-]+)+")
+# From the start of a run of address characters only: tried from inside a long run without
+# "@" (a line of "a-a-a-"), it would scan to the run's end from every character (quadratic).
+ADDRESS = re.compile(r"(?<![\w.+'=-])[\w.+'=-]+@[\w-]+(?:\.[\w-]+)+")
 # Words of bounces that are not RFC 3464 reports (Exim, qmail, Exchange, Gmail), FR and EN.
 _FAILED = re.compile(
     r"following address\(es\) failed|could not be delivered to one or more"
@@ -43,9 +45,10 @@ _DELAYED = re.compile(
     re.I,
 )
 # Where the returned copy of the message starts: addresses after it are not recipients.
+# (Blanks, not \s: from every line start, \s* would run over all the blank lines below.)
 _COPY = re.compile(
-    r"^\s*-{2,}.*(?:copy of the message|below this line|original message|message d'origine)"
-    r"|^\s*original message headers|^\s*en-têtes du message d'origine",
+    r"^[ \t]*-{2,}+.*(?:copy of the message|below this line|original message|message d'origine)"
+    r"|^[ \t]*original message headers|^[ \t]*en-têtes du message d'origine",
     re.I | re.M,
 )
 

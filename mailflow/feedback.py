@@ -35,6 +35,7 @@ from .textnorm import fold, words
 FEEDBACK_RECORDED = "feedback-recorded"
 FEEDBACK_UNCLEAR = "feedback-unclear"
 RULES_FILE = "feedback.toml"
+LONE_MAX = 64  # tokens: a longer line holds no score "alone on its line"
 _TOKEN = re.compile(r"\d+(?:[.,:h]\d+)*|[a-z]+|/")
 Phrase = tuple[str, ...]
 
@@ -136,7 +137,11 @@ def _starts_at(tokens: Phrase, i: int, phrases: tuple[Phrase, ...]) -> bool:
 
 
 def _lone(tokens: Phrase, i: int, rules: FeedbackRules) -> bool:
-    """Whether tokens[i] stands alone on its line, but for yes/no words and politeness."""
+    """Whether tokens[i] stands alone on its line, but for yes/no words and politeness. (A
+    line of more than LONE_MAX tokens never does: read again for each of its numbers, a line
+    of thousands would make the work quadratic.)"""
+    if len(tokens) > LONE_MAX:
+        return False
     rest = " ".join(t for j, t in enumerate(tokens) if j != i and t != "/")
     for pattern in (rules.no, rules.yes, rules.politeness):
         rest = pattern.sub(" ", rest)

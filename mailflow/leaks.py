@@ -27,27 +27,32 @@ from .address_variants import (
     any_of,
 )
 from .scrub import Secret
+from .text_view import linear_for_email_header, replace_encoded_words
 from .textnorm import fold
 
 _QUOTE_MARKS = re.compile(r"(?m)^[ \t]*(?:>[ \t]*)+")
 _DETECT_TAG = re.compile(r"</?[a-z!][^<>@]*>")
+# Spaces before are taken from the start of their run only ((?<!\s)): tried from every
+# space of a long run, the scan over the rest of the run would make the work quadratic.
+_LEAD, _LEAD1 = r"(?:(?<!\s)\s+)?", r"(?<!\s)\s+"
 _WORD_AT = re.compile(
-    rf"\s*{OPEN}\s*(?:{any_of(AT_WORDS)}|{any_of(AT_SYMBOLS)})\s*{CLOSE}\s*"
-    rf"|\s+{any_of(AT_WORDS)}\s+|\s*{any_of(AT_SYMBOLS)}\s*"
+    rf"{_LEAD}{OPEN}\s*(?:{any_of(AT_WORDS)}|{any_of(AT_SYMBOLS)})\s*{CLOSE}\s*"
+    rf"|{_LEAD1}{any_of(AT_WORDS)}\s+|{_LEAD}{any_of(AT_SYMBOLS)}\s*"
 )
 _WORD_DOT = re.compile(
-    rf"\s*{OPEN}\s*(?:{any_of(DOT_WORDS)}|{any_of(DOT_SYMBOLS)})\s*{CLOSE}\s*"
-    rf"|\s+{any_of(DOT_WORDS)}\s+|\s+\.\s+|=2e"
+    rf"{_LEAD}{OPEN}\s*(?:{any_of(DOT_WORDS)}|{any_of(DOT_SYMBOLS)})\s*{CLOSE}\s*"
+    rf"|{_LEAD1}{any_of(DOT_WORDS)}\s+|{_LEAD1}\.\s+|=2e"
 )
 _SPACES = re.compile(r"\s+")
 _RTF_HEX = re.compile(r"\\'([0-9a-fA-F]{2})")
 _RTF_UNICODE = re.compile(r"\\u(-?[0-9]{1,6}) ?")
 _UU_BEGIN = re.compile(r"^begin[ \t]+[0-7]+[ \t]")
-_DETECT_WORD = re.compile(r"=\?[^?\r\n]*?\?[QqBb]\?(?:[^\r\n]*?\?=|[^? \t\r\n]*)")
 
 
 def _decode_word(word: str) -> str:
     try:
+        if not linear_for_email_header(word):  # heads with no end: as broken
+            raise ValueError("hostile encoded words")
         return str(make_header(decode_header(word)))
     except Exception:  # a broken encoded word: its Q-encoded bytes, read as Latin-1
         return re.sub(r"=([0-9A-Fa-f]{2})", lambda m: chr(int(m.group(1), 16)), word)
@@ -56,7 +61,7 @@ def _decode_word(word: str) -> str:
 def _decoded(text: str) -> str:
     """Entities (twice), %XX, compatibility forms, invisible characters, accents and case,
     quote markers, at/dot words: all folded."""
-    text = _DETECT_WORD.sub(lambda m: _decode_word(m.group()), text)
+    text = replace_encoded_words(text, _decode_word)
     text = _RTF_HEX.sub(lambda m: chr(int(m.group(1), 16)), text)
     text = _RTF_UNICODE.sub(lambda m: chr(int(m.group(1)) % 65536), text)
     text = html.unescape(html.unescape(text))

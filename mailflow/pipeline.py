@@ -35,11 +35,12 @@ from .automated import (
     to_return_path,
 )
 from .bounces import handle_bounce
+from .budget import CpuBudgetExceeded, cpu_budget
 from .classify import AUTO_REPLY, BOUNCE, OWN_LOOP, SPAM, Classification, classify
 from .clock import stamp
 from .confirm import AMBASSADOR, find_pending
 from .context import Context
-from .crashpoints import crash_point
+from .crashpoints import burn_point, crash_point
 from .details import complete_request, pending_request
 from .ending import handle_person_stop, is_person_stop, open_requests
 from .ingest import parse_headers
@@ -249,7 +250,12 @@ def process(ctx: Context, inbound: InboundMessage) -> str | None:
     None when another process has it (claimed, or processed meanwhile)."""
     for attempt in range(1, CONFLICT_ATTEMPTS + 1):
         try:
-            return _process_claimed(ctx, inbound.id)
+            with cpu_budget(ctx.cfg.limits.cpu_seconds):
+                return _process_claimed(ctx, inbound.id)
+        except CpuBudgetExceeded as exc:  # rolled back: kept, visibly, the daemon goes on
+            log.warning("message %s quarantined: %s", inbound.id, exc.reason())
+            quarantine(inbound.id, exc.reason())
+            return QUARANTINED
         except DATABASE_ERRORS as exc:
             if not _conflict(exc):
                 raise  # a locked or absent database is passing: the message stays stored
@@ -272,6 +278,7 @@ def _process_claimed(ctx: Context, inbound_id: int) -> str | None:
         inbound = claim_inbound(inbound_id)
         if inbound is None:
             return None
+        burn_point("claimed")
         msg = _parse_for(ctx, inbound)
         inbound.subject = subject_of(msg)[:998]
         tokens = relay_tokens(msg, ctx.cfg.relay)

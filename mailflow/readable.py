@@ -6,8 +6,14 @@ import html
 import re
 from email.message import EmailMessage
 
-_TAGS = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]+>", re.IGNORECASE | re.DOTALL)
-_BLOCKS = re.compile(r"<\s*(br|/p|/div|/li|/tr|/h\d)\b[^>]*>", re.IGNORECASE)
+# Each regex only finds where a tag starts; where it ends is found with str.find, once: a
+# lazy "<style.*?</style>" (or "<[^>]+>") would scan to the end again from every "<style"
+# (or "<") of a text that never closes it, and the work would grow with the square of the text.
+_RAW_START = re.compile(r"<(script|style)\b", re.IGNORECASE)
+_RAW_END = {
+    name: re.compile(rf"</{name}\s*>", re.IGNORECASE | re.DOTALL) for name in ("script", "style")
+}
+_BLOCK_START = re.compile(r"<\s*(br|/p|/div|/li|/tr|/h\d)\b", re.IGNORECASE)
 
 
 def part_text(part: EmailMessage) -> str:
@@ -22,9 +28,48 @@ def part_text(part: EmailMessage) -> str:
     return payload.decode("utf-8", errors="replace")
 
 
+def _blocks_to_breaks(markup: str) -> str:
+    """Each block tag (<br>, </p>, </div>...) as a line break."""
+    out, pos = [], 0
+    while (m := _BLOCK_START.search(markup, pos)) is not None:
+        close = markup.find(">", m.end())
+        if close < 0:  # no ">" left: no tag further on either
+            break
+        out += [markup[pos : m.start()], "\n"]
+        pos = close + 1
+    out.append(markup[pos:])
+    return "".join(out)
+
+
+def _without_tags(markup: str) -> str:
+    """The text without its tags, and without what <script> and <style> hold."""
+    out, pos = [], 0
+    unclosed: set[str] = set()  # raw elements with no end tag from here on
+    while (start := markup.find("<", pos)) >= 0:
+        out.append(markup[pos:start])
+        raw = _RAW_START.match(markup, start)
+        name = raw.group(1).lower() if raw else ""
+        if raw and name not in unclosed:
+            end = _RAW_END[name].search(markup, raw.end())
+            if end is not None:
+                pos = end.end()
+                continue
+            unclosed.add(name)
+        close = markup.find(">", start + 1)
+        if close < 0:  # no ">" left: the rest is text
+            out.append(markup[start:])
+            return "".join(out)
+        if close == start + 1:  # "<>" is text
+            out.append("<")
+            pos = start + 1
+            continue
+        pos = close + 1
+    out.append(markup[pos:])
+    return "".join(out)
+
+
 def html_to_text(markup: str) -> str:
-    text = _BLOCKS.sub("\n", markup)
-    text = _TAGS.sub("", text)
+    text = _without_tags(_blocks_to_breaks(markup))
     return re.sub(r"\n\s*\n+", "\n\n", html.unescape(text)).strip()
 
 

@@ -14,7 +14,7 @@ from email.message import Message
 from email.utils import collapse_rfc2231_value, quote
 from urllib.parse import quote as url_quote
 
-from .text_view import ENCODED_WORD, decode_encoded_word
+from .text_view import decode_encoded_word, linear_for_email_header, replace_encoded_words
 
 
 def clean_value(value: str) -> str:
@@ -36,11 +36,13 @@ def decode_words(value: str) -> str:
     if "=?" not in value:
         return value
     try:
+        if not linear_for_email_header(value):  # heads with no end: read leniently below
+            raise ValueError("hostile encoded words")
         decoded = str(make_header(decode_header(value)))
     except Exception:  # a broken encoded word: read leniently below, as mail clients do
         decoded = value
     if "=?" in decoded or "\ufffd" in decoded:
-        decoded = re.sub(ENCODED_WORD, lambda m: decode_encoded_word(m.group()), value)
+        decoded = replace_encoded_words(value, decode_encoded_word)
     return clean_value(decoded)
 
 

@@ -25,7 +25,8 @@ from .models import Request
 from .record import log_event
 
 TEMPLATES = PROJECT_ROOT / "templates" / "report"
-ADDRESS = re.compile(r"[\w.%+\-]+@[\w\-]+(?:\.[\w\-]+)+")
+# From a run start only (linear on long runs without "@", as dsn.ADDRESS).
+ADDRESS = re.compile(r"(?<![\w.%+\-])[\w.%+\-]+@[\w\-]+(?:\.[\w\-]+)+")
 MASK = "[adresse masquée]"
 UNKNOWN_FR = "non précisé"
 

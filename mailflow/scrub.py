@@ -34,7 +34,7 @@ from .address_variants import (
     OWN_TEXT_AT_WORDS,
     any_of,
 )
-from .text_view import FOLD, TAGS, TextView, text_view
+from .text_view import FOLD, TextView, strip_tags, tag_spans, text_view
 from .textnorm import fold
 
 MASK = "[adresse masquée]"
@@ -133,8 +133,12 @@ def _any_address_pattern(html_mode: bool, words: bool = False) -> str:
         local = rf"{local}(?:{sp}+{any_of(DOT_WORDS)}{sp}+{local}){{0,4}}"
         labels = "{0,8}"
     # Not from inside a run of address characters (linear time on long runs), except just
-    # after a hyphen ("--a1rh@x.fr" after a boundary marker).
-    start = r"(?:(?<![\w!#$'*+^`{|}~.-])|(?<=-)(?=[^\W_]))"
+    # after a hyphen ("--a1rh@x.fr" after a boundary marker), and from there only for a first
+    # label of at most 64 characters (RFC 5321's whole local part): tried after each hyphen
+    # of "a-a-a-...", an unbounded scan to the end of the run would be quadratic.
+    start = (
+        rf"(?:(?<![\w!#$'*+^`{{|}}~.-])|(?<=-)(?=[^\W_]{_LOCAL_CHAR}{{0,63}}+(?!{_LOCAL_CHAR})))"
+    )
     compact = rf"{start}{local}{at}{_LABEL}(?:{dot}{_LABEL}){labels}{dot}{_TLD}"
     return f"(?:{compact}|{_spaced_address_pattern(sp)})"
 
@@ -215,7 +219,7 @@ def _apply(text: str, spans: list[tuple[int, int, str]], keep_tags: bool) -> str
             continue
         out += [text[pos:start], replacement]
         if keep_tags:  # "jean<span>@</span>x.org": the replacement, then "<span></span>"
-            out += TAGS.findall(text, start, end)
+            out += tag_spans(text, start, end)
         pos = end
     out.append(text[pos:])
     return "".join(out)
@@ -275,8 +279,8 @@ def _cut_by_fold(original: str) -> bool:
 
 _CANON_AT = re.compile(rf"{OPEN}\s*(?:{any_of(AT_SYMBOLS)}|{any_of(AT_WORDS)})\s*{CLOSE}")
 _CANON_DOT = re.compile(rf"{OPEN}\s*(?:{any_of(DOT_SYMBOLS)}|{any_of(DOT_WORDS)})\s*{CLOSE}")
-_CANON_WORD_AT = re.compile(rf"\s+{any_of(AT_WORDS)}\s+")
-_CANON_WORD_DOT = re.compile(rf"\s+{any_of(DOT_WORDS)}\s+")
+_CANON_WORD_AT = re.compile(rf"(?<!\s)\s+{any_of(AT_WORDS)}\s+")  # from a run start: linear
+_CANON_WORD_DOT = re.compile(rf"(?<!\s)\s+{any_of(DOT_WORDS)}\s+")  # likewise
 
 
 def _canonical(matched: str) -> str:
@@ -316,7 +320,7 @@ def _scrub(text: str, secrets: Sequence[Secret], others: Others | None, html_mod
     if replaced != text:
         text, view = replaced, text_view(replaced)
     # An address cut by tags: search again without them (if, cheaply, there is anything).
-    if html_mode and "<" in text and compiled.addresses.search(TAGS.sub("", view.text)):
+    if html_mode and "<" in text and compiled.addresses.search(strip_tags(view.text)):
         text = _replace_addresses(text, text_view(text, untag=True), *args, keep_tags=True)
     # An address cut by a folded line ("amb1@pr\r\n os.test"): search again unfolded.
     if not html_mode and re.search(r"\n[ \t]", text):

@@ -5,7 +5,10 @@ original text, so the rest stays byte for byte. The view decodes what hides an a
 from a plain search: HTML entities and %XX (twice, for double escaping), RFC 2047 encoded
 words pasted into text, compatibility forms (full-width "＠"), case and accents, invisible
 characters (zero-width space, soft hyphen, bidi marks), and optionally tags and folded
-lines. relay_header_values.py reads encoded words with the same pattern.
+lines. relay_header_values.py and leaks.py read encoded words the same way.
+
+Every scan here is linear in the length of the text: what a sender writes must not make the
+work grow with its square (tests/test_hostile_redos.py).
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ import re
 import unicodedata
 from array import array
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain
 
 from .textnorm import fold
 
@@ -27,18 +31,131 @@ _ENTITY = r"&(?:\#[0-9]{1,7};?|\#[xX][0-9a-fA-F]{1,6};?|[A-Za-z][A-Za-z0-9]{1,31
 _PERCENT = r"(?:%[0-9A-Fa-f]{2})+"
 # An RFC 2047 encoded word, as found in header blocks pasted into text ("=?utf-8?q?...?=").
 # (Leniently, as mail clients and Python's email.header read them: spaces or "?" inside, no
-# "?=" at the end.)
-ENCODED_WORD = r"=\?[^?\r\n]*?\?[QqBb]\?(?:[^\r\n]*?\?=|[^? \t\r\n]*)"
-_TAG = r"<!--.*?-->|<[A-Za-z/!?][^<>]*>"
+# "?=" at the end.) The regex finds its head and the word as far as a space or "?"; where it
+# goes on to the first "?=" of the line is found in code (_Ahead): a lazy ".*?\?=" would scan
+# to the end of the line again from every "=?" of a line that has none (quadratic).
+_WORD_HEAD = r"=\?[^?\r\n]*?\?[QqBb]\?"
+_WORD = rf"(?P<word>{_WORD_HEAD})[^? \t\r\n]*"
+# A tag, or the start of a comment (its end, the first "-->", is found in code likewise).
+_TAG = r"(?P<comment><!--)|<[A-Za-z/!?][^<>]*>"
 FOLD = r"\r?\n[ \t]+"  # a folded line (RFC 5322, 5545): the break is not in the text
 _SPECIALS = {
     (untag, unfold): re.compile(
-        "|".join([ENCODED_WORD, _ENTITY, _PERCENT] + [_TAG] * untag + [FOLD] * unfold), re.S
+        "|".join([_WORD, _ENTITY, _PERCENT] + [_TAG] * untag + [FOLD] * unfold), re.S
     )
     for untag in (False, True)
     for unfold in (False, True)
 }
-TAGS = re.compile(_TAG, re.S)
+_TAG_ONLY = re.compile(_TAG, re.S)
+_WORD_ONLY = re.compile(_WORD)
+_PLAIN_TAG = re.compile(r"<[A-Za-z/!?][^<>]*>")
+_LINE_BREAK = re.compile(r"[\r\n]")
+
+
+class _Ahead:
+    """The first `needle` at or after a position. The positions asked only grow, so the
+    text is scanned once however many words or comments start before the same end."""
+
+    def __init__(self, text: str, needle: str | re.Pattern[str]) -> None:
+        self.text, self.needle = text, needle
+        self.since, self.at = -1, -1  # the answer `at` holds for every position in since..at
+
+    def find(self, pos: int) -> int:
+        known = 0 <= self.since <= pos and (self.at == -1 or pos <= self.at)
+        if not known:
+            if isinstance(self.needle, str):
+                self.at = self.text.find(self.needle, pos)
+            else:
+                found = self.needle.search(self.text, pos)
+                self.at = found.start() if found else -1
+            self.since = pos
+        return self.at
+
+
+class _Scanner:
+    """Matches of a pattern built from _WORD and _TAG, with encoded words and comments
+    taken to their real end, each in linear time."""
+
+    def __init__(self, text: str, pattern: re.Pattern[str]) -> None:
+        self.text, self.pattern = text, pattern
+        self.word_end = _Ahead(text, "?=")
+        self.line_end = _Ahead(text, _LINE_BREAK)
+        self.comment_end = _Ahead(text, "-->")
+
+    def spans(self) -> Iterator[tuple[int, int]]:
+        text, pos = self.text, 0
+        while (m := self.pattern.search(text, pos)) is not None:
+            start, end = m.span()
+            groups = m.groupdict()
+            if groups.get("word") is not None:
+                end = self._word_end(m.end("word"), end)
+            elif groups.get("comment") is not None:
+                found = self.comment_end.find(start + 4)
+                if found >= 0:
+                    end = found + 3
+                else:  # not a comment: as a tag, if it is one
+                    tag = _PLAIN_TAG.match(text, start)
+                    if tag is None:
+                        pos = start + 1
+                        continue
+                    end = tag.end()
+            yield start, end
+            pos = end if end > start else start + 1
+
+    def _word_end(self, head_end: int, run_end: int) -> int:
+        """As far as the first "?=" of the line, else as far as a space or "?"."""
+        closing = self.word_end.find(head_end)
+        if closing < 0:
+            return run_end
+        line = self.line_end.find(head_end)
+        return closing + 2 if line < 0 or closing < line else run_end
+
+
+_ANY_HEAD = re.compile(r"=\?[^?]*\?[QqBb]\?")
+
+
+def linear_for_email_header(value: str) -> bool:
+    """Can email.header.decode_header read `value` in linear time? Its pattern scans lazily
+    from each encoded word's head to the next "?=" of the line: fine for real headers,
+    quadratic for a line of heads with no end. True when those scans add up to a few times
+    the length."""
+    ends, lines = _Ahead(value, "?="), _Ahead(value, _LINE_BREAK)
+    read = 0
+    for m in _ANY_HEAD.finditer(value):
+        closing, line = ends.find(m.end()), lines.find(m.end())
+        stop = [x for x in (closing, line) if x >= 0]
+        read += (min(stop) if stop else len(value)) - m.start()
+        if read > 8 * len(value) + 1_000:
+            return False
+    return True
+
+
+def tag_spans(text: str, start: int = 0, end: int | None = None) -> list[str]:
+    """The tags and comments in text[start:end], in order (the ones a scrub keeps)."""
+    piece = text[start:end]
+    return [piece[a:b] for a, b in _Scanner(piece, _TAG_ONLY).spans()]
+
+
+def strip_tags(text: str) -> str:
+    """The text without its tags and comments."""
+    out, pos = [], 0
+    for a, b in _Scanner(text, _TAG_ONLY).spans():
+        out.append(text[pos:a])
+        pos = b
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def replace_encoded_words(text: str, decode: Callable[[str], str]) -> str:
+    """Each encoded word of `text` replaced by `decode(word)`."""
+    out, pos = [], 0
+    for a, b in _Scanner(text, _WORD_ONLY).spans():
+        out += [text[pos:a], decode(text[a:b])]
+        pos = b
+    out.append(text[pos:])
+    return "".join(out)
+
+
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 # Tags that may cut a word without a space showing ("jean<span>@</span>x.org"); any other
 # tag (<br>, <div>, <td>, <a>...) separates words.
@@ -168,9 +285,11 @@ class TextView:
 
 def _pass(text: str, untag: bool, unfold: bool = False) -> tuple[TextView, bool]:
     """One decoding pass; the flag says whether decoding produced another escape."""
-    pattern = _SPECIALS[untag, unfold]
-    if text.isascii() and not pattern.search(text):
+    spans = _Scanner(text, _SPECIALS[untag, unfold]).spans()
+    first = next(spans, None)  # lazily: a list of every span would cost memory per special
+    if text.isascii() and first is None:
         return TextView(text.lower()), False
+    found: Iterator[tuple[int, int]] = chain([first], spans) if first is not None else iter(())
     out: list[str] = []
     where = _Map()
     again = False
@@ -201,30 +320,30 @@ def _pass(text: str, untag: bool, unfold: bool = False) -> tuple[TextView, bool]
         where.constant(start, end, len(n))
 
     pos = 0
-    for m in pattern.finditer(text):
-        if m.start() > pos:
-            plain(text[pos : m.start()], pos)
-        token = m.group()
+    for start, end in found:
+        if start > pos:
+            plain(text[pos:start], pos)
+        token = text[start:end]
         if token.startswith("<"):  # a tag: dropped inside a line, a space between blocks
             if not _INLINE_TAG.match(token):
-                decoded(" ", m.start(), m.end())
+                decoded(" ", start, end)
         elif token[0] in "\r\n":  # a fold: dropped
             pass
         elif token.startswith("=?"):
             value = decode_encoded_word(token)
-            decoded(value, m.start(), m.end())
+            decoded(value, start, end)
         elif token.startswith("%"):
             value = _percent(token)
             again = again or "%" in value or "&" in value
-            decoded(value, m.start(), m.end())
+            decoded(value, start, end)
         else:
             value = html.unescape(token)
             if value == token:
-                plain(token, m.start())
+                plain(token, start)
             else:
                 again = again or "&" in value or "%" in value
-                decoded(value, m.start(), m.end())
-        pos = m.end()
+                decoded(value, start, end)
+        pos = end
     if pos < len(text):
         plain(text[pos:], pos)
     return TextView("".join(out), where), again
