@@ -18,8 +18,10 @@ from email.utils import getaddresses
 from functools import lru_cache
 from pathlib import Path
 
-from .compose import LOOP_HEADER
 from .errors import RulesError
+
+# Our own mark on every mail we send, so our mail coming back is recognised (compose.py sets it).
+LOOP_HEADER = "X-Mailflow-Loop"
 
 NORMAL = "normal"
 AUTO_REPLY = "auto-reply"

@@ -13,10 +13,9 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
 
+from .classify import LOOP_HEADER  # defined where our own mail is recognised (no I/O there)
 from .clock import now
 from .errors import MailflowError
-
-LOOP_HEADER = "X-Mailflow-Loop"
 
 
 @dataclass(frozen=True)
