@@ -14,7 +14,12 @@ from email_validator import EmailNotValidError, validate_email
 
 from mailflow.errors import ConfigError
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parent.parent  # the repository, in a checkout
+# What the code reads at run time (rules/, templates/, the example configuration): a wheel
+# carries them in mailflow/data/ (setup.py copies them there); a checkout reads the
+# repository's own top-level folders, where people edit them. [paths] can point elsewhere.
+PACKAGED_DATA = Path(__file__).resolve().parent / "data"
+DATA_ROOT = PACKAGED_DATA if PACKAGED_DATA.is_dir() else PROJECT_ROOT
 DEFAULT_CONFIG = "mailflow.toml"
 # Overrides [database] url, so a deployment keeps the database password out of the file.
 DATABASE_URL_VARIABLE = "MAILFLOW_DATABASE_URL"
@@ -456,6 +461,6 @@ def _paths(values: Any, path: Path) -> PathsConfig:
         return target
 
     return PathsConfig(
-        rules=resolve("rules", PROJECT_ROOT / "rules"),
-        templates=resolve("templates", PROJECT_ROOT / "templates" / "mails"),
+        rules=resolve("rules", DATA_ROOT / "rules"),
+        templates=resolve("templates", DATA_ROOT / "templates" / "mails"),
     )

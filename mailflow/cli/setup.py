@@ -9,7 +9,7 @@ import logging
 import shutil
 from pathlib import Path
 
-from mailflow.config import PROJECT_ROOT, Config, load_config
+from mailflow.config import DATA_ROOT, Config, load_config
 from mailflow.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ def open_db(cfg: Config) -> None:
 def cmd_init(path: Path) -> int:
     if not path.exists():
         try:
-            shutil.copyfile(PROJECT_ROOT / "mailflow.example.toml", path)
+            shutil.copyfile(DATA_ROOT / "mailflow.example.toml", path)
         except OSError as exc:
             raise ConfigError(
                 f"{path}: cannot write the configuration file: {exc.strerror or exc}"

@@ -19,14 +19,14 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from mailflow import clock
-from mailflow.config import PROJECT_ROOT
+from mailflow.config import DATA_ROOT
 from mailflow.errors import MailflowError
 from mailflow.review import report_svg, stats, stats_keys
 from mailflow.review.log_timeline import request_timeline
 from mailflow.store.models import Request
 from mailflow.store.record import log_event
 
-TEMPLATES = PROJECT_ROOT / "templates" / "report"
+TEMPLATES = DATA_ROOT / "templates" / "report"
 # From a run start only (linear on long runs without "@", as dsn.ADDRESS).
 ADDRESS = re.compile(r"(?<![\w.%+\-])[\w.%+\-]+@[\w\-]+(?:\.[\w\-]+)+")
 MASK = "[adresse masquée]"
