@@ -8,10 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import mails, stack
-from .measure import status_kb
-from .procs import LATENCY_TRADE, Mailflow
-from .relay_run import RAISED_LIMITS, _big
+from mailflow.measure import status_kb
+from mailflow.procs import LATENCY_TRADE, Mailflow
+from mailflow.relay_run import RAISED_LIMITS, _big
+
+from mailflow import mails, stack
 
 
 def run(basedir: Path, say: Callable[[str], None]) -> dict[str, Any]:

@@ -11,9 +11,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.mailstack import MailStack
+from mailflow.stack import COORDINATOR, FORWARDER, LATENCY_AMBASSADOR, RELAY, SINK
 
-from .stack import COORDINATOR, FORWARDER, LATENCY_AMBASSADOR, RELAY, SINK
+from tests.mailstack import MailStack
 
 LATENCY_TRADE = "Fleuriste"  # only amb-lat has it: every latency reply lands in one INBOX
 THROUGHPUT_TRADE = "Boulanger"

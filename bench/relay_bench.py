@@ -7,11 +7,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tests.mailstack import HOST, MailStack
+from mailflow.measure import cpu_seconds
+from mailflow.watch import ArrivalWatcher
 
-from . import mails, stack
-from .measure import cpu_seconds
-from .watch import ArrivalWatcher
+from mailflow import mails, stack
+from tests.mailstack import HOST, MailStack
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.mailstack import MailStack
+from mailflow.measure import mb, reset_peak, status_kb
+from mailflow.procs import LATENCY_TRADE, THROUGHPUT_TRADE, Mailflow, Service, start_forwarder
+from mailflow.relay_bench import Latency, Throughput, latency, throughput
+from mailflow.watch import ArrivalWatcher
 
-from . import mails, stack
-from .measure import mb, reset_peak, status_kb
-from .procs import LATENCY_TRADE, THROUGHPUT_TRADE, Mailflow, Service, start_forwarder
-from .relay_bench import Latency, Throughput, latency, throughput
-from .watch import ArrivalWatcher
+from mailflow import mails, stack
+from tests.mailstack import MailStack
 
 LATENCY_PEOPLE = 50  # conversations the latency replies are spread over (hourly cap: 20)
 PROS = 20

@@ -16,17 +16,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+from mailflow.measure import summary
+
+from mailflow.admin.directory import import_file
 from mailflow.clock import stamp
 from mailflow.config import PROJECT_ROOT
-from mailflow.db import open_database
-from mailflow.directory import import_file
-from mailflow.intake import best_choice
-from mailflow.models import Conversation, Person, Request, database
-from mailflow.referential import load_referential
-from mailflow.route import Want
-from mailflow.understand import load_understanding_rules, understand
-
-from .measure import summary
+from mailflow.core.route import Want
+from mailflow.services.intake import best_choice
+from mailflow.store.db import open_database
+from mailflow.store.models import Conversation, Person, Request, database
+from mailflow.understand.mail import load_understanding_rules, understand
+from mailflow.understand.referential import load_referential
 
 AMBASSADORS = 10_000
 OPEN_CONVERSATIONS = 5_000

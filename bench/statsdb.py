@@ -22,8 +22,8 @@ from typing import Any
 from peewee import Model
 
 from mailflow.config import load_config
-from mailflow.db import open_database
-from mailflow.models import (
+from mailflow.store.db import open_database
+from mailflow.store.models import (
     Ambassador,
     Conversation,
     Event,
@@ -247,7 +247,7 @@ def _counts(path: Path) -> dict[str, int]:
 
 def run(workdir: Path, messages: int, say: Any, keep: Path | None = None) -> dict[str, Any]:
     """Generate the database (or reuse `keep` when it exists, else generate it there), time."""
-    from mailflow.stats import collect
+    from mailflow.review.stats import collect
 
     workdir.mkdir(parents=True, exist_ok=True)
     path = keep.resolve() if keep else workdir / "stats.sqlite3"

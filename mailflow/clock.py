@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
-from .errors import ConfigError
+from mailflow.errors import ConfigError
 
 
 def now() -> datetime:

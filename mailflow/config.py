@@ -12,9 +12,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from email_validator import EmailNotValidError, validate_email
 
-from .errors import ConfigError
+from mailflow.errors import ConfigError
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parent.parent  # the repository, in a checkout
+# What the code reads at run time (rules/, templates/, the example configuration): a wheel
+# carries them in mailflow/data/ (setup.py copies them there); a checkout reads the
+# repository's own top-level folders, where people edit them. [paths] can point elsewhere.
+PACKAGED_DATA = Path(__file__).resolve().parent / "data"
+DATA_ROOT = PACKAGED_DATA if PACKAGED_DATA.is_dir() else PROJECT_ROOT
 DEFAULT_CONFIG = "mailflow.toml"
 # Overrides [database] url, so a deployment keeps the database password out of the file.
 DATABASE_URL_VARIABLE = "MAILFLOW_DATABASE_URL"
@@ -38,7 +43,7 @@ class MailboxConfig:
     timeout_seconds: int = 30
     # The authserv-ids of the provider's receiving server (a string or a list; "*.example.org"
     # for every host under it). Set, mail from a conversation's party or an ambassador's
-    # command must carry that server's SPF/DKIM/DMARC pass (authresults.py); empty: no check.
+    # command must carry that server's SPF/DKIM/DMARC pass (core/authresults.py); empty: no check.
     authserv_id: tuple[str, ...] = ()
     unauthenticated: str = "quarantine"  # or "refuse": what becomes of mail that fails it
 
@@ -119,7 +124,7 @@ class PrivacyConfig:
     """Personal data kept only as long as needed (RGPD): requests that can no longer
     progress (closed, expired, withdrawn, unmatched) are anonymised `retention_days` after
     their last change, mail linked to no request that long after it came, their copies on
-    the IMAP server removed; counts for statistics stay (retention.py)."""
+    the IMAP server removed; counts for statistics stay (privacy/retention.py)."""
 
     retention_days: int = 365
 
@@ -421,7 +426,7 @@ def _check_together(sections: dict[str, Any], path: Path) -> None:
 
 
 def _check_database_url(url: str, key: str) -> None:
-    """A URL db.py can open; the message shows its scheme only (no password in a log)."""
+    """A URL store/db.py can open; the message shows its scheme only (no password in a log)."""
     url = url.strip()
     if not url.startswith(("sqlite:///", "postgresql://", "postgres://")):
         scheme = url.split("://")[0] + "://" if "://" in url else url[:20]
@@ -456,6 +461,6 @@ def _paths(values: Any, path: Path) -> PathsConfig:
         return target
 
     return PathsConfig(
-        rules=resolve("rules", PROJECT_ROOT / "rules"),
-        templates=resolve("templates", PROJECT_ROOT / "templates" / "mails"),
+        rules=resolve("rules", DATA_ROOT / "rules"),
+        templates=resolve("templates", DATA_ROOT / "templates" / "mails"),
     )

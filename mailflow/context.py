@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .classify import ClassifyRules, load_classify_rules
-from .config import Config
-from .referential import Referential, load_referential
-from .understand import UnderstandingRules, load_understanding_rules
+from mailflow.config import Config
+from mailflow.core.classify import ClassifyRules, load_classify_rules
+from mailflow.understand.mail import UnderstandingRules, load_understanding_rules
+from mailflow.understand.referential import Referential, load_referential
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ import signal
 import time
 from collections.abc import Callable
 
-from .errors import ConfigError
+from mailflow.errors import ConfigError
 
 VARIABLE = "MAILFLOW_CRASH_AT"
 POINTS = ("stored", "decided", "moved", "sending", "handed", "accepted")

@@ -1,7 +1,7 @@
 """The daemon: wait for mail (IDLE, or polling), ingest, process, send, repeat.
 
-Several daemons may share one mailbox and one database (leases.py): each message is
-processed by one of them, once; the outbox by one sender at a time (send.py); the
+Several daemons may share one mailbox and one database (store/leases.py): each message is
+processed by one of them, once; the outbox by one sender at a time (transport/send.py); the
 scheduler's work (follow-ups, digest, retention) by the one holding the scheduler lock,
 which another takes over within a tick when its holder dies. `run --once` respects that
 lock too: while a daemon holds it, it skips the follow-ups and says so.
@@ -19,17 +19,17 @@ import schedule
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 
-from .context import Context
-from .errors import MailflowError
-from .followup import run_followups
-from .ingest import connect, fetch_new, tidy_server, unread
-from .leases import SchedulerLock, unclaimed_messages
-from .models import database
-from .pipeline import process_pending
-from .policy import load_policy
-from .resilience import DATABASE_ERRORS, NETWORK_ERRORS, Backoff
-from .send import flush_outbox
-from .server_copies import ServerCopiesError, pending, remove_copies
+from mailflow.context import Context
+from mailflow.core.followup_policy import load_policy
+from mailflow.errors import MailflowError
+from mailflow.followup.run import run_followups
+from mailflow.inbound.pipeline import process_pending
+from mailflow.store.leases import SchedulerLock, unclaimed_messages
+from mailflow.store.models import database
+from mailflow.transport.ingest import connect, fetch_new, tidy_server, unread
+from mailflow.transport.resilience import DATABASE_ERRORS, NETWORK_ERRORS, Backoff
+from mailflow.transport.send import flush_outbox
+from mailflow.transport.server_copies import ServerCopiesError, pending, remove_copies
 
 log = logging.getLogger(__name__)
 RECONNECT_BACKOFF = (1, 2, 5, 10, 30, 60)
@@ -52,7 +52,7 @@ class CycleReport:
     deferred: int = 0
     failed: int = 0
     moved: int = 0
-    erased: int = 0  # server copies of erased mail removed (server_copies.py)
+    erased: int = 0  # server copies of erased mail removed (transport/server_copies.py)
     followups: dict[str, int] = field(default_factory=dict)
     followups_elsewhere: bool = False  # another process holds the scheduler lock
     outbox_busy: bool = False  # another process was sending the outbox
@@ -284,7 +284,7 @@ def remove_erased(ctx: Context, client: IMAPClient) -> int:
 
 def _reset_database() -> None:
     """Drop the connection after a database error, so the next query opens a new one: a
-    server restarted, or a PostgreSQL session ended by the server (leases.py bounds a
+    server restarted, or a PostgreSQL session ended by the server (store/leases.py bounds a
     hung transaction), would otherwise fail every cycle from now on. The session locks
     it held are gone with it; SchedulerLock notices and tries again."""
     db = getattr(database, "obj", database)

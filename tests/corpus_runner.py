@@ -16,15 +16,15 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
 
-from mailflow.classify import classify
+from mailflow.admin.directory import import_file
 from mailflow.config import PROJECT_ROOT, load_config
 from mailflow.context import Context, load_context
-from mailflow.db import open_database
-from mailflow.directory import import_file
-from mailflow.ingest import store
-from mailflow.models import Conversation, InboundMessage, OutboundMail, database
-from mailflow.pipeline import parse, process_pending
-from mailflow.verp import verp_address
+from mailflow.core.classify import classify
+from mailflow.inbound.pipeline import parse, process_pending
+from mailflow.store.db import open_database
+from mailflow.store.models import Conversation, InboundMessage, OutboundMail, database
+from mailflow.store.verp import verp_address
+from mailflow.transport.ingest import store
 
 CORPUS = Path(__file__).parent / "corpus"
 KEYS = {"outcome", "forwarded", "notified", "setup", "xfail", "classified", "description"}

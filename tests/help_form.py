@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from mailflow.textnorm import words
-from mailflow.understand import UnderstandingRules
+from mailflow.core.textnorm import words
+from mailflow.understand.mail import UnderstandingRules
 
 FORM_LINE = re.compile(r"^(\s+)(\S.*?) :[ \t]*(.*)$")  # "  Lieu (ville ou département) : "
 

@@ -7,13 +7,13 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
 
+from mailflow.admin.directory import import_file
 from mailflow.config import PROJECT_ROOT, load_config
 from mailflow.context import Context, load_context
-from mailflow.db import open_database
-from mailflow.directory import import_file
-from mailflow.ingest import store
-from mailflow.models import database
-from mailflow.pipeline import process_pending
+from mailflow.inbound.pipeline import process_pending
+from mailflow.store.db import open_database
+from mailflow.store.models import database
+from mailflow.transport.ingest import store
 
 SAMPLE_DIRECTORY = PROJECT_ROOT / "examples" / "ambassadors.csv"
 # The receiving server these tests play: a context opened `trusted` believes its
@@ -35,7 +35,7 @@ def open_context(
 ) -> Context:
     """Open the database, load the rules and (by default) import the sample directory.
     `trusted`: `[mailbox] authserv_id` names TRUSTED, so mail_bytes' mail is authenticated
-    and commands act at once (without it they wait for a confirmation, confirm.py)."""
+    and commands act at once (without it they wait for a confirmation, inbound/confirm.py)."""
     cfg = load_config(write_config(folder, extra))
     if trusted:
         mailbox = dataclasses.replace(cfg.mailbox, authserv_id=(TRUSTED,))

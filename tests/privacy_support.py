@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 from peewee import BlobField, CharField, TextField
 
-from mailflow.cli import main
+from mailflow.admin.directory import import_file
+from mailflow.cli.main import main
 from mailflow.config import PROJECT_ROOT, load_config
 from mailflow.context import Context, load_context
-from mailflow.db import open_database
-from mailflow.directory import import_file
-from mailflow.ingest import store
-from mailflow.models import ALL_MODELS, Conversation, PendingCommand, Request, database
-from mailflow.pipeline import process_pending
+from mailflow.inbound.pipeline import process_pending
+from mailflow.store.db import open_database
+from mailflow.store.models import ALL_MODELS, Conversation, PendingCommand, Request, database
+from mailflow.transport.ingest import store
 from tests.testdb import stored_files
 
 LEA = "Lea@Users.test"  # written with capitals: erasure must not depend on case
@@ -77,7 +77,7 @@ def relay(ctx: Context, token: str) -> str:
 
 def confirmed(ctx: Context, raw: bytes) -> dict[str, int]:
     """A command from unauthenticated mail (no authserv_id here) waits; its sender then
-    answers the confirmation mail (confirm.py), which applies it: the outcome of that."""
+    answers the confirmation mail (inbound/confirm.py), which applies it: the outcome of that."""
     assert run(ctx, raw) == {"confirmation-asked": 1}
     pending = PendingCommand.select().order_by(PendingCommand.id.desc()).get()
     return run(ctx, mail(pending.address, relay(ctx, pending.token), "OUI", "Re: Pour confirmer"))

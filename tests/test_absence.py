@@ -1,4 +1,4 @@
-"""Return dates in ambassadors' ABSENT commands and out-of-office replies (absence.py)."""
+"""Return dates in ambassadors' ABSENT commands and out-of-office replies (core/absence.py)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from datetime import date, datetime
 
 import pytest
 
-from mailflow.absence import autoreply_return, command_return, load_date_rules
 from mailflow.config import PROJECT_ROOT
+from mailflow.core.absence import autoreply_return, command_return, load_date_rules
 
 RULES = load_date_rules(PROJECT_ROOT / "rules")
 NOVEMBER = datetime(2026, 11, 20, 9)  # a Friday

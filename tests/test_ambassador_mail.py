@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from mailflow.absence import autoreply_return, command_return, load_date_rules
-from mailflow.ambassador_mail import load_command_rules, read_command
-from mailflow.compose import render
 from mailflow.config import PROJECT_ROOT
 from mailflow.context import Context
-from mailflow.models import Ambassador, Conversation, Event, OutboundMail, Request
-from mailflow.pipeline import parse
+from mailflow.core.absence import autoreply_return, command_return, load_date_rules
+from mailflow.inbound.ambassador_mail import load_command_rules, read_command
+from mailflow.inbound.pipeline import parse
+from mailflow.services.compose import render
+from mailflow.store.models import Ambassador, Conversation, Event, OutboundMail, Request
 from tests.inprocess import PASS_HEADER, close_context, mail_bytes, open_context
 from tests.inprocess import store_and_process as run
 

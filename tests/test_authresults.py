@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mailflow.authresults import (
+from mailflow.core.authresults import (
     AUTHENTICATED,
     FAILED,
     UNKNOWN,

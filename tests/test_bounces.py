@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from mailflow.context import Context
-from mailflow.ingest import store
-from mailflow.models import (
+from mailflow.inbound.pipeline import parse, process_pending
+from mailflow.store.models import (
     Ambassador,
     Conversation,
     Event,
@@ -19,8 +19,8 @@ from mailflow.models import (
     OutboundMail,
     Request,
 )
-from mailflow.pipeline import parse, process_pending
-from mailflow.verp import verp_address
+from mailflow.store.verp import verp_address
+from mailflow.transport.ingest import store
 from tests.inprocess import close_context, open_context
 
 # -- a realistic Postfix DSN -----------------------------------------------------------------

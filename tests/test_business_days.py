@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mailflow.business_days import BusinessCalendar, easter_sunday, load_calendar
 from mailflow.config import PROJECT_ROOT
+from mailflow.core.business_days import BusinessCalendar, easter_sunday, load_calendar
 from mailflow.errors import RulesError
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mailflow.classify import (
+from mailflow.config import PROJECT_ROOT
+from mailflow.core.classify import (
     AUTO_REPLY,
     BOUNCE,
     MAILING_LIST,
@@ -17,9 +18,8 @@ from mailflow.classify import (
     classify,
     load_classify_rules,
 )
-from mailflow.config import PROJECT_ROOT
 from mailflow.errors import RulesError
-from mailflow.pipeline import parse
+from mailflow.inbound.pipeline import parse
 
 RULES = load_classify_rules(PROJECT_ROOT / "rules")
 MARKER = "relay@mailflow.test"

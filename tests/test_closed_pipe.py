@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from mailflow.models import InboundMessage, database
+from mailflow.store.models import InboundMessage, database
 from tests.test_log_filters import build
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from mailflow.cli import main
+from mailflow.cli.main import main
 from mailflow.config import DATABASE_URL_VARIABLE, PROJECT_ROOT, load_config, parse_config
 from mailflow.errors import ConfigError
 from tests import testdb

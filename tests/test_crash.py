@@ -5,7 +5,7 @@ nothing is left) and the same checks, from the database and the recipients' real
 
 * every mail the test sent is stored exactly once, and processed exactly once;
 * every outgoing row is `sent`, except those a kill caught between handing them to SMTP and
-  recording the server's answer: those are `unconfirmed` (send.py), never sent again;
+  recording the server's answer: those are `unconfirmed` (transport/send.py), never sent again;
 * every `sent` row is in its recipient's inbox exactly once, an `unconfirmed` one at most
   once, and no inbox holds any Message-ID twice.
 

@@ -9,8 +9,8 @@ is started again at the same instant; a final `run --once` drains what is left. 
 the ambassadors' real inboxes, each reminder is there exactly once.
 
 The idempotency key of a reminder (its conversation and number) makes one outbox row per
-decision whatever the kills; send.py hands a row to SMTP at most once (`sending` rows are
-sent again, `handed` ones are not: see send.py). A kill in the SMTP transaction, after the
+decision whatever the kills; transport/send.py hands a row to SMTP at most once (`sending` rows are
+sent again, `handed` ones are not: see transport/send.py). A kill in the SMTP transaction, after the
 row was marked `handed`, leaves it `unconfirmed` (the final "." may or may not have gone
 out; send.py's documented price of never sending twice): such a row is allowed, at most one
 per kill, and must be in its inbox at most once. Every `sent` reminder must be there exactly

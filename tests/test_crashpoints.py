@@ -1,5 +1,5 @@
 """The crash-point hook (MAILFLOW_CRASH_AT) and the honest status of a mail whose sender died
-between handing it over and reading the server's answer (`unconfirmed`, send.py).
+between handing it over and reading the server's answer (`unconfirmed`, transport/send.py).
 
 The kills themselves run against the real stack in tests/test_crash.py."""
 
@@ -17,8 +17,8 @@ import pytest
 from mailflow import crashpoints
 from mailflow.context import Context
 from mailflow.errors import ConfigError
-from mailflow.models import Event, OutboundMail
-from mailflow.send_recovery import recover
+from mailflow.store.models import Event, OutboundMail
+from mailflow.transport.send_recovery import recover
 from tests.inprocess import close_context, mail_bytes, open_context, store_and_process
 
 

@@ -3,7 +3,7 @@
 SQLite takes a string of any length with NUL characters in it and a 64-bit integer anywhere;
 PostgreSQL refuses a value longer than its varchar(n), any NUL in text, and an IMAP UID above
 2**31 - 1 in a 4-byte integer. Mail that carries such values must get the same outcome on
-both backends (mailflow/fields.py), never a quarantine caused by the database alone.
+both backends (mailflow/store/fields.py), never a quarantine caused by the database alone.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from mailflow.context import Context
-from mailflow.ingest import _last_uid, store
-from mailflow.models import InboundMessage, MailboxState, Person, Request
+from mailflow.store.models import InboundMessage, MailboxState, Person, Request
+from mailflow.transport.ingest import _last_uid, store
 from tests.inprocess import close_context, open_context, store_and_process
 
 ASK = "Bonjour, j'ai 15 ans et je voudrais rencontrer un boulanger près de Caen."

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from mailflow.context import Context
-from mailflow.followup import run_followups
-from mailflow.models import Conversation, Event, OutboundMail, Request
+from mailflow.followup.run import run_followups
+from mailflow.store.models import Conversation, Event, OutboundMail, Request
 from tests.inprocess import close_context, open_context
 from tests.inprocess import store_and_process as run
 from tests.test_ambassador_mail import BAKER, NOW, mail, sent

@@ -10,10 +10,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from mailflow.compose import render
 from mailflow.config import PROJECT_ROOT
-from mailflow.db import open_database
-from mailflow.digest import (
+from mailflow.core.followup_policy import load_policy
+from mailflow.followup.digest import (
     DigestData,
     Escalation,
     Quarantined,
@@ -21,9 +20,12 @@ from mailflow.digest import (
     digest_view,
     shorten,
 )
-from mailflow.digest_outbox import OutboxIssue
-from mailflow.digest_unwanted import SpamFigures, StrangerFigures
-from mailflow.models import (
+from mailflow.followup.digest_outbox import OutboxIssue
+from mailflow.followup.digest_unwanted import SpamFigures, StrangerFigures
+from mailflow.services.compose import render
+from mailflow.services.ratelimit import STRANGER_CAP_REACHED
+from mailflow.store.db import open_database
+from mailflow.store.models import (
     Conversation,
     Event,
     InboundMessage,
@@ -32,8 +34,6 @@ from mailflow.models import (
     Request,
     database,
 )
-from mailflow.policy import load_policy
-from mailflow.ratelimit import STRANGER_CAP_REACHED
 
 NOW = datetime(2026, 3, 10, 9, 0)  # a Tuesday, naive UTC
 H = timedelta(hours=1)
@@ -74,7 +74,7 @@ def add_inbound(number: int, age: timedelta, **fields: Any) -> InboundMessage:
 def add_outbound(
     number: int, kind: str, at: datetime, role: str, purpose: str, request: int | None = None
 ) -> None:
-    """A mail that send.py left unconfirmed or failed, with the event it logs at `at`."""
+    """A mail that transport/send.py left unconfirmed or failed, with the event it logs at `at`."""
     status = {"send-unconfirmed": "unconfirmed", "send-failed": "failed"}[kind]
     mail = OutboundMail.create(
         id=number,
@@ -90,7 +90,7 @@ def add_outbound(
         created_at=at - H,
         request=request,
     )
-    Event.create(at=at, kind=kind, cause="from send.py", outbound=mail, request=request)
+    Event.create(at=at, kind=kind, cause="from transport/send.py", outbound=mail, request=request)
 
 
 def add_refused(number: int, at: datetime, sender: str, outcome: str, capped: bool) -> None:
@@ -109,7 +109,7 @@ CARE = {"code_rome": "J1501", "rome_label": "Aide-soignant"}
 
 @pytest.fixture
 def known(db: None) -> None:
-    """16 open requests, 3 finished ones, 4 inbound messages, 6 mails send.py left
+    """16 open requests, 3 finished ones, 4 inbound messages, 6 mails transport/send.py left
     unconfirmed or failed, 6 spam, 6 strangers refused; expected figures in the tests.
     Bounces are not made by hand: see test_bounces_as_the_pipeline_records_them."""
     add_request(1, "new", 1 * H)
@@ -248,8 +248,8 @@ def test_first_digest_escalations_of_the_last_24_hours(data: DigestData) -> None
 
 def add_digest(number: int, at: datetime, status: str) -> None:
     """A digest's outbox row as daily_digest queues it (dated by the end of its period) and
-    send.py leaves it: sent, queued, failed or bounced."""
-    from mailflow.models import OutboundMail
+    transport/send.py leaves it: sent, queued, failed or bounced."""
+    from mailflow.store.models import OutboundMail
 
     OutboundMail.create(
         idempotency_key=f"digest:{at.date().isoformat()}",
@@ -477,7 +477,7 @@ def test_bounces_as_the_pipeline_records_them(
     a dead sender left unconfirmed: the one a report is about is told once, as a bounce."""
     from email.message import EmailMessage
 
-    from mailflow.send_recovery import recover
+    from mailflow.transport.send_recovery import recover
     from tests.inprocess import close_context, open_context, store_and_process
     from tests.test_bounces import BAKER, dsn_for, postfix_dsn, request_mail
 
@@ -575,8 +575,8 @@ def test_figures_as_the_pipeline_and_the_follow_ups_write_them(
 ) -> None:
     """Requests, an escalation and quarantined messages made by the real code paths (no
     hand-made rows), read back by the digest."""
-    import mailflow.pipeline as pipeline
-    from mailflow.followup import run_followups
+    import mailflow.inbound.pipeline as pipeline
+    from mailflow.followup.run import run_followups
     from tests.inprocess import close_context, mail_bytes, open_context, store_and_process
 
     _at(monkeypatch, "2026-03-02T09:00:00")  # Monday

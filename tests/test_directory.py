@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mailflow.cli import main
+from mailflow.cli.main import main
 from mailflow.config import PROJECT_ROOT
 
 HEADER = "email,first_name,last_name,kind,title,sector,department,city,postcode,capacity\n"
@@ -180,7 +180,7 @@ def test_department_by_name_and_sample_directory(
 def test_reimport_without_active_column_keeps_who_left_out(
     config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from mailflow.models import Ambassador
+    from mailflow.store.models import Ambassador
 
     path = csv_file(tmp_path, HEADER + GOOD)
     assert run(config, capsys, "ambassadors", "import", str(path))[0] == 0
@@ -201,7 +201,7 @@ def test_places_named_the_way_people_write_them(
 ) -> None:
     """Arrondissements, CEDEX, a missing article, an abbreviation, or no place at all (an
     ambassador of the whole département) are fine; the commune found is the one stored."""
-    from mailflow.models import Ambassador
+    from mailflow.store.models import Ambassador
 
     lines = [
         "p@pros.test,A,B,metier,Boulanger,,75,Paris 15e,75015,1",

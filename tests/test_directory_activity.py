@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mailflow.cli import main
+from mailflow.cli.main import main
 from mailflow.config import PROJECT_ROOT
 
 NOW = "2026-03-02T09:00:00"
@@ -33,7 +33,7 @@ def listing(config: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> st
 
 def seed() -> None:
     """Marie: two conversations, one answered and still open; others paused, away, gone."""
-    from mailflow.models import Ambassador, Conversation, Person, Request
+    from mailflow.store.models import Ambassador, Conversation, Person, Request
 
     at = datetime.fromisoformat(NOW)
     person = Person.create(email="p@users.test", created_at=at)
@@ -120,7 +120,7 @@ def test_ambassadors_alone_is_the_list(config: Path, capsys: pytest.CaptureFixtu
 def test_clear_bounce_makes_the_ambassador_available_again_and_is_logged(
     config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from mailflow.models import Event
+    from mailflow.store.models import Event
 
     listing(config, capsys)
     seed()

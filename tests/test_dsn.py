@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from mailflow.dsn import RecipientStatus, parse_dsn
-from mailflow.pipeline import parse
+from mailflow.core.dsn import RecipientStatus, parse_dsn
+from mailflow.inbound.pipeline import parse
 
 CORPUS = Path(__file__).parent / "corpus"
 

@@ -26,7 +26,7 @@ from peewee import OperationalError
 from mailflow import daemon as daemon_module
 from mailflow.config import load_config
 from mailflow.context import load_context
-from mailflow.db import open_database
+from mailflow.store.db import open_database
 from tests.deployment import (
     RELAY,
     Deployment,
@@ -402,8 +402,8 @@ def _wait_log(log_file: Path, text: str, timeout: float) -> str:
 
 
 # What the daemon logs when it meets another session's write lock: on SQLite it names the
-# wait once it has lasted a second (leases.py), on PostgreSQL the statement gives up after
-# the transaction's lock_timeout (60 s, leases.py) and the cycle is retried.
+# wait once it has lasted a second (store/leases.py), on PostgreSQL the statement gives up after
+# the transaction's lock_timeout (60 s, store/leases.py) and the cycle is retried.
 LOCK_SIGN = (
     ("database unavailable, cycle abandoned", "lock timeout")
     if POSTGRESQL

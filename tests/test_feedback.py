@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from mailflow.config import PROJECT_ROOT
+from mailflow.core.followup_policy import load_policy
 from mailflow.errors import RulesError
-from mailflow.feedback import load_feedback_rules, parse_feedback
-from mailflow.policy import load_policy
+from mailflow.inbound.feedback import load_feedback_rules, parse_feedback
 
 RULES = load_feedback_rules(PROJECT_ROOT / "rules")
 QUOTED = (
@@ -124,8 +124,8 @@ def test_policy_from_rules_and_its_errors(tmp_path: Path) -> None:
 def test_ambiguous_reply_is_asked_again_once_then_a_clear_one_is_recorded(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mailflow.followup import run_followups
-    from mailflow.models import Conversation, OutboundMail, Request
+    from mailflow.followup.run import run_followups
+    from mailflow.store.models import Conversation, OutboundMail, Request
     from tests.inprocess import close_context, mail_bytes, open_context, store_and_process
 
     monkeypatch.setenv("MAILFLOW_NOW", "2026-03-02T09:00:00")

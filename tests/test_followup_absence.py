@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from mailflow.context import Context
-from mailflow.followup import run_followups
-from mailflow.ingest import store
-from mailflow.models import Conversation, OutboundMail, Request
-from mailflow.pipeline import process_pending
+from mailflow.followup.run import run_followups
+from mailflow.inbound.pipeline import process_pending
+from mailflow.store.models import Conversation, OutboundMail, Request
+from mailflow.transport.ingest import store
 from tests.inprocess import close_context, mail_bytes, open_context
 
 MARIE, JULIEN = "amb1@pros.test", "amb2@pros.test"

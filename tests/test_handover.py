@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from mailflow.context import Context
-from mailflow.followup import run_followups
-from mailflow.models import Conversation, Event, OutboundMail, Request
+from mailflow.followup.run import run_followups
+from mailflow.store.models import Conversation, Event, OutboundMail, Request
 from tests.inprocess import close_context, open_context
 from tests.inprocess import store_and_process as run
 from tests.test_ambassador_mail import BAKER, NOW, OTHER_BAKER, amb, ask, mail, sent
@@ -123,9 +123,9 @@ def test_feedback_is_about_the_ambassador_who_took_over(
 
 
 def test_a_bounce_during_a_conversation_tells_the_person(ctx: Context) -> None:
-    from mailflow.bounces import Verdict, ambassador_failing
-    from mailflow.leases import write_transaction
-    from mailflow.models import InboundMessage
+    from mailflow.inbound.bounces import Verdict, ambassador_failing
+    from mailflow.store.leases import write_transaction
+    from mailflow.store.models import InboundMessage
 
     converse(ctx)
     inbound = InboundMessage.select().order_by(InboundMessage.id.desc()).get()
@@ -182,9 +182,9 @@ def test_ambassador_who_left_is_not_told_they_were_silent(ctx: Context) -> None:
 
 
 def test_ambassador_whose_address_bounced(ctx: Context) -> None:
-    from mailflow.bounces import Verdict, ambassador_failing
-    from mailflow.leases import write_transaction
-    from mailflow.models import InboundMessage
+    from mailflow.inbound.bounces import Verdict, ambassador_failing
+    from mailflow.store.leases import write_transaction
+    from mailflow.store.models import InboundMessage
 
     conv = converse(ctx)
     inbound = InboundMessage.select().order_by(InboundMessage.id.desc()).get()
@@ -208,7 +208,7 @@ def test_silent_ambassador_after_a_reassignment(
 
 
 def test_legacy_closing_causes_are_read() -> None:
-    from mailflow.handover import reason_of
+    from mailflow.services.handover import reason_of
 
     assert reason_of("no answer after 7 business days") == "no-answer"
     assert reason_of("ambassador left the network (STOP)") == "left"

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from mailflow import quarantine
+from mailflow.admin import quarantine
 from mailflow.config import load_config
-from mailflow.confirm import expire_pending
 from mailflow.context import Context
-from mailflow.followup import run_followups
-from mailflow.models import Ambassador, Event, InboundMessage, PendingCommand, Request
-from mailflow.pipeline import parse
-from mailflow.sender_check import envelope_sender, envelope_verdict, unchecked_warning
+from mailflow.followup.run import run_followups
+from mailflow.inbound.confirm import expire_pending
+from mailflow.inbound.pipeline import parse
+from mailflow.inbound.sender_check import envelope_sender, envelope_verdict, unchecked_warning
+from mailflow.store.models import Ambassador, Event, InboundMessage, PendingCommand, Request
 from tests.inprocess import close_context, mail_bytes, open_context, write_config
 from tests.inprocess import store_and_process as run
 from tests.test_ambassador_mail import BAKER, NOW, REQUEST, sent

@@ -7,15 +7,15 @@ import re
 
 import pytest
 
-from mailflow.compose import render
 from mailflow.config import PROJECT_ROOT
-from mailflow.first_names import first_name_or_none
-from mailflow.intake import first_name_from_display
-from mailflow.leaks import find_leaks
-from mailflow.referential import load_referential
-from mailflow.request_text import shown_text
-from mailflow.scrub import MASK, Secret
-from mailflow.understand import load_understanding_rules, understand
+from mailflow.masking.leaks import find_leaks
+from mailflow.masking.request_text import shown_text
+from mailflow.masking.scrub import MASK, Secret
+from mailflow.services.compose import render
+from mailflow.services.intake import first_name_from_display
+from mailflow.understand.first_names import first_name_or_none
+from mailflow.understand.mail import load_understanding_rules, understand
+from mailflow.understand.referential import load_referential
 
 RULES = PROJECT_ROOT / "rules"
 TEMPLATES = PROJECT_ROOT / "templates" / "mails"

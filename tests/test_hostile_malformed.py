@@ -20,16 +20,16 @@ import pytest
 
 from mailflow.config import LimitsConfig
 from mailflow.context import Context
-from mailflow.ingest import store
-from mailflow.leaks import find_leaks
-from mailflow.limits import Removed, depth_reason, strip_attachments
-from mailflow.mime_depth import deeper_than
-from mailflow.models import Event, InboundMessage, OutboundMail
-from mailflow.pipeline import parse, process_pending
-from mailflow.relay_message import build_relayed
-from mailflow.rich_text import REMOVED_HEADER, WHY_UNREADABLE
-from mailflow.scrub import MASK, Others, Secret, scrub_text
-from mailflow.uuencoded import REMOVED
+from mailflow.core.mime_depth import deeper_than
+from mailflow.inbound.limits import Removed, depth_reason, strip_attachments
+from mailflow.inbound.pipeline import parse, process_pending
+from mailflow.masking.leaks import find_leaks
+from mailflow.masking.message import build_relayed
+from mailflow.masking.rich_text import REMOVED_HEADER, WHY_UNREADABLE
+from mailflow.masking.scrub import MASK, Others, Secret, scrub_text
+from mailflow.masking.uuencoded import REMOVED
+from mailflow.store.models import Event, InboundMessage, OutboundMail
+from mailflow.transport.ingest import store
 from tests.inprocess import close_context, open_context
 from tests.test_hostile_malformed_e2e import HEAD, deep_forward, deep_multipart
 from tests.test_relay_message import AMBASSADOR_ALIAS, PERSON, PERSON_ALIAS, SECRETS, spec_for
@@ -309,7 +309,7 @@ def test_a_deep_message_hidden_in_an_encoded_part_is_scrubbed_as_text(
 def test_a_stored_deep_message_can_still_be_exported_or_erased() -> None:
     """`person export` and `person forget` read stored mail: a too-deep one gives its
     headers, never a RecursionError."""
-    from mailflow.privacy import parse_raw
+    from mailflow.privacy.erasure import parse_raw
 
     assert str(parse_raw(deep_multipart(1500))["Subject"]) == "Profond"
     assert parse_raw(deep_multipart(3)).get_body(("plain",)) is not None

@@ -1,6 +1,6 @@
 """Memory per message, without a mail server: the pieces that keep it bounded.
 
-The character map of text_view.py gives the same spans as one entry per character did;
+The character map of masking/text_view.py gives the same spans as one entry per character did;
 parsing stops at the parts cap; the text to scrub and an attachment's size are counted
 without decoding; the caps are refused like an oversize message (tests/test_hostile_memory_e2e.py
 measures the whole daemon).
@@ -18,10 +18,10 @@ import pytest
 
 from mailflow.config import ConfigError, LimitsConfig, parse_config
 from mailflow.context import Context
-from mailflow.limits import TooManyParts, _size, heavy_reason, text_bytes
-from mailflow.models import Conversation, InboundMessage, OutboundMail
-from mailflow.pipeline import parse
-from mailflow.text_view import _Map, text_view
+from mailflow.inbound.limits import TooManyParts, _size, heavy_reason, text_bytes
+from mailflow.inbound.pipeline import parse
+from mailflow.masking.text_view import _Map, text_view
+from mailflow.store.models import Conversation, InboundMessage, OutboundMail
 from tests.inprocess import close_context, mail_bytes, open_context, store_and_process
 from tests.test_config import with_value
 
@@ -56,7 +56,7 @@ def test_the_map_is_runs_not_one_entry_per_character() -> None:
 
 
 def test_files_scrubbed_as_text_count_as_text() -> None:
-    """RTF, SVG, XML and JSON files are scrubbed like text (relay_body.py): they cost what
+    """RTF, SVG, XML and JSON files are scrubbed like text (masking/body.py): they cost what
     text costs, whatever their type says (an SVG passes as image/*)."""
     msg = EmailMessage()
     msg.set_content("Bonjour\n")

@@ -23,21 +23,21 @@ from typing import Any
 
 import pytest
 
-from mailflow.absence import command_return, load_date_rules
-from mailflow.address_scrub import scrub_addresses
-from mailflow.ambassador_mail import load_command_rules, read_command
-from mailflow.classify import classify, load_classify_rules
-from mailflow.dsn import text_failures
-from mailflow.feedback import load_feedback_rules, parse_feedback
-from mailflow.leaks import find_leaks
-from mailflow.readable import html_to_text, readable_text
-from mailflow.referential import load_referential
-from mailflow.relay_body import scrub_tree
-from mailflow.relay_header_values import decode_words
-from mailflow.relay_rules import Rules
-from mailflow.scrub import Others, Secret, scrub_html, scrub_text
-from mailflow.text_view import text_view
-from mailflow.understand import load_understanding_rules, understand
+from mailflow.core.absence import command_return, load_date_rules
+from mailflow.core.classify import classify, load_classify_rules
+from mailflow.core.dsn import text_failures
+from mailflow.core.readable import html_to_text, readable_text
+from mailflow.inbound.ambassador_mail import load_command_rules, read_command
+from mailflow.inbound.feedback import load_feedback_rules, parse_feedback
+from mailflow.masking.address_scrub import scrub_addresses
+from mailflow.masking.body import scrub_tree
+from mailflow.masking.header_values import decode_words
+from mailflow.masking.leaks import find_leaks
+from mailflow.masking.rules import Rules
+from mailflow.masking.scrub import Others, Secret, scrub_html, scrub_text
+from mailflow.masking.text_view import text_view
+from mailflow.understand.mail import load_understanding_rules, understand
+from mailflow.understand.referential import load_referential
 
 RULES = Path(__file__).resolve().parent.parent / "rules"
 SECRETS = (Secret("jean.dupont@pros.test", "relay+abc@mailflow.test", names=("Jean Dupont",)),)

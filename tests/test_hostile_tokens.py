@@ -15,15 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from mailflow.addresses import relay_tokens
+from mailflow.admin.quarantine import list_quarantine, retry
 from mailflow.config import PROJECT_ROOT
 from mailflow.context import Context
-from mailflow.digest import collect_digest
-from mailflow.models import Conversation, Event, InboundMessage, OutboundMail
-from mailflow.pipeline import parse, process_pending
-from mailflow.policy import load_policy
-from mailflow.quarantine import list_quarantine, retry
-from mailflow.rate_hold import release_calm
+from mailflow.core.addresses import relay_tokens
+from mailflow.core.followup_policy import load_policy
+from mailflow.followup.digest import collect_digest
+from mailflow.inbound.pipeline import parse, process_pending
+from mailflow.inbound.rate_hold import release_calm
+from mailflow.store.models import Conversation, Event, InboundMessage, OutboundMail
 from tests.inprocess import close_context, mail_bytes, open_context
 from tests.inprocess import store_and_process as run
 

@@ -36,11 +36,11 @@ from urllib.parse import unquote
 
 import pytest
 
-from mailflow.classify import classify, load_classify_rules
 from mailflow.config import PROJECT_ROOT
-from mailflow.leaks import find_leaks
-from mailflow.mime_text import get_text, set_text
-from mailflow.scrub import Secret
+from mailflow.core.classify import classify, load_classify_rules
+from mailflow.masking.leaks import find_leaks
+from mailflow.masking.mime_text import get_text, set_text
+from mailflow.masking.scrub import Secret
 from tests.corpus_runner import load_expected
 from tests.deployment import RELAY, Deployment
 
@@ -269,7 +269,7 @@ DOT = re.compile(r"\s*[\[(<{]\s*(?:dot|\.)\s*[\])>}]\s*|\s+(?:dot|point)\s+")
 
 
 def normalised(text: str) -> str:
-    """This test's own decoding, independent of mailflow.scrub: entities, %XX,
+    """This test's own decoding, independent of mailflow.masking.scrub: entities, %XX,
     compatibility forms, invisible characters, case, tags, at/dot words, spaces."""
     text = unquote(html.unescape(html.unescape(text)), errors="replace")
     text = unicodedata.normalize("NFKC", text)

@@ -1,4 +1,4 @@
-"""leases.py in-process, another process played by a second connection (no mail server).
+"""store/leases.py in-process, another process played by a second connection (no mail server).
 
 On PostgreSQL the "other daemon" is a raw psycopg2 connection holding a row lock, an
 advisory lock or an uncommitted insert; on SQLite a second file descriptor holding the
@@ -17,16 +17,16 @@ from pathlib import Path
 import pytest
 
 from mailflow.context import Context
-from mailflow.ingest import store
-from mailflow.leases import (
+from mailflow.inbound.pipeline import process_pending
+from mailflow.store.leases import (
     _SCHEDULER_KEY,
     SchedulerLock,
     claim_inbound,
     unclaimed_messages,
     write_transaction,
 )
-from mailflow.models import InboundMessage
-from mailflow.pipeline import process_pending
+from mailflow.store.models import InboundMessage
+from mailflow.transport.ingest import store
 from tests import testdb
 from tests.inprocess import close_context, mail_bytes, open_context
 
@@ -137,7 +137,7 @@ def test_one_scheduler_holder_and_a_takeover_when_it_goes(
     backend: tuple[Context, str], caplog: pytest.LogCaptureFixture
 ) -> None:
     _, url = backend
-    caplog.set_level(logging.INFO, logger="mailflow.leases")
+    caplog.set_level(logging.INFO, logger="mailflow.store.leases")
     mine = SchedulerLock()
     if url:
         other = _other(url)
@@ -169,7 +169,7 @@ def test_the_daemon_reconnects_after_the_server_ended_its_session(
     """A session ended by the server (a hung transaction past its bound, a restart) must
     not leave the daemon failing every cycle: the next one opens a new connection."""
     import mailflow.daemon as daemon_module
-    from mailflow.models import database
+    from mailflow.store.models import database
 
     ctx, url = backend
     if not url:

@@ -11,8 +11,7 @@ import pytest
 
 from mailflow.config import LimitsConfig, RelayConfig
 from mailflow.context import Context
-from mailflow.ingest import store
-from mailflow.limits import (
+from mailflow.inbound.limits import (
     WHY_EXECUTABLE,
     WHY_TNEF,
     WHY_TYPE,
@@ -21,8 +20,9 @@ from mailflow.limits import (
     strip_attachments,
     third_party_recipients,
 )
-from mailflow.models import Conversation, Event, InboundMessage, OutboundMail
-from mailflow.pipeline import parse, process_pending
+from mailflow.inbound.pipeline import parse, process_pending
+from mailflow.store.models import Conversation, Event, InboundMessage, OutboundMail
+from mailflow.transport.ingest import store
 from tests.inprocess import close_context, open_context
 
 LIMITS = LimitsConfig(max_attachment_bytes=1000)
@@ -193,7 +193,7 @@ def test_too_large_is_refused_from_its_headers_only(
     ctx: Context, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The cap is decided before the body is parsed: a refused message is never decoded."""
-    import mailflow.pipeline as pipeline
+    import mailflow.inbound.pipeline as pipeline
 
     def no_body(raw: bytes) -> EmailMessage:
         raise AssertionError("the body of an oversize message was parsed")

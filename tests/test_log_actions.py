@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from mailflow.cli import main
+from mailflow.cli.main import main
 from mailflow.config import PROJECT_ROOT
-from mailflow.ingest import store
-from mailflow.models import database
-from mailflow.pipeline import quarantine
+from mailflow.inbound.pipeline import quarantine
+from mailflow.store.models import database
+from mailflow.transport.ingest import store
 from tests.test_log_filters import build, mail
 
 

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from mailflow.cli import main
+from mailflow.admin.directory import import_file
+from mailflow.cli.main import main
 from mailflow.config import PROJECT_ROOT, load_config
 from mailflow.context import load_context
-from mailflow.db import open_database
-from mailflow.directory import import_file
-from mailflow.ingest import store
-from mailflow.models import Conversation, InboundMessage, database
-from mailflow.pipeline import process_pending
+from mailflow.inbound.pipeline import process_pending
+from mailflow.store.db import open_database
+from mailflow.store.models import Conversation, InboundMessage, database
+from mailflow.transport.ingest import store
 
 ASKS = (  # (when, body, sender): requests #1, #2, #3
     (
@@ -197,21 +197,19 @@ def test_an_outcome_only_an_older_mailflow_wrote_is_still_a_valid_filter(
 
 
 def test_the_outcome_list_names_every_outcome_mailflow_gives() -> None:
-    from mailflow import (
+    from mailflow.core import classify
+    from mailflow.core.outcomes import OUTCOMES
+    from mailflow.inbound import (
         ambassador_mail,
         automated,
         bounces,
-        classify,
-        ending,
         feedback,
-        intake,
         limits,
         pipeline,
-        ratelimit,
         relay,
         sender_check,
     )
-    from mailflow.outcomes import OUTCOMES
+    from mailflow.services import ending, intake, ratelimit
 
     named = {
         classify.AUTO_REPLY, classify.BOUNCE, classify.MAILING_LIST, classify.OWN_LOOP,

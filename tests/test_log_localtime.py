@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from mailflow.cli import main
-from mailflow.models import Event, Person, Request
+from mailflow.cli.main import main
+from mailflow.store.models import Event, Person, Request
 from tests.inprocess import close_context, open_context, write_config
 
 UTC_ZONE = '\n[schedule]\ntimezone = "UTC"\n'

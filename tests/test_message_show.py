@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from mailflow.cli import main
-from mailflow.ingest import store
-from mailflow.models import InboundMessage, OutboundMail, database
+from mailflow.cli.main import main
+from mailflow.store.models import InboundMessage, OutboundMail, database
+from mailflow.transport.ingest import store
 from tests.test_log_filters import build
 
 # Latin-1 body, CRLF line ends, a header with a raw non-ASCII byte: must come back untouched.
@@ -129,8 +129,8 @@ def test_an_id_beyond_any_database_is_unknown_not_a_crash(
 
 def test_raw_of_an_erased_message_says_so(config: Path, cli: Capture) -> None:
     from mailflow.config import load_config
-    from mailflow.privacy import find_person, forget_person
-    from mailflow.retention_unlinked import kept_addresses
+    from mailflow.privacy.erasure import find_person, forget_person
+    from mailflow.privacy.retention_unlinked import kept_addresses
 
     asked = InboundMessage.get(InboundMessage.sender == "lea@users.test")
     forget_person(find_person("lea@users.test"), kept_addresses(load_config(config)))

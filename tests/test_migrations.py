@@ -18,13 +18,13 @@ from peewee import Database, PostgresqlDatabase, SqliteDatabase
 from playhouse.db_url import parse
 from playhouse.migrate import PostgresqlMigrator, SqliteMigrator
 
-from mailflow import migrations
-from mailflow.cli import main
+from mailflow.cli.main import main
 from mailflow.config import DATABASE_URL_VARIABLE, PROJECT_ROOT
-from mailflow.db import connect, open_database
 from mailflow.errors import SchemaError
-from mailflow.migrations import LATEST, MIGRATIONS
-from mailflow.models import Ambassador, Conversation, Event, OutboundMail, Request, database
+from mailflow.store import migrations
+from mailflow.store.db import connect, open_database
+from mailflow.store.migrations import LATEST, MIGRATIONS
+from mailflow.store.models import Ambassador, Conversation, Event, OutboundMail, Request, database
 from tests import testdb
 from tests.fixtures import models_v1 as v1
 
@@ -284,7 +284,7 @@ def test_an_upgraded_database_has_exactly_the_schema_of_a_new_one(
     new_url: Callable[[], str],
 ) -> None:
     """Every column, index and foreign key of the current models, none missing, none
-    extra: a change to models.py without its migration fails here."""
+    extra: a change to store/models.py without its migration fails here."""
     old = new_url()
     build_v1(old)
     open_database(old, Path(".")).close()
@@ -341,7 +341,7 @@ def test_a_database_from_between_versions_is_detected_and_completed(
     db = raw_database(url)
     migrator = SqliteMigrator(db) if isinstance(db, SqliteDatabase) else PostgresqlMigrator(db)
     if isinstance(db, SqliteDatabase):
-        db.pragma("foreign_keys", 0)  # a column rebuild copies the table (see migrations.py)
+        db.pragma("foreign_keys", 0)  # a column rebuild copies the table (see store/migrations.py)
     with db.atomic():
         for op in MIGRATIONS[0].operations:
             op.apply(db, migrator)

@@ -43,7 +43,7 @@ from tests.mailstack import MailStack, message_ids, send_batch, text_message, wa
 REQUESTS = 200
 ROUNDS = 3  # in every open conversation both sides answer at once, three times
 MONDAY = "2026-03-02T09:00:00"
-DONE = "('sent', 'unconfirmed')"  # outgoing rows nothing will send again (send.py)
+DONE = "('sent', 'unconfirmed')"  # outgoing rows nothing will send again (transport/send.py)
 ASKS = [
     "Bonjour, j'ai 15 ans et je voudrais rencontrer une boulangère près de Caen.",
     "Bonjour, je suis au chômage et je cherche un plombier près de Bayeux.",
@@ -192,7 +192,7 @@ def assert_processed_once(db: Shared, sent_ids: list[str]) -> dict[str, int]:
 
 def assert_sent_once(db: Shared) -> int:
     """Every outgoing row sent (or `unconfirmed`: a kill between handing it over and the
-    server's answer, send.py); each recipient holds each sent Message-ID once (none
+    server's answer, transport/send.py); each recipient holds each sent Message-ID once (none
     missing) and no Message-ID twice."""
     mail = db.dep.stack
     outbound = db.rows("SELECT recipient, message_id, status FROM outbound_mail")

@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pytest
 
+from mailflow.admin.directory import import_file
+from mailflow.admin.newsletter import PastCampaign, choose_campaign, send_newsletter
 from mailflow.config import Config, load_config
-from mailflow.db import open_database
-from mailflow.directory import import_file
 from mailflow.errors import MailflowError
-from mailflow.models import OutboundMail, database
-from mailflow.newsletter import PastCampaign, choose_campaign, send_newsletter
-from mailflow.referential import load_referential
-from mailflow.send import flush_outbox
+from mailflow.store.db import open_database
+from mailflow.store.models import OutboundMail, database
+from mailflow.transport.send import flush_outbox
+from mailflow.understand.referential import load_referential
 from tests.deployment import SAMPLE_DIRECTORY, write_config
 from tests.mailstack import MailStack
 

@@ -57,7 +57,7 @@ def assert_killed_half_way(dep: Deployment, arrived: int) -> int:
     """What the kill left: every row queued, `arrived` of them at least handed to SMTP, not
     all sent. The sender is serial, so the kill caught at most one row in its SMTP
     transaction: `sending` (sent again on resume) or `handed`, its 250 read or not (never
-    sent again: `unconfirmed`, send.py). Returns how many rows were `handed`."""
+    sent again: `unconfirmed`, transport/send.py). Returns how many rows were `handed`."""
     rows = campaign_rows(dep)
     assert len(rows) == 9  # everything was queued before the first mail left
     statuses = Counter(status for _, _, status, _ in rows)

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from mailflow.context import Context
-from mailflow.ingest import store
-from mailflow.models import Event, InboundMessage, OutboundMail, Request
-from mailflow.pipeline import parse
+from mailflow.inbound.pipeline import parse
+from mailflow.store.models import Event, InboundMessage, OutboundMail, Request
+from mailflow.transport.ingest import store
 from tests.inprocess import close_context, open_context
 from tests.inprocess import mail_bytes as mail
 from tests.inprocess import store_and_process as run
@@ -104,7 +104,7 @@ def test_a_second_delivery_of_one_mail_with_other_trace_headers_is_a_duplicate(
 def test_message_that_breaks_processing_is_quarantined_not_lost(
     ctx: Context, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import mailflow.pipeline as pipeline
+    import mailflow.inbound.pipeline as pipeline
 
     def explode(*_: object) -> str:
         raise RuntimeError("disk on fire")

@@ -13,8 +13,8 @@ import psycopg2
 import pytest
 from peewee import OperationalError
 
-from mailflow.db import open_database
-from mailflow.models import Person, database
+from mailflow.store.db import open_database
+from mailflow.store.models import Person, database
 from tests.testdb import SQLITE, superuser_url
 
 pytestmark = pytest.mark.skipif(

@@ -14,7 +14,8 @@ import pytest
 
 from mailflow.config import PROJECT_ROOT, load_config
 from mailflow.context import Context
-from mailflow.models import (
+from mailflow.privacy.retention import anonymise_expired
+from mailflow.store.models import (
     Ambassador,
     Conversation,
     Event,
@@ -24,7 +25,6 @@ from mailflow.models import (
     Request,
     ServerErasure,
 )
-from mailflow.retention import anonymise_expired
 from tests.mailstack import free_port
 from tests.privacy_support import (
     ASK_TOM,

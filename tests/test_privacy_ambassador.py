@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from mailflow.admin.directory import import_file
 from mailflow.context import Context
-from mailflow.directory import import_file
-from mailflow.models import (
+from mailflow.inbound.pipeline import parse
+from mailflow.store.models import (
     Ambassador,
     Conversation,
     Event,
@@ -20,7 +21,6 @@ from mailflow.models import (
     Person,
     Request,
 )
-from mailflow.pipeline import parse
 from tests.mailstack import free_port
 from tests.privacy_support import (
     ASK_TOM,

@@ -10,7 +10,7 @@ from email.utils import parseaddr
 
 from imapclient import IMAPClient
 
-from mailflow.models import ALL_MODELS
+from mailflow.store.models import ALL_MODELS
 from tests.deployment import RELAY, Deployment, query, set_config
 from tests.mailstack import MailStack, free_port
 from tests.privacy_support import file_traces

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from mailflow.context import Context
-from mailflow.followup import run_followups
-from mailflow.models import Conversation, Event, InboundMessage, OutboundMail, Request
-from mailflow.privacy_log import Quoted, subject_pattern
-from mailflow.send import _fail
+from mailflow.followup.run import run_followups
+from mailflow.privacy.log import Quoted, subject_pattern
+from mailflow.store.models import Conversation, Event, InboundMessage, OutboundMail, Request
+from mailflow.transport.send import _fail
 from tests.inprocess import mail_bytes
 from tests.mailstack import free_port
 from tests.privacy_support import (
@@ -187,7 +187,7 @@ def test_retention_clears_the_log_of_a_person_who_is_still_here(
 def test_a_subject_is_recognised_whole_and_as_an_event_cuts_it() -> None:
     long = "Stage de 3e " + "chez Zéphyrine et son équipe " * 5
     quoted = Quoted(subject_pattern({" ".join(long.split()), "Projet Zéphyrine"}), None, no_one)
-    cut = " ".join(long.split())[:99] + "…"  # automated.py quotes a long subject so
+    cut = " ".join(long.split())[:99] + "…"  # inbound/automated.py quotes a long subject so
     assert quoted.clean(f"auto-reply: {cut!r}, no return date") == (
         "auto-reply: '[objet effacé]', no return date"
     )

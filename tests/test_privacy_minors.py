@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from mailflow.context import Context
-from mailflow.minors import likely_under_15
-from mailflow.models import Person, Request
+from mailflow.core.minors import likely_under_15
+from mailflow.store.models import Person, Request
 from tests.privacy_support import cli, mail, opened, run, write_config
 
 RELAY = "relay@mailflow.test"

@@ -16,19 +16,19 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from mailflow.addresses import relay_token, sender
-from mailflow.classify import classify
+from mailflow.admin.directory import import_file
 from mailflow.config import PROJECT_ROOT, load_config
 from mailflow.context import Context, load_context
-from mailflow.db import open_database
-from mailflow.directory import import_file
-from mailflow.ingest import store
-from mailflow.leaks import find_leaks
-from mailflow.models import Conversation, InboundMessage, OutboundMail, database
-from mailflow.pipeline import parse, process, process_pending
-from mailflow.readable import readable_text, subject_of
-from mailflow.scrub import Secret
-from mailflow.understand import understand
+from mailflow.core.addresses import relay_token, sender
+from mailflow.core.classify import classify
+from mailflow.core.readable import readable_text, subject_of
+from mailflow.inbound.pipeline import parse, process, process_pending
+from mailflow.masking.leaks import find_leaks
+from mailflow.masking.scrub import Secret
+from mailflow.store.db import open_database
+from mailflow.store.models import Conversation, InboundMessage, OutboundMail, database
+from mailflow.transport.ingest import store
+from mailflow.understand.mail import understand
 from tests import testdb
 from tests.test_scrub_relay import everything
 

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from mailflow.cli import main
+from mailflow.admin.directory import import_file
+from mailflow.cli.main import main
 from mailflow.config import PROJECT_ROOT, load_config
 from mailflow.context import load_context
-from mailflow.db import open_database
-from mailflow.directory import import_file
-from mailflow.ingest import store
-from mailflow.models import Event, InboundMessage, Request, database
-from mailflow.pipeline import process_pending, quarantine
+from mailflow.inbound.pipeline import process_pending, quarantine
+from mailflow.store.db import open_database
+from mailflow.store.models import Event, InboundMessage, Request, database
+from mailflow.transport.ingest import store
 
 
 def mail(body: str, subject: str = "Demande") -> bytes:

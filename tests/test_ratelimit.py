@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from mailflow.context import Context
-from mailflow.models import Conversation, Event, OutboundMail
-from mailflow.ratelimit import recent_auto_reply
+from mailflow.services.ratelimit import recent_auto_reply
+from mailflow.store.models import Conversation, Event, OutboundMail
 from tests.inprocess import close_context, mail_bytes, open_context
 from tests.inprocess import store_and_process as run
 

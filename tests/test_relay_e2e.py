@@ -6,7 +6,7 @@ from email.message import EmailMessage
 from email.utils import parseaddr
 
 from mailflow.config import PROJECT_ROOT
-from mailflow.understand import load_understanding_rules
+from mailflow.understand.mail import load_understanding_rules
 from tests import help_form
 from tests.deployment import COORDINATOR, RELAY, Deployment, outbox, query, set_config
 from tests.mailstack import text_message, wait_queue_empty

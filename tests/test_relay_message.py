@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from mailflow.leaks import find_leaks
-from mailflow.relay_message import RelaySpec, build_relayed
-from mailflow.scrub import MASK, Secret
+from mailflow.masking.leaks import find_leaks
+from mailflow.masking.message import RelaySpec, build_relayed
+from mailflow.masking.scrub import MASK, Secret
 
 EML = Path(__file__).parent / "eml" / "relay"
 FIXTURES = sorted(p.name for p in EML.glob("*.eml"))
@@ -37,7 +37,7 @@ def parse(raw: bytes) -> EmailMessage:
 
 
 def spec_for(original: EmailMessage, **changes: object) -> RelaySpec:
-    """The spec relay.py would build: from the sender's alias to the other party."""
+    """The spec inbound/relay.py would build: from the sender's alias to the other party."""
     by_person = PERSON in str(original["From"]).lower()
     values: dict[str, object] = {
         "from_display": "Jean via Ambassadeurs" if by_person else "Léa via Ambassadeurs",

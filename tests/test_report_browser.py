@@ -27,10 +27,10 @@ from pathlib import Path
 
 import pytest
 
-from mailflow.cli import main
+from mailflow.cli.main import main
 from mailflow.config import PROJECT_ROOT, load_config
-from mailflow.db import open_database
-from mailflow.models import (
+from mailflow.store.db import open_database
+from mailflow.store.models import (
     Ambassador,
     Conversation,
     Event,

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from mailflow import request_admin
+from mailflow.admin import request as request_admin
 from mailflow.context import Context
 from mailflow.errors import MailflowError
-from mailflow.models import Ambassador, Conversation, Event, Request
+from mailflow.store.models import Ambassador, Conversation, Event, Request
 from tests.inprocess import close_context, open_context
 from tests.inprocess import store_and_process as run
 from tests.test_ambassador_mail import BAKER, NOW, OTHER_BAKER, ask, mail, sent

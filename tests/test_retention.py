@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pytest
 
-import mailflow.pipeline as pipeline
+import mailflow.inbound.pipeline as pipeline
+from mailflow.admin.newsletter import past_campaigns, queue_campaign
 from mailflow.config import PROJECT_ROOT
 from mailflow.context import Context
-from mailflow.digest import daily_digest
-from mailflow.models import Ambassador, Event, InboundMessage, OutboundMail, Request
-from mailflow.newsletter import past_campaigns, queue_campaign
-from mailflow.policy import load_policy
-from mailflow.privacy import parse_raw
-from mailflow.send import _fail
+from mailflow.core.followup_policy import load_policy
+from mailflow.followup.digest import daily_digest
+from mailflow.privacy.erasure import parse_raw
+from mailflow.store.models import Ambassador, Event, InboundMessage, OutboundMail, Request
+from mailflow.transport.send import _fail
 from tests.mailstack import free_port
 from tests.privacy_support import (
     ASK_LEA,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from mailflow.route import Candidate, Want, choose
+from mailflow.core.route import Candidate, Want, choose
 
 
 def cand(

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from mailflow.db import open_database
-from mailflow.directory import AmbassadorRow, import_rows
-from mailflow.intake import best_choice, candidates
-from mailflow.models import Ambassador, database
-from mailflow.route import Want, choose
+from mailflow.admin.directory import AmbassadorRow, import_rows
+from mailflow.core.route import Want, choose
+from mailflow.services.intake import best_choice, candidates
+from mailflow.store.db import open_database
+from mailflow.store.models import Ambassador, database
 
 
 @pytest.fixture
@@ -89,5 +89,5 @@ def test_too_many_ids_reads_everyone_available_with_the_same_choice(
 ) -> None:
     import_rows(DIRECTORY, "test")
     expected = [best_choice(BAKER), best_choice(BAKER, exclude=frozenset({1}))]
-    monkeypatch.setattr("mailflow.intake.MAX_IDS", 0)
+    monkeypatch.setattr("mailflow.services.intake.MAX_IDS", 0)
     assert [best_choice(BAKER), best_choice(BAKER, exclude=frozenset({1}))] == expected

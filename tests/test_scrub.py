@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from mailflow.address_variants import AT_SYMBOLS, AT_WORDS, BRACKETS, DOT_SYMBOLS, DOT_WORDS
-from mailflow.leaks import find_leaks
-from mailflow.scrub import MASK, Others, Secret, scrub_html, scrub_text
+from mailflow.masking.address_variants import AT_SYMBOLS, AT_WORDS, BRACKETS, DOT_SYMBOLS, DOT_WORDS
+from mailflow.masking.leaks import find_leaks
+from mailflow.masking.scrub import MASK, Others, Secret, scrub_html, scrub_text
 
 REAL = "Jean.Dupont@Example.org"
 RELAY = "relay+aaaabbbbccccddddeeeeffff@mailflow.test"

@@ -2,7 +2,7 @@
 Content-IDs, third parties, and messages whose copy could not be written.
 
 Each case is built the way a mail client writes it, relayed by `build_relayed` (then
-`strip_attachments`, as relay.py does), serialised, parsed back and searched: every header
+`strip_attachments`, as inbound/relay.py does), serialised, parsed back and searched: every header
 decoded (RFC 2047), every part decoded (transfer encoding, charset, calendar folding),
 nested messages included.
 """
@@ -21,11 +21,11 @@ from pathlib import Path
 import pytest
 
 from mailflow.config import LimitsConfig
-from mailflow.leaks import find_leaks
-from mailflow.limits import strip_attachments
-from mailflow.models import Conversation, InboundMessage, OutboundMail
-from mailflow.relay_message import RelaySpec, build_relayed
-from mailflow.scrub import MASK, Secret
+from mailflow.inbound.limits import strip_attachments
+from mailflow.masking.leaks import find_leaks
+from mailflow.masking.message import RelaySpec, build_relayed
+from mailflow.masking.scrub import MASK, Secret
+from mailflow.store.models import Conversation, InboundMessage, OutboundMail
 from tests.inprocess import close_context, mail_bytes, open_context, store_and_process
 
 AMB, PERSON = "marie.dupont@gmail.com", "lea.martin@orange.fr"

@@ -13,16 +13,16 @@ import pytest
 
 from mailflow.clock import stamp
 from mailflow.config import SmtpConfig
-from mailflow.db import open_database
-from mailflow.models import OutboundMail, database
-from mailflow.send import FlushResult, flush_outbox
+from mailflow.store.db import open_database
+from mailflow.store.models import OutboundMail, database
+from mailflow.transport.send import FlushResult, flush_outbox
 from tests.inprocess import mail_bytes
 
 HOLD = """
 import sys, time
 from pathlib import Path
-from mailflow.db import open_database
-from mailflow.send_lock import sender_lock
+from mailflow.store.db import open_database
+from mailflow.transport.send_lock import sender_lock
 open_database(sys.argv[1], Path(sys.argv[2]))
 with sender_lock() as mine:
     print("holding" if mine else "refused", flush=True)

@@ -9,9 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from mailflow import quarantine
+from mailflow.admin import quarantine
 from mailflow.context import Context
-from mailflow.models import Ambassador, Conversation, Event, InboundMessage, OutboundMail, Request
+from mailflow.store.models import (
+    Ambassador,
+    Conversation,
+    Event,
+    InboundMessage,
+    OutboundMail,
+    Request,
+)
 from tests.inprocess import close_context, open_context
 from tests.inprocess import mail_bytes as authenticated_mail
 from tests.inprocess import store_and_process as run

@@ -33,11 +33,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from mailflow import stats
-from mailflow.cli import main
+from mailflow.cli.main import main
 from mailflow.config import PROJECT_ROOT, load_config
-from mailflow.db import open_database
-from mailflow.models import Ambassador, Conversation, Event, Person, Request, database
+from mailflow.review import stats
+from mailflow.store.db import open_database
+from mailflow.store.models import Ambassador, Conversation, Event, Person, Request, database
 
 YEARS = ("2024", "2025", "2026")
 EDGE_AGES = (None, 9, 10, 15, 16, 17, 18, 25, 26, 49, 50, 80)
@@ -591,8 +591,8 @@ def test_local_months_in_odd_zones(config: Path, zone_name: str) -> None:
     zoneinfo gives it: around every local month start of 2010-2026 (to the microsecond)
     and at random. On SQLite the lookup is built for 2015 to mid-2020 only: the times
     outside go through the registered function."""
-    from mailflow.stats_sql import _postgres
-    from mailflow.stats_time import LocalTime
+    from mailflow.review.stats_sql import _postgres
+    from mailflow.review.stats_time import LocalTime
 
     zone = ZoneInfo(zone_name)
     rng = random.Random(zone_name)

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from mailflow.cli import main
-from mailflow.models import (
+from mailflow.cli.main import main
+from mailflow.store.models import (
     Ambassador,
     Conversation,
     Event,

@@ -10,13 +10,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from mailflow.cli import main
+from mailflow.cli.main import main
 from mailflow.clock import from_local, local
 from mailflow.config import load_config
 from mailflow.context import Context
 from mailflow.errors import ConfigError
-from mailflow.followup import run_followups
-from mailflow.models import Ambassador, OutboundMail
+from mailflow.followup.run import run_followups
+from mailflow.store.models import Ambassador, OutboundMail
 from tests.inprocess import close_context, mail_bytes, open_context, store_and_process
 from tests.inprocess import write_config as write_inprocess_config
 

@@ -17,9 +17,16 @@ import pytest
 
 from mailflow.clock import local
 from mailflow.context import Context
-from mailflow.followup import run_followups
-from mailflow.models import Ambassador, Conversation, Event, InboundMessage, OutboundMail, Request
-from mailflow.verp import verp_address
+from mailflow.followup.run import run_followups
+from mailflow.store.models import (
+    Ambassador,
+    Conversation,
+    Event,
+    InboundMessage,
+    OutboundMail,
+    Request,
+)
+from mailflow.store.verp import verp_address
 from tests.inprocess import close_context, mail_bytes, open_context, store_and_process
 
 BAKER = "Je voudrais rencontrer une boulangère près de Caen."

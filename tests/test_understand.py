@@ -8,10 +8,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from mailflow.compose import Rendered, render
 from mailflow.errors import RulesError
-from mailflow.referential import Referential, load_referential
-from mailflow.understand import UnderstandingRules, load_understanding_rules, understand
+from mailflow.services.compose import Rendered, render
+from mailflow.understand.mail import UnderstandingRules, load_understanding_rules, understand
+from mailflow.understand.referential import Referential, load_referential
 from tests.help_form import fill, quoted
 from tests.help_form import form_lines as help_form_lines
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from mailflow.admin.directory import clear_bounce, import_file
 from mailflow.context import Context
-from mailflow.directory import clear_bounce, import_file
-from mailflow.followup import run_followups
-from mailflow.models import Ambassador, Conversation, Event, Request
+from mailflow.followup.run import run_followups
+from mailflow.store.models import Ambassador, Conversation, Event, Request
 from tests.inprocess import close_context, open_context
 from tests.inprocess import store_and_process as run
 from tests.test_ambassador_mail import BAKER, OTHER_BAKER, mail, sent
@@ -141,8 +141,8 @@ def test_an_unmatched_request_expires_with_a_kind_last_mail(
 
 def test_the_retry_hour_is_checked(tmp_path: Path) -> None:
     from mailflow.config import PROJECT_ROOT
+    from mailflow.core.followup_policy import load_policy
     from mailflow.errors import RulesError
-    from mailflow.policy import load_policy
 
     text = (PROJECT_ROOT / "rules" / "followup.toml").read_text(encoding="utf-8")
     (tmp_path / "followup.toml").write_text(

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from mailflow.addresses import TOKEN_PATTERN, new_token, relay_token
 from mailflow.config import RelayConfig
-from mailflow.db import open_database
-from mailflow.models import Setting, database
-from mailflow.verp import SECRET_KEY, looks_like_verp, parse_verp, verp_address
+from mailflow.core.addresses import TOKEN_PATTERN, new_token, relay_token
+from mailflow.store.db import open_database
+from mailflow.store.models import Setting, database
+from mailflow.store.verp import SECRET_KEY, looks_like_verp, parse_verp, verp_address
 
 RELAY = RelayConfig(address="relay@mailflow.test")
 

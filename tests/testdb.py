@@ -21,7 +21,7 @@ from pathlib import Path
 import psycopg2
 
 from mailflow.config import load_config
-from mailflow.models import ALL_MODELS
+from mailflow.store.models import ALL_MODELS
 from tests.pgstack import PgStack
 
 VARIABLE = "MAILFLOW_TEST_DATABASE"

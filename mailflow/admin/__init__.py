@@ -1,0 +1,5 @@
+"""What coordinators change: the directory, one request, the quarantine, newsletters.
+
+May import: `mailflow.services` and everything below it, `mailflow.transport`'s sender.
+Not the other middle packages (inbound, followup, privacy, review), not cli.
+"""

@@ -1,0 +1,4 @@
+"""The `mailflow` command: its parser and one module per group of commands.
+
+May import: everything. Imports inside functions are allowed here only, to keep start-up fast.
+"""

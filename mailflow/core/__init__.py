@@ -1,0 +1,9 @@
+"""Pure decisions and values: no I/O, no database, no network, no templates.
+
+Lives here: the request life cycle, outcomes, classifying a mail, reading Authentication-Results
+and bounces, routing, minors, absences, business days, the follow-up policy, addresses and relay
+tokens, text folding, the frozen values passed between stages.
+
+May import: the standard library, `mailflow.config`, `mailflow.clock`, `mailflow.errors`, and
+itself. Never peewee, imapclient, aiosmtplib or jinja2.
+"""

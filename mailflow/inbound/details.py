@@ -1,0 +1,97 @@
+"""The person answers our request for details: the request waiting in `needs_info` is
+completed (needs_info -> offered, or unmatched), instead of a second one being opened.
+
+The help mail (templates/mails/help.txt) goes from the shared address, threaded under the
+person's first mail; a reply to it, or any new mail of theirs to the shared address, comes
+back there without a relay token. The request it completes is the one whose help mail it
+answers (In-Reply-To / References), else their latest one waiting for details. Whatever
+they add is appended to the request's message; what the new mail says wins, what it does
+not say (place, age...) is kept from the first one.
+"""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+
+from mailflow.context import Context
+from mailflow.core import lifecycle as lc
+from mailflow.core.addresses import header_text, message_id_of, message_ids
+from mailflow.core.readable import readable_text, subject_of
+from mailflow.masking.scrub import Secret, scrub_text
+from mailflow.services.intake import NEEDS_INFO, request_fields, route_request
+from mailflow.services.notices import reply
+from mailflow.store.models import InboundMessage, OutboundMail, Person, Request
+from mailflow.store.record import log_event
+from mailflow.understand.mail import understand
+
+KEPT_WHEN_UNSAID = ("kind", "diploma", "department", "region", "commune", "insee", "postcode")
+KEPT_WHEN_UNSAID += ("age", "situation", "first_name")
+
+
+def pending_request(address: str, msg: EmailMessage) -> Request | None:
+    """The sender's request waiting for details that this mail answers, if any."""
+    person = Person.get_or_none(Person.email == address.strip().lower())  # stored lower-case
+    if person is None:
+        return None
+    waiting = list(
+        Request.select()
+        .where((Request.person == person) & (Request.state == lc.NEEDS_INFO))
+        .order_by(Request.id.desc())
+    )
+    if not waiting:
+        return None
+    ids = message_ids(header_text(msg, "In-Reply-To")) + message_ids(header_text(msg, "References"))
+    if ids:
+        answered = (
+            OutboundMail.select(OutboundMail.request)
+            .where(
+                OutboundMail.message_id.in_(ids) & OutboundMail.request.in_([r.id for r in waiting])
+            )
+            .first()
+        )
+        if answered is not None:
+            return next(r for r in waiting if r.id == answered.request_id)
+    return waiting[0]
+
+
+def complete_request(
+    ctx: Context,
+    inbound: InboundMessage,
+    msg: EmailMessage,
+    request: Request,
+    name: str,
+    address: str,
+) -> str:
+    """Runs inside the caller's transaction, which holds the request's lock."""
+    inbound.request = request
+    parsed = understand(subject_of(msg), readable_text(msg), ctx.ref, ctx.understanding)
+    secret = Secret(address=address, replacement="[adresse masquée]")
+    added = scrub_text(parsed.message, [secret]).strip()
+    if added:
+        request.message = f"{request.message.rstrip()}\n\n{added}".strip()
+    if parsed.notes:
+        log_event("understood", "; ".join(parsed.notes), request=request, inbound=inbound)
+    if not parsed.understood:
+        request.save()
+        log_event(
+            "details",
+            "new mail from the person, still not understood: added to the request",
+            request=request,
+            inbound=inbound,
+        )
+        data = {"first_name": request.first_name}
+        reply(ctx, inbound, "help", address, message_id_of(msg), data, request=request)
+        return NEEDS_INFO
+    for key, value in request_fields(request.person, parsed, address, name).items():
+        if key == "message" or (value is None and key in KEPT_WHEN_UNSAID):
+            continue
+        setattr(request, key, value)
+    request.minor = request.age is not None and request.age < 15
+    request.save()
+    log_event(
+        "details",
+        "the person's new mail gives the details asked for: request completed",
+        request=request,
+        inbound=inbound,
+    )
+    return route_request(ctx, inbound, request, address, message_id_of(msg))

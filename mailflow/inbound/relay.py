@@ -1,0 +1,359 @@
+"""A message to a relay address: check the sender, forward a masked copy, track the thread."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+
+from mailflow.clock import stamp
+from mailflow.context import Context
+from mailflow.core import lifecycle as lc
+from mailflow.core.addresses import header_text, message_id_of, message_ids
+from mailflow.inbound.confirm import find_pending, role_of
+from mailflow.inbound.confirm_reply import handle_confirmation
+from mailflow.inbound.feedback import handle_feedback
+from mailflow.inbound.limits import explain_removed, strip_attachments, warn_cc
+from mailflow.inbound.rate_hold import hold, released_by_coordinator
+from mailflow.inbound.sender_check import check_sender
+from mailflow.masking.message import RelaySpec, build_relayed
+from mailflow.masking.scrub import Secret
+from mailflow.services.compose import LOOP_HEADER, new_message_id
+from mailflow.services.ending import handle_person_stop, is_person_stop
+from mailflow.services.handover import closed_notice_data, reason_of
+from mailflow.services.notices import notify_coordinator, reply
+from mailflow.services.ratelimit import (
+    RATE_LIMITED,
+    STRANGER_CAP_REACHED,
+    refusals_last_day,
+    relay_over_limit,
+)
+from mailflow.services.views import ambassador_view, request_view
+from mailflow.store.models import Conversation, InboundMessage, MessageIdMap, OutboundMail, Request
+from mailflow.store.outbox import queue_mail
+from mailflow.store.record import log_event, move_request
+from mailflow.transport.ingest import content_key
+from mailflow.understand.first_names import first_name_or_none
+
+RELAYED = "relayed"
+REFUSED_STRANGER = "refused-stranger"
+REFUSED_UNKNOWN = "refused-unknown-token"
+CLOSED_NOTICE = "closed-address"
+DUPLICATE = "duplicate"  # every conversation it was addressed to had it from another copy
+AMBASSADOR, PERSON = "ambassador", "person"
+
+
+def find_conversation(token: str) -> tuple[Conversation | None, str | None]:
+    """The conversation and the side expected to write through this token."""
+    conv = Conversation.get_or_none(Conversation.ambassador_token == token)
+    if conv is not None:
+        return conv, AMBASSADOR
+    conv = Conversation.get_or_none(Conversation.person_token == token)
+    return (conv, PERSON) if conv is not None else (None, None)
+
+
+def handle_relay(
+    ctx: Context,
+    inbound: InboundMessage,
+    msg: EmailMessage,
+    token: str,
+    address: str,
+    also: tuple[tuple[Conversation, str], ...] = (),
+) -> str:
+    """Runs inside the caller's transaction. `also`: the other open conversations (and the
+    sender's side in each) the message was addressed to; it goes to each of them too, once
+    (relay_targets.py), or, over the hourly cap in any of them, to none yet."""
+    conv, side = find_conversation(token)
+    inbound.relay_token = token
+    if conv is None:
+        request = Request.get_or_none(Request.feedback_token == token)
+        if request is not None and address == request.person.email.lower():
+            inbound.request, inbound.role = request, PERSON
+            unproven = check_sender(ctx, inbound, msg, PERSON, request=request)
+            if unproven:
+                return unproven
+            if is_person_stop(ctx, msg):
+                return handle_person_stop(ctx, inbound, msg, address)
+            return handle_feedback(ctx, inbound, msg, request, address)
+        pending = find_pending(token)  # the answer to a confirmation mail (confirm.py)
+        if pending is not None and address == pending.address:
+            unproven = check_sender(ctx, inbound, msg, role_of(pending.kind))
+            return unproven or handle_confirmation(ctx, inbound, msg, pending)
+        inbound.role = "stranger"
+        return _refuse(ctx, inbound, msg, None, address, REFUSED_UNKNOWN, "unknown relay token")
+    inbound.conversation, inbound.request = conv, conv.request
+    expected = conv.ambassador.email if side == AMBASSADOR else conv.request.person.email
+    if address.lower() != expected.lower():
+        inbound.role = "stranger"
+        why = f"sender is not the conversation's {side}"
+        return _refuse(ctx, inbound, msg, conv, address, REFUSED_STRANGER, why)
+    inbound.role = side
+    unproven = check_sender(ctx, inbound, msg, side, conversation=conv, request=conv.request)
+    if unproven:  # a forged party: nothing forwarded, nobody answered
+        return unproven
+    if side == PERSON and is_person_stop(ctx, msg):  # through any of their relay addresses
+        return handle_person_stop(ctx, inbound, msg, address)
+    if conv.state == "closed":
+        return _closed_notice(ctx, inbound, msg, conv, side, address)
+    targets = [(c, s) for c, s in ((conv, side), *also) if not relayed_before(inbound, c)]
+    if not targets:  # another copy of this mail went to each of them already
+        log_event(
+            "duplicate",
+            "a copy of this mail was relayed already: nothing forwarded",
+            request=conv.request,
+            conversation=conv,
+            inbound=inbound,
+        )
+        return DUPLICATE
+    if released_by_coordinator(inbound):
+        log_event(
+            "rate-limit-waived",
+            "released from quarantine by the coordinator: relayed without the hourly cap",
+            request=conv.request,
+            conversation=conv,
+            inbound=inbound,
+        )
+    elif any(relay_over_limit(ctx, inbound, c) for c, _ in targets):  # a loop stops here
+        return hold(ctx, inbound, msg, conv, side, address)  # a person's mail: kept
+    for target, target_side in targets:
+        key = f"relay:{inbound.id}" if target.id == conv.id else f"relay:{inbound.id}:{target.id}"
+        _forward(ctx, inbound, msg, target, target_side, key)
+        _advance(target, target_side, inbound)
+    return RELAYED
+
+
+def relayed_before(inbound: InboundMessage, conv: Conversation) -> bool:
+    """Whether this mail, this stored copy or another copy of it (same Message-ID, sender
+    and body: a Bcc'd relay address gets a delivery of its own), went to `conv` already."""
+    copies = [inbound.id]
+    if inbound.message_id:
+        key = content_key(_raw(inbound))
+        same_id = InboundMessage.select(InboundMessage.id, InboundMessage.raw).where(
+            (InboundMessage.message_id == inbound.message_id) & (InboundMessage.id != inbound.id)
+        )
+        copies += [row.id for row in same_id if content_key(_raw(row)) == key]
+    return (
+        OutboundMail.select()
+        .where(
+            (OutboundMail.purpose == "relay")
+            & (OutboundMail.conversation == conv)
+            & OutboundMail.inbound.in_(copies)
+        )
+        .exists()
+    )
+
+
+def _raw(row: InboundMessage) -> bytes:
+    return row.raw if isinstance(row.raw, bytes) else bytes(row.raw)
+
+
+def _closed_notice(
+    ctx: Context,
+    inbound: InboundMessage,
+    msg: EmailMessage,
+    conv: Conversation,
+    side: str,
+    address: str,
+) -> str:
+    """A party writing through a closed relay address gets a polite notice, once per side,
+    saying why it closed and where the request stands now (services/handover.py)."""
+    log_event(
+        "closed-address",
+        f"{side} wrote through a relay address closed ({reason_of(conv.closed_reason)}); "
+        "not forwarded",
+        request=conv.request,
+        conversation=conv,
+        inbound=inbound,
+    )
+    reply(
+        ctx,
+        inbound,
+        f"relay_closed_{side}",
+        address,
+        message_id_of(msg),
+        {
+            "request": request_view(conv.request, ctx.ref),
+            "ambassador": ambassador_view(conv.ambassador),
+            "coordinator": ctx.cfg.coordinator.email,
+            **closed_notice_data(conv),
+        },
+        request=conv.request,
+        conversation=conv,
+        role=side,
+        key=f"closed-notice:{conv.id}:{side}",
+    )
+    return CLOSED_NOTICE
+
+
+def secrets_of(ctx: Context, conv: Conversation) -> tuple[Secret, ...]:
+    """Each real address is replaced by the relay address the other side knows it by."""
+    relay = ctx.cfg.relay
+    return (
+        Secret(conv.request.person.email, relay.token_address(conv.ambassador_token)),
+        Secret(conv.ambassador.email, relay.token_address(conv.person_token)),
+    )
+
+
+def _forward(
+    ctx: Context,
+    inbound: InboundMessage,
+    msg: EmailMessage,
+    conv: Conversation,
+    side: str,
+    key: str | None = None,
+) -> None:
+    relay = ctx.cfg.relay
+    request, ambassador = conv.request, conv.ambassador
+    if side == AMBASSADOR:  # to the person, from the masked ambassador
+        display, reply_token = ambassador.first_name, conv.person_token
+        recipient, role = request.person.email, PERSON
+    else:
+        display = first_name_or_none(request.first_name) or "Votre contact"
+        reply_token, recipient, role = conv.ambassador_token, ambassador.email, AMBASSADOR
+    new_id = new_message_id(relay.domain)
+    original_id = message_id_of(msg) or ""
+    spec = RelaySpec(
+        from_display=f"{display} via {relay.display_name}",
+        from_address=relay.token_address(reply_token),
+        to_address=recipient,
+        message_id=new_id,
+        in_reply_to=_last(_mapped(conv, message_ids(header_text(msg, "In-Reply-To")))),
+        references=tuple(_mapped(conv, message_ids(header_text(msg, "References")))),
+        secrets=secrets_of(ctx, conv),
+        extra_headers=((LOOP_HEADER, ctx.loop_marker),),
+        keep_addresses=(relay.address,),
+    )
+    copy, removed = strip_attachments(build_relayed(msg, spec), ctx.cfg.limits)
+    if original_id:
+        MessageIdMap.create(conversation=conv, original_id=original_id, relayed_id=new_id)
+    queue_mail(
+        copy,
+        key=key or f"relay:{inbound.id}",
+        purpose="relay",
+        envelope_from=relay.address,
+        recipient=recipient,
+        recipient_role=role,
+        request=request,
+        conversation=conv,
+        inbound=inbound,
+    )
+    if removed:  # the sender learns what the other side did not get
+        explain_removed(ctx, inbound, msg, conv, side, removed)
+    warn_cc(ctx, inbound, msg, conv, side)
+
+
+def _mapped(conv: Conversation, ids: list[str]) -> list[str]:
+    """Translate ids the sender knows into the ids the recipient received; drop the rest."""
+    out: list[str] = []
+    for mid in ids:
+        row = MessageIdMap.get_or_none(
+            (MessageIdMap.conversation == conv)
+            & ((MessageIdMap.original_id == mid) | (MessageIdMap.relayed_id == mid))
+        )
+        if row is not None:
+            partner = row.relayed_id if row.original_id == mid else row.original_id
+            if partner not in out:
+                out.append(partner)
+    return out
+
+
+def _last(ids: list[str]) -> str | None:
+    return ids[-1] if ids else None
+
+
+def _advance(conv: Conversation, side: str, inbound: InboundMessage) -> None:
+    """Record who wrote when (the follow-up policy reads it) and move the request on."""
+    request, now = conv.request, stamp()
+    if side == AMBASSADOR:
+        conv.ambassador_last_at = now
+        conv.ambassador_answered_at = conv.ambassador_answered_at or now
+        if request.first_answer_at is None:
+            request.first_answer_at = now
+            request.save()
+    else:
+        conv.person_last_at = now
+    conv.save()
+    if side == AMBASSADOR and request.state == lc.OFFERED:
+        move_request(request, lc.ANSWERED, "the ambassador replied", inbound)
+    elif side == PERSON and request.state == lc.ANSWERED:
+        move_request(request, lc.IN_CONVERSATION, "the person replied to the ambassador", inbound)
+
+
+def _refuse(
+    ctx: Context,
+    inbound: InboundMessage,
+    msg: EmailMessage,
+    conv: Conversation | None,
+    address: str,
+    outcome: str,
+    why: str,
+) -> str:
+    """Nothing is forwarded. The sender gets one polite refusal (once per sender and
+    interval, and within the daily cap on refusals to strangers: a forged sender must not
+    get backscatter); the coordinator hears of it once a day per conversation, and once a
+    day for all unknown relay addresses together; the rest is only logged."""
+    request = conv.request if conv else None
+    log_event(
+        "refused", f"{why}: nothing forwarded", request=request, conversation=conv, inbound=inbound
+    )
+    reached = refusals_last_day(ctx.cfg.limits, "stranger_refused")
+    if reached is not None:
+        log_event(
+            RATE_LIMITED,
+            f"{STRANGER_CAP_REACHED}: {reached} refusals to strangers within 24 hours "
+            f"(cap {ctx.cfg.limits.max_stranger_refusals_per_day})",
+            request=request,
+            conversation=conv,
+            inbound=inbound,
+        )
+    else:
+        reply(
+            ctx,
+            inbound,
+            "stranger_refused",
+            address,
+            message_id_of(msg),
+            {},
+            request=request,
+            conversation=conv,
+            role="stranger",
+        )
+    _tell_coordinator(ctx, inbound, msg, conv, address)
+    return outcome
+
+
+def _tell_coordinator(
+    ctx: Context,
+    inbound: InboundMessage,
+    msg: EmailMessage,
+    conv: Conversation | None,
+    address: str,
+) -> None:
+    request = conv.request if conv else None
+    day = stamp().date().isoformat()
+    key = f"stranger:{conv.id}:{day}" if conv else f"stranger-unknown:{day}"
+    earlier = OutboundMail.get_or_none(OutboundMail.idempotency_key == key)
+    if earlier is not None and earlier.inbound_id != inbound.id:
+        where = "this conversation" if conv else "unknown relay addresses"
+        log_event(
+            RATE_LIMITED,
+            f"stranger_coordinator not sent: the coordinator was told today of a message "
+            f"refused on {where} (mail #{earlier.id}); this one is only logged",
+            request=request,
+            conversation=conv,
+            inbound=inbound,
+        )
+        return
+    notify_coordinator(
+        ctx,
+        inbound,
+        "stranger_coordinator",
+        {
+            "sender": address,
+            "subject": header_text(msg, "Subject"),
+            "conversation_id": conv.id if conv else None,
+            "request_id": request.id if request else None,
+            "inbound_id": inbound.id,
+        },
+        request=request,
+        conversation=conv,
+        key=key,
+    )

@@ -1,0 +1,222 @@
+"""Mail that speaks for someone mailflow knows must prove its sender, when configured.
+
+The From header is what the relay and the commands trust to say who writes; anyone can
+forge it. With `[mailbox] authserv_id` set, mail that claims to come from a conversation's
+party (through a relay address), an ambassador's mail to the shared address (commands,
+out-of-office dates) and a person's STOP must carry the provider's SPF/DKIM/DMARC pass
+(core/authresults.py). A person's mail that opens or completes a request is not checked: people
+write from any provider, and a forged request reaches nobody's conversation.
+
+Mail that fails is never answered: its From is forged or unproven, so an answer would
+reach the real owner of the address (backscatter). It gets the outcome `unauthenticated`,
+an event with the server's verdict, and is kept in quarantine for the coordinator
+(`unauthenticated = "quarantine"`, the default: `mailflow quarantine retry ID` lets it
+through without the check, the coordinator having vouched for it) or only recorded
+(`"refuse"`). The coordinator hears of it at most once a day.
+
+Without `authserv_id` there is no verdict to read, but there is still the envelope: the
+delivering server (Dovecot's LDA or LMTP, Postfix's local delivery) writes the SMTP MAIL
+FROM on top of the message as `Return-Path:`. Only the topmost one counts (any below it
+came with the message). When it does not align with the From domain (the same domain, or
+one a subdomain of the other: DMARC's relaxed alignment without the public suffix list,
+authresults.aligned), the mail is held the same way (`unauthenticated`). This is a weak
+check (a forger can choose an aligned envelope, and a forwarder that rewrites the
+envelope (SRS) is held: the coordinator releases it), so it never makes a command
+authentic: confirm.py asks the address for a confirmation unless the provider said pass.
+A message without any Return-Path (a delivery path that writes none) is not judged.
+With `authserv_id` set, the provider's verdict alone decides: DMARC already requires SPF
+or DKIM aligned with From, and a DKIM-aligned mail through a forwarder legitimately
+carries the forwarder's envelope.
+"""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from email.utils import parseaddr
+
+from peewee import fn
+
+from mailflow.clock import stamp
+from mailflow.config import Config
+from mailflow.context import Context
+from mailflow.core.addresses import header_text
+from mailflow.core.authresults import AUTHENTICATED, FAILED, Verdict, aligned, from_domain, verdict
+from mailflow.services.notices import notify_coordinator
+from mailflow.store.models import Conversation, Event, InboundMessage, Request
+from mailflow.store.record import log_event
+
+UNAUTHENTICATED = "unauthenticated"
+QUARANTINE, REFUSE = "quarantine", "refuse"
+RELEASED = "quarantine-retry"  # admin/quarantine.py's event when the coordinator lets it through
+ALIGNED = "aligned"  # no provider verdict, but the envelope matches the From domain
+
+
+def sender_verdict(cfg: Config, msg: EmailMessage) -> Verdict | None:
+    """The receiving server's verdict; None when no check is configured."""
+    ids = cfg.mailbox.authserv_id
+    return verdict(msg.raw_items(), ids) if ids else None
+
+
+def envelope_sender(msg: EmailMessage) -> str | None:
+    """The topmost Return-Path's address, lower-cased: the one the delivering server wrote.
+    "" for the null path `<>`; None when the message has none."""
+    for name, value in msg.raw_items():
+        if name.strip().lower() == "return-path":
+            return _readable(parseaddr(str(value))[1].strip().lower())
+    return None
+
+
+def _readable(text: str) -> str:
+    """Undecodable bytes (kept by the parser as surrogates) as U+FFFD: storable, and never
+    aligned with anything."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def envelope_verdict(msg: EmailMessage) -> Verdict | None:
+    """ALIGNED or FAILED from the envelope alone; None when there is no Return-Path."""
+    envelope = envelope_sender(msg)
+    if envelope is None:
+        return None
+    domain = from_domain(msg.raw_items())
+    if domain is None:
+        return Verdict(FAILED, "envelope: not exactly one From address to check")
+    domain = _readable(domain)
+    if "@" in envelope and aligned(envelope.rpartition("@")[2], domain):
+        return Verdict(ALIGNED, f"envelope sender {envelope} aligned with {domain}")
+    shown = envelope or "<>"
+    return Verdict(FAILED, f"envelope sender {shown} (Return-Path) not aligned with {domain}")
+
+
+def sender_proof(cfg: Config, msg: EmailMessage) -> Verdict | None:
+    """The provider's verdict when configured, else the envelope's; None: nothing to judge."""
+    return sender_verdict(cfg, msg) if cfg.mailbox.authserv_id else envelope_verdict(msg)
+
+
+def passes(found: Verdict | None) -> bool:
+    return found is None or found.status in (AUTHENTICATED, ALIGNED)
+
+
+def authenticated(cfg: Config, inbound: InboundMessage, msg: EmailMessage) -> bool:
+    """Whether the sender is proven enough for a command to act at once: the provider said
+    pass, or the coordinator released the message from quarantine (vouched for it)."""
+    found = sender_verdict(cfg, msg)
+    return (found is not None and found.authenticated) or _vouched(inbound)
+
+
+def _vouched(inbound: InboundMessage) -> bool:
+    """Released from quarantine after a failed sender check (check_sender has logged
+    another `unauthenticated` event since, so _released no longer says it)."""
+    first = (
+        Event.select(fn.MIN(Event.id))
+        .where((Event.inbound == inbound.id) & (Event.kind == UNAUTHENTICATED))
+        .scalar()
+    )
+    return first is not None and (
+        Event.select()
+        .where((Event.inbound == inbound.id) & (Event.kind == RELEASED) & (Event.id > first))
+        .exists()
+    )
+
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def unchecked_warning(cfg: Config) -> str | None:
+    """What the daemon says at start when mail reaches it from the Internet unverified:
+    no `authserv_id` on a mailbox that is not this machine's (a local test stack has no
+    provider to vouch for anything)."""
+    host = cfg.mailbox.host.strip().strip("[]").lower()
+    if cfg.mailbox.authserv_id or host in LOOPBACK:
+        return None
+    return (
+        f"[mailbox] authserv_id is not set for {cfg.mailbox.host}: forged senders are only "
+        "caught by their envelope, and every command waits for a confirmation by mail. Set "
+        "it to the name your provider writes in Authentication-Results (README, "
+        '"Forged senders")'
+    )
+
+
+def held(cfg: Config, outcome: str) -> bool:
+    """Whether a message of this outcome stays in quarantine."""
+    return outcome == UNAUTHENTICATED and cfg.mailbox.unauthenticated == QUARANTINE
+
+
+def check_sender(
+    ctx: Context,
+    inbound: InboundMessage,
+    msg: EmailMessage,
+    claimed: str,
+    *,
+    conversation: Conversation | None = None,
+    request: Request | None = None,
+) -> str | None:
+    """None when the mail may go on (no check, authenticated, or released by the
+    coordinator); else UNAUTHENTICATED, recorded. `claimed` names who it claims to be."""
+    found = sender_proof(ctx.cfg, msg)
+    if found is None or passes(found):
+        return None
+    where = dict(request=request, conversation=conversation, inbound=inbound)
+    if _released(inbound):
+        log_event(
+            UNAUTHENTICATED,
+            f"sender not authenticated ({found.reason}), but released from quarantine by "
+            f"the coordinator: processed as the {claimed}'s",
+            **where,
+        )
+        return None
+    kept = ctx.cfg.mailbox.unauthenticated == QUARANTINE
+    fate = "kept in quarantine" if kept else "refused"
+    why = f"unauthenticated ({found.status}): claims to be the {claimed}; {found.reason}"
+    inbound.reason = why[:2000]
+    log_event(
+        UNAUTHENTICATED,
+        f"mail claiming to be from the {claimed}: sender not authenticated "
+        f"({found.status}: {found.reason}); {fate}, nothing done, nobody answered",
+        **where,
+    )
+    _tell_coordinator(ctx, inbound, msg, claimed, kept, found, request)
+    return UNAUTHENTICATED
+
+
+def _released(inbound: InboundMessage) -> bool:
+    """The coordinator retried it from quarantine after an earlier failed check."""
+    last = (
+        Event.select(fn.MAX(Event.id))
+        .where((Event.inbound == inbound.id) & (Event.kind == UNAUTHENTICATED))
+        .scalar()
+    )
+    if last is None:
+        return False
+    return (
+        Event.select()
+        .where((Event.inbound == inbound.id) & (Event.kind == RELEASED) & (Event.id > last))
+        .exists()
+    )
+
+
+def _tell_coordinator(
+    ctx: Context,
+    inbound: InboundMessage,
+    msg: EmailMessage,
+    claimed: str,
+    kept: bool,
+    found: Verdict,
+    request: Request | None,
+) -> None:
+    """Once a day for all such mail together: a forger must not flood the coordinator."""
+    notify_coordinator(
+        ctx,
+        inbound,
+        "unauthenticated_coordinator",
+        {
+            "sender": inbound.sender or "",
+            "claimed": claimed,
+            "subject": header_text(msg, "Subject"),
+            "reason": found.reason,
+            "kept": kept,
+            "inbound_id": inbound.id,
+            "request_id": request.id if request else None,
+        },
+        request=request,
+        key=f"unauthenticated:{stamp().date().isoformat()}",
+    )

@@ -1,0 +1,43 @@
+"""The keys every figure of `mailflow stats` is filed under, and how a stored value finds its key.
+
+Shared by the SQL (stats_sql.py), which files ages and situations as it reads them, and by
+the shaping of the sections (stats.py), which lists the fixed keys in their order; the
+definitions of the figures are in stats.py's docstring.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from mailflow.core.textnorm import fold
+from mailflow.core.values import AGE_BANDS, KINDS, age_band
+from mailflow.errors import MailflowError
+
+UNKNOWN = "unknown"
+UNDER = f"under_{AGE_BANDS[0][0]}"
+_BAND_KEY = {label: (f"{lo}+" if hi is None else f"{lo}-{hi - 1}") for lo, hi, label in AGE_BANDS}
+AGE_KEYS = (*_BAND_KEY.values(), UNDER, UNKNOWN)
+NAMED_SITUATIONS = ("collegien", "lyceen", "apprenti", "etudiant", "demandeur_emploi", "salarie")
+SITUATION_KEYS = (*NAMED_SITUATIONS, "other", UNKNOWN)
+KIND_KEYS = (*KINDS, UNKNOWN)
+SCORE_KEYS = ("1", "2", "3", "4", "5", UNKNOWN)
+MET_KEYS = ("yes", "no", UNKNOWN)
+ALL = "all"
+
+
+class StatsError(MailflowError):
+    """A breakdown does not add up to its total: a bug, reported instead of wrong figures."""
+
+
+@cache
+def age_key(age: int | None) -> str:
+    label = age_band(age)
+    return UNKNOWN if label is None else _BAND_KEY.get(label, UNDER)
+
+
+@cache
+def situation_key(value: str | None) -> str:
+    text = fold(value or "").strip()
+    if not text:
+        return UNKNOWN
+    return text if text in NAMED_SITUATIONS else "other"

@@ -1,0 +1,305 @@
+"""A new request: understand it, route it, introduce both sides (or explain why not)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from email.message import EmailMessage
+
+from peewee import JOIN, fn
+
+from mailflow.clock import stamp
+from mailflow.context import Context
+from mailflow.core import lifecycle as lc
+from mailflow.core.addresses import message_id_of, new_token
+from mailflow.core.minors import likely_under_15
+from mailflow.core.readable import readable_text, subject_of
+from mailflow.core.route import Candidate, Choice, Want, choose
+from mailflow.core.values import ParsedRequest
+from mailflow.masking.scrub import Secret, scrub_text
+from mailflow.services.compose import automatic_mail, new_message_id, render
+from mailflow.services.notices import notify_coordinator, reply
+from mailflow.services.route_index import trade_ids
+from mailflow.services.views import ambassador_view, request_view
+from mailflow.store.leases import lock_routing
+from mailflow.store.models import (
+    Ambassador,
+    Conversation,
+    InboundMessage,
+    MessageIdMap,
+    Person,
+    Request,
+)
+from mailflow.store.outbox import queue_mail
+from mailflow.store.record import log_event, move_request
+from mailflow.understand.first_names import first_name_or_none
+from mailflow.understand.mail import understand
+
+OFFERED = "request-offered"
+NEEDS_INFO = "request-needs-info"
+UNMATCHED = "request-unmatched"
+MAX_IDS = 5000  # ids read by id (best_choice); SQLite allows 32,766 parameters
+
+
+def handle_new_request(
+    ctx: Context, inbound: InboundMessage, msg: EmailMessage, name: str, address: str
+) -> str:
+    """Runs inside the caller's transaction; every mail it decides is queued there too."""
+    person = _person(address)
+    parsed = understand(subject_of(msg), readable_text(msg), ctx.ref, ctx.understanding)
+    request = _create_request(person, parsed, address, name)
+    inbound.request = request
+    log_event(
+        "state", "request received by mail", request=request, inbound=inbound, new_state=lc.NEW
+    )
+    if parsed.notes:
+        log_event("understood", "; ".join(parsed.notes), request=request, inbound=inbound)
+    original_id = message_id_of(msg)
+    if not parsed.understood:
+        move_request(request, lc.NEEDS_INFO, "trade or training not understood", inbound)
+        reply(
+            ctx,
+            inbound,
+            "help",
+            address,
+            original_id,
+            {"first_name": request.first_name},
+            request=request,
+        )
+        return NEEDS_INFO
+    return route_request(ctx, inbound, request, address, original_id)
+
+
+def route_request(
+    ctx: Context,
+    inbound: InboundMessage,
+    request: Request,
+    address: str,
+    original_id: str | None,
+) -> str:
+    """An understood request (new, or completed from needs_info) is offered to the best
+    ambassador, or waits `unmatched` for the coordinator."""
+    lock_routing()  # several daemons: one choice at a time sees every ambassador's load
+    choice = best_choice(want_of(request))
+    if choice is None:
+        move_request(request, lc.UNMATCHED, "no available ambassador matches", inbound)
+        view = request_view(request, ctx.ref)
+        reply(ctx, inbound, "unmatched", address, original_id, {"request": view}, request=request)
+        notify_coordinator(
+            ctx, inbound, "unmatched_coordinator", {"request": view}, request=request
+        )
+        return UNMATCHED
+    offer(ctx, inbound, request, choice, original_id)
+    return OFFERED
+
+
+def _person(address: str) -> Person:
+    person, _ = Person.get_or_create(email=address, defaults={"created_at": stamp()})
+    return person
+
+
+def _create_request(person: Person, parsed: ParsedRequest, address: str, name: str) -> Request:
+    now = stamp()
+    return Request.create(
+        person=person,
+        state=lc.NEW,
+        **request_fields(person, parsed, address, name),
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def request_fields(person: Person, parsed: ParsedRequest, address: str, name: str) -> dict:
+    """The request's columns from what was understood (the person's first name is kept
+    on the person too)."""
+    place = parsed.place
+    secret = Secret(address=address, replacement="[adresse masquée]")
+    first_name = first_name_or_none(parsed.first_name) or first_name_from_display(name)
+    if first_name and person.first_name != first_name:
+        person.first_name = first_name
+        person.save()
+    return dict(
+        kind=parsed.kind,
+        trade_text=parsed.trade_text,
+        code_rome=parsed.trade.code_rome if parsed.trade else None,
+        rome_label=parsed.trade.label if parsed.trade else None,
+        diploma=parsed.diploma,
+        department=place.department if place else None,
+        region=place.region if place else None,
+        commune=place.commune if place else None,
+        insee=place.insee if place else None,
+        postcode=place.postcode if place else None,
+        age=parsed.age,
+        minor=likely_under_15(parsed.age, parsed.situation, _ages_stated(person), stamp()),
+        situation=parsed.situation,
+        first_name=first_name or first_name_or_none(person.first_name),
+        message=scrub_text(parsed.message, [secret]),
+    )
+
+
+def _ages_stated(person: Person) -> list[tuple[int, datetime]]:
+    """The ages this person gave in earlier requests, with when they gave them."""
+    rows = Request.select(Request.age, Request.created_at).where(
+        (Request.person == person) & Request.age.is_null(False)
+    )
+    return [(r.age, r.created_at) for r in rows]
+
+
+def first_name_from_display(display: str) -> str | None:
+    """'Léa Martin' -> 'Léa'; nothing from 'lea.martin@x', 'LM' or 'Famille Martin'."""
+    first = display.strip().strip('"').split(" ")[0] if display else ""
+    plain = first.replace("-", "")
+    if len(plain) < 2 or not plain.isalpha() or not first[0].isupper():
+        return None
+    if first.lower() in {"famille", "mme", "madame", "monsieur", "m.", "mr", "mrs", "ms"}:
+        return None
+    return first_name_or_none(first)
+
+
+def want_of(request: Request) -> Want:
+    return Want(
+        kind=request.kind,
+        code_rome=request.code_rome,
+        title_words=request.trade_text,
+        department=request.department,
+        region=request.region,
+        insee=request.insee,
+    )
+
+
+def available_now():  # noqa: ANN201 - a peewee expression
+    """In the network, not paused, not absent at this instant (MAILFLOW_NOW included)."""
+    return (
+        (Ambassador.active == True)  # noqa: E712 - peewee expression
+        & (Ambassador.paused == False)  # noqa: E712
+        & (Ambassador.bounce_state != "failing")  # their address bounced (inbound/bounces.py)
+        & (Ambassador.absent_until.is_null() | (Ambassador.absent_until <= stamp()))
+    )
+
+
+def best_choice(want: Want, exclude: frozenset[int] = frozenset()) -> Choice | None:
+    """`route.choose` over the whole directory, from far fewer rows: the ids that can match
+    come from the in-memory trade index (route_index), their current state and load from
+    the database. The same trade ranks first, so the ROME domain is only loaded when nobody
+    of the same trade is free."""
+    index = trade_ids()
+    for domain in (False, True):
+        ids = index.matching(want, domain)
+        if ids is None:
+            return None
+        if domain and not want.code_rome:
+            return None  # no domain without a code: the same ids again
+        # Very many ids (a word in most titles of a huge directory): everyone available
+        # instead, under the databases' limits on parameters; `choose` gives the same.
+        wanted = sorted(ids) if len(ids) <= MAX_IDS else None
+        choice = choose(want, candidates(wanted), exclude) if ids else None
+        if choice is not None:
+            return choice
+    return None
+
+
+def candidates(ids: list[int] | None = None) -> list[Candidate]:
+    """Every available ambassador (or those of `ids`) with their current load."""
+    where = available_now() if ids is None else available_now() & Ambassador.id.in_(ids)
+    open_count = fn.COUNT(Conversation.id)
+    columns = (
+        Ambassador.id,
+        Ambassador.kind,
+        Ambassador.code_rome,
+        Ambassador.title_words,
+        Ambassador.department,
+        Ambassador.region,
+        Ambassador.insee,
+        Ambassador.capacity,
+        open_count,
+        Ambassador.last_contacted_at,
+        Ambassador.active,
+    )
+    query = (
+        Ambassador.select(*columns)
+        .join(
+            Conversation,
+            JOIN.LEFT_OUTER,
+            on=(Conversation.ambassador == Ambassador.id) & (Conversation.state == "open"),
+        )
+        .where(where)
+        .group_by(Ambassador.id)
+    )
+    return [Candidate(*row) for row in query.tuples()]  # tuples: no model objects to build
+
+
+def offer(
+    ctx: Context,
+    inbound: InboundMessage | None,
+    request: Request,
+    choice: Choice,
+    original_id: str | None,
+    person_template: str = "ack",
+    extra: dict | None = None,
+) -> Conversation:
+    """Open a conversation: the ambassador gets the introduction, the person the ack (or,
+    after a reassignment, the news that someone else will answer)."""
+    ambassador = Ambassador.get_by_id(choice.candidate.id)
+    conv = Conversation.create(
+        request=request,
+        ambassador=ambassador,
+        ambassador_token=new_token(),
+        person_token=new_token(),
+        created_at=stamp(),
+    )
+    relay = ctx.cfg.relay
+    view = request_view(request, ctx.ref, keep=(relay.address,))
+    data = {"request": view, "ambassador": ambassador_view(ambassador), "relay": relay}
+    data.update(extra or {})
+    intro_id, ack_id = new_message_id(relay.domain), new_message_id(relay.domain)
+    intro = automatic_mail(
+        render(ctx.templates, "intro", data),
+        from_display=f"{view['who']} via {relay.display_name}",
+        from_address=relay.token_address(conv.ambassador_token),
+        to_address=ambassador.email,
+        message_id=intro_id,
+        loop_marker=ctx.loop_marker,
+    )
+    ack = automatic_mail(
+        render(ctx.templates, person_template, data),
+        from_display=f"{ambassador.first_name} via {relay.display_name}",
+        from_address=relay.token_address(conv.person_token),
+        to_address=request.person.email,
+        message_id=ack_id,
+        loop_marker=ctx.loop_marker,
+        in_reply_to=original_id,
+        references=(original_id,) if original_id else (),
+    )
+    MessageIdMap.create(conversation=conv, original_id=ack_id, relayed_id=intro_id)
+    common = {
+        "envelope_from": relay.address,
+        "request": request,
+        "conversation": conv,
+        "inbound": inbound,
+    }
+    queue_mail(
+        intro,
+        key=f"intro:{conv.id}",
+        purpose="intro",
+        recipient=ambassador.email,
+        recipient_role="ambassador",
+        **common,
+    )
+    queue_mail(
+        ack,
+        key=f"{person_template}:{conv.id}",
+        purpose=person_template,
+        recipient=request.person.email,
+        recipient_role="person",
+        **common,
+    )
+    ambassador.last_contacted_at = stamp()
+    ambassador.save()
+    log_event(
+        "offered",
+        f"offered to ambassador #{ambassador.id} ({choice.why})",
+        request=request,
+        conversation=conv,
+        inbound=inbound,
+    )
+    move_request(request, lc.OFFERED, f"offered to ambassador #{ambassador.id}", inbound)
+    return conv

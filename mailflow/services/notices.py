@@ -1,0 +1,127 @@
+"""Automatic mails: answers to a sender, notices to the coordinator, follow-ups.
+
+Each is queued in the caller's transaction under an idempotency key that names the
+decision, so the same person never gets the same mail twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from mailflow.context import Context
+from mailflow.services.compose import automatic_mail, new_message_id, render
+from mailflow.services.ratelimit import RATE_LIMITED, recent_auto_reply
+from mailflow.store.models import Conversation, InboundMessage, Request
+from mailflow.store.outbox import queue_mail
+from mailflow.store.record import log_event
+
+
+def send_auto(
+    ctx: Context,
+    template: str,
+    *,
+    key: str,
+    to: str,
+    role: str,
+    data: dict[str, Any],
+    from_display: str | None = None,
+    from_token: str | None = None,
+    in_reply_to: str | None = None,
+    request: Request | None = None,
+    conversation: Conversation | None = None,
+    inbound: InboundMessage | None = None,
+    at: datetime | None = None,
+) -> str:
+    """Queue one automatic mail; returns its Message-ID. `from_token` sends it from a relay
+    address, so that a reply lands in that conversation; `at` dates the decision (outbox)."""
+    relay = ctx.cfg.relay
+    message_id = new_message_id(relay.domain)
+    mail = automatic_mail(
+        render(ctx.templates, template, {**data, "relay": relay}),
+        from_display=from_display or relay.display_name,
+        from_address=relay.token_address(from_token) if from_token else relay.address,
+        to_address=to,
+        message_id=message_id,
+        loop_marker=ctx.loop_marker,
+        in_reply_to=in_reply_to,
+        references=(in_reply_to,) if in_reply_to else (),
+    )
+    row = queue_mail(
+        mail,
+        key=key,
+        purpose=template,
+        envelope_from=relay.address,
+        recipient=to,
+        recipient_role=role,
+        request=request,
+        conversation=conversation,
+        inbound=inbound,
+        at=at,
+    )
+    return row.message_id
+
+
+def reply(
+    ctx: Context,
+    inbound: InboundMessage,
+    template: str,
+    to: str,
+    original_id: str | None,
+    data: dict[str, Any],
+    *,
+    request: Request | None = None,
+    conversation: Conversation | None = None,
+    role: str = "person",
+    key: str | None = None,
+) -> None:
+    """Answer the sender of `inbound`, threaded under their message; once per message, and
+    the same answer to the same sender at most once per `limits.auto_reply_interval_days`."""
+    key = key or f"{template}:{inbound.id}"
+    earlier = recent_auto_reply(ctx.cfg.limits, template, to)
+    if earlier is not None and earlier.idempotency_key != key:
+        log_event(
+            RATE_LIMITED,
+            f"{template} not sent again to the {role}: already sent on "
+            f"{earlier.created_at:%Y-%m-%d %H:%M} (mail #{earlier.id})",
+            request=request,
+            conversation=conversation,
+            inbound=inbound,
+        )
+        return
+    send_auto(
+        ctx,
+        template,
+        key=key,
+        to=to,
+        role=role,
+        data=data,
+        in_reply_to=original_id,
+        request=request,
+        conversation=conversation,
+        inbound=inbound,
+    )
+
+
+def notify_coordinator(
+    ctx: Context,
+    inbound: InboundMessage | None,
+    template: str,
+    data: dict[str, Any],
+    *,
+    request: Request | None = None,
+    conversation: Conversation | None = None,
+    key: str | None = None,
+) -> None:
+    send_auto(
+        ctx,
+        template,
+        key=key or f"{template}:{inbound.id if inbound else request.id if request else ''}",
+        to=ctx.cfg.coordinator.email,
+        role="coordinator",
+        data=data,
+        from_display="mailflow",
+        request=request,
+        conversation=conversation,
+        inbound=inbound,
+    )

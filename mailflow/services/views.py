@@ -1,0 +1,70 @@
+"""How requests, people and ambassadors are shown in mails (never with a real address)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from mailflow.core.values import age_band
+from mailflow.masking.request_text import shown_text
+from mailflow.store.models import Ambassador, Request
+from mailflow.understand.first_names import first_name_or_none
+from mailflow.understand.referential import Referential
+
+
+def trade_label(request: Request) -> str:
+    if request.diploma and request.trade_text:
+        words = request.trade_text
+        if words.lower().startswith(request.diploma.lower()):
+            return words
+        return f"{request.diploma} {words}"
+    return request.rome_label or request.trade_text or "votre demande"
+
+
+def place_label(request: Request, ref: Referential) -> str | None:
+    dept = request.department
+    if request.commune:
+        return f"{request.commune} ({dept})" if dept else request.commune
+    if dept:
+        name = ref.department_name(dept)
+        return f"{name} ({dept})" if name else dept
+    if request.region:
+        return ref.region_name(request.region) if hasattr(ref, "region_name") else None
+    return None
+
+
+def request_view(request: Request, ref: Referential, keep: Collection[str] = ()) -> dict[str, Any]:
+    """The request as every mail shows it: what comes from the person's text (message,
+    trade words, first name) with no address in it but those of `keep` (masking/request_text.py),
+    whoever the mail goes to; the stored request keeps what they wrote, for the coordinator."""
+    first = first_name_or_none(request.first_name)
+    own = request.person.email if request.person_id else None
+    return {
+        "id": request.id,
+        "kind": request.kind,
+        "code_rome": request.code_rome,
+        "trade_label": shown_text(trade_label(request), own, keep),
+        "place": place_label(request, ref),
+        "age": request.age,
+        "age_band": age_band(request.age),
+        "situation": request.situation,
+        "first_name": first,
+        "who": first or "Une personne",
+        "who_short": first or "cette personne",
+        "message": shown_text(request.message, own, keep).strip() or "(pas de message)",
+    }
+
+
+def in_sentence(title: str) -> str:
+    """'Boulangère' -> 'boulangère' mid-sentence, but 'CAP Pâtissier' stays as written."""
+    if len(title) > 1 and title[0].isupper() and title[1].islower():
+        return title[0].lower() + title[1:]
+    return title
+
+
+def ambassador_view(ambassador: Ambassador) -> dict[str, Any]:
+    return {
+        "first_name": ambassador.first_name,
+        "title": in_sentence(ambassador.title),
+        "city": ambassador.city,
+    }

@@ -1,0 +1,219 @@
+"""Understanding a person's mail: what they ask (trade, training, VAE), where, who they are.
+
+understand() is a pure function: subject and body in, ParsedRequest out. The keywords live in
+rules/understanding.toml (load_understanding_rules), the reference data in Referential.
+Form fields ("Métier : boulanger") win over guesses from free text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from mailflow.core.textnorm import fold, words
+from mailflow.core.values import ParsedRequest
+from mailflow.understand.fields import (
+    Found,
+    find_age,
+    find_diploma,
+    find_kind,
+    find_place,
+    find_situation,
+    with_digits,
+)
+from mailflow.understand.first_names import first_name_or_none
+from mailflow.understand.referential import Referential
+from mailflow.understand.rules import UnderstandingRules, load_understanding_rules
+from mailflow.understand.text import intro_name, parse_form, signature_name, split_message
+from mailflow.understand.tokens import clean
+from mailflow.understand.trade_index import TradeHit
+
+__all__ = ["understand", "load_understanding_rules", "UnderstandingRules"]
+
+_INT = re.compile(r"\b(\d{1,2})\b")
+
+
+@dataclass(frozen=True)
+class _Ask:
+    """What is asked: kind, the words, the ROME match, the diploma."""
+
+    kind: str | None
+    trade_text: str | None
+    hit: TradeHit | None
+    diploma: str | None
+    notes: tuple[str, ...]
+
+
+def understand(
+    subject: str, body: str, ref: Referential, rules: UnderstandingRules
+) -> ParsedRequest:
+    """Read one mail; every field may stay None when the mail does not say it."""
+    subject, body = clean(subject), clean(body)
+    split = split_message(body, rules)
+    form = parse_form(split.message, rules)
+    fields = form.fields
+    text = f"{subject}\n{form.free_text}".strip()
+    ask = _from_form(fields, ref, rules) or _from_text(text, ref, rules)
+    notes = list(ask.notes)
+    place = _field_place(fields, ref, notes) or _note(find_place(text, ref, rules), notes)
+    age = _field_age(fields, rules, notes) or _note(find_age(text, rules), notes)
+    situation = _field_situation(fields, rules, notes) or _note(find_situation(text, rules), notes)
+    first_name = _first_name(fields, split.signature, form.free_text, ref, rules, notes)
+    return ParsedRequest(
+        kind=ask.kind,
+        trade_text=ask.trade_text,
+        trade=ask.hit.trade if ask.hit else None,
+        place=place,  # type: ignore[arg-type]
+        age=age,  # type: ignore[arg-type]
+        situation=situation,  # type: ignore[arg-type]
+        first_name=first_name,
+        message=fields.get("message") or split.message,
+        diploma=ask.diploma,
+        notes=tuple(notes),
+    )
+
+
+def _note(found: Found | None, notes: list[str]) -> object:
+    if found is None:
+        return None
+    notes.append(found.note)
+    return found.value
+
+
+def _from_form(fields: dict[str, str], ref: Referential, rules: UnderstandingRules) -> _Ask | None:
+    """ "Type :", "Métier :", "Formation :", "VAE :", "Métier ou formation :" lines; None when
+    there are none. A "Type :" left as the form shows it ("métier (ou formation, ou VAE)")
+    says nothing; "Métier ou formation :" is a formation when it names a diploma."""
+    kind = _form_kind(fields.get("kind", ""), rules)
+    for field, implied in (
+        ("training", "formation"),
+        ("vae", "vae"),
+        ("trade", "metier"),
+        ("trade_or_training", None),
+    ):
+        value = fields.get(field, "").strip()
+        if not value:
+            continue
+        notes = [f"form: '{value}' ({field})"]
+        diploma = _note(find_diploma(value, rules, in_form=True), notes)
+        name, speciality = diploma if isinstance(diploma, tuple) else (None, value)
+        hit = ref.trades.match(speciality or "") if speciality else None
+        if hit:
+            notes.append(_trade_note(hit))
+        if implied is None:
+            said = find_kind(value, rules, has_diploma=name is not None)
+            implied = said.value if said and said.value != "metier" else "metier"
+        return _Ask(kind or implied, speciality or value, hit, name, tuple(notes))  # type: ignore[arg-type]
+    if kind:
+        return _Ask(kind, None, None, None, (f"form: type -> {kind}",))
+    return None
+
+
+def _form_kind(value: str, rules: UnderstandingRules) -> str | None:
+    """ "Type : formation" -> formation; a value naming several kinds says nothing."""
+    folded = words(value)
+    if folded in rules.form_kinds:
+        return rules.form_kinds[folded]
+    padded = f" {folded} "
+    named = {kind for phrase, kind in rules.form_kinds.items() if f" {phrase} " in padded}
+    return named.pop() if len(named) == 1 else None
+
+
+def _from_text(text: str, ref: Referential, rules: UnderstandingRules) -> _Ask:
+    notes: list[str] = []
+    diploma = find_diploma(text, rules)
+    name, speciality = diploma.value if diploma else (None, None)  # type: ignore[misc]
+    if diploma:
+        notes.append(diploma.note)
+    kind = find_kind(text, rules, has_diploma=bool(speciality))
+    hit = ref.trades.match(speciality) if speciality else None
+    trade_text = speciality
+    if hit is None:
+        hit = _choose_hit(text, ref.find_trades(_mask_places(text, ref, rules)), rules)
+        trade_text = trade_text or (hit.text if hit else None)
+    if hit:
+        notes.append(_trade_note(hit))
+    if kind is None and hit is not None:
+        kind = Found("metier", "kind: a trade is named -> metier")
+    if kind:
+        notes.insert(0, kind.note)
+    return _Ask(kind.value if kind else None, trade_text, hit, name, tuple(notes))  # type: ignore[arg-type]
+
+
+def _choose_hit(text: str, hits: list[TradeHit], rules: UnderstandingRules) -> TradeHit | None:
+    """Several trades: prefer the one after a wish ("être", "devenir"), then the first."""
+    wishes = (
+        rules.wish_phrases
+        + rules.kind_phrases["metier"]
+        + rules.kind_phrases["vae"]
+        + rules.kind_phrases["formation"]
+    )
+
+    def score(hit: TradeHit) -> tuple[int, int]:
+        before = f" {' '.join(words(text[: hit.start]).split()[-6:])} "
+        return (int(any(f" {w} " in before for w in wishes)), -hit.start)
+
+    return max(hits, key=score) if hits else None
+
+
+def _mask_places(text: str, ref: Referential, rules: UnderstandingRules) -> str:
+    """Blank the place words so "à Bayeux" is never read as a misspelt trade."""
+    found = find_place(text, ref, rules)
+    if found is None:
+        return text
+    return text[: found.start] + " " * (found.end - found.start) + text[found.end :]
+
+
+def _trade_note(hit: TradeHit) -> str:
+    return f"trade: '{hit.text}' -> {hit.trade.code_rome} {hit.trade.label} ({hit.method})"
+
+
+def _field_place(fields: dict[str, str], ref: Referential, notes: list[str]) -> object:
+    value = fields.get("place", "").strip()
+    place = ref.match_place(value) if value else None
+    if place:
+        notes.append(f"place: form '{value}' -> {place}")
+    return place
+
+
+def _field_age(fields: dict[str, str], rules: UnderstandingRules, notes: list[str]) -> int | None:
+    match = _INT.search(with_digits(fold(fields.get("age", "")), rules))
+    if match and rules.age_min <= int(match.group(1)) <= rules.age_max:
+        notes.append(f"age: form '{fields['age']}'")
+        return int(match.group(1))
+    return None
+
+
+def _field_situation(fields: dict[str, str], rules: UnderstandingRules, notes: list[str]) -> object:
+    value = fields.get("situation", "")
+    compact = words(value).replace(" ", "_")
+    found = find_situation(value, rules) if value else None
+    if value and compact in {s.name for s in rules.situations}:
+        found = Found(compact, f"situation: form '{value}'")
+    return _note(found, notes)
+
+
+def _first_name(
+    fields: dict[str, str],
+    signature: str,
+    free_text: str,
+    ref: Referential,
+    rules: UnderstandingRules,
+    notes: list[str],
+) -> str | None:
+    """Form field, else "je m'appelle Léa", else the signature ("Merci, Léa")."""
+    value = fields.get("first_name", "").split()
+    if value:
+        notes.append(f"first_name: form '{fields['first_name']}'")
+        name = value[0].capitalize() if value[0].isupper() or value[0].islower() else value[0]
+        if first_name_or_none(name):
+            return name
+        notes.append("first_name: the form's is no name, ignored")  # "dave@evil.test"
+    for found, how in (
+        (intro_name(free_text, rules), "intro"),
+        (signature_name(free_text, signature, rules), "signature"),  # form lines are no name
+    ):
+        if found and ref.match_trade(found[0]) is None:
+            notes.append(f"first_name: {how} '{found[1]}' -> {found[0]}")
+            return found[0]
+    return None

@@ -1,0 +1,163 @@
+"""The reference data (ROME jobs, French places) loaded once into one immutable, indexed object.
+
+Files under rules/ (see rules/README.md): rome/appellations.csv, rome/codes_rome.csv,
+geo/departements.json, geo/regions.json, geo/communes.csv, the optional
+geo/communes_deleguees.csv and place_names.toml (other names of communes), and the
+[referential] and [places] tables of understanding.toml (stop words, aliases, synonyms, fuzzy
+threshold, home région).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from mailflow.core.textnorm import words
+from mailflow.core.values import Place, Trade
+from mailflow.errors import RulesError
+from mailflow.understand.place_index import Commune, Named, PlaceIndex
+from mailflow.understand.tokens import stem
+from mailflow.understand.trade_index import TradeHit, TradeIndex, TradeSettings
+
+
+@dataclass(frozen=True)
+class Referential:
+    """Read-only lookups over trades and places; build it with load_referential()."""
+
+    trades: TradeIndex
+    places: PlaceIndex
+
+    def match_trade(self, text: str) -> Trade | None:
+        """The ROME trade named in the text ("boulangère", "coifeuse", "agent de sécurité")."""
+        hit = self.trades.match(text)
+        return hit.trade if hit else None
+
+    def find_trades(self, text: str) -> list[TradeHit]:
+        """Every trade mention with its position and how it matched (for choosing and notes)."""
+        return self.trades.find(text)
+
+    def match_place(self, text: str) -> Place | None:
+        """A place phrase: "14", "dans le 14", "Calvados", "Caen", "St Lo", "14000", "Normandie"."""
+        return self.places.match(text)
+
+    def match_postcode(self, code: str) -> Place | None:
+        return self.places.postcode(code)
+
+    def match_department_code(self, code: str) -> Place | None:
+        return self.places.department(code)
+
+    def match_department_name(self, text: str) -> Place | None:
+        return self.places.department_named(self.places.key(text))
+
+    def match_region_name(self, text: str) -> Place | None:
+        return self.places.region_named(self.places.key(text))
+
+    def match_commune(self, text: str) -> Place | None:
+        commune = self.places.commune_named(self.places.key(text))
+        return commune.place() if commune else None
+
+    def commune_prefix(self, keys: list[str]) -> tuple[int, Commune] | None:
+        """Longest commune name at the start of already folded words (for the parser)."""
+        return self.places.commune_prefix([self.places.aliases.get(k, k) for k in keys])
+
+    def communes_at(self, keys: list[str]) -> tuple[int, tuple[Named, ...]] | None:
+        """Every commune named by the longest run of leading folded words (homonyms too)."""
+        return self.places.names_at([self.places.aliases.get(k, k) for k in keys])
+
+    def region_of(self, department_code: str) -> str | None:
+        return self.places.region_of(department_code)
+
+    def department_name(self, code: str) -> str | None:
+        return self.places.department_name(code)
+
+    def region_name(self, code: str) -> str | None:
+        return self.places.regions.get(code)
+
+    def rome_label(self, code: str) -> str | None:
+        return self.trades.rome_labels.get(code.strip().upper())
+
+
+@lru_cache(maxsize=4)
+def load_referential(rules_dir: Path) -> Referential:
+    """Read and index the reference files once per rules directory."""
+    try:
+        return _load(Path(rules_dir))
+    except KeyError as exc:
+        raise RulesError(f"{rules_dir}: a reference file lacks the column or key {exc}") from exc
+    except ValueError as exc:
+        raise RulesError(f"{rules_dir}: {exc}") from exc
+
+
+def _load(rules_dir: Path) -> Referential:
+    understanding = _read_toml(rules_dir / "understanding.toml")
+    table = understanding.get("referential", {})
+    home = understanding.get("places", {})
+    settings = _trade_settings(table)
+    rome_labels = {
+        r["code_rome"]: r["libelle_rome"] for r in _read_csv(rules_dir / "rome" / "codes_rome.csv")
+    }
+    trades = TradeIndex.build(
+        _read_csv(rules_dir / "rome" / "appellations.csv"), rome_labels, settings
+    )
+    places = PlaceIndex.build(
+        _read_json(rules_dir / "geo" / "departements.json"),
+        _read_json(rules_dir / "geo" / "regions.json"),
+        _read_csv(rules_dir / "geo" / "communes.csv"),
+        {words(k): words(v) for k, v in table.get("place_aliases", {}).items()},
+        dict(table.get("place_synonyms", {})),
+        former=_read_csv(rules_dir / "geo" / "communes_deleguees.csv", optional=True),
+        other_names=_read_toml(rules_dir / "place_names.toml", optional=True).get("names", {}),
+        home_region=str(home.get("home_region", "")),
+        home_factor=float(home.get("home_factor", 1)),
+        name_links=[words(w) for w in home.get("name_links", [])],
+    )
+    return Referential(trades, places)
+
+
+def _trade_settings(table: dict[str, Any]) -> TradeSettings:
+    try:
+        return TradeSettings(
+            stop_words=frozenset(words(w) for w in table.get("stop_words", [])),
+            glue_words=frozenset(words(w) for w in table.get("glue_words", [])),
+            aliases={words(k): words(v) for k, v in table.get("trade_aliases", {}).items()},
+            synonyms=dict(table.get("trade_synonyms", {})),
+            fields=dict(table.get("trade_fields", {})),
+            weak_words=frozenset(stem(words(w)) for w in table.get("weak_words", [])),
+            fuzzy_min_length=int(table.get("fuzzy_min_length", 5)),
+            fuzzy_cutoff=float(table.get("fuzzy_cutoff", 85)),
+            head_min_share=float(table.get("head_min_share", 0.5)),
+        )
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise RulesError(f"understanding.toml [referential]: {exc}") from exc
+
+
+def _read_toml(path: Path, optional: bool = False) -> dict[str, Any]:
+    """The file's tables; an optional file may be missing (a programme's older rules/)."""
+    if optional and not path.exists():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise RulesError(f"{path}: {exc}") from exc
+
+
+def _read_csv(path: Path, optional: bool = False) -> list[dict[str, str]]:
+    if optional and not path.exists():
+        return []
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            return list(csv.DictReader(handle))
+    except (OSError, csv.Error, UnicodeDecodeError) as exc:
+        raise RulesError(f"{path}: {exc}") from exc
+
+
+def _read_json(path: Path) -> list[dict[str, str]]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise RulesError(f"{path}: {exc}") from exc

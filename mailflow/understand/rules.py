@@ -1,0 +1,164 @@
+"""The keywords of rules/understanding.toml, folded and compiled once into a frozen value."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from mailflow.core.textnorm import fold, words
+from mailflow.core.values import KINDS, SITUATIONS
+from mailflow.errors import RulesError
+
+Phrase = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Situation:
+    name: str  # one of SITUATIONS
+    phrases: tuple[str, ...]  # folded words
+    patterns: tuple[re.Pattern[str], ...]  # on folded words
+
+
+@dataclass(frozen=True)
+class UnderstandingRules:
+    """Everything understand() needs to know that a coordinator may change."""
+
+    stop_words: frozenset[str]
+    form_keys: Mapping[str, str]  # folded key -> field name
+    form_kinds: Mapping[str, str]  # folded value -> kind
+    kind_phrases: Mapping[str, tuple[str, ...]]  # kind -> folded phrases
+    wish_phrases: tuple[str, ...]  # before the trade asked for, when several are named
+    diplomas: tuple[tuple[Phrase, str], ...]  # (folded words, display name), longest first
+    diploma_uppercase: frozenset[str]
+    diploma_background: tuple[str, ...]
+    speciality_stop: frozenset[str]
+    situations: tuple[Situation, ...]  # in priority order
+    age_min: int
+    age_max: int
+    age_child: tuple[re.Pattern[str], ...]
+    age_person: tuple[re.Pattern[str], ...]
+    age_not_after: tuple[str, ...]
+    numbers: Mapping[str, int]  # "dix sept" -> 17, "vingt et un" -> 21 (folded words)
+    number_starts: frozenset[str]  # first words of those spellings, for a quick check
+    commune_before: tuple[Phrase, ...]
+    area_before: tuple[Phrase, ...]
+    code_before: tuple[Phrase, ...]
+    lowercase_min_population: int
+    not_after_code: frozenset[str]
+    signature_starts: tuple[str, ...]
+    reply_headers: tuple[re.Pattern[str], ...]
+    closings: tuple[str, ...]  # folded words, longest first
+    name_intros: tuple[Phrase, ...]
+    not_names: frozenset[str]
+
+
+@lru_cache(maxsize=4)
+def load_understanding_rules(rules_dir: Path) -> UnderstandingRules:
+    """Read rules/understanding.toml; a missing key or bad regex is a RulesError."""
+    path = Path(rules_dir) / "understanding.toml"
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return _build(data)
+    except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError, re.error) as exc:
+        raise RulesError(f"{path}: {type(exc).__name__}: {exc}") from exc
+
+
+def _build(d: dict[str, Any]) -> UnderstandingRules:
+    numbers = _numbers(d["age"]["numbers"]) if "numbers" in d["age"] else {}
+    ref, form, dip, age, places, msg = (
+        d["referential"],
+        d["form"],
+        d["diplomas"],
+        d["age"],
+        d["places"],
+        d["message"],
+    )
+    return UnderstandingRules(
+        stop_words=frozenset(words(w) for w in ref["stop_words"]),
+        form_keys=_inverse(form["keys"]),
+        form_kinds=_inverse(form["kinds"], allowed=KINDS),
+        kind_phrases=MappingProxyType(
+            {k: _words(d["kinds"][k]) for k in ("vae", "formation", "metier")}
+        ),
+        wish_phrases=_words(d.get("wishes", {}).get("phrases", [])),
+        diplomas=tuple(
+            sorted(
+                ((tuple(words(w).split()), name) for name, ws in dip["names"].items() for w in ws),
+                key=lambda item: -len(item[0]),
+            )
+        ),
+        diploma_uppercase=frozenset(words(w) for w in dip["uppercase_only"]),
+        diploma_background=_words(dip["background"]),
+        speciality_stop=frozenset(words(w) for w in dip["speciality_stop"]),
+        situations=tuple(_situation(s) for s in d["situations"]),
+        age_min=int(age["min"]),
+        age_max=int(age["max"]),
+        age_child=tuple(re.compile(p) for p in age["child"]),
+        age_person=tuple(re.compile(p) for p in age["person"]),
+        age_not_after=tuple(fold(w) for w in age["not_after"]),
+        numbers=MappingProxyType(numbers),
+        number_starts=frozenset(phrase.split()[0] for phrase in numbers),
+        commune_before=_phrases(places["commune_before"]),
+        area_before=_phrases(places["area_before"]),
+        code_before=_phrases(places["code_before"]),
+        lowercase_min_population=int(places["lowercase_min_population"]),
+        not_after_code=frozenset(words(w) for w in places["not_after_code"]),
+        signature_starts=tuple(fold(w) for w in msg["signature_starts"]),
+        reply_headers=tuple(re.compile(p) for p in msg["reply_headers"]),
+        closings=tuple(sorted(_words(msg["closings"]), key=len, reverse=True)),
+        name_intros=_phrases(msg["name_intros"]),
+        not_names=frozenset(words(w) for w in msg["not_names"]),
+    )
+
+
+def _words(items: list[str]) -> tuple[str, ...]:
+    return tuple(words(w) for w in items)
+
+
+def _phrases(items: list[str]) -> tuple[Phrase, ...]:
+    """Token sequences, longest first so "pres de" is tried before "de"."""
+    return tuple(sorted({tuple(words(w).split()) for w in items}, key=len, reverse=True))
+
+
+def _inverse(table: dict[str, list[str]], allowed: tuple[str, ...] = ()) -> Mapping[str, str]:
+    out = {}
+    for name, synonyms in table.items():
+        if allowed and name not in allowed:
+            raise ValueError(f"unknown kind {name!r}, expected one of {allowed}")
+        for synonym in synonyms:
+            out[words(synonym)] = name
+    return MappingProxyType(out)
+
+
+def _situation(table: dict[str, Any]) -> Situation:
+    if table["name"] not in SITUATIONS:
+        raise ValueError(f"unknown situation {table['name']!r}, expected one of {SITUATIONS}")
+    return Situation(
+        table["name"],
+        _words(table.get("phrases", [])),
+        tuple(re.compile(p) for p in table.get("patterns", [])),
+    )
+
+
+def _numbers(table: dict[str, Any]) -> dict[str, int]:
+    """Every spelling of 2-99 from the units and tens of [age.numbers], as folded words."""
+    units = {words(w): int(v) for w, v in table["units"].items()}
+    teens = {**{w: v for w, v in units.items() if 10 <= v <= 16}}
+    teens.update({f"dix {words(w)}": 10 + units[words(w)] for w in table["teens"]})
+    digits = {w: v for w, v in units.items() if v <= 9}
+    out = {w: v for w, v in units.items() if v >= 2}
+    out.update(teens)
+    with_teens = {words(w) for w in table["tens_with_teens"]}
+    for ten, value in ((words(w), int(v)) for w, v in table["tens"].items()):
+        out[ten] = value
+        following = {**digits, **(teens if ten in with_teens else {})}
+        for word, n in following.items():
+            out[f"{ten} {word}"] = value + n
+            out[f"{ten} et {word}"] = value + n
+    return out

@@ -1,0 +1,156 @@
+"""The person's own words: quoted replies and signatures cut, "Clé : valeur" lines read, name found.
+
+Pure functions over strings; the keywords come from UnderstandingRules.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from mailflow.core.textnorm import fold, words
+from mailflow.understand.rules import UnderstandingRules
+from mailflow.understand.tokens import tokenize
+
+# "Clé : valeur"; the key may carry a hint in brackets, which may itself hold a colon:
+# "Lieu (ville ou département) :", "Situation (ex : lycéen) :".
+_FORM_LINE = re.compile(r"^\s*[-*•]?\s*((?:[^:()\n]|\([^()\n]{0,200}\)){1,240}?)\s*:\s*(.*)$")
+_HINT = re.compile(r"\([^()\n]*\)")
+_MAX_KEY = 40  # characters of a key without its hint: longer is a sentence, not a key
+
+
+@dataclass(frozen=True)
+class Split:
+    """A body cut into the person's words and their signature block."""
+
+    message: str
+    signature: str
+
+
+@dataclass(frozen=True)
+class Form:
+    """The "Clé : valeur" fields found (field -> value) and the lines that were not fields."""
+
+    fields: dict[str, str]
+    free_text: str
+
+
+def split_message(body: str, rules: UnderstandingRules) -> Split:
+    """Drop quoted lines and earlier mails; separate the signature or mobile footer."""
+    kept: list[str] = []
+    lines = body.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    for index, line in enumerate(lines):
+        folded = fold(line).strip()
+        joined = f"{folded} {fold(lines[index + 1]).strip()}" if index + 1 < len(lines) else ""
+        if any(p.search(folded) or (joined and p.search(joined)) for p in rules.reply_headers):
+            break  # an earlier mail, quoted; its header may be wrapped over two lines
+        if line.startswith("--") or any(folded.startswith(s) for s in rules.signature_starts):
+            rest = [x for x in lines[index + 1 :] if not x.lstrip().startswith(">")]
+            return Split(_tidy(kept), _tidy(rest) if line.startswith("--") else "")
+        if not line.lstrip().startswith(">"):
+            kept.append(line.rstrip())
+    return Split(_tidy(kept), "")
+
+
+def parse_form(text: str, rules: UnderstandingRules) -> Form:
+    """Read known "Clé : valeur" lines; "Message :" takes the following free lines too.
+
+    A hint in brackets inside a key is not part of it ("Lieu (ville ou département) :" is
+    "Lieu"), and the words of a key are never read as an answer: a list of choices in an
+    unknown key's hint ("(collégien, lycéen...)") is left out of the free text too."""
+    fields: dict[str, str] = {}
+    free: list[str] = []
+    current: str | None = None
+    for line in text.split("\n"):
+        match = _FORM_LINE.match(line)
+        key = _HINT.sub(" ", match.group(1)).strip() if match else ""
+        field = rules.form_keys.get(words(key)) if match and len(key) <= _MAX_KEY else None
+        if match and field:
+            current = field
+            fields[field] = match.group(2).strip()
+        elif current == "message" and line.strip():
+            fields["message"] = f"{fields['message']}\n{line.strip()}".strip()
+        else:
+            current = None
+            free.append(_without_choice_hints(line, match))
+    return Form(fields, "\n".join(free).strip())
+
+
+def _without_choice_hints(line: str, match: re.Match[str] | None) -> str:
+    """ "Ma situation (collégien, lycéen...) : salariée" -> "Ma situation : salariée"."""
+    if match is None:
+        return line
+    key = _HINT.sub(lambda h: " " if _is_choice_list(h.group(0)) else h.group(0), match.group(1))
+    return line[: match.start(1)] + key + line[match.end(1) :]
+
+
+def _is_choice_list(hint: str) -> bool:
+    return any(mark in hint for mark in (",", "...", "…", "/")) or " ou " in f" {words(hint)} "
+
+
+def intro_name(text: str, rules: UnderstandingRules) -> tuple[str, str] | None:
+    """ "je m'appelle Léa", "Je suis Léa" -> ("Léa", the phrase). Needs a capital, as names do."""
+    tokens = tokenize(text)
+    all_caps = text.upper() == text
+    keys = [t.key for t in tokens]
+    for i in range(len(tokens)):
+        for intro in rules.name_intros:
+            end = i + len(intro)
+            if tuple(keys[i:end]) == intro and end < len(tokens):
+                name = tokens[end]
+                if _is_name(name.text, name.key, rules, all_caps):
+                    return _title(name.text), text[tokens[i].start : name.end]
+    return None
+
+
+def signature_name(
+    message: str, signature: str, rules: UnderstandingRules
+) -> tuple[str, str] | None:
+    """The first name closing a mail: "Merci, Léa", "Cordialement\\nLéa Martin", "-- \\nLéa"."""
+    lines = [x.strip() for x in message.split("\n") if x.strip()][-1:]
+    sig = [x.strip() for x in signature.split("\n") if x.strip()][:1]
+    lowercase_mail = message == message.lower()
+    for line in [*lines, *sig]:
+        name = _closing_name(line, rules, lowercase_mail)
+        if name:
+            return name, line
+    return None
+
+
+def _closing_name(line: str, rules: UnderstandingRules, lowercase_mail: bool) -> str | None:
+    """A name alone on a line ("Léa Martin"), or after a closing ("Merci, Léa")."""
+    folded = words(line)
+    tokens = tokenize(line)
+    for closing in rules.closings:
+        if folded == closing:
+            return None
+        if folded.startswith(closing + " "):
+            tokens = tokens[len(closing.split()) :]
+            break
+    if not 1 <= len(tokens) <= 3 or any(not t.text.isalpha() for t in tokens):
+        return None
+    first = tokens[0]
+    if len(tokens) > 1 and first.text.isupper() and not tokens[1].text.isupper():
+        first = tokens[1]  # "MARTIN Léa"
+    all_caps = line.upper() == line
+    ok = _is_name(first.text, first.key, rules, all_caps or lowercase_mail)
+    others_ok = all(t.key not in rules.stop_words and t.key not in rules.not_names for t in tokens)
+    return _title(first.text) if ok and others_ok else None
+
+
+def _is_name(text: str, key: str, rules: UnderstandingRules, any_case: bool) -> bool:
+    return (
+        text.isalpha()
+        and len(text) >= 2
+        and (any_case or text[0].isupper())
+        and key not in rules.stop_words
+        and key not in rules.not_names
+    )
+
+
+def _title(name: str) -> str:
+    return name if not (name.isupper() or name.islower()) else name.capitalize()
+
+
+def _tidy(lines: list[str]) -> str:
+    return "\n".join(lines).strip()
