@@ -794,3 +794,18 @@ def test_other_commune_names_are_optional_and_checked(tmp_path):
     (wrong / "place_names.toml").write_text('[names]\n"Nulle-Part" = "99999"\n', encoding="utf-8")
     with pytest.raises(RulesError, match="Nulle-Part"):
         load_referential(wrong)
+
+
+def test_a_very_long_mail_is_read_for_its_start_only(ref, rules):
+    """A request is a few hundred words: past READ_AT_MOST characters nothing more is read,
+    so a huge mail cannot spend the CPU budget per message in understanding (issue 10)."""
+    start = "Bonjour, je voudrais rencontrer un boulanger à Caen. J'ai 16 ans.\n"
+    filler = "bla " * 75_000  # 300 KB of words
+    parsed = understand("Demande", start + filler, ref, rules)
+    assert parsed.trade is not None and parsed.trade.code_rome == "D1102"
+    assert parsed.age == 16
+    assert len(parsed.message) <= 20_000
+    assert any(note.startswith("read the first 20000 characters of") for note in parsed.notes)
+    assert understand("Demande", start, ref, rules).notes == tuple(
+        n for n in parsed.notes if not n.startswith("read the first")
+    )
