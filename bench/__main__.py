@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mailflow import relay_run
-from mailflow.review.report import print_summary
+from bench import relay_run
+from bench.report import print_summary
 
 REPO = Path(__file__).resolve().parent.parent
 SECTIONS = ("relay", "routing", "stats")  # and "memory": the large message alone
@@ -48,16 +48,16 @@ def main(argv: list[str]) -> int:
             sizes = relay_run.Sizes(50, 0.2, 200, 200) if args.quick else relay_run.Sizes()
             results["relay"] = relay_run.run(basedir, sizes, say)
         if "memory" in only:
-            from mailflow import memory
+            from bench import memory
 
             results["memory"] = memory.run(basedir / "memory", say)
         if "routing" in only:
-            from mailflow import routing
+            from bench import routing
 
             say("routing: 10,000 ambassadors")
             results["routing"] = routing.run(basedir / "routing", 50 if args.quick else 1000)
         if "stats" in only:
-            from mailflow import statsdb
+            from bench import statsdb
 
             say("stats: generating the database")
             target = 20_000 if args.quick else 1_000_000

@@ -6,7 +6,7 @@ import os
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from mailflow.watch import marker
+from bench.watch import marker
 
 
 def _message(sender: str, to: str, subject: str, body: str) -> EmailMessage:

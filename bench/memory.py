@@ -8,11 +8,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mailflow.measure import status_kb
-from mailflow.procs import LATENCY_TRADE, Mailflow
-from mailflow.relay_run import RAISED_LIMITS, _big
-
-from mailflow import mails, stack
+from bench import mails, stack
+from bench.measure import status_kb
+from bench.procs import LATENCY_TRADE, Mailflow
+from bench.relay_run import RAISED_LIMITS, _big
 
 
 def run(basedir: Path, say: Callable[[str], None]) -> dict[str, Any]:

@@ -11,8 +11,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from mailflow.stack import COORDINATOR, FORWARDER, LATENCY_AMBASSADOR, RELAY, SINK
-
+from bench.stack import COORDINATOR, FORWARDER, LATENCY_AMBASSADOR, RELAY, SINK
+from mailflow.admin.directory import MAX_CAPACITY
 from tests.mailstack import MailStack
 
 LATENCY_TRADE = "Fleuriste"  # only amb-lat has it: every latency reply lands in one INBOX
@@ -116,13 +116,13 @@ url = "sqlite:///mailflow.sqlite3"
             )
             out.writerow(
                 [LATENCY_AMBASSADOR, "Lou", "Rose", "metier", LATENCY_TRADE, "Commerce"]
-                + ["14", "Caen", "14000", 100000]
+                + ["14", "Caen", "14000", MAX_CAPACITY]
             )
             for i, email in enumerate(pros):
                 dept, city, postcode = [("14", "Caen", "14000"), ("76", "Rouen", "76000")][i % 2]
                 out.writerow(
                     [email, f"Amb{i}", "Pro", "metier", THROUGHPUT_TRADE, "Alimentation"]
-                    + [dept, city, postcode, 100000]
+                    + [dept, city, postcode, MAX_CAPACITY]
                 )
         self.cli("ambassadors", "import", str(path))
 

@@ -7,10 +7,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from mailflow.measure import cpu_seconds
-from mailflow.watch import ArrivalWatcher
-
-from mailflow import mails, stack
+from bench import mails, stack
+from bench.measure import cpu_seconds
+from bench.watch import ArrivalWatcher
 from tests.mailstack import HOST, MailStack
 
 

@@ -9,12 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mailflow.measure import mb, reset_peak, status_kb
-from mailflow.procs import LATENCY_TRADE, THROUGHPUT_TRADE, Mailflow, Service, start_forwarder
-from mailflow.relay_bench import Latency, Throughput, latency, throughput
-from mailflow.watch import ArrivalWatcher
-
-from mailflow import mails, stack
+from bench import mails, stack
+from bench.measure import mb, reset_peak, status_kb
+from bench.procs import LATENCY_TRADE, THROUGHPUT_TRADE, Mailflow, Service, start_forwarder
+from bench.relay_bench import Latency, Throughput, latency, throughput
+from bench.watch import ArrivalWatcher
 from tests.mailstack import MailStack
 
 LATENCY_PEOPLE = 50  # conversations the latency replies are spread over (hourly cap: 20)

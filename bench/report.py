@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mailflow.measure import mb, summary
+from bench.measure import mb, summary
 
 
 def _ok(met: bool) -> str:

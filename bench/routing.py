@@ -16,8 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mailflow.measure import summary
-
+from bench.measure import summary
 from mailflow.admin.directory import import_file
 from mailflow.clock import stamp
 from mailflow.config import PROJECT_ROOT
