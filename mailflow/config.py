@@ -115,8 +115,9 @@ class LimitsConfig:
     # into a backscatter source. Beyond it, refused messages are only logged.
     max_stranger_refusals_per_day: int = 5
     # CPU time one message may take to be processed; beyond it the message is quarantined and
-    # the daemon goes on with the next (budget.py). 0: no budget.
-    cpu_seconds: int = 20
+    # the daemon goes on with the next (budget.py). 0: no budget. A 20 MB reply at the text
+    # cap takes 10-15 s here: the default leaves room for a slower server and a busy one.
+    cpu_seconds: int = 60
 
 
 @dataclass(frozen=True)

@@ -121,7 +121,7 @@ def test_a_reply_at_the_caps_stays_under_the_memory_bound(deployment: Deployment
 
     peak = run_once_peak_mb(dep)
 
-    assert inbound_rows(dep)[-1][:2] == ("relayed", "processed")
+    assert inbound_rows(dep)[-1][:2] == ("relayed", "processed"), inbound_rows(dep)[-1]
     [relayed] = mail.wait_for(PERSON, lambda m: "quatre heures" in everything(m), timeout=60)
     assert_no_leak(relayed, BAKER)
     names = [p.get_filename() for p in relayed.walk() if p.get_filename()]
