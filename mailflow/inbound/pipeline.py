@@ -25,6 +25,7 @@ from mailflow.clock import stamp
 from mailflow.context import Context
 from mailflow.core.addresses import relay_token, relay_tokens, sender
 from mailflow.core.classify import AUTO_REPLY, BOUNCE, OWN_LOOP, SPAM, Classification, classify
+from mailflow.core.outcomes import Outcome
 from mailflow.core.readable import subject_of
 from mailflow.crashpoints import burn_point, crash_point
 from mailflow.inbound.ambassador_mail import (
@@ -67,9 +68,9 @@ from mailflow.transport.resilience import DATABASE_ERRORS
 
 log = logging.getLogger(__name__)
 
-QUARANTINED = "quarantined"
-NO_SENDER = "no-sender"
-OWN_ADDRESS = "own-address"
+QUARANTINED = Outcome.QUARANTINED
+NO_SENDER = Outcome.NO_SENDER
+OWN_ADDRESS = Outcome.OWN_ADDRESS
 PARSE_CHUNK = 1 << 16
 CONFLICT_ATTEMPTS = 3  # a conflict with another process is retried; a lasting one quarantines
 _CONFLICT_CODES = {"23505", "40001", "40P01"}  # unique violation, serialization, deadlock
