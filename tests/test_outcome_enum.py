@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import mailflow
-from mailflow.core.outcomes import OUTCOMES, Outcome
+from mailflow.core.outcomes import OUTCOMES, OutboxStatus, Outcome
 from mailflow.errors import MailflowError
 from mailflow.review.log_filters import make_filter
 
@@ -70,3 +70,17 @@ def test_every_outcome_the_corpus_expects_is_in_the_enum() -> None:
         for p in CORPUS.glob("*.expected.toml")
     }
     assert expected and expected <= set(OUTCOMES)
+
+
+def test_the_outbox_statuses_are_the_stored_strings() -> None:
+    from mailflow.admin.newsletter import IN_THE_OUTBOX
+    from mailflow.followup.digest_outbox import FAILED
+    from mailflow.store.models import OutboundMail
+    from mailflow.transport.send_recovery import UNCONFIRMED
+
+    assert [s.value for s in OutboxStatus] == [
+        "queued", "sending", "handed", "sent", "unconfirmed", "failed", "bounced",
+    ]  # fmt: skip
+    assert OutboundMail.status.default == OutboxStatus.QUEUED == "queued"
+    assert UNCONFIRMED is OutboxStatus.UNCONFIRMED and FAILED is OutboxStatus.FAILED
+    assert all(type(s) is OutboxStatus for s in IN_THE_OUTBOX)

@@ -1,4 +1,5 @@
-"""Every named outcome an inbound message can get, defined once.
+"""Every named outcome an inbound message can get, and every status of an outbox row,
+defined once.
 
 The values are contracts: they are stored in `inbound_messages.outcome`, printed by the
 daemon and `mailflow log`, and accepted by `mailflow log --outcome`; never rename one. The
@@ -69,6 +70,19 @@ class Outcome(StrEnum):
 
 
 OUTCOMES: tuple[str, ...] = tuple(o.value for o in Outcome)
+
+
+class OutboxStatus(StrEnum):
+    """Where one outbox row (store/models.py OutboundMail) stands; stored, printed by
+    `mailflow message show` and the digest: never rename one (transport/send.py)."""
+
+    QUEUED = "queued"  # waiting for its next attempt (store/outbox.py)
+    SENDING = "sending"  # claimed by a sender, not yet handed to SMTP
+    HANDED = "handed"  # given to the SMTP server, its answer not yet recorded
+    SENT = "sent"  # the server accepted it
+    UNCONFIRMED = "unconfirmed"  # handed to SMTP, the server's 250 never recorded
+    FAILED = "failed"  # given up, or cancelled (request ended, data erased)
+    BOUNCED = "bounced"  # a bounce came back for it (inbound/bounces.py)
 
 
 def known_outcomes(recorded: Iterable[str | None] = ()) -> tuple[str, ...]:

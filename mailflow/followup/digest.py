@@ -34,7 +34,7 @@ from mailflow.core.classify import BOUNCE
 from mailflow.core.dsn import DELIVERED, PERMANENT, TRANSIENT, judge, parse_dsn
 from mailflow.core.followup_policy import FollowupPolicy
 from mailflow.core.lifecycle import OPEN_STATES, TRANSITIONS, UNMATCHED
-from mailflow.core.outcomes import Outcome
+from mailflow.core.outcomes import OutboxStatus, Outcome
 from mailflow.core.readable import subject_of
 from mailflow.core.textnorm import fold
 from mailflow.followup.digest_outbox import UNCONFIRMED, OutboxIssue, collect_outbox_issues
@@ -236,7 +236,7 @@ def last_digest_until(now: datetime) -> datetime | None:
         OutboundMail.select(OutboundMail.created_at)
         .where(
             (OutboundMail.purpose == DIGEST)
-            & (OutboundMail.status == "sent")
+            & (OutboundMail.status == OutboxStatus.SENT)
             & (OutboundMail.created_at < now)
         )
         .order_by(OutboundMail.created_at.desc())

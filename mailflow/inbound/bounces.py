@@ -26,7 +26,7 @@ from mailflow.core.dsn import (
     judge,
     parse_dsn,
 )
-from mailflow.core.outcomes import Outcome
+from mailflow.core.outcomes import OutboxStatus, Outcome
 from mailflow.services.handover import UNREACHABLE, open_conversations
 from mailflow.services.notices import notify_coordinator
 from mailflow.services.reassign import describe_handover, hand_over_all
@@ -120,7 +120,7 @@ def find_outbound(
 def _mark_bounced(
     outbound: OutboundMail, verdict: Verdict, inbound: InboundMessage, cause: str
 ) -> None:
-    outbound.status, outbound.bounced_at = "bounced", stamp()
+    outbound.status, outbound.bounced_at = OutboxStatus.BOUNCED, stamp()
     outbound.bounce_status = (verdict.status or "5.0.0")[:16]
     outbound.save()
     why = f" - {verdict.diagnostic}" if verdict.diagnostic else ""
