@@ -26,6 +26,7 @@ from peewee import fn
 
 from mailflow.clock import stamp
 from mailflow.config import Config
+from mailflow.core.outcomes import OutboxStatus
 from mailflow.errors import MailflowError
 from mailflow.services.compose import Rendered, automatic_mail, new_message_id, render
 from mailflow.store.models import Ambassador, Event, OutboundMail, database
@@ -38,7 +39,11 @@ _CAMPAIGN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 # the cause of a campaign's first event, which ties its name to its template
 _STARTED = "newsletter {campaign} ({template}) queued for {count} ambassadors"
 _STARTED_RE = re.compile(r"newsletter (?P<campaign>\S+) \((?P<template>.*)\) queued for \d+ ")
-IN_THE_OUTBOX = ("queued", "sending", "handed")  # not yet sent, failed or bounced
+IN_THE_OUTBOX = (
+    OutboxStatus.QUEUED,
+    OutboxStatus.SENDING,
+    OutboxStatus.HANDED,
+)  # not yet sent, failed or bounced
 RESEND_AFTER = timedelta(hours=24)
 
 
@@ -239,7 +244,7 @@ def _pending(campaign: str) -> list[OutboundMail]:
     """Rows never tried yet; a row the sender deferred is left to the outbox's backoff."""
     return list(
         _campaign_rows(campaign)
-        .where((OutboundMail.status == "queued") & (OutboundMail.attempts == 0))
+        .where((OutboundMail.status == OutboxStatus.QUEUED) & (OutboundMail.attempts == 0))
         .order_by(OutboundMail.next_attempt_at, OutboundMail.id)
     )
 
@@ -275,7 +280,7 @@ def deliver_campaign(
             if wait > 0:
                 sleep(wait)
         row = OutboundMail.get_by_id(row.id)
-        if row.status != "queued" or row.attempts or row.id in tried:
+        if row.status != OutboxStatus.QUEUED or row.attempts or row.id in tried:
             continue  # already handed over by an earlier flush (or by the daemon)
         OutboundMail.update(next_attempt_at=stamp()).where(OutboundMail.id == row.id).execute()
         tried.add(row.id)

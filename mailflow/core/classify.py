@@ -18,17 +18,18 @@ from email.utils import getaddresses
 from functools import lru_cache
 from pathlib import Path
 
+from mailflow.core.outcomes import Outcome
 from mailflow.errors import RulesError
 
 # Our own mark on every mail we send, so our mail coming back is recognised (compose.py sets it).
 LOOP_HEADER = "X-Mailflow-Loop"
 
 NORMAL = "normal"
-AUTO_REPLY = "auto-reply"
-BOUNCE = "bounce"
-MAILING_LIST = "mailing-list"
-OWN_LOOP = "own-loop"
-SPAM = "spam"
+AUTO_REPLY = Outcome.AUTO_REPLY
+BOUNCE = Outcome.BOUNCE
+MAILING_LIST = Outcome.MAILING_LIST
+OWN_LOOP = Outcome.OWN_LOOP
+SPAM = Outcome.SPAM
 
 
 @dataclass(frozen=True)

@@ -1,64 +1,88 @@
-"""Every named outcome an inbound message can get, for `mailflow log --outcome`.
+"""Every named outcome an inbound message can get, and every status of an outbox row,
+defined once.
 
-The names are defined where each decision is made (classify, pipeline, relay, intake, ...);
-this list gathers them so that a mistyped filter gets the valid names instead of an empty
-log. tests/test_log_filters.py checks it against those modules and the corpus.
+The values are contracts: they are stored in `inbound_messages.outcome`, printed by the
+daemon and `mailflow log`, and accepted by `mailflow log --outcome`; never rename one. The
+modules that decide (classify, pipeline, relay, intake, ...) name them through this enum,
+often under a local alias (`TOO_LARGE = Outcome.TOO_LARGE`). A `StrEnum` member is a `str`,
+so it compares, formats and is stored as its value. tests/test_log_filters.py and
+tests/test_outcome_enum.py check that every outcome a module gives is here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from enum import StrEnum
 
-OUTCOMES = (
+
+class Outcome(StrEnum):
+    """What became of one inbound message, in the order `mailflow log --outcome` lists them."""
+
     # classify.py: automated mail, never answered
-    "auto-reply",
-    "bounce",
-    "mailing-list",
-    "own-loop",
-    "spam",
+    AUTO_REPLY = "auto-reply"
+    BOUNCE = "bounce"
+    MAILING_LIST = "mailing-list"
+    OWN_LOOP = "own-loop"
+    SPAM = "spam"
     # inbound/automated.py: mail to a signed return address that is not a bounce, never answered
-    "to-return-path",
+    TO_RETURN_PATH = "to-return-path"
     # inbound/bounces.py
-    "bounce-recorded",
-    "bounce-unmatched",
-    # transport/ingest.py: the same message stored twice (same Message-ID, sender and body)
-    "duplicate",
+    BOUNCE_RECORDED = "bounce-recorded"
+    BOUNCE_UNMATCHED = "bounce-unmatched"
+    # transport/ingest.py: the same message stored twice (same Message-ID, sender and body);
+    # inbound/relay.py: every conversation it was addressed to had it from another copy
+    DUPLICATE = "duplicate"
     # inbound/pipeline.py, inbound/limits.py
-    "no-sender",
-    "own-address",
-    "quarantined",
-    "too-large",
-    "too-deep",
+    NO_SENDER = "no-sender"
+    OWN_ADDRESS = "own-address"
+    QUARANTINED = "quarantined"
+    TOO_LARGE = "too-large"
+    TOO_DEEP = "too-deep"
     # services/intake.py: a new request
-    "request-offered",
-    "request-needs-info",
-    "request-unmatched",
+    REQUEST_OFFERED = "request-offered"
+    REQUEST_NEEDS_INFO = "request-needs-info"
+    REQUEST_UNMATCHED = "request-unmatched"
     # inbound/relay.py, services/ratelimit.py, inbound/feedback.py
-    "relayed",
-    "rate-limited",
-    "closed-address",
-    "refused-stranger",
-    "refused-unknown-token",
-    "feedback-recorded",
-    "feedback-unclear",
+    RELAYED = "relayed"
+    RATE_LIMITED = "rate-limited"
+    CLOSED_ADDRESS = "closed-address"
+    REFUSED_STRANGER = "refused-stranger"
+    REFUSED_UNKNOWN_TOKEN = "refused-unknown-token"
+    FEEDBACK_RECORDED = "feedback-recorded"
+    FEEDBACK_UNCLEAR = "feedback-unclear"
     # inbound/sender_check.py: a party's or an ambassador's mail whose sender is not authenticated
-    "unauthenticated",
+    UNAUTHENTICATED = "unauthenticated"
     # inbound/ambassador_mail.py: commands by mail
-    "ambassador-pause",
-    "ambassador-absent",
-    "ambassador-absent-invalid",
-    "ambassador-resume",
-    "ambassador-profile",
-    "ambassador-stop",
-    "ambassador-help",
-    "command-refused",
+    AMBASSADOR_PAUSE = "ambassador-pause"
+    AMBASSADOR_ABSENT = "ambassador-absent"
+    AMBASSADOR_ABSENT_INVALID = "ambassador-absent-invalid"
+    AMBASSADOR_RESUME = "ambassador-resume"
+    AMBASSADOR_PROFILE = "ambassador-profile"
+    AMBASSADOR_STOP = "ambassador-stop"
+    AMBASSADOR_HELP = "ambassador-help"
+    COMMAND_REFUSED = "command-refused"
     # services/ending.py: a person's STOP
-    "person-stop",
+    PERSON_STOP = "person-stop"
     # confirm.py, confirm_reply.py: a command from unauthenticated mail and its confirmation
-    "confirmation-asked",
-    "confirmation-repeated",
-    "confirmation-expired",
-)
+    CONFIRMATION_ASKED = "confirmation-asked"
+    CONFIRMATION_REPEATED = "confirmation-repeated"
+    CONFIRMATION_EXPIRED = "confirmation-expired"
+
+
+OUTCOMES: tuple[str, ...] = tuple(o.value for o in Outcome)
+
+
+class OutboxStatus(StrEnum):
+    """Where one outbox row (store/models.py OutboundMail) stands; stored, printed by
+    `mailflow message show` and the digest: never rename one (transport/send.py)."""
+
+    QUEUED = "queued"  # waiting for its next attempt (store/outbox.py)
+    SENDING = "sending"  # claimed by a sender, not yet handed to SMTP
+    HANDED = "handed"  # given to the SMTP server, its answer not yet recorded
+    SENT = "sent"  # the server accepted it
+    UNCONFIRMED = "unconfirmed"  # handed to SMTP, the server's 250 never recorded
+    FAILED = "failed"  # given up, or cancelled (request ended, data erased)
+    BOUNCED = "bounced"  # a bounce came back for it (inbound/bounces.py)
 
 
 def known_outcomes(recorded: Iterable[str | None] = ()) -> tuple[str, ...]:

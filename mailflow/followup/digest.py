@@ -34,6 +34,7 @@ from mailflow.core.classify import BOUNCE
 from mailflow.core.dsn import DELIVERED, PERMANENT, TRANSIENT, judge, parse_dsn
 from mailflow.core.followup_policy import FollowupPolicy
 from mailflow.core.lifecycle import OPEN_STATES, TRANSITIONS, UNMATCHED
+from mailflow.core.outcomes import OutboxStatus, Outcome
 from mailflow.core.readable import subject_of
 from mailflow.core.textnorm import fold
 from mailflow.followup.digest_outbox import UNCONFIRMED, OutboxIssue, collect_outbox_issues
@@ -68,7 +69,7 @@ class Escalation:
 
 # Every outcome inbound/bounces.py gives a delivery report (a DSN matched to one of our mails, one
 # that matches none, a mail-system notice naming nothing of ours).
-BOUNCE_OUTCOMES = (BOUNCE, "bounce-recorded", "bounce-unmatched")
+BOUNCE_OUTCOMES = (BOUNCE, Outcome.BOUNCE_RECORDED, Outcome.BOUNCE_UNMATCHED)
 
 
 @dataclass(frozen=True)
@@ -235,7 +236,7 @@ def last_digest_until(now: datetime) -> datetime | None:
         OutboundMail.select(OutboundMail.created_at)
         .where(
             (OutboundMail.purpose == DIGEST)
-            & (OutboundMail.status == "sent")
+            & (OutboundMail.status == OutboxStatus.SENT)
             & (OutboundMail.created_at < now)
         )
         .order_by(OutboundMail.created_at.desc())

@@ -13,12 +13,13 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
+from mailflow.core.outcomes import OutboxStatus
 from mailflow.store.models import Event, OutboundMail
 from mailflow.transport.send_recovery import UNCONFIRMED
 
 UNCONFIRMED_EVENT = "send-unconfirmed"
 FAILED_EVENT = "send-failed"
-FAILED = "failed"
+FAILED = OutboxStatus.FAILED
 _STATUS_OF = {UNCONFIRMED_EVENT: UNCONFIRMED, FAILED_EVENT: FAILED}
 
 

@@ -45,6 +45,7 @@ from mailflow.core.absence import (
     load_date_rules,
 )
 from mailflow.core.addresses import message_id_of, sender
+from mailflow.core.outcomes import Outcome
 from mailflow.core.readable import readable_text, subject_of
 from mailflow.core.textnorm import fold, words
 from mailflow.errors import RulesError
@@ -59,7 +60,7 @@ from mailflow.store.record import log_event
 
 PAUSE, ABSENT, RESUME, PROFILE, STOP = "pause", "absent", "resume", "profile", "stop"
 COMMANDS = (PAUSE, ABSENT, RESUME, PROFILE, STOP)
-REFUSED = "command-refused"
+REFUSED = Outcome.COMMAND_REFUSED
 KIND_LABELS = {"metier": "métier", "formation": "formation", "vae": "VAE"}
 STOP_CAUSE = "ambassador left the network (STOP)"
 
@@ -307,7 +308,7 @@ def _pause(asked: Asked) -> str:
     already = asked.ambassador.paused
     _save(asked.ambassador, paused=True)
     cause = "already paused" if already else "paused by mail (PAUSE)"
-    return _answer(asked, "ambassador_pause", "ambassador-pause", cause, already=already)
+    return _answer(asked, "ambassador_pause", Outcome.AMBASSADOR_PAUSE, cause, already=already)
 
 
 def _absent(asked: Asked) -> str:
@@ -319,7 +320,7 @@ def _absent(asked: Asked) -> str:
         problem = "unparsed" if back is None else "past"
         cause = f"ABSENT not applied ({problem} date): {argument!r}"
         data = {"problem": problem, "today": french_date(today, asked.rules.dates)}
-        return _answer(asked, "ambassador_absent", "ambassador-absent-invalid", cause, **data)
+        return _answer(asked, "ambassador_absent", Outcome.AMBASSADOR_ABSENT_INVALID, cause, **data)
     _save(asked.ambassador, absent_until=available_from(back, zone))
     last = back - ONE_DAY
     cause = f"absent by mail until {last.isoformat()} inclusive (ABSENT)"
@@ -329,23 +330,25 @@ def _absent(asked: Asked) -> str:
         "back_on": french_date(back, asked.rules.dates),
         "paused": asked.ambassador.paused,
     }
-    return _answer(asked, "ambassador_absent", "ambassador-absent", cause, **data)
+    return _answer(asked, "ambassador_absent", Outcome.AMBASSADOR_ABSENT, cause, **data)
 
 
 def _resume(asked: Asked) -> str:
     a = asked.ambassador
     if not a.active and a.left_at is None:
         cause = "REPRISE not applied: deactivated in the directory by the coordinator"
-        return _answer(asked, "ambassador_resume", "ambassador-resume", cause, state="blocked")
+        return _answer(
+            asked, "ambassador_resume", Outcome.AMBASSADOR_RESUME, cause, state="blocked"
+        )
     state = "rejoined" if not a.active else _status(a)
     _save(a, active=True, left_at=None, paused=False, absent_until=None)
     cause = f"available again by mail (REPRISE; was {state})"
-    return _answer(asked, "ambassador_resume", "ambassador-resume", cause, state=state)
+    return _answer(asked, "ambassador_resume", Outcome.AMBASSADOR_RESUME, cause, state=state)
 
 
 def _profile(asked: Asked) -> str:
     data = {"profile": profile_view(asked.ctx, asked.ambassador, asked.rules.dates)}
-    return _answer(asked, "ambassador_profile", "ambassador-profile", "profile sent", **data)
+    return _answer(asked, "ambassador_profile", Outcome.AMBASSADOR_PROFILE, "profile sent", **data)
 
 
 def _stop(asked: Asked) -> str:
@@ -356,7 +359,7 @@ def _stop(asked: Asked) -> str:
     return _answer(
         asked,
         "ambassador_stop",
-        "ambassador-stop",
+        Outcome.AMBASSADOR_STOP,
         cause,
         handed_over=done[followup.HANDED_OVER],
         escalated=done[followup.ESCALATED],
@@ -368,7 +371,7 @@ def _help(asked: Asked) -> str:
     left = french_date(a.left_at.date(), asked.rules.dates) if a.left_at else None
     cause = "no command recognised: help sent" if a.active else "former ambassador: help sent"
     data = {"former": not a.active, "left_on": left, "can_rejoin": a.left_at is not None}
-    return _answer(asked, "ambassador_help", "ambassador-help", cause, **data)
+    return _answer(asked, "ambassador_help", Outcome.AMBASSADOR_HELP, cause, **data)
 
 
 _ACTIONS = {PAUSE: _pause, ABSENT: _absent, RESUME: _resume, PROFILE: _profile, STOP: _stop}

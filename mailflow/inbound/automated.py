@@ -30,13 +30,14 @@ from mailflow.context import Context
 from mailflow.core.absence import autoreply_return, load_date_rules
 from mailflow.core.addresses import TOKEN_HEADERS, header_addresses, sender
 from mailflow.core.classify import AUTO_REPLY, Classification
+from mailflow.core.outcomes import Outcome
 from mailflow.core.readable import readable_text, subject_of
 from mailflow.inbound.relay import find_conversation
 from mailflow.store.models import Conversation, InboundMessage, OutboundMail
 from mailflow.store.record import log_event
 from mailflow.store.verp import looks_like_verp, parse_verp
 
-TO_RETURN_PATH = "to-return-path"
+TO_RETURN_PATH = Outcome.TO_RETURN_PATH
 SPAM_EVENT, AUTO_REPLY_EVENT = "spam", "auto-reply"
 
 

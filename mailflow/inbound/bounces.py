@@ -26,6 +26,7 @@ from mailflow.core.dsn import (
     judge,
     parse_dsn,
 )
+from mailflow.core.outcomes import OutboxStatus, Outcome
 from mailflow.services.handover import UNREACHABLE, open_conversations
 from mailflow.services.notices import notify_coordinator
 from mailflow.services.reassign import describe_handover, hand_over_all
@@ -34,8 +35,8 @@ from mailflow.store.models import Ambassador, InboundMessage, OutboundMail
 from mailflow.store.record import log_event
 from mailflow.store.verp import looks_like_verp, parse_verp
 
-BOUNCE_RECORDED = "bounce-recorded"
-BOUNCE_UNMATCHED = "bounce-unmatched"
+BOUNCE_RECORDED = Outcome.BOUNCE_RECORDED
+BOUNCE_UNMATCHED = Outcome.BOUNCE_UNMATCHED
 REASSIGN_CAUSE = "ambassador address bounced"
 _RETURN_PATH_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "To")
 
@@ -119,7 +120,7 @@ def find_outbound(
 def _mark_bounced(
     outbound: OutboundMail, verdict: Verdict, inbound: InboundMessage, cause: str
 ) -> None:
-    outbound.status, outbound.bounced_at = "bounced", stamp()
+    outbound.status, outbound.bounced_at = OutboxStatus.BOUNCED, stamp()
     outbound.bounce_status = (verdict.status or "5.0.0")[:16]
     outbound.save()
     why = f" - {verdict.diagnostic}" if verdict.diagnostic else ""

@@ -22,6 +22,7 @@ from pathlib import Path
 from mailflow.clock import stamp
 from mailflow.context import Context
 from mailflow.core.addresses import message_id_of, new_token
+from mailflow.core.outcomes import Outcome
 from mailflow.errors import RulesError
 from mailflow.inbound.sender_check import authenticated
 from mailflow.services.notices import send_auto
@@ -30,7 +31,7 @@ from mailflow.store.record import log_event
 
 PENDING, CONFIRMED, EXPIRED = "pending", "confirmed", "expired"
 AMBASSADOR, PERSON_STOP, FEEDBACK = "ambassador", "person-stop", "feedback"
-CONFIRMATION_ASKED = "confirmation-asked"
+CONFIRMATION_ASKED = Outcome.CONFIRMATION_ASKED
 EVENT = "confirmation"
 RULES_FILE = "confirmation.toml"
 

@@ -14,6 +14,7 @@ from email.parser import BytesParser
 from mailflow.clock import stamp
 from mailflow.context import Context
 from mailflow.core.addresses import message_id_of
+from mailflow.core.outcomes import Outcome
 from mailflow.inbound.ambassador_mail import find_ambassador, handle_ambassador_mail
 from mailflow.inbound.confirm import (
     AMBASSADOR,
@@ -30,8 +31,8 @@ from mailflow.services.notices import reply
 from mailflow.store.models import InboundMessage, PendingCommand, Request
 from mailflow.store.record import log_event
 
-CONFIRMATION_REPEATED = "confirmation-repeated"
-CONFIRMATION_EXPIRED = "confirmation-expired"
+CONFIRMATION_REPEATED = Outcome.CONFIRMATION_REPEATED
+CONFIRMATION_EXPIRED = Outcome.CONFIRMATION_EXPIRED
 
 
 def handle_confirmation(

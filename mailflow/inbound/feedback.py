@@ -23,6 +23,7 @@ from mailflow.clock import stamp
 from mailflow.context import Context
 from mailflow.core import lifecycle as lc
 from mailflow.core.addresses import message_id_of
+from mailflow.core.outcomes import Outcome
 from mailflow.core.readable import readable_text
 from mailflow.core.textnorm import fold, words
 from mailflow.errors import RulesError
@@ -32,8 +33,8 @@ from mailflow.services.notices import reply
 from mailflow.store.models import InboundMessage, Request
 from mailflow.store.record import log_event
 
-FEEDBACK_RECORDED = "feedback-recorded"
-FEEDBACK_UNCLEAR = "feedback-unclear"
+FEEDBACK_RECORDED = Outcome.FEEDBACK_RECORDED
+FEEDBACK_UNCLEAR = Outcome.FEEDBACK_UNCLEAR
 RULES_FILE = "feedback.toml"
 LONE_MAX = 64  # tokens: a longer line holds no score "alone on its line"
 _TOKEN = re.compile(r"\d+(?:[.,:h]\d+)*|[a-z]+|/")

@@ -18,6 +18,7 @@ from mailflow.config import LimitsConfig, RelayConfig
 from mailflow.context import Context
 from mailflow.core.addresses import header_addresses, message_id_of
 from mailflow.core.mime_depth import deeper_than
+from mailflow.core.outcomes import Outcome
 from mailflow.masking.rich_text import (
     MARKUP_TYPES,
     REMOVED_HEADER,
@@ -30,8 +31,8 @@ from mailflow.services.notices import reply
 from mailflow.store.models import Conversation, InboundMessage
 from mailflow.store.record import log_event
 
-TOO_LARGE = "too-large"
-TOO_DEEP = "too-deep"
+TOO_LARGE = Outcome.TOO_LARGE
+TOO_DEEP = Outcome.TOO_DEEP
 MB = 1024 * 1024
 EXECUTABLE_EXTENSIONS = frozenset(
     {"exe", "bat", "cmd", "com", "scr", "js", "jse", "vbs", "vbe", "msi", "msp", "jar", "ps1"}

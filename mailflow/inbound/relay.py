@@ -8,6 +8,7 @@ from mailflow.clock import stamp
 from mailflow.context import Context
 from mailflow.core import lifecycle as lc
 from mailflow.core.addresses import header_text, message_id_of, message_ids
+from mailflow.core.outcomes import Outcome
 from mailflow.inbound.confirm import find_pending, role_of
 from mailflow.inbound.confirm_reply import handle_confirmation
 from mailflow.inbound.feedback import handle_feedback
@@ -33,11 +34,11 @@ from mailflow.store.record import log_event, move_request
 from mailflow.transport.ingest import content_key
 from mailflow.understand.first_names import first_name_or_none
 
-RELAYED = "relayed"
-REFUSED_STRANGER = "refused-stranger"
-REFUSED_UNKNOWN = "refused-unknown-token"
-CLOSED_NOTICE = "closed-address"
-DUPLICATE = "duplicate"  # every conversation it was addressed to had it from another copy
+RELAYED = Outcome.RELAYED
+REFUSED_STRANGER = Outcome.REFUSED_STRANGER
+REFUSED_UNKNOWN = Outcome.REFUSED_UNKNOWN_TOKEN
+CLOSED_NOTICE = Outcome.CLOSED_ADDRESS
+DUPLICATE = Outcome.DUPLICATE  # every conversation it was addressed to had it from another copy
 AMBASSADOR, PERSON = "ambassador", "person"
 
 

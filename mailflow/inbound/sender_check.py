@@ -41,11 +41,12 @@ from mailflow.config import Config
 from mailflow.context import Context
 from mailflow.core.addresses import header_text
 from mailflow.core.authresults import AUTHENTICATED, FAILED, Verdict, aligned, from_domain, verdict
+from mailflow.core.outcomes import Outcome
 from mailflow.services.notices import notify_coordinator
 from mailflow.store.models import Conversation, Event, InboundMessage, Request
 from mailflow.store.record import log_event
 
-UNAUTHENTICATED = "unauthenticated"
+UNAUTHENTICATED = Outcome.UNAUTHENTICATED
 QUARANTINE, REFUSE = "quarantine", "refuse"
 RELEASED = "quarantine-retry"  # admin/quarantine.py's event when the coordinator lets it through
 ALIGNED = "aligned"  # no provider verdict, but the envelope matches the From domain

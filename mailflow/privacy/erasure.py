@@ -35,6 +35,7 @@ from peewee import (
 from mailflow.clock import stamp
 from mailflow.core import lifecycle as lc
 from mailflow.core.mime_depth import SAFE_DEPTH, deeper_than
+from mailflow.core.outcomes import OutboxStatus
 from mailflow.errors import MailflowError
 from mailflow.masking.address_scrub import ERASED, address_pattern, is_placeholder
 from mailflow.privacy.log import (
@@ -122,12 +123,12 @@ def blank(query: Any, *, cancel_queued: bool = False) -> int:
     count = 0
     for m in query:
         held = len(m.raw or b"") > 0 or bool(m.subject)
-        cancel = cancel_queued and m.status == "queued"
+        cancel = cancel_queued and m.status == OutboxStatus.QUEUED
         if not held and not cancel:
             continue
         m.raw, m.subject = b"", ""
         if cancel:
-            m.status, m.last_error = "failed", "cancelled: personal data erased"
+            m.status, m.last_error = OutboxStatus.FAILED, "cancelled: personal data erased"
         m.save()
         if held:
             count += 1

@@ -15,6 +15,7 @@ from mailflow.clock import stamp
 from mailflow.context import Context
 from mailflow.core import lifecycle as lc
 from mailflow.core.addresses import message_id_of
+from mailflow.core.outcomes import OutboxStatus, Outcome
 from mailflow.inbound.ambassador_mail import STOP, command_of, load_command_rules
 from mailflow.inbound.confirm import PERSON_STOP as PERSON_STOP_KIND
 from mailflow.inbound.confirm import ask_confirmation, needs_confirmation
@@ -24,7 +25,7 @@ from mailflow.services.views import ambassador_view, request_view
 from mailflow.store.models import InboundMessage, MessageIdMap, OutboundMail, Person, Request
 from mailflow.store.record import log_event, move_request
 
-PERSON_STOP = "person-stop"
+PERSON_STOP = Outcome.PERSON_STOP
 STOP_CAUSE = "the person wrote STOP"
 LIVE = (lc.OFFERED, lc.ANSWERED, lc.IN_CONVERSATION)  # an ambassador may be writing to them
 
@@ -69,11 +70,13 @@ def end_request(
             )
             told.append(conv.ambassador.first_name)
     cancelled = (
-        OutboundMail.update(status="failed", last_error=f"cancelled: request {state} ({cause})")
+        OutboundMail.update(
+            status=OutboxStatus.FAILED, last_error=f"cancelled: request {state} ({cause})"
+        )
         .where(
             (OutboundMail.request == request)
             & (OutboundMail.recipient_role == "person")
-            & (OutboundMail.status == "queued")
+            & (OutboundMail.status == OutboxStatus.QUEUED)
         )
         .execute()
     )

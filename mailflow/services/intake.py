@@ -12,6 +12,7 @@ from mailflow.context import Context
 from mailflow.core import lifecycle as lc
 from mailflow.core.addresses import message_id_of, new_token
 from mailflow.core.minors import likely_under_15
+from mailflow.core.outcomes import Outcome
 from mailflow.core.readable import readable_text, subject_of
 from mailflow.core.route import Candidate, Choice, Want, choose
 from mailflow.core.values import ParsedRequest
@@ -34,9 +35,9 @@ from mailflow.store.record import log_event, move_request
 from mailflow.understand.first_names import first_name_or_none
 from mailflow.understand.mail import understand
 
-OFFERED = "request-offered"
-NEEDS_INFO = "request-needs-info"
-UNMATCHED = "request-unmatched"
+OFFERED = Outcome.REQUEST_OFFERED
+NEEDS_INFO = Outcome.REQUEST_NEEDS_INFO
+UNMATCHED = Outcome.REQUEST_UNMATCHED
 MAX_IDS = 5000  # ids read by id (best_choice); SQLite allows 32,766 parameters
 
 

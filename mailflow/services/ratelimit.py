@@ -18,10 +18,11 @@ from peewee import fn
 from mailflow.clock import stamp
 from mailflow.config import LimitsConfig
 from mailflow.context import Context
+from mailflow.core.outcomes import Outcome
 from mailflow.store.models import Conversation, InboundMessage, OutboundMail
 from mailflow.store.record import log_event
 
-RATE_LIMITED = "rate-limited"
+RATE_LIMITED = Outcome.RATE_LIMITED
 # How the event of a stranger left unanswered by the daily cap begins (inbound/relay.py writes it,
 # the digest counts it).
 STRANGER_CAP_REACHED = "stranger_refused not sent"

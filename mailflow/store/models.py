@@ -15,6 +15,7 @@ from peewee import (
     PostgresqlDatabase,
 )
 
+from mailflow.core.outcomes import OutboxStatus
 from mailflow.store.fields import CharField, TextField
 
 database = DatabaseProxy()
@@ -178,7 +179,7 @@ class OutboundMail(BaseModel):
     # queued -> sending -> handed (final "." about to go) -> sent | failed | unconfirmed (the
     # 250 never recorded: may or may not have arrived); bounced after a DSN (see send.py for
     # what each state guarantees after a crash)
-    status = CharField(max_length=16, default="queued", index=True)
+    status = CharField(max_length=16, default=OutboxStatus.QUEUED.value, index=True)
     attempts = IntegerField(default=0)
     next_attempt_at = DateTimeField()
     last_error = TextField(null=True)

@@ -34,6 +34,7 @@ from peewee import IntegrityError
 from mailflow.clock import stamp
 from mailflow.config import MailboxConfig
 from mailflow.core.addresses import addressed_to, delivered_tokens
+from mailflow.core.outcomes import Outcome
 from mailflow.crashpoints import crash_point
 from mailflow.store.leases import for_update, lock_message_id, write_transaction
 from mailflow.store.models import InboundMessage, MailboxState, database
@@ -170,7 +171,7 @@ def _create(
             size=len(raw),
             received_at=stamp(),
             status="processed" if duplicate else "stored",
-            outcome="duplicate" if duplicate else None,
+            outcome=Outcome.DUPLICATE if duplicate else None,
             reason="same Message-ID, sender and body as a message already stored"
             if duplicate
             else None,

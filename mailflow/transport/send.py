@@ -68,6 +68,7 @@ import aiosmtplib
 
 from mailflow.clock import stamp
 from mailflow.config import SmtpConfig
+from mailflow.core.outcomes import OutboxStatus
 from mailflow.crashpoints import crash_point
 from mailflow.store.models import OutboundMail, database
 from mailflow.store.record import log_event
@@ -96,7 +97,7 @@ def _due() -> list[tuple[int, str]]:
     due: list[tuple[int, str]] = []
     query = (
         OutboundMail.select(OutboundMail.id, OutboundMail.recipient, OutboundMail.next_attempt_at)
-        .where(OutboundMail.status == "queued")
+        .where(OutboundMail.status == OutboxStatus.QUEUED)
         .order_by(OutboundMail.id)
     )
     for row in query:
@@ -123,11 +124,11 @@ def _claim(row_id: int) -> OutboundMail | None:
     with database.atomic():
         taken = (
             OutboundMail.update(
-                status="sending",
+                status=OutboxStatus.SENDING,
                 attempts=OutboundMail.attempts + 1,
                 next_attempt_at=stamp(),
             )
-            .where((OutboundMail.id == row_id) & (OutboundMail.status == "queued"))
+            .where((OutboundMail.id == row_id) & (OutboundMail.status == OutboxStatus.QUEUED))
             .execute()
         )
     return OutboundMail.get_by_id(row_id) if taken else None
@@ -189,7 +190,7 @@ async def _send_one(client: aiosmtplib.SMTP, cfg: SmtpConfig, row: OutboundMail)
     return _sent(row, None, "sent")
 
 
-def _sent(row: OutboundMail, error: str | None, kind: str, status: str = "sent") -> str:
+def _sent(row: OutboundMail, error: str | None, kind: str, status: str = OutboxStatus.SENT) -> str:
     with database.atomic():  # first thing after the reply
         row.status, row.sent_at, row.last_error = status, stamp(), error
         row.save()
@@ -208,7 +209,7 @@ def _defer(row: OutboundMail, cfg: SmtpConfig, why: str) -> str:
     if row.attempts >= cfg.max_attempts:
         return _fail(row, f"gave up after {row.attempts} attempts: {why}")
     delay = backoff(row.attempts)
-    row.status, row.last_error = "queued", why
+    row.status, row.last_error = OutboxStatus.QUEUED, why
     row.next_attempt_at = stamp() + timedelta(seconds=delay)
     row.save()
     log.warning("mail %s deferred (%s), next try in %ss", row.id, why, delay)
@@ -217,7 +218,7 @@ def _defer(row: OutboundMail, cfg: SmtpConfig, why: str) -> str:
 
 def _fail(row: OutboundMail, why: str) -> str:
     with database.atomic():
-        row.status, row.last_error = "failed", why
+        row.status, row.last_error = OutboxStatus.FAILED, why
         row.save()
         log_event(
             "send-failed",

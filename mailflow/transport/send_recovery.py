@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 
 from mailflow.clock import stamp
+from mailflow.core.outcomes import OutboxStatus
 from mailflow.store.models import OutboundMail, database
 from mailflow.store.record import log_event
 
 log = logging.getLogger(f"{__package__}.send")  # its lines keep the name they had in send.py
-UNCONFIRMED = "unconfirmed"  # handed to SMTP, the server's 250 never recorded
+UNCONFIRMED = OutboxStatus.UNCONFIRMED  # handed to SMTP, the server's 250 never recorded
 
 
 def recover() -> tuple[int, int]:
@@ -22,11 +23,13 @@ def recover() -> tuple[int, int]:
     again but marked `unconfirmed` (see send.py's docstring); each is logged. Returns
     (requeued, unconfirmed)."""
     requeued = unconfirmed = 0
-    left = OutboundMail.select().where(OutboundMail.status.in_(["sending", "handed"]))
+    left = OutboundMail.select().where(
+        OutboundMail.status.in_([OutboxStatus.SENDING, OutboxStatus.HANDED])
+    )
     for row in left.order_by(OutboundMail.id):  # logged in the same order on every backend
         since = f"{row.next_attempt_at:%Y-%m-%d %H:%M:%S}"
-        if row.status == "sending":
-            row.status = "queued"
+        if row.status == OutboxStatus.SENDING:
+            row.status = OutboxStatus.QUEUED
             kind = "send-recovered"
             why = f"found 'sending' since {since} after a crash, before DATA ended: queued again"
             requeued += 1

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import aiosmtplib
 from peewee import PostgresqlDatabase, SqliteDatabase
 
+from mailflow.core.outcomes import OutboxStatus
 from mailflow.crashpoints import crash_point
 from mailflow.store.models import OutboundMail, database
 
@@ -88,14 +89,16 @@ def _mark_handed(row_id: int) -> None:
     if isinstance(db, SqliteDatabase):
         db.execute_sql("PRAGMA synchronous = NORMAL")  # WAL: commit without fsync
         try:
-            OutboundMail.update(status="handed").where(OutboundMail.id == row_id).execute()
+            OutboundMail.update(status=OutboxStatus.HANDED).where(
+                OutboundMail.id == row_id
+            ).execute()
         finally:
             db.execute_sql("PRAGMA synchronous = FULL")
         return
     with database.atomic():
         if isinstance(db, PostgresqlDatabase):
             db.execute_sql("SET LOCAL synchronous_commit = off")
-        OutboundMail.update(status="handed").where(OutboundMail.id == row_id).execute()
+        OutboundMail.update(status=OutboxStatus.HANDED).where(OutboundMail.id == row_id).execute()
 
 
 async def _written(client: aiosmtplib.SMTP, timeout: float) -> None:
