@@ -33,9 +33,8 @@ from mailflow.services.notices import reply
 from mailflow.services.ratelimit import RATE_LIMITED, relayed_last_hour
 from mailflow.store.leases import lock_scope, write_transaction
 from mailflow.store.models import Conversation, Event, InboundMessage
-from mailflow.store.record import log_event
+from mailflow.store.record import log_event, released_after
 
-RELEASED = "quarantine-retry"  # admin/quarantine.py's event when the coordinator lets it through
 CALM_RELEASE = "rate-limit-release"  # this module's event when it lets one through by itself
 CALM_AFTER = timedelta(hours=1)  # no message held in the conversation for this long
 RELEASE_EVERY = timedelta(days=1)  # a conversation held again after a release waits this long
@@ -43,18 +42,7 @@ RELEASE_EVERY = timedelta(days=1)  # a conversation held again after a release w
 
 def released_by_coordinator(inbound: InboundMessage) -> bool:
     """The coordinator retried it from quarantine after the cap had held it."""
-    last = (
-        Event.select(fn.MAX(Event.id))
-        .where((Event.inbound == inbound.id) & (Event.kind == RATE_LIMITED))
-        .scalar()
-    )
-    if last is None:
-        return False
-    return (
-        Event.select()
-        .where((Event.inbound == inbound.id) & (Event.kind == RELEASED) & (Event.id > last))
-        .exists()
-    )
+    return released_after(inbound, RATE_LIMITED)
 
 
 def hold(

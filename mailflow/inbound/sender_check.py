@@ -44,11 +44,10 @@ from mailflow.core.authresults import AUTHENTICATED, FAILED, Verdict, aligned, f
 from mailflow.core.outcomes import Outcome
 from mailflow.services.notices import notify_coordinator
 from mailflow.store.models import Conversation, Event, InboundMessage, Request
-from mailflow.store.record import log_event
+from mailflow.store.record import RELEASED, log_event, released_after
 
 UNAUTHENTICATED = Outcome.UNAUTHENTICATED
 QUARANTINE, REFUSE = "quarantine", "refuse"
-RELEASED = "quarantine-retry"  # admin/quarantine.py's event when the coordinator lets it through
 ALIGNED = "aligned"  # no provider verdict, but the envelope matches the From domain
 
 
@@ -181,18 +180,7 @@ def check_sender(
 
 def _released(inbound: InboundMessage) -> bool:
     """The coordinator retried it from quarantine after an earlier failed check."""
-    last = (
-        Event.select(fn.MAX(Event.id))
-        .where((Event.inbound == inbound.id) & (Event.kind == UNAUTHENTICATED))
-        .scalar()
-    )
-    if last is None:
-        return False
-    return (
-        Event.select()
-        .where((Event.inbound == inbound.id) & (Event.kind == RELEASED) & (Event.id > last))
-        .exists()
-    )
+    return released_after(inbound, UNAUTHENTICATED)
 
 
 def _tell_coordinator(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from peewee import fn
+
 from mailflow.clock import stamp
 from mailflow.core.lifecycle import check_transition
 from mailflow.store.models import Conversation, Event, InboundMessage, OutboundMail, Request
@@ -43,3 +45,23 @@ def move_request(
     request.updated_at = stamp()
     request.save()
     log_event("state", cause, request=request, inbound=inbound, old_state=old, new_state=new_state)
+
+
+RELEASED = "quarantine-retry"  # admin/quarantine.py's event when the coordinator lets it through
+
+
+def released_after(inbound: InboundMessage, held_kind: str) -> bool:
+    """Whether the coordinator retried this message from quarantine after its last event of
+    `held_kind` (the check or cap that held it): the retry vouches for it, once."""
+    last = (
+        Event.select(fn.MAX(Event.id))
+        .where((Event.inbound == inbound.id) & (Event.kind == held_kind))
+        .scalar()
+    )
+    if last is None:
+        return False
+    return (
+        Event.select()
+        .where((Event.inbound == inbound.id) & (Event.kind == RELEASED) & (Event.id > last))
+        .exists()
+    )
