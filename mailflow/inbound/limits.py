@@ -91,7 +91,7 @@ def heavy_reason(msg: EmailMessage, limits: LimitsConfig) -> str | None:
     """The quarantine reason for a message that would cost too much memory to relay or read:
     more MIME parts than `max_parts` (parse stopped there, see pipeline.parse), or more
     text to scrub than `max_text_bytes` (scrubbing holds about ten times the text; see the
-    README's limits). None when it fits (0 = no cap)."""
+    limits in docs/security.md). None when it fits (0 = no cap)."""
     if any(isinstance(defect, TooManyParts) for defect in msg.defects):
         return f"too large: more than {limits.max_parts} MIME parts"
     cap = limits.max_text_bytes
