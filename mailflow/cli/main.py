@@ -36,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        # the offset says which clock a line is on (a server often runs on UTC)
+        datefmt="%Y-%m-%d %H:%M:%S%z",
         stream=sys.stderr,
     )
     try:
