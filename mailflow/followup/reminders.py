@@ -1,7 +1,7 @@
 """Chasing a silent party: the ambassador reminded, then the request reassigned; the person nudged.
 
 Each function decides from the conversation and `now` alone whether anything is due, and
-does it with its mail (idempotency key), in the transaction `followup._step` opened.
+does it with its mail (idempotency key), in the transaction `followup.run.step` opened.
 """
 
 from __future__ import annotations
