@@ -2,9 +2,11 @@
 
 Several daemons may share one mailbox and one database (store/leases.py): each message is
 processed by one of them, once; the outbox by one sender at a time (transport/send.py); the
-scheduler's work (follow-ups, digest, retention) by the one holding the scheduler lock,
-which another takes over within a tick when its holder dies. `run --once` respects that
-lock too: while a daemon holds it, it skips the follow-ups and says so.
+scheduler's work (`run_followups`: confirmations expired, follow-ups, held mail released,
+digest, retention; the daemon is above the middle packages it calls in turn) by the one
+holding the scheduler lock, which another takes over within a tick when its holder dies.
+`run --once` respects that lock too: while a daemon holds it, it skips the follow-ups and
+says so.
 """
 
 from __future__ import annotations

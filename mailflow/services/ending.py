@@ -20,13 +20,13 @@ from mailflow.core.commands import STOP, command_of, load_command_rules
 from mailflow.core.outcomes import OutboxStatus, Outcome
 from mailflow.services.confirm import PERSON_STOP as PERSON_STOP_KIND
 from mailflow.services.confirm import ask_confirmation, needs_confirmation
+from mailflow.services.conversation_mail import AMBASSADOR, mail_to_side
 from mailflow.services.handover import PERSON_STOPPED, close_conversation, open_conversations
 from mailflow.services.notices import send_auto
 from mailflow.services.views import ambassador_view, request_view
 from mailflow.store.models import (
     Conversation,
     InboundMessage,
-    MessageIdMap,
     OutboundMail,
     Person,
     Request,
@@ -56,25 +56,20 @@ def end_request(
     for conv in open_conversations(request=request):
         close_conversation(conv, reason, cause, inbound)
         if live and tell_ambassador:
-            intro = MessageIdMap.get_or_none(MessageIdMap.conversation == conv)
-            view = request_view(request, ctx.ref)
-            send_auto(
+            mail_to_side(
                 ctx,
+                conv,
+                AMBASSADOR,
                 "exchange_ended_ambassador",
                 key=f"exchange-ended:{conv.id}",
-                to=conv.ambassador.email,
-                role="ambassador",
                 data={
-                    "request": view,
+                    "request": request_view(request, ctx.ref),
                     "ambassador": ambassador_view(conv.ambassador),
                     "why": reason,
                     "answered": conv.ambassador_answered_at is not None,
                 },
-                from_display=f"{view['who']} via {ctx.cfg.relay.display_name}",
-                from_token=conv.ambassador_token,
-                in_reply_to=intro.relayed_id if intro else None,
+                in_thread=True,
                 request=request,
-                conversation=conv,
                 inbound=inbound,
             )
             told.append(conv.ambassador.first_name)
