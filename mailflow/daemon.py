@@ -2,9 +2,11 @@
 
 Several daemons may share one mailbox and one database (store/leases.py): each message is
 processed by one of them, once; the outbox by one sender at a time (transport/send.py); the
-scheduler's work (follow-ups, digest, retention) by the one holding the scheduler lock,
-which another takes over within a tick when its holder dies. `run --once` respects that
-lock too: while a daemon holds it, it skips the follow-ups and says so.
+scheduler's work (`run_followups`: confirmations expired, follow-ups, held mail released,
+digest, retention; the daemon is above the middle packages it calls in turn) by the one
+holding the scheduler lock, which another takes over within a tick when its holder dies.
+`run --once` respects that lock too: while a daemon holds it, it skips the follow-ups and
+says so.
 """
 
 from __future__ import annotations
@@ -13,19 +15,25 @@ import logging
 import signal
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import schedule
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 
+from mailflow.clock import stamp
 from mailflow.context import Context
 from mailflow.core.followup_policy import load_policy
 from mailflow.errors import MailflowError
-from mailflow.followup.run import run_followups
-from mailflow.inbound.pipeline import process_pending
+from mailflow.followup.digest import daily_digest
+from mailflow.followup.run import followup_steps, step
+from mailflow.inbound.pipeline import process_pending, release_calm
+from mailflow.privacy.retention import anonymise_expired, compact_if_due, compact_now_or_later
+from mailflow.services.confirm import expire_pending
 from mailflow.services.notices import mailbox_login_refused
-from mailflow.store.leases import SchedulerLock, unclaimed_messages
+from mailflow.store.leases import SchedulerLock, unclaimed_messages, write_transaction
 from mailflow.store.models import database
 from mailflow.transport.ingest import LoginRefused, connect, fetch_new, tidy_server, unread
 from mailflow.transport.resilience import DATABASE_ERRORS, NETWORK_ERRORS, Backoff
@@ -46,6 +54,44 @@ UNREAD_EMPTY_TRIES = 10  # ... this many times in a row; then IDLE (and its orph
 # the next cycle is processed (both cores busy), and the first message of a burst of
 # thousands does not wait for the last one to be processed before its mail goes out.
 CYCLE_LIMIT = 100
+
+
+def run_followups(ctx: Context) -> Counter[str]:
+    """The scheduler's work at this instant (one process at a time: the scheduler lock);
+    returns what was done. The daemon is above the packages it draws on: commands nobody
+    confirmed in time expire (services/confirm.py), the follow-ups run (followup/run.py),
+    mail held by the hourly relay cap goes on once calm (inbound/rate_hold.py), then the
+    coordinator's digest and the retention (privacy/retention.py). Each part in its own
+    transactions: a failure is logged and retried at the next run."""
+    policy = load_policy(ctx.cfg.paths.rules)
+    now = stamp()
+    done: Counter[str] = Counter()
+    with write_transaction():  # commands nobody confirmed in time
+        expired = expire_pending(now)
+    if expired:
+        done["confirmation-expired"] += expired
+    followup_steps(ctx, policy, now, done)
+    _release_held(ctx, now, done)
+    if ctx.cfg.coordinator.digest:
+        step(done, lambda: daily_digest(ctx, policy, now))
+    step(done, lambda: "anonymised" if anonymise_expired(ctx, now) else "")
+    # After the step's commit: a VACUUM cannot run inside its transaction, and without it
+    # the erased values' old row versions would stay in the database's files.
+    if done["anonymised"]:
+        compact_now_or_later()
+    else:
+        compact_if_due()
+    return done
+
+
+def _release_held(ctx: Context, now: datetime, done: Counter[str]) -> None:
+    """Mail held by the hourly relay cap, passed on once its conversation is calm again
+    (inbound/rate_hold.py; each message in its own transaction)."""
+    try:
+        done.update(release_calm(ctx, now))
+    except Exception:  # the next run tries again; what was released stays stored
+        log.exception("release of held mail failed; it will be retried")
+        done["error"] += 1
 
 
 @dataclass

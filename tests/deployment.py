@@ -185,7 +185,7 @@ def trust(dep: Deployment) -> None:
 
 
 def confirm(dep: Deployment, user: str, now: str | None = None) -> None:
-    """`user` answers the confirmation mail mailflow sent them (inbound/confirm.py), from their own
+    """`user` answers the confirmation mail mailflow sent them (services/confirm.py), from their own
     mailbox, and the daemon runs: the pending command acts."""
     from email.utils import parseaddr
 

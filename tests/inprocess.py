@@ -35,7 +35,7 @@ def open_context(
 ) -> Context:
     """Open the database, load the rules and (by default) import the sample directory.
     `trusted`: `[mailbox] authserv_id` names TRUSTED, so mail_bytes' mail is authenticated
-    and commands act at once (without it they wait for a confirmation, inbound/confirm.py)."""
+    and commands act at once (without it they wait for a confirmation, services/confirm.py)."""
     cfg = load_config(write_config(folder, extra))
     if trusted:
         mailbox = dataclasses.replace(cfg.mailbox, authserv_id=(TRUSTED,))

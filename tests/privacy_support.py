@@ -77,7 +77,7 @@ def relay(ctx: Context, token: str) -> str:
 
 def confirmed(ctx: Context, raw: bytes) -> dict[str, int]:
     """A command from unauthenticated mail (no authserv_id here) waits; its sender then
-    answers the confirmation mail (inbound/confirm.py), which applies it: the outcome of that."""
+    answers the confirmation mail (services/confirm.py), which applies it: the outcome of that."""
     assert run(ctx, raw) == {"confirmation-asked": 1}
     pending = PendingCommand.select().order_by(PendingCommand.id.desc()).get()
     return run(ctx, mail(pending.address, relay(ctx, pending.token), "OUI", "Re: Pour confirmer"))

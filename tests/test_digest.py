@@ -576,7 +576,7 @@ def test_figures_as_the_pipeline_and_the_follow_ups_write_them(
     """Requests, an escalation and quarantined messages made by the real code paths (no
     hand-made rows), read back by the digest."""
     import mailflow.inbound.pipeline as pipeline
-    from mailflow.followup.run import run_followups
+    from mailflow.daemon import run_followups
     from tests.inprocess import close_context, mail_bytes, open_context, store_and_process
 
     _at(monkeypatch, "2026-03-02T09:00:00")  # Monday

@@ -124,7 +124,7 @@ def test_policy_from_rules_and_its_errors(tmp_path: Path) -> None:
 def test_ambiguous_reply_is_asked_again_once_then_a_clear_one_is_recorded(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mailflow.followup.run import run_followups
+    from mailflow.daemon import run_followups
     from mailflow.store.models import Conversation, OutboundMail, Request
     from tests.inprocess import close_context, mail_bytes, open_context, store_and_process
 

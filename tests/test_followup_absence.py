@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mailflow.context import Context
-from mailflow.followup.run import run_followups
+from mailflow.daemon import run_followups
 from mailflow.inbound.pipeline import process_pending
 from mailflow.store.models import Conversation, OutboundMail, Request
 from mailflow.transport.ingest import store

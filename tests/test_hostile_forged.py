@@ -12,10 +12,11 @@ import pytest
 from mailflow.admin import quarantine
 from mailflow.config import load_config
 from mailflow.context import Context
-from mailflow.followup.run import run_followups
-from mailflow.inbound.confirm import expire_pending
+from mailflow.daemon import run_followups
 from mailflow.inbound.pipeline import parse
-from mailflow.inbound.sender_check import envelope_sender, envelope_verdict, unchecked_warning
+from mailflow.inbound.sender_check import unchecked_warning
+from mailflow.services.confirm import expire_pending
+from mailflow.services.sender_proof import envelope_sender, envelope_verdict
 from mailflow.store.models import Ambassador, Event, InboundMessage, PendingCommand, Request
 from tests.inprocess import close_context, mail_bytes, open_context, write_config
 from tests.inprocess import store_and_process as run

@@ -25,9 +25,9 @@ import pytest
 
 from mailflow.core.absence import command_return, load_date_rules
 from mailflow.core.classify import classify, load_classify_rules
+from mailflow.core.commands import load_command_rules, read_command
 from mailflow.core.dsn import text_failures
 from mailflow.core.readable import html_to_text, readable_text
-from mailflow.inbound.ambassador_mail import load_command_rules, read_command
 from mailflow.inbound.feedback import load_feedback_rules, parse_feedback
 from mailflow.masking.address_scrub import scrub_addresses
 from mailflow.masking.body import scrub_tree

@@ -21,8 +21,7 @@ from mailflow.context import Context
 from mailflow.core.addresses import relay_tokens
 from mailflow.core.followup_policy import load_policy
 from mailflow.followup.digest import collect_digest
-from mailflow.inbound.pipeline import parse, process_pending
-from mailflow.inbound.rate_hold import release_calm
+from mailflow.inbound.pipeline import parse, process_pending, release_calm
 from mailflow.store.models import Conversation, Event, InboundMessage, OutboundMail
 from tests.inprocess import close_context, mail_bytes, open_context
 from tests.inprocess import store_and_process as run

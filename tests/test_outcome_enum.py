@@ -20,7 +20,7 @@ CORPUS = Path(__file__).resolve().parent / "corpus"
 
 # Module-level constants that share a word with an outcome but name something else.
 NOT_OUTCOMES = {
-    ("mailflow.inbound.confirm", "PERSON_STOP"),  # a kind of confirmation, stored as such
+    ("mailflow.services.confirm", "PERSON_STOP"),  # a kind of confirmation, stored as such
     ("mailflow.services.ending", "PERSON_STOP_KIND"),  # the same, imported from confirm
     ("mailflow.admin.quarantine", "QUARANTINED"),  # the status of a kept message
     ("mailflow.inbound.automated", "SPAM_EVENT"),  # event kinds

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mailflow.context import Context
-from mailflow.followup.run import run_followups
+from mailflow.daemon import run_followups
 from mailflow.store.models import Conversation, Event, OutboundMail, Request
 from tests.inprocess import close_context, open_context
 from tests.inprocess import store_and_process as run

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from mailflow.context import Context
-from mailflow.followup.run import run_followups
+from mailflow.daemon import run_followups
 from mailflow.privacy.log import Quoted, subject_pattern
 from mailflow.store.models import Conversation, Event, InboundMessage, OutboundMail, Request
 from mailflow.transport.send import _fail

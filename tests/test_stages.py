@@ -18,11 +18,11 @@ from mailflow.context import Context
 from mailflow.core.addresses import sender
 from mailflow.core.classify import AUTO_REPLY, BOUNCE, Classification
 from mailflow.inbound import pipeline
-from mailflow.inbound.ambassador_mail import find_ambassador
 from mailflow.inbound.automated import return_path_address, returned_mail
-from mailflow.inbound.confirm import AMBASSADOR, find_pending
 from mailflow.inbound.relay import find_conversation
+from mailflow.services.confirm import AMBASSADOR, find_pending
 from mailflow.services.ending import open_requests
+from mailflow.store.directory import find_ambassador
 from mailflow.store.models import Conversation, InboundMessage, PendingCommand, Request
 from tests.corpus_runner import corpus_files, fresh_context, load_expected, run_file
 from tests.inprocess import close_context, mail_bytes, open_context

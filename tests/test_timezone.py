@@ -14,8 +14,8 @@ from mailflow.cli.main import main
 from mailflow.clock import from_local, local
 from mailflow.config import load_config
 from mailflow.context import Context
+from mailflow.daemon import run_followups
 from mailflow.errors import ConfigError
-from mailflow.followup.run import run_followups
 from mailflow.store.models import Ambassador, OutboundMail
 from tests.inprocess import close_context, mail_bytes, open_context, store_and_process
 from tests.inprocess import write_config as write_inprocess_config

@@ -17,7 +17,7 @@ import pytest
 
 from mailflow.clock import local
 from mailflow.context import Context
-from mailflow.followup.run import run_followups
+from mailflow.daemon import run_followups
 from mailflow.store.models import (
     Ambassador,
     Conversation,

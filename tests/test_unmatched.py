@@ -10,7 +10,7 @@ import pytest
 
 from mailflow.admin.directory import clear_bounce, import_file
 from mailflow.context import Context
-from mailflow.followup.run import run_followups
+from mailflow.daemon import run_followups
 from mailflow.store.models import Ambassador, Conversation, Event, Request
 from tests.inprocess import close_context, open_context
 from tests.inprocess import store_and_process as run

@@ -29,6 +29,7 @@ from mailflow.config import Config
 from mailflow.core.outcomes import OutboxStatus
 from mailflow.errors import MailflowError
 from mailflow.services.compose import Rendered, automatic_mail, new_message_id, render
+from mailflow.store.directory import ambassador_fields
 from mailflow.store.models import Ambassador, Event, OutboundMail, database
 from mailflow.store.outbox import queue_mail
 from mailflow.store.record import log_event
@@ -173,18 +174,22 @@ def recipients() -> list[Ambassador]:
     )
 
 
+# What a newsletter template may show of its ambassador (never the address).
+VIEW_FIELDS = (
+    "id",
+    "first_name",
+    "last_name",
+    "title",
+    "kind",
+    "city",
+    "department",
+    "capacity",
+    "paused",
+)
+
+
 def _view(a: Ambassador) -> dict[str, Any]:
-    return {
-        "id": a.id,
-        "first_name": a.first_name,
-        "last_name": a.last_name,
-        "title": a.title,
-        "kind": a.kind,
-        "city": a.city,
-        "department": a.department,
-        "capacity": a.capacity,
-        "paused": a.paused,
-    }
+    return ambassador_fields(a, VIEW_FIELDS)
 
 
 def _campaign_rows(campaign: str) -> Any:

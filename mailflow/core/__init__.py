@@ -2,7 +2,8 @@
 
 Lives here: the request life cycle, outcomes, classifying a mail, reading Authentication-Results
 and bounces, routing, minors, absences, business days, the follow-up policy, addresses and relay
-tokens, text folding, the frozen values passed between stages.
+tokens, text folding, the frozen values passed between stages, reading an ambassador's
+command word (or a person's STOP) from a mail.
 
 May import: the standard library, `mailflow.config`, `mailflow.clock`, `mailflow.errors`, and
 itself. Never peewee, imapclient, aiosmtplib or jinja2.

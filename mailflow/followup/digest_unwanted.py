@@ -14,8 +14,12 @@ from datetime import datetime
 from peewee import ModelSelect
 
 from mailflow.core.classify import SPAM
+from mailflow.core.outcomes import Outcome
 from mailflow.services.ratelimit import RATE_LIMITED, STRANGER_CAP_REACHED
 from mailflow.store.models import Event, InboundMessage
+
+REFUSED_STRANGER = Outcome.REFUSED_STRANGER  # inbound/relay.py logs both
+REFUSED_UNKNOWN = Outcome.REFUSED_UNKNOWN_TOKEN
 
 
 @dataclass(frozen=True)
@@ -54,11 +58,6 @@ def collect_spam(since: datetime, now: datetime) -> SpamFigures:
 def collect_strangers(since: datetime, now: datetime) -> StrangerFigures:
     """Refusals on relay addresses in the period, their senders, and how many got no
     answer because of `limits.max_stranger_refusals_per_day` (inbound/relay.py logs each)."""
-    from mailflow.inbound.relay import (  # here: inbound/relay.py leads back to digest.py
-        REFUSED_STRANGER,
-        REFUSED_UNKNOWN,
-    )
-
     query = _processed_in((REFUSED_STRANGER, REFUSED_UNKNOWN), since, now)
     refused = list(query)
     over_cap = (

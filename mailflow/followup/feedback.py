@@ -2,23 +2,22 @@
 
 Also the expiry of a request never made usable (needs_info): the same pass over the
 requests that wait for their end. The person's answer to the feedback request is read by
-feedback.py, which closes the request with `close_request`.
+inbound/feedback.py, which closes the request with `close_request` (services/ending.py).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from mailflow.clock import stamp
 from mailflow.context import Context
 from mailflow.core import lifecycle as lc
+from mailflow.core.addresses import new_token
 from mailflow.core.followup_policy import FollowupPolicy
+from mailflow.services.ending import OPEN, close_request
 from mailflow.services.notices import send_auto
 from mailflow.services.views import ambassador_view, request_view
 from mailflow.store.models import Conversation, Request
 from mailflow.store.record import move_request
-
-OPEN, FINISHED = "open", "finished"
 
 
 def feedback_step(ctx: Context, policy: FollowupPolicy, request_id: int, now: datetime) -> str:
@@ -56,8 +55,6 @@ def answered_at(request: Request, conv: Conversation | None) -> datetime | None:
 def ask_feedback(
     ctx: Context, request: Request, conv: Conversation | None, answered: datetime, now: datetime
 ) -> None:
-    from mailflow.core.addresses import new_token
-
     request.feedback_token = request.feedback_token or new_token()
     request.feedback_asked_at = now
     request.save()
@@ -79,13 +76,3 @@ def ask_feedback(
         lc.FEEDBACK_ASKED,
         f"feedback asked {(now - answered).days} days after the first answer",
     )
-
-
-def close_request(request: Request, cause: str, inbound=None) -> None:  # noqa: ANN001
-    """The request is over; its conversation stays writable but no longer counts as load."""
-    request.closed_at = stamp()
-    request.save()
-    Conversation.update(state=FINISHED).where(
-        (Conversation.request == request) & (Conversation.state == OPEN)
-    ).execute()
-    move_request(request, lc.CLOSED, cause, inbound)

@@ -1,7 +1,7 @@
 """Chasing a silent party: the ambassador reminded, then the request reassigned; the person nudged.
 
 Each function decides from the conversation and `now` alone whether anything is due, and
-does it with its mail (idempotency key), in the transaction `followup._step` opened.
+does it with its mail (idempotency key), in the transaction `followup.run.step` opened.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from mailflow.clock import local
 from mailflow.context import Context
 from mailflow.core.business_days import load_calendar
 from mailflow.core.followup_policy import FollowupPolicy
+from mailflow.services.conversation_mail import AMBASSADOR, PERSON, mail_to_side
 from mailflow.services.handover import AWAY, NO_ANSWER
-from mailflow.services.notices import send_auto
 from mailflow.services.reassign import reassign
 from mailflow.services.views import ambassador_view, request_view
-from mailflow.store.models import Conversation, MessageIdMap
+from mailflow.store.models import Conversation
 from mailflow.store.record import log_event
 
 
@@ -44,25 +44,19 @@ def chase_ambassador(ctx: Context, policy: FollowupPolicy, conv_id: int, now: da
     )
     if due <= conv.reminders_sent:
         return ""
-    intro = MessageIdMap.get_or_none(MessageIdMap.conversation == conv)
-    view = request_view(conv.request, ctx.ref, keep=(ctx.cfg.relay.address,))
-    send_auto(
+    mail_to_side(
         ctx,
+        conv,
+        AMBASSADOR,
         "reminder_ambassador",
         key=f"reminder{due}:{conv.id}",
-        to=conv.ambassador.email,
-        role="ambassador",
         data={
             "number": due,
             "days": waited,
-            "request": view,
+            "request": request_view(conv.request, ctx.ref, keep=(ctx.cfg.relay.address,)),
             "ambassador": ambassador_view(conv.ambassador),
         },
-        from_display=f"{view['who']} via {ctx.cfg.relay.display_name}",
-        from_token=conv.ambassador_token,
-        in_reply_to=intro.relayed_id if intro else None,
-        request=conv.request,
-        conversation=conv,
+        in_thread=True,
     )
     conv.reminders_sent = due
     conv.save()
@@ -83,20 +77,16 @@ def nudge_person(ctx: Context, policy: FollowupPolicy, conv_id: int, now: dateti
         return ""
     if conv.person_last_at and conv.person_last_at >= answered:
         return ""
-    send_auto(
+    mail_to_side(
         ctx,
+        conv,
+        PERSON,
         "nudge_person",
         key=f"nudge:{conv.id}",
-        to=conv.request.person.email,
-        role="person",
         data={
             "request": request_view(conv.request, ctx.ref),
             "ambassador": ambassador_view(conv.ambassador),
         },
-        from_display=f"{conv.ambassador.first_name} via {ctx.cfg.relay.display_name}",
-        from_token=conv.person_token,
-        request=conv.request,
-        conversation=conv,
     )
     conv.person_nudged_at = now
     conv.save()

@@ -9,7 +9,9 @@ The jobs themselves are in followup/reminders.py (the ambassador reminded, then 
 reassigned; the person nudged), followup/feedback.py (feedback asked, then the request
 closed), followup/unmatched.py (the daily retry and the expiry of unmatched requests) and
 services/reassign.py (the next ambassador, or the coordinator); this module finds what is due and
-runs each step in its transaction.
+runs each step in its transaction. The daily digest is followup/digest.py; the daemon's
+scheduled job (daemon.run_followups) runs these with the work of the other packages
+(confirmations expired, held mail released, retention).
 """
 
 from __future__ import annotations
@@ -20,42 +22,28 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from mailflow.clock import stamp
 from mailflow.context import Context
 from mailflow.core import lifecycle as lc
-from mailflow.core.followup_policy import FollowupPolicy, load_policy
-from mailflow.followup.digest import daily_digest
-from mailflow.followup.feedback import OPEN, feedback_step
+from mailflow.core.followup_policy import FollowupPolicy
+from mailflow.followup.feedback import feedback_step
 from mailflow.followup.reminders import chase_ambassador, nudge_person
 from mailflow.followup.unmatched import expire_unmatched, mark_retried, retry_due, retry_unmatched
-from mailflow.inbound.confirm import expire_pending
-from mailflow.inbound.rate_hold import release_calm
-from mailflow.privacy.retention import anonymise_expired, compact_if_due, compact_now_or_later
-
-# Re-exported (`as`): inbound/ambassador_mail.py reads these four as followup.X (STOP by mail).
-from mailflow.services.reassign import ESCALATED as ESCALATED
-from mailflow.services.reassign import HANDED_OVER as HANDED_OVER
-from mailflow.services.reassign import describe_handover as describe_handover
-from mailflow.services.reassign import hand_over_all as hand_over_all
+from mailflow.services.ending import OPEN
 from mailflow.store.leases import lock_scope, write_transaction
 from mailflow.store.models import Conversation, Request
 
 log = logging.getLogger(__name__)
 
 
-def run_followups(ctx: Context) -> Counter[str]:
-    """Do everything that is due at this instant; returns what was done.
+def followup_steps(ctx: Context, policy: FollowupPolicy, now: datetime, done: Counter[str]) -> None:
+    """Every chase that is due at `now`, counted in `done`: ambassadors reminded or the
+    request reassigned, people nudged, feedback asked or the request closed, unmatched
+    requests retried or expired. The daemon's scheduled job (daemon.run_followups) runs it
+    with the rest of the daily work.
 
     One process runs it at a time (the scheduler lock, store/leases.py), but messages about the
     same requests are processed meanwhile by others: each step locks its request, then
     checks again that it is still due, before deciding."""
-    policy = load_policy(ctx.cfg.paths.rules)
-    now = stamp()
-    done: Counter[str] = Counter()
-    with write_transaction():  # commands nobody confirmed in time (inbound/confirm.py)
-        expired = expire_pending(now)
-    if expired:
-        done["confirmation-expired"] += expired
     offered = (
         Conversation.select(Conversation.id, Conversation.request)
         .join(Request)
@@ -63,7 +51,7 @@ def run_followups(ctx: Context) -> Counter[str]:
     )
     for conv in list(offered.order_by(Conversation.id)):
         due = Due(offered, conv.id, conv.request_id)
-        _step(done, lambda c=conv.id: chase_ambassador(ctx, policy, c, now), due)
+        step(done, lambda c=conv.id: chase_ambassador(ctx, policy, c, now), due)
     answered = (
         Conversation.select(Conversation.id, Conversation.request)
         .join(Request)
@@ -75,25 +63,14 @@ def run_followups(ctx: Context) -> Counter[str]:
     )
     for conv in list(answered.order_by(Conversation.id)):
         due = Due(answered, conv.id, conv.request_id)
-        _step(done, lambda c=conv.id: nudge_person(ctx, policy, c, now), due)
+        step(done, lambda c=conv.id: nudge_person(ctx, policy, c, now), due)
     waiting = Request.select(Request.id).where(
         Request.state.in_([lc.ANSWERED, lc.IN_CONVERSATION, lc.FEEDBACK_ASKED, lc.NEEDS_INFO])
     )
     for request in list(waiting.order_by(Request.id)):
         due = Due(waiting, request.id, request.id)
-        _step(done, lambda r=request.id: feedback_step(ctx, policy, r, now), due)
+        step(done, lambda r=request.id: feedback_step(ctx, policy, r, now), due)
     unmatched_steps(ctx, policy, now, done)
-    _release_held(ctx, now, done)
-    if ctx.cfg.coordinator.digest:
-        _step(done, lambda: daily_digest(ctx, policy, now))
-    _step(done, lambda: "anonymised" if anonymise_expired(ctx, now) else "")
-    # After the step's commit: a VACUUM cannot run inside its transaction, and without it
-    # the erased values' old row versions would stay in the database's files.
-    if done["anonymised"]:
-        compact_now_or_later()
-    else:
-        compact_if_due()
-    return done
 
 
 # -- unmatched requests: the way out ------------------------------------------------------------
@@ -113,25 +90,15 @@ def unmatched_steps(
     if retry_due(ctx, policy, now):
         for request in list(unmatched.order_by(Request.id)):
             due = Due(unmatched, request.id, request.id)
-            _step(done, lambda r=request.id: retry_unmatched(ctx, r), due)
-        _step(done, lambda: mark_retried(ctx, now))
+            step(done, lambda r=request.id: retry_unmatched(ctx, r), due)
+        step(done, lambda: mark_retried(ctx, now))
     # updated_at is the time of the request's last move (record.move_request): here, the
     # move to unmatched.
     limit = now - timedelta(days=policy.unmatched_expire_after_days)
     expiring = unmatched.where(Request.updated_at <= limit)
     for request in list(expiring.order_by(Request.id)):
         due = Due(expiring, request.id, request.id)
-        _step(done, lambda r=request.id: expire_unmatched(ctx, policy, r), due)
-
-
-def _release_held(ctx: Context, now: datetime, done: Counter[str]) -> None:
-    """Mail held by the hourly relay cap, passed on once its conversation is calm again
-    (inbound/rate_hold.py; each message in its own transaction)."""
-    try:
-        done.update(release_calm(ctx, now))
-    except Exception:  # the next run tries again; what was released stays stored
-        log.exception("release of held mail failed; it will be retried")
-        done["error"] += 1
+        step(done, lambda r=request.id: expire_unmatched(ctx, policy, r), due)
 
 
 @dataclass(frozen=True)
@@ -146,7 +113,7 @@ class Due:
         return bool(self.query.where(self.query.model.id == self.row_id).exists())
 
 
-def _step(done: Counter[str], action, due: Due | None = None) -> None:  # noqa: ANN001
+def step(done: Counter[str], action, due: Due | None = None) -> None:  # noqa: ANN001
     """One action, one transaction; a failure is logged and retried at the next run.
 
     With `due`, its request is locked first and the row must still be due under the lock:

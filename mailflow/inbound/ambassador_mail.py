@@ -22,15 +22,9 @@ Every command is answered (notices.reply, once per inbound message) and logged a
 
 from __future__ import annotations
 
-import re
-import tomllib
 from dataclasses import dataclass
 from email.message import EmailMessage
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
-
-from peewee import fn
 
 from mailflow.clock import local_now, stamp
 from mailflow.context import Context
@@ -42,181 +36,37 @@ from mailflow.core.absence import (
     command_return,
     french_date,
     last_day_away,
-    load_date_rules,
 )
 from mailflow.core.addresses import message_id_of, sender
+from mailflow.core.commands import (
+    ABSENT,
+    PAUSE,
+    PROFILE,
+    RESUME,
+    STOP,
+    Command,
+    CommandRules,
+    command_of,
+    load_command_rules,
+)
 from mailflow.core.outcomes import Outcome
 from mailflow.core.readable import readable_text, subject_of
-from mailflow.core.textnorm import fold, words
-from mailflow.errors import RulesError
-from mailflow.followup import run as followup
-from mailflow.inbound.confirm import AMBASSADOR, ask_confirmation, needs_confirmation
-from mailflow.inbound.sender_check import UNAUTHENTICATED, passes, sender_proof
+from mailflow.services.confirm import AMBASSADOR, ask_confirmation, needs_confirmation
 from mailflow.services.handover import LEFT
 from mailflow.services.notices import reply
+from mailflow.services.reassign import ESCALATED, HANDED_OVER, describe_handover, hand_over_all
+from mailflow.services.sender_proof import UNAUTHENTICATED, passes, sender_proof
 from mailflow.services.views import ambassador_view, request_view
+from mailflow.store.directory import find_ambassador
 from mailflow.store.models import Ambassador, Conversation, InboundMessage
 from mailflow.store.record import log_event
 
-PAUSE, ABSENT, RESUME, PROFILE, STOP = "pause", "absent", "resume", "profile", "stop"
-COMMANDS = (PAUSE, ABSENT, RESUME, PROFILE, STOP)
 REFUSED = Outcome.COMMAND_REFUSED
 KIND_LABELS = {"metier": "métier", "formation": "formation", "vae": "VAE"}
 STOP_CAUSE = "ambassador left the network (STOP)"
 
 
-@dataclass(frozen=True)
-class CommandRules:
-    prefix: re.Pattern[str]  # one reply or forward prefix at the start of a folded line
-    forward: re.Pattern[str]  # one forward prefix at the start of a folded line
-    forward_markers: tuple[str, ...]  # folded lines that announce a forwarded message
-    greeting: re.Pattern[str]  # a greeting at the start of a folded line
-    politeness: tuple[str, ...]  # folded words, longest first
-    strict: tuple[tuple[str, re.Pattern[str]], ...]  # command words (anyone)
-    loose: tuple[tuple[str, re.Pattern[str]], ...]  # words and synonyms (ambassadors)
-    display: dict[str, str]  # command -> "PAUSE", as written in mails
-    dates: DateRules
-
-
-@dataclass(frozen=True)
-class Command:
-    name: str
-    argument: str  # the folded rest of the line: ABSENT's date
-
-
-@lru_cache(maxsize=4)
-def load_command_rules(rules_dir: Path) -> CommandRules:
-    path = Path(rules_dir) / "commands.toml"
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-        line, table = data["line"], data["commands"]
-
-        def starts(phrases: list[str]) -> re.Pattern[str]:
-            keys = sorted({words(p) for p in phrases if words(p)}, key=len, reverse=True)
-            alt = "|".join(r"[\W_]+".join(re.escape(w) for w in k.split()) for k in keys)
-            return re.compile(rf"^[\W_]*(?:{alt})(?![a-z0-9])")
-
-        def prefixes(names: list[str]) -> re.Pattern[str]:
-            alt = "|".join(map(re.escape, _folded(names)))
-            return re.compile(rf"^\s*(?:{alt})\s*(?:\[\d+\]|\(\d+\))?\s*:")
-
-        forward = line["forward_prefixes"]
-        return CommandRules(
-            prefix=prefixes(line["reply_prefixes"] + forward),
-            forward=prefixes(forward),
-            forward_markers=tuple(words(m) for m in line["forward_markers"] if words(m)),
-            greeting=starts(line["greetings"]),
-            politeness=tuple(sorted({words(p) for p in line["politeness"]}, key=len, reverse=True)),
-            strict=tuple((c, starts(table[c]["words"])) for c in COMMANDS),
-            loose=tuple((c, starts(table[c]["words"] + table[c]["synonyms"])) for c in COMMANDS),
-            display={c: table[c]["words"][0].upper() for c in COMMANDS},
-            dates=load_date_rules(Path(rules_dir)),
-        )
-    except (OSError, tomllib.TOMLDecodeError, KeyError, IndexError, TypeError, re.error) as exc:
-        raise RulesError(f"{path}: {type(exc).__name__}: {exc}") from exc
-
-
-def _folded(items: list[str]) -> list[str]:
-    return sorted({fold(i) for i in items}, key=len, reverse=True)
-
-
-# -- reading a command ---------------------------------------------------------------------
-
-
-def _bare(line: str, rules: CommandRules) -> str:
-    """The folded line without reply prefixes and a leading greeting."""
-    text = fold(line).strip()
-    while match := rules.prefix.match(text):
-        text = text[match.end() :].strip()
-    greeting = rules.greeting.match(text)
-    return text[greeting.end() :].lstrip(" ,;:!.-\t") if greeting else text
-
-
-def _only_politeness(text: str, rules: CommandRules) -> bool:
-    rest = words(text)
-    while rest:
-        polite = next((p for p in rules.politeness if rest == p or rest.endswith(" " + p)), None)
-        if polite is None:
-            return False
-        rest = rest[: -len(polite)].strip()
-    return True
-
-
-def first_line(body: str, rules: CommandRules) -> str:
-    """The first line that says something: not empty, not quoted, not only a greeting."""
-    for line in body.splitlines():
-        text = line.strip()
-        if not text or text.startswith(">"):
-            continue
-        rest = _bare(text, rules)
-        named = text.endswith((",", "!")) and len(words(rest).split()) <= 3
-        greeting_only = rules.greeting.match(fold(text)) and (
-            not words(rest) or (named and not any(p.match(rest) for _, p in rules.loose))
-        )
-        if not greeting_only:
-            return text
-    return ""
-
-
-def match_line(line: str, rules: CommandRules, *, strict: bool) -> Command | None:
-    text = _bare(line, rules)
-    for name, pattern in rules.strict if strict else rules.loose:
-        match = pattern.match(text)
-        if match is None:
-            continue
-        rest = text[match.end() :].strip(" ,;:!.-\t")
-        if name == ABSENT:
-            dated = rules.dates.date.search(rest) or not words(rest)
-            return Command(name, rest) if dated or not strict else None
-        if _only_politeness(rest, rules):
-            return Command(name, "")
-    return None
-
-
-def read_command(
-    subject: str, body: str, rules: CommandRules, *, strict: bool, forwarded: bool = False
-) -> Command | None:
-    """The subject's command, else the first body line's; None for anything else. A
-    forwarded mail (`forwarded`, or said so by its subject or body) is never STOP."""
-    line = first_line(body, rules)
-    found = match_line(subject, rules, strict=strict)
-    if found and found.name == ABSENT and not words(found.argument):
-        return Command(ABSENT, fold(line))  # "Subject: ABSENT", date in the body
-    found = found or match_line(line, rules, strict=strict)
-    if found and found.name == STOP and (forwarded or is_forwarded(subject, body, rules)):
-        return None
-    return found
-
-
-def is_forwarded(subject: str, body: str, rules: CommandRules) -> bool:
-    """A forward prefix anywhere in the subject's chain ("Re: TR: STOP"), or a line of the
-    body announcing a forwarded message ("---------- Forwarded message ---------")."""
-    text = fold(subject).strip()
-    while match := rules.prefix.match(text):
-        if rules.forward.match(text):
-            return True
-        text = text[match.end() :].strip()
-    return any(
-        any(marker in words(line) for marker in rules.forward_markers)
-        for line in body.splitlines()
-        if line.strip()
-    )
-
-
-def command_of(msg: EmailMessage, rules: CommandRules, *, strict: bool) -> Command | None:
-    """`read_command` on a whole mail: one that carries another whole mail attached
-    (message/rfc822: "forward as attachment") counts as forwarded."""
-    attached = any(part.get_content_type() == "message/rfc822" for part in msg.walk())
-    return read_command(
-        subject_of(msg), readable_text(msg), rules, strict=strict, forwarded=attached
-    )
-
-
 # -- the pipeline's entry points -------------------------------------------------------------
-
-
-def find_ambassador(address: str) -> Ambassador | None:
-    return Ambassador.get_or_none(fn.LOWER(Ambassador.email) == address.lower())
 
 
 def refuse_stray_command(
@@ -285,7 +135,7 @@ def handle_ambassador_mail(
     confirmed: bool = False,
 ) -> str:
     """Mail from a registered ambassador to the shared address: a command, or the help.
-    A command from unproven mail waits for a confirmation first (confirm.py), unless
+    A command from unproven mail waits for a confirmation first (services/confirm.py), unless
     `confirmed` (it is that confirmation)."""
     inbound.role = "ambassador"
     rules = load_command_rules(ctx.cfg.paths.rules)
@@ -354,15 +204,15 @@ def _profile(asked: Asked) -> str:
 def _stop(asked: Asked) -> str:
     a = asked.ambassador
     _save(a, active=False, left_at=stamp())
-    done = followup.hand_over_all(asked.ctx, a, LEFT, STOP_CAUSE, asked.inbound)
-    cause = f"left the network by mail (STOP); {followup.describe_handover(done)}"
+    done = hand_over_all(asked.ctx, a, LEFT, STOP_CAUSE, asked.inbound)
+    cause = f"left the network by mail (STOP); {describe_handover(done)}"
     return _answer(
         asked,
         "ambassador_stop",
         Outcome.AMBASSADOR_STOP,
         cause,
-        handed_over=done[followup.HANDED_OVER],
-        escalated=done[followup.ESCALATED],
+        handed_over=done[HANDED_OVER],
+        escalated=done[ESCALATED],
     )
 
 

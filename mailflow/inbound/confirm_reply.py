@@ -15,8 +15,9 @@ from mailflow.clock import stamp
 from mailflow.context import Context
 from mailflow.core.addresses import message_id_of
 from mailflow.core.outcomes import Outcome
-from mailflow.inbound.ambassador_mail import find_ambassador, handle_ambassador_mail
-from mailflow.inbound.confirm import (
+from mailflow.inbound.ambassador_mail import handle_ambassador_mail
+from mailflow.inbound.feedback import handle_feedback
+from mailflow.services.confirm import (
     AMBASSADOR,
     CONFIRMED,
     EVENT,
@@ -25,9 +26,9 @@ from mailflow.inbound.confirm import (
     expire,
     role_of,
 )
-from mailflow.inbound.feedback import handle_feedback
 from mailflow.services.ending import handle_person_stop
 from mailflow.services.notices import reply
+from mailflow.store.directory import find_ambassador
 from mailflow.store.models import InboundMessage, PendingCommand, Request
 from mailflow.store.record import log_event
 

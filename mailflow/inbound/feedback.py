@@ -27,8 +27,8 @@ from mailflow.core.outcomes import Outcome
 from mailflow.core.readable import readable_text
 from mailflow.core.textnorm import fold, words
 from mailflow.errors import RulesError
-from mailflow.followup.feedback import close_request
-from mailflow.inbound.confirm import FEEDBACK, ask_confirmation, needs_confirmation
+from mailflow.services.confirm import FEEDBACK, ask_confirmation, needs_confirmation
+from mailflow.services.ending import close_request
 from mailflow.services.notices import reply
 from mailflow.store.models import InboundMessage, Request
 from mailflow.store.record import log_event
@@ -219,7 +219,7 @@ def handle_feedback(
 ) -> str:
     """Record what the person said; thank them once, or ask once more when unclear. An
     answer that would close the request waits for the person's confirmation when the mail
-    is unproven (confirm.py), unless `confirmed`."""
+    is unproven (services/confirm.py), unless `confirmed`."""
     inbound.request, inbound.role = request, "person"
     answer = parse_feedback(readable_text(msg), load_feedback_rules(ctx.cfg.paths.rules))
     original_id = message_id_of(msg)

@@ -25,8 +25,10 @@ again.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesFeedParser
@@ -39,16 +41,13 @@ from mailflow.clock import stamp
 from mailflow.context import Context
 from mailflow.core.addresses import relay_token, relay_tokens, sender
 from mailflow.core.classify import AUTO_REPLY, BOUNCE, OWN_LOOP, SPAM, Classification, classify
+from mailflow.core.commands import Command, command_of, load_command_rules
 from mailflow.core.outcomes import Outcome
 from mailflow.core.readable import subject_of
 from mailflow.crashpoints import burn_point, crash_point
 from mailflow.inbound.ambassador_mail import (
     REFUSED,
-    Command,
-    command_of,
-    find_ambassador,
     handle_ambassador_mail,
-    load_command_rules,
     note_autoreply_absence,
     refuse_stray_command,
 )
@@ -60,7 +59,6 @@ from mailflow.inbound.automated import (
     to_return_path,
 )
 from mailflow.inbound.bounces import handle_bounce
-from mailflow.inbound.confirm import AMBASSADOR, find_pending
 from mailflow.inbound.details import complete_request, pending_request
 from mailflow.inbound.limits import (
     TOO_DEEP,
@@ -72,12 +70,15 @@ from mailflow.inbound.limits import (
     refuse_too_deep,
     refuse_too_large,
 )
+from mailflow.inbound.rate_hold import calm_releases
 from mailflow.inbound.relay import find_conversation
 from mailflow.inbound.relay_targets import handle_relays
 from mailflow.inbound.sender_check import check_sender, held
+from mailflow.services.confirm import AMBASSADOR, find_pending
 from mailflow.services.ending import handle_person_stop, is_person_stop, open_requests
 from mailflow.services.intake import handle_new_request
 from mailflow.services.ratelimit import RATE_LIMITED
+from mailflow.store.directory import find_ambassador
 from mailflow.store.leases import claim_inbound, lock_scope, worker_name, write_transaction
 from mailflow.store.models import Ambassador, InboundMessage, Request
 from mailflow.store.record import log_event
@@ -507,6 +508,17 @@ def lock_for(
     scope = scope_of(locking_stage(mail).locks, mail, others)
     lock_scope(scope.requests, scope.addresses, whole_directory=scope.whole_directory)
     return scope
+
+
+def release_calm(ctx: Context, now: datetime) -> Counter[str]:
+    """Held mail of every conversation calm again (inbound/rate_hold.py) processed, oldest
+    first, each message in its own transaction; returns the outcomes (`released-relayed`...)."""
+    done: Counter[str] = Counter()
+    for inbound_id in calm_releases(ctx, now):
+        outcome = process(ctx, InboundMessage(id=inbound_id))
+        if outcome is not None:
+            done[f"released-{outcome}"] += 1
+    return done
 
 
 def process(ctx: Context, inbound: InboundMessage) -> str | None:

@@ -1,7 +1,8 @@
 """A person's mail stopped by the hourly relay cap is held, not dropped, and passed on later.
 
-The cap (services/ratelimit.py) stops two auto-responders answering each other through a relay
-address; but a person writing in that conversation meanwhile must not lose their message.
+The cap (`relay_over_limit`, counting with services/ratelimit.py) stops two auto-responders
+answering each other through a relay address; but a person writing in that conversation
+meanwhile must not lose their message.
 Only mail that core/classify.py did not find automated ever reaches the cap (automated mail is
 recorded and dropped before the relay), so what the cap stops here is a person's: it is
 kept in quarantine (outcome `rate-limited`, status `quarantined`, a reason saying so) and
@@ -10,17 +11,18 @@ its sender is told, at most once a day per conversation and side, that it will f
 It leaves the quarantine in one of two ways, each relaying it once (the outbox key):
 - `mailflow quarantine retry ID`: the coordinator vouches for it, it goes without the cap
   (the `quarantine-retry` event after its last `rate-limited` one, as sender_check.py does);
-- by itself (`release_calm`, a follow-up step): once the conversation is calm again, no
-  message held there for an hour and fewer relayed within the hour than the cap, the held
-  messages are processed again, oldest first, no more than the cap has room for; the cap
-  still applies to them. Once a day at most: a conversation that floods again after a
-  release (two robots the classifier missed, answering each other) is left to the
-  coordinator, who sees it in the quarantine and the digest, instead of looping by itself.
+- by itself (`calm_releases`, processed by pipeline.release_calm in the daemon's scheduled
+  job): once the conversation is calm again, no message held there for an hour and fewer
+  relayed within the hour than the cap, the held messages are processed again, oldest
+  first, no more than the cap has room for; the cap still applies to them. Once a day at
+  most: a conversation that floods again after a release (two robots the classifier
+  missed, answering each other) is left to the coordinator, who sees it in the quarantine
+  and the digest, instead of looping by itself.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 
@@ -29,7 +31,7 @@ from peewee import fn
 from mailflow.clock import stamp
 from mailflow.context import Context
 from mailflow.core.addresses import message_id_of
-from mailflow.services.notices import reply
+from mailflow.services.notices import notify_coordinator, reply
 from mailflow.services.ratelimit import RATE_LIMITED, relayed_last_hour
 from mailflow.store.leases import lock_scope, write_transaction
 from mailflow.store.models import Conversation, Event, InboundMessage
@@ -38,6 +40,40 @@ from mailflow.store.record import log_event, released_after
 CALM_RELEASE = "rate-limit-release"  # this module's event when it lets one through by itself
 CALM_AFTER = timedelta(hours=1)  # no message held in the conversation for this long
 RELEASE_EVERY = timedelta(days=1)  # a conversation held again after a release waits this long
+
+
+def relay_over_limit(ctx: Context, inbound: InboundMessage, conv: Conversation) -> bool:
+    """True when this conversation relayed its hourly quota already: the message is kept,
+    not forwarded, and the coordinator hears of it once a day per conversation."""
+    cap = ctx.cfg.limits.max_relayed_per_conversation_per_hour
+    if cap <= 0:
+        return False
+    count = relayed_last_hour(conv)
+    if count < cap:
+        return False
+    log_event(
+        RATE_LIMITED,
+        f"{count} messages relayed in this conversation within the hour (cap {cap}): not forwarded",
+        request=conv.request,
+        conversation=conv,
+        inbound=inbound,
+    )
+    notify_coordinator(
+        ctx,
+        inbound,
+        "rate_limited_coordinator",
+        {
+            "conversation_id": conv.id,
+            "request_id": conv.request_id,
+            "count": count,
+            "cap": cap,
+            "inbound_id": inbound.id,
+        },
+        request=conv.request,
+        conversation=conv,
+        key=f"rate-limited:{conv.id}:{stamp().date().isoformat()}",
+    )
+    return True
 
 
 def released_by_coordinator(inbound: InboundMessage) -> bool:
@@ -131,18 +167,10 @@ def _release(ctx: Context, conv_id: int, now: datetime) -> list[int]:
     return released
 
 
-def release_calm(ctx: Context, now: datetime) -> Counter[str]:
-    """The follow-up step: every conversation with held messages, calm again, gets them
-    processed, oldest first; returns the outcomes (`released-relayed`, ...)."""
-    from mailflow.inbound.pipeline import (
-        process,  # here: the pipeline imports the relay, which imports this
-    )
-
-    done: Counter[str] = Counter()
+def calm_releases(ctx: Context, now: datetime) -> Iterator[int]:
+    """The ids of the held messages to process again, conversation by conversation, each
+    calm again (its releases decided once the previous conversation's are processed):
+    pipeline.release_calm processes them, as the daemon's scheduled job."""
     convs = _held().select(InboundMessage.conversation).distinct()
     for conv_id in sorted({row.conversation_id for row in convs}):
-        for inbound_id in _release(ctx, conv_id, now):
-            outcome = process(ctx, InboundMessage(id=inbound_id))
-            if outcome is not None:
-                done[f"released-{outcome}"] += 1
-    return done
+        yield from _release(ctx, conv_id, now)

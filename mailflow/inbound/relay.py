@@ -9,15 +9,15 @@ from mailflow.context import Context
 from mailflow.core import lifecycle as lc
 from mailflow.core.addresses import header_text, message_id_of, message_ids
 from mailflow.core.outcomes import Outcome
-from mailflow.inbound.confirm import find_pending, role_of
 from mailflow.inbound.confirm_reply import handle_confirmation
 from mailflow.inbound.feedback import handle_feedback
 from mailflow.inbound.limits import explain_removed, strip_attachments, warn_cc
-from mailflow.inbound.rate_hold import hold, released_by_coordinator
+from mailflow.inbound.rate_hold import hold, relay_over_limit, released_by_coordinator
 from mailflow.inbound.sender_check import check_sender
 from mailflow.masking.message import RelaySpec, build_relayed
 from mailflow.masking.scrub import Secret
 from mailflow.services.compose import LOOP_HEADER, new_message_id
+from mailflow.services.confirm import find_pending, role_of
 from mailflow.services.ending import handle_person_stop, is_person_stop
 from mailflow.services.handover import closed_notice_data, reason_of
 from mailflow.services.notices import notify_coordinator, reply
@@ -25,7 +25,6 @@ from mailflow.services.ratelimit import (
     RATE_LIMITED,
     STRANGER_CAP_REACHED,
     refusals_last_day,
-    relay_over_limit,
 )
 from mailflow.services.views import ambassador_view, request_view
 from mailflow.store.models import Conversation, InboundMessage, MessageIdMap, OutboundMail, Request
@@ -74,7 +73,7 @@ def handle_relay(
             if is_person_stop(ctx, msg):
                 return handle_person_stop(ctx, inbound, msg, address)
             return handle_feedback(ctx, inbound, msg, request, address)
-        pending = find_pending(token)  # the answer to a confirmation mail (confirm.py)
+        pending = find_pending(token)  # the answer to a confirmation mail (services/confirm.py)
         if pending is not None and address == pending.address:
             unproven = check_sender(ctx, inbound, msg, role_of(pending.kind))
             return unproven or handle_confirmation(ctx, inbound, msg, pending)

@@ -22,7 +22,7 @@ one a subdomain of the other: DMARC's relaxed alignment without the public suffi
 authresults.aligned), the mail is held the same way (`unauthenticated`). This is a weak
 check (a forger can choose an aligned envelope, and a forwarder that rewrites the
 envelope (SRS) is held: the coordinator releases it), so it never makes a command
-authentic: confirm.py asks the address for a confirmation unless the provider said pass.
+authentic: services/confirm.py asks the address for a confirmation unless the provider said pass.
 A message without any Return-Path (a delivery path that writes none) is not judged.
 With `authserv_id` set, the provider's verdict alone decides: DMARC already requires SPF
 or DKIM aligned with From, and a DKIM-aligned mail through a forwarder legitimately
@@ -32,90 +32,18 @@ carries the forwarder's envelope.
 from __future__ import annotations
 
 from email.message import EmailMessage
-from email.utils import parseaddr
-
-from peewee import fn
 
 from mailflow.clock import stamp
 from mailflow.config import Config
 from mailflow.context import Context
 from mailflow.core.addresses import header_text
-from mailflow.core.authresults import AUTHENTICATED, FAILED, Verdict, aligned, from_domain, verdict
-from mailflow.core.outcomes import Outcome
+from mailflow.core.authresults import Verdict
 from mailflow.services.notices import notify_coordinator
-from mailflow.store.models import Conversation, Event, InboundMessage, Request
-from mailflow.store.record import RELEASED, log_event, released_after
+from mailflow.services.sender_proof import UNAUTHENTICATED, passes, sender_proof
+from mailflow.store.models import Conversation, InboundMessage, Request
+from mailflow.store.record import log_event, released_after
 
-UNAUTHENTICATED = Outcome.UNAUTHENTICATED
 QUARANTINE, REFUSE = "quarantine", "refuse"
-ALIGNED = "aligned"  # no provider verdict, but the envelope matches the From domain
-
-
-def sender_verdict(cfg: Config, msg: EmailMessage) -> Verdict | None:
-    """The receiving server's verdict; None when no check is configured."""
-    ids = cfg.mailbox.authserv_id
-    return verdict(msg.raw_items(), ids) if ids else None
-
-
-def envelope_sender(msg: EmailMessage) -> str | None:
-    """The topmost Return-Path's address, lower-cased: the one the delivering server wrote.
-    "" for the null path `<>`; None when the message has none."""
-    for name, value in msg.raw_items():
-        if name.strip().lower() == "return-path":
-            return _readable(parseaddr(str(value))[1].strip().lower())
-    return None
-
-
-def _readable(text: str) -> str:
-    """Undecodable bytes (kept by the parser as surrogates) as U+FFFD: storable, and never
-    aligned with anything."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-
-
-def envelope_verdict(msg: EmailMessage) -> Verdict | None:
-    """ALIGNED or FAILED from the envelope alone; None when there is no Return-Path."""
-    envelope = envelope_sender(msg)
-    if envelope is None:
-        return None
-    domain = from_domain(msg.raw_items())
-    if domain is None:
-        return Verdict(FAILED, "envelope: not exactly one From address to check")
-    domain = _readable(domain)
-    if "@" in envelope and aligned(envelope.rpartition("@")[2], domain):
-        return Verdict(ALIGNED, f"envelope sender {envelope} aligned with {domain}")
-    shown = envelope or "<>"
-    return Verdict(FAILED, f"envelope sender {shown} (Return-Path) not aligned with {domain}")
-
-
-def sender_proof(cfg: Config, msg: EmailMessage) -> Verdict | None:
-    """The provider's verdict when configured, else the envelope's; None: nothing to judge."""
-    return sender_verdict(cfg, msg) if cfg.mailbox.authserv_id else envelope_verdict(msg)
-
-
-def passes(found: Verdict | None) -> bool:
-    return found is None or found.status in (AUTHENTICATED, ALIGNED)
-
-
-def authenticated(cfg: Config, inbound: InboundMessage, msg: EmailMessage) -> bool:
-    """Whether the sender is proven enough for a command to act at once: the provider said
-    pass, or the coordinator released the message from quarantine (vouched for it)."""
-    found = sender_verdict(cfg, msg)
-    return (found is not None and found.authenticated) or _vouched(inbound)
-
-
-def _vouched(inbound: InboundMessage) -> bool:
-    """Released from quarantine after a failed sender check (check_sender has logged
-    another `unauthenticated` event since, so _released no longer says it)."""
-    first = (
-        Event.select(fn.MIN(Event.id))
-        .where((Event.inbound == inbound.id) & (Event.kind == UNAUTHENTICATED))
-        .scalar()
-    )
-    return first is not None and (
-        Event.select()
-        .where((Event.inbound == inbound.id) & (Event.kind == RELEASED) & (Event.id > first))
-        .exists()
-    )
 
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")

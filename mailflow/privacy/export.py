@@ -15,7 +15,6 @@ from playhouse.shortcuts import model_to_dict
 
 from mailflow.core.readable import readable_text
 from mailflow.errors import MailflowError
-from mailflow.inbound.ambassador_mail import find_ambassador
 from mailflow.privacy.erasure import (
     address_pattern,
     find_person,
@@ -24,6 +23,7 @@ from mailflow.privacy.erasure import (
     parse_raw,
     refuse_placeholder,
 )
+from mailflow.store.directory import find_ambassador
 from mailflow.store.models import (
     Ambassador,
     Conversation,

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from mailflow.config import Config
 from mailflow.context import Context
 from mailflow.errors import MailflowError
-from mailflow.inbound.ambassador_mail import find_ambassador
 from mailflow.privacy.ambassador_erase import forget_ambassador
 from mailflow.privacy.erasure import find_person, forget_person, refuse_placeholder, secure_delete
 from mailflow.privacy.retention import compact_now_or_later
 from mailflow.privacy.retention_unlinked import kept_addresses
+from mailflow.store.directory import find_ambassador
 from mailflow.store.leases import lock_scope, write_transaction
 from mailflow.transport.server_copies import Removal, pending, remove_now
 

@@ -218,7 +218,7 @@ def _old_causes(days: int, now: datetime, kept: Kept) -> dict[int, str]:
 
 
 def _stale_commands(limit: datetime) -> list[int]:
-    """Commands confirmed or expired before `limit` (inbound/confirm.py): their address goes with
+    """Commands confirmed or expired before `limit` (services/confirm.py): their address goes with
     them; a pending one is never older than its short delay."""
     query = PendingCommand.select(PendingCommand.id).where(
         (PendingCommand.created_at < limit)

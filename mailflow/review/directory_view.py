@@ -12,7 +12,11 @@ from typing import Any
 from peewee import JOIN, Case, fn
 
 from mailflow.clock import local, stamp, wall_iso, zone_name
+from mailflow.store.directory import NAME, ambassador_fields
 from mailflow.store.models import Ambassador, Conversation
+
+# The columns of the table, before the counts (the CSV's order: a contract).
+ENTRY_FIELDS = ("id", "email", NAME, "kind", "title", "code_rome", "department", "city", "capacity")
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -54,20 +58,11 @@ def directory_rows(zone: tzinfo = UTC) -> list[dict[str, Any]]:
     )
     return [
         {
-            "id": a.id,
-            "email": a.email,
-            "name": f"{a.first_name} {a.last_name}",
-            "kind": a.kind,
-            "title": a.title,
-            "code_rome": a.code_rome,
-            "department": a.department,
-            "city": a.city,
-            "capacity": a.capacity,
+            **ambassador_fields(a, ENTRY_FIELDS),
             "open": int(a.open_count or 0),
             "offered": int(a.offered_count or 0),
             "answered": int(a.answered_count or 0),
-            "active": a.active,
-            "paused": a.paused,
+            **ambassador_fields(a, ("active", "paused")),
             "absent_until": _iso(a.absent_until),
             "left_at": _iso(a.left_at),
             "bounce_state": a.bounce_state,

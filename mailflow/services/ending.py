@@ -1,4 +1,5 @@
-"""Ending a request before its natural end: the person's STOP, the coordinator's close.
+"""Ending a request: at its natural end (`close_request`, after the feedback), or before
+it: the person's STOP, the coordinator's close.
 
 Either way the request leaves the life cycle (`withdrawn` or `closed`, logged with its
 cause), its relay addresses close (a later mail through them gets a notice that says why,
@@ -15,18 +16,26 @@ from mailflow.clock import stamp
 from mailflow.context import Context
 from mailflow.core import lifecycle as lc
 from mailflow.core.addresses import message_id_of
+from mailflow.core.commands import STOP, command_of, load_command_rules
 from mailflow.core.outcomes import OutboxStatus, Outcome
-from mailflow.inbound.ambassador_mail import STOP, command_of, load_command_rules
-from mailflow.inbound.confirm import PERSON_STOP as PERSON_STOP_KIND
-from mailflow.inbound.confirm import ask_confirmation, needs_confirmation
+from mailflow.services.confirm import PERSON_STOP as PERSON_STOP_KIND
+from mailflow.services.confirm import ask_confirmation, needs_confirmation
+from mailflow.services.conversation_mail import AMBASSADOR, mail_to_side
 from mailflow.services.handover import PERSON_STOPPED, close_conversation, open_conversations
 from mailflow.services.notices import send_auto
 from mailflow.services.views import ambassador_view, request_view
-from mailflow.store.models import InboundMessage, MessageIdMap, OutboundMail, Person, Request
+from mailflow.store.models import (
+    Conversation,
+    InboundMessage,
+    OutboundMail,
+    Person,
+    Request,
+)
 from mailflow.store.record import log_event, move_request
 
 PERSON_STOP = Outcome.PERSON_STOP
 STOP_CAUSE = "the person wrote STOP"
+OPEN, FINISHED = "open", "finished"  # Conversation.state
 LIVE = (lc.OFFERED, lc.ANSWERED, lc.IN_CONVERSATION)  # an ambassador may be writing to them
 
 
@@ -47,25 +56,20 @@ def end_request(
     for conv in open_conversations(request=request):
         close_conversation(conv, reason, cause, inbound)
         if live and tell_ambassador:
-            intro = MessageIdMap.get_or_none(MessageIdMap.conversation == conv)
-            view = request_view(request, ctx.ref)
-            send_auto(
+            mail_to_side(
                 ctx,
+                conv,
+                AMBASSADOR,
                 "exchange_ended_ambassador",
                 key=f"exchange-ended:{conv.id}",
-                to=conv.ambassador.email,
-                role="ambassador",
                 data={
-                    "request": view,
+                    "request": request_view(request, ctx.ref),
                     "ambassador": ambassador_view(conv.ambassador),
                     "why": reason,
                     "answered": conv.ambassador_answered_at is not None,
                 },
-                from_display=f"{view['who']} via {ctx.cfg.relay.display_name}",
-                from_token=conv.ambassador_token,
-                in_reply_to=intro.relayed_id if intro else None,
+                in_thread=True,
                 request=request,
-                conversation=conv,
                 inbound=inbound,
             )
             told.append(conv.ambassador.first_name)
@@ -93,12 +97,22 @@ def end_request(
     return told
 
 
+def close_request(request: Request, cause: str, inbound: InboundMessage | None = None) -> None:
+    """The request is over; its conversation stays writable but no longer counts as load."""
+    request.closed_at = stamp()
+    request.save()
+    Conversation.update(state=FINISHED).where(
+        (Conversation.request == request) & (Conversation.state == OPEN)
+    ).execute()
+    move_request(request, lc.CLOSED, cause, inbound)
+
+
 # -- the person's STOP -----------------------------------------------------------------------
 
 
 def is_person_stop(ctx: Context, msg: EmailMessage) -> bool:
     """STOP as a command word (never a synonym: ordinary French), in the subject or the
-    first line, and not forwarded (ambassador_mail.read_command)."""
+    first line, and not forwarded (core/commands.read_command)."""
     command = command_of(msg, load_command_rules(ctx.cfg.paths.rules), strict=True)
     return command is not None and command.name == STOP
 
@@ -128,7 +142,7 @@ def handle_person_stop(
 
     With nothing open it is only recorded, never answered: the From may be someone who
     never wrote to us. From unproven mail it waits for the person's confirmation
-    (inbound/confirm.py), unless `confirmed`."""
+    (services/confirm.py), unless `confirmed`."""
     inbound.role = "person"
     requests = open_requests(address)
     if not requests:

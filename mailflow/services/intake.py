@@ -18,6 +18,7 @@ from mailflow.core.route import Candidate, Choice, Want, choose
 from mailflow.core.values import ParsedRequest
 from mailflow.masking.scrub import Secret, scrub_text
 from mailflow.services.compose import automatic_mail, new_message_id, render
+from mailflow.services.conversation_mail import AMBASSADOR, PERSON, relay_from
 from mailflow.services.notices import notify_coordinator, reply
 from mailflow.services.route_index import trade_ids
 from mailflow.services.views import ambassador_view, request_view
@@ -252,18 +253,20 @@ def offer(
     data = {"request": view, "ambassador": ambassador_view(ambassador), "relay": relay}
     data.update(extra or {})
     intro_id, ack_id = new_message_id(relay.domain), new_message_id(relay.domain)
+    intro_from, intro_token = relay_from(ctx, conv, AMBASSADOR, request)
+    ack_from, ack_token = relay_from(ctx, conv, PERSON, request)
     intro = automatic_mail(
         render(ctx.templates, "intro", data),
-        from_display=f"{view['who']} via {relay.display_name}",
-        from_address=relay.token_address(conv.ambassador_token),
+        from_display=intro_from,
+        from_address=relay.token_address(intro_token),
         to_address=ambassador.email,
         message_id=intro_id,
         loop_marker=ctx.loop_marker,
     )
     ack = automatic_mail(
         render(ctx.templates, person_template, data),
-        from_display=f"{ambassador.first_name} via {relay.display_name}",
-        from_address=relay.token_address(conv.person_token),
+        from_display=ack_from,
+        from_address=relay.token_address(ack_token),
         to_address=request.person.email,
         message_id=ack_id,
         loop_marker=ctx.loop_marker,

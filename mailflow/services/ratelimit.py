@@ -6,7 +6,9 @@ the same automatic answer goes to one sender at most once per `auto_reply_interv
 answer); a conversation relays at most `max_relayed_per_conversation_per_hour` messages
 (two auto-responders answering each other through a relay address stop there); strangers
 writing to relay addresses get at most `max_stranger_refusals_per_day` refusals in all
-(forged senders get no backscatter beyond it). A limit set to 0 is off.
+(forged senders get no backscatter beyond it). A limit set to 0 is off. The relay cap's
+decision, with the coordinator's notice and the hold that follow it, is in
+inbound/rate_hold.py (this module is below the notices, which read the first brake).
 """
 
 from __future__ import annotations
@@ -17,10 +19,8 @@ from peewee import fn
 
 from mailflow.clock import stamp
 from mailflow.config import LimitsConfig
-from mailflow.context import Context
 from mailflow.core.outcomes import Outcome
-from mailflow.store.models import Conversation, InboundMessage, OutboundMail
-from mailflow.store.record import log_event
+from mailflow.store.models import Conversation, OutboundMail
 
 RATE_LIMITED = Outcome.RATE_LIMITED
 # How the event of a stranger left unanswered by the daily cap begins (inbound/relay.py writes it,
@@ -82,41 +82,3 @@ def relayed_last_hour(conv: Conversation) -> int:
         )
         .count()
     )
-
-
-def relay_over_limit(ctx: Context, inbound: InboundMessage, conv: Conversation) -> bool:
-    """True when this conversation relayed its hourly quota already: the message is kept,
-    not forwarded, and the coordinator hears of it once a day per conversation."""
-    from mailflow.services.notices import (
-        notify_coordinator,  # here: notices.reply() imports this module
-    )
-
-    cap = ctx.cfg.limits.max_relayed_per_conversation_per_hour
-    if cap <= 0:
-        return False
-    count = relayed_last_hour(conv)
-    if count < cap:
-        return False
-    log_event(
-        RATE_LIMITED,
-        f"{count} messages relayed in this conversation within the hour (cap {cap}): not forwarded",
-        request=conv.request,
-        conversation=conv,
-        inbound=inbound,
-    )
-    notify_coordinator(
-        ctx,
-        inbound,
-        "rate_limited_coordinator",
-        {
-            "conversation_id": conv.id,
-            "request_id": conv.request_id,
-            "count": count,
-            "cap": cap,
-            "inbound_id": inbound.id,
-        },
-        request=conv.request,
-        conversation=conv,
-        key=f"rate-limited:{conv.id}:{stamp().date().isoformat()}",
-    )
-    return True

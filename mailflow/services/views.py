@@ -7,6 +7,7 @@ from typing import Any
 
 from mailflow.core.values import age_band
 from mailflow.masking.request_text import shown_text
+from mailflow.store.directory import ambassador_fields
 from mailflow.store.models import Ambassador, Request
 from mailflow.understand.first_names import first_name_or_none
 from mailflow.understand.referential import Referential
@@ -33,6 +34,11 @@ def place_label(request: Request, ref: Referential) -> str | None:
     return None
 
 
+def who_of(request: Request) -> str:
+    """How mails name the person of a request: their first name, if they gave one."""
+    return first_name_or_none(request.first_name) or "Une personne"
+
+
 def request_view(request: Request, ref: Referential, keep: Collection[str] = ()) -> dict[str, Any]:
     """The request as every mail shows it: what comes from the person's text (message,
     trade words, first name) with no address in it but those of `keep` (masking/request_text.py),
@@ -49,7 +55,7 @@ def request_view(request: Request, ref: Referential, keep: Collection[str] = ())
         "age_band": age_band(request.age),
         "situation": request.situation,
         "first_name": first,
-        "who": first or "Une personne",
+        "who": who_of(request),
         "who_short": first or "cette personne",
         "message": shown_text(request.message, own, keep).strip() or "(pas de message)",
     }
@@ -63,8 +69,6 @@ def in_sentence(title: str) -> str:
 
 
 def ambassador_view(ambassador: Ambassador) -> dict[str, Any]:
-    return {
-        "first_name": ambassador.first_name,
-        "title": in_sentence(ambassador.title),
-        "city": ambassador.city,
-    }
+    """The ambassador as mails show them: first name, title mid-sentence, city."""
+    view = ambassador_fields(ambassador, ("first_name", "title", "city"))
+    return {**view, "title": in_sentence(ambassador.title)}

@@ -42,6 +42,7 @@ from playhouse.migrate import PostgresqlMigrator, SchemaMigrator, SqliteMigrator
 from mailflow.clock import stamp
 from mailflow.errors import SchemaError
 from mailflow.store.models import ALL_MODELS, database
+from mailflow.store.record import log_event
 from mailflow.store.schema_steps import BASELINE, LATEST, MIGRATIONS, CreateTable, Migration
 
 log = logging.getLogger(__name__)
@@ -234,8 +235,6 @@ def _stamp(db: Database, version: int, name: str) -> None:
 
 def _log_events(db: Database, before: int, applied: Sequence[Migration], detected: bool) -> None:
     """One `schema` event per applied version, in the exchange log."""
-    from mailflow.store.record import log_event
-
     origin = " (detected: no version table)" if detected else ""
     with db.atomic():
         for m in applied:

@@ -254,7 +254,7 @@ class PendingCommand(BaseModel):
     """A command from unauthenticated mail, waiting for its sender's confirmation.
 
     The confirmation mail goes to `address` from `relay+TOKEN@...`: only the owner of the
-    address receives it, so only they can answer it (inbound/confirm.py). Ids are plain integers,
+    address receives it, so only they can answer it (services/confirm.py). Ids are plain integers,
     not foreign keys: erasing a message (RGPD) must not be blocked by its pending command."""
 
     id = AutoField()

@@ -24,8 +24,8 @@ from mailflow.context import Context
 from mailflow.core.addresses import message_id_of, new_token
 from mailflow.core.outcomes import Outcome
 from mailflow.errors import RulesError
-from mailflow.inbound.sender_check import authenticated
 from mailflow.services.notices import send_auto
+from mailflow.services.sender_proof import authenticated
 from mailflow.store.models import InboundMessage, PendingCommand, Request
 from mailflow.store.record import log_event
 
