@@ -22,6 +22,11 @@ SITUATION_KEYS = (*NAMED_SITUATIONS, "other", UNKNOWN)
 KIND_KEYS = (*KINDS, UNKNOWN)
 SCORE_KEYS = ("1", "2", "3", "4", "5", UNKNOWN)
 MET_KEYS = ("yes", "no", UNKNOWN)
+# How each request was met, by its latest offer (route.quality): exactly, stretched, or not
+# offered at all though routed (unmet), or never routed (not understood yet, withdrawn...);
+# "unknown": offered before the match was recorded.
+MATCH_KEYS = ("exact", "stretched", "unmet", "not_offered", UNKNOWN)
+STRETCH_KEYS = ("trade", "kind", "department", "region")  # route.STRETCHES
 ALL = "all"
 
 

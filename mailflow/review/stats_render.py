@@ -6,8 +6,10 @@ CSV tables (one row per key; `year` is the year, or "all" for the total over eve
 written only when no --year was given):
 requests/total, people/total, per_month_requests/YYYY-MM, per_month_people/YYYY-MM,
 people_by_age_band/<band>, people_by_situation/<situation>, requests_by_kind/<kind>,
-requests_by_domain/<domain>, requests_by_department/<code>, answers/<offered|answered|
-not_answered|answer_rate|median_hours_to_first_answer>, reassignments/total,
+requests_by_domain/<domain>, requests_by_department/<code>, requests_by_match/<exact|
+stretched|unmet|not_offered|unknown>, stretched_by/<trade|kind|department|region>,
+answers/<offered|answered|not_answered|answer_rate|median_hours_to_first_answer>,
+reassignments/total,
 escalations/total, unmet_demand/total, unmet_demand_rows/<département>|<trade>,
 ambassadors/<active|contacted|contacted_active|never_contacted>, feedback_scores/<1..5|unknown>,
 feedback_met/<yes|no|unknown>, feedback/mean_score. A missing figure (no rate, no median) is
@@ -28,6 +30,8 @@ _DICT_TABLES = (
     "requests_by_kind",
     "requests_by_domain",
     "requests_by_department",
+    "requests_by_match",
+    "stretched_by",
     "answers",
 )
 
