@@ -16,7 +16,7 @@ from mailflow.errors import MailflowError
 UNKNOWN = "unknown"
 UNDER = f"under_{AGE_BANDS[0][0]}"
 _BAND_KEY = {label: (f"{lo}+" if hi is None else f"{lo}-{hi - 1}") for lo, hi, label in AGE_BANDS}
-AGE_KEYS = (*_BAND_KEY.values(), UNDER, UNKNOWN)
+AGE_KEYS = (UNDER, *_BAND_KEY.values(), UNKNOWN)  # youngest first
 NAMED_SITUATIONS = ("collegien", "lyceen", "apprenti", "etudiant", "demandeur_emploi", "salarie")
 SITUATION_KEYS = (*NAMED_SITUATIONS, "other", UNKNOWN)
 KIND_KEYS = (*KINDS, UNKNOWN)
