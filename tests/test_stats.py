@@ -562,9 +562,44 @@ def test_text_output_is_readable(
 ) -> None:
     out = run(config, capsys, "--year", "2024")
     assert "=== 2024 ===" in out and "Total" not in out
-    assert re.search(rf"demandes / requests +{tally.requests['2024']}\n", out)
-    assert "Personnes par tranche d'âge / People by age band" in out
+    assert re.search(rf"demandes +{tally.requests['2024']}\n", out)
+    assert "Personnes par tranche d'âge" in out and "People" not in out
     assert "@" not in out
+    # French words, never the stored codes (rules/labels.toml), ages youngest first
+    for code in ("collegien", "demandeur_emploi", "under_10", "unknown", "metier", "D11 "):
+        assert not re.search(rf"(?<![\w·]){re.escape(code)}(?![\w·])", out), code
+    assert "collégien·ne" in out and "demandeur·se d'emploi" in out
+    assert "D11 · Commerce alimentaire et métiers de bouche" in out
+    ages = ("moins de 10 ans", "10 à 15 ans", "16 à 17 ans", "18 à 25 ans", "26 à 49 ans")
+    places = [out.index(f"  {a}") for a in (*ages, "50 ans et plus")]
+    assert places == sorted(places)
+    assert "correspondance élargie" in out and "autre métier du même domaine" in out
+
+
+def test_excel_csv_opens_as_columns_in_french_excel(
+    config: Path, tally: Tally, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    """`--excel`: a UTF-8 BOM, `;`, CRLF, a decimal comma; today's four columns (the
+    `--csv` contract) plus a French label; the same figures as `--csv`."""
+    assert main(["--config", str(config), "stats", "--excel"]) == 0
+    data = capsysbinary.readouterr().out
+    assert data.startswith(b"\xef\xbb\xbf") and b"\r\n" in data
+    text = data[3:].decode("utf-8")
+    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=";"))
+    assert rows[0] == ["year", "table", "key", "value", "libelle"]
+    assert all(len(r) == 5 for r in rows)
+    got = {(y, t, k): (v, label) for y, t, k, v, label in rows[1:]}
+    rate, label = got["2025", "answers", "answer_rate"]
+    assert (
+        "," in rate and "." not in rate and label == "Réponses des ambassadeurs : taux de réponse"
+    )
+    assert float(rate.replace(",", ".")) == round(
+        tally.tables["2025", "answered"]["n"] / tally.tables["2025", "offered"]["n"], 4
+    )
+    assert got["all", "requests", "total"] == (str(tally.requests["all"]), "Demandes : total")
+    assert got["2025", "people_by_situation", "collegien"][1].endswith(": collégien·ne")
+    assert got["2025", "requests_by_domain", "D11"][1].endswith("métiers de bouche")
+    assert got["2025", "per_month_requests", "2025-03"][1] == "Demandes par mois : mars 2025"
 
 
 def test_empty_database_and_empty_year(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
