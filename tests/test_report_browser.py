@@ -415,8 +415,8 @@ def test_report_in_a_browser(
 
     for name in sorted(written - {"notes.txt", "requests/a-garder.html"}):
         html = (out / name).read_text(encoding="utf-8")
-        shown = re.sub(r"<[^>]+>", " ", re.sub(r"<(style|title)>.*?</\\1>", " ", html, flags=re.S))
-        english = [w for w in ENGLISH if re.search(rf"\\b{w}\\b", shown, re.IGNORECASE)]
+        shown = re.sub(r"<[^>]+>", " ", re.sub(r"<(style|title)>.*?</\1>", " ", html, flags=re.S))
+        english = [w for w in ENGLISH if re.search(rf"\b{w}\b", shown, re.IGNORECASE)]
         assert not english, (name, english)
         assert "<script" not in html.lower(), name
         assert set(URL.findall(html)) <= {SVG_NS}, name  # nothing fetched from elsewhere
