@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from mailflow.config import Config
 from mailflow.core.classify import ClassifyRules, load_classify_rules
+from mailflow.core.route import DEFAULT_POLICY, MatchingPolicy, load_matching_policy
 from mailflow.understand.mail import UnderstandingRules, load_understanding_rules
 from mailflow.understand.referential import Referential, load_referential
 
@@ -16,6 +17,7 @@ class Context:
     ref: Referential
     understanding: UnderstandingRules
     classify: ClassifyRules
+    matching: MatchingPolicy = DEFAULT_POLICY  # rules/matching.toml
 
     @property
     def loop_marker(self) -> str:
@@ -33,4 +35,5 @@ def load_context(cfg: Config) -> Context:
         ref=load_referential(rules),
         understanding=load_understanding_rules(rules),
         classify=load_classify_rules(rules),
+        matching=load_matching_policy(rules),
     )

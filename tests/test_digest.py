@@ -26,6 +26,7 @@ from mailflow.services.compose import render
 from mailflow.services.ratelimit import STRANGER_CAP_REACHED
 from mailflow.store.db import open_database
 from mailflow.store.models import (
+    Ambassador,
     Conversation,
     Event,
     InboundMessage,
@@ -582,6 +583,9 @@ def test_figures_as_the_pipeline_and_the_follow_ups_write_them(
     _at(monkeypatch, "2026-03-02T09:00:00")  # Monday
     ctx = open_context(tmp_path, "\n[limits]\nmax_message_bytes = 5000\n")
     try:
+        # Inès as a professional pastry cook: another trade nearby, which the default policy
+        # allows (rules/matching.toml); her CAP as well (another kind) it would not.
+        Ambassador.update(kind="metier").where(Ambassador.email == "amb3@pros.test").execute()
         baker = "Bonjour, j'ai 15 ans et je voudrais rencontrer une boulangère près de Caen."
         assert store_and_process(ctx, mail_bytes(baker)) == {"request-offered": 1}
         pilot = mail_bytes("Je voudrais devenir pilote de ligne.", "Tom <tom@users.test>")

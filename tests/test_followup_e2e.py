@@ -77,6 +77,9 @@ def ask(dep: Deployment, now: str = MONDAY) -> None:
 
 def test_reminders_then_reassignment_then_escalation(deployment: Deployment) -> None:
     dep, mail = deployment, deployment.stack
+    # Inès as a professional pastry cook: another trade of the domain nearby, which the
+    # default policy allows (rules/matching.toml); her CAP (another kind too) it would not.
+    query(dep, "UPDATE ambassador SET kind = 'metier' WHERE email = ?", (INES,))
     ask(dep)
     [intro] = mail.fetch_all(MARIE)
 
@@ -97,6 +100,7 @@ def test_reminders_then_reassignment_then_escalation(deployment: Deployment) -> 
     [intro2] = mail.wait_for(JULIEN)
     [news] = mail.wait_for(PERSON, lambda m: "Julien va vous répondre" in str(m["Subject"]))
     assert "Marie n'a pas pu se rendre disponible" in text(news)
+    assert "Julien habite dans un autre département" in text(news)  # Rouen, not Caen: said
     assert sender(news) != sender(intro2) and sender(news).startswith("relay+")
     assert MARIE not in news.as_string() and PERSON not in intro2.as_string()
 

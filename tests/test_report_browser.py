@@ -65,6 +65,9 @@ URL = re.compile(r"(?:https?:)?//[^\s\"'<>)]+", re.IGNORECASE)
 SVG_NS = "http://www.w3.org/2000/svg"
 TRADES = {"D1102": "Boulanger / Boulangère", "J1501": "Aide-soignant / Aide-soignante"}
 WATCHED = 7  # the request whose timeline is checked
+# Words seen on the report's pages before they were all French (issue 12, items 7 and 8).
+ENGLISH = ("understood", "offered", "failed", "request received by mail", "cause")
+DEPARTMENTS = {"14": "14 · Calvados", "50": "50 · Manche", "2A": "2A · Corse-du-Sud"}
 
 
 @dataclass
@@ -83,6 +86,8 @@ class Tally:
     contacted: set[int] = field(default_factory=set)  # ambassadors offered a 2025 request
     active: set[int] = field(default_factory=set)
     minors: set[int] = field(default_factory=set)  # 2025 requests from people under 15
+    rows: list[dict] = field(default_factory=list)  # the 2025 requests as generated
+    matches: dict[int, str | None] = field(default_factory=dict)  # request -> its offer's
 
 
 def french(n: float, digits: int = 0) -> str:
@@ -92,6 +97,7 @@ def french(n: float, digits: int = 0) -> str:
 def generate(rng: random.Random) -> Tally:
     t = Tally()
     base = datetime(2024, 6, 1)
+    quality = random.Random(7)  # offers' match quality, apart: the rest of the data unchanged
     ambassadors = [
         {
             "id": i,
@@ -101,7 +107,7 @@ def generate(rng: random.Random) -> Tally:
             "kind": "metier",
             "title": "Boulanger",
             "title_words": "boulanger",
-            "department": "14",
+            "department": "50" if i == 23 else "14",
             "active": i != 24,  # 21..24 are never offered anything; 24 has left
             "created_at": base,
             "updated_at": base,
@@ -151,6 +157,8 @@ def generate(rng: random.Random) -> Tally:
         ambassador = 1 if rid == WATCHED else rng.randint(1, 20)
         if offered:
             cid = len(conversations) + 1
+            match = quality.choice((None, "exact", "exact", "stretched:trade", "stretched:region"))
+            t.matches[rid] = match
             conversations.append(
                 {
                     "id": cid,
@@ -159,6 +167,7 @@ def generate(rng: random.Random) -> Tally:
                     "ambassador_token": f"a{cid}",
                     "person_token": f"p{cid}",
                     "created_at": conversation_at,
+                    "match_quality": match,
                 }
             )
             if conversation_at.year == 2025:
@@ -167,6 +176,7 @@ def generate(rng: random.Random) -> Tally:
             t.other_ids.append(rid)
             continue
         t.ids.append(rid)
+        t.rows.append(requests[-1])
         t.people.add(person)
         t.offered += offered
         t.escalations += escalated is not None
@@ -206,6 +216,15 @@ def watched_timeline(at: datetime) -> None:
         status="processed",
     )
     Event.create(
+        at=at, kind="state", request=WATCHED, old_state=None, new_state="new",
+        cause="request received by mail",
+    )  # fmt: skip
+    Event.create(at=at, kind="understood", request=WATCHED, cause="age 12 from 'j'ai 12 ans'")
+    Event.create(
+        at=at + timedelta(minutes=1), kind="offered", request=WATCHED,
+        cause="offered to ambassador #1 (same trade, same département, 0 open)",
+    )  # fmt: skip
+    Event.create(
         at=at + timedelta(minutes=1), kind="state", request=WATCHED, old_state="new",
         new_state="offered", cause="proposée à Marie L. (Boulanger, 14)",
     )  # fmt: skip
@@ -214,6 +233,13 @@ def watched_timeline(at: datetime) -> None:
         envelope_from="bounce@mailflow.test", recipient="amb1@pros.test",
         recipient_role="ambassador", subject="Une demande pour vous : boulangerie", raw=b"",
         status="sent", next_attempt_at=at, created_at=at + timedelta(minutes=2),
+        request=WATCHED, conversation=conv,
+    )  # fmt: skip
+    OutboundMail.create(
+        idempotency_key="ack-7", purpose="ack", message_id="<out2@x>",
+        envelope_from="bounce@mailflow.test", recipient="p1@users.test",
+        recipient_role="person", subject="Votre demande est transmise", raw=b"",
+        status="failed", next_attempt_at=at, created_at=at + timedelta(minutes=2),
         request=WATCHED, conversation=conv,
     )  # fmt: skip
     inbound(
@@ -273,6 +299,89 @@ def totals_of(html: str) -> dict[str, str]:
     return {label: value for value, label in found}
 
 
+def table_of(dom: str, ident: str) -> list[list[str]]:
+    """The body rows of the breakdown table `ident` of the overview, cell texts."""
+    found = re.search(rf'<section class="card[^"]*" id="{ident}">(.*?)</section>', dom, re.S)
+    assert found, ident
+    body = re.search(r"<tbody>(.*?)</tbody>", found.group(1), re.S).group(1)
+    rows = re.findall(r"<tr>(.*?)</tr>", body, re.S)
+    return [[c.strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", r, re.S)] for r in rows]
+
+
+def check_breakdowns(dom: str, t: Tally) -> None:
+    """Every breakdown of `stats` is on the overview, in French, in the order `stats` gives."""
+
+    def count(key: str, value: object) -> str:
+        return str(sum(r[key] == value for r in t.rows))
+
+    assert table_of(dom, "types") == [
+        ["métier", count("kind", "metier")],
+        ["formation", count("kind", "formation")],
+        ["VAE", count("kind", "vae")],
+        ["non précisé", count("kind", None)],
+    ]
+    assert table_of(dom, "domaines") == [
+        ["D11 · Commerce alimentaire et métiers de bouche", count("code_rome", "D1102")],
+        ["J15 · Soins paramédicaux", count("code_rome", "J1501")],
+        ["non précisé", count("code_rome", None)],
+    ]
+    by_dept = table_of(dom, "departements")
+    unmet = {
+        d: sum(r["department"] == d and r["state"] == "unmatched" for r in t.rows)
+        for d in DEPARTMENTS
+    }
+    assert by_dept == [
+        ["14 · Calvados", count("department", "14"), str(unmet["14"]), "22"],
+        ["2A · Corse-du-Sud", count("department", "2A"), str(unmet["2A"]), "0"],
+        ["50 · Manche", count("department", "50"), str(unmet["50"]), "1"],
+        [
+            "non précisé",
+            count("department", None),
+            str(sum(r["department"] is None and r["state"] == "unmatched" for r in t.rows)),
+            "0",
+        ],
+    ]
+    matches = [t.matches.get(r["id"], "none") for r in t.rows]
+    assert table_of(dom, "correspondances") == [
+        ["correspondance exacte", str(matches.count("exact"))],
+        ["correspondance élargie", str(sum(str(m).startswith("stretched") for m in matches))],
+        [
+            "sans ambassadeur (demande non satisfaite)",
+            str(
+                sum(
+                    t.matches.get(r["id"], "none") == "none" and r["state"] == "unmatched"
+                    for r in t.rows
+                )
+            ),
+        ],
+        [
+            "pas encore proposée",
+            str(
+                sum(
+                    t.matches.get(r["id"], "none") == "none" and r["state"] != "unmatched"
+                    for r in t.rows
+                )
+            ),
+        ],
+        ["proposée avant l'enregistrement de la correspondance", str(matches.count(None))],
+    ]
+    assert table_of(dom, "elargies") == [
+        ["autre métier du même domaine", str(matches.count("stretched:trade"))],
+        ["autre type de parcours", "0"],
+        ["autre département", "0"],
+        ["autre région", str(matches.count("stretched:region"))],
+    ]
+    ages = [row[0] for row in table_of(dom, "ages")]
+    assert ages == [
+        "moins de 10 ans", "10 à 15 ans", "16 à 17 ans", "18 à 25 ans", "26 à 49 ans",
+        "50 ans et plus", "non précisé",
+    ]  # fmt: skip
+    situations = [row[0] for row in table_of(dom, "situations")]
+    assert situations[0] == "collégien·ne" and "demandeur·se d'emploi" in situations
+    assert table_of(dom, "non-satisfaites")  # the unmatched requests, by trade and place
+    assert not re.search(r"\b(collegien|demandeur_emploi|under_10)\b", dom)
+
+
 def report(config: Path, year: int, out: Path, capsys: pytest.CaptureFixture[str]) -> str:
     code = main(["--config", str(config), "report", "--year", str(year), "--out", str(out)])
     printed = capsys.readouterr()
@@ -306,6 +415,9 @@ def test_report_in_a_browser(
 
     for name in sorted(written - {"notes.txt", "requests/a-garder.html"}):
         html = (out / name).read_text(encoding="utf-8")
+        shown = re.sub(r"<[^>]+>", " ", re.sub(r"<(style|title)>.*?</\1>", " ", html, flags=re.S))
+        english = [w for w in ENGLISH if re.search(rf"\b{w}\b", shown, re.IGNORECASE)]
+        assert not english, (name, english)
         assert "<script" not in html.lower(), name
         assert set(URL.findall(html)) <= {SVG_NS}, name  # nothing fetched from elsewhere
         assert not ADDRESS.search(html), name
@@ -336,6 +448,7 @@ def test_report_in_a_browser(
     assert described in dom  # the chart's <desc>, read by screen readers
     scores = "; ".join(f"note {k} : {t.scores.count(k)}" for k in range(1, 6))
     assert f"{scores}; sans note : {len(t.ids) - len(t.scores)}" in dom
+    check_breakdowns(dom, t)
 
     # JavaScript off: the same page, the same figures and charts (and the switch works).
     # --dump-dom needs JavaScript itself: the DOM is read over the DevTools pipe instead.
@@ -371,12 +484,16 @@ def test_report_in_a_browser(
     for expected_text in (
         "Message reçu De personne Léa à mailflow",
         "Je veux devenir boulangère",
-        "nouvelle → proposée — cause : proposée à Marie L. (Boulanger, 14)",
-        "Message envoyé intro De mailflow à ambassadeur·rice Marie L.",
+        "– → nouvelle — motif : demande reçue par e-mail",
+        "compris ce que mailflow a lu dans le message",
+        "proposée proposée à l'ambassadeur·rice #1",
+        "nouvelle → proposée — motif : proposée à Marie L. (Boulanger, 14)",
+        "Message envoyé présentation à l'ambassadeur·rice De mailflow à ambassadeur·rice Marie L.",
+        "Votre demande est transmise » échec d'envoi",
         "Une demande pour vous : boulangerie",
         "De ambassadeur·rice Marie L. à personne Léa",
         "écrivez-moi à [adresse masquée]",
-        "proposée → répondue — cause : première réponse de l'ambassadrice",
+        "proposée → répondue — motif : première réponse de l'ambassadrice",
     ):
         assert expected_text in text
     assert text.index("Je veux devenir") < text.index("Une demande pour") < text.index("plaisir")

@@ -92,6 +92,9 @@ def test_assign_refuses_what_cannot_work(ctx: Context) -> None:
     with pytest.raises(MailflowError, match="clear-bounce amb2@pros.test"):
         request_admin.assign(ctx, request.id, OTHER_BAKER)
     Ambassador.update(capacity=1).where(Ambassador.email == BAKER).execute()
+    # Inès as a professional: a pastry cook for a baker is another trade, which the default
+    # policy allows alone (rules/matching.toml), not with another kind (her CAP) as well.
+    Ambassador.update(kind="metier").where(Ambassador.email == "amb3@pros.test").execute()
     ask(ctx, "tom@users.test")  # to Inès: Julien bounces, Marie is full
     other = Request.select().order_by(Request.id.desc()).get()
     with pytest.raises(MailflowError, match=r"at capacity \(1 open of 1\): add --force"):

@@ -4,8 +4,23 @@ never above capacity."""
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
-from mailflow.core.route import Candidate, Want, choose
+import pytest
+
+from mailflow.config import PROJECT_ROOT
+from mailflow.core.route import (
+    ANY_STRETCH,
+    DEFAULT_POLICY,
+    Candidate,
+    MatchingPolicy,
+    Want,
+    choose,
+    load_matching_policy,
+    quality,
+    stretch_of,
+)
+from mailflow.errors import RulesError
 
 
 def cand(
@@ -35,7 +50,7 @@ def test_same_trade_beats_nearer_same_domain() -> None:
 
 def test_same_domain_when_no_same_trade() -> None:
     choice = choose(
-        BAKER_CAEN, [cand(1, code="D1104", dept="75", region="11"), cand(2, code="J1501")]
+        BAKER_CAEN, [cand(1, code="D1104", dept="76", region="28"), cand(2, code="J1501")]
     )
     assert choice.candidate.id == 1 and choice.trade_tier == 1
 
@@ -119,7 +134,7 @@ def test_kind_never_outranks_the_trade() -> None:
     professional_trade_far = cand(2, **NURSE_AID, dept="13", region="93")
     choice = choose(NURSE_AID_VAE_CAEN, [vae_domain_commune, professional_trade_far])
     assert choice.candidate.id == 2 and choice.trade_tier == 0 and not choice.same_kind
-    assert choice.why == "same trade (kind metier), another region, 0 open"
+    assert choice.why == "same trade (kind metier), another region, 0 open, stretched: kind+region"
 
 
 def test_other_kind_when_nobody_of_that_kind_is_free() -> None:
@@ -144,3 +159,85 @@ def test_no_kind_asked_leaves_place_first() -> None:
     vae_department = cand(2, **NURSE_AID, kind="vae")
     choice = choose(want, [vae_department, professional_here])
     assert choice.candidate.id == 1 and choice.same_kind
+
+
+# --- how far a match may stretch (rules/matching.toml) ------------------------------------
+
+ELECTRICIAN_LILLE = Want("metier", "F1602", "electricien", "59", "32", "59350")
+
+
+def test_default_never_crosses_trade_and_region_at_once() -> None:
+    """The plumber in Bayeux (same ROME domain, another region) is no match for an
+    electrician in Lille: unmet, not a silent success."""
+    plumber_bayeux = cand(1, code="F1603", title="plombier", dept="14", region="28")
+    assert choose(ELECTRICIAN_LILLE, [plumber_bayeux]) is None
+    assert choose(ELECTRICIAN_LILLE, [plumber_bayeux], policy=ANY_STRETCH) is not None
+
+
+def test_another_trade_nearby_is_a_stretch_told_as_such() -> None:
+    plumber_lille = cand(1, code="F1603", title="plombier", dept="59", region="32")
+    choice = choose(ELECTRICIAN_LILLE, [plumber_lille])
+    assert choice.candidate.id == 1 and choice.stretched == ("trade",)
+    assert quality(choice.stretched) == "stretched:trade"
+
+
+def test_same_trade_in_another_region_is_allowed_and_stretched() -> None:
+    electrician_caen = cand(1, code="F1602", title="electricien", dept="14", region="28")
+    assert choose(ELECTRICIAN_LILLE, [electrician_caen]).stretched == ("region",)
+
+
+def test_another_department_of_the_region_is_a_stretch() -> None:
+    electrician_arras = cand(1, code="F1602", title="electricien", dept="62", region="32")
+    assert choose(ELECTRICIAN_LILLE, [electrician_arras]).stretched == ("department",)
+
+
+def test_exact_match_has_no_stretch() -> None:
+    here = cand(1, code="F1602", title="electricien", dept="59", region="32")
+    choice = choose(ELECTRICIAN_LILLE, [here])
+    assert choice.stretched == () and quality(choice.stretched) == "exact"
+
+
+def test_nursing_studies_are_not_met_by_a_vae_aide_soignante() -> None:
+    """A 17-year-old asking about nursing (formation, J1506) and a VAE aide-soignante
+    (J1501): another trade and another kind at once, refused by default."""
+    want = Want("formation", "J1506", "infirmier", "50", "28", "50129")
+    vae_aide = cand(1, code="J1501", title="aide soignant", dept="50", kind="vae")
+    assert choose(want, [vae_aide]) is None
+    assert stretch_of(want, vae_aide) == ("trade", "kind")
+
+
+def test_cap_patisserie_is_not_met_by_a_baker() -> None:
+    want = Want("formation", "D1104", "cap patissier", "14", "28", "14118")
+    baker = cand(1, code="D1102", title="boulanger", insee="14118")
+    assert choose(want, [baker]) is None
+    pastry_cook = cand(2, code="D1104", title="patissier", insee="14118")
+    assert choose(want, [baker, pastry_cook]).stretched == ("kind",)
+
+
+def test_place_or_kind_not_asked_is_never_a_stretch() -> None:
+    want = Want(None, "D1102", "boulanger", None, None, None)
+    far = cand(1, dept="13", region="93", kind="vae")
+    assert choose(want, [far]).stretched == ()
+
+
+def test_a_policy_may_forbid_one_stretch_alone() -> None:
+    policy = MatchingPolicy(allow=frozenset({"kind", "department"}), never=())
+    electrician_caen = cand(1, code="F1602", title="electricien", dept="14", region="28")
+    electrician_arras = cand(2, code="F1602", title="electricien", dept="62", region="32")
+    assert choose(ELECTRICIAN_LILLE, [electrician_caen], policy=policy) is None
+    assert (
+        choose(ELECTRICIAN_LILLE, [electrician_caen, electrician_arras], policy=policy).candidate.id
+        == 2
+    )
+
+
+def test_the_shipped_rules_are_the_default_policy() -> None:
+    assert load_matching_policy(PROJECT_ROOT / "rules") == DEFAULT_POLICY
+
+
+def test_an_unknown_stretch_in_the_rules_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "matching.toml").write_text(
+        'never_together = [["trade", "planet"]]\n[allow]\ntrade = true\n', encoding="utf-8"
+    )
+    with pytest.raises(RulesError, match="planet"):
+        load_matching_policy(tmp_path)

@@ -56,6 +56,15 @@ SITUATIONS = (
 )
 NAMED = ("collegien", "lyceen", "apprenti", "etudiant", "demandeur_emploi", "salarie")
 KINDS = (None, "metier", "formation", "vae", "")
+# Offers' stored match quality (route.quality); None: offered before it was recorded.
+MATCHES = (
+    None,
+    "exact",
+    "exact",
+    "stretched:trade",
+    "stretched:department",
+    "stretched:kind,region",
+)
 CODES = {
     "D1102": "Boulanger / Boulangère",
     "D1104": "Pâtissier / Pâtissière",
@@ -155,6 +164,7 @@ def generate(rng: random.Random, zone: tzinfo) -> Tally:
     """Rows straight into the database, and the tally of what they should give (years and
     months of the local time in `zone`)."""
     t = Tally()
+    matches = random.Random(12)  # offers' match quality, apart: the rest of the data as before
     base = datetime(2024, 1, 1)
     ambassadors = []
     for i in range(1, 51):  # 41..50 are never offered anything
@@ -247,7 +257,9 @@ def generate(rng: random.Random, zone: tzinfo) -> Tally:
         t.months[month] += 1
         t.month_people[month].add(person)
         n_conv = rng.randint(1, 3) if offered else 0
+        match = None  # the latest offer's quality (a separate generator: the rest unchanged)
         for _ in range(n_conv):
+            match = matches.choice(MATCHES)
             amb = rng.randint(1, 30 if year < 2026 else 40)  # 31..40: only from 2026
             at = created + timedelta(hours=rng.randint(0, 24 * 40))  # may fall next year
             cid = len(conversations) + 1
@@ -259,6 +271,7 @@ def generate(rng: random.Random, zone: tzinfo) -> Tally:
                     "ambassador_token": f"a{cid}",
                     "person_token": f"p{cid}",
                     "created_at": at,
+                    "match_quality": match,
                 }
             )
             t.contacted[str(wall(at, zone).year)].add(amb)
@@ -281,6 +294,13 @@ def generate(rng: random.Random, zone: tzinfo) -> Tally:
             t.add(scope, "reassignments", "n", reassigned)
             if went_unmatched:
                 t.add(scope, "unmet", (trade, dept or "unknown"))
+            if not n_conv:
+                t.add(scope, "match", "unmet" if went_unmatched else "not_offered")
+            else:
+                name, _, made = (match or "unknown").partition(":")
+                t.add(scope, "match", name)
+                for what in filter(None, made.split(",")):
+                    t.add(scope, "stretched_by", what)
     with database.atomic():
         Ambassador.insert_many(ambassadors).execute()
         Person.insert_many(people).execute()
@@ -323,6 +343,13 @@ def expected_section(t: Tally, scope: str, months: list[str]) -> dict[str, Any]:
         "requests_by_kind": {k: tab["kind"][k] for k in ("metier", "formation", "vae", "unknown")},
         "requests_by_domain": dict(tab["domain"]),
         "requests_by_department": dict(tab["department"]),
+        "requests_by_match": {
+            k: t.tables[scope, "match"][k]
+            for k in ("exact", "stretched", "unmet", "not_offered", "unknown")
+        },
+        "stretched_by": {
+            k: t.tables[scope, "stretched_by"][k] for k in ("trade", "kind", "department", "region")
+        },
         "answers": {
             "offered": offered,
             "answered": answered,
@@ -382,6 +409,8 @@ def assert_adds_up(s: dict[str, Any]) -> None:
         assert sum(s[name].values()) == s["people"]
     for name in ("requests_by_kind", "requests_by_domain", "requests_by_department"):
         assert sum(s[name].values()) == s["requests"]
+    assert sum(s["requests_by_match"].values()) == s["requests"]
+    assert max(s["stretched_by"].values()) <= s["requests_by_match"]["stretched"]
     assert sum(s["feedback"]["scores"].values()) == s["requests"]
     assert sum(s["feedback"]["met"].values()) == s["requests"]
     a = s["answers"]
@@ -502,6 +531,8 @@ def test_csv_gives_the_same_figures(
             "requests_by_kind",
             "requests_by_domain",
             "requests_by_department",
+            "requests_by_match",
+            "stretched_by",
         ):
             for key, n in want[table].items():
                 assert int(value(table, key)) == n, (scope, table, key)
@@ -531,9 +562,44 @@ def test_text_output_is_readable(
 ) -> None:
     out = run(config, capsys, "--year", "2024")
     assert "=== 2024 ===" in out and "Total" not in out
-    assert re.search(rf"demandes / requests +{tally.requests['2024']}\n", out)
-    assert "Personnes par tranche d'âge / People by age band" in out
+    assert re.search(rf"demandes +{tally.requests['2024']}\n", out)
+    assert "Personnes par tranche d'âge" in out and "People" not in out
     assert "@" not in out
+    # French words, never the stored codes (rules/labels.toml), ages youngest first
+    for code in ("collegien", "demandeur_emploi", "under_10", "unknown", "metier", "D11 "):
+        assert not re.search(rf"(?<![\w·]){re.escape(code)}(?![\w·])", out), code
+    assert "collégien·ne" in out and "demandeur·se d'emploi" in out
+    assert "D11 · Commerce alimentaire et métiers de bouche" in out
+    ages = ("moins de 10 ans", "10 à 15 ans", "16 à 17 ans", "18 à 25 ans", "26 à 49 ans")
+    places = [out.index(f"  {a}") for a in (*ages, "50 ans et plus")]
+    assert places == sorted(places)
+    assert "correspondance élargie" in out and "autre métier du même domaine" in out
+
+
+def test_excel_csv_opens_as_columns_in_french_excel(
+    config: Path, tally: Tally, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    """`--excel`: a UTF-8 BOM, `;`, CRLF, a decimal comma; today's four columns (the
+    `--csv` contract) plus a French label; the same figures as `--csv`."""
+    assert main(["--config", str(config), "stats", "--excel"]) == 0
+    data = capsysbinary.readouterr().out
+    assert data.startswith(b"\xef\xbb\xbf") and b"\r\n" in data
+    text = data[3:].decode("utf-8")
+    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=";"))
+    assert rows[0] == ["year", "table", "key", "value", "libelle"]
+    assert all(len(r) == 5 for r in rows)
+    got = {(y, t, k): (v, label) for y, t, k, v, label in rows[1:]}
+    rate, label = got["2025", "answers", "answer_rate"]
+    assert (
+        "," in rate and "." not in rate and label == "Réponses des ambassadeurs : taux de réponse"
+    )
+    assert float(rate.replace(",", ".")) == round(
+        tally.tables["2025", "answered"]["n"] / tally.tables["2025", "offered"]["n"], 4
+    )
+    assert got["all", "requests", "total"] == (str(tally.requests["all"]), "Demandes : total")
+    assert got["2025", "people_by_situation", "collegien"][1].endswith(": collégien·ne")
+    assert got["2025", "requests_by_domain", "D11"][1].endswith("métiers de bouche")
+    assert got["2025", "per_month_requests", "2025-03"][1] == "Demandes par mois : mars 2025"
 
 
 def test_empty_database_and_empty_year(config: Path, capsys: pytest.CaptureFixture[str]) -> None:

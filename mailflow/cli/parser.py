@@ -95,6 +95,11 @@ def _coordinator_parsers(sub: argparse._SubParsersAction, log: argparse.Argument
     shape = stats.add_mutually_exclusive_group()
     shape.add_argument("--json", action="store_true")
     shape.add_argument("--csv", action="store_true", help="rows year,table,key,value")
+    shape.add_argument(
+        "--excel",
+        action="store_true",
+        help="the --csv rows for French Excel (';', decimal comma, UTF-8 BOM) with a French label",
+    )
     report = sub.add_parser("report", help="a static HTML site of one year, to open in a browser")
     report.add_argument("--year", type=int, metavar="YYYY", required=True)
     report.add_argument("--out", type=Path, metavar="DIR", required=True)

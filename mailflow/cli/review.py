@@ -59,21 +59,28 @@ def cmd_log(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_stats(cfg: Config, args: argparse.Namespace) -> int:
+    from mailflow.review.labels import load_labels
     from mailflow.review.stats import collect
-    from mailflow.review.stats_render import render_csv, render_text
+    from mailflow.review.stats_render import render_csv, render_excel, render_text
 
     doc = collect(args.year, cfg.schedule.zone)
     if args.json:
         print(json.dumps(doc, ensure_ascii=False, indent=2))
+    elif args.csv:
+        print(render_csv(doc), end="")
+    elif args.excel:  # bytes: UTF-8 with its BOM whatever the terminal's encoding
+        sys.stdout.flush()
+        sys.stdout.buffer.write(render_excel(doc, load_labels(cfg.paths.rules)).encode("utf-8"))
+        sys.stdout.buffer.flush()
     else:
-        print(render_csv(doc) if args.csv else render_text(doc), end="")
+        print(render_text(doc, load_labels(cfg.paths.rules)), end="")
     return 0
 
 
 def cmd_report(cfg: Config, args: argparse.Namespace) -> int:
     from mailflow.review.report import make_report
 
-    pages = make_report(args.year, args.out, cfg.schedule.zone)
+    pages = make_report(args.year, args.out, cfg.schedule.zone, cfg.paths.rules)
     print(f"report {args.year}: {pages} pages written, open {args.out / 'index.html'}")
     return 0
 

@@ -47,7 +47,7 @@ def retry_unmatched(ctx: Context, request_id: int) -> str:
     request = Request.get_by_id(request_id)
     tried = frozenset(c.ambassador_id for c in request.conversations)
     lock_routing()
-    choice = best_choice(want_of(request), exclude=tried)
+    choice = best_choice(want_of(request), tried, ctx.matching)
     if choice is None:
         return ""
     log_event(

@@ -17,13 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from peewee import fn
 
 from mailflow import clock
 from mailflow.config import DATA_ROOT
 from mailflow.errors import MailflowError
 from mailflow.review import report_svg, stats, stats_keys
+from mailflow.review.labels import Labels, load_labels
 from mailflow.review.log_timeline import request_timeline
-from mailflow.store.models import Request
+from mailflow.store.models import Ambassador, Request
 from mailflow.store.record import log_event
 
 TEMPLATES = DATA_ROOT / "templates" / "report"
@@ -34,31 +36,6 @@ UNKNOWN_FR = "non précisé"
 
 MONTHS = ("janv.", "févr.", "mars", "avr.", "mai", "juin")
 MONTHS += ("juil.", "août", "sept.", "oct.", "nov.", "déc.")
-AGES = {"under_10": "moins de 10 ans", "50+": "50 ans et plus", "unknown": UNKNOWN_FR}
-SITUATIONS = {
-    "collegien": "collégien·ne",
-    "lyceen": "lycéen·ne",
-    "apprenti": "apprenti·e",
-    "etudiant": "étudiant·e",
-    "demandeur_emploi": "demandeur·se d'emploi",
-    "salarie": "salarié·e",
-    "other": "autre situation",
-    "unknown": UNKNOWN_FR,
-}
-KINDS = {"metier": "métier", "formation": "formation", "vae": "VAE"}
-STATES = {
-    "new": "nouvelle",
-    "needs_info": "infos demandées",
-    "offered": "proposée",
-    "answered": "répondue",
-    "in_conversation": "en conversation",
-    "feedback_asked": "avis demandé",
-    "closed": "close",
-    "reassigned": "réattribuée",
-    "unmatched": "sans ambassadeur",
-    "expired": "expirée",
-    "withdrawn": "retirée",
-}
 ROLES = {
     "person": "personne",
     "ambassador": "ambassadeur·rice",
@@ -99,8 +76,116 @@ def when(iso: str | None, zone: tzinfo = UTC, with_time: bool = True) -> str:
     return clock.wall_iso(iso, zone, "%d/%m/%Y %H:%M" if with_time else "%d/%m/%Y") or "–"
 
 
-def age_label(key: str) -> str:
-    return AGES.get(key) or f"{key} ans"
+def age_label(labels: Labels, key: str) -> str:
+    return labels.of("age_bands", key, f"{key} ans")
+
+
+def department_name(labels: Labels, code: str) -> str:
+    """'14' -> '14 · Calvados'; the unknown one in words."""
+    if code == stats.UNKNOWN:
+        return UNKNOWN_FR
+    name = labels.departments.get(code)
+    return f"{code} · {name}" if name else code
+
+
+def ambassadors_by_department() -> Counter[str]:
+    """Active ambassadors per département, today (the directory has no history)."""
+    rows = (
+        Ambassador.select(Ambassador.department, fn.COUNT(Ambassador.id))
+        .where(Ambassador.active == True)  # noqa: E712 - peewee expression
+        .group_by(Ambassador.department)
+        .tuples()
+    )
+    found: Counter[str] = Counter()
+    for dept, n in rows:
+        found[(dept or "").strip().upper() or stats.UNKNOWN] += n
+    return found
+
+
+def breakdowns(
+    section: dict[str, Any], labels: Labels, ambassadors: Counter[str]
+) -> list[dict[str, Any]]:
+    """Every breakdown of `mailflow stats` as a table: (id, title, columns, rows), in French."""
+
+    def pairs(table: str, label: Any) -> list[tuple[str, str]]:
+        return [(label(k), number(n)) for k, n in section[table].items()]
+
+    unmet_by_dept: Counter[str] = Counter()
+    for row in section["unmet_demand"]["rows"]:
+        unmet_by_dept[row["department"]] += row["count"]
+    demand = section["requests_by_department"]
+    depts = sorted(set(demand) | set(ambassadors), key=lambda d: (d == stats.UNKNOWN, d))
+    kind = lambda k: labels.of("kinds", k)  # noqa: E731 - one-line label functions
+    return [
+        {
+            "id": "departements",
+            "title": "Demande et ambassadeurs par département",
+            "columns": ("Département", "Demandes", "dont sans ambassadeur", "Ambassadeurs actifs"),
+            "rows": [
+                (
+                    department_name(labels, d),
+                    number(demand.get(d, 0)),
+                    number(unmet_by_dept[d]),
+                    number(ambassadors[d]),
+                )
+                for d in depts
+            ],
+            "note": "Ambassadeurs actifs : l'annuaire d'aujourd'hui.",
+        },
+        {
+            "id": "types",
+            "title": "Demandes par type",
+            "columns": ("Type", "Demandes"),
+            "rows": pairs("requests_by_kind", kind),
+        },
+        {
+            "id": "domaines",
+            "title": "Demandes par domaine professionnel ROME",
+            "columns": ("Domaine", "Demandes"),
+            "rows": pairs(
+                "requests_by_domain",
+                lambda k: UNKNOWN_FR if k == stats.UNKNOWN else labels.domain(k),
+            ),
+        },
+        {
+            "id": "correspondances",
+            "title": "Demandes par correspondance avec l'ambassadeur",
+            "columns": ("Correspondance", "Demandes"),
+            "rows": pairs("requests_by_match", lambda k: labels.of("matches", k)),
+        },
+        {
+            "id": "elargies",
+            "title": "Correspondances élargies : ce qui diffère de la demande",
+            "columns": ("Différence", "Demandes"),
+            "rows": pairs("stretched_by", lambda k: labels.of("stretches", k)),
+            "note": "Une demande peut compter dans plusieurs lignes.",
+        },
+        {
+            "id": "ages",
+            "title": "Personnes par tranche d'âge",
+            "columns": ("Tranche d'âge", "Personnes"),
+            "rows": pairs("people_by_age_band", lambda k: age_label(labels, k)),
+        },
+        {
+            "id": "situations",
+            "title": "Personnes par situation",
+            "columns": ("Situation", "Personnes"),
+            "rows": pairs("people_by_situation", lambda k: labels.of("situations", k)),
+        },
+        {
+            "id": "non-satisfaites",
+            "title": "Demandes non satisfaites par métier et département",
+            "columns": ("Métier ou formation", "Département", "Demandes"),
+            "rows": [
+                (
+                    UNKNOWN_FR if r["trade"] == stats.UNKNOWN else r["trade"],
+                    department_name(labels, r["department"]),
+                    number(r["count"]),
+                )
+                for r in section["unmet_demand"]["rows"]
+            ],
+        },
+    ]
 
 
 def answer_buckets(hours: list[float], not_answered: int) -> list[tuple[str, int]]:
@@ -121,7 +206,7 @@ def unmet_by_trade(rows: list[dict[str, Any]], top: int = 10) -> list[tuple[str,
     return sorted(trades.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
 
 
-def overview(section: dict[str, Any], hours: list[float]) -> dict[str, Any]:
+def overview(section: dict[str, Any], hours: list[float], labels: Labels) -> dict[str, Any]:
     """Headline figures and the charts of one year's stats section."""
     a = section["answers"]
     rate = a["answer_rate"]
@@ -129,8 +214,11 @@ def overview(section: dict[str, Any], hours: list[float]) -> dict[str, Any]:
     feedback, ambassadors = section["feedback"], section["ambassadors"]
     mean = feedback["mean_score"]
     months = [(MONTHS[int(m[5:]) - 1], v["requests"]) for m, v in section["per_month"].items()]
-    ages = [(age_label(k), n) for k, n in section["people_by_age_band"].items()]
-    situations = [(SITUATIONS[k], n) for k, n in section["people_by_situation"].items()]
+    ages = [(age_label(labels, k), n) for k, n in section["people_by_age_band"].items()]
+    situations = [
+        (labels.of("situations", k), n) for k, n in section["people_by_situation"].items()
+    ]
+    kinds = [(labels.of("kinds", k), n) for k, n in section["requests_by_kind"].items()]
     scores = [(SCORES[k], n) for k, n in feedback["scores"].items()]
     unmet = unmet_by_trade(section["unmet_demand"]["rows"])
     return {
@@ -160,6 +248,7 @@ def overview(section: dict[str, Any], hours: list[float]) -> dict[str, Any]:
         "charts": [
             ("Demandes par mois", report_svg.columns("Demandes par mois", months, "demandes")),
             ("Personnes par tranche d'âge", report_svg.bars("Personnes par âge", ages, "pers.")),
+            ("Demandes par type", report_svg.bars("Demandes par type", kinds, "demandes")),
             (
                 "Personnes par situation",
                 report_svg.bars("Personnes par situation", situations, "personnes"),
@@ -198,15 +287,15 @@ def is_minor(flagged: bool, age: int | None) -> bool:
     return bool(flagged) or (age is not None and age < MINOR_AGE)
 
 
-def request_row(r: Request, zone: tzinfo = UTC) -> dict[str, Any]:
+def request_row(r: Request, labels: Labels, zone: tzinfo = UTC) -> dict[str, Any]:
     return {
         "id": r.id,
         "date": clock.wall(r.created_at, zone, "%d/%m/%Y"),  # the day it was in `zone`
-        "kind": KINDS.get(r.kind or "", UNKNOWN_FR),
+        "kind": labels.of("kinds", r.kind, UNKNOWN_FR),
         "trade": r.rome_label or r.trade_text or UNKNOWN_FR,
         "department": (r.department or "").upper() or "–",
-        "state": STATES.get(r.state, r.state),
-        "age": age_label(stats_keys.age_key(r.age)),
+        "state": labels.of("states", r.state),
+        "age": age_label(labels, stats_keys.age_key(r.age)),
         "minor": is_minor(r.minor, r.age),
     }
 
@@ -216,42 +305,47 @@ def _party(p: dict[str, Any]) -> str:
     return f"{role} {p['name']}" if p.get("name") else role
 
 
-def entry_view(e: dict[str, Any], zone: tzinfo = UTC) -> dict[str, Any]:
-    """One timeline entry as the page shows it: words, not codes, `zone`'s time."""
+def entry_view(e: dict[str, Any], labels: Labels, zone: tzinfo = UTC) -> dict[str, Any]:
+    """One timeline entry as the page shows it: words, not codes (rules/labels.toml),
+    `zone`'s time."""
     view = {"at": when(e["at"], zone), "type": e["type"]}
     if e["type"] == "message":
         inbound = e["direction"] == "in"
+        fate = e.get("outcome") if inbound else None
         view |= {
             "label": "Message reçu" if inbound else "Message envoyé",
             "direction": "in" if inbound else "out",
             "from": _party(e["from"]),
             "to": _party(e["to"]),
             "subject": e["subject"] or "(sans objet)",
-            "outcome": (e.get("outcome") or e["status"]) if inbound else e["status"],
-            "purpose": e.get("purpose"),
+            "outcome": labels.of("outcomes", fate) if fate else labels.of("statuses", e["status"]),
+            "purpose": labels.of("purposes", e.get("purpose")) if e.get("purpose") else None,
         }
     elif e["type"] == "state":
-        old = STATES.get(e["from"] or "", e["from"] or "–")
-        view |= {"label": "Changement d'état", "change": f"{old} → {STATES.get(e['to'], e['to'])}"}
-        view["cause"] = e["cause"] or "–"
+        old = labels.of("states", e["from"], "–")
+        new = labels.of("states", e["to"])
+        view |= {"label": "Changement d'état", "change": f"{old} → {new}"}
+        view["cause"] = labels.cause(e["cause"])
     else:
-        view |= {"label": e["type"], "cause": e["cause"] or "–"}
+        detail = labels.tables["event_details"].get(e["type"]) or labels.cause(e["cause"])
+        view |= {"label": labels.of("events", e["type"]), "cause": detail}
     return view
 
 
-def request_view(tl: dict[str, Any], zone: tzinfo = UTC) -> dict[str, Any]:
+def request_view(tl: dict[str, Any], labels: Labels, zone: tzinfo = UTC) -> dict[str, Any]:
+    situation = labels.of("situations", stats_keys.situation_key(tl["situation"]), UNKNOWN_FR)
     return {
         "id": tl["id"],
-        "state": STATES.get(tl["state"], tl["state"]),
-        "kind": KINDS.get(tl["kind"] or "", UNKNOWN_FR),
+        "state": labels.of("states", tl["state"]),
+        "kind": labels.of("kinds", tl["kind"], UNKNOWN_FR),
         "trade": tl["trade"] or UNKNOWN_FR,
         "place": tl["commune"] or (tl["department"] or "").upper() or UNKNOWN_FR,
         "age": "–" if tl["age"] is None else f"{tl['age']} ans",
         "minor": is_minor(tl["minor"], tl["age"]),
-        "situation": SITUATIONS.get(stats_keys.situation_key(tl["situation"]), UNKNOWN_FR),
+        "situation": situation,
         "created": when(tl["created_at"], zone),
         "first_answer": when(tl["first_answer_at"], zone),
-        "entries": [entry_view(e, zone) for e in tl["timeline"]],
+        "entries": [entry_view(e, labels, zone) for e in tl["timeline"]],
     }
 
 
@@ -265,9 +359,10 @@ def environment() -> Environment:
     )
 
 
-def build(year: int, zone: tzinfo = UTC) -> dict[str, str]:
+def build(year: int, zone: tzinfo = UTC, rules: Path = DATA_ROOT / "rules") -> dict[str, str]:
     """Relative path -> HTML of every page of `year`'s site: the local year of `zone`,
-    times in `zone` (named on every page)."""
+    times in `zone` (named on every page), words from `rules`/labels.toml."""
+    labels = load_labels(rules)
     doc = stats.collect(year, zone)
     section = doc["by_year"][str(year)]
     raw_hours = stats.gather(year, zone)["hours"]
@@ -281,15 +376,18 @@ def build(year: int, zone: tzinfo = UTC) -> dict[str, str]:
     requests = year_requests(year, zone)
     pages = {
         "index.html": env.get_template("index.html").render(
-            **common, root="", **overview(mask(section), hours)
+            **common,
+            root="",
+            **overview(mask(section), hours, labels),
+            tables=mask(breakdowns(section, labels, ambassadors_by_department())),
         ),
         "requests.html": env.get_template("requests.html").render(
-            **common, root="", rows=mask([request_row(r, zone) for r in requests])
+            **common, root="", rows=mask([request_row(r, labels, zone) for r in requests])
         ),
     }
     page = env.get_template("request.html")
     for r in requests:
-        view = mask(request_view(request_timeline(r), zone))
+        view = mask(request_view(request_timeline(r), labels, zone))
         pages[f"requests/{r.id}.html"] = page.render(**common, root="../", r=view)
     for path, html in pages.items():
         if ADDRESS.search(html):
@@ -321,10 +419,10 @@ def write(out: Path, pages: dict[str, str]) -> None:
         path.write_text(html, encoding="utf-8")
 
 
-def make_report(year: int, out: Path, zone: tzinfo = UTC) -> int:
+def make_report(year: int, out: Path, zone: tzinfo = UTC, rules: Path = DATA_ROOT / "rules") -> int:
     """Build and write the site (the local year of `zone`, times in `zone`), and record
     it; the number of pages written."""
-    pages = build(year, zone)
+    pages = build(year, zone, rules)
     try:
         write(out, pages)
     except OSError as exc:

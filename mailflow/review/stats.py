@@ -24,6 +24,12 @@ months, in SQL on both databases). Durations are real time between stored UTC ti
   answered / offered (null when nothing was offered); median_hours_to_first_answer over the
   answered requests, of `first_answer_at - created_at` (real hours: a DST change between
   them does not count), filed under the period of `created_at`.
+- match: each request by its latest offer's stored quality (route.quality, rules/matching.toml):
+  "exact", "stretched" (another trade of the ROME domain, another kind, département or
+  region than asked); never offered: "unmet" when it was ever unmatched (no candidate
+  within the policy), else "not_offered" (not understood yet, withdrawn...); "unknown": an
+  offer made before the quality was recorded. "stretched_by" counts the stretched requests
+  by what differs (one may count under several, each at most "stretched").
 - reassignments: state events to "reassigned" of the period's requests (whenever they
   happened); escalations: requests with `escalated_at`.
 - unmet_demand: requests ever "unmatched" (state now, or a state event to it), by trade
@@ -46,6 +52,8 @@ SECTION:
      "requests_by_kind": {"metier", "formation", "vae", "unknown"},
      "requests_by_domain": {"D11": int, ..., "unknown": int},
      "requests_by_department": {"14": int, ..., "unknown": int},
+     "requests_by_match": {"exact", "stretched", "unmet", "not_offered", "unknown"},
+     "stretched_by": {"trade", "kind", "department", "region"},
      "answers": {"offered", "answered", "not_answered", "answer_rate",
                  "median_hours_to_first_answer"},
      "reassignments": int, "escalations": int,
@@ -74,9 +82,11 @@ from mailflow.review.stats_keys import (
     AGE_KEYS,
     ALL,
     KIND_KEYS,
+    MATCH_KEYS,
     MET_KEYS,
     SCORE_KEYS,
     SITUATION_KEYS,
+    STRETCH_KEYS,
     UNKNOWN,
     StatsError,
 )
@@ -129,6 +139,8 @@ def section(raw: dict[str, Any], years: list[str], scope: str) -> dict[str, Any]
         "requests_by_kind": _ordered(t["kind"], KIND_KEYS),
         "requests_by_domain": _ordered(t["domain"]),
         "requests_by_department": _ordered(t["department"]),
+        "requests_by_match": _ordered(t["match"], MATCH_KEYS),
+        "stretched_by": _ordered(t["stretched_by"], STRETCH_KEYS),
         "answers": {
             "offered": offered,
             "answered": answered,
@@ -169,13 +181,17 @@ def check_section(s: dict[str, Any], where: str) -> None:
     _fail(where, "per_month requests", sum(v["requests"] for v in s["per_month"].values()), total)
     for name in ("people_by_age_band", "people_by_situation"):
         _fail(where, name, sum(s[name].values()), people)
-    for name in ("requests_by_kind", "requests_by_domain", "requests_by_department"):
+    names = ("requests_by_kind", "requests_by_domain", "requests_by_department")
+    for name in (*names, "requests_by_match"):
         _fail(where, name, sum(s[name].values()), total)
     for name in ("scores", "met"):
         _fail(where, f"feedback {name}", sum(s["feedback"][name].values()), total)
     a = s["answers"]
     _fail(where, "answered + not_answered", a["answered"] + a["not_answered"], a["offered"])
     _fail(where, "offered (at most requests)", min(a["offered"], total), a["offered"])
+    most = max(s["stretched_by"].values(), default=0)
+    stretched = s["requests_by_match"]["stretched"]
+    _fail(where, "stretched_by (at most stretched)", most, min(most, stretched))
     u = s["unmet_demand"]
     _fail(where, "unmet_demand rows", sum(r["count"] for r in u["rows"]), u["requests"])
     b = s["ambassadors"]

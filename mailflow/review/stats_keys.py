@@ -16,12 +16,17 @@ from mailflow.errors import MailflowError
 UNKNOWN = "unknown"
 UNDER = f"under_{AGE_BANDS[0][0]}"
 _BAND_KEY = {label: (f"{lo}+" if hi is None else f"{lo}-{hi - 1}") for lo, hi, label in AGE_BANDS}
-AGE_KEYS = (*_BAND_KEY.values(), UNDER, UNKNOWN)
+AGE_KEYS = (UNDER, *_BAND_KEY.values(), UNKNOWN)  # youngest first
 NAMED_SITUATIONS = ("collegien", "lyceen", "apprenti", "etudiant", "demandeur_emploi", "salarie")
 SITUATION_KEYS = (*NAMED_SITUATIONS, "other", UNKNOWN)
 KIND_KEYS = (*KINDS, UNKNOWN)
 SCORE_KEYS = ("1", "2", "3", "4", "5", UNKNOWN)
 MET_KEYS = ("yes", "no", UNKNOWN)
+# How each request was met, by its latest offer (route.quality): exactly, stretched, or not
+# offered at all though routed (unmet), or never routed (not understood yet, withdrawn...);
+# "unknown": offered before the match was recorded.
+MATCH_KEYS = ("exact", "stretched", "unmet", "not_offered", UNKNOWN)
+STRETCH_KEYS = ("trade", "kind", "department", "region")  # route.STRETCHES
 ALL = "all"
 
 

@@ -1,4 +1,5 @@
-"""`mailflow stats` output: CSV rows `year,table,key,value`, or a readable bilingual table.
+"""`mailflow stats` output: CSV rows `year,table,key,value` (`--csv`, a contract), the same
+rows for French Excel (`--excel`), or a readable table in French (rules/labels.toml).
 
 Both read the document built by `mailflow.review.stats.collect` and nothing else.
 
@@ -6,8 +7,10 @@ CSV tables (one row per key; `year` is the year, or "all" for the total over eve
 written only when no --year was given):
 requests/total, people/total, per_month_requests/YYYY-MM, per_month_people/YYYY-MM,
 people_by_age_band/<band>, people_by_situation/<situation>, requests_by_kind/<kind>,
-requests_by_domain/<domain>, requests_by_department/<code>, answers/<offered|answered|
-not_answered|answer_rate|median_hours_to_first_answer>, reassignments/total,
+requests_by_domain/<domain>, requests_by_department/<code>, requests_by_match/<exact|
+stretched|unmet|not_offered|unknown>, stretched_by/<trade|kind|department|region>,
+answers/<offered|answered|not_answered|answer_rate|median_hours_to_first_answer>,
+reassignments/total,
 escalations/total, unmet_demand/total, unmet_demand_rows/<département>|<trade>,
 ambassadors/<active|contacted|contacted_active|never_contacted>, feedback_scores/<1..5|unknown>,
 feedback_met/<yes|no|unknown>, feedback/mean_score. A missing figure (no rate, no median) is
@@ -21,6 +24,9 @@ import io
 from collections.abc import Iterator
 from typing import Any
 
+from mailflow.review.labels import Labels
+from mailflow.review.stats_keys import UNKNOWN
+
 HEADER = ("year", "table", "key", "value")
 _DICT_TABLES = (
     "people_by_age_band",
@@ -28,6 +34,8 @@ _DICT_TABLES = (
     "requests_by_kind",
     "requests_by_domain",
     "requests_by_department",
+    "requests_by_match",
+    "stretched_by",
     "answers",
 )
 
@@ -74,77 +82,165 @@ def render_csv(doc: dict[str, Any]) -> str:
     return out.getvalue()
 
 
+def render_excel(doc: dict[str, Any], labels: Labels) -> str:
+    """The CSV rows for French Excel: `;` between columns, decimal comma, CRLF, a UTF-8 BOM
+    (the caller writes it as UTF-8), today's four columns and a fifth, `libelle`, that says
+    each row in French."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow((*HEADER, "libelle"))
+    sections = list(doc["by_year"].items())
+    if doc["year"] is None:
+        sections.append(("all", doc["total"]))
+    for year, s in sections:
+        for table, key, value in section_rows(s):
+            text = _value(value).replace(".", ",") if isinstance(value, float) else _value(value)
+            writer.writerow((year, table, key, text, row_label(labels, table, key)))
+    return "\ufeff" + out.getvalue()
+
+
+MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août")
+MONTHS += ("septembre", "octobre", "novembre", "décembre")
 _TITLES = {
-    "people_by_age_band": "Personnes par tranche d'âge / People by age band",
-    "people_by_situation": "Personnes par situation / People by situation",
-    "requests_by_kind": "Demandes par type / Requests by kind",
-    "requests_by_domain": "Demandes par domaine ROME / Requests by ROME domain",
-    "requests_by_department": "Demandes par département / Requests by département",
+    "requests": "Demandes",
+    "people": "Personnes",
+    "per_month_requests": "Demandes par mois",
+    "per_month_people": "Personnes par mois",
+    "people_by_age_band": "Personnes par tranche d'âge",
+    "people_by_situation": "Personnes par situation",
+    "requests_by_kind": "Demandes par type",
+    "requests_by_domain": "Demandes par domaine ROME",
+    "requests_by_department": "Demandes par département",
+    "requests_by_match": "Demandes par correspondance",
+    "stretched_by": "Correspondances élargies : ce qui diffère",
+    "answers": "Réponses des ambassadeurs",
+    "reassignments": "Réattributions",
+    "escalations": "Escalades",
+    "unmet_demand": "Demandes non satisfaites",
+    "unmet_demand_rows": "Demandes non satisfaites par département et métier",
+    "ambassadors": "Ambassadeurs",
+    "feedback_scores": "Avis : notes",
+    "feedback_met": "Avis : rencontre",
+    "feedback": "Avis",
 }
+_KEY_TABLES = {
+    "people_by_age_band": "age_bands",
+    "people_by_situation": "situations",
+    "requests_by_kind": "kinds",
+    "requests_by_match": "matches",
+    "stretched_by": "stretches",
+}
+_WORDS = {
+    "total": "total",
+    "offered": "proposées",
+    "answered": "répondues",
+    "not_answered": "sans réponse",
+    "answer_rate": "taux de réponse",
+    "median_hours_to_first_answer": "délai médian de 1re réponse (h)",
+    "active": "actifs",
+    "contacted": "sollicités",
+    "contacted_active": "actifs sollicités",
+    "never_contacted": "actifs jamais sollicités",
+    "mean_score": "note moyenne",
+    "yes": "oui",
+    "no": "non",
+}
+
+
+def key_label(labels: Labels, table: str, key: str) -> str:
+    """A key of `table` in French: a labels.toml entry, a ROME domain's name, a month."""
+    if table in _KEY_TABLES:
+        return labels.of(_KEY_TABLES[table], key)
+    if table == "requests_by_domain":
+        return labels.domain(key)
+    if table.startswith("per_month"):
+        return f"{MONTHS[int(key[5:]) - 1]} {key[:4]}"
+    if key == UNKNOWN:
+        return labels.of("kinds", UNKNOWN)
+    if table == "feedback_scores":
+        return f"note {key}"
+    return _WORDS.get(key, key)
+
+
+def row_label(labels: Labels, table: str, key: str) -> str:
+    return f"{_TITLES.get(table, table)} : {key_label(labels, table, key)}"
 
 
 def _table(title: str, pairs: list[tuple[str, Any]]) -> list[str]:
     width = max((len(k) for k, _ in pairs), default=0)
-    return [title, *(f"  {k.ljust(width)}  {_value(v) or '-'}" for k, v in pairs), ""]
+    return [title, *(f"  {k.ljust(width)}  {_shown(v)}" for k, v in pairs), ""]
 
 
-def render_section(name: str, s: dict[str, Any]) -> list[str]:
+def _shown(value: Any) -> str:
+    if value is None:
+        return "-"
+    return str(value).replace(".", ",") if isinstance(value, float) else str(value)
+
+
+def render_section(name: str, s: dict[str, Any], labels: Labels) -> list[str]:
     a, b, f, u = s["answers"], s["ambassadors"], s["feedback"], s["unmet_demand"]
     lines = [f"=== {name} ===", ""]
     lines += _table(
-        "Activité / Activity",
+        "Activité",
         [
-            ("demandes / requests", s["requests"]),
-            ("personnes / people", s["people"]),
-            ("réattributions / reassignments", s["reassignments"]),
-            ("escalades / escalations", s["escalations"]),
+            ("demandes", s["requests"]),
+            ("personnes", s["people"]),
+            ("réattributions", s["reassignments"]),
+            ("escalades", s["escalations"]),
         ],
     )
-    months = [(m, f"{v['requests']} / {v['people']}") for m, v in s["per_month"].items()]
-    lines += _table("Par mois (demandes / personnes) / Per month (requests / people)", months)
-    for table, title in _TITLES.items():
-        lines += _table(title, list(s[table].items()))
-    rate = "-" if a["answer_rate"] is None else f"{a['answer_rate'] * 100:.1f} %"
+    months = [
+        (key_label(labels, "per_month", m), f"{v['requests']} / {v['people']}")
+        for m, v in s["per_month"].items()
+    ]
+    lines += _table("Par mois (demandes / personnes)", months)
+    for table in _DICT_TABLES[:-1]:  # every breakdown but the answers
+        pairs = [(key_label(labels, table, k), v) for k, v in s[table].items()]
+        lines += _table(_TITLES[table], pairs)
+    rate = "-" if a["answer_rate"] is None else f"{_shown(round(a['answer_rate'] * 100, 1))} %"
     lines += _table(
-        "Réponses des ambassadeurs / Ambassador answers",
+        _TITLES["answers"],
         [
-            ("proposées / offered", a["offered"]),
-            ("répondues / answered", a["answered"]),
-            ("sans réponse / not answered", a["not_answered"]),
-            ("taux / rate", rate),
-            ("délai médian (h) / median delay (h)", a["median_hours_to_first_answer"]),
+            ("proposées", a["offered"]),
+            ("répondues", a["answered"]),
+            ("sans réponse", a["not_answered"]),
+            ("taux", rate),
+            ("délai médian (h)", a["median_hours_to_first_answer"]),
+        ],
+    )
+    unknown = labels.of("kinds", UNKNOWN)
+    lines += _table(
+        f"{_TITLES['unmet_demand']} : {u['requests']}",
+        [
+            (
+                f"{unknown if r['trade'] == UNKNOWN else r['trade']} "
+                f"({unknown if r['department'] == UNKNOWN else r['department']})",
+                r["count"],
+            )
+            for r in u["rows"]
         ],
     )
     lines += _table(
-        f"Demandes non satisfaites / Unmet demand: {u['requests']}",
-        [(f"{r['trade']} ({r['department']})", r["count"]) for r in u["rows"]],
+        _TITLES["ambassadors"],
+        [(_WORDS[k], b[k]) for k in ("active", "contacted", "contacted_active", "never_contacted")],
     )
     lines += _table(
-        "Ambassadeurs / Ambassadors",
+        _TITLES["feedback"],
         [
-            ("actifs / active", b["active"]),
-            ("sollicités / contacted", b["contacted"]),
-            ("actifs sollicités / active contacted", b["contacted_active"]),
-            ("jamais sollicités / never contacted", b["never_contacted"]),
-        ],
-    )
-    lines += _table(
-        "Retours / Feedback",
-        [
-            *((f"note / score {k}", v) for k, v in f["scores"].items()),
-            ("moyenne / mean", f["mean_score"]),
-            *((f"rencontre / met: {k}", v) for k, v in f["met"].items()),
+            *((key_label(labels, "feedback_scores", k), v) for k, v in f["scores"].items()),
+            ("moyenne", f["mean_score"]),
+            *((f"rencontre : {_WORDS.get(k, unknown)}", v) for k, v in f["met"].items()),
         ],
     )
     return lines
 
 
-def render_text(doc: dict[str, Any]) -> str:
+def render_text(doc: dict[str, Any], labels: Labels) -> str:
     if not doc["years"] and not doc["total"]["requests"]:
         return "Aucune demande enregistrée / No requests recorded yet.\n"
     lines: list[str] = []
     for year, s in doc["by_year"].items():
-        lines += render_section(year, s)
+        lines += render_section(year, s, labels)
     if doc["year"] is None:
-        lines += render_section("Total (toutes années / all years)", doc["total"])
+        lines += render_section("Total (toutes années)", doc["total"], labels)
     return "\n".join(lines).rstrip() + "\n"

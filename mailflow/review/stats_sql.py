@@ -13,7 +13,7 @@ from collections import Counter, defaultdict
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from peewee import SQL, Case, PostgresqlDatabase, Select, Window, fn
+from peewee import JOIN, SQL, Case, PostgresqlDatabase, Select, Window, fn
 
 from mailflow.clock import from_local
 from mailflow.core.lifecycle import REASSIGNED, UNMATCHED
@@ -21,6 +21,7 @@ from mailflow.core.values import KINDS
 from mailflow.review.stats_keys import (
     ALL,
     SCORE_KEYS,
+    STRETCH_KEYS,
     UNKNOWN,
     StatsError,
     age_key,
@@ -157,6 +158,33 @@ def _request_tables(conds: list[Any], local: LocalTime) -> Counter[tuple[str, st
     for m, label, text, dept, n in _rows(_where(q, conds)):
         trade = (label or "").strip() or (text or "").strip() or UNKNOWN
         tables[m, "unmet", (trade, _plain(dept))] += n
+    tables.update(_match_tables(conds, local, ever))
+    return tables
+
+
+def _match_tables(conds: list[Any], local: LocalTime, ever: Any) -> Counter[tuple[str, str, Any]]:
+    """(month, "match", key) by the match quality of each request's latest offer, and
+    (month, "stretched_by", what) over the stretched ones (one request may count under
+    several). Never offered: "unmet" when it was ever unmatched, else "not_offered"."""
+    month = local.month(Request.created_at)
+    inner = Conversation.alias()
+    latest = inner.select(fn.MAX(inner.id)).where(inner.request == Request.id)
+    q = (
+        Request.select(month, Conversation.id.is_null(False), Conversation.match_quality, ever)
+        .join(Conversation, JOIN.LEFT_OUTER, on=(Conversation.id == latest))
+        .select_extend(fn.COUNT(Request.id))
+        .group_by(SQL("1"), SQL("2"), SQL("3"), SQL("4"))
+    )
+    tables: Counter[tuple[str, str, Any]] = Counter()
+    for m, offered, match, unmet, n in _rows(_where(q, conds)):
+        if not offered:
+            tables[m, "match", "unmet" if unmet else "not_offered"] += n
+            continue
+        name, _, made = (match or "").partition(":")
+        tables[m, "match", name if name in ("exact", "stretched") else UNKNOWN] += n
+        for what in made.split(","):
+            if what in STRETCH_KEYS:
+                tables[m, "stretched_by", what] += n
     return tables
 
 

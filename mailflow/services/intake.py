@@ -14,7 +14,16 @@ from mailflow.core.addresses import message_id_of, new_token
 from mailflow.core.minors import likely_under_15
 from mailflow.core.outcomes import Outcome
 from mailflow.core.readable import readable_text, subject_of
-from mailflow.core.route import Candidate, Choice, Want, choose
+from mailflow.core.route import (
+    DEFAULT_POLICY,
+    Candidate,
+    Choice,
+    MatchingPolicy,
+    Want,
+    choose,
+    quality,
+    stretch_of,
+)
 from mailflow.core.values import ParsedRequest
 from mailflow.masking.scrub import Secret, scrub_text
 from mailflow.services.compose import automatic_mail, new_message_id, render
@@ -81,7 +90,7 @@ def route_request(
     """An understood request (new, or completed from needs_info) is offered to the best
     ambassador, or waits `unmatched` for the coordinator."""
     lock_routing()  # several daemons: one choice at a time sees every ambassador's load
-    choice = best_choice(want_of(request))
+    choice = best_choice(want_of(request), policy=ctx.matching)
     if choice is None:
         move_request(request, lc.UNMATCHED, "no available ambassador matches", inbound)
         view = request_view(request, ctx.ref)
@@ -178,22 +187,24 @@ def available_now():  # noqa: ANN201 - a peewee expression
     )
 
 
-def best_choice(want: Want, exclude: frozenset[int] = frozenset()) -> Choice | None:
+def best_choice(
+    want: Want, exclude: frozenset[int] = frozenset(), policy: MatchingPolicy = DEFAULT_POLICY
+) -> Choice | None:
     """`route.choose` over the whole directory, from far fewer rows: the ids that can match
     come from the in-memory trade index (route_index), their current state and load from
     the database. The same trade ranks first, so the ROME domain is only loaded when nobody
-    of the same trade is free."""
+    of the same trade is free (and the policy lets a match stretch to another trade)."""
     index = trade_ids()
     for domain in (False, True):
         ids = index.matching(want, domain)
         if ids is None:
             return None
-        if domain and not want.code_rome:
-            return None  # no domain without a code: the same ids again
+        if domain and (not want.code_rome or "trade" not in policy.allow):
+            return None  # no domain without a code (the same ids again) or the policy's leave
         # Very many ids (a word in most titles of a huge directory): everyone available
         # instead, under the databases' limits on parameters; `choose` gives the same.
         wanted = sorted(ids) if len(ids) <= MAX_IDS else None
-        choice = choose(want, candidates(wanted), exclude) if ids else None
+        choice = choose(want, candidates(wanted), exclude, policy) if ids else None
         if choice is not None:
             return choice
     return None
@@ -239,18 +250,27 @@ def offer(
     extra: dict | None = None,
 ) -> Conversation:
     """Open a conversation: the ambassador gets the introduction, the person the ack (or,
-    after a reassignment, the news that someone else will answer)."""
+    after a reassignment, the news that someone else will answer). What differs from the
+    request (route.stretch_of, also for a coordinator's choice) is stored with the offer
+    and said to both sides (`stretch` in the templates)."""
     ambassador = Ambassador.get_by_id(choice.candidate.id)
+    stretched = stretch_of(want_of(request), choice.candidate)
     conv = Conversation.create(
         request=request,
         ambassador=ambassador,
         ambassador_token=new_token(),
         person_token=new_token(),
         created_at=stamp(),
+        match_quality=quality(stretched),
     )
     relay = ctx.cfg.relay
     view = request_view(request, ctx.ref, keep=(relay.address,))
-    data = {"request": view, "ambassador": ambassador_view(ambassador), "relay": relay}
+    data = {
+        "request": view,
+        "ambassador": ambassador_view(ambassador),
+        "relay": relay,
+        "stretch": list(stretched),
+    }
     data.update(extra or {})
     intro_id, ack_id = new_message_id(relay.domain), new_message_id(relay.domain)
     intro_from, intro_token = relay_from(ctx, conv, AMBASSADOR, request)

@@ -47,7 +47,7 @@ def reassign(
     move_request(request, lc.REASSIGNED, cause, inbound)
     tried = {c.ambassador_id for c in request.conversations}
     lock_routing()
-    choice = best_choice(want_of(request), exclude=frozenset(tried))
+    choice = best_choice(want_of(request), frozenset(tried), ctx.matching)
     told = {"previous": ambassador_view(conv.ambassador), "why": reason}
     if choice is not None:
         template = "handover" if live else "reassigned"

@@ -135,6 +135,9 @@ class Conversation(BaseModel):
     person_nudged_at = DateTimeField(null=True)
     closed_at = DateTimeField(null=True)
     closed_reason = CharField(max_length=40, null=True)
+    # "exact", or "stretched:" and what differs from the request ("trade,department"):
+    # route.quality. None: offered before the match was recorded (schema version 12).
+    match_quality = CharField(max_length=64, null=True)
 
 
 class InboundMessage(BaseModel):

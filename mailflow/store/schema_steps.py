@@ -271,5 +271,10 @@ MIGRATIONS: tuple[Migration, ...] = (
             AddIndex("pending_command", ("address",)),
         ),
     ),
+    Migration(
+        12,
+        "stretched matches: how closely each offer matched its request",
+        _columns("conversation", match_quality=CharField(max_length=64, null=True)),
+    ),
 )
 LATEST = MIGRATIONS[-1].version if MIGRATIONS else BASELINE
