@@ -20,7 +20,6 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 
 from mailflow.context import Context
-from mailflow.core.followup_policy import load_policy
 from mailflow.errors import MailflowError
 from mailflow.followup.run import run_followups
 from mailflow.inbound.pipeline import process_pending
@@ -162,7 +161,7 @@ class Daemon:
         self.stopping = threading.Event()
         self.lead = SchedulerLock()  # held while this process runs the scheduler
         self.scheduler = schedule.Scheduler()
-        every = load_policy(ctx.cfg.paths.rules).every_seconds
+        every = ctx.rules.followup.every_seconds
         self.scheduler.every(every).seconds.do(self._scheduled)
 
     def stop(self, *_: object) -> None:

@@ -11,7 +11,8 @@ import pytest
 from mailflow.config import PROJECT_ROOT
 from mailflow.context import Context
 from mailflow.core.absence import autoreply_return, command_return, load_date_rules
-from mailflow.inbound.ambassador_mail import load_command_rules, read_command
+from mailflow.core.commands import load_command_rules
+from mailflow.inbound.ambassador_mail import read_command
 from mailflow.inbound.pipeline import parse
 from mailflow.services.compose import render
 from mailflow.store.models import Ambassador, Conversation, Event, OutboundMail, Request

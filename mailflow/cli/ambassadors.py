@@ -12,14 +12,14 @@ from mailflow.errors import MailflowError
 
 def cmd_ambassadors(cfg: Config, args: argparse.Namespace) -> int:
     from mailflow.admin.directory import SEPARATORS, clear_bounce, import_file
+    from mailflow.context import load_context
     from mailflow.review.directory_view import directory_rows, render_directory
-    from mailflow.understand.referential import load_referential
 
     if args.json and args.action not in (None, "list"):
         raise MailflowError(f"--json goes with the list, not with `ambassadors {args.action}`")
     open_db(cfg)
     if args.action == "import":
-        result = import_file(args.file, load_referential(cfg.paths.rules))
+        result = import_file(args.file, load_context(cfg).ref)
         said = (
             ""
             if result.separator == ","

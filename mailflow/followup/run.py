@@ -23,7 +23,7 @@ from typing import Any
 from mailflow.clock import stamp
 from mailflow.context import Context
 from mailflow.core import lifecycle as lc
-from mailflow.core.followup_policy import FollowupPolicy, load_policy
+from mailflow.core.followup_policy import FollowupPolicy
 from mailflow.followup.digest import daily_digest
 from mailflow.followup.feedback import OPEN, feedback_step
 from mailflow.followup.reminders import chase_ambassador, nudge_person
@@ -49,7 +49,7 @@ def run_followups(ctx: Context) -> Counter[str]:
     One process runs it at a time (the scheduler lock, store/leases.py), but messages about the
     same requests are processed meanwhile by others: each step locks its request, then
     checks again that it is still due, before deciding."""
-    policy = load_policy(ctx.cfg.paths.rules)
+    policy = ctx.rules.followup
     now = stamp()
     done: Counter[str] = Counter()
     with write_transaction():  # commands nobody confirmed in time (inbound/confirm.py)

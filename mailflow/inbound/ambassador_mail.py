@@ -22,12 +22,8 @@ Every command is answered (notices.reply, once per inbound message) and logged a
 
 from __future__ import annotations
 
-import re
-import tomllib
 from dataclasses import dataclass
 from email.message import EmailMessage
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from peewee import fn
@@ -42,13 +38,19 @@ from mailflow.core.absence import (
     command_return,
     french_date,
     last_day_away,
-    load_date_rules,
 )
 from mailflow.core.addresses import message_id_of, sender
+from mailflow.core.commands import (
+    ABSENT,
+    PAUSE,
+    PROFILE,
+    RESUME,
+    STOP,
+    CommandRules,
+)
 from mailflow.core.outcomes import Outcome
 from mailflow.core.readable import readable_text, subject_of
 from mailflow.core.textnorm import fold, words
-from mailflow.errors import RulesError
 from mailflow.followup import run as followup
 from mailflow.inbound.confirm import AMBASSADOR, ask_confirmation, needs_confirmation
 from mailflow.inbound.sender_check import UNAUTHENTICATED, passes, sender_proof
@@ -58,66 +60,15 @@ from mailflow.services.views import ambassador_view, request_view
 from mailflow.store.models import Ambassador, Conversation, InboundMessage
 from mailflow.store.record import log_event
 
-PAUSE, ABSENT, RESUME, PROFILE, STOP = "pause", "absent", "resume", "profile", "stop"
-COMMANDS = (PAUSE, ABSENT, RESUME, PROFILE, STOP)
 REFUSED = Outcome.COMMAND_REFUSED
 KIND_LABELS = {"metier": "métier", "formation": "formation", "vae": "VAE"}
 STOP_CAUSE = "ambassador left the network (STOP)"
 
 
 @dataclass(frozen=True)
-class CommandRules:
-    prefix: re.Pattern[str]  # one reply or forward prefix at the start of a folded line
-    forward: re.Pattern[str]  # one forward prefix at the start of a folded line
-    forward_markers: tuple[str, ...]  # folded lines that announce a forwarded message
-    greeting: re.Pattern[str]  # a greeting at the start of a folded line
-    politeness: tuple[str, ...]  # folded words, longest first
-    strict: tuple[tuple[str, re.Pattern[str]], ...]  # command words (anyone)
-    loose: tuple[tuple[str, re.Pattern[str]], ...]  # words and synonyms (ambassadors)
-    display: dict[str, str]  # command -> "PAUSE", as written in mails
-    dates: DateRules
-
-
-@dataclass(frozen=True)
 class Command:
     name: str
     argument: str  # the folded rest of the line: ABSENT's date
-
-
-@lru_cache(maxsize=4)
-def load_command_rules(rules_dir: Path) -> CommandRules:
-    path = Path(rules_dir) / "commands.toml"
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-        line, table = data["line"], data["commands"]
-
-        def starts(phrases: list[str]) -> re.Pattern[str]:
-            keys = sorted({words(p) for p in phrases if words(p)}, key=len, reverse=True)
-            alt = "|".join(r"[\W_]+".join(re.escape(w) for w in k.split()) for k in keys)
-            return re.compile(rf"^[\W_]*(?:{alt})(?![a-z0-9])")
-
-        def prefixes(names: list[str]) -> re.Pattern[str]:
-            alt = "|".join(map(re.escape, _folded(names)))
-            return re.compile(rf"^\s*(?:{alt})\s*(?:\[\d+\]|\(\d+\))?\s*:")
-
-        forward = line["forward_prefixes"]
-        return CommandRules(
-            prefix=prefixes(line["reply_prefixes"] + forward),
-            forward=prefixes(forward),
-            forward_markers=tuple(words(m) for m in line["forward_markers"] if words(m)),
-            greeting=starts(line["greetings"]),
-            politeness=tuple(sorted({words(p) for p in line["politeness"]}, key=len, reverse=True)),
-            strict=tuple((c, starts(table[c]["words"])) for c in COMMANDS),
-            loose=tuple((c, starts(table[c]["words"] + table[c]["synonyms"])) for c in COMMANDS),
-            display={c: table[c]["words"][0].upper() for c in COMMANDS},
-            dates=load_date_rules(Path(rules_dir)),
-        )
-    except (OSError, tomllib.TOMLDecodeError, KeyError, IndexError, TypeError, re.error) as exc:
-        raise RulesError(f"{path}: {type(exc).__name__}: {exc}") from exc
-
-
-def _folded(items: list[str]) -> list[str]:
-    return sorted({fold(i) for i in items}, key=len, reverse=True)
 
 
 # -- reading a command ---------------------------------------------------------------------
@@ -223,7 +174,7 @@ def refuse_stray_command(
     ctx: Context, inbound: InboundMessage, msg: EmailMessage, address: str
 ) -> str | None:
     """A command word from outside the directory is refused; None lets the request through."""
-    rules = load_command_rules(ctx.cfg.paths.rules)
+    rules = ctx.rules.commands
     command = command_of(msg, rules, strict=True)
     if command is None:
         return None
@@ -240,7 +191,7 @@ def note_autoreply_absence(ctx: Context, inbound: InboundMessage, msg: EmailMess
     if ambassador is None or not ambassador.active:
         return
     inbound.role = "ambassador"
-    dates, zone = load_command_rules(ctx.cfg.paths.rules).dates, ctx.cfg.schedule.zone
+    dates, zone = ctx.rules.commands.dates, ctx.cfg.schedule.zone
     today = local_now(zone)
     back = autoreply_return(f"{subject_of(msg)}\n{readable_text(msg)}", dates, today)
     if back is None or back <= today.date():
@@ -288,7 +239,7 @@ def handle_ambassador_mail(
     A command from unproven mail waits for a confirmation first (confirm.py), unless
     `confirmed` (it is that confirmation)."""
     inbound.role = "ambassador"
-    rules = load_command_rules(ctx.cfg.paths.rules)
+    rules = ctx.rules.commands
     command = command_of(msg, rules, strict=False)
     asked = Asked(ctx, inbound, msg, ambassador, command, rules)
     name = command.name if command else ""

@@ -48,7 +48,6 @@ from mailflow.inbound.ambassador_mail import (
     command_of,
     find_ambassador,
     handle_ambassador_mail,
-    load_command_rules,
     note_autoreply_absence,
     refuse_stray_command,
 )
@@ -196,8 +195,7 @@ class Mail:
 
     @cached_property
     def command(self) -> Command | None:
-        rules = load_command_rules(self.ctx.cfg.paths.rules)
-        return command_of(self.msg, rules, strict=True)
+        return command_of(self.msg, self.ctx.rules.commands, strict=True)
 
     @cached_property
     def pending(self) -> Request | None:

@@ -16,7 +16,7 @@ from mailflow.context import Context
 from mailflow.core import lifecycle as lc
 from mailflow.core.addresses import message_id_of
 from mailflow.core.outcomes import OutboxStatus, Outcome
-from mailflow.inbound.ambassador_mail import STOP, command_of, load_command_rules
+from mailflow.inbound.ambassador_mail import STOP, command_of
 from mailflow.inbound.confirm import PERSON_STOP as PERSON_STOP_KIND
 from mailflow.inbound.confirm import ask_confirmation, needs_confirmation
 from mailflow.services.handover import PERSON_STOPPED, close_conversation, open_conversations
@@ -99,7 +99,7 @@ def end_request(
 def is_person_stop(ctx: Context, msg: EmailMessage) -> bool:
     """STOP as a command word (never a synonym: ordinary French), in the subject or the
     first line, and not forwarded (ambassador_mail.read_command)."""
-    command = command_of(msg, load_command_rules(ctx.cfg.paths.rules), strict=True)
+    command = command_of(msg, ctx.rules.commands, strict=True)
     return command is not None and command.name == STOP
 
 
