@@ -25,7 +25,6 @@ from imapclient.exceptions import IMAPClientError
 
 from mailflow.clock import stamp
 from mailflow.context import Context
-from mailflow.core.followup_policy import load_policy
 from mailflow.errors import MailflowError
 from mailflow.followup.digest import daily_digest
 from mailflow.followup.run import followup_steps, step
@@ -63,7 +62,7 @@ def run_followups(ctx: Context) -> Counter[str]:
     mail held by the hourly relay cap goes on once calm (inbound/rate_hold.py), then the
     coordinator's digest and the retention (privacy/retention.py). Each part in its own
     transactions: a failure is logged and retried at the next run."""
-    policy = load_policy(ctx.cfg.paths.rules)
+    policy = ctx.rules.followup
     now = stamp()
     done: Counter[str] = Counter()
     with write_transaction():  # commands nobody confirmed in time
@@ -220,7 +219,7 @@ class Daemon:
         self.stopping = threading.Event()
         self.lead = SchedulerLock()  # held while this process runs the scheduler
         self.scheduler = schedule.Scheduler()
-        every = load_policy(ctx.cfg.paths.rules).every_seconds
+        every = ctx.rules.followup.every_seconds
         self.scheduler.every(every).seconds.do(self._scheduled)
 
     def stop(self, *_: object) -> None:

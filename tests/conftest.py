@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from mailflow import context
 from mailflow.config import DATABASE_URL_VARIABLE
-from tests import testdb
+from tests import shared_rules, testdb
 from tests.mailstack import MailStack, MailStackError, free_port, start_stack, stop_stack
 from tests.pgstack import PgStack, PgStackError, start_pgstack, stop_pgstack
 
@@ -112,6 +113,12 @@ def database_url(test_databases: testdb.Databases) -> str:
     """This test's own empty database: on PostgreSQL the session database with its schema
     emptied, on SQLite `t.sqlite3` relative to the folder the test opens it from."""
     return test_databases.for_test()
+
+
+@pytest.fixture(autouse=True)
+def _rules_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Contexts built in this process share their Rules (tests/shared_rules.py)."""
+    monkeypatch.setattr(context, "load_rules", shared_rules.shared)
 
 
 @pytest.fixture(autouse=True)

@@ -176,7 +176,6 @@ def test_spam_score_thresholds_are_data(tmp_path: Path) -> None:
     (tmp_path / "classify.toml").write_text(
         text.replace('"x-spam-score" = 5.0', '"x-spam-score" = "high"'), encoding="utf-8"
     )
-    load_classify_rules.cache_clear()
     with pytest.raises(RulesError, match="spam_scores.x-spam-score must be a number"):
         load_classify_rules(tmp_path)
 

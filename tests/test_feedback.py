@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from mailflow.config import PROJECT_ROOT
+from mailflow.core.feedback_answer import load_feedback_rules, parse_feedback
 from mailflow.core.followup_policy import load_policy
 from mailflow.errors import RulesError
-from mailflow.inbound.feedback import load_feedback_rules, parse_feedback
 
 RULES = load_feedback_rules(PROJECT_ROOT / "rules")
 QUOTED = (
@@ -94,7 +94,6 @@ def test_wrong_feedback_rules_are_reported_by_file(tmp_path: Path) -> None:
     with pytest.raises(RulesError, match="feedback.toml"):
         load_feedback_rules(tmp_path)
     (tmp_path / "feedback.toml").write_text(text.replace("[met]", "[mett]"))
-    load_feedback_rules.cache_clear()
     with pytest.raises(RulesError, match="feedback.toml.*met"):
         load_feedback_rules(tmp_path)
 

@@ -15,7 +15,7 @@ from mailflow.services.compose import render
 from mailflow.services.intake import first_name_from_display
 from mailflow.understand.first_names import first_name_or_none
 from mailflow.understand.mail import load_understanding_rules, understand
-from mailflow.understand.referential import load_referential
+from tests.shared_rules import shared
 
 RULES = PROJECT_ROOT / "rules"
 TEMPLATES = PROJECT_ROOT / "templates" / "mails"
@@ -62,7 +62,7 @@ def test_the_display_name_gives_no_address_and_keeps_names() -> None:
 
 @pytest.fixture(scope="module")
 def understanding():  # noqa: ANN201 - (referential, rules)
-    return load_referential(RULES), load_understanding_rules(RULES)
+    return shared(RULES).referential, load_understanding_rules(RULES)
 
 
 def test_a_form_line_with_an_address_is_no_first_name(understanding) -> None:  # noqa: ANN001

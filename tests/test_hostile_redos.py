@@ -27,8 +27,8 @@ from mailflow.core.absence import command_return, load_date_rules
 from mailflow.core.classify import classify, load_classify_rules
 from mailflow.core.commands import load_command_rules, read_command
 from mailflow.core.dsn import text_failures
+from mailflow.core.feedback_answer import load_feedback_rules, parse_feedback
 from mailflow.core.readable import html_to_text, readable_text
-from mailflow.inbound.feedback import load_feedback_rules, parse_feedback
 from mailflow.masking.address_scrub import scrub_addresses
 from mailflow.masking.body import scrub_tree
 from mailflow.masking.header_values import decode_words
@@ -37,7 +37,7 @@ from mailflow.masking.rules import Rules
 from mailflow.masking.scrub import Others, Secret, scrub_html, scrub_text
 from mailflow.masking.text_view import text_view
 from mailflow.understand.mail import load_understanding_rules, understand
-from mailflow.understand.referential import load_referential
+from tests.shared_rules import shared
 
 RULES = Path(__file__).resolve().parent.parent / "rules"
 SECRETS = (Secret("jean.dupont@pros.test", "relay+abc@mailflow.test", names=("Jean Dupont",)),)
@@ -78,7 +78,7 @@ HOSTILE = {
 def _rules() -> dict[str, Any]:
     return {
         "understanding": load_understanding_rules(RULES),
-        "referential": load_referential(RULES),
+        "referential": shared(RULES).referential,
         "classify": load_classify_rules(RULES),
         "commands": load_command_rules(RULES),
         "dates": load_date_rules(RULES),

@@ -21,9 +21,9 @@ from mailflow.errors import MailflowError
 from mailflow.store.db import open_database
 from mailflow.store.models import OutboundMail, database
 from mailflow.transport.send import flush_outbox
-from mailflow.understand.referential import load_referential
 from tests.deployment import SAMPLE_DIRECTORY, write_config
 from tests.mailstack import MailStack
+from tests.shared_rules import shared
 
 START = datetime(2026, 3, 2, 9, 0, 0)
 
@@ -36,7 +36,7 @@ def cfg(mail: MailStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
     monkeypatch.setenv("MAILFLOW_NOW", START.isoformat())
     config = load_config(path)
     open_database(config.database.url, tmp_path)
-    import_file(SAMPLE_DIRECTORY, load_referential(config.paths.rules))
+    import_file(SAMPLE_DIRECTORY, shared(config.paths.rules).referential)
     yield config
     database.obj.close()
     database.initialize(None)

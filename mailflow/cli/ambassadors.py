@@ -10,9 +10,9 @@ from mailflow.config import Config
 
 def cmd_import(cfg: Config, args: argparse.Namespace) -> int:
     from mailflow.admin.directory import SEPARATORS, import_file
-    from mailflow.understand.referential import load_referential
+    from mailflow.context import load_context
 
-    result = import_file(args.file, load_referential(cfg.paths.rules))
+    result = import_file(args.file, load_context(cfg).ref)  # every rule file checked
     said = (
         "" if result.separator == "," else f" (columns separated by {SEPARATORS[result.separator]})"
     )

@@ -59,7 +59,7 @@ def cmd_log(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_stats(cfg: Config, args: argparse.Namespace) -> int:
-    from mailflow.review.labels import load_labels
+    from mailflow.context import load_labels_of
     from mailflow.review.stats import collect
     from mailflow.review.stats_render import render_csv, render_excel, render_text
 
@@ -70,17 +70,18 @@ def cmd_stats(cfg: Config, args: argparse.Namespace) -> int:
         print(render_csv(doc), end="")
     elif args.excel:  # bytes: UTF-8 with its BOM whatever the terminal's encoding
         sys.stdout.flush()
-        sys.stdout.buffer.write(render_excel(doc, load_labels(cfg.paths.rules)).encode("utf-8"))
+        sys.stdout.buffer.write(render_excel(doc, load_labels_of(cfg)).encode("utf-8"))
         sys.stdout.buffer.flush()
     else:
-        print(render_text(doc, load_labels(cfg.paths.rules)), end="")
+        print(render_text(doc, load_labels_of(cfg)), end="")
     return 0
 
 
 def cmd_report(cfg: Config, args: argparse.Namespace) -> int:
+    from mailflow.context import load_labels_of
     from mailflow.review.report import make_report
 
-    pages = make_report(args.year, args.out, cfg.schedule.zone, cfg.paths.rules)
+    pages = make_report(args.year, args.out, cfg.schedule.zone, load_labels_of(cfg))
     print(f"report {args.year}: {pages} pages written, open {args.out / 'index.html'}")
     return 0
 

@@ -17,16 +17,14 @@ time, and `available_from` turns the local midnight of the day back into a store
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
-from functools import lru_cache
 from pathlib import Path
 
 from mailflow.clock import from_local, local
+from mailflow.core.rules_file import BUILD_ERRORS, read_toml, rules_error
 from mailflow.core.textnorm import fold, words
-from mailflow.errors import RulesError
 
 ONE_DAY = timedelta(days=1)
 UNTIL, BACK = "until", "back"
@@ -43,14 +41,15 @@ class DateRules:
     phrased: re.Pattern[str]  # a phrase then a date, on folded text
 
 
-@lru_cache(maxsize=4)
 def load_date_rules(rules_dir: Path) -> DateRules:
+    """The [dates] and [autoreply] tables of rules_dir/commands.toml (load_command_rules
+    builds them too, for the Rules; this is for a caller that needs the dates alone)."""
     path = Path(rules_dir) / "commands.toml"
+    data = read_toml(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
         return build_date_rules(data["dates"], data["autoreply"])
-    except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise RulesError(f"{path}: {type(exc).__name__}: {exc}") from exc
+    except BUILD_ERRORS as exc:
+        raise rules_error(path, exc) from exc
 
 
 def _alternatives(phrases: list[str]) -> str:

@@ -19,13 +19,13 @@ clock. Arithmetic is on the wall clock, the time zone (if any) is kept.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from mailflow.core.rules_file import read_toml
 from mailflow.errors import RulesError
 
 HOLIDAYS_FILE = "holidays.toml"
@@ -126,14 +126,10 @@ class BusinessCalendar:
         return count
 
 
-@lru_cache(maxsize=4)
 def load_calendar(rules_dir: Path) -> BusinessCalendar:
     """Read `rules_dir/holidays.toml`; a wrong key or value is reported by file and key."""
-    path = rules_dir / HOLIDAYS_FILE
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise RulesError(f"{path}: {exc}") from exc
+    path = Path(rules_dir) / HOLIDAYS_FILE
+    data = read_toml(path)
     unknown = sorted(set(data) - _KEYS)
     if unknown:
         raise RulesError(f"{path}: unknown key {unknown[0]!r} (expected one of {sorted(_KEYS)})")

@@ -11,15 +11,13 @@ bulk is a list, and a bounce of ours that a filter flagged as spam is still a bo
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import getaddresses
-from functools import lru_cache
 from pathlib import Path
 
 from mailflow.core.outcomes import Outcome
-from mailflow.errors import RulesError
+from mailflow.core.rules_file import BUILD_ERRORS, read_toml, rules_error
 
 # Our own mark on every mail we send, so our mail coming back is recognised (compose.py sets it).
 LOOP_HEADER = "X-Mailflow-Loop"
@@ -56,11 +54,10 @@ _PREFIX_KEYS = ("subjects", "prefixes")  # matched with str.startswith: keep the
 _TABLES = {"spam_scores"}
 
 
-@lru_cache(maxsize=4)
 def load_classify_rules(rules_dir: Path) -> ClassifyRules:
-    path = rules_dir / "classify.toml"
+    path = Path(rules_dir) / "classify.toml"
+    data = read_toml(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
         scores = tuple(
             (str(name).lower(), _threshold(name, value))
             for name, value in sorted(data["spam_scores"].items())
@@ -75,8 +72,8 @@ def load_classify_rules(rules_dir: Path) -> ClassifyRules:
             },
             spam_scores=scores,
         )
-    except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError, AttributeError) as exc:
-        raise RulesError(f"{path}: {type(exc).__name__}: {exc}") from exc
+    except BUILD_ERRORS as exc:
+        raise rules_error(path, exc) from exc
 
 
 def _threshold(name: str, value: object) -> float:

@@ -4,22 +4,23 @@ A command is the WHOLE subject, or else the WHOLE first line of the body, once r
 prefixes, a leading greeting and a trailing politeness are set aside; words and synonyms
 live in rules/commands.toml. Pure reading, no database: inbound/ambassador_mail.py acts on
 an ambassador's command, services/ending.py reads a person's STOP with the same rules.
+
+The words themselves are data read once when the rules are loaded (context.load_rules).
 """
 
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from email.message import EmailMessage
-from functools import lru_cache
 from pathlib import Path
 
-from mailflow.core.absence import DateRules, load_date_rules
+from mailflow.core.absence import DateRules, build_date_rules
 from mailflow.core.readable import readable_text, subject_of
+from mailflow.core.rules_file import BUILD_ERRORS, read_toml, rules_error
 from mailflow.core.textnorm import fold, words
-from mailflow.errors import RulesError
 
+RULES_FILE = "commands.toml"
 PAUSE, ABSENT, RESUME, PROFILE, STOP = "pause", "absent", "resume", "profile", "stop"
 COMMANDS = (PAUSE, ABSENT, RESUME, PROFILE, STOP)
 
@@ -43,36 +44,40 @@ class Command:
     argument: str  # the folded rest of the line: ABSENT's date
 
 
-@lru_cache(maxsize=4)
 def load_command_rules(rules_dir: Path) -> CommandRules:
-    path = Path(rules_dir) / "commands.toml"
+    """Read rules_dir/commands.toml (its [dates] and [autoreply] too, for ABSENT)."""
+    path = Path(rules_dir) / RULES_FILE
+    data = read_toml(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-        line, table = data["line"], data["commands"]
+        return build_command_rules(data)
+    except BUILD_ERRORS as exc:
+        raise rules_error(path, exc) from exc
 
-        def starts(phrases: list[str]) -> re.Pattern[str]:
-            keys = sorted({words(p) for p in phrases if words(p)}, key=len, reverse=True)
-            alt = "|".join(r"[\W_]+".join(re.escape(w) for w in k.split()) for k in keys)
-            return re.compile(rf"^[\W_]*(?:{alt})(?![a-z0-9])")
 
-        def prefixes(names: list[str]) -> re.Pattern[str]:
-            alt = "|".join(map(re.escape, _folded(names)))
-            return re.compile(rf"^\s*(?:{alt})\s*(?:\[\d+\]|\(\d+\))?\s*:")
+def build_command_rules(data: dict) -> CommandRules:
+    line, table = data["line"], data["commands"]
 
-        forward = line["forward_prefixes"]
-        return CommandRules(
-            prefix=prefixes(line["reply_prefixes"] + forward),
-            forward=prefixes(forward),
-            forward_markers=tuple(words(m) for m in line["forward_markers"] if words(m)),
-            greeting=starts(line["greetings"]),
-            politeness=tuple(sorted({words(p) for p in line["politeness"]}, key=len, reverse=True)),
-            strict=tuple((c, starts(table[c]["words"])) for c in COMMANDS),
-            loose=tuple((c, starts(table[c]["words"] + table[c]["synonyms"])) for c in COMMANDS),
-            display={c: table[c]["words"][0].upper() for c in COMMANDS},
-            dates=load_date_rules(Path(rules_dir)),
-        )
-    except (OSError, tomllib.TOMLDecodeError, KeyError, IndexError, TypeError, re.error) as exc:
-        raise RulesError(f"{path}: {type(exc).__name__}: {exc}") from exc
+    def starts(phrases: list[str]) -> re.Pattern[str]:
+        keys = sorted({words(p) for p in phrases if words(p)}, key=len, reverse=True)
+        alt = "|".join(r"[\W_]+".join(re.escape(w) for w in k.split()) for k in keys)
+        return re.compile(rf"^[\W_]*(?:{alt})(?![a-z0-9])")
+
+    def prefixes(names: list[str]) -> re.Pattern[str]:
+        alt = "|".join(map(re.escape, _folded(names)))
+        return re.compile(rf"^\s*(?:{alt})\s*(?:\[\d+\]|\(\d+\))?\s*:")
+
+    forward = line["forward_prefixes"]
+    return CommandRules(
+        prefix=prefixes(line["reply_prefixes"] + forward),
+        forward=prefixes(forward),
+        forward_markers=tuple(words(m) for m in line["forward_markers"] if words(m)),
+        greeting=starts(line["greetings"]),
+        politeness=tuple(sorted({words(p) for p in line["politeness"]}, key=len, reverse=True)),
+        strict=tuple((c, starts(table[c]["words"])) for c in COMMANDS),
+        loose=tuple((c, starts(table[c]["words"] + table[c]["synonyms"])) for c in COMMANDS),
+        display={c: table[c]["words"][0].upper() for c in COMMANDS},
+        dates=build_date_rules(data["dates"], data["autoreply"]),
+    )
 
 
 def _folded(items: list[str]) -> list[str]:

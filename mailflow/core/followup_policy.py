@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import logging
-import tomllib
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
+from mailflow.core.rules_file import read_toml
 from mailflow.errors import RulesError
 
 log = logging.getLogger(__name__)
@@ -53,13 +52,9 @@ _KEYS = {
 }
 
 
-@lru_cache(maxsize=4)
 def load_policy(rules_dir: Path) -> FollowupPolicy:
-    path = rules_dir / "followup.toml"
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise RulesError(f"{path}: {exc}") from exc
+    path = Path(rules_dir) / "followup.toml"
+    data = read_toml(path)
     digest = data.get("digest", {})
     if "hour" not in digest and "hour_utc" in digest:
         # Rules written before [schedule] timezone: the hour is now read as local time.

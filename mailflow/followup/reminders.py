@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 
 from mailflow.clock import local
 from mailflow.context import Context
-from mailflow.core.business_days import load_calendar
 from mailflow.core.followup_policy import FollowupPolicy
 from mailflow.services.conversation_mail import AMBASSADOR, PERSON, mail_to_side
 from mailflow.services.handover import AWAY, NO_ANSWER
@@ -22,7 +21,7 @@ from mailflow.store.record import log_event
 
 def chase_ambassador(ctx: Context, policy: FollowupPolicy, conv_id: int, now: datetime) -> str:
     conv = Conversation.get_by_id(conv_id)
-    calendar = load_calendar(ctx.cfg.paths.rules)
+    calendar = ctx.rules.calendar
     zone = ctx.cfg.schedule.zone  # business days begin at local midnight
     offered_at = local(conv.created_at, zone)
     waited = calendar.business_days_between(offered_at, local(now, zone))

@@ -11,7 +11,6 @@ from datetime import datetime
 from mailflow.clock import local, stamp
 from mailflow.context import Context
 from mailflow.core import lifecycle as lc
-from mailflow.core.business_days import load_calendar
 from mailflow.core.followup_policy import FollowupPolicy
 from mailflow.services.intake import best_choice, offer, want_of
 from mailflow.services.notices import send_auto
@@ -25,7 +24,7 @@ RETRY_DAY = "unmatched-retry-day"  # Setting: the last day the retry pass was co
 
 def retry_due(ctx: Context, policy: FollowupPolicy, now: datetime) -> bool:
     """From the retry hour of each local business day ([schedule] timezone)."""
-    calendar = load_calendar(ctx.cfg.paths.rules)
+    calendar = ctx.rules.calendar
     today = local(now, ctx.cfg.schedule.zone)
     if not calendar.is_business_day(today.date()) or today.hour < policy.unmatched_retry_hour:
         return False

@@ -47,7 +47,6 @@ from mailflow.core.commands import (
     Command,
     CommandRules,
     command_of,
-    load_command_rules,
 )
 from mailflow.core.outcomes import Outcome
 from mailflow.core.readable import readable_text, subject_of
@@ -73,7 +72,7 @@ def refuse_stray_command(
     ctx: Context, inbound: InboundMessage, msg: EmailMessage, address: str
 ) -> str | None:
     """A command word from outside the directory is refused; None lets the request through."""
-    rules = load_command_rules(ctx.cfg.paths.rules)
+    rules = ctx.rules.commands
     command = command_of(msg, rules, strict=True)
     if command is None:
         return None
@@ -90,7 +89,7 @@ def note_autoreply_absence(ctx: Context, inbound: InboundMessage, msg: EmailMess
     if ambassador is None or not ambassador.active:
         return
     inbound.role = "ambassador"
-    dates, zone = load_command_rules(ctx.cfg.paths.rules).dates, ctx.cfg.schedule.zone
+    dates, zone = ctx.rules.commands.dates, ctx.cfg.schedule.zone
     today = local_now(zone)
     back = autoreply_return(f"{subject_of(msg)}\n{readable_text(msg)}", dates, today)
     if back is None or back <= today.date():
@@ -138,7 +137,7 @@ def handle_ambassador_mail(
     A command from unproven mail waits for a confirmation first (services/confirm.py), unless
     `confirmed` (it is that confirmation)."""
     inbound.role = "ambassador"
-    rules = load_command_rules(ctx.cfg.paths.rules)
+    rules = ctx.rules.commands
     command = command_of(msg, rules, strict=False)
     asked = Asked(ctx, inbound, msg, ambassador, command, rules)
     name = command.name if command else ""

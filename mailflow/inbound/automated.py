@@ -27,7 +27,7 @@ from email.message import EmailMessage
 from mailflow.clock import now
 from mailflow.config import RelayConfig
 from mailflow.context import Context
-from mailflow.core.absence import autoreply_return, load_date_rules
+from mailflow.core.absence import autoreply_return
 from mailflow.core.addresses import TOKEN_HEADERS, header_addresses, sender
 from mailflow.core.classify import AUTO_REPLY, Classification
 from mailflow.core.outcomes import Outcome
@@ -122,7 +122,7 @@ def record_auto_reply(
 def _auto_reply_event(
     ctx: Context, inbound: InboundMessage, msg: EmailMessage, conv: Conversation, side: str
 ) -> None:
-    dates = load_date_rules(ctx.cfg.paths.rules)
+    dates = ctx.rules.commands.dates
     back = autoreply_return(f"{subject_of(msg)}\n{readable_text(msg)}", dates, now())
     when = f"return date {back.isoformat()}" if back else "no return date found"
     counts = (

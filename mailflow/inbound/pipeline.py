@@ -41,7 +41,7 @@ from mailflow.clock import stamp
 from mailflow.context import Context
 from mailflow.core.addresses import relay_token, relay_tokens, sender
 from mailflow.core.classify import AUTO_REPLY, BOUNCE, OWN_LOOP, SPAM, Classification, classify
-from mailflow.core.commands import Command, command_of, load_command_rules
+from mailflow.core.commands import Command, command_of
 from mailflow.core.outcomes import Outcome
 from mailflow.core.readable import subject_of
 from mailflow.crashpoints import burn_point, crash_point
@@ -197,8 +197,7 @@ class Mail:
 
     @cached_property
     def command(self) -> Command | None:
-        rules = load_command_rules(self.ctx.cfg.paths.rules)
-        return command_of(self.msg, rules, strict=True)
+        return command_of(self.msg, self.ctx.rules.commands, strict=True)
 
     @cached_property
     def pending(self) -> Request | None:

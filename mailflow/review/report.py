@@ -21,9 +21,9 @@ from peewee import fn
 
 from mailflow import clock
 from mailflow.config import DATA_ROOT
+from mailflow.core.labels import Labels
 from mailflow.errors import MailflowError
 from mailflow.review import report_svg, stats, stats_keys
-from mailflow.review.labels import Labels, load_labels
 from mailflow.review.log_timeline import request_timeline
 from mailflow.store.models import Ambassador, Request
 from mailflow.store.record import log_event
@@ -359,10 +359,9 @@ def environment() -> Environment:
     )
 
 
-def build(year: int, zone: tzinfo = UTC, rules: Path = DATA_ROOT / "rules") -> dict[str, str]:
+def build(year: int, zone: tzinfo, labels: Labels) -> dict[str, str]:
     """Relative path -> HTML of every page of `year`'s site: the local year of `zone`,
-    times in `zone` (named on every page), words from `rules`/labels.toml."""
-    labels = load_labels(rules)
+    times in `zone` (named on every page), words from `labels` (rules/labels.toml)."""
     doc = stats.collect(year, zone)
     section = doc["by_year"][str(year)]
     raw_hours = stats.gather(year, zone)["hours"]
@@ -419,10 +418,10 @@ def write(out: Path, pages: dict[str, str]) -> None:
         path.write_text(html, encoding="utf-8")
 
 
-def make_report(year: int, out: Path, zone: tzinfo = UTC, rules: Path = DATA_ROOT / "rules") -> int:
+def make_report(year: int, out: Path, zone: tzinfo, labels: Labels) -> int:
     """Build and write the site (the local year of `zone`, times in `zone`), and record
     it; the number of pages written."""
-    pages = build(year, zone, rules)
+    pages = build(year, zone, labels)
     try:
         write(out, pages)
     except OSError as exc:

@@ -24,7 +24,7 @@ import io
 from collections.abc import Iterator
 from typing import Any
 
-from mailflow.review.labels import Labels
+from mailflow.core.labels import Labels
 from mailflow.review.stats_keys import UNKNOWN
 
 HEADER = ("year", "table", "key", "value")

@@ -12,18 +12,13 @@ after `expire_after_days`; it acts at most once.
 
 from __future__ import annotations
 
-import tomllib
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from email.message import EmailMessage
-from functools import lru_cache
-from pathlib import Path
 
 from mailflow.clock import stamp
 from mailflow.context import Context
 from mailflow.core.addresses import message_id_of, new_token
 from mailflow.core.outcomes import Outcome
-from mailflow.errors import RulesError
 from mailflow.services.notices import send_auto
 from mailflow.services.sender_proof import authenticated
 from mailflow.store.models import InboundMessage, PendingCommand, Request
@@ -33,40 +28,13 @@ PENDING, CONFIRMED, EXPIRED = "pending", "confirmed", "expired"
 AMBASSADOR, PERSON_STOP, FEEDBACK = "ambassador", "person-stop", "feedback"
 CONFIRMATION_ASKED = Outcome.CONFIRMATION_ASKED
 EVENT = "confirmation"
-RULES_FILE = "confirmation.toml"
-
-
-@dataclass(frozen=True)
-class ConfirmationRules:
-    ambassador_commands: frozenset[str]
-    person_stop: bool
-    feedback: bool
-    expire_after: timedelta
-
-
-@lru_cache(maxsize=4)
-def load_confirmation_rules(rules_dir: Path) -> ConfirmationRules:
-    path = Path(rules_dir) / RULES_FILE
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-        days = int(data["expire_after_days"])
-        if days < 1:
-            raise ValueError("expire_after_days must be at least 1")
-        return ConfirmationRules(
-            ambassador_commands=frozenset(str(c) for c in data["ambassador_commands"]),
-            person_stop=bool(data["person_stop"]),
-            feedback=bool(data["feedback"]),
-            expire_after=timedelta(days=days),
-        )
-    except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise RulesError(f"{path}: {type(exc).__name__}: {exc}") from exc
 
 
 def needs_confirmation(
     ctx: Context, inbound: InboundMessage, msg: EmailMessage, kind: str, command: str = ""
 ) -> bool:
     """Whether this command, from this mail, must wait for its sender's confirmation."""
-    rules = load_confirmation_rules(ctx.cfg.paths.rules)
+    rules = ctx.rules.confirmation
     wanted = {
         AMBASSADOR: command in rules.ambassador_commands,
         PERSON_STOP: rules.person_stop,
@@ -109,7 +77,7 @@ def ask_confirmation(
             inbound=inbound,
         )
         return CONFIRMATION_ASKED
-    rules = load_confirmation_rules(ctx.cfg.paths.rules)
+    rules = ctx.rules.confirmation
     pending = PendingCommand.create(
         token=new_token(),
         kind=kind,

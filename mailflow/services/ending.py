@@ -16,7 +16,7 @@ from mailflow.clock import stamp
 from mailflow.context import Context
 from mailflow.core import lifecycle as lc
 from mailflow.core.addresses import message_id_of
-from mailflow.core.commands import STOP, command_of, load_command_rules
+from mailflow.core.commands import STOP, command_of
 from mailflow.core.outcomes import OutboxStatus, Outcome
 from mailflow.services.confirm import PERSON_STOP as PERSON_STOP_KIND
 from mailflow.services.confirm import ask_confirmation, needs_confirmation
@@ -113,7 +113,7 @@ def close_request(request: Request, cause: str, inbound: InboundMessage | None =
 def is_person_stop(ctx: Context, msg: EmailMessage) -> bool:
     """STOP as a command word (never a synonym: ordinary French), in the subject or the
     first line, and not forwarded (core/commands.read_command)."""
-    command = command_of(msg, load_command_rules(ctx.cfg.paths.rules), strict=True)
+    command = command_of(msg, ctx.rules.commands, strict=True)
     return command is not None and command.name == STOP
 
 

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import csv
 import json
-import tomllib
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from mailflow.core.rules_file import read_toml
 from mailflow.core.textnorm import words
 from mailflow.core.values import Place, Trade
 from mailflow.errors import RulesError
@@ -82,9 +81,8 @@ class Referential:
         return self.trades.rome_labels.get(code.strip().upper())
 
 
-@lru_cache(maxsize=4)
 def load_referential(rules_dir: Path) -> Referential:
-    """Read and index the reference files once per rules directory."""
+    """Read and index the reference files (a few seconds: done once, in context.load_rules)."""
     try:
         return _load(Path(rules_dir))
     except KeyError as exc:
@@ -94,7 +92,7 @@ def load_referential(rules_dir: Path) -> Referential:
 
 
 def _load(rules_dir: Path) -> Referential:
-    understanding = _read_toml(rules_dir / "understanding.toml")
+    understanding = read_toml(rules_dir / "understanding.toml")
     table = understanding.get("referential", {})
     home = understanding.get("places", {})
     settings = _trade_settings(table)
@@ -111,7 +109,7 @@ def _load(rules_dir: Path) -> Referential:
         {words(k): words(v) for k, v in table.get("place_aliases", {}).items()},
         dict(table.get("place_synonyms", {})),
         former=_read_csv(rules_dir / "geo" / "communes_deleguees.csv", optional=True),
-        other_names=_read_toml(rules_dir / "place_names.toml", optional=True).get("names", {}),
+        other_names=read_toml(rules_dir / "place_names.toml", optional=True).get("names", {}),
         home_region=str(home.get("home_region", "")),
         home_factor=float(home.get("home_factor", 1)),
         name_links=[words(w) for w in home.get("name_links", [])],
@@ -134,16 +132,6 @@ def _trade_settings(table: dict[str, Any]) -> TradeSettings:
         )
     except (TypeError, ValueError, AttributeError) as exc:
         raise RulesError(f"understanding.toml [referential]: {exc}") from exc
-
-
-def _read_toml(path: Path, optional: bool = False) -> dict[str, Any]:
-    """The file's tables; an optional file may be missing (a programme's older rules/)."""
-    if optional and not path.exists():
-        return {}
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise RulesError(f"{path}: {exc}") from exc
 
 
 def _read_csv(path: Path, optional: bool = False) -> list[dict[str, str]]:

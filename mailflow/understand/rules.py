@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from mailflow.core.rules_file import BUILD_ERRORS, read_toml, rules_error
 from mailflow.core.textnorm import fold, words
 from mailflow.core.values import KINDS, SITUATIONS
-from mailflow.errors import RulesError
 
 Phrase = tuple[str, ...]
 
@@ -58,15 +56,14 @@ class UnderstandingRules:
     not_names: frozenset[str]
 
 
-@lru_cache(maxsize=4)
 def load_understanding_rules(rules_dir: Path) -> UnderstandingRules:
     """Read rules/understanding.toml; a missing key or bad regex is a RulesError."""
     path = Path(rules_dir) / "understanding.toml"
+    data = read_toml(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
         return _build(data)
-    except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError, re.error) as exc:
-        raise RulesError(f"{path}: {type(exc).__name__}: {exc}") from exc
+    except BUILD_ERRORS as exc:
+        raise rules_error(path, exc) from exc
 
 
 def _build(d: dict[str, Any]) -> UnderstandingRules:
