@@ -31,6 +31,7 @@ from mailflow.followup.unmatched import expire_unmatched, mark_retried, retry_du
 from mailflow.inbound.confirm import expire_pending
 from mailflow.inbound.rate_hold import release_calm
 from mailflow.privacy.retention import anonymise_expired, compact_if_due, compact_now_or_later
+from mailflow.services.alerts import flush_alerts
 
 # Re-exported (`as`): inbound/ambassador_mail.py reads these four as followup.X (STOP by mail).
 from mailflow.services.reassign import ESCALATED as ESCALATED
@@ -84,6 +85,7 @@ def run_followups(ctx: Context) -> Counter[str]:
         _step(done, lambda r=request.id: feedback_step(ctx, policy, r, now), due)
     unmatched_steps(ctx, policy, now, done)
     _release_held(ctx, now, done)
+    _step(done, lambda: flush_alerts(ctx, policy, now))  # after the steps that raise them
     if ctx.cfg.coordinator.digest:
         _step(done, lambda: daily_digest(ctx, policy, now))
     _step(done, lambda: "anonymised" if anonymise_expired(ctx, now) else "")
