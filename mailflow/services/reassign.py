@@ -13,6 +13,8 @@ from typing import Any
 from mailflow.clock import stamp
 from mailflow.context import Context
 from mailflow.core import lifecycle as lc
+from mailflow.core.alerts import AlertKind
+from mailflow.services.alerts import alert
 from mailflow.services.handover import close_conversation, open_conversations
 from mailflow.services.intake import best_choice, offer, want_of
 from mailflow.services.notices import notify_coordinator, send_auto
@@ -98,6 +100,8 @@ def escalate(
     move_request(request, lc.UNMATCHED, cause, inbound)
     log_event("escalated", cause, request=request, inbound=inbound)
     view = request_view(request, ctx.ref)
+    where = view["place"] or "lieu non précisé"
+    alert(ctx, AlertKind.ESCALATED, request.id, f"{view['trade_label']}, {where}")
     round_ = request.conversations.count()
     notify_coordinator(
         ctx,
