@@ -253,7 +253,7 @@ def offer(
     """Open a conversation: the ambassador gets the introduction, the person the ack (or,
     after a reassignment, the news that someone else will answer). The person's mail waits
     until the server accepted the introduction: if it refuses it, the person is never told
-    of an ambassador who will not hear of them (services/refused.py)."""
+    of an ambassador who will not hear of them (services/unreachable.py)."""
     ambassador = Ambassador.get_by_id(choice.candidate.id)
     conv = Conversation.create(
         request=request,

@@ -192,7 +192,7 @@ class OutboundMail(BaseModel):
     inbound = ForeignKeyField(InboundMessage, null=True, backref="caused")
     # The id of the outbox row this one waits for: sent only once that one was accepted by
     # the server (the person's ack waits for the ambassador's intro, transport/send.py), and
-    # cancelled if it was refused (services/refused.py). A plain id, as PendingCommand's.
+    # cancelled if it was refused (services/unreachable.py). A plain id, as PendingCommand's.
     held_for = IntegerField(null=True)
 
     class Meta:

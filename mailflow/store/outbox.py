@@ -31,7 +31,7 @@ def queue_mail(
     `at` (default: now) is the instant of that decision, when the caller took it earlier in
     its transaction and the mail must say so (the digest covers up to that instant).
     `held_for`: the row this one waits for (sent once that one is accepted by the server,
-    transport/send.py; cancelled when it is refused, services/refused.py).
+    transport/send.py; cancelled when it is refused, services/unreachable.py).
     """
     existing = OutboundMail.get_or_none(OutboundMail.idempotency_key == key)
     if existing is not None:

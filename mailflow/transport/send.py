@@ -49,7 +49,7 @@ same recipient is still queued, so a 4xx on one mail does not let later ones ove
 A row `held_for` another (the person's ack, for the ambassador's intro: services/intake.py)
 waits until that one is `sent` (or `unconfirmed`: it may have arrived); it is released in
 the same flush, which looks again once what it sent was accepted (at most FLUSH_ROUNDS
-times). If the other is refused, services/refused.py cancels it and decides what the person
+times). If the other is refused, services/unreachable.py cancels it and decides what the person
 is told instead.
 Backoff: a 4xx delays that row (30 s, 1 min, 2 min ... 1 h; failed after
 `smtp.max_attempts`); a server that cannot be reached delays the whole outbox on the same
