@@ -21,7 +21,7 @@ class AlertKind(StrEnum):
     """Each kind, with who raises it."""
 
     UNDER_15 = "under-15"  # a request from someone likely under 15 (services/intake.py)
-    INTRO_REFUSED = "intro-refused"  # the SMTP server refused an introduction (services/unreachable.py)
+    INTRO_REFUSED = "intro-refused"  # the server refused an intro (services/unreachable.py)
     HELP_UNCLEAR = "help-unclear"  # a reply to the help mail still not understood
     ESCALATED = "escalated"  # nobody left to offer a request to (services/reassign.py)
 
