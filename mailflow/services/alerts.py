@@ -10,7 +10,9 @@ loop and at each `run --once`), mails one French summary per kind that is due
 Kinds (core/alerts.py AlertKind) and who raises them:
 - UNDER_15: a new request from someone likely under 15 (services/intake.py);
 - INTRO_REFUSED: the SMTP server refused an introduction (services/unreachable.py);
-- ESCALATED: nobody left to offer a request to (services/reassign.py `escalate`);
+- ESCALATED: nobody left to offer a request to (services/reassign.py `escalate`); its
+  own notice (escalation_coordinator.txt) already tells the coordinator at once, one mail
+  per escalation, so the alert is recorded as told by it (`told_by`), for the digest;
 - HELP_UNCLEAR: a reply to the help mail still not understood (to be wired by its stage).
 """
 
@@ -30,12 +32,27 @@ TEMPLATE = "alert_coordinator"  # the template, and the purpose of its outbox ro
 DETAIL_LENGTH = 300
 
 
-def alert(ctx: Context, kind: AlertKind, request_id: int | None, detail: str = "") -> Alert:
+def alert(
+    ctx: Context,
+    kind: AlertKind,
+    request_id: int | None,
+    detail: str = "",
+    told_by: OutboundMail | None = None,
+) -> Alert:
     """Store one pending alert (the coordinator's summary of its kind is mailed later by
-    `flush_alerts`). `detail`: one line of French for the coordinator, never an address."""
+    `flush_alerts`). `detail`: one line of French for the coordinator, never an address.
+    `told_by`: a mail that already told the coordinator of it, at once (the escalation
+    notice): the alert is then recorded as told by it, for the digest, and mailed no more."""
     del ctx  # the signature every caller uses; the flush reads the configuration
     flat = " ".join(detail.split())[:DETAIL_LENGTH]
-    row = Alert.create(kind=str(kind), request_id=request_id, detail=flat, created_at=stamp())
+    row = Alert.create(
+        kind=str(kind),
+        request_id=request_id,
+        detail=flat,
+        created_at=stamp(),
+        sent_at=stamp() if told_by is not None else None,
+        outbound_id=told_by.id if told_by is not None else None,
+    )
     log_event("alert", f"coordinator to be told ({kind}): {flat}", request=request_id)
     return row
 
