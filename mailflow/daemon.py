@@ -30,13 +30,15 @@ from mailflow.followup.digest import daily_digest
 from mailflow.followup.run import followup_steps, step
 from mailflow.inbound.pipeline import process_pending, release_calm
 from mailflow.privacy.retention import anonymise_expired, compact_if_due, compact_now_or_later
+from mailflow.services.alerts import flush_alerts
 from mailflow.services.confirm import expire_pending
 from mailflow.services.notices import mailbox_login_refused
-from mailflow.store.leases import SchedulerLock, unclaimed_messages, write_transaction
-from mailflow.store.models import database
+from mailflow.services.unreachable import refused_intro, refused_intros
+from mailflow.store.leases import SchedulerLock, lock_scope, unclaimed_messages, write_transaction
+from mailflow.store.models import OutboundMail, database
 from mailflow.transport.ingest import LoginRefused, connect, fetch_new, tidy_server, unread
 from mailflow.transport.resilience import DATABASE_ERRORS, NETWORK_ERRORS, Backoff
-from mailflow.transport.send import flush_outbox
+from mailflow.transport.send import FlushResult, flush_outbox
 from mailflow.transport.server_copies import ServerCopiesError, pending, remove_copies
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,7 @@ UNREAD_EMPTY_TRIES = 10  # ... this many times in a row; then IDLE (and its orph
 # the next cycle is processed (both cores busy), and the first message of a burst of
 # thousands does not wait for the last one to be processed before its mail goes out.
 CYCLE_LIMIT = 100
+REFUSED_ROUNDS = 3  # a refused intro's next offer may be refused too: flush again this often
 
 
 def run_followups(ctx: Context) -> Counter[str]:
@@ -71,6 +74,7 @@ def run_followups(ctx: Context) -> Counter[str]:
         done["confirmation-expired"] += expired
     followup_steps(ctx, policy, now, done)
     _release_held(ctx, now, done)
+    step(done, lambda: flush_alerts(ctx, policy, now))  # after the steps that raise them
     if ctx.cfg.coordinator.digest:
         step(done, lambda: daily_digest(ctx, policy, now))
     step(done, lambda: "anonymised" if anonymise_expired(ctx, now) else "")
@@ -158,10 +162,36 @@ def cycle(
             report.followups_elsewhere = True
     if client is not None:
         report.erased = remove_erased(ctx, client)
-    flushed = flush_outbox(ctx.cfg.smtp)
+    flushed = send_and_act(ctx)
     report.sent, report.deferred, report.failed = flushed.sent, flushed.deferred, flushed.failed
     report.outbox_busy = flushed.busy
     return report
+
+
+def send_and_act(ctx: Context) -> FlushResult:
+    """Flush the outbox, then act at once on the introductions the server refused
+    (services/unreachable.py: the request goes to the next candidate), and send what that
+    decided; a bounded number of times, each refused intro in its own transaction."""
+    result = flush_outbox(ctx.cfg.smtp)
+    for _ in range(REFUSED_ROUNDS):
+        acted = 0
+        for outbound_id in refused_intros():
+            try:
+                with write_transaction():
+                    request_id = _request_of(outbound_id)
+                    lock_scope([request_id] if request_id is not None else [])
+                    acted += bool(refused_intro(ctx, outbound_id))
+            except Exception:  # one bad row must not stop the others; retried next cycle
+                log.exception("acting on refused intro mail %s failed; retried later", outbound_id)
+        if not acted:
+            break
+        result = result + flush_outbox(ctx.cfg.smtp)
+    return result
+
+
+def _request_of(outbound_id: int) -> int | None:
+    row = OutboundMail.get_or_none(OutboundMail.id == outbound_id)
+    return row.request_id if row else None
 
 
 def run_once(ctx: Context) -> CycleReport:
@@ -243,7 +273,7 @@ class Daemon:
     def _scheduled(self) -> None:
         """Time-driven work even when no mail arrives: follow-ups, then the outbox."""
         self._followups()
-        result = flush_outbox(self.ctx.cfg.smtp)
+        result = send_and_act(self.ctx)
         if result.sent or result.failed:
             log.info(
                 "outbox: sent %s, deferred %s, failed %s",
@@ -301,7 +331,7 @@ class Daemon:
             if report.stored or report.sent or report.failed:
                 log.info("cycle: %s", report)
             if self._followups():
-                flush_outbox(self.ctx.cfg.smtp)
+                send_and_act(self.ctx)
             self.scheduler.run_pending()
             remove_erased(self.ctx, client)  # what the retention just erased, if anything
             backoff.reset()

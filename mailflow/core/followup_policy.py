@@ -28,6 +28,10 @@ class FollowupPolicy:
     # The digest's age bands of open requests: (first whole day since the request, label),
     # first day 0 then growing; a band runs up to the next one's first day.
     digest_age_bands: tuple[tuple[int, str], ...] = ()
+    # [alerts] (core/alerts.py): a pending alert waits this long, so that a burst makes one
+    # mail; the coordinator gets at most one mail per kind in each interval.
+    alert_batch_minutes: int = 5
+    alert_interval_minutes: int = 60
 
 
 DEFAULT_AGE_BANDS = [
@@ -66,7 +70,9 @@ def load_policy(rules_dir: Path) -> FollowupPolicy:
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise RulesError(f"{path}: {section}.{key} must be a whole number >= 0, got {value!r}")
         values[field] = value
-    policy = FollowupPolicy(**values, digest_age_bands=_age_bands(path, data))
+    policy = FollowupPolicy(
+        **values, digest_age_bands=_age_bands(path, data), **_alert_delays(path, data)
+    )
     if not policy.first_reminder_after < policy.second_reminder_after < policy.reassign_after:
         raise RulesError(
             f"{path}: ambassador delays must grow: first_reminder_after < "
@@ -77,6 +83,19 @@ def load_policy(rules_dir: Path) -> FollowupPolicy:
         if hour > 23:
             raise RulesError(f"{path}: {key} must be 0..23")
     return policy
+
+
+def _alert_delays(path: Path, data: dict) -> dict[str, int]:
+    """[alerts] batch_minutes and interval_minutes; rules written before them get the
+    defaults."""
+    section = data.get("alerts", {})
+    values = {}
+    for key in ("batch_minutes", "interval_minutes"):
+        value = section.get(key, getattr(FollowupPolicy, f"alert_{key}"))
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise RulesError(f"{path}: alerts.{key} must be a whole number >= 0, got {value!r}")
+        values[f"alert_{key}"] = value
+    return values
 
 
 def _age_bands(path: Path, data: dict) -> tuple[tuple[int, str], ...]:

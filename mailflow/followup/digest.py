@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from email import policy
 from email.message import EmailMessage
@@ -45,7 +45,7 @@ from mailflow.followup.digest_unwanted import (
     collect_strangers,
 )
 from mailflow.services.notices import send_auto
-from mailflow.store.models import Event, InboundMessage, OutboundMail, Request
+from mailflow.store.models import Alert, Event, InboundMessage, OutboundMail, Request
 
 FIRST_PERIOD = timedelta(hours=24)  # the first digest, with none sent before it
 DIGEST = "digest"  # the template, and the purpose of its outbox rows
@@ -113,6 +113,12 @@ class DigestData:
     outbox_issues: list[OutboxIssue]  # unconfirmed or failed in the period, oldest first
     spam: SpamFigures  # processed in the period
     strangers: StrangerFigures  # refused on relay addresses in the period
+    # The request numbers behind the counts (issue 12, item 10): by open state, new in the
+    # period, by (trade, place) of unmet demand; the alerts of the period by kind.
+    open_ids_by_state: dict[str, list[int]] = field(default_factory=dict)
+    new_ids: list[int] = field(default_factory=list)
+    unmet_ids: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    alerts_by_kind: dict[str, list[int]] = field(default_factory=dict)
 
     @property
     def open_total(self) -> int:
@@ -232,8 +238,23 @@ def last_digest_until(now: datetime) -> datetime | None:
     """The end of the period of the last digest actually sent before `now` (its outbox row
     is dated by it); None when none was. One queued, failed or bounced does not count: what
     it reported is reported again."""
-    last = (
-        OutboundMail.select(OutboundMail.created_at)
+    last = last_digest(now)
+    return last.created_at if last else None
+
+
+def last_digest_event(now: datetime) -> int | None:
+    """The id of the event that queued the last digest sent, the moment it was written:
+    what was logged after it at the same instant is the next digest's (digest_outbox.py)."""
+    last = last_digest(now)
+    if last is None:
+        return None
+    return Event.select(fn.MIN(Event.id)).where(Event.outbound == last.id).scalar()
+
+
+def last_digest(now: datetime) -> OutboundMail | None:
+    """The outbox row of the last digest actually sent before `now`."""
+    return (
+        OutboundMail.select(OutboundMail.id, OutboundMail.created_at)
         .where(
             (OutboundMail.purpose == DIGEST)
             & (OutboundMail.status == OutboxStatus.SENT)
@@ -242,7 +263,6 @@ def last_digest_until(now: datetime) -> datetime | None:
         .order_by(OutboundMail.created_at.desc())
         .first()
     )
-    return last.created_at if last else None
 
 
 def collect_digest(
@@ -251,6 +271,7 @@ def collect_digest(
     """Every figure of the digest at `now` (naive UTC), read from the database; the period
     starts at `since`, by default where the last digest sent stopped (see the docstring)."""
     last = last_digest_until(now) if since is None else since
+    after_event = last_digest_event(now) if since is None else None
     since = last or now - FIRST_PERIOD
     open_requests = list(
         Request.select(Request.id, Request.state, Request.created_at).where(
@@ -265,11 +286,19 @@ def collect_digest(
         .where(Request.escalated_at > since, Request.escalated_at <= now)
         .order_by(Request.escalated_at, Request.id)
     )
-    new_count = (
-        Request.select(fn.COUNT(Request.id))
+    new_ids = [
+        r.id
+        for r in Request.select(Request.id)
         .where(Request.created_at > since, Request.created_at <= now)
-        .scalar()
-    )
+        .order_by(Request.id)
+    ]
+    new_count = len(new_ids)
+    ids_by_state: dict[str, list[int]] = {}
+    for r in sorted(open_requests, key=lambda r: r.id):
+        ids_by_state.setdefault(r.state, []).append(r.id)
+    unmet_ids: dict[tuple[str, str], list[int]] = {}
+    for r in unmatched:
+        unmet_ids.setdefault((trade_label(r), place_label(r)), []).append(r.id)
     quarantined = (
         InboundMessage.select()
         .where(InboundMessage.status == "quarantined")
@@ -295,10 +324,29 @@ def collect_digest(
             Quarantined(m.id, m.received_at, *_from_and_subject(m), shorten(m.reason))
             for m in quarantined
         ],
-        outbox_issues=collect_outbox_issues(since, now, reported),
+        outbox_issues=collect_outbox_issues(since, now, reported, after_event),
         spam=collect_spam(since, now),
         strangers=collect_strangers(since, now),
+        open_ids_by_state=ids_by_state,
+        new_ids=new_ids,
+        unmet_ids=unmet_ids,
+        alerts_by_kind=collect_alerts(since, now),
     )
+
+
+def collect_alerts(since: datetime, now: datetime) -> dict[str, list[int]]:
+    """The request numbers alerted in `(since, now]` (services/alerts.py), by kind."""
+    found: dict[str, list[int]] = {}
+    rows = (
+        Alert.select(Alert.kind, Alert.request_id)
+        .where(Alert.created_at > since, Alert.created_at <= now, Alert.request_id.is_null(False))
+        .order_by(Alert.id)
+    )
+    for kind, request_id in rows.tuples():
+        ids = found.setdefault(kind, [])
+        if request_id not in ids:
+            ids.append(request_id)
+    return found
 
 
 def _when(value: datetime, zone: tzinfo) -> str:
@@ -359,6 +407,16 @@ def issue_view(i: OutboxIssue, zone: tzinfo) -> dict[str, Any]:
     }
 
 
+MAX_NUMBERS = 30  # request numbers listed on one line of the digest, then "…"
+
+
+def numbers(ids: Sequence[int]) -> str:
+    """'n°3, n°7, n°12' (the first MAX_NUMBERS, then how many more)."""
+    shown = ", ".join(f"n°{i}" for i in ids[:MAX_NUMBERS])
+    more = len(ids) - MAX_NUMBERS
+    return f"{shown} et {more} autres" if more > 0 else shown
+
+
 def digest_view(data: DigestData, zone: tzinfo) -> dict[str, Any]:
     """The template's variables: counts and ready-to-print strings, times in `zone`."""
     now = local(data.now, zone)
@@ -370,9 +428,14 @@ def digest_view(data: DigestData, zone: tzinfo) -> dict[str, Any]:
         "until": _when(data.now, zone),
         "first": data.first,
         "open_total": data.open_total,
-        "open_by_state": [{"state": s, "count": n} for s, n in data.open_by_state.items()],
+        "open_by_state": [
+            {"state": s, "count": n, "ids": numbers(data.open_ids_by_state.get(s, []))}
+            for s, n in data.open_by_state.items()
+        ],
         "open_by_age": [{"label": band, "count": n} for band, n in data.open_by_age.items()],
         "new_in_period": data.new_in_period,
+        "new_ids": numbers(data.new_ids),
+        "alerts": [{"kind": k, "ids": numbers(ids)} for k, ids in data.alerts_by_kind.items()],
         "escalations": [
             {
                 "id": e.request_id,
@@ -385,7 +448,13 @@ def digest_view(data: DigestData, zone: tzinfo) -> dict[str, Any]:
         ],
         "unmatched_total": data.unmatched_total,
         "unmet_demand": [
-            {"trade": trade, "place": place, "count": n} for trade, place, n in data.unmet_demand
+            {
+                "trade": trade,
+                "place": place,
+                "count": n,
+                "ids": numbers(data.unmet_ids.get((trade, place), [])),
+            }
+            for trade, place, n in data.unmet_demand
         ],
         "bounces": [bounce_view(b, zone) for b in data.bounces],
         "unconfirmed": [issue_view(i, zone) for i in data.outbox_issues if i.status == UNCONFIRMED],

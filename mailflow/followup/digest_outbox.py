@@ -36,16 +36,23 @@ class OutboxIssue:
 
 
 def collect_outbox_issues(
-    since: datetime, now: datetime, reported: Collection[int] = ()
+    since: datetime, now: datetime, reported: Collection[int] = (), after_event: int | None = None
 ) -> list[OutboxIssue]:
     """Mails that became unconfirmed or failed in `(since, now]`, oldest first, each once;
-    those in `reported` (their bounce is in the digest already) are left out."""
+    those in `reported` (their bounce is in the digest already) are left out.
+
+    `after_event`: the last event of the previous digest. One at the very instant `since`
+    but logged after it (the same run sent the digest, then failed to send an intro; under
+    MAILFLOW_NOW every instant of a run is the same) belongs to this period, not to none."""
+    later = Event.at > since
+    if after_event is not None:
+        later = later | ((Event.at == since) & (Event.id > after_event))
     events = (
         Event.select(Event, OutboundMail)
         .join(OutboundMail)
         .where(
             Event.kind.in_(tuple(_STATUS_OF)),
-            Event.at > since,
+            later,
             Event.at <= now,
         )
         .order_by(Event.at, Event.id)

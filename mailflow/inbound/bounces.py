@@ -27,17 +27,14 @@ from mailflow.core.dsn import (
     parse_dsn,
 )
 from mailflow.core.outcomes import OutboxStatus, Outcome
-from mailflow.services.handover import UNREACHABLE, open_conversations
-from mailflow.services.notices import notify_coordinator
-from mailflow.services.reassign import describe_handover, hand_over_all
-from mailflow.services.views import ambassador_view
+from mailflow.services.unreachable import REASSIGN_CAUSE as REASSIGN_CAUSE
+from mailflow.services.unreachable import ambassador_failing
 from mailflow.store.models import Ambassador, InboundMessage, OutboundMail
 from mailflow.store.record import log_event
 from mailflow.store.verp import looks_like_verp, parse_verp
 
 BOUNCE_RECORDED = Outcome.BOUNCE_RECORDED
 BOUNCE_UNMATCHED = Outcome.BOUNCE_UNMATCHED
-REASSIGN_CAUSE = "ambassador address bounced"
 _RETURN_PATH_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "To")
 
 
@@ -131,36 +128,4 @@ def _mark_bounced(
         conversation=outbound.conversation_id,
         inbound=inbound,
         outbound=outbound,
-    )
-
-
-def ambassador_failing(
-    ctx: Context, ambassador: Ambassador, verdict: Verdict, inbound: InboundMessage
-) -> None:
-    """No new requests; open conversations go to the next ambassador; the coordinator
-    hears of it once a day per ambassador, with what to fix."""
-    ambassador.bounce_state, ambassador.bounced_at = "failing", stamp()
-    ambassador.updated_at = stamp()
-    ambassador.save()
-    requests = [conv.request_id for conv in open_conversations(ambassador=ambassador)]
-    done = hand_over_all(ctx, ambassador, UNREACHABLE, REASSIGN_CAUSE, inbound)
-    log_event(
-        "ambassador",
-        f"ambassador #{ambassador.id}: address bounced ({verdict.status}); no new requests, "
-        f"{describe_handover(done)}",
-        inbound=inbound,
-    )
-    notify_coordinator(
-        ctx,
-        inbound,
-        "bounce_ambassador_coordinator",
-        {
-            "ambassador": ambassador_view(ambassador),
-            "email": ambassador.email,
-            "status": verdict.status,
-            "diagnostic": verdict.diagnostic,
-            "requests": requests,
-            "inbound_id": inbound.id,
-        },
-        key=f"bounce-ambassador:{ambassador.id}:{stamp().date().isoformat()}",
     )

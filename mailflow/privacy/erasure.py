@@ -47,6 +47,7 @@ from mailflow.privacy.log import (
     subjects_of,
 )
 from mailflow.store.models import (
+    Alert,
     Ambassador,
     Conversation,
     Event,
@@ -67,6 +68,7 @@ ANONYMISED = "anonymised"  # event kind, one per request (or unlinked inbound ma
 FINISHED_STATES = (lc.CLOSED, lc.EXPIRED, lc.WITHDRAWN)
 _SCANNED = (Person, Request, Conversation, InboundMessage, OutboundMail, MessageIdMap, Event)
 _SCANNED += (PendingCommand,)  # who must confirm a command: erased, it can never be confirmed
+_SCANNED += (Alert,)  # its detail is written without addresses; scanned all the same
 _COMPACTED = (*_SCANNED, Ambassador)  # the tables an erasure rewrites
 # Columns a scrub never rewrites: a placeholder stands there, unique, written on purpose.
 _IDENTITY = {(Person, "email")}

@@ -95,6 +95,9 @@ _SHOWN_EVENTS = (
     "assigned",  # mailflow request assign
     "person-stop",
     "cancelled",  # mail still queued for a person whose request ended
+    "intro-refused",  # services/unreachable.py: the SMTP server refused an introduction
+    "send-cancelled",  # ... and the person's mail held for it was cancelled
+    "alert",  # services/alerts.py: the coordinator is to be told at once
     "auto-reply",
     "to-return-path",
     "spam",

@@ -11,7 +11,8 @@ from mailflow.clock import stamp
 from mailflow.context import Context
 from mailflow.core import lifecycle as lc
 from mailflow.core.addresses import message_id_of, new_token
-from mailflow.core.minors import likely_under_15
+from mailflow.core.alerts import AlertKind
+from mailflow.core.minors import MINOR_AGE, likely_under_15
 from mailflow.core.outcomes import Outcome
 from mailflow.core.readable import readable_text, subject_of
 from mailflow.core.route import (
@@ -26,6 +27,7 @@ from mailflow.core.route import (
 )
 from mailflow.core.values import ParsedRequest
 from mailflow.masking.scrub import Secret, scrub_text
+from mailflow.services.alerts import alert
 from mailflow.services.compose import automatic_mail, new_message_id, render
 from mailflow.services.conversation_mail import AMBASSADOR, PERSON, relay_from
 from mailflow.services.notices import notify_coordinator, reply
@@ -64,6 +66,8 @@ def handle_new_request(
     )
     if parsed.notes:
         log_event("understood", "; ".join(parsed.notes), request=request, inbound=inbound)
+    if request.minor:
+        alert(ctx, AlertKind.UNDER_15, request.id, minor_detail(request))
     original_id = message_id_of(msg)
     if not parsed.understood:
         move_request(request, lc.NEEDS_INFO, "trade or training not understood", inbound)
@@ -101,6 +105,15 @@ def route_request(
         return UNMATCHED
     offer(ctx, inbound, request, choice, original_id)
     return OFFERED
+
+
+def minor_detail(request: Request) -> str:
+    """Why the request is flagged under 15, for the coordinator's alert."""
+    if request.age is not None and request.age < MINOR_AGE:
+        return f"âge indiqué : {request.age} ans"
+    if request.age is None and request.situation == "collegien":
+        return "au collège, âge non précisé"
+    return "d'après l'âge donné dans une demande précédente"
 
 
 def _person(address: str) -> Person:
@@ -252,7 +265,9 @@ def offer(
     """Open a conversation: the ambassador gets the introduction, the person the ack (or,
     after a reassignment, the news that someone else will answer). What differs from the
     request (route.stretch_of, also for a coordinator's choice) is stored with the offer
-    and said to both sides (`stretch` in the templates)."""
+    and said to both sides (`stretch` in the templates). The person's mail waits until the
+    server accepted the introduction: if it refuses it, the person is never told of an
+    ambassador who will not hear of them (services/unreachable.py)."""
     ambassador = Ambassador.get_by_id(choice.candidate.id)
     stretched = stretch_of(want_of(request), choice.candidate)
     conv = Conversation.create(
@@ -300,7 +315,7 @@ def offer(
         "conversation": conv,
         "inbound": inbound,
     }
-    queue_mail(
+    intro_row = queue_mail(
         intro,
         key=f"intro:{conv.id}",
         purpose="intro",
@@ -314,6 +329,7 @@ def offer(
         purpose=person_template,
         recipient=request.person.email,
         recipient_role="person",
+        held_for=intro_row,
         **common,
     )
     ambassador.last_contacted_at = stamp()

@@ -13,12 +13,14 @@ from typing import Any
 from mailflow.clock import stamp
 from mailflow.context import Context
 from mailflow.core import lifecycle as lc
+from mailflow.core.alerts import AlertKind
+from mailflow.services.alerts import alert
 from mailflow.services.handover import close_conversation, open_conversations
 from mailflow.services.intake import best_choice, offer, want_of
 from mailflow.services.notices import notify_coordinator, send_auto
 from mailflow.services.views import ambassador_view, request_view
 from mailflow.store.leases import lock_routing
-from mailflow.store.models import Ambassador, Conversation, InboundMessage, Request
+from mailflow.store.models import Ambassador, Conversation, InboundMessage, OutboundMail, Request
 from mailflow.store.record import log_event, move_request
 
 HANDED_OVER, ESCALATED, ENDED = "handed-over", "escalated", "ended"
@@ -99,14 +101,18 @@ def escalate(
     log_event("escalated", cause, request=request, inbound=inbound)
     view = request_view(request, ctx.ref)
     round_ = request.conversations.count()
+    key = f"escalation:{request.id}:{round_}"
     notify_coordinator(
         ctx,
         inbound,
         "escalation_coordinator",
         {"request": view, "cause": cause},
         request=request,
-        key=f"escalation:{request.id}:{round_}",
+        key=key,
     )
+    where = view["place"] or "lieu non précisé"
+    told = OutboundMail.get_or_none(OutboundMail.idempotency_key == key)
+    alert(ctx, AlertKind.ESCALATED, request.id, f"{view['trade_label']}, {where}", told)
     send_auto(
         ctx,
         person_template,

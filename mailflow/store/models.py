@@ -193,6 +193,10 @@ class OutboundMail(BaseModel):
     request = ForeignKeyField(Request, null=True, backref="outbound")
     conversation = ForeignKeyField(Conversation, null=True, backref="outbound")
     inbound = ForeignKeyField(InboundMessage, null=True, backref="caused")
+    # The id of the outbox row this one waits for: sent only once that one was accepted by
+    # the server (the person's ack waits for the ambassador's intro, transport/send.py), and
+    # cancelled if it was refused (services/unreachable.py). A plain id, as PendingCommand's.
+    held_for = IntegerField(null=True)
 
     class Meta:
         # the sender's due rows; rate limits (same answer to the same address lately)
@@ -274,6 +278,23 @@ class PendingCommand(BaseModel):
     done_inbound_id = IntegerField(null=True)  # the confirming reply
 
 
+class Alert(BaseModel):
+    """Something the coordinator is told at once, batched by kind (core/alerts.py): pending
+    while `sent_at` is empty, then the outbox row of the summary that told it. Plain ids,
+    not foreign keys: erasing a request (RGPD) must not be blocked by its alert."""
+
+    id = AutoField()
+    kind = CharField(max_length=32)  # core/alerts.py AlertKind
+    request_id = IntegerField(null=True)
+    detail = TextField(default="")  # French, one line, for the coordinator; no address
+    created_at = DateTimeField()
+    sent_at = DateTimeField(null=True)
+    outbound_id = IntegerField(null=True)
+
+    class Meta:
+        indexes = ((("kind", "sent_at"), False),)
+
+
 ALL_MODELS = [
     Ambassador,
     Person,
@@ -287,4 +308,5 @@ ALL_MODELS = [
     Setting,
     ServerErasure,
     PendingCommand,
+    Alert,
 ]

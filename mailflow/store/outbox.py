@@ -23,12 +23,15 @@ def queue_mail(
     conversation: Conversation | None = None,
     inbound: InboundMessage | None = None,
     at: datetime | None = None,
+    held_for: OutboundMail | None = None,
 ) -> OutboundMail:
     """Store the exact bytes to send; a second call with the same key returns the first row.
 
     The key names the decision ("intro:conv:12"), so replaying a decision never mails twice.
     `at` (default: now) is the instant of that decision, when the caller took it earlier in
     its transaction and the mail must say so (the digest covers up to that instant).
+    `held_for`: the row this one waits for (sent once that one is accepted by the server,
+    transport/send.py; cancelled when it is refused, services/unreachable.py).
     """
     existing = OutboundMail.get_or_none(OutboundMail.idempotency_key == key)
     if existing is not None:
@@ -48,6 +51,7 @@ def queue_mail(
         request=request,
         conversation=conversation,
         inbound=inbound,
+        held_for=held_for.id if held_for is not None else None,
     )
     log_event(
         "queued",

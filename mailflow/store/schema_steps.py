@@ -161,6 +161,21 @@ class PendingCommandV11(Model):
         table_name = "pending_command"
 
 
+class AlertV13(Model):
+    """The `alert` table as version 12 created it (its index: AddIndex)."""
+
+    id = AutoField()
+    kind = CharField(max_length=32)
+    request_id = IntegerField(null=True)
+    detail = TextField(default="")
+    created_at = DateTimeField()
+    sent_at = DateTimeField(null=True)
+    outbound_id = IntegerField(null=True)
+
+    class Meta:
+        table_name = "alert"
+
+
 def _columns(table: str, **fields: Field) -> tuple[AddColumn, ...]:
     return tuple(AddColumn(table, name, f) for name, f in fields.items())
 
@@ -275,6 +290,16 @@ MIGRATIONS: tuple[Migration, ...] = (
         12,
         "stretched matches: how closely each offer matched its request",
         _columns("conversation", match_quality=CharField(max_length=64, null=True)),
+    ),
+    Migration(
+        13,
+        "refused introductions and alerts: the person's mail waits for the intro; "
+        "what the coordinator is told at once",
+        (
+            AddColumn("outbound_mail", "held_for", IntegerField(null=True)),
+            CreateTable(AlertV13),
+            AddIndex("alert", ("kind", "sent_at")),
+        ),
     ),
 )
 LATEST = MIGRATIONS[-1].version if MIGRATIONS else BASELINE

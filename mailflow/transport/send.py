@@ -46,6 +46,11 @@ never writes the final "." of a mail that the next holder might send again.
 
 Order: due rows go oldest first; a row waits while an older row to the
 same recipient is still queued, so a 4xx on one mail does not let later ones overtake it.
+A row `held_for` another (the person's ack, for the ambassador's intro: services/intake.py)
+waits until that one is `sent` (or `unconfirmed`: it may have arrived); it is released in
+the same flush, which looks again once what it sent was accepted (at most FLUSH_ROUNDS
+times). If the other is refused, services/unreachable.py cancels it and decides what the person
+is told instead.
 Backoff: a 4xx delays that row (30 s, 1 min, 2 min ... 1 h; failed after
 `smtp.max_attempts`); a server that cannot be reached delays the whole outbox on the same
 scale (kept in `Setting`, so cron runs and the daemon alike honour it) without using up
@@ -65,6 +70,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import aiosmtplib
+from peewee import JOIN
 
 from mailflow.clock import stamp
 from mailflow.config import SmtpConfig
@@ -79,6 +85,8 @@ from mailflow.transport.send_recovery import UNCONFIRMED, recover
 from mailflow.transport.send_transaction import Unconfirmed, transaction
 
 log = logging.getLogger(__name__)
+FLUSH_ROUNDS = 3  # a flush looks again for rows released by what it sent, this many times
+RELEASED = (OutboxStatus.SENT, UNCONFIRMED)  # a row held for one of these may go
 
 
 @dataclass(frozen=True)
@@ -88,22 +96,39 @@ class FlushResult:
     failed: int = 0
     busy: bool = False  # another process held the sender lock: nothing was tried
 
+    def __add__(self, other: FlushResult) -> FlushResult:
+        return FlushResult(
+            self.sent + other.sent,
+            self.deferred + other.deferred,
+            self.failed + other.failed,
+            self.busy or other.busy,
+        )
+
 
 def _due() -> list[tuple[int, str]]:
     """(id, recipient) of the rows to send now, oldest first, never overtaking an older
-    queued row to the same recipient."""
+    queued row to the same recipient, nor a row it is held for that is not sent yet."""
     now = stamp()
     waiting: set[str] = set()
     due: list[tuple[int, str]] = []
+    parent = OutboundMail.alias()
     query = (
-        OutboundMail.select(OutboundMail.id, OutboundMail.recipient, OutboundMail.next_attempt_at)
+        OutboundMail.select(
+            OutboundMail.id,
+            OutboundMail.recipient,
+            OutboundMail.next_attempt_at,
+            OutboundMail.held_for,
+            parent.status,
+        )
+        .join(parent, JOIN.LEFT_OUTER, on=(OutboundMail.held_for == parent.id))
         .where(OutboundMail.status == OutboxStatus.QUEUED)
         .order_by(OutboundMail.id)
     )
-    for row in query:
-        recipient = row.recipient.lower()
-        if row.next_attempt_at <= now and recipient not in waiting:
-            due.append((row.id, recipient))
+    for row_id, recipient, next_at, held_for, held_status in query.tuples():
+        recipient = recipient.lower()
+        released = held_for is None or held_status in RELEASED
+        if next_at <= now and released and recipient not in waiting:
+            due.append((row_id, recipient))
         else:
             waiting.add(recipient)
     return due
@@ -232,16 +257,24 @@ def _fail(row: OutboundMail, why: str) -> str:
 
 
 def flush_outbox(cfg: SmtpConfig) -> FlushResult:
-    """Recover what a dead sender left, then send everything due, over one connection."""
+    """Recover what a dead sender left, then send everything due, over one connection;
+    again for the rows that what was sent released (held_for), up to FLUSH_ROUNDS times."""
     with sender_lock() as mine:
         if not mine:
             log.debug("another process is sending the outbox; leaving it to it")
             return FlushResult(busy=True)
         recover()
-        due = _due()
-        if not due:
-            return FlushResult()
-        retry_at = server_retry_at()
-        if retry_at is not None and stamp() < retry_at:
-            return FlushResult(deferred=len(due))
-        return asyncio.run(_deliver(cfg, due))
+        result, tried = FlushResult(), set()
+        for _ in range(FLUSH_ROUNDS):
+            due = [row for row in _due() if row[0] not in tried]
+            if not due:
+                return result
+            retry_at = server_retry_at()
+            if retry_at is not None and stamp() < retry_at:
+                return result + FlushResult(deferred=len(due))
+            tried.update(row_id for row_id, _ in due)
+            done = asyncio.run(_deliver(cfg, due))
+            result = result + done
+            if not done.sent:
+                return result
+        return result
