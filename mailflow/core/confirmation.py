@@ -1,5 +1,5 @@
 """Which commands from unproven mail wait for their sender's confirmation
-(rules/confirmation.toml); asking and confirming is inbound/confirm.py."""
+(rules/confirmation.toml); asking and confirming is services/confirm.py."""
 
 from __future__ import annotations
 
