@@ -113,3 +113,14 @@ def test_a_known_trade_still_shows(name: str) -> None:
     text = _render(name, _data(KNOWN, "coordinator", True))
     assert "Boulanger" in text.splitlines()[0]
     assert re.match(r"Subject: [^\n]*\n(\n|Bonjour)", text), text
+
+
+@pytest.mark.parametrize("name", ["unmatched_coordinator", "escalation_coordinator"])
+def test_the_coordinator_reads_words_not_codes(name: str) -> None:
+    """Issue 12, item 8: "Type : metier", "Situation : collegien" were seen."""
+    request = KNOWN | {"situation": "demandeur_emploi"}
+    text = _render(name, _data(request, "coordinator", True))
+    assert "Situation : demandeur·se d'emploi" in text
+    assert "demandeur_emploi" not in text and "metier" not in text
+    if name == "unmatched_coordinator":
+        assert "Type : métier" in text
