@@ -45,14 +45,19 @@ def test_same_automatic_answer_at_most_once_per_interval(
     assert run(ctx, mail(VAGUE), mail(VAGUE + " Merci"), mail(VAGUE + " !")) == {
         "request-needs-info": 3
     }
+    # the second mail completes the first request: the shorter answer for someone who does
+    # not know yet (services/unclear.py), once; the third gets nothing new, the coordinator
+    # is told each time
     assert sent("help", "lea@users.test") == 1
+    assert sent("help_unclear", "lea@users.test") == 1
     limited = Event.select().where(Event.kind == "rate-limited")
-    assert limited.count() == 2 and "help not sent again" in limited[0].cause
+    assert limited.count() == 1 and "help_unclear not sent again" in limited[0].cause
+    assert sent("help_unclear_coordinator", "coordinator@mailflow.test") == 2
     assert run(ctx, mail(VAGUE, sender="tom@users.test")) == {"request-needs-info": 1}
     assert sent("help", "tom@users.test") == 1  # another sender is answered
     monkeypatch.setenv("MAILFLOW_NOW", "2026-03-05T09:00:01")  # three days later
     run(ctx, mail(VAGUE + " (encore)"))
-    assert sent("help", "lea@users.test") == 2
+    assert sent("help_unclear", "lea@users.test") == 2
 
 
 def test_the_limit_is_per_kind_and_case_blind(ctx: Context) -> None:

@@ -1,5 +1,8 @@
 """The coordinator's hand on one request: `mailflow request assign` and `request close`.
 
+`set ID --trade ... --age ...` corrects what was understood (admin/correction.py); `assign`
+takes the same options, applied before the mails are written.
+
 `assign ID EMAIL` offers an open request to the ambassador named, with the usual mails:
 the introduction to the ambassador, and to the person the news in words that fit (ack.txt
 for a request waiting for details, found.txt for an unmatched one, reassigned.txt or
@@ -22,6 +25,7 @@ from dataclasses import dataclass
 
 from peewee import fn
 
+from mailflow.admin.correction import Given, apply, resolve
 from mailflow.admin.directory import normalise_email
 from mailflow.clock import stamp
 from mailflow.context import Context
@@ -88,8 +92,33 @@ def _busy(ambassador: Ambassador) -> list[str]:
     return reasons
 
 
-def assign(ctx: Context, request_id: int, address: str, force: bool = False) -> str:
-    """Offer the request to this ambassador; returns a one-line summary."""
+def set_fields(ctx: Context, request_id: int, given: Given) -> str:
+    """Correct what was understood of the request; returns a one-line summary."""
+    if not given.any():
+        raise MailflowError(
+            "rien à corriger : donnez --trade, --kind, --place, --department, --age ou --situation"
+        )
+    columns = resolve(given, ctx.ref, ctx.understanding)
+    with write_transaction():
+        lock_scope([request_id])
+        request = _request(request_id)
+        cause = apply(request, columns)
+    if cause is None:
+        return f"demande n°{request.id} : rien ne change"
+    summary = f"demande n°{request.id} corrigée ({cause.split(': ', 1)[1]})"
+    if request.state in (lc.NEEDS_INFO, lc.UNMATCHED):
+        summary += (
+            f" ; elle attend toujours un ambassadeur : mailflow request assign {request.id} ADRESSE"
+        )
+    return summary
+
+
+def assign(
+    ctx: Context, request_id: int, address: str, force: bool = False, given: Given | None = None
+) -> str:
+    """Offer the request to this ambassador (after the coordinator's corrections, when
+    given); returns a one-line summary."""
+    columns = resolve(given, ctx.ref, ctx.understanding) if given else {}
     with write_transaction():
         lock_scope([request_id])
         request = _request(request_id)
@@ -115,6 +144,7 @@ def assign(ctx: Context, request_id: int, address: str, force: bool = False) -> 
         busy = _busy(a)
         if busy and not force:
             raise MailflowError(f"{who} is {', '.join(busy)}: add --force to assign anyway")
+        apply(request, columns)  # the mails below read the corrected request
         cause = f"assigned by the coordinator to {who.split(' (')[0]}"
         cause += f" (forced: {', '.join(busy)})" if busy else ""
         log_event("assigned", cause, request=request)

@@ -55,6 +55,7 @@ COMMANDS: dict[tuple[str, ...], Command] = {
     ("report",): Command(Needs.DATABASE, review.cmd_report),
     ("message", "show"): Command(Needs.DATABASE, review.cmd_message),
     ("request", "assign"): Command(Needs.CONTEXT, request.cmd_assign),
+    ("request", "set"): Command(Needs.CONTEXT, request.cmd_set),
     ("request", "close"): Command(Needs.CONTEXT, request.cmd_close),
     ("quarantine", "list"): Command(Needs.DATABASE, quarantine.cmd_list),
     ("quarantine", "show"): Command(Needs.DATABASE, quarantine.cmd_show),

@@ -112,9 +112,19 @@ def _coordinator_parsers(sub: argparse._SubParsersAction, log: argparse.Argument
     show.add_argument("--outbound", action="store_true", help="an outbound mail, by its id")
 
 
+def _correction_options(parser: argparse.ArgumentParser) -> None:
+    """What `request set` and `request assign` may correct (admin/correction.py)."""
+    parser.add_argument("--trade", metavar="TEXT", help="trade or training, words or ROME code")
+    parser.add_argument("--kind", metavar="KIND", help="metier, formation or vae")
+    parser.add_argument("--place", metavar="TEXT", help="a town, a department, a region")
+    parser.add_argument("--department", metavar="CODE", help="a department code: 14, 2A, 971")
+    parser.add_argument("--age", type=int, metavar="N")
+    parser.add_argument("--situation", metavar="TEXT", help="collegien, lyceen, etudiant...")
+
+
 def _request_parsers(sub: argparse._SubParsersAction) -> None:
     """Coordinators' hand on one request (admin/request.py)."""
-    req = sub.add_parser("request", help="one request, by hand: assign it, close it")
+    req = sub.add_parser("request", help="one request, by hand: assign it, correct it, close it")
     req_sub = req.add_subparsers(dest="action", required=True)
     assign = req_sub.add_parser(
         "assign", help="offer the request to this ambassador (introduction, news to the person)"
@@ -124,6 +134,12 @@ def _request_parsers(sub: argparse._SubParsersAction) -> None:
     assign.add_argument(
         "--force", action="store_true", help="even if they are paused, absent or at capacity"
     )
+    _correction_options(assign)
+    fix = req_sub.add_parser(
+        "set", help="correct what was understood: trade, kind, place, age, situation (in log)"
+    )
+    fix.add_argument("id", type=int)
+    _correction_options(fix)
     close = req_sub.add_parser(
         "close", help="end the request (relay addresses close); nobody is mailed unless --notify"
     )

@@ -1,4 +1,4 @@
-"""`mailflow request assign/close`: a coordinator's hand on one request, whose mails are
+"""`mailflow request assign/set/close`: a coordinator's hand on one request, whose mails are
 then sent at once unless a running daemon holds the outbox.
 """
 
@@ -13,9 +13,20 @@ if TYPE_CHECKING:
 
 def cmd_assign(ctx: Context, args: argparse.Namespace) -> int:
     from mailflow.admin import request as request_admin
+    from mailflow.admin.correction import Given
 
-    print(request_admin.assign(ctx, args.id, args.email, args.force))
+    given = Given(args.trade, args.kind, args.place, args.department, args.age, args.situation)
+    print(request_admin.assign(ctx, args.id, args.email, args.force, given))
     return _flush(ctx)
+
+
+def cmd_set(ctx: Context, args: argparse.Namespace) -> int:
+    from mailflow.admin import request as request_admin
+    from mailflow.admin.correction import Given
+
+    given = Given(args.trade, args.kind, args.place, args.department, args.age, args.situation)
+    print(request_admin.set_fields(ctx, args.id, given))
+    return 0  # no mail: nothing to send
 
 
 def cmd_close(ctx: Context, args: argparse.Namespace) -> int:

@@ -56,6 +56,7 @@ class ParsedRequest:
     message: str  # the free message (body without signature/quotes)
     diploma: str | None = None  # "CAP", "BTS", ... when the person names a training
     notes: tuple[str, ...] = field(default=())  # how each field was found, for the log
+    domain: str | None = None  # a family of trades named ([[domains]]), when no trade is
 
     @property
     def understood(self) -> bool:

@@ -5,27 +5,28 @@ The help mail (templates/mails/help.txt) goes from the shared address, threaded 
 person's first mail; a reply to it, or any new mail of theirs to the shared address, comes
 back there without a relay token. The request it completes is the one whose help mail it
 answers (In-Reply-To / References), else their latest one waiting for details. Whatever
-they add is appended to the request's message; what the new mail says wins, what it does
-not say (place, age...) is kept from the first one.
+they add is appended to the request's message and kept on the request even when the trade
+is still unknown (core/completion.py): what the new mail says wins, what it does not say
+(place, age...) is kept from the first one. Still no trade: services/unclear.py answers.
 """
 
 from __future__ import annotations
 
 from email.message import EmailMessage
 
+from mailflow.clock import stamp
 from mailflow.context import Context
 from mailflow.core import lifecycle as lc
 from mailflow.core.addresses import header_text, message_id_of, message_ids
+from mailflow.core.completion import completed
+from mailflow.core.minors import likely_under_15
 from mailflow.core.readable import readable_text, subject_of
 from mailflow.masking.scrub import Secret, scrub_text
 from mailflow.services.intake import NEEDS_INFO, request_fields, route_request
-from mailflow.services.notices import reply
+from mailflow.services.unclear import answer_unclear
 from mailflow.store.models import InboundMessage, OutboundMail, Person, Request
 from mailflow.store.record import log_event
 from mailflow.understand.mail import understand
-
-KEPT_WHEN_UNSAID = ("kind", "diploma", "department", "region", "commune", "insee", "postcode")
-KEPT_WHEN_UNSAID += ("age", "situation", "first_name")
 
 
 def pending_request(address: str, msg: EmailMessage) -> Request | None:
@@ -71,27 +72,45 @@ def complete_request(
         request.message = f"{request.message.rstrip()}\n\n{added}".strip()
     if parsed.notes:
         log_event("understood", "; ".join(parsed.notes), request=request, inbound=inbound)
+    said = request_fields(request.person, parsed, address, name)
+    changes = completed({key: getattr(request, key) for key in said}, said)
+    for key, value in changes.items():
+        setattr(request, key, value)
+    earlier = [(r.age, r.created_at) for r in _other_ages(request)]
+    request.minor = likely_under_15(request.age, request.situation, earlier, stamp())
+    request.save()
+    kept = f" ({_listed(changes)})" if changes else ""
+    original_id = message_id_of(msg)
     if not parsed.understood:
-        request.save()
         log_event(
             "details",
-            "new mail from the person, still not understood: added to the request",
+            f"new mail from the person, still not understood: added to the request{kept}",
             request=request,
             inbound=inbound,
         )
-        data = {"first_name": request.first_name}
-        reply(ctx, inbound, "help", address, message_id_of(msg), data, request=request)
+        answer_unclear(ctx, inbound, request, address, original_id, parsed.domain)
         return NEEDS_INFO
-    for key, value in request_fields(request.person, parsed, address, name).items():
-        if key == "message" or (value is None and key in KEPT_WHEN_UNSAID):
-            continue
-        setattr(request, key, value)
-    request.minor = request.age is not None and request.age < 15
-    request.save()
     log_event(
         "details",
-        "the person's new mail gives the details asked for: request completed",
+        f"the person's new mail gives the details asked for: request completed{kept}",
         request=request,
         inbound=inbound,
     )
-    return route_request(ctx, inbound, request, address, message_id_of(msg))
+    return route_request(ctx, inbound, request, address, original_id)
+
+
+def _other_ages(request: Request) -> list[Request]:
+    """The ages the person gave in their other requests (core/minors.py)."""
+    return list(
+        Request.select(Request.age, Request.created_at).where(
+            (Request.person == request.person_id)
+            & (Request.id != request.id)
+            & Request.age.is_null(False)
+        )
+    )
+
+
+def _listed(changes: dict[str, object]) -> str:
+    """'age 17, situation lyceen' for the log (codes stay codes there)."""
+    shown = {k: v for k, v in changes.items() if k not in ("region", "insee", "postcode")}
+    return ", ".join(f"{key} {value if value is not None else '-'}" for key, value in shown.items())

@@ -93,6 +93,7 @@ _SHOWN_EVENTS = (
     "details",  # a person's new mail completed a request waiting for details
     "retry",  # an unmatched request found an ambassador on the daily retry
     "assigned",  # mailflow request assign
+    "corrected",  # mailflow request set, or assign with --trade, --age...
     "person-stop",
     "cancelled",  # mail still queued for a person whose request ended
     "intro-refused",  # services/unreachable.py: the SMTP server refused an introduction

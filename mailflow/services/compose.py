@@ -28,16 +28,20 @@ class Rendered:
     html: str | None
 
 
+# How every mail template is read; tests/test_templates_missing.py reads them alike, with a
+# None printed anywhere made an error, to prove a missing value never shows in a mail.
+OPTIONS: dict[str, Any] = dict(
+    undefined=StrictUndefined,
+    keep_trailing_newline=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    autoescape=False,
+)
+
+
 @lru_cache(maxsize=4)
 def _environment(folder: Path) -> Environment:
-    return Environment(
-        loader=FileSystemLoader(str(folder)),
-        undefined=StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        autoescape=False,
-    )
+    return Environment(loader=FileSystemLoader(str(folder)), **OPTIONS)
 
 
 def render(folder: Path, name: str, data: dict[str, Any]) -> Rendered:

@@ -75,9 +75,10 @@ def reply(
     conversation: Conversation | None = None,
     role: str = "person",
     key: str | None = None,
-) -> None:
+) -> bool:
     """Answer the sender of `inbound`, threaded under their message; once per message, and
-    the same answer to the same sender at most once per `limits.auto_reply_interval_days`."""
+    the same answer to the same sender at most once per `limits.auto_reply_interval_days`.
+    False when it was not sent again (the caller may tell someone instead)."""
     key = key or f"{template}:{inbound.id}"
     earlier = recent_auto_reply(ctx.cfg.limits, template, to)
     if earlier is not None and earlier.idempotency_key != key:
@@ -89,7 +90,7 @@ def reply(
             conversation=conversation,
             inbound=inbound,
         )
-        return
+        return False
     send_auto(
         ctx,
         template,
@@ -102,6 +103,7 @@ def reply(
         conversation=conversation,
         inbound=inbound,
     )
+    return True
 
 
 def notify_coordinator(

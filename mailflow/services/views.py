@@ -13,13 +13,15 @@ from mailflow.understand.first_names import first_name_or_none
 from mailflow.understand.referential import Referential
 
 
-def trade_label(request: Request) -> str:
+def trade_label(request: Request) -> str | None:
+    """What is asked, as mails name it; None when nothing is known yet: every template
+    then reads without it (tests/test_templates_missing.py), never a stand-in word."""
     if request.diploma and request.trade_text:
         words = request.trade_text
         if words.lower().startswith(request.diploma.lower()):
             return words
         return f"{request.diploma} {words}"
-    return request.rome_label or request.trade_text or "votre demande"
+    return request.rome_label or request.trade_text or None
 
 
 def place_label(request: Request, ref: Referential) -> str | None:
@@ -49,7 +51,7 @@ def request_view(request: Request, ref: Referential, keep: Collection[str] = ())
         "id": request.id,
         "kind": request.kind,
         "code_rome": request.code_rome,
-        "trade_label": shown_text(trade_label(request), own, keep),
+        "trade_label": shown_text(trade_label(request) or "", own, keep) or None,
         "place": place_label(request, ref),
         "age": request.age,
         "age_band": age_band(request.age),

@@ -68,6 +68,7 @@ def understand(
     age = _field_age(fields, rules, notes) or _note(find_age(text, rules), notes)
     situation = _field_situation(fields, rules, notes) or _note(find_situation(text, rules), notes)
     first_name = _first_name(fields, split.signature, form.free_text, ref, rules, notes)
+    domain = None if ask.hit else _domain(text, rules, notes)
     return ParsedRequest(
         kind=ask.kind,
         trade_text=ask.trade_text,
@@ -79,7 +80,25 @@ def understand(
         message=fields.get("message") or split.message,
         diploma=ask.diploma,
         notes=tuple(notes),
+        domain=domain,
     )
+
+
+def _domain(text: str, rules: UnderstandingRules, notes: list[str]) -> str | None:
+    """The first family of trades the text names ("l'informatique"), for the help_unclear
+    mail; only read when no trade was found."""
+    padded = f" {words(text)} "
+    found = [
+        (padded.find(f" {phrase} "), domain.name)
+        for domain in rules.domains
+        for phrase in domain.phrases
+        if f" {phrase} " in padded
+    ]
+    if not found:
+        return None
+    at, name = min(found)
+    notes.append(f"domain: '{padded[at:].split()[0]}' -> {name}")
+    return name
 
 
 def _note(found: Found | None, notes: list[str]) -> object:

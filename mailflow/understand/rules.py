@@ -24,6 +24,16 @@ class Situation:
 
 
 @dataclass(frozen=True)
+class Domain:
+    """A big family of trades ([[domains]]), offered to someone who does not know yet."""
+
+    name: str
+    label: str  # what the person reads
+    phrases: tuple[str, ...]  # folded words
+    rome: tuple[str, ...]  # ROME code prefixes
+
+
+@dataclass(frozen=True)
 class UnderstandingRules:
     """Everything understand() needs to know that a coordinator may change."""
 
@@ -54,6 +64,10 @@ class UnderstandingRules:
     closings: tuple[str, ...]  # folded words, longest first
     name_intros: tuple[Phrase, ...]
     not_names: frozenset[str]
+    domains: tuple[Domain, ...] = ()  # in the order they are offered
+
+    def domain(self, name: str | None) -> Domain | None:
+        return next((d for d in self.domains if d.name == name), None)
 
 
 def load_understanding_rules(rules_dir: Path) -> UnderstandingRules:
@@ -111,6 +125,7 @@ def _build(d: dict[str, Any]) -> UnderstandingRules:
         closings=tuple(sorted(_words(msg["closings"]), key=len, reverse=True)),
         name_intros=_phrases(msg["name_intros"]),
         not_names=frozenset(words(w) for w in msg["not_names"]),
+        domains=tuple(_domain(t) for t in d.get("domains", [])),
     )
 
 
@@ -141,6 +156,13 @@ def _situation(table: dict[str, Any]) -> Situation:
         _words(table.get("phrases", [])),
         tuple(re.compile(p) for p in table.get("patterns", [])),
     )
+
+
+def _domain(table: dict[str, Any]) -> Domain:
+    rome = tuple(str(code).upper() for code in table["rome"])
+    if not rome or not all(re.fullmatch(r"[A-N]\d{0,4}", code) for code in rome):
+        raise ValueError(f"domain {table['name']!r}: rome must list ROME code prefixes")
+    return Domain(table["name"], table["label"], _words(table["words"]), rome)
 
 
 def _numbers(table: dict[str, Any]) -> dict[str, int]:

@@ -1,0 +1,61 @@
+"""Someone who does not know yet which trade: their answer to the help mail still names
+none. They get a shorter mail made for that (help_unclear.txt): the trades of the family
+they named that our ambassadors can talk about, or a few families to pick from, and the
+promise that a coordinator will write; the coordinator is told with the request number.
+Never silence: when the same answer was already sent lately, the coordinator's notice says
+the person got nothing new this time.
+"""
+
+from __future__ import annotations
+
+from mailflow.context import Context
+from mailflow.services.intake import available_now
+from mailflow.services.notices import notify_coordinator, reply
+from mailflow.services.views import in_sentence, request_view
+from mailflow.store.models import Ambassador, InboundMessage, Request
+from mailflow.understand.rules import Domain
+
+MAX_TRADES = 6  # a short list a pupil reads to the end
+
+
+def domain_trades(domain: Domain) -> list[dict[str, str]]:
+    """The trades of the family that available ambassadors can talk about (title, city),
+    one line per title, in alphabetical order."""
+    starts = None
+    for prefix in domain.rome:
+        clause = Ambassador.code_rome.startswith(prefix)
+        starts = clause if starts is None else starts | clause
+    rows = (
+        Ambassador.select(Ambassador.title, Ambassador.city)
+        .where(available_now() & starts)
+        .order_by(Ambassador.title, Ambassador.city)
+    )
+    seen: dict[str, dict[str, str]] = {}
+    for title, city in rows.tuples():
+        seen.setdefault(title.strip().lower(), {"title": in_sentence(title), "city": city})
+    return list(seen.values())[:MAX_TRADES]
+
+
+def answer_unclear(
+    ctx: Context,
+    inbound: InboundMessage,
+    request: Request,
+    address: str,
+    original_id: str | None,
+    domain_name: str | None,
+) -> None:
+    """The person's mail, then the coordinator's notice (runs in the caller's transaction)."""
+    rules = ctx.understanding
+    domain = rules.domain(domain_name)
+    trades = domain_trades(domain) if domain else []
+    data = {
+        "first_name": request.first_name,
+        "domain": {"label": domain.label} if domain else None,
+        "trades": trades,
+        "domains": [d.label for d in rules.domains],
+    }
+    told = reply(ctx, inbound, "help_unclear", address, original_id, data, request=request)
+    view = request_view(request, ctx.ref)
+    notice = {"request": view, "told": told, "domain": data["domain"], "trades": trades}
+    # alerts: help-unclear
+    notify_coordinator(ctx, inbound, "help_unclear_coordinator", notice, request=request)

@@ -1,0 +1,60 @@
+"""The merge of what a later mail says into the stored request (core/completion.py)."""
+
+from __future__ import annotations
+
+from mailflow.core.completion import completed
+
+FIRST = {
+    "kind": None,
+    "trade_text": None,
+    "code_rome": None,
+    "rome_label": None,
+    "department": "14",
+    "region": "28",
+    "commune": "Caen",
+    "insee": "14118",
+    "postcode": None,
+    "age": None,
+    "situation": None,
+    "first_name": "Léa",
+    "message": "je sais pas trop quoi faire",
+    "minor": False,
+}
+NOTHING = {key: None for key in FIRST} | {"message": "", "minor": False}
+
+
+def test_a_field_given_in_the_reply_completes_a_missing_one() -> None:
+    said = NOTHING | {"age": 17, "situation": "lyceen"}
+    assert completed(FIRST, said) == {"age": 17, "situation": "lyceen"}
+
+
+def test_what_the_reply_does_not_say_is_kept() -> None:
+    assert completed(FIRST, NOTHING) == {}
+
+
+def test_the_reply_corrects_what_it_says_again() -> None:
+    assert completed(FIRST | {"age": 15}, NOTHING | {"age": 16}) == {"age": 16}
+
+
+def test_a_new_place_replaces_the_whole_place() -> None:
+    said = NOTHING | {"department": "50", "region": "28"}
+    assert completed(FIRST, said) == {
+        "department": "50",
+        "commune": None,
+        "insee": None,
+    }  # never Caen in the Manche
+
+
+def test_a_new_trade_comes_with_its_code() -> None:
+    stored = FIRST | {"trade_text": "boulangerie", "code_rome": "D1102", "rome_label": "B"}
+    said = NOTHING | {"trade_text": "développeur", "code_rome": "M1855", "rome_label": "Dév"}
+    assert completed(stored, said) == {
+        "trade_text": "développeur",
+        "code_rome": "M1855",
+        "rome_label": "Dév",
+    }
+
+
+def test_the_message_and_the_minor_flag_are_left_to_the_caller() -> None:
+    said = NOTHING | {"message": "j'aime l'informatique", "minor": True}
+    assert completed(FIRST, said) == {}
