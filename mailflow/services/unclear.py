@@ -9,10 +9,12 @@ the person got nothing new this time.
 from __future__ import annotations
 
 from mailflow.context import Context
+from mailflow.core.alerts import AlertKind
+from mailflow.services.alerts import alert
 from mailflow.services.intake import available_now
 from mailflow.services.notices import notify_coordinator, reply
 from mailflow.services.views import in_sentence, request_view
-from mailflow.store.models import Ambassador, InboundMessage, Request
+from mailflow.store.models import Ambassador, InboundMessage, OutboundMail, Request
 from mailflow.understand.rules import Domain
 
 MAX_TRADES = 6  # a short list a pupil reads to the end
@@ -57,5 +59,12 @@ def answer_unclear(
     told = reply(ctx, inbound, "help_unclear", address, original_id, data, request=request)
     view = request_view(request, ctx.ref)
     notice = {"request": view, "told": told, "domain": data["domain"], "trades": trades}
-    # alerts: help-unclear
-    notify_coordinator(ctx, inbound, "help_unclear_coordinator", notice, request=request)
+    key = f"help_unclear_coordinator:{inbound.id}"
+    notify_coordinator(ctx, inbound, "help_unclear_coordinator", notice, request=request, key=key)
+    # Recorded as an alert already told by that notice (like an escalation), so the digest
+    # lists it with the others of its kind and the hourly summary does not mail it twice.
+    told = OutboundMail.get_or_none(OutboundMail.idempotency_key == key)
+    place = view["place"] or "lieu non précisé"
+    age = f"{request.age} ans" if request.age else "âge non précisé"
+    what = f"métier pas encore compris, {place}, {age}"
+    alert(ctx, AlertKind.HELP_UNCLEAR, request.id, what, told)
