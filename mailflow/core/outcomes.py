@@ -46,6 +46,8 @@ class Outcome(StrEnum):
     RELAYED = "relayed"
     RATE_LIMITED = "rate-limited"
     CLOSED_ADDRESS = "closed-address"
+    LATE_ANSWER_RELAYED = "late-answer-relayed"  # core/late_answer.py: relayed after all
+    LATE_ANSWER_KEPT = "late-answer-kept"  # core/late_answer.py: kept for the coordinator
     REFUSED_STRANGER = "refused-stranger"
     REFUSED_UNKNOWN_TOKEN = "refused-unknown-token"
     FEEDBACK_RECORDED = "feedback-recorded"

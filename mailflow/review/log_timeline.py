@@ -91,6 +91,8 @@ _SHOWN_EVENTS = (
     "send-recovered",
     "uidvalidity",
     "details",  # a person's new mail completed a request waiting for details
+    "reopened",  # an ambassador's late answer was relayed: their conversation reopened
+    "late-answer",  # an ambassador's late answer kept for the coordinator
     "retry",  # an unmatched request found an ambassador on the daily retry
     "assigned",  # mailflow request assign
     "person-stop",

@@ -13,7 +13,7 @@ from typing import Any
 from mailflow.clock import stamp
 from mailflow.context import Context
 from mailflow.core import lifecycle as lc
-from mailflow.services.handover import close_conversation, open_conversations
+from mailflow.services.handover import close_conversation, not_again, open_conversations
 from mailflow.services.intake import best_choice, offer, want_of
 from mailflow.services.notices import notify_coordinator, send_auto
 from mailflow.services.views import ambassador_view, request_view
@@ -45,9 +45,8 @@ def reassign(
         return ENDED
     live = conv.ambassador_answered_at is not None  # they had answered: an exchange ends
     move_request(request, lc.REASSIGNED, cause, inbound)
-    tried = {c.ambassador_id for c in request.conversations}
     lock_routing()
-    choice = best_choice(want_of(request), exclude=frozenset(tried))
+    choice = best_choice(want_of(request), exclude=not_again(request))
     told = {"previous": ambassador_view(conv.ambassador), "why": reason}
     if choice is not None:
         template = "handover" if live else "reassigned"
