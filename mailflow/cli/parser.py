@@ -102,7 +102,7 @@ def _coordinator_parsers(sub: argparse._SubParsersAction, log: argparse.Argument
 
 def _request_parsers(sub: argparse._SubParsersAction) -> None:
     """Coordinators' hand on one request (admin/request.py)."""
-    req = sub.add_parser("request", help="one request, by hand: assign it, close it")
+    req = sub.add_parser("request", help="one request, by hand: assign, close or merge it")
     req_sub = req.add_subparsers(dest="action", required=True)
     assign = req_sub.add_parser(
         "assign", help="offer the request to this ambassador (introduction, news to the person)"
@@ -125,6 +125,12 @@ def _request_parsers(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="tell the person, and the ambassador of a live exchange",
     )
+    merge = req_sub.add_parser(
+        "merge",
+        help="request B is a duplicate of A (same person): B joins A, is no longer counted",
+    )
+    merge.add_argument("id", type=int, metavar="A", help="the request kept")
+    merge.add_argument("duplicate", type=int, metavar="B", help="the duplicate, merged into A")
 
 
 def _care_parsers(sub: argparse._SubParsersAction) -> None:

@@ -1,13 +1,16 @@
-"""`mailflow request assign/close`: a coordinator's hand on one request, whose mails are
+"""`mailflow request assign/close/merge`: a coordinator's hand on one request, whose mails are
 then sent at once unless a running daemon holds the outbox.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 
 from mailflow.cli.setup import open_db
 from mailflow.config import Config
+
+DUPLICATE_WORDS = re.compile(r"doublon|duplicate|en double", re.IGNORECASE)
 
 
 def cmd_request(cfg: Config, args: argparse.Namespace) -> int:
@@ -19,8 +22,16 @@ def cmd_request(cfg: Config, args: argparse.Namespace) -> int:
     ctx = load_context(cfg)
     if args.action == "assign":
         print(request_admin.assign(ctx, args.id, args.email, args.force))
+    elif args.action == "merge":
+        print(request_admin.merge(ctx, args.id, args.duplicate))
     else:
         print(request_admin.close(ctx, args.id, args.reason, args.withdrawn, args.notify))
+        if args.reason and DUPLICATE_WORDS.search(args.reason):
+            print(
+                "remarque : une demande fermée compte toujours comme une demande dans les "
+                "statistiques ; pour un doublon, rattachez-le à la demande qu'il répète : "
+                f"mailflow request merge <demande gardée> {args.id}"
+            )
     flushed = flush_outbox(cfg.smtp)  # a running daemon sends them instead when it holds it
     if flushed.busy:
         print("mails queued: the running daemon sends them")

@@ -29,6 +29,9 @@ class FollowupPolicy:
     # The digest's age bands of open requests: (first whole day since the request, label),
     # first day 0 then growing; a band runs up to the next one's first day.
     digest_age_bands: tuple[tuple[int, str], ...] = ()
+    # The same person asking again for the same trade within this many days, while their
+    # first request is open, joins it (core/duplicates.py) instead of opening another.
+    duplicate_window_days: int = 30
 
 
 DEFAULT_AGE_BANDS = [
@@ -71,7 +74,12 @@ def load_policy(rules_dir: Path) -> FollowupPolicy:
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise RulesError(f"{path}: {section}.{key} must be a whole number >= 0, got {value!r}")
         values[field] = value
-    policy = FollowupPolicy(**values, digest_age_bands=_age_bands(path, data))
+    window = data.get("duplicates", {}).get("window_days", 30)  # older rules lack it
+    if not isinstance(window, int) or isinstance(window, bool) or window < 0:
+        raise RulesError(f"{path}: duplicates.window_days must be a whole number >= 0")
+    policy = FollowupPolicy(
+        **values, digest_age_bands=_age_bands(path, data), duplicate_window_days=window
+    )
     if not policy.first_reminder_after < policy.second_reminder_after < policy.reassign_after:
         raise RulesError(
             f"{path}: ambassador delays must grow: first_reminder_after < "

@@ -42,6 +42,7 @@ class Outcome(StrEnum):
     REQUEST_OFFERED = "request-offered"
     REQUEST_NEEDS_INFO = "request-needs-info"
     REQUEST_UNMATCHED = "request-unmatched"
+    REQUEST_JOINED = "request-joined"  # the same person asked again: joined the open request
     # inbound/relay.py, services/ratelimit.py, inbound/feedback.py
     RELAYED = "relayed"
     RATE_LIMITED = "rate-limited"

@@ -267,7 +267,11 @@ def collect_digest(
     )
     new_count = (
         Request.select(fn.COUNT(Request.id))
-        .where(Request.created_at > since, Request.created_at <= now)
+        .where(
+            Request.created_at > since,
+            Request.created_at <= now,
+            Request.merged_into.is_null(),  # a merged duplicate is not a new request
+        )
         .scalar()
     )
     quarantined = (

@@ -271,5 +271,10 @@ MIGRATIONS: tuple[Migration, ...] = (
             AddIndex("pending_command", ("address",)),
         ),
     ),
+    Migration(
+        12,
+        "duplicates: a request merged into the one it repeats (request merge)",
+        _columns("request", merged_into=IntegerField(null=True)),
+    ),
 )
 LATEST = MIGRATIONS[-1].version if MIGRATIONS else BASELINE
