@@ -97,7 +97,7 @@ class LimitsConfig:
     # Multiparts and forwarded messages inside one another, at most: deeper mail is kept in
     # quarantine unread (parsing it would exhaust Python's stack), the sender told.
     max_mime_depth: int = 50
-    # What one message may cost to relay (README, limits): the text scrubbed, all its text
+    # What one message may cost to relay (docs/security.md, limits): the text scrubbed, all its text
     # parts together (scrubbing holds about ten times it), and its MIME parts (parsing
     # stops there). Above either: refused like an oversize message.
     max_text_bytes: int = 4 * 1024 * 1024

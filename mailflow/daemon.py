@@ -24,15 +24,19 @@ from mailflow.core.followup_policy import load_policy
 from mailflow.errors import MailflowError
 from mailflow.followup.run import run_followups
 from mailflow.inbound.pipeline import process_pending
+from mailflow.services.notices import mailbox_login_refused
 from mailflow.store.leases import SchedulerLock, unclaimed_messages
 from mailflow.store.models import database
-from mailflow.transport.ingest import connect, fetch_new, tidy_server, unread
+from mailflow.transport.ingest import LoginRefused, connect, fetch_new, tidy_server, unread
 from mailflow.transport.resilience import DATABASE_ERRORS, NETWORK_ERRORS, Backoff
 from mailflow.transport.send import flush_outbox
 from mailflow.transport.server_copies import ServerCopiesError, pending, remove_copies
 
 log = logging.getLogger(__name__)
 RECONNECT_BACKOFF = (1, 2, 5, 10, 30, 60)
+# A refused login is not a network error: trying again every few seconds would not fix the
+# password and may get the account locked by the provider.
+LOGIN_BACKOFF = (60, 300, 900, 1800, 3600)
 OUTBOX_BUSY_WAIT = 0.5  # another process was sending: try the outbox again this soon
 OUTBOX_BUSY_TRIES = 20  # ... this many times in a row; then the scheduler's tick flushes it
 ORPHAN_CHECK_SECONDS = 5  # while idle, look this often for work a dead daemon left
@@ -132,6 +136,14 @@ def run_once(ctx: Context) -> CycleReport:
 def _run_once(ctx: Context, lead: SchedulerLock) -> CycleReport:
     try:
         client = connect(ctx.cfg.mailbox)
+    except LoginRefused as exc:
+        try:
+            told = mailbox_login_refused(ctx, str(exc))
+            report = cycle(ctx, None, lead)
+        except DATABASE_ERRORS as db_exc:
+            raise MailflowError(f"{exc}; database: {db_exc}") from db_exc
+        said = "the coordinator is told by mail" if told else "the coordinator was told today"
+        raise MailflowError(f"{exc} ({said}); without the mailbox: {report}") from exc
     except NETWORK_ERRORS as exc:
         where = f"{ctx.cfg.mailbox.host}:{ctx.cfg.mailbox.port}"
         try:
@@ -198,12 +210,17 @@ class Daemon:
     def run(self) -> None:
         """Connect, serve, and on any failure log it, back off and start again."""
         backoff = Backoff(RECONNECT_BACKOFF, self.stopping)
+        refused = Backoff(LOGIN_BACKOFF, self.stopping)
         while not self.stopping.is_set():
             try:
                 client = connect(self.ctx.cfg.mailbox)
+            except LoginRefused as exc:
+                self._login_refused(exc, refused)
+                continue
             except NETWORK_ERRORS as exc:
                 backoff.wait("cannot reach the mailbox", exc)
                 continue
+            refused.reset()
             try:
                 self._serve(client, backoff)
             except NETWORK_ERRORS as exc:
@@ -217,6 +234,17 @@ class Daemon:
                 _logout(client)
         self.lead.release()
         log.info("stopped")
+
+    def _login_refused(self, exc: LoginRefused, refused: Backoff) -> None:
+        """Tell the coordinator (once a day), send what is ready, then wait long."""
+        try:
+            if mailbox_login_refused(self.ctx, str(exc)):
+                log.warning("mailbox login refused: the coordinator is told by mail")
+            flush_outbox(self.ctx.cfg.smtp)
+        except DATABASE_ERRORS as db_exc:
+            _reset_database()
+            log.warning("database unavailable while telling of the refused login: %s", db_exc)
+        refused.wait("mailbox login refused", exc)
 
     def _serve(self, client: IMAPClient, backoff: Backoff) -> None:
         idle = self.ctx.cfg.mailbox.idle and b"IDLE" in client.capabilities()

@@ -11,8 +11,10 @@ from mailflow.core import lifecycle as lc
 def test_the_docs_carry_the_diagram_of_the_table() -> None:
     text = lc.diagram()
     assert text in (lc.__doc__ or ""), "paste `python -m mailflow.core.lifecycle` in lifecycle.py"
-    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
-    assert f"```\n{text}```" in readme, "paste `python -m mailflow.core.lifecycle` in README.md"
+    doc = (PROJECT_ROOT / "docs" / "followups.md").read_text(encoding="utf-8")
+    assert f"```\n{text}```" in doc, (
+        "paste `python -m mailflow.core.lifecycle` in docs/followups.md"
+    )
 
 
 def test_the_diagram_lists_every_move_once() -> None:

@@ -5,35 +5,35 @@ from __future__ import annotations
 import argparse
 import json
 
-from mailflow.cli.setup import open_db
 from mailflow.config import Config
-from mailflow.errors import MailflowError
 
 
-def cmd_ambassadors(cfg: Config, args: argparse.Namespace) -> int:
-    from mailflow.admin.directory import SEPARATORS, clear_bounce, import_file
-    from mailflow.review.directory_view import directory_rows, render_directory
+def cmd_import(cfg: Config, args: argparse.Namespace) -> int:
+    from mailflow.admin.directory import SEPARATORS, import_file
     from mailflow.understand.referential import load_referential
 
-    if args.json and args.action not in (None, "list"):
-        raise MailflowError(f"--json goes with the list, not with `ambassadors {args.action}`")
-    open_db(cfg)
-    if args.action == "import":
-        result = import_file(args.file, load_referential(cfg.paths.rules))
-        said = (
-            ""
-            if result.separator == ","
-            else f" (columns separated by {SEPARATORS[result.separator]})"
-        )
-        print(
-            f"imported {args.file}{said}: {result.created} created, {result.updated} updated, "
-            f"{result.unchanged} unchanged"
-        )
-        return 0
-    if args.action == "clear-bounce":
-        ambassador = clear_bounce(args.email)
-        print(f"ambassador #{ambassador.id} ({ambassador.email}): available for new requests")
-        return 0
+    result = import_file(args.file, load_referential(cfg.paths.rules))
+    said = (
+        "" if result.separator == "," else f" (columns separated by {SEPARATORS[result.separator]})"
+    )
+    print(
+        f"imported {args.file}{said}: {result.created} created, {result.updated} updated, "
+        f"{result.unchanged} unchanged"
+    )
+    return 0
+
+
+def cmd_clear_bounce(cfg: Config, args: argparse.Namespace) -> int:
+    from mailflow.admin.directory import clear_bounce
+
+    ambassador = clear_bounce(args.email)
+    print(f"ambassador #{ambassador.id} ({ambassador.email}): available for new requests")
+    return 0
+
+
+def cmd_list(cfg: Config, args: argparse.Namespace) -> int:
+    from mailflow.review.directory_view import directory_rows, render_directory
+
     rows = directory_rows(cfg.schedule.zone)
     print(
         json.dumps(rows, ensure_ascii=False, indent=2)

@@ -8,49 +8,50 @@ import argparse
 import json
 import sys
 
-from mailflow.cli.setup import open_db
 from mailflow.config import Config
 
 
-def cmd_care(cfg: Config, args: argparse.Namespace) -> int:
-    from mailflow.admin import newsletter
+def cmd_export(cfg: Config, args: argparse.Namespace) -> int:
     from mailflow.privacy import export as privacy_export
 
-    open_db(cfg)
-    if args.command == "person" and args.action == "export":
-        print(json.dumps(privacy_export.export(args.email), ensure_ascii=False, indent=2))
-    elif args.command == "person":
-        return _forget(cfg, args.email)
-    elif args.command == "privacy":
-        return _purge(cfg, args.dry_run)
-    elif args.command == "minors":
-        rows = privacy_export.minor_requests()
-        text = json.dumps(rows, ensure_ascii=False, indent=2) + "\n" if args.json else None
-        print(text or privacy_export.render_minors(rows), end="")
-    else:
-        queued, sent = newsletter.send_newsletter(
-            cfg, args.template, args.campaign, args.per_minute
-        )
-        if queued.resumed is not None:
-            print(
-                f"newsletter {queued.name}: resuming the unfinished campaign of this template, "
-                f"started {queued.resumed.started_at:%Y-%m-%d %H:%M} UTC"
-            )
-        print(
-            f"newsletter {queued.name}: {queued.queued} queued now, {queued.already} earlier; "
-            f"{sent.sent} sent, {sent.waiting} waiting for a retry, {sent.failed} failed"
-            + (
-                f", {sent.unconfirmed} unconfirmed (handed to SMTP by a run that stopped "
-                "before the server's answer: not sent again, see mailflow log)"
-                if sent.unconfirmed
-                else ""
-            )
-        )
+    print(json.dumps(privacy_export.export(args.email), ensure_ascii=False, indent=2))
     return 0
 
 
-def _forget(cfg: Config, email: str) -> int:
+def cmd_minors(cfg: Config, args: argparse.Namespace) -> int:
+    from mailflow.privacy import export as privacy_export
+
+    rows = privacy_export.minor_requests()
+    text = json.dumps(rows, ensure_ascii=False, indent=2) + "\n" if args.json else None
+    print(text or privacy_export.render_minors(rows), end="")
+    return 0
+
+
+def cmd_newsletter(cfg: Config, args: argparse.Namespace) -> int:
+    from mailflow.admin import newsletter
+
+    queued, sent = newsletter.send_newsletter(cfg, args.template, args.campaign, args.per_minute)
+    if queued.resumed is not None:
+        print(
+            f"newsletter {queued.name}: resuming the unfinished campaign of this template, "
+            f"started {queued.resumed.started_at:%Y-%m-%d %H:%M} UTC"
+        )
+    print(
+        f"newsletter {queued.name}: {queued.queued} queued now, {queued.already} earlier; "
+        f"{sent.sent} sent, {sent.waiting} waiting for a retry, {sent.failed} failed"
+        + (
+            f", {sent.unconfirmed} unconfirmed (handed to SMTP by a run that stopped "
+            "before the server's answer: not sent again, see mailflow log)"
+            if sent.unconfirmed
+            else ""
+        )
+    )
+    return 0
+
+
+def cmd_forget(cfg: Config, args: argparse.Namespace) -> int:
     """Exit 1 when the database part is done but copies remain on the server."""
+    email = args.email
     from mailflow.context import load_context
     from mailflow.privacy.forget import forget, render
 
@@ -62,8 +63,9 @@ def _forget(cfg: Config, email: str) -> int:
     return 0
 
 
-def _purge(cfg: Config, dry_run: bool) -> int:
+def cmd_purge(cfg: Config, args: argparse.Namespace) -> int:
     """Exit 1 when the database part is done but copies remain on the server."""
+    dry_run = args.dry_run
     from mailflow.clock import wall
     from mailflow.privacy.forget import server_folders
     from mailflow.privacy.retention import last_change, purge

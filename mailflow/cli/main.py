@@ -1,4 +1,7 @@
-"""The `mailflow` command: parse arguments, load config once, call one function, print."""
+"""mailflow introduces people who want to learn about a trade, a training or a VAE path to
+ambassadors who live it, by email, through masked relay addresses: neither side sees the
+other's real address. `mailflow run` is the daemon; the other commands let coordinators
+import the directory, review the exchanges, act on one request and care for personal data."""
 
 from __future__ import annotations
 
@@ -9,13 +12,9 @@ import select
 import signal
 import sys
 
-from mailflow.cli.ambassadors import cmd_ambassadors
-from mailflow.cli.care import cmd_care
+from mailflow.cli.commands import COMMANDS, Needs, command_path
 from mailflow.cli.parser import build_parser
-from mailflow.cli.quarantine import cmd_quarantine
-from mailflow.cli.request import cmd_request
-from mailflow.cli.review import cmd_log, cmd_message, cmd_report, cmd_stats
-from mailflow.cli.setup import cmd_db, cmd_init, cmd_run
+from mailflow.cli.setup import open_db
 from mailflow.config import config_path, load_config
 from mailflow.errors import MailflowError
 
@@ -37,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        # the offset says which clock a line is on (a server often runs on UTC)
+        datefmt="%Y-%m-%d %H:%M:%S%z",
         stream=sys.stderr,
     )
     try:
@@ -53,30 +54,24 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _command(args: argparse.Namespace) -> int:
+    """Run the command of the table (commands.py) named by `args`, after opening what it
+    needs; a MailflowError is one line on stderr and exit status 2."""
+    command = COMMANDS[command_path(args)]
     try:
         path = config_path(args.config)
-        if args.command == "init":
-            return cmd_init(path)
+        if command.needs is Needs.PATH:
+            return command.run(path, args)
         cfg = load_config(path)
-        if args.command == "run":
-            return cmd_run(cfg, args.once)
-        if args.command == "ambassadors":
-            return cmd_ambassadors(cfg, args)
-        if args.command == "quarantine":
-            return cmd_quarantine(cfg, args)
-        if args.command in ("person", "privacy", "minors", "newsletter"):
-            return cmd_care(cfg, args)
-        if args.command == "stats":
-            return cmd_stats(cfg, args)
-        if args.command == "report":
-            return cmd_report(cfg, args)
-        if args.command == "message":
-            return cmd_message(cfg, args)
-        if args.command == "db":
-            return cmd_db(cfg, args)
-        if args.command == "request":
-            return cmd_request(cfg, args)
-        return cmd_log(cfg, args)
+        if command.check is not None:
+            command.check(args)  # before the database is opened (or created)
+        if command.needs is Needs.CONFIG:
+            return command.run(cfg, args)
+        open_db(cfg)
+        if command.needs is Needs.DATABASE:
+            return command.run(cfg, args)
+        from mailflow.context import load_context  # rules and referential: only when needed
+
+        return command.run(load_context(cfg), args)
     except MailflowError as exc:
         print(f"mailflow: {exc}", file=sys.stderr)
         return 2

@@ -1,6 +1,6 @@
 """Every `mailflow` command, option and help text, in one place: the command line is a
 contract deployments rely on, so it is read and reviewed here, apart from what the
-commands do (the cli_*.py modules).
+commands do (the other modules of cli/, dispatched through the table in commands.py).
 """
 
 from __future__ import annotations
@@ -10,7 +10,12 @@ from pathlib import Path
 
 
 def build_parser(description: str | None) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="mailflow", description=description)
+    p = argparse.ArgumentParser(
+        prog="mailflow",
+        description=description,
+        epilog="`mailflow COMMAND --help` gives the options of one command "
+        "(`mailflow person --help`, then `mailflow person forget --help`).",
+    )
     p.add_argument(
         "--config", help="configuration file (default: $MAILFLOW_CONFIG or ./mailflow.toml)"
     )
@@ -94,7 +99,9 @@ def _coordinator_parsers(sub: argparse._SubParsersAction, log: argparse.Argument
     report.add_argument("--year", type=int, metavar="YYYY", required=True)
     report.add_argument("--out", type=Path, metavar="DIR", required=True)
     msg = sub.add_parser("message", help="one stored message")
-    show = msg.add_subparsers(dest="action", required=True).add_parser("show")
+    show = msg.add_subparsers(dest="action", required=True).add_parser(
+        "show", help="what became of one mail: status, times, request (inbound unless --outbound)"
+    )
     show.add_argument("id", type=int)  # any whole number: beyond the ids, "no ... #ID"
     show.add_argument("--raw", action="store_true", help="the exact stored bytes")
     show.add_argument("--outbound", action="store_true", help="an outbound mail, by its id")

@@ -6,33 +6,45 @@ from __future__ import annotations
 
 import argparse
 import re
+from typing import TYPE_CHECKING
 
-from mailflow.cli.setup import open_db
-from mailflow.config import Config
+if TYPE_CHECKING:
+    from mailflow.context import Context
 
 DUPLICATE_WORDS = re.compile(r"doublon|duplicate|en double", re.IGNORECASE)
 
 
-def cmd_request(cfg: Config, args: argparse.Namespace) -> int:
+def cmd_assign(ctx: Context, args: argparse.Namespace) -> int:
     from mailflow.admin import request as request_admin
-    from mailflow.context import load_context
+
+    print(request_admin.assign(ctx, args.id, args.email, args.force))
+    return _flush(ctx)
+
+
+def cmd_close(ctx: Context, args: argparse.Namespace) -> int:
+    from mailflow.admin import request as request_admin
+
+    print(request_admin.close(ctx, args.id, args.reason, args.withdrawn, args.notify))
+    if args.reason and DUPLICATE_WORDS.search(args.reason):
+        print(
+            "remarque : une demande fermée compte toujours comme une demande dans les "
+            "statistiques ; pour un doublon, rattachez-le à la demande qu'il répète : "
+            f"mailflow request merge <demande gardée> {args.id}"
+        )
+    return _flush(ctx)
+
+
+def cmd_merge(ctx: Context, args: argparse.Namespace) -> int:
+    from mailflow.admin import request as request_admin
+
+    print(request_admin.merge(ctx, args.id, args.duplicate))
+    return _flush(ctx)
+
+
+def _flush(ctx: Context) -> int:
     from mailflow.transport.send import flush_outbox
 
-    open_db(cfg)
-    ctx = load_context(cfg)
-    if args.action == "assign":
-        print(request_admin.assign(ctx, args.id, args.email, args.force))
-    elif args.action == "merge":
-        print(request_admin.merge(ctx, args.id, args.duplicate))
-    else:
-        print(request_admin.close(ctx, args.id, args.reason, args.withdrawn, args.notify))
-        if args.reason and DUPLICATE_WORDS.search(args.reason):
-            print(
-                "remarque : une demande fermée compte toujours comme une demande dans les "
-                "statistiques ; pour un doublon, rattachez-le à la demande qu'il répète : "
-                f"mailflow request merge <demande gardée> {args.id}"
-            )
-    flushed = flush_outbox(cfg.smtp)  # a running daemon sends them instead when it holds it
+    flushed = flush_outbox(ctx.cfg.smtp)  # a running daemon sends them instead when it holds it
     if flushed.busy:
         print("mails queued: the running daemon sends them")
     elif flushed.sent or flushed.deferred or flushed.failed:

@@ -8,9 +8,25 @@ import argparse
 import json
 import sys
 
-from mailflow.cli.setup import open_db
 from mailflow.config import Config
 from mailflow.errors import MailflowError
+
+
+def check_log(args: argparse.Namespace) -> None:
+    """--kind and --actions go together, and --actions takes no filter about requests."""
+    from mailflow.review.log_filters import FILTER_OPTIONS
+
+    if args.kind and not args.actions:
+        raise MailflowError("--kind chooses among the actions: use it with --actions")
+    if args.actions:
+        options = {k: getattr(args, k) for k in FILTER_OPTIONS}
+        about_requests = [k for k, v in options.items() if v and k not in ("since", "until")]
+        if args.request is not None or about_requests:
+            given = "--request" if args.request is not None else f"--{about_requests[0]}"
+            raise MailflowError(
+                f"{given} is about requests; --actions lists what happened outside any "
+                "request and takes only --since, --until, --kind and --json"
+            )
 
 
 def cmd_log(cfg: Config, args: argparse.Namespace) -> int:
@@ -20,19 +36,9 @@ def cmd_log(cfg: Config, args: argparse.Namespace) -> int:
     from mailflow.review.log_render import render_text
     from mailflow.review.log_timeline import log_data
 
-    open_db(cfg)
     zone = cfg.schedule.zone  # people read its days and times; --json stays UTC
     options = {k: getattr(args, k) for k in FILTER_OPTIONS}
-    if args.kind and not args.actions:
-        raise MailflowError("--kind chooses among the actions: use it with --actions")
     if args.actions:
-        about_requests = [k for k, v in options.items() if v and k not in ("since", "until")]
-        if args.request is not None or about_requests:
-            given = "--request" if args.request is not None else f"--{about_requests[0]}"
-            raise MailflowError(
-                f"{given} is about requests; --actions lists what happened outside any "
-                "request and takes only --since, --until, --kind and --json"
-            )
         f = make_filter(**options)
         kinds = action_kinds(args.kind)
         rows = actions(f.since, f.until, kinds, zone)
@@ -56,7 +62,6 @@ def cmd_stats(cfg: Config, args: argparse.Namespace) -> int:
     from mailflow.review.stats import collect
     from mailflow.review.stats_render import render_csv, render_text
 
-    open_db(cfg)
     doc = collect(args.year, cfg.schedule.zone)
     if args.json:
         print(json.dumps(doc, ensure_ascii=False, indent=2))
@@ -68,7 +73,6 @@ def cmd_stats(cfg: Config, args: argparse.Namespace) -> int:
 def cmd_report(cfg: Config, args: argparse.Namespace) -> int:
     from mailflow.review.report import make_report
 
-    open_db(cfg)
     pages = make_report(args.year, args.out, cfg.schedule.zone)
     print(f"report {args.year}: {pages} pages written, open {args.out / 'index.html'}")
     return 0
@@ -77,7 +81,6 @@ def cmd_report(cfg: Config, args: argparse.Namespace) -> int:
 def cmd_message(cfg: Config, args: argparse.Namespace) -> int:
     from mailflow.review.messageview import message_view, raw_bytes, render_message
 
-    open_db(cfg)
     view = message_view(args.id, args.outbound)
     if args.raw:
         sys.stdout.flush()

@@ -8,9 +8,13 @@ import argparse
 import logging
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mailflow.config import DATA_ROOT, Config, load_config
 from mailflow.errors import ConfigError
+
+if TYPE_CHECKING:
+    from mailflow.context import Context
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +27,7 @@ def open_db(cfg: Config) -> None:
     open_database(cfg.database.url, cfg.source.parent)
 
 
-def cmd_init(path: Path) -> int:
+def cmd_init(path: Path, args: argparse.Namespace) -> int:
     if not path.exists():
         try:
             shutil.copyfile(DATA_ROOT / "mailflow.example.toml", path)
@@ -39,17 +43,14 @@ def cmd_init(path: Path) -> int:
     return 0
 
 
-def cmd_run(cfg: Config, once: bool) -> int:
-    from mailflow.context import load_context
+def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
     from mailflow.daemon import Daemon, run_once
     from mailflow.inbound.sender_check import unchecked_warning
 
-    open_db(cfg)
-    ctx = load_context(cfg)
-    warning = unchecked_warning(cfg)
+    warning = unchecked_warning(ctx.cfg)
     if warning:
         log.warning("%s", warning)
-    if once:
+    if args.once:
         print(f"run --once: {run_once(ctx)}")
         return 0
     daemon = Daemon(ctx)
@@ -58,16 +59,25 @@ def cmd_run(cfg: Config, once: bool) -> int:
     return 0
 
 
-def cmd_db(cfg: Config, args: argparse.Namespace) -> int:
+def cmd_db_status(cfg: Config, args: argparse.Namespace) -> int:
     from mailflow.store import migrations
     from mailflow.store.db import connect
 
-    db, lock_path = connect(cfg.database.url, cfg.source.parent, args.action == "status")
+    db, _ = connect(cfg.database.url, cfg.source.parent, must_exist=True)
     try:
-        if args.action == "upgrade":
-            print(migrations.upgrade(db, lock_path).describe())
-            return 0
         print(migrations.render_status(migrations.status(db)), end="")
+        return 0
+    finally:
+        db.close()
+
+
+def cmd_db_upgrade(cfg: Config, args: argparse.Namespace) -> int:
+    from mailflow.store import migrations
+    from mailflow.store.db import connect
+
+    db, lock_path = connect(cfg.database.url, cfg.source.parent)
+    try:
+        print(migrations.upgrade(db, lock_path).describe())
         return 0
     finally:
         db.close()

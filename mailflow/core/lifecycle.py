@@ -1,7 +1,7 @@
 """The request life cycle: states and the moves allowed between them, in one place.
 
 TRANSITIONS is the truth; the diagram below is `diagram()`'s output, and a test checks
-that it (and the README's copy) still says the same:
+that it (and the copy in docs/followups.md) still says the same:
 
 new               -> needs_info | offered | unmatched | closed | withdrawn
 needs_info        -> offered | unmatched | closed | expired | withdrawn

@@ -19,6 +19,7 @@ from mailflow.context import Context
 from mailflow.core.addresses import header_addresses, message_id_of
 from mailflow.core.mime_depth import deeper_than
 from mailflow.core.outcomes import Outcome
+from mailflow.core.sizes import size_fr, sizes_fr
 from mailflow.masking.rich_text import (
     MARKUP_TYPES,
     REMOVED_HEADER,
@@ -91,7 +92,7 @@ def heavy_reason(msg: EmailMessage, limits: LimitsConfig) -> str | None:
     """The quarantine reason for a message that would cost too much memory to relay or read:
     more MIME parts than `max_parts` (parse stopped there, see pipeline.parse), or more
     text to scrub than `max_text_bytes` (scrubbing holds about ten times the text; see the
-    README's limits). None when it fits (0 = no cap)."""
+    limits in docs/security.md). None when it fits (0 = no cap)."""
     if any(isinstance(defect, TooManyParts) for defect in msg.defects):
         return f"too large: more than {limits.max_parts} MIME parts"
     cap = limits.max_text_bytes
@@ -190,7 +191,8 @@ def refusal(part: Message, limits: LimitsConfig, allowed: tuple[str, ...]) -> st
         return WHY_TYPE
     size, cap = _size(part), limits.max_attachment_bytes
     if cap > 0 and size > cap:
-        return f"trop volumineuse ({megabytes(size)} Mo, maximum {megabytes(cap)} Mo)"
+        shown, limit = sizes_fr(size, cap)
+        return f"trop volumineuse ({shown}, maximum {limit})"
     return None
 
 
@@ -289,12 +291,22 @@ def refuse_too_large(
     limits = ctx.cfg.limits
     if oversize_reason(inbound.size, limits) == reason:
         template = "too_large"
-        data = {"size_mb": megabytes(inbound.size), "cap_mb": megabytes(limits.max_message_bytes)}
+        size, cap = sizes_fr(inbound.size, limits.max_message_bytes)
+        data = {
+            "size": size,
+            "cap": cap,
+            # before "size"/"cap": a deployment's own copy of the template may still use them
+            "size_mb": megabytes(inbound.size),
+            "cap_mb": megabytes(limits.max_message_bytes),
+        }
     else:
         template = "too_heavy"
         parts = any(isinstance(defect, TooManyParts) for defect in msg.defects)
+        text_size, cap = sizes_fr(text_bytes(msg), limits.max_text_bytes)
         data = {
             "parts": limits.max_parts if parts else None,
+            "text_size": text_size,
+            "cap": cap,
             "text_mb": megabytes(text_bytes(msg)),
             "cap_mb": megabytes(limits.max_text_bytes),
         }
@@ -339,7 +351,11 @@ def explain_removed(
         "attachment_removed",
         _sender_of(conv, side),
         message_id_of(msg),
-        {"files": files, "max_mb": megabytes(ctx.cfg.limits.max_attachment_bytes)},
+        {
+            "files": files,
+            "max_size": size_fr(ctx.cfg.limits.max_attachment_bytes),
+            "max_mb": megabytes(ctx.cfg.limits.max_attachment_bytes),
+        },
         request=conv.request,
         conversation=conv,
         role=side,

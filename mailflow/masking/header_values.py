@@ -14,6 +14,7 @@ from email.message import Message
 from email.utils import collapse_rfc2231_value, quote
 from urllib.parse import quote as url_quote
 
+from mailflow.core.header_text import set_text_header
 from mailflow.masking.text_view import (
     decode_encoded_word,
     linear_for_email_header,
@@ -64,7 +65,10 @@ def header_text(part: Message, name: str) -> str | None:
 def replace_header(part: Message, name: str, value: str) -> None:
     del part[name]
     try:
-        part[name] = value
+        if name.lower() == "subject":
+            set_text_header(part, name, value)
+        else:
+            part[name] = value
     except Exception:  # a value the header classes refuse: dropped (it is only text)
         del part[name]
 

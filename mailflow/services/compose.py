@@ -17,6 +17,7 @@ from mailflow.clock import now
 from mailflow.core.classify import (
     LOOP_HEADER,  # defined where our own mail is recognised (no I/O there)
 )
+from mailflow.core.header_text import set_text_header
 from mailflow.errors import MailflowError
 
 
@@ -76,7 +77,7 @@ def automatic_mail(
     msg = EmailMessage()
     msg["From"] = formataddr((from_display, from_address))
     msg["To"] = Address(addr_spec=to_address)
-    msg["Subject"] = rendered.subject
+    set_text_header(msg, "Subject", rendered.subject)
     msg["Date"] = format_datetime(now())
     msg["Message-ID"] = message_id
     if in_reply_to:

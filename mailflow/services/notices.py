@@ -9,10 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from mailflow.clock import now
 from mailflow.context import Context
 from mailflow.services.compose import automatic_mail, new_message_id, render
 from mailflow.services.ratelimit import RATE_LIMITED, recent_auto_reply
-from mailflow.store.models import Conversation, InboundMessage, Request
+from mailflow.store.models import Conversation, InboundMessage, OutboundMail, Request, database
 from mailflow.store.outbox import queue_mail
 from mailflow.store.record import log_event
 
@@ -125,3 +126,23 @@ def notify_coordinator(
         conversation=conversation,
         inbound=inbound,
     )
+
+
+def mailbox_login_refused(ctx: Context, detail: str) -> bool:
+    """Tell the coordinator, at most once a day, that the shared mailbox refuses our login:
+    mail keeps arriving there and nobody reads it until someone fixes the password. True
+    when the notice was queued now (False: already queued today)."""
+    key = f"mailbox-login-refused:{now():%Y-%m-%d}"
+    with database.atomic():
+        if OutboundMail.get_or_none(OutboundMail.idempotency_key == key) is not None:
+            return False
+        log_event("mailbox", f"login refused: {detail}")
+        mailbox = ctx.cfg.mailbox
+        notify_coordinator(
+            ctx,
+            None,
+            "mailbox_login_refused_coordinator",
+            {"host": mailbox.host, "port": mailbox.port, "username": mailbox.username},
+            key=key,
+        )
+    return True

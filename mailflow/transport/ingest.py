@@ -28,7 +28,7 @@ from email.parser import BytesHeaderParser
 from email.utils import getaddresses
 
 from imapclient import IMAPClient
-from imapclient.exceptions import IMAPClientError
+from imapclient.exceptions import IMAPClientError, LoginError
 from peewee import IntegrityError
 
 from mailflow.clock import stamp
@@ -36,6 +36,7 @@ from mailflow.config import MailboxConfig
 from mailflow.core.addresses import addressed_to, delivered_tokens
 from mailflow.core.outcomes import Outcome
 from mailflow.crashpoints import crash_point
+from mailflow.errors import MailflowError
 from mailflow.store.leases import for_update, lock_message_id, write_transaction
 from mailflow.store.models import InboundMessage, MailboxState, database
 from mailflow.store.record import log_event
@@ -44,17 +45,43 @@ log = logging.getLogger(__name__)
 FETCH_BATCH = 50
 
 
+class LoginRefused(MailflowError):
+    """The mailbox answered but refused our username or password: not a network error.
+    Retrying every few seconds would not help and may get the account locked by the
+    provider, so the daemon waits long and the coordinator is told (daemon.py)."""
+
+
 def connect(cfg: MailboxConfig) -> IMAPClient:
     context = ssl_module.create_default_context() if cfg.ssl else None
     client = IMAPClient(
         cfg.host, port=cfg.port, ssl=cfg.ssl, ssl_context=context, timeout=cfg.timeout_seconds
     )
-    client.login(cfg.username, cfg.password)
+    try:
+        if f"{cfg.username}{cfg.password}".isascii():
+            client.login(cfg.username, cfg.password)
+        else:  # imaplib's LOGIN sends ASCII only (else a traceback); AUTHENTICATE PLAIN, UTF-8
+            client.plain_login(cfg.username, cfg.password)
+    except LoginError as exc:
+        _close(client)
+        said = exc.args[0] if exc.args else exc
+        if isinstance(said, bytes):
+            said = said.decode("utf-8", "replace")
+        raise LoginRefused(
+            f"mailbox {cfg.host}:{cfg.port} refused the login of {cfg.username} "
+            f"(server said: {said}); check [mailbox] username and password"
+        ) from exc
     for folder in (cfg.processed_folder, cfg.quarantine_folder):
         if folder and not client.folder_exists(folder):
             client.create_folder(folder)
     client.select_folder(cfg.folder)
     return client
+
+
+def _close(client: IMAPClient) -> None:
+    try:
+        client.shutdown()
+    except Exception:  # the server may have dropped us already; nothing to save
+        log.debug("shutdown after a refused login failed", exc_info=True)
 
 
 @contextmanager
