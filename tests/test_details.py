@@ -5,6 +5,7 @@ the real mail stack."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -78,6 +79,7 @@ def test_the_help_mail_answered_decides_between_two_waiting_requests(ctx: Contex
     run(ctx, mail("Demande", VAGUE, sender=LEA))
     first = Request.get()
     first.state = "unmatched"  # set aside, so that a second one waits too (older data)
+    first.created_at -= timedelta(days=60)  # older than the duplicates' window
     first.save()
     run(ctx, mail("Autre", "Bonjour, une question pour ma fille.", sender=LEA))
     second = Request.get(Request.id != first.id)

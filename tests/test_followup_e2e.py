@@ -104,16 +104,7 @@ def test_reminders_then_reassignment_then_escalation(deployment: Deployment) -> 
     assert sender(news) != sender(intro2) and sender(news).startswith("relay+")
     assert MARIE not in news.as_string() and PERSON not in intro2.as_string()
 
-    # Marie answers late through the closed address: a polite notice, nothing forwarded.
-    mail.send_text(MARIE, sender(intro), "Re: demande", "Désolée du retard, avec plaisir !")
-    dep.deliver_and_run(now="2026-03-11T10:00:00")
-    [closed] = mail.wait_for(MARIE, lambda m: "confiée à un autre" in str(m["Subject"]))
-    assert "n'a pas été transmis" in text(closed)
-    assert decided(dep, PERSON) == [("ack", PERSON), ("reassigned", PERSON)]
-    # She insists: the notice is not sent twice.
-    mail.send_text(MARIE, sender(intro), "Re: demande", "Vous avez reçu mon message ?")
-    dep.deliver_and_run(now="2026-03-11T11:00:00")
-    assert len(decided(dep, MARIE, "relay_closed_ambassador")) == 1
+    # (Marie answering late now would get her answer relayed: test_reassign_lookback_e2e.py)
 
     # Julien silent 7 business days: Inès (same domain)
     assert run_twice(dep, "2026-03-20T09:00:00") == [("intro", INES), ("reassigned", PERSON)]
@@ -129,8 +120,6 @@ def test_reminders_then_reassignment_then_escalation(deployment: Deployment) -> 
     assert run_twice(dep, "2026-04-30T09:00:00") == []  # much later: no more mail for anyone
     settled(dep)
     assert len(mail.fetch_all(COORDINATOR)) == 1
-    assert len([s for s in subjects(dep, MARIE) if "confiée" in s]) == 1
-    assert not [m for m in mail.fetch_all(PERSON) if "Désolée" in m.as_string()]
 
     [request] = dep.log()["requests"]
     assert request["state"] == "unmatched" and request["escalated_at"].startswith("2026-03-31")

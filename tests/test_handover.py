@@ -198,13 +198,22 @@ def test_ambassador_whose_address_bounced(ctx: Context) -> None:
 def test_silent_ambassador_after_a_reassignment(
     ctx: Context, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Writing late, before anyone answered, is no closed address: the answer is relayed
+    (tests/test_reassign_lookback_e2e.py), and the one who had it since is thanked."""
     ask(ctx, LEA)
     monkeypatch.setenv("MAILFLOW_NOW", "2026-12-01T09:00:00")
     run_followups(ctx)
-    text = notice(ctx, "ambassador", Conversation.get_by_id(1))
-    assert "sans nouvelles de votre part, nous avions confié la demande" in text.lower()
-    subject = OutboundMail.get(OutboundMail.purpose == "relay_closed_ambassador").subject
-    assert subject == "Cette demande a été confiée à un autre ambassadeur"
+    first = Conversation.get_by_id(1)
+    late = mail("Re: demande", "Vous êtes là ?", sender=BAKER, to=relay(first.ambassador_token))
+    assert run(ctx, late) == {"late-answer-relayed": 1}
+    assert not sent("relay_closed_ambassador")
+    [(to, text)] = sent("late_answer_ambassador")
+    assert to == BAKER and "la demande vous est de nouveau confiée" in text
+    [(to, text)] = sent("offer_withdrawn_ambassador")
+    assert to == OTHER_BAKER and "Marie" in text
+    assert Conversation.get_by_id(1).state == "open"
+    assert Conversation.get_by_id(2).closed_reason == "earlier-answered"
+    assert Request.get().state == "answered"
 
 
 def test_legacy_closing_causes_are_read() -> None:

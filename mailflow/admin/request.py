@@ -1,4 +1,4 @@
-"""The coordinator's hand on one request: `mailflow request assign` and `request close`.
+"""The coordinator's hand on one request: `mailflow request assign`, `close` and `merge`.
 
 `set ID --trade ... --age ...` corrects what was understood (admin/correction.py); `assign`
 takes the same options, applied before the mails are written.
@@ -16,7 +16,10 @@ reason in the log. Nobody is mailed unless `notify`: the coordinator usually clo
 talking to the person, or because the request is a duplicate or a mistake; with `notify`
 the person gets a kind last mail and the ambassador of a live exchange a short notice.
 Either way the relay addresses close, and a later mail through them is answered with a
-notice saying the request is closed.
+notice saying the request is closed. A duplicate is not closed but merged: closing it
+leaves it counted as a request of its own.
+
+`merge A B` makes B, a duplicate of A from the same person, join A (see `merge`).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from mailflow.admin.directory import normalise_email
 from mailflow.clock import stamp
 from mailflow.context import Context
 from mailflow.core import lifecycle as lc
+from mailflow.core.duplicates import PLACE, completion
 from mailflow.core.route import Candidate
 from mailflow.errors import MailflowError
 from mailflow.services.ending import end_request
@@ -192,3 +196,49 @@ def close(
             )
     mailed = "the person" + (f" and {', '.join(told)}" if told else "") if notify else "nobody"
     return f"request #{request.id} {state}; mailed: {mailed}"
+
+
+def merge(ctx: Context, keep_id: int, duplicate_id: int) -> str:
+    """The duplicate joins the request kept: it completes what the kept one lacks, ends
+    (its relay addresses close; the ambassador of a live exchange is told), and is no
+    longer counted as a request (stats, report); its messages show in the kept one's log.
+    A duplicate closed already (`request close --reason doublon`) may still be merged."""
+    if keep_id == duplicate_id:
+        raise MailflowError("a request cannot be merged into itself")
+    with write_transaction():
+        lock_scope(sorted({keep_id, duplicate_id}))
+        keep, duplicate = _request(keep_id), _request(duplicate_id)
+        for r in (keep, duplicate):
+            if r.merged_into is not None:
+                raise MailflowError(f"request #{r.id} is already merged into #{r.merged_into}")
+        if keep.person_id != duplicate.person_id:
+            raise MailflowError(
+                f"requests #{keep.id} and #{duplicate.id} are not from the same person"
+            )
+        fields = ("kind", "age", "situation", "first_name", "diploma", *PLACE)
+        filled = completion(
+            {k: getattr(keep, k) for k in fields}, {k: getattr(duplicate, k) for k in fields}
+        )
+        for key, value in filled.items():
+            setattr(keep, key, value)
+        keep.minor = keep.minor or duplicate.minor
+        keep.updated_at = stamp()
+        keep.save()
+        cause = f"merged into request #{keep.id} by the coordinator (duplicate)"
+        if duplicate.state in lc.OPEN_STATES:
+            end_request(ctx, duplicate, lc.CLOSED, REQUEST_CLOSED, cause)
+        duplicate.merged_into = keep.id
+        duplicate.save()
+        log_event("merged", cause, request=duplicate)
+        completed = ", ".join(sorted(filled)) or "nothing new"  # the log keeps its codes
+        log_event(
+            "merged",
+            f"request #{duplicate.id} merged into this one by the coordinator "
+            f"(completed: {completed})",
+            request=keep,
+        )
+    added = ", ".join(sorted(filled)) or "rien"
+    return (
+        f"demande n°{duplicate.id} rattachée à la n°{keep.id} (elle ne compte plus à part) ; "
+        f"complété : {added}"
+    )

@@ -57,6 +57,7 @@ COMMANDS: dict[tuple[str, ...], Command] = {
     ("request", "assign"): Command(Needs.CONTEXT, request.cmd_assign),
     ("request", "set"): Command(Needs.CONTEXT, request.cmd_set),
     ("request", "close"): Command(Needs.CONTEXT, request.cmd_close),
+    ("request", "merge"): Command(Needs.CONTEXT, request.cmd_merge),
     ("quarantine", "list"): Command(Needs.DATABASE, quarantine.cmd_list),
     ("quarantine", "show"): Command(Needs.DATABASE, quarantine.cmd_show),
     ("quarantine", "retry"): Command(Needs.DATABASE, quarantine.cmd_retry),

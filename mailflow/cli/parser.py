@@ -124,7 +124,9 @@ def _correction_options(parser: argparse.ArgumentParser) -> None:
 
 def _request_parsers(sub: argparse._SubParsersAction) -> None:
     """Coordinators' hand on one request (admin/request.py)."""
-    req = sub.add_parser("request", help="one request, by hand: assign it, correct it, close it")
+    req = sub.add_parser(
+        "request", help="one request, by hand: assign it, correct it, close it, merge a duplicate"
+    )
     req_sub = req.add_subparsers(dest="action", required=True)
     assign = req_sub.add_parser(
         "assign", help="offer the request to this ambassador (introduction, news to the person)"
@@ -153,6 +155,12 @@ def _request_parsers(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="tell the person, and the ambassador of a live exchange",
     )
+    merge = req_sub.add_parser(
+        "merge",
+        help="request B is a duplicate of A (same person): B joins A, is no longer counted",
+    )
+    merge.add_argument("id", type=int, metavar="A", help="the request kept")
+    merge.add_argument("duplicate", type=int, metavar="B", help="the duplicate, merged into A")
 
 
 def _care_parsers(sub: argparse._SubParsersAction) -> None:

@@ -1,14 +1,17 @@
-"""`mailflow request assign/set/close`: a coordinator's hand on one request, whose mails are
+"""`mailflow request assign/set/close/merge`: a coordinator's hand on one request, whose mails are
 then sent at once unless a running daemon holds the outbox.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from mailflow.context import Context
+
+DUPLICATE_WORDS = re.compile(r"doublon|duplicate|en double", re.IGNORECASE)
 
 
 def cmd_assign(ctx: Context, args: argparse.Namespace) -> int:
@@ -33,6 +36,19 @@ def cmd_close(ctx: Context, args: argparse.Namespace) -> int:
     from mailflow.admin import request as request_admin
 
     print(request_admin.close(ctx, args.id, args.reason, args.withdrawn, args.notify))
+    if args.reason and DUPLICATE_WORDS.search(args.reason):
+        print(
+            "remarque : une demande fermée compte toujours comme une demande dans les "
+            "statistiques ; pour un doublon, rattachez-le à la demande qu'il répète : "
+            f"mailflow request merge <demande gardée> {args.id}"
+        )
+    return _flush(ctx)
+
+
+def cmd_merge(ctx: Context, args: argparse.Namespace) -> int:
+    from mailflow.admin import request as request_admin
+
+    print(request_admin.merge(ctx, args.id, args.duplicate))
     return _flush(ctx)
 
 

@@ -32,6 +32,9 @@ class FollowupPolicy:
     # mail; the coordinator gets at most one mail per kind in each interval.
     alert_batch_minutes: int = 5
     alert_interval_minutes: int = 60
+    # The same person asking again for the same trade within this many days, while their
+    # first request is open, joins it (core/duplicates.py) instead of opening another.
+    duplicate_window_days: int = 30
 
 
 DEFAULT_AGE_BANDS = [
@@ -70,8 +73,14 @@ def load_policy(rules_dir: Path) -> FollowupPolicy:
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise RulesError(f"{path}: {section}.{key} must be a whole number >= 0, got {value!r}")
         values[field] = value
+    window = data.get("duplicates", {}).get("window_days", 30)  # older rules lack it
+    if not isinstance(window, int) or isinstance(window, bool) or window < 0:
+        raise RulesError(f"{path}: duplicates.window_days must be a whole number >= 0")
     policy = FollowupPolicy(
-        **values, digest_age_bands=_age_bands(path, data), **_alert_delays(path, data)
+        **values,
+        digest_age_bands=_age_bands(path, data),
+        **_alert_delays(path, data),
+        duplicate_window_days=window,
     )
     if not policy.first_reminder_after < policy.second_reminder_after < policy.reassign_after:
         raise RulesError(

@@ -42,10 +42,13 @@ class Outcome(StrEnum):
     REQUEST_OFFERED = "request-offered"
     REQUEST_NEEDS_INFO = "request-needs-info"
     REQUEST_UNMATCHED = "request-unmatched"
+    REQUEST_JOINED = "request-joined"  # the same person asked again: joined the open request
     # inbound/relay.py, services/ratelimit.py, inbound/feedback.py
     RELAYED = "relayed"
     RATE_LIMITED = "rate-limited"
     CLOSED_ADDRESS = "closed-address"
+    LATE_ANSWER_RELAYED = "late-answer-relayed"  # core/late_answer.py: relayed after all
+    LATE_ANSWER_KEPT = "late-answer-kept"  # core/late_answer.py: kept for the coordinator
     REFUSED_STRANGER = "refused-stranger"
     REFUSED_UNKNOWN_TOKEN = "refused-unknown-token"
     FEEDBACK_RECORDED = "feedback-recorded"

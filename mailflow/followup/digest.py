@@ -289,7 +289,11 @@ def collect_digest(
     new_ids = [
         r.id
         for r in Request.select(Request.id)
-        .where(Request.created_at > since, Request.created_at <= now)
+        .where(
+            Request.created_at > since,
+            Request.created_at <= now,
+            Request.merged_into.is_null(),  # a merged duplicate is not a new request
+        )
         .order_by(Request.id)
     ]
     new_count = len(new_ids)

@@ -12,6 +12,7 @@ from mailflow.clock import local, stamp
 from mailflow.context import Context
 from mailflow.core import lifecycle as lc
 from mailflow.core.followup_policy import FollowupPolicy
+from mailflow.services.handover import not_again
 from mailflow.services.intake import best_choice, offer, want_of
 from mailflow.services.notices import send_auto
 from mailflow.services.views import request_view
@@ -41,12 +42,12 @@ def mark_retried(ctx: Context, now: datetime) -> str:
 
 
 def retry_unmatched(ctx: Context, request_id: int) -> str:
-    """Offer the request to an ambassador who matches now and never had it; the person
-    hears the good news (found.txt) from that ambassador's relay address."""
+    """Offer the request to an ambassador who matches now and may have it (never had it,
+    or skipped only while away: core/tried.py); the person hears the good news (found.txt)
+    from that ambassador's relay address."""
     request = Request.get_by_id(request_id)
-    tried = frozenset(c.ambassador_id for c in request.conversations)
     lock_routing()
-    choice = best_choice(want_of(request), tried, ctx.matching)
+    choice = best_choice(want_of(request), not_again(request), ctx.matching)
     if choice is None:
         return ""
     log_event(

@@ -8,6 +8,7 @@ from mailflow.clock import stamp
 from mailflow.context import Context
 from mailflow.core import lifecycle as lc
 from mailflow.core.addresses import header_text, message_id_of, message_ids
+from mailflow.core.late_answer import LateAnswer, LateSituation, is_late_answer, late_answer
 from mailflow.core.outcomes import Outcome
 from mailflow.inbound.confirm_reply import handle_confirmation
 from mailflow.inbound.feedback import handle_feedback
@@ -19,8 +20,14 @@ from mailflow.masking.scrub import Secret
 from mailflow.services.compose import LOOP_HEADER, new_message_id
 from mailflow.services.confirm import find_pending, role_of
 from mailflow.services.ending import handle_person_stop, is_person_stop
-from mailflow.services.handover import closed_notice_data, reason_of
-from mailflow.services.notices import notify_coordinator, reply
+from mailflow.services.handover import (
+    EARLIER_ANSWERED,
+    close_conversation,
+    closed_notice_data,
+    open_conversations,
+    reason_of,
+)
+from mailflow.services.notices import notify_coordinator, reply, send_auto
 from mailflow.services.ratelimit import (
     RATE_LIMITED,
     STRANGER_CAP_REACHED,
@@ -37,6 +44,8 @@ RELAYED = Outcome.RELAYED
 REFUSED_STRANGER = Outcome.REFUSED_STRANGER
 REFUSED_UNKNOWN = Outcome.REFUSED_UNKNOWN_TOKEN
 CLOSED_NOTICE = Outcome.CLOSED_ADDRESS
+LATE_RELAYED = Outcome.LATE_ANSWER_RELAYED
+LATE_KEPT = Outcome.LATE_ANSWER_KEPT
 DUPLICATE = Outcome.DUPLICATE  # every conversation it was addressed to had it from another copy
 AMBASSADOR, PERSON = "ambassador", "person"
 
@@ -92,6 +101,8 @@ def handle_relay(
     if side == PERSON and is_person_stop(ctx, msg):  # through any of their relay addresses
         return handle_person_stop(ctx, inbound, msg, address)
     if conv.state == "closed":
+        if side == AMBASSADOR and is_late_answer(_late_situation(conv)):
+            return _late_answer(ctx, inbound, msg, conv, address)
         return _closed_notice(ctx, inbound, msg, conv, side, address)
     targets = [(c, s) for c, s in ((conv, side), *also) if not relayed_before(inbound, c)]
     if not targets:  # another copy of this mail went to each of them already
@@ -181,6 +192,115 @@ def _closed_notice(
         key=f"closed-notice:{conv.id}:{side}",
     )
     return CLOSED_NOTICE
+
+
+def _late_situation(conv: Conversation) -> LateSituation:
+    request = conv.request
+    others = [c for c in request.conversations if c.id != conv.id]
+    return LateSituation(
+        closed_reason=reason_of(conv.closed_reason),
+        ambassador_answered=conv.ambassador_answered_at is not None,
+        request_state=request.state,
+        others_answered=any(c.ambassador_answered_at is not None for c in others),
+    )
+
+
+def _late_answer(
+    ctx: Context, inbound: InboundMessage, msg: EmailMessage, conv: Conversation, address: str
+) -> str:
+    """An ambassador answers after their offer was handed on (core/late_answer.py): relayed
+    when the person has no answer yet, else kept for the coordinator; never dropped
+    without a word to the ambassador and to the coordinator."""
+    request = conv.request
+    decision = late_answer(_late_situation(conv))
+    current = open_conversations(request=request)
+    data = {
+        "request": request_view(request, ctx.ref),
+        "ambassador": ambassador_view(conv.ambassador),
+        "outcome": str(decision),
+        "current": ambassador_view(current[-1].ambassador) if current else None,
+        "inbound_id": inbound.id,
+        "coordinator": ctx.cfg.coordinator.email,
+    }
+    if decision == LateAnswer.RELAYED:
+        for other in current:  # they had not answered either: told kindly, offer withdrawn
+            _withdraw(ctx, inbound, other, conv)
+        conv.state, conv.closed_at, conv.closed_reason = "open", None, None
+        conv.save()
+        log_event(
+            "reopened",
+            f"ambassador #{conv.ambassador_id} answered after the request was handed on, "
+            "before anyone else: their answer is relayed and the request is theirs again",
+            request=request,
+            conversation=conv,
+            inbound=inbound,
+        )
+        if request.state in (lc.REASSIGNED, lc.UNMATCHED):
+            move_request(request, lc.OFFERED, "the earlier ambassador answered late", inbound)
+        _forward(ctx, inbound, msg, conv, AMBASSADOR)
+        _advance(conv, AMBASSADOR, inbound)
+        outcome = LATE_RELAYED
+    else:
+        log_event(
+            "late-answer",
+            f"ambassador #{conv.ambassador_id} answered after the request was handed on "
+            f"({decision}): not forwarded, kept for the coordinator (message #{inbound.id})",
+            request=request,
+            conversation=conv,
+            inbound=inbound,
+        )
+        outcome = LATE_KEPT
+    # alerts: late-answer
+    notify_coordinator(
+        ctx,
+        inbound,
+        "late_answer_coordinator",
+        data,
+        request=request,
+        conversation=conv,
+        key=f"late-answer-coordinator:{inbound.id}",
+    )
+    send_auto(  # not `reply`: its once-per-interval cap would hide the next late answer
+        ctx,
+        "late_answer_ambassador",
+        key=f"late-answer:{conv.id}:{decision}",
+        to=address,
+        role=AMBASSADOR,
+        data=data,
+        in_reply_to=message_id_of(msg),
+        request=request,
+        conversation=conv,
+        inbound=inbound,
+    )
+    return outcome
+
+
+def _withdraw(
+    ctx: Context, inbound: InboundMessage, other: Conversation, earlier: Conversation
+) -> None:
+    """The request goes back to the earlier ambassador who answered: the one who has it
+    now and has not answered is thanked, with nothing left to do."""
+    close_conversation(
+        other,
+        EARLIER_ANSWERED,
+        f"ambassador #{earlier.ambassador_id}, offered this request earlier, answered",
+        inbound,
+    )
+    send_auto(
+        ctx,
+        "offer_withdrawn_ambassador",
+        key=f"offer-withdrawn:{other.id}",
+        to=other.ambassador.email,
+        role=AMBASSADOR,
+        data={
+            "request": request_view(other.request, ctx.ref),
+            "ambassador": ambassador_view(other.ambassador),
+            "earlier": ambassador_view(earlier.ambassador),
+        },
+        request=other.request,
+        conversation=other,
+        inbound=inbound,
+    )
 
 
 def secrets_of(ctx: Context, conv: Conversation) -> tuple[Secret, ...]:

@@ -91,6 +91,10 @@ _SHOWN_EVENTS = (
     "send-recovered",
     "uidvalidity",
     "details",  # a person's new mail completed a request waiting for details
+    "joined",  # the same person asked again: their new mail joined the open request
+    "merged",  # mailflow request merge: a duplicate joined this request
+    "reopened",  # an ambassador's late answer was relayed: their conversation reopened
+    "late-answer",  # an ambassador's late answer kept for the coordinator
     "retry",  # an unmatched request found an ambassador on the daily retry
     "assigned",  # mailflow request assign
     "corrected",  # mailflow request set, or assign with --trade, --age...
@@ -138,10 +142,28 @@ def request_timeline(request: Request) -> dict[str, Any]:
         for e in request.events
         if e.kind in _SHOWN_EVENTS
     ]
+    merged = list(Request.select().where(Request.merged_into == request.id))
+    for duplicate in merged:  # its messages stay visible here (request merge)
+        keyed += [
+            (
+                sort_key(m.received_at, _IN, m.id, m.id),
+                _inbound_entry(m, names) | {"merged_from": duplicate.id},
+            )
+            for m in duplicate.inbound
+        ]
+        keyed += [
+            (
+                sort_key(m.created_at, _OUT, m.id, m.inbound_id),
+                _outbound_entry(m, names) | {"merged_from": duplicate.id},
+            )
+            for m in duplicate.outbound
+        ]
     entries = in_order(keyed)
     return {
         "id": request.id,
         "state": request.state,
+        "merged_into": request.merged_into,
+        "merged": [d.id for d in merged],
         "kind": request.kind,
         "trade": request.rome_label or request.trade_text,
         "code_rome": request.code_rome,

@@ -278,7 +278,9 @@ def year_requests(year: int, zone: tzinfo = UTC) -> list[Request]:
     """The requests of `year` in `zone`'s local time, as `mailflow stats` counts them."""
     start = clock.from_local(datetime(year, 1, 1), zone)
     end = clock.from_local(datetime(year + 1, 1, 1), zone)
-    query = Request.select().where(Request.created_at >= start, Request.created_at < end)
+    query = Request.select().where(
+        Request.created_at >= start, Request.created_at < end, Request.merged_into.is_null()
+    )  # a duplicate merged into another (request merge) is not a request
     return list(query.order_by(Request.created_at, Request.id))
 
 

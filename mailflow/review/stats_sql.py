@@ -286,7 +286,8 @@ def gather(year: int | None, zone: tzinfo = UTC) -> dict[str, Any]:
         local = LocalTime(zone, datetime.min, datetime.min, None)
     else:
         local = LocalTime(zone, *_span(bounds), database.obj.connection())
-    conds = _between(Request.created_at, bounds)
+    # A duplicate merged into the request it repeats (request merge) is not a request.
+    conds = _between(Request.created_at, bounds) + [Request.merged_into.is_null()]
     people, firsts = _people(conds, local)
     contacted: defaultdict[str, set[int]] = defaultdict(set)
     year_of = local.year(Conversation.created_at)

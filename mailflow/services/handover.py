@@ -12,8 +12,9 @@ from typing import Any
 
 from mailflow.clock import stamp
 from mailflow.core import lifecycle as lc
+from mailflow.core.tried import PastOffer, excluded
 from mailflow.services.views import ambassador_view
-from mailflow.store.models import Conversation, InboundMessage
+from mailflow.store.models import Conversation, InboundMessage, Request
 from mailflow.store.record import log_event
 
 NO_ANSWER = "no-answer"  # reassigned: the ambassador did not answer in time
@@ -23,7 +24,17 @@ UNREACHABLE = "unreachable"  # the ambassador's address bounced
 COORDINATOR = "coordinator"  # the coordinator gave the request to another ambassador
 PERSON_STOPPED = "person-stopped"  # the person wrote STOP
 REQUEST_CLOSED = "request-closed"  # the request was closed or withdrawn by the coordinator
-REASONS = (NO_ANSWER, AWAY, LEFT, UNREACHABLE, COORDINATOR, PERSON_STOPPED, REQUEST_CLOSED)
+EARLIER_ANSWERED = "earlier-answered"  # the ambassador offered it before answered late
+REASONS = (
+    NO_ANSWER,
+    AWAY,
+    LEFT,
+    UNREACHABLE,
+    COORDINATOR,
+    PERSON_STOPPED,
+    REQUEST_CLOSED,
+    EARLIER_ANSWERED,
+)
 AMBASSADOR_GONE = (LEFT, UNREACHABLE)  # the ambassador cannot go on: a live exchange ends
 
 # What the person's side is told when a request is handed on (templates/mails/*.txt `why`).
@@ -45,6 +56,20 @@ def reason_of(closed_reason: str | None) -> str:
     if "erased" in value or "closed" in value or "withdrawn" in value:
         return REQUEST_CLOSED
     return NO_ANSWER
+
+
+def not_again(request: Request) -> frozenset[int]:
+    """The ambassadors this request must not be offered to again (core/tried.py): all who
+    had it, except those skipped only because they were away."""
+    return excluded(
+        PastOffer(
+            ambassador_id=c.ambassador_id,
+            open=c.state == "open",
+            reason=reason_of(c.closed_reason) if c.state != "open" else None,
+            answered=c.ambassador_answered_at is not None,
+        )
+        for c in request.conversations
+    )
 
 
 def close_conversation(

@@ -7,11 +7,12 @@ from email.message import EmailMessage
 
 from peewee import JOIN, fn
 
-from mailflow.clock import stamp
+from mailflow.clock import local, stamp
 from mailflow.context import Context
 from mailflow.core import lifecycle as lc
 from mailflow.core.addresses import message_id_of, new_token
 from mailflow.core.alerts import AlertKind
+from mailflow.core.duplicates import Asked, OpenRequest, completion, joins
 from mailflow.core.minors import MINOR_AGE, likely_under_15
 from mailflow.core.outcomes import Outcome
 from mailflow.core.readable import readable_text, subject_of
@@ -50,6 +51,7 @@ from mailflow.understand.mail import understand
 OFFERED = Outcome.REQUEST_OFFERED
 NEEDS_INFO = Outcome.REQUEST_NEEDS_INFO
 UNMATCHED = Outcome.REQUEST_UNMATCHED
+JOINED = Outcome.REQUEST_JOINED
 MAX_IDS = 5000  # ids read by id (best_choice); SQLite allows 32,766 parameters
 
 
@@ -59,6 +61,9 @@ def handle_new_request(
     """Runs inside the caller's transaction; every mail it decides is queued there too."""
     person = _person(address)
     parsed = understand(subject_of(msg), readable_text(msg), ctx.ref, ctx.understanding)
+    repeated = _repeated(ctx, person, parsed)
+    if repeated is not None:
+        return join_request(ctx, inbound, msg, repeated, parsed, address, name)
     request = _create_request(person, parsed, address, name)
     inbound.request = request
     log_event(
@@ -114,6 +119,100 @@ def minor_detail(request: Request) -> str:
     if request.age is None and request.situation == "collegien":
         return "au collège, âge non précisé"
     return "d'après l'âge donné dans une demande précédente"
+
+
+def _asked(code_rome: str | None, trade_text: str | None, diploma: str | None) -> Asked:
+    """As ParsedRequest.understood: a ROME match, or a training named with its words."""
+    return Asked(code_rome, trade_text, code_rome is not None or bool(trade_text and diploma))
+
+
+def _repeated(ctx: Context, person: Person, parsed: ParsedRequest) -> Request | None:
+    """The person's open request this new mail repeats (core/duplicates.py), if any.
+    (A request waiting for details takes any new mail of theirs before: inbound/details.py.)"""
+    code = parsed.trade.code_rome if parsed.trade else None
+    open_requests = (
+        Request.select()
+        .where(
+            (Request.person == person)
+            & Request.state.in_(sorted(lc.OPEN_STATES))
+            & Request.merged_into.is_null()
+        )
+        .order_by(Request.id)
+    )
+    found = {r.id: r for r in open_requests}
+    window = ctx.rules.followup.duplicate_window_days
+    chosen = joins(
+        _asked(code, parsed.trade_text, parsed.diploma),
+        [
+            OpenRequest(r.id, _asked(r.code_rome, r.trade_text, r.diploma), r.created_at)
+            for r in found.values()
+        ],
+        stamp(),
+        window,
+    )
+    return found[chosen] if chosen is not None else None
+
+
+FIELD_WORDS = {  # what the person is told was added (already_open.txt)
+    "age": "votre âge",
+    "situation": "votre situation",
+    "department": "le lieu",
+    "kind": "ce que vous cherchez (métier, formation ou VAE)",
+    "diploma": "le diplôme",
+}
+
+
+def join_request(
+    ctx: Context,
+    inbound: InboundMessage,
+    msg: EmailMessage,
+    request: Request,
+    parsed: ParsedRequest,
+    address: str,
+    name: str,
+) -> str:
+    """The same person asks again for the same thing: their open request is completed by
+    what the new mail adds, and they are told kindly it is already being handled; no
+    second request, no second notice to the coordinator."""
+    inbound.request = request
+    new = request_fields(request.person, parsed, address, name)
+    filled = completion({k: getattr(request, k) for k in new}, new)
+    for key, value in filled.items():
+        setattr(request, key, value)
+    request.minor = request.minor or new["minor"]
+    added = (new["message"] or "").strip()
+    if added and added not in request.message:
+        request.message = f"{request.message.rstrip()}\n\n{added}".strip()
+    request.updated_at = stamp()
+    request.save()
+    if parsed.notes:
+        log_event("understood", "; ".join(parsed.notes), request=request, inbound=inbound)
+    completed = ", ".join(sorted(filled)) or "nothing new"
+    log_event(
+        "joined",
+        f"the same person asked again for the same thing: joined request #{request.id} "
+        f"(completed: {completed})",
+        request=request,
+        inbound=inbound,
+    )
+    current = [c for c in request.conversations if c.state == "open"]
+    told = sorted({FIELD_WORDS[k] for k in filled if k in FIELD_WORDS})
+    reply(
+        ctx,
+        inbound,
+        "already_open",
+        address,
+        message_id_of(msg),
+        {
+            "request": request_view(request, ctx.ref),
+            "added": told,
+            "ambassador": ambassador_view(current[-1].ambassador) if current else None,
+            "asked_on": f"{local(request.created_at, ctx.cfg.schedule.zone):%d/%m/%Y}",
+        },
+        request=request,
+        key=f"already_open:{inbound.id}",
+    )
+    return JOINED
 
 
 def _person(address: str) -> Person:

@@ -15,7 +15,7 @@ from mailflow.context import Context
 from mailflow.core import lifecycle as lc
 from mailflow.core.alerts import AlertKind
 from mailflow.services.alerts import alert
-from mailflow.services.handover import close_conversation, open_conversations
+from mailflow.services.handover import close_conversation, not_again, open_conversations
 from mailflow.services.intake import best_choice, offer, want_of
 from mailflow.services.notices import notify_coordinator, send_auto
 from mailflow.services.views import ambassador_view, request_view
@@ -47,9 +47,8 @@ def reassign(
         return ENDED
     live = conv.ambassador_answered_at is not None  # they had answered: an exchange ends
     move_request(request, lc.REASSIGNED, cause, inbound)
-    tried = {c.ambassador_id for c in request.conversations}
     lock_routing()
-    choice = best_choice(want_of(request), frozenset(tried), ctx.matching)
+    choice = best_choice(want_of(request), not_again(request), ctx.matching)
     told = {"previous": ambassador_view(conv.ambassador), "why": reason}
     if choice is not None:
         template = "handover" if live else "reassigned"

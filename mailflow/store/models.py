@@ -105,6 +105,8 @@ class Request(BaseModel):
     feedback_answered_at = DateTimeField(null=True)
     closed_at = DateTimeField(null=True)
     person_bounced_at = DateTimeField(null=True)  # mail to the person bounced
+    # A duplicate: the id of the request it joined (`request merge`); not counted apart.
+    merged_into = IntegerField(null=True)
 
     class Meta:
         # for `mailflow stats` (stats_sql._people): each person's requests in order, with the

@@ -301,5 +301,10 @@ MIGRATIONS: tuple[Migration, ...] = (
             AddIndex("alert", ("kind", "sent_at")),
         ),
     ),
+    Migration(
+        14,
+        "duplicates: a request merged into the one it repeats (request merge)",
+        _columns("request", merged_into=IntegerField(null=True)),
+    ),
 )
 LATEST = MIGRATIONS[-1].version if MIGRATIONS else BASELINE
