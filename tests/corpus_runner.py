@@ -82,7 +82,7 @@ def load_expected(eml: Path) -> Expected:
 
 @contextmanager
 def fresh_context(tmp_path: Path) -> Iterator[Context]:
-    """A new database with the sample ambassadors, as tests/test_pipeline.py builds it."""
+    """A new database with the sample ambassadors, as tests/db/test_pipeline.py builds it."""
     text = (PROJECT_ROOT / "mailflow.example.toml").read_text(encoding="utf-8")
     path = tmp_path / "mailflow.toml"
     path.write_text(text.replace("db/mailflow.sqlite3", "t.sqlite3"), encoding="utf-8")
