@@ -17,6 +17,8 @@ from tests.pgstack import PgStack, PgStackError, start_pgstack, stop_pgstack
 
 pytest_plugins = ["tests.deployment"]
 
+UNIT = Path(__file__).resolve().parent / "unit"  # the layer without a database
+
 
 @pytest.fixture(scope="session")
 def mailstack() -> Iterator[MailStack]:
@@ -123,6 +125,7 @@ def _database_for_the_test(
     The configuration files the tests write and the `mailflow` processes they start then
     use it. A test without a folder (tmp_path) writes no configuration and opens no
     database, so it gets none: its URL names no database, and opening one fails loudly.
+    Neither does a unit test (tests/unit/), folder or not: the layer promises no database.
     Afterwards, an SQLite file in the test's folder means the test used SQLite behind the
     run's back: that fails the test.
     """
@@ -130,7 +133,7 @@ def _database_for_the_test(
         yield
         return
     folder: Path | None = None
-    if "tmp_path" in request.fixturenames:
+    if "tmp_path" in request.fixturenames and not request.path.is_relative_to(UNIT):
         folder = request.getfixturevalue("tmp_path")
         url = request.getfixturevalue("database_url")
     else:
