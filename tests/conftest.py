@@ -66,7 +66,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Check the backend's name, and let no database URL of the caller's shell leak in."""
+    """Check the backend's name, and let no database URL of the caller's shell leak in; a
+    test file outside the layers (testpaths) would be skipped in silence: refuse to run."""
+    unlayered = sorted(p.name for p in UNIT.parent.glob("test_*.py"))
+    if unlayered and not os.environ.get("TESTLAYOUT_PROBE"):  # the script's own collection
+        raise pytest.UsageError(
+            f"tests/{', tests/'.join(unlayered)}: in no layer (tests/unit, tests/db, tests/e2e);"
+            " run `.venv/bin/python scripts/testlayout`, then commit"
+        )
     try:
         testdb.backend()
     except ValueError as error:
