@@ -9,6 +9,7 @@ import pytest
 
 from mailflow.cli.main import main
 from mailflow.config import PROJECT_ROOT
+from tests.testconfig import write_config
 
 HEADER = "email,first_name,last_name,kind,title,sector,department,city,postcode,capacity\n"
 GOOD = (
@@ -19,10 +20,7 @@ GOOD = (
 
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
-    text = (PROJECT_ROOT / "mailflow.example.toml").read_text(encoding="utf-8")
-    path = tmp_path / "mailflow.toml"
-    path.write_text(text.replace("db/mailflow.sqlite3", "test.sqlite3"), encoding="utf-8")
-    return path
+    return write_config(tmp_path, database="test.sqlite3")
 
 
 def run(config: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

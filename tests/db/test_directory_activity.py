@@ -10,6 +10,7 @@ import pytest
 
 from mailflow.cli.main import main
 from mailflow.config import PROJECT_ROOT
+from tests.testconfig import write_config
 
 NOW = "2026-03-02T09:00:00"
 
@@ -17,9 +18,7 @@ NOW = "2026-03-02T09:00:00"
 @pytest.fixture
 def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("MAILFLOW_NOW", NOW)
-    text = (PROJECT_ROOT / "mailflow.example.toml").read_text(encoding="utf-8")
-    path = tmp_path / "mailflow.toml"
-    path.write_text(text.replace("db/mailflow.sqlite3", "t.sqlite3"), encoding="utf-8")
+    path = write_config(tmp_path)
     sample = str(PROJECT_ROOT / "examples" / "ambassadors.csv")
     assert main(["--config", str(path), "ambassadors", "import", sample]) == 0
     return path

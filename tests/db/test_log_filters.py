@@ -20,6 +20,7 @@ from mailflow.inbound.pipeline import process_pending
 from mailflow.store.db import open_database
 from mailflow.store.models import Conversation, InboundMessage, database
 from mailflow.transport.ingest import store
+from tests.testconfig import write_config
 
 ASKS = (  # (when, body, sender): requests #1, #2, #3
     (
@@ -50,9 +51,7 @@ def mail(body: str, sender: str, to: str = "relay@mailflow.test") -> bytes:
 
 def build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Three requests through the real pipeline; Marie (amb1) answers Léa through the relay."""
-    text = (PROJECT_ROOT / "mailflow.example.toml").read_text(encoding="utf-8")
-    path = tmp_path / "mailflow.toml"
-    path.write_text(text.replace("db/mailflow.sqlite3", "t.sqlite3"), encoding="utf-8")
+    path = write_config(tmp_path)
     cfg = load_config(path)
     open_database(cfg.database.url, tmp_path)
     ctx = load_context(cfg)

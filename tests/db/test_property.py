@@ -31,6 +31,7 @@ from mailflow.transport.ingest import store
 from mailflow.understand.mail import understand
 from tests import testdb
 from tests.db.test_scrub_relay import everything
+from tests.testconfig import write_config
 
 BASE = (
     b"From: =?utf-8?q?L=C3=A9a?= <person1@users.test>\r\n"
@@ -110,11 +111,9 @@ def ctx(
 ) -> Iterator[Context]:
     """One database for the module's examples (the per-test one comes after this fixture)."""
     folder = tmp_path_factory.mktemp("property")
-    text = (PROJECT_ROOT / "mailflow.example.toml").read_text(encoding="utf-8")
-    path = folder / "mailflow.toml"
     limits = "\n[limits]\nmax_relayed_per_conversation_per_hour = 1000000\n"
     limits += "auto_reply_interval_days = 0\n"
-    path.write_text(text.replace("db/mailflow.sqlite3", "p.sqlite3") + limits, encoding="utf-8")
+    path = write_config(folder, limits, database="p.sqlite3")
     cfg = load_config(path)
     with test_databases.fresh("p.sqlite3") as url:
         db = open_database(url, folder)

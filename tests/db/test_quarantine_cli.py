@@ -18,6 +18,7 @@ from mailflow.inbound.pipeline import process_pending, quarantine
 from mailflow.store.db import open_database
 from mailflow.store.models import Event, InboundMessage, Request, database
 from mailflow.transport.ingest import store
+from tests.testconfig import write_config
 
 
 def mail(body: str, subject: str = "Demande") -> bytes:
@@ -30,10 +31,7 @@ def mail(body: str, subject: str = "Demande") -> bytes:
 
 @pytest.fixture
 def config(tmp_path: Path) -> Iterator[Path]:
-    text = (PROJECT_ROOT / "mailflow.example.toml").read_text(encoding="utf-8")
-    path = tmp_path / "mailflow.toml"
-    extra = "\n[limits]\nmax_message_bytes = 5000\n"
-    path.write_text(text.replace("db/mailflow.sqlite3", "t.sqlite3") + extra, encoding="utf-8")
+    path = write_config(tmp_path, "\n[limits]\nmax_message_bytes = 5000\n")
     cfg = load_config(path)
     open_database(cfg.database.url, tmp_path)
     ctx = load_context(cfg)

@@ -34,10 +34,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from mailflow.cli.main import main
-from mailflow.config import PROJECT_ROOT, load_config
+from mailflow.config import load_config
 from mailflow.review import stats
 from mailflow.store.db import open_database
 from mailflow.store.models import Ambassador, Conversation, Event, Person, Request, database
+from tests.testconfig import write_config
 
 YEARS = ("2024", "2025", "2026")
 EDGE_AGES = (None, 9, 10, 15, 16, 17, 18, 25, 26, 49, 50, 80)
@@ -399,12 +400,10 @@ def zone_name() -> str:
 
 @pytest.fixture
 def config(tmp_path: Path, zone_name: str) -> Iterator[Path]:
-    text = (PROJECT_ROOT / "mailflow.example.toml").read_text(encoding="utf-8")
-    text = text.replace("db/mailflow.sqlite3", "stats.sqlite3")
+    extra = ""
     if zone_name != "Europe/Paris":  # else the default, the example's commented-out line
-        text += f'\n[schedule]\ntimezone = "{zone_name}"\n'
-    path = tmp_path / "mailflow.toml"
-    path.write_text(text, encoding="utf-8")
+        extra = f'\n[schedule]\ntimezone = "{zone_name}"\n'
+    path = write_config(tmp_path, extra, database="stats.sqlite3")
     assert str(load_config(path).schedule.zone) == zone_name
     open_database(load_config(path).database.url, tmp_path)
     yield path

@@ -19,13 +19,13 @@ from playhouse.db_url import parse
 from playhouse.migrate import PostgresqlMigrator, SqliteMigrator
 
 from mailflow.cli.main import main
-from mailflow.config import DATABASE_URL_VARIABLE, PROJECT_ROOT
+from mailflow.config import DATABASE_URL_VARIABLE
 from mailflow.errors import SchemaError
 from mailflow.store import migrations
 from mailflow.store.db import connect, open_database
 from mailflow.store.migrations import LATEST, MIGRATIONS
 from mailflow.store.models import Ambassador, Conversation, Event, OutboundMail, Request, database
-from tests import testdb
+from tests import testconfig, testdb
 from tests.fixtures import models_v1 as v1
 
 T0 = datetime(2026, 3, 2, 9, 0)
@@ -205,10 +205,9 @@ def versions(db: Database) -> list[int]:
 
 
 def write_config(folder: Path, url: str) -> Path:
-    text = (PROJECT_ROOT / "mailflow.example.toml").read_text(encoding="utf-8")
-    path = folder / f"mailflow-{uuid.uuid4().hex[:6]}.toml"
-    path.write_text(text.replace("sqlite:///db/mailflow.sqlite3", url), encoding="utf-8")
-    return path
+    return testconfig.write_config(
+        folder, database=url, name=f"mailflow-{uuid.uuid4().hex[:6]}.toml"
+    )
 
 
 # --- the tests ----------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 
 from mailflow.cli.main import main
-from mailflow.config import PROJECT_ROOT, load_config
+from mailflow.config import load_config
 from mailflow.store.db import open_database
 from mailflow.store.models import (
     Ambassador,
@@ -41,6 +41,7 @@ from mailflow.store.models import (
     database,
 )
 from tests.headless import Browser
+from tests.testconfig import write_config
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 CHROMIUM_FLAGS = (
@@ -235,9 +236,7 @@ def watched_timeline(at: datetime) -> None:
 
 @pytest.fixture
 def config(tmp_path: Path) -> Iterator[Path]:
-    text = (PROJECT_ROOT / "mailflow.example.toml").read_text(encoding="utf-8")
-    path = tmp_path / "mailflow.toml"
-    path.write_text(text.replace("db/mailflow.sqlite3", "report.sqlite3"), encoding="utf-8")
+    path = write_config(tmp_path, database="report.sqlite3")
     open_database(load_config(path).database.url, tmp_path)
     yield path
     database.obj.close()
