@@ -1,6 +1,6 @@
 """A hard CPU budget for one message, so that no mail, however written, holds the daemon.
 
-Every scan of a sender's text is meant to be linear (tests/test_hostile_redos.py); the
+Every scan of a sender's text is meant to be linear (tests/unit/test_hostile_redos.py); the
 budget is the bound for what that misses. It is a CPU-time timer (ITIMER_PROF: waiting for
 a lock or the network does not count) whose signal raises in the middle of whatever runs,
 a long regular-expression match included (_sre checks for signals as it goes). The

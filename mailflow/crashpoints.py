@@ -6,7 +6,7 @@ but at an instant a random kill almost never hits (the `handed` window lasts mic
 The variable is read once, when this module is first imported. Unset, as in production,
 `crash_point` is a function that does nothing.
 
-The points, in the order one cycle passes them (tests/test_crash.py visits each):
+The points, in the order one cycle passes them (tests/e2e/test_crash.py visits each):
 
 * `stored`: a fetched batch is committed; its messages are neither processed nor moved.
 * `decided`: a message's decision and outbox rows are committed; nothing of it sent yet.
@@ -17,7 +17,7 @@ The points, in the order one cycle passes them (tests/test_crash.py visits each)
 
 `MAILFLOW_BURN_AT=<point>:<n>` likewise makes the n-th pass of a burn point spin on the CPU
 (for at most BURN_LIMIT seconds of it), for the test of the per-message CPU budget
-(budget.py, tests/test_hostile_redos_e2e.py): `claimed`, a message just claimed inside its
+(budget.py, tests/e2e/test_hostile_redos_e2e.py): `claimed`, a message just claimed inside its
 transaction.
 """
 

@@ -18,6 +18,8 @@ from tests.pgstack import PgStack, PgStackError, start_pgstack, stop_pgstack
 
 pytest_plugins = ["tests.deployment"]
 
+UNIT = Path(__file__).resolve().parent / "unit"  # the layer without a database
+
 
 @pytest.fixture(scope="session")
 def mailstack() -> Iterator[MailStack]:
@@ -65,7 +67,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Check the backend's name, and let no database URL of the caller's shell leak in."""
+    """Check the backend's name, and let no database URL of the caller's shell leak in; a
+    test file outside the layers (testpaths) would be skipped in silence: refuse to run."""
+    unlayered = sorted(p.name for p in UNIT.parent.glob("test_*.py"))
+    if unlayered and not os.environ.get("TESTLAYOUT_PROBE"):  # the script's own collection
+        raise pytest.UsageError(
+            f"tests/{', tests/'.join(unlayered)}: in no layer (tests/unit, tests/db, tests/e2e);"
+            " run `.venv/bin/python scripts/testlayout`, then commit"
+        )
     try:
         testdb.backend()
     except ValueError as error:
@@ -130,6 +139,7 @@ def _database_for_the_test(
     The configuration files the tests write and the `mailflow` processes they start then
     use it. A test without a folder (tmp_path) writes no configuration and opens no
     database, so it gets none: its URL names no database, and opening one fails loudly.
+    Neither does a unit test (tests/unit/), folder or not: the layer promises no database.
     Afterwards, an SQLite file in the test's folder means the test used SQLite behind the
     run's back: that fails the test.
     """
@@ -137,7 +147,7 @@ def _database_for_the_test(
         yield
         return
     folder: Path | None = None
-    if "tmp_path" in request.fixturenames:
+    if "tmp_path" in request.fixturenames and not request.path.is_relative_to(UNIT):
         folder = request.getfixturevalue("tmp_path")
         url = request.getfixturevalue("database_url")
     else:

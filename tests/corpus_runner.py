@@ -25,6 +25,7 @@ from mailflow.store.db import open_database
 from mailflow.store.models import Conversation, InboundMessage, OutboundMail, database
 from mailflow.store.verp import verp_address
 from mailflow.transport.ingest import store
+from tests.testconfig import write_config
 
 CORPUS = Path(__file__).parent / "corpus"
 KEYS = {"outcome", "forwarded", "notified", "setup", "xfail", "classified", "description"}
@@ -82,11 +83,8 @@ def load_expected(eml: Path) -> Expected:
 
 @contextmanager
 def fresh_context(tmp_path: Path) -> Iterator[Context]:
-    """A new database with the sample ambassadors, as tests/test_pipeline.py builds it."""
-    text = (PROJECT_ROOT / "mailflow.example.toml").read_text(encoding="utf-8")
-    path = tmp_path / "mailflow.toml"
-    path.write_text(text.replace("db/mailflow.sqlite3", "t.sqlite3"), encoding="utf-8")
-    cfg = load_config(path)
+    """A new database with the sample ambassadors, as tests/db/test_pipeline.py builds it."""
+    cfg = load_config(write_config(tmp_path))
     db = open_database(cfg.database.url, tmp_path)
     try:
         ctx = load_context(cfg)

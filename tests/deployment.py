@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from mailflow.config import PROJECT_ROOT
+from mailflow.config import DATABASE_URL_VARIABLE, PROJECT_ROOT
+from tests import testdb
 from tests.mailstack import MailStack
 from tests.testdb import config_query
 
@@ -99,12 +101,43 @@ url = "sqlite:///mailflow.sqlite3"
     return config
 
 
+@pytest.fixture(scope="session")
+def sample_database(
+    mailstack: MailStack,
+    tmp_path_factory: pytest.TempPathFactory,
+    test_databases: testdb.Databases,
+) -> Iterator[str]:
+    """What `mailflow init` and the import of the sample directory make, built once per
+    session by the real commands: the SQLite file's path, or a PostgreSQL database's URL.
+
+    Each deployment starts on a copy of it, which saves two `mailflow` processes a test.
+    Built at the real time (no MAILFLOW_NOW), as the deployments of the tests were.
+    """
+    folder = tmp_path_factory.mktemp("sample-deployment")
+    with test_databases.fresh("mailflow.sqlite3") as url, pytest.MonkeyPatch.context() as env:
+        env.delenv("MAILFLOW_NOW", raising=False)
+        if testdb.SQLITE:
+            env.delenv(DATABASE_URL_VARIABLE, raising=False)
+        else:
+            env.setenv(DATABASE_URL_VARIABLE, url)
+        dep = Deployment(write_config(folder, mailstack), mailstack)
+        dep.cli("init")
+        dep.cli("ambassadors", "import", str(SAMPLE_DIRECTORY))
+        yield str(database_path(dep)) if testdb.SQLITE else url
+
+
 @pytest.fixture
-def deployment(mail: MailStack, tmp_path: Path) -> Iterator[Deployment]:
-    """A fresh database with the sample directory, on empty mailboxes."""
+def deployment(
+    mail: MailStack, tmp_path: Path, sample_database: str, test_databases: testdb.Databases
+) -> Iterator[Deployment]:
+    """A fresh database with the sample directory, on empty mailboxes: a copy of the
+    session's `sample_database` (on PostgreSQL, into the test's own database)."""
     dep = Deployment(write_config(tmp_path, mail), mail)
-    dep.cli("init")
-    dep.cli("ambassadors", "import", str(SAMPLE_DIRECTORY))
+    if testdb.SQLITE:
+        for source in Path(sample_database).parent.glob(Path(sample_database).name + "*"):
+            shutil.copyfile(source, tmp_path / source.name)  # with a -wal, if one is left
+    else:
+        test_databases.copy(sample_database, os.environ[DATABASE_URL_VARIABLE])
     yield dep
 
 

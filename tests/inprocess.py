@@ -14,20 +14,13 @@ from mailflow.inbound.pipeline import process_pending
 from mailflow.store.db import open_database
 from mailflow.store.models import database
 from mailflow.transport.ingest import store
+from tests.testconfig import write_config  # noqa: F401 (imported from here too)
 
 SAMPLE_DIRECTORY = PROJECT_ROOT / "examples" / "ambassadors.csv"
 # The receiving server these tests play: a context opened `trusted` believes its
 # Authentication-Results, and mail_bytes writes its pass on every mail (ignored elsewhere).
 TRUSTED = "mx.mailflow.test"
 PASS_HEADER = f"Authentication-Results: {TRUSTED}; dmarc=pass\n".encode()
-
-
-def write_config(folder: Path, extra: str = "") -> Path:
-    """The example configuration on a database in `folder`, plus `extra` TOML sections."""
-    text = (PROJECT_ROOT / "mailflow.example.toml").read_text(encoding="utf-8")
-    path = folder / "mailflow.toml"
-    path.write_text(text.replace("db/mailflow.sqlite3", "t.sqlite3") + extra, encoding="utf-8")
-    return path
 
 
 def open_context(

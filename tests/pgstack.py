@@ -68,6 +68,14 @@ class PgStack:
             cur.execute(f"CREATE DATABASE {name} TEMPLATE template0 STRATEGY FILE_COPY")
         return self.database_url(name)
 
+    def copy_database(self, source: str, target: str) -> None:
+        """Make the database of `target` a copy of the one of `source` (CREATE DATABASE ...
+        TEMPLATE): `target` is dropped first, its sessions ended; `source` has none open."""
+        self.drop_database(target)
+        name, template = (urlsplit(url).path.lstrip("/") for url in (target, source))
+        with self._admin() as cur:
+            cur.execute(f"CREATE DATABASE {name} TEMPLATE {template} STRATEGY FILE_COPY")
+
     def drop_database(self, url: str) -> None:
         """Drop the database of `url`, closing whatever connections are still open on it:
         as the superuser, since FORCE must be allowed to end any role's session on it (a

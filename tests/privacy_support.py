@@ -23,6 +23,7 @@ from mailflow.inbound.pipeline import process_pending
 from mailflow.store.db import open_database
 from mailflow.store.models import ALL_MODELS, Conversation, PendingCommand, Request, database
 from mailflow.transport.ingest import store
+from tests import testconfig
 from tests.testdb import stored_files
 
 LEA = "Lea@Users.test"  # written with capitals: erasure must not depend on case
@@ -35,13 +36,11 @@ ASK_TOM = "Bonjour, j'ai 17 ans, je voudrais rencontrer un plombier près de Bay
 def write_config(folder: Path, mailbox: str = "", retention_days: int = 30) -> Path:
     """The example configuration on a database in `folder`; `mailbox` replaces the
     [mailbox] port line (e.g. a port where nothing answers)."""
-    text = (PROJECT_ROOT / "mailflow.example.toml").read_text(encoding="utf-8")
-    text = text.replace("db/mailflow.sqlite3", "t.sqlite3")
-    if mailbox:
-        text = text.replace("port = 1143", mailbox)
-    path = folder / "mailflow.toml"
-    path.write_text(text + f"\n[privacy]\nretention_days = {retention_days}\n", encoding="utf-8")
-    return path
+    return testconfig.write_config(
+        folder,
+        f"\n[privacy]\nretention_days = {retention_days}\n",
+        replace={"port = 1143": mailbox} if mailbox else None,
+    )
 
 
 @contextmanager

@@ -70,6 +70,13 @@ class Databases:
         self.pg.reset(self._per_test)
         return self._per_test
 
+    def copy(self, source: str, target: str) -> None:
+        """Make the database `target` a copy of `source`, both URLs of this server's (a
+        database built once per session, copied for each test: tests/deployment.py)."""
+        if self.pg is None:
+            raise ValueError("SQLite databases are files: copy the file")
+        self.pg.copy_database(source, target)
+
     @contextmanager
     def fresh(self, sqlite_name: str = "t.sqlite3") -> Iterator[str]:
         """A new, empty database of its own for a fixture that outlives one test, dropped

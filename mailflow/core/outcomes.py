@@ -5,8 +5,8 @@ The values are contracts: they are stored in `inbound_messages.outcome`, printed
 daemon and `mailflow log`, and accepted by `mailflow log --outcome`; never rename one. The
 modules that decide (classify, pipeline, relay, intake, ...) name them through this enum,
 often under a local alias (`TOO_LARGE = Outcome.TOO_LARGE`). A `StrEnum` member is a `str`,
-so it compares, formats and is stored as its value. tests/test_log_filters.py and
-tests/test_outcome_enum.py check that every outcome a module gives is here.
+so it compares, formats and is stored as its value. tests/db/test_log_filters.py and
+tests/unit/test_outcome_enum.py check that every outcome a module gives is here.
 """
 
 from __future__ import annotations

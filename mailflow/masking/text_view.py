@@ -8,7 +8,7 @@ characters (zero-width space, soft hyphen, bidi marks), and optionally tags and 
 lines. masking/header_values.py and leaks.py read encoded words the same way.
 
 Every scan here is linear in the length of the text: what a sender writes must not make the
-work grow with its square (tests/test_hostile_redos.py).
+work grow with its square (tests/unit/test_hostile_redos.py).
 """
 
 from __future__ import annotations

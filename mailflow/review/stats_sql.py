@@ -217,7 +217,7 @@ def _people(
     comparisons (true, false or null), decoded here. The people of a year (of ALL, a
     separate COUNT(DISTINCT)) of whom nothing is known are the rest: "unknown", never
     negative. (Counting them from their last request of the year instead would take a
-    third window, LEAD, for a check that tests/test_stats.py makes against its tally.)
+    third window, LEAD, for a check that tests/db/test_stats.py makes against its tally.)
     """
     year, month = local.year(Request.created_at), local.month(Request.created_at)
     window = {"partition_by": [Request.person], "order_by": [Request.created_at, Request.id]}

@@ -13,7 +13,7 @@ Adding a migration (e.g. an index the benchmarks want) is a five-line job:
    columns, unique=False), CreateTable(frozen model). Fields and models are written out
    here, never taken from models.py, so that an old step stays what it was when later
    models change. Each operation skips itself when its object is already there.
-3. tests/test_migrations.py then checks that a database upgraded from version 1 has
+3. tests/e2e/test_migrations.py then checks that a database upgraded from version 1 has
    exactly the schema of a new one, on SQLite and PostgreSQL.
 """
 

@@ -32,7 +32,7 @@ idempotency key makes one row per decision). The price: a mail is lost, visibly
 `_mark_handed` in send_transaction.py), or if the server, after reading the ".", fails
 without replying or refuses the mail in a reply that never arrives; an `unconfirmed` mail
 may also have arrived (the process died after the 250, before `sent` was committed).
-tests/test_crash.py kills the sender at each of these points (crashpoints.py) and checks
+tests/e2e/test_crash.py kills the sender at each of these points (crashpoints.py) and checks
 both outcomes.
 
 A row is never sent by two live processes (the lock, plus a claim that only moves a row
