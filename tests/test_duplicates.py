@@ -20,7 +20,7 @@ from mailflow.review.log_timeline import request_timeline
 from mailflow.store.models import Event, Request
 from tests.inprocess import close_context, mail_bytes, open_context
 from tests.inprocess import store_and_process as run
-from tests.test_ambassador_mail import sent
+from tests.db.test_ambassador_mail import sent
 
 LEA = "Léa Martin <lea@users.test>"
 FIRST = "Je voudrais rencontrer une boulangère près de Caen. J'ai 15 ans."

@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 from tests.deployment import COORDINATOR, RELAY, Deployment, outbox, start_daemon
-from tests.test_daemon import wait_for_line
+from tests.e2e.test_daemon import wait_for_line
 
 PERSON = "person3@users.test"
 STAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[+-]\d{4} ", re.MULTILINE)

@@ -16,7 +16,7 @@ from mailflow.errors import MailflowError
 from mailflow.store.models import Event, Request
 from tests.inprocess import close_context, open_context
 from tests.inprocess import store_and_process as run
-from tests.test_ambassador_mail import NOW, mail, sent
+from tests.db.test_ambassador_mail import NOW, mail, sent
 
 LEA = "Léa <lea@users.test>"
 LUCAS = "amb8@pros.test"

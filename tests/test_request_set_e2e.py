@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from tests.deployment import RELAY, Deployment
-from tests.test_cycle_e2e import subject_has, text
+from tests.e2e.test_cycle_e2e import subject_has, text
 
 PUPIL, OTHER = "person1@users.test", "person2@users.test"
 LUCAS = "amb8@pros.test"  # développeur web, Cherbourg

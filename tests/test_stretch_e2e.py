@@ -11,7 +11,7 @@ import csv
 import io
 
 from tests.deployment import COORDINATOR, RELAY, Deployment, outbox, query
-from tests.test_followup_e2e import settled, text
+from tests.e2e.test_followup_e2e import settled, text
 
 LEO, EMMA = "person1@users.test", "person2@users.test"
 THOMAS = "amb5@pros.test"  # Plombier chauffagiste, Bayeux (14)
