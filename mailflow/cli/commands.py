@@ -1,6 +1,6 @@
 """Every `mailflow` command once, as data: its path on the command line, what it needs opened
 before it runs, and the function that runs it. `main` reads this table to dispatch, and
-tests/test_cli_table.py checks it against the parser (parser.py), so a command cannot be
+tests/db/test_cli_table.py checks it against the parser (parser.py), so a command cannot be
 parsed without being dispatched, or listed here without being parsed.
 """
 

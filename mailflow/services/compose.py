@@ -28,7 +28,7 @@ class Rendered:
     html: str | None
 
 
-# How every mail template is read; tests/test_templates_missing.py reads them alike, with a
+# How every mail template is read; tests/unit/test_templates_missing.py reads them alike, with a
 # None printed anywhere made an error, to prove a missing value never shows in a mail.
 OPTIONS: dict[str, Any] = dict(
     undefined=StrictUndefined,

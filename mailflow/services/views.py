@@ -15,7 +15,7 @@ from mailflow.understand.referential import Referential
 
 def trade_label(request: Request) -> str | None:
     """What is asked, as mails name it; None when nothing is known yet: every template
-    then reads without it (tests/test_templates_missing.py), never a stand-in word."""
+    then reads without it (tests/unit/test_templates_missing.py), never a stand-in word."""
     if request.diploma and request.trade_text:
         words = request.trade_text
         if words.lower().startswith(request.diploma.lower()):

@@ -199,7 +199,7 @@ def test_silent_ambassador_after_a_reassignment(
     ctx: Context, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Writing late, before anyone answered, is no closed address: the answer is relayed
-    (tests/test_reassign_lookback_e2e.py), and the one who had it since is thanked."""
+    (tests/e2e/test_reassign_lookback_e2e.py), and the one who had it since is thanked."""
     ask(ctx, LEA)
     monkeypatch.setenv("MAILFLOW_NOW", "2026-12-01T09:00:00")
     run_followups(ctx)

@@ -1,7 +1,7 @@
 """A repeated request joins the open one (core/duplicates.py, services/intake.py), and
 `request merge` (admin/request.py); merged requests are not counted (review/stats_sql.py).
 In process, on SQLite (and PostgreSQL with MAILFLOW_TEST_DATABASE); the mail stack runs
-in tests/test_duplicates_e2e.py."""
+in tests/e2e/test_duplicates_e2e.py."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ from mailflow.errors import MailflowError
 from mailflow.review import stats
 from mailflow.review.log_timeline import request_timeline
 from mailflow.store.models import Event, Request
+from tests.db.test_ambassador_mail import sent
 from tests.inprocess import close_context, mail_bytes, open_context
 from tests.inprocess import store_and_process as run
-from tests.db.test_ambassador_mail import sent
 
 LEA = "Léa Martin <lea@users.test>"
 FIRST = "Je voudrais rencontrer une boulangère près de Caen. J'ai 15 ans."

@@ -7,8 +7,8 @@ write), and the coordinator is told with the request number."""
 from __future__ import annotations
 
 from tests.deployment import COORDINATOR, RELAY, Deployment, query
-from tests.mailstack import wait_queue_empty
 from tests.e2e.test_cycle_e2e import sender, subject_has, text
+from tests.mailstack import wait_queue_empty
 
 PUPIL = "person1@users.test"
 MONDAY = "2026-03-02T09:00:00"

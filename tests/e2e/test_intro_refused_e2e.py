@@ -13,8 +13,8 @@ from __future__ import annotations
 from email.message import EmailMessage
 
 from tests.deployment import COORDINATOR, Deployment, outbox, query, set_config
-from tests.mailstack import wait_queue_empty
 from tests.e2e.test_relay_e2e import PERSON, ask
+from tests.mailstack import wait_queue_empty
 
 GHOST = "ghost@pros.test"  # not in the stack's vmailbox: 550 5.1.1 at RCPT
 JULIEN = "amb2@pros.test"  # boulanger à Rouen, the next one (examples/ambassadors.csv)

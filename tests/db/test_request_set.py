@@ -14,9 +14,9 @@ from mailflow.admin.correction import Given
 from mailflow.context import Context
 from mailflow.errors import MailflowError
 from mailflow.store.models import Event, Request
+from tests.db.test_ambassador_mail import NOW, mail, sent
 from tests.inprocess import close_context, open_context
 from tests.inprocess import store_and_process as run
-from tests.db.test_ambassador_mail import NOW, mail, sent
 
 LEA = "Léa <lea@users.test>"
 LUCAS = "amb8@pros.test"
