@@ -291,6 +291,9 @@ KNOWN_REPLIES = (
     # an unknown charset on a text reply
     b"From: Marie <amb1@pros.test>\r\nTo: relay+TOKEN_AMB@mailflow.test\r\nMessage-ID: \r\n"
     b"Content-Type: text/plain; charset=x-unknown\r\nCc: \r\n\r\nb'*'",
+    # found by hypothesis: one party's address glued to the other's inside an encoded word,
+    # "Demande person1@users.test28amb1@pros.test)" once decoded
+    REPLY.replace(b"Demande_=28amb1", b"Demande_person1@users.test28amb1"),
 )
 
 
@@ -311,6 +314,7 @@ KNOWN_REPLIES = (
 @example(raw=KNOWN_REPLIES[12])
 @example(raw=KNOWN_REPLIES[13])
 @example(raw=KNOWN_REPLIES[14])
+@example(raw=KNOWN_REPLIES[15])
 def test_replies_through_a_conversation_are_relayed_without_leaks(raw: bytes) -> None:
     ctx = _CTX[0]
     for placeholder, token in _TOKENS.items():

@@ -310,3 +310,19 @@ def test_masking_a_long_run_of_address_characters_is_linear() -> None:
     started = time.perf_counter()
     assert scrub_text(text, [JEAN], OTHERS) == text
     assert time.perf_counter() - started < 2.0
+
+
+def test_a_party_address_glued_after_another_is_scrubbed_too() -> None:
+    """Found by the property test: "Demande person1@users.test28amb1@pros.test)" relayed
+    the second party's address, seen as a word glued to the first."""
+    lea = Secret("person1@users.test", "relay+lea@mailflow.test")
+    marie = Secret("amb1@pros.test", "relay+marie@mailflow.test")
+    for text in (
+        "Re: Demande person1@users.test28amb1@pros.test)",
+        "x@autre.test_AMB1@PROS.TEST et person1@users.testperson1@users.test",
+    ):
+        for scrub in (scrub_text, scrub_html):
+            scrubbed = scrub(text, [lea, marie], Others.keeping(["relay+lea@mailflow.test"]))
+            assert "amb1@pros.test" not in scrubbed.lower(), scrubbed
+            assert "person1@users.test" not in scrubbed.lower(), scrubbed
+            assert find_leaks(scrubbed, [lea, marie]) == []
