@@ -47,6 +47,8 @@ ENV = Environment(loader=FileSystemLoader(str(TEMPLATES)), finalize=_no_none, **
 def _showing_a_request() -> list[str]:
     names = []
     for path in sorted(TEMPLATES.glob("*.txt")):
+        if path.name.startswith("_"):  # a part included by the others, read within them
+            continue
         used = meta.find_undeclared_variables(ENV.parse(path.read_text(encoding="utf-8")))
         if used & {"request", "withdrawn"} and "profile" not in used:  # profile: its own test
             names.append(path.stem)
@@ -74,6 +76,10 @@ def _data(request: dict[str, Any], why: str, with_ambassador: bool) -> dict[str,
         "trades": [],
         "domains": ["la santé"],
         "first_name": None,
+        "asked_on": "02/12/2026",  # already_open
+        "added": [],
+        "inbound_id": 7,  # late_answer_coordinator
+        "earlier": AMBASSADOR,  # offer_withdrawn_ambassador
     }
 
 
