@@ -388,7 +388,10 @@ def offer(
     data.update(extra or {})
     intro_id, ack_id = new_message_id(relay.domain), new_message_id(relay.domain)
     intro_from, intro_token = relay_from(ctx, conv, AMBASSADOR, request)
-    ack_from, ack_token = relay_from(ctx, conv, PERSON, request)
+    _, ack_token = relay_from(ctx, conv, PERSON, request)
+    # Not "Marie via Ambassadeurs": Marie has not written yet, the programme has (issue 12,
+    # item 9); the address is Marie's relay all the same, so that a reply reaches her.
+    ack_from = f"{relay.display_name} - pour écrire à {ambassador.first_name}"
     intro = automatic_mail(
         render(ctx.templates, "intro", data),
         from_display=intro_from,

@@ -73,6 +73,8 @@ def test_full_conversation_through_masked_relay(deployment: Deployment) -> None:
     relay_for_person = from_address(ack)
     assert relay_for_person.startswith("relay+") and relay_for_person != relay_for_baker
     assert "Marie" in ack.get_body(("plain",)).get_content()
+    # from the programme, not yet from Marie, who has not written; a reply reaches her
+    assert str(ack["From"]).startswith("Ambassadeurs - pour écrire à Marie <"), ack["From"]
     assert_no_leak(ack, BAKER)
 
     # The ambassador answers from her own inbox, quoting the intro, signing with her address.
