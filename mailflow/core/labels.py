@@ -34,6 +34,7 @@ TABLES = (
     "causes",
 )
 NUMBER = re.compile(r"#\d+")
+FIGURE = re.compile(r"\d+(?:[/.-]\d+)*")  # 7, 21/12/2026, 2026-12-21
 
 
 @dataclass(frozen=True)
@@ -57,17 +58,29 @@ class Labels:
         return self.of("situations", "unknown") if code == "unknown" else code
 
     def cause(self, text: str | None) -> str:
-        """A stored cause in French: the label of the longest key it starts with, followed by
-        the numbers it names ("#12"); a cause without a label is shown as stored."""
+        """A stored cause in French, each of its parts ("...; no other ambassador available")
+        on its own: the label of the longest key a part starts with, its "{}" filled with the
+        figures and dates the part names ("no answer after 7 business days" -> "pas de
+        réponse après 7 jours ouvrés"), or else followed by the numbers it names ("#12"); a
+        part without a label is shown as stored."""
         if not text:
             return "–"
+        return " ; ".join(self._cause_part(part) for part in text.split("; "))
+
+    def _cause_part(self, text: str) -> str:
         causes = self.tables["causes"]
         keys = [k for k in causes if text.startswith(k)]
         if not keys:
             return text
         key = max(keys, key=len)
-        numbers = NUMBER.findall(text[len(key) :])
-        return " ".join((causes[key], *numbers))
+        label, rest = causes[key], text[len(key) :]
+        if "{}" in label:
+            figures = FIGURE.findall(rest)
+            if len(figures) >= label.count("{}"):
+                return label.format(*figures[: label.count("{}")])
+            return label.replace(" {}", "").replace("{}", "")
+        numbers = NUMBER.findall(rest)
+        return " ".join((label, *numbers))
 
 
 def load_labels(rules_dir: Path) -> Labels:

@@ -105,7 +105,7 @@ def escalate(
         ctx,
         inbound,
         "escalation_coordinator",
-        {"request": view, "cause": cause},
+        {"request": view, "cause": ctx.rules.labels.cause(cause)},  # stored in English
         request=request,
         key=key,
     )

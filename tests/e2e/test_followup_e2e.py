@@ -116,6 +116,11 @@ def test_reminders_then_reassignment_then_escalation(deployment: Deployment) -> 
     ]
     [escalation] = mail.wait_for(COORDINATOR)
     assert "Escalade" in str(escalation["Subject"]) and "Boulanger" in text(escalation)
+    # the cause in French (issue 12, item 8: "no answer after 7 business days; no other...")
+    assert "pas de réponse après 7 jours ouvrés ; aucun autre ambassadeur disponible" in text(
+        escalation
+    ), text(escalation)
+    assert "business days" not in text(escalation) and "available" not in text(escalation)
     mail.wait_for(PERSON, lambda m: "nous cherchons encore" in str(m["Subject"]))
     assert run_twice(dep, "2026-04-30T09:00:00") == []  # much later: no more mail for anyone
     settled(dep)
