@@ -183,7 +183,9 @@ def test_too_much_text_is_refused_like_an_oversize_message(ctx: Context) -> None
     [told] = OutboundMail.select().where(OutboundMail.purpose == "too_heavy")
     assert told.recipient == "lea@users.test"
     text = parse(bytes(told.raw)).get_body(("plain",)).get_content()
-    assert "Mo de texte" in text and "transmis à personne" in text
+    assert "Mo de texte" not in text  # it was "0 Mo ..., alors que la limite est de 0 Mo"
+    assert "Ko de texte, alors que la limite est de 19,5 Ko" in " ".join(text.split()), text
+    assert "transmis à personne" in text
     assert OutboundMail.select().where(OutboundMail.purpose == "relay").count() == 0
 
 
