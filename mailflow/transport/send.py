@@ -47,10 +47,11 @@ never writes the final "." of a mail that the next holder might send again.
 Order: due rows go oldest first; a row waits while an older row to the
 same recipient is still queued, so a 4xx on one mail does not let later ones overtake it.
 A row `held_for` another (the person's ack, for the ambassador's intro: services/intake.py)
-waits until that one is `sent` (or `unconfirmed`: it may have arrived); it is released in
-the same flush, which looks again once what it sent was accepted (at most FLUSH_ROUNDS
-times). If the other is refused, services/unreachable.py cancels it and decides what the person
-is told instead.
+waits until that one is `sent` (or `unconfirmed`: it may have arrived); when both are due
+it goes right after it, in its place in the order, once the server took the other (a flush
+also looks again, at most FLUSH_ROUNDS times, for rows what it sent released). If the
+other is refused, services/unreachable.py cancels it and decides what the person is told
+instead.
 Backoff: a 4xx delays that row (30 s, 1 min, 2 min ... 1 h; failed after
 `smtp.max_attempts`); a server that cannot be reached delays the whole outbox on the same
 scale (kept in `Setting`, so cron runs and the daemon alike honour it) without using up
@@ -105,12 +106,16 @@ class FlushResult:
         )
 
 
-def _due() -> list[tuple[int, str]]:
-    """(id, recipient) of the rows to send now, oldest first, never overtaking an older
-    queued row to the same recipient, nor a row it is held for that is not sent yet."""
+def _due() -> list[tuple[int, str, int | None]]:
+    """(id, recipient, parent) of the rows to send now, oldest first, never overtaking an
+    older queued row to the same recipient, nor a row it is held for that is not sent yet.
+    `parent` is that row when it goes in this same batch, before it (the person's ack
+    after the intro it waits for): sent only once the parent was, so that the ack keeps its
+    place in the order instead of waiting for a second round behind later mail."""
     now = stamp()
     waiting: set[str] = set()
-    due: list[tuple[int, str]] = []
+    due: list[tuple[int, str, int | None]] = []
+    due_ids: set[int] = set()
     parent = OutboundMail.alias()
     query = (
         OutboundMail.select(
@@ -127,8 +132,10 @@ def _due() -> list[tuple[int, str]]:
     for row_id, recipient, next_at, held_for, held_status in query.tuples():
         recipient = recipient.lower()
         released = held_for is None or held_status in RELEASED
-        if next_at <= now and released and recipient not in waiting:
-            due.append((row_id, recipient))
+        after = held_for if not released and held_for in due_ids else None
+        if next_at <= now and (released or after) and recipient not in waiting:
+            due.append((row_id, recipient, after))
+            due_ids.add(row_id)
         else:
             waiting.add(recipient)
     return due
@@ -159,7 +166,7 @@ def _claim(row_id: int) -> OutboundMail | None:
     return OutboundMail.get_by_id(row_id) if taken else None
 
 
-async def _deliver(cfg: SmtpConfig, due: list[tuple[int, str]]) -> FlushResult:
+async def _deliver(cfg: SmtpConfig, due: list[tuple[int, str, int | None]]) -> FlushResult:
     sent = deferred = failed = 0
     client = _smtp(cfg)
     try:
@@ -170,16 +177,22 @@ async def _deliver(cfg: SmtpConfig, due: list[tuple[int, str]]) -> FlushResult:
         server_down(f"connection: {exc}")
         return FlushResult(deferred=len(due))
     server_up()
-    held: set[str] = set()  # recipients whose older mail was just deferred
+    held: set[str] = set()  # recipients whose older mail was just deferred (or held back)
+    accepted: set[int] = set()  # rows the server took in this batch: their held rows may go
     try:
-        for position, (row_id, recipient) in enumerate(due):
+        for position, (row_id, recipient, after) in enumerate(due):
             if recipient in held:
+                continue
+            if after is not None and after not in accepted:  # its parent was not sent
+                held.add(recipient)
                 continue
             row = _claim(row_id)
             if row is None:
                 continue
             crash_point("sending")
             outcome = await _send_one(client, cfg, row)
+            if outcome == "sent":
+                accepted.add(row_id)
             sent += outcome == "sent"
             deferred += outcome == "deferred"
             failed += outcome == "failed"
@@ -272,7 +285,7 @@ def flush_outbox(cfg: SmtpConfig) -> FlushResult:
             retry_at = server_retry_at()
             if retry_at is not None and stamp() < retry_at:
                 return result + FlushResult(deferred=len(due))
-            tried.update(row_id for row_id, _ in due)
+            tried.update(row[0] for row in due)
             done = asyncio.run(_deliver(cfg, due))
             result = result + done
             if not done.sent:
