@@ -8,7 +8,7 @@ from __future__ import annotations
 from email.message import EmailMessage
 from email.utils import parseaddr
 
-from tests.deployment import COORDINATOR, PASS, RELAY, Deployment, outbox, trust
+from tests.deployment import COORDINATOR, PASS, RELAY, Deployment, outbox, query, trust
 
 PERSON = "person1@users.test"
 MARIE, JULIEN, INES = "amb1@pros.test", "amb2@pros.test", "amb3@pros.test"
@@ -39,6 +39,9 @@ def test_an_ambassador_back_from_absence_is_offered_the_request_again(
 ) -> None:
     dep, mail = deployment, deployment.stack
     trust(dep)
+    # Inès as a professional pastry cook, as in test_followup_e2e: her CAP (another trade
+    # and another kind) is a stretch the default policy refuses (rules/matching.toml).
+    query(dep, "UPDATE ambassador SET kind = 'metier' WHERE email = ?", (INES,))
     ask(dep, "2026-12-09T09:00:00")  # Wednesday: offered to Marie
     # The same day Marie is away until 20/12: past the deadline, the request goes on.
     mail.send_text(f"Marie <{MARIE}>", RELAY, "ABSENT jusqu'au 20/12/2026", "Marie", headers=PASS)
