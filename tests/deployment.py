@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -226,3 +227,19 @@ def confirm(dep: Deployment, user: str, now: str | None = None) -> None:
     to = parseaddr(str(ask["From"]))[1]
     dep.stack.send_text(user, to, f"Re: {ask['Subject']}", "OUI", in_reply_to=ask["Message-ID"])
     dep.deliver_and_run(now=now)
+
+
+def never_join(dep: Deployment, folder: Path) -> None:
+    """Point the deployment at a copy of the rules whose [duplicates] window_days is 0, for
+    tests where a few people send many requests (load, crashes, several daemons): with the
+    real rules, a person's second request for the same trade joins the first
+    (core/duplicates.py), and the test would have a handful of requests, not hundreds."""
+    rules = folder / "rules-never-join"
+    shutil.copytree(PROJECT_ROOT / "rules", rules)
+    policy = rules / "followup.toml"
+    text = policy.read_text(encoding="utf-8")
+    joined = re.sub(r"(?m)^window_days = \d+", "window_days = 0", text)
+    assert joined != text, "rules/followup.toml has no [duplicates] window_days"
+    policy.write_text(joined, encoding="utf-8")
+    with dep.config.open("a", encoding="utf-8") as config:
+        config.write(f'\n[paths]\nrules = "{rules}"\n')

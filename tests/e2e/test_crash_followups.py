@@ -21,15 +21,12 @@ from __future__ import annotations
 
 import os
 import random
-import re
-import shutil
 import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from mailflow.config import PROJECT_ROOT
-from tests.deployment import RELAY, Deployment, query, start_daemon
+from tests.deployment import RELAY, Deployment, never_join, query, start_daemon
 from tests.mailstack import message_ids, send_batch, text_message, wait_count, wait_queue_empty
 
 SEED = int(os.environ.get("MAILFLOW_CRASH_SEED", "20260302"))  # another seed: other kill points
@@ -101,27 +98,12 @@ def _run_until(
     return seen
 
 
-def _never_join(dep: Deployment, folder: Path) -> None:
-    """Nine people ask for a baker 60 times: with today's rules, a person's second request
-    for the same trade joins their first (core/duplicates.py). This test is about 60
-    reminders due at once, so its rules copy never joins ([duplicates] window_days = 0)."""
-    rules = folder / "rules"
-    shutil.copytree(PROJECT_ROOT / "rules", rules)
-    policy = rules / "followup.toml"
-    text = policy.read_text(encoding="utf-8")
-    joined = re.sub(r"(?m)^window_days = \d+", "window_days = 0", text)
-    assert joined != text, "rules/followup.toml has no [duplicates] window_days"
-    policy.write_text(joined, encoding="utf-8")
-    with dep.config.open("a", encoding="utf-8") as config:
-        config.write(f'\n[paths]\nrules = "{rules}"\n')
-
-
 def test_kill_9_during_the_follow_up_job_sends_each_reminder_once(
     deployment: Deployment, tmp_path: Path
 ) -> None:
     dep, mail = deployment, deployment.stack
     rng = random.Random(SEED)
-    _never_join(dep, tmp_path)
+    never_join(dep, tmp_path)  # nine people asking 60 times: no request joins another
     dep.cli("ambassadors", "import", str(_directory(tmp_path)))
     batch = []
     for n in range(REQUESTS):

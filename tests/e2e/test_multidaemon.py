@@ -33,6 +33,7 @@ from tests.deployment import (
     RELAY,
     SAMPLE_DIRECTORY,
     Deployment,
+    never_join,
     query,
     set_config,
     start_daemon,
@@ -88,6 +89,7 @@ def shared(mail: MailStack, tmp_path: Path, database_url: str) -> Shared:
     """Two daemons' common ground on the run's backend (tests/testdb.py): on PostgreSQL,
     the test's database (MAILFLOW_DATABASE_URL); on SQLite, one file."""
     dep = Deployment(write_config(tmp_path, mail), mail)
+    never_join(dep, tmp_path)  # nine people send 200 requests: none joins another
     url = database_url if testdb.POSTGRESQL else None
     dep.cli("init")
     dep.cli("ambassadors", "import", str(SAMPLE_DIRECTORY))
