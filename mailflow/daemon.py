@@ -34,7 +34,13 @@ from mailflow.services.alerts import flush_alerts
 from mailflow.services.confirm import expire_pending
 from mailflow.services.notices import mailbox_login_refused
 from mailflow.services.unreachable import refused_intro, refused_intros
-from mailflow.store.leases import SchedulerLock, lock_scope, unclaimed_messages, write_transaction
+from mailflow.store.leases import (
+    SchedulerLock,
+    database_away,
+    lock_scope,
+    unclaimed_messages,
+    write_transaction,
+)
 from mailflow.store.models import OutboundMail, database
 from mailflow.transport.ingest import LoginRefused, connect, fetch_new, tidy_server, unread
 from mailflow.transport.resilience import DATABASE_ERRORS, NETWORK_ERRORS, Backoff
@@ -92,7 +98,9 @@ def _release_held(ctx: Context, now: datetime, done: Counter[str]) -> None:
     (inbound/rate_hold.py; each message in its own transaction)."""
     try:
         done.update(release_calm(ctx, now))
-    except Exception:  # the next run tries again; what was released stays stored
+    except Exception as exc:  # the next run tries again; what was released stays stored
+        if database_away(exc):
+            raise
         log.exception("release of held mail failed; it will be retried")
         done["error"] += 1
 
@@ -181,7 +189,9 @@ def send_and_act(ctx: Context) -> FlushResult:
                     request_id = _request_of(outbound_id)
                     lock_scope([request_id] if request_id is not None else [])
                     acted += bool(refused_intro(ctx, outbound_id))
-            except Exception:  # one bad row must not stop the others; retried next cycle
+            except Exception as exc:  # one bad row must not stop the others; retried next cycle
+                if database_away(exc):
+                    raise
                 log.exception("acting on refused intro mail %s failed; retried later", outbound_id)
         if not acted:
             break

@@ -29,7 +29,7 @@ from mailflow.followup.feedback import feedback_step
 from mailflow.followup.reminders import chase_ambassador, nudge_person
 from mailflow.followup.unmatched import expire_unmatched, mark_retried, retry_due, retry_unmatched
 from mailflow.services.ending import OPEN
-from mailflow.store.leases import lock_scope, write_transaction
+from mailflow.store.leases import database_away, lock_scope, write_transaction
 from mailflow.store.models import Conversation, Request
 
 log = logging.getLogger(__name__)
@@ -125,7 +125,10 @@ def step(done: Counter[str], action, due: Due | None = None) -> None:  # noqa: A
                 if not due.still():
                     return
             outcome = action()
-    except Exception:  # one bad row must not stop the others
+    except Exception as exc:  # one bad row must not stop the others
+        if database_away(exc):
+            raise  # not this row's fault: the daemon abandons the cycle and waits
+
         log.exception("follow-up failed; it will be retried")
         done["error"] += 1
         return

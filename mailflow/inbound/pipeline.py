@@ -79,7 +79,13 @@ from mailflow.services.ending import handle_person_stop, is_person_stop, open_re
 from mailflow.services.intake import handle_new_request
 from mailflow.services.ratelimit import RATE_LIMITED
 from mailflow.store.directory import find_ambassador
-from mailflow.store.leases import claim_inbound, lock_scope, worker_name, write_transaction
+from mailflow.store.leases import (
+    claim_inbound,
+    conflict,
+    lock_scope,
+    worker_name,
+    write_transaction,
+)
 from mailflow.store.models import Ambassador, InboundMessage, Request
 from mailflow.store.record import log_event
 from mailflow.transport.ingest import parse_headers
@@ -92,7 +98,6 @@ NO_SENDER = Outcome.NO_SENDER
 OWN_ADDRESS = Outcome.OWN_ADDRESS
 PARSE_CHUNK = 1 << 16
 CONFLICT_ATTEMPTS = 3  # a conflict with another process is retried; a lasting one quarantines
-_CONFLICT_CODES = {"23505", "40001", "40P01"}  # unique violation, serialization, deadlock
 
 
 class _PartsCap(Exception):
@@ -533,11 +538,11 @@ def process(ctx: Context, inbound: InboundMessage) -> str | None:
             quarantine(inbound.id, exc.reason())
             return QUARANTINED
         except DATABASE_ERRORS as exc:
-            if not _conflict(exc):
+            if not conflict(exc):
                 raise  # a locked or absent database is passing: the message stays stored
             why = exc
         except Exception as exc:  # any other failure: keep the message, visibly
-            if not _conflict(exc):
+            if not conflict(exc):
                 log.exception("message %s quarantined", inbound.id)
                 quarantine(inbound.id, f"{type(exc).__name__}: {exc}")
                 return QUARANTINED
@@ -577,14 +582,6 @@ def _process_claimed(ctx: Context, inbound_id: int) -> str | None:
         )
     crash_point("decided")
     return outcome
-
-
-def _conflict(exc: BaseException) -> bool:
-    """A clash with another process's transaction, which a new attempt resolves."""
-    for candidate in (exc, *exc.args, exc.__cause__):
-        if getattr(candidate, "pgcode", None) in _CONFLICT_CODES:
-            return True
-    return False
 
 
 def quarantine(inbound_id: int, reason: str) -> None:

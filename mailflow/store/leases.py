@@ -39,7 +39,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from peewee import Database, OperationalError, PostgresqlDatabase, SqliteDatabase
+from peewee import Database, InterfaceError, OperationalError, PostgresqlDatabase, SqliteDatabase
 
 from mailflow.store.models import InboundMessage, database
 
@@ -72,6 +72,24 @@ def _db() -> Database:
 
 def on_postgresql() -> bool:
     return isinstance(_db(), PostgresqlDatabase)
+
+
+_CONFLICT_CODES = {"23505", "40001", "40P01"}  # unique violation, serialization, deadlock
+
+
+def conflict(exc: BaseException) -> bool:
+    """A clash with another process's transaction, which a new attempt resolves."""
+    for candidate in (exc, *exc.args, exc.__cause__):
+        if getattr(candidate, "pgcode", None) in _CONFLICT_CODES:
+            return True
+    return False
+
+
+def database_away(exc: BaseException) -> bool:
+    """The database is locked, unreachable or restarting (not a clash of two writers):
+    the whole cycle is abandoned and waited out by the daemon (transport/resilience.py),
+    rather than logged as the failure of one row, with a traceback, each time."""
+    return isinstance(exc, (OperationalError, InterfaceError)) and not conflict(exc)
 
 
 @contextmanager

@@ -209,3 +209,49 @@ def test_the_daemon_reconnects_after_the_server_ended_its_session(
     daemon.run()
     assert len(results) == 2 and isinstance(results[0], Exception), results
     assert results[1] == 0
+
+
+def test_a_follow_up_step_that_loses_the_database_abandons_the_run_without_a_traceback(
+    backend: tuple[Context, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """One row's bug is logged and the others go on; a database away (the session ended
+    by the server, a lock) is not that row's fault: it is raised for the daemon to wait
+    out ("database unavailable, cycle abandoned"), not logged as a follow-up failure with
+    a traceback at each step of the run (seen when PostgreSQL restarted in a retention)."""
+    from collections import Counter
+
+    from peewee import OperationalError
+
+    from mailflow.followup.run import step
+    from mailflow.store.models import database
+
+    _, url = backend
+    done: Counter[str] = Counter()
+    caplog.set_level(logging.ERROR, logger="mailflow.followup.run")
+
+    def buggy() -> str:
+        raise ValueError("a bug in this row")
+
+    step(done, buggy)
+    assert done["error"] == 1 and "follow-up failed; it will be retried" in caplog.text
+    caplog.clear()
+
+    def away() -> str:
+        if url:  # the real thing: the server ends this session
+            pid = database.execute_sql("SELECT pg_backend_pid()").fetchone()[0]
+            killer = _other(url)
+            killer.autocommit = True
+            with killer.cursor() as cur:
+                cur.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            killer.close()
+            InboundMessage.select().count()
+        raise OperationalError("database is locked")
+
+    with pytest.raises(OperationalError):
+        step(done, away)
+    assert done["error"] == 1 and caplog.text == ""
+    if url:
+        database.close()  # what the daemon's _reset_database does before the next cycle
+        database.connect()
+    step(done, lambda: "counted" if InboundMessage.select().count() >= 0 else "")
+    assert done["counted"] == 1
