@@ -10,15 +10,19 @@ loop and at each `run --once`), mails one French summary per kind that is due
 Kinds (core/alerts.py AlertKind) and who raises them:
 - UNDER_15: a new request from someone likely under 15 (services/intake.py);
 - INTRO_REFUSED: the SMTP server refused an introduction (services/unreachable.py);
-- ESCALATED: nobody left to offer a request to (services/reassign.py `escalate`); its
-  own notice (escalation_coordinator.txt) already tells the coordinator at once, one mail
-  per escalation, so the alert is recorded as told by it (`told_by`), for the digest;
-- HELP_UNCLEAR: a reply to the help mail still not understood (to be wired by its stage).
+- ESCALATED: nobody left to offer a request to (services/reassign.py `escalate`);
+- HELP_UNCLEAR: a reply to the help mail still not understood (services/unclear.py).
+
+The last two have a notice of their own, with the request's details
+(escalation_coordinator.txt, help_unclear_coordinator.txt): the first of the hour is sent
+at once and its alert recorded as told by it (`told_by`, for the digest); while that kind
+`is_capped`, the next ones are pending alerts, mailed together in the hourly summary. So no
+kind ever brings the coordinator more than one mail an hour, however many events.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from mailflow.clock import local, stamp
 from mailflow.context import Context
@@ -57,6 +61,25 @@ def alert(
     return row
 
 
+def is_capped(ctx: Context, kind: AlertKind, now: datetime | None = None) -> bool:
+    """True while the coordinator's last mail of this kind is younger than the interval
+    (rules/followup.toml [alerts]): an event of the kind is then a pending alert, for the
+    next summary, rather than a notice of its own."""
+    last = _last_sent(str(kind))
+    interval = timedelta(minutes=ctx.rules.followup.alert_interval_minutes)
+    return last is not None and (now or stamp()) < last + interval
+
+
+def _last_sent(kind: str) -> datetime | None:
+    last = (
+        Alert.select(Alert.sent_at)
+        .where((Alert.kind == kind) & Alert.sent_at.is_null(False))
+        .order_by(Alert.sent_at.desc())
+        .first()
+    )
+    return last.sent_at if last is not None else None
+
+
 def flush_alerts(ctx: Context, policy: FollowupPolicy, now: datetime) -> str:
     """Mail the coordinator one summary per kind that is due; runs in the caller's
     transaction. Returns "alerts" when a mail was queued, "" otherwise."""
@@ -65,16 +88,7 @@ def flush_alerts(ctx: Context, policy: FollowupPolicy, now: datetime) -> str:
         pending.setdefault(row.kind, []).append(row)
     if not pending:
         return ""
-    last_sent = {}
-    for kind in pending:
-        last = (
-            Alert.select(Alert.sent_at)
-            .where((Alert.kind == kind) & Alert.sent_at.is_null(False))
-            .order_by(Alert.sent_at.desc())
-            .first()
-        )
-        if last is not None:
-            last_sent[kind] = last.sent_at
+    last_sent = {kind: last for kind in pending if (last := _last_sent(kind)) is not None}
     oldest = {kind: rows[0].created_at for kind, rows in pending.items()}
     kinds = due_kinds(
         oldest, last_sent, now, policy.alert_batch_minutes, policy.alert_interval_minutes

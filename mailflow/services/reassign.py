@@ -14,7 +14,7 @@ from mailflow.clock import stamp
 from mailflow.context import Context
 from mailflow.core import lifecycle as lc
 from mailflow.core.alerts import AlertKind
-from mailflow.services.alerts import alert
+from mailflow.services.alerts import alert, is_capped
 from mailflow.services.handover import close_conversation, not_again, open_conversations
 from mailflow.services.intake import best_choice, offer, want_of
 from mailflow.services.notices import notify_coordinator, send_auto
@@ -101,17 +101,22 @@ def escalate(
     view = request_view(request, ctx.ref)
     round_ = request.conversations.count()
     key = f"escalation:{request.id}:{round_}"
-    notify_coordinator(
-        ctx,
-        inbound,
-        "escalation_coordinator",
-        {"request": view, "cause": ctx.rules.labels.cause(cause)},  # stored in English
-        request=request,
-        key=key,
-    )
+    said = ctx.rules.labels.cause(cause)  # stored in English, told in French
     where = view["place"] or "lieu non précisé"
-    told = OutboundMail.get_or_none(OutboundMail.idempotency_key == key)
-    alert(ctx, AlertKind.ESCALATED, request.id, f"{view['trade_label']}, {where}", told)
+    what = view["trade_label"] or "métier non compris"
+    if is_capped(ctx, AlertKind.ESCALATED):  # one mail of the kind this hour already
+        alert(ctx, AlertKind.ESCALATED, request.id, f"{what}, {where} : {said}")
+    else:
+        notify_coordinator(
+            ctx,
+            inbound,
+            "escalation_coordinator",
+            {"request": view, "cause": said},
+            request=request,
+            key=key,
+        )
+        told = OutboundMail.get_or_none(OutboundMail.idempotency_key == key)
+        alert(ctx, AlertKind.ESCALATED, request.id, f"{what}, {where}", told)
     send_auto(
         ctx,
         person_template,

@@ -3,14 +3,15 @@ none. They get a shorter mail made for that (help_unclear.txt): the trades of th
 they named that our ambassadors can talk about, or a few families to pick from, and the
 promise that a coordinator will write; the coordinator is told with the request number.
 Never silence: when the same answer was already sent lately, the coordinator's notice says
-the person got nothing new this time.
+the person got nothing new this time. The coordinator's notice is one an hour at most: the
+next ones of the hour go in the hourly summary of alerts (services/alerts.py).
 """
 
 from __future__ import annotations
 
 from mailflow.context import Context
 from mailflow.core.alerts import AlertKind
-from mailflow.services.alerts import alert
+from mailflow.services.alerts import alert, is_capped
 from mailflow.services.intake import available_now
 from mailflow.services.notices import notify_coordinator, reply
 from mailflow.services.views import in_sentence, request_view
@@ -58,13 +59,18 @@ def answer_unclear(
     }
     told = reply(ctx, inbound, "help_unclear", address, original_id, data, request=request)
     view = request_view(request, ctx.ref)
+    place = view["place"] or "lieu non précisé"
+    age = f"{request.age} ans" if request.age else "âge non précisé"
+    what = f"métier pas encore compris, {place}, {age}"
+    if is_capped(ctx, AlertKind.HELP_UNCLEAR):  # one mail of the kind this hour already:
+        if not told:  # said in the summary, as the notice would have said it
+            what += " ; la personne n'a rien reçu de nouveau cette fois (réponse déjà envoyée)"
+        alert(ctx, AlertKind.HELP_UNCLEAR, request.id, what)  # in the next hourly summary
+        return
     notice = {"request": view, "told": told, "domain": data["domain"], "trades": trades}
     key = f"help_unclear_coordinator:{inbound.id}"
     notify_coordinator(ctx, inbound, "help_unclear_coordinator", notice, request=request, key=key)
     # Recorded as an alert already told by that notice (like an escalation), so the digest
     # lists it with the others of its kind and the hourly summary does not mail it twice.
-    told = OutboundMail.get_or_none(OutboundMail.idempotency_key == key)
-    place = view["place"] or "lieu non précisé"
-    age = f"{request.age} ans" if request.age else "âge non précisé"
-    what = f"métier pas encore compris, {place}, {age}"
-    alert(ctx, AlertKind.HELP_UNCLEAR, request.id, what, told)
+    told_by = OutboundMail.get_or_none(OutboundMail.idempotency_key == key)
+    alert(ctx, AlertKind.HELP_UNCLEAR, request.id, what, told_by)

@@ -9,7 +9,7 @@ import pytest
 
 from mailflow.context import Context
 from mailflow.services.ratelimit import recent_auto_reply
-from mailflow.store.models import Conversation, Event, OutboundMail
+from mailflow.store.models import Alert, Conversation, Event, OutboundMail
 from tests.inprocess import close_context, mail_bytes, open_context
 from tests.inprocess import store_and_process as run
 
@@ -47,12 +47,16 @@ def test_same_automatic_answer_at_most_once_per_interval(
     }
     # the second mail completes the first request: the shorter answer for someone who does
     # not know yet (services/unclear.py), once; the third gets nothing new, the coordinator
-    # is told each time
+    # is told each time: by a notice the first time, then (the hour since that notice not
+    # passed) by a pending alert for the hourly summary (services/alerts.py)
     assert sent("help", "lea@users.test") == 1
     assert sent("help_unclear", "lea@users.test") == 1
     limited = Event.select().where(Event.kind == "rate-limited")
     assert limited.count() == 1 and "help_unclear not sent again" in limited[0].cause
-    assert sent("help_unclear_coordinator", "coordinator@mailflow.test") == 2
+    assert sent("help_unclear_coordinator", "coordinator@mailflow.test") == 1
+    alerts = Alert.select().where(Alert.kind == "help-unclear").order_by(Alert.id)
+    assert [a.sent_at is None for a in alerts] == [False, True]
+    assert "rien reçu de nouveau" in alerts[-1].detail
     assert run(ctx, mail(VAGUE, sender="tom@users.test")) == {"request-needs-info": 1}
     assert sent("help", "tom@users.test") == 1  # another sender is answered
     monkeypatch.setenv("MAILFLOW_NOW", "2026-03-05T09:00:01")  # three days later

@@ -139,6 +139,42 @@ def test_reminders_then_reassignment_then_escalation(deployment: Deployment) -> 
     assert len(reminders) == 2
 
 
+def test_escalations_of_one_hour_bring_the_coordinator_one_mail(deployment: Deployment) -> None:
+    """Issue 12, item 10: never more than one mail of a kind an hour. Two requests to Marie
+    go unanswered with nobody else available: both are escalated in the same run; the
+    first brings its escalation notice at once, the second waits for the hourly summary
+    of its kind (with its number and cause), and each person is told at once."""
+    dep, mail = deployment, deployment.stack
+    query(dep, "UPDATE ambassador SET paused = ? WHERE email IN (?, ?)", (True, JULIEN, INES))
+    other = "person2@users.test"
+    mail.send_text(PERSON, RELAY, "Demande de rencontre", REQUEST)
+    mail.send_text(other, RELAY, "Boulangerie", "Bonjour, je voudrais voir un boulanger à Caen")
+    dep.deliver_and_run(now=MONDAY)
+    mail.wait_for(MARIE, count=2)
+    for day in ("2026-03-05", "2026-03-09"):  # the two reminders
+        dep.run_once(now=f"{day}T09:00:00")
+    assert Counter(run_twice(dep, "2026-03-11T09:00:00")) == Counter(
+        [
+            ("escalation_coordinator", COORDINATOR),
+            ("still_looking", PERSON),
+            ("still_looking", other),
+        ]
+    )
+    [notice] = mail.wait_for(COORDINATOR)
+    assert "Escalade : demande n°1" in str(notice["Subject"])
+    assert run_twice(dep, "2026-03-11T09:30:00") == []  # batch delay passed, not the hour
+    assert run_twice(dep, "2026-03-11T10:01:00") == [("alert_coordinator", COORDINATOR)]
+    [_, summary] = mail.wait_for(COORDINATOR, count=2)
+    assert "À traiter : demande sans ambassadeur disponible (demande n°2)" in str(
+        summary["Subject"]
+    )
+    assert "pas de réponse après 7 jours ouvrés" in text(summary), text(summary)
+    assert "n°1" not in text(summary) and other not in summary.as_string()
+    assert run_twice(dep, "2026-03-11T12:00:00") == []
+    settled(dep)
+    assert len(mail.fetch_all(COORDINATOR)) == 2
+
+
 def test_weekend_and_public_holiday_are_skipped(deployment: Deployment) -> None:
     dep, mail = deployment, deployment.stack
     ask(dep, now="2026-05-07T09:00:00")  # Thursday; Friday 8 May is a public holiday

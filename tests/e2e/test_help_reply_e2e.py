@@ -88,3 +88,38 @@ def test_a_second_unclear_reply_is_not_silence_either(deployment: Deployment) ->
     assert "elle n'a rien reçu de plus cette fois" in text(notices[-1])
     wait_queue_empty(mail)
     assert len(mail.fetch_all(PUPIL)) == 2  # the help mail and one answer: no loop
+
+
+def test_many_unclear_replies_bring_the_coordinator_one_mail_an_hour(
+    deployment: Deployment,
+) -> None:
+    """Issue 12, item 10: never more than one mail of a kind an hour. The first unclear
+    reply of the hour gets its notice at once; the next one, twenty minutes later, waits
+    for the hourly summary of its kind, with its request number; each person is answered
+    at once all the same."""
+    dep, mail = deployment, deployment.stack
+    other = "person2@users.test"
+    mail.send_text(PUPIL, RELAY, "Question", FIRST)
+    mail.send_text(other, RELAY, "Orientation", "Bonjour, je ne sais pas quoi faire plus tard")
+    dep.deliver_and_run(now=MONDAY)
+    _answer_help(dep, REPLY, now="2026-03-02T10:00:00")
+    mail.wait_for(COORDINATOR, subject_has("Demande n°1 : la personne ne sait pas"))
+
+    [help_mail] = mail.wait_for(other, subject_has("il nous manque une précision"))
+    mail.send_text(other, sender(help_mail), "Re: aide", "je sais pas, j'ai 16 ans, à Lisieux")
+    dep.deliver_and_run(now="2026-03-02T10:20:00")
+    mail.wait_for(other, subject_has("Pas encore d'idée de métier"))  # answered at once
+    dep.run_once(now="2026-03-02T10:40:00")  # the hour since the notice has not passed
+    wait_queue_empty(mail)
+    [only] = mail.fetch_all(COORDINATOR)
+    assert "Demande n°1" in str(only["Subject"])
+
+    dep.run_once(now="2026-03-02T11:05:00")
+    [_, summary] = mail.wait_for(COORDINATOR, lambda m: True, count=2)
+    assert "À traiter : réponse au message d'aide toujours pas comprise" in str(summary["Subject"])
+    assert "(demande n°2)" in str(summary["Subject"])
+    assert "demande n°2" in text(summary) and "Lisieux" in text(summary)
+    assert "n°1" not in text(summary) and other not in summary.as_string()
+    dep.run_once(now="2026-03-02T12:30:00")  # nothing pending: no more mail
+    wait_queue_empty(mail)
+    assert len(mail.fetch_all(COORDINATOR)) == 2
