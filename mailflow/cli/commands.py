@@ -58,6 +58,7 @@ COMMANDS: dict[tuple[str, ...], Command] = {
     ("request", "set"): Command(Needs.CONTEXT, request.cmd_set),
     ("request", "close"): Command(Needs.CONTEXT, request.cmd_close),
     ("request", "merge"): Command(Needs.CONTEXT, request.cmd_merge),
+    ("request", "relay-late"): Command(Needs.CONTEXT, request.cmd_relay_late),
     ("quarantine", "list"): Command(Needs.DATABASE, quarantine.cmd_list),
     ("quarantine", "show"): Command(Needs.DATABASE, quarantine.cmd_show),
     ("quarantine", "retry"): Command(Needs.DATABASE, quarantine.cmd_retry),

@@ -161,6 +161,11 @@ def _request_parsers(sub: argparse._SubParsersAction) -> None:
     )
     merge.add_argument("id", type=int, metavar="A", help="the request kept")
     merge.add_argument("duplicate", type=int, metavar="B", help="the duplicate, merged into A")
+    late = req_sub.add_parser(
+        "relay-late",
+        help="relay to the person a late answer kept for you (the message your mail names)",
+    )
+    late.add_argument("message", type=int, metavar="MESSAGE", help="the kept message's number")
 
 
 def _care_parsers(sub: argparse._SubParsersAction) -> None:

@@ -1,5 +1,5 @@
-"""`mailflow request assign/set/close/merge`: a coordinator's hand on one request, whose mails are
-then sent at once unless a running daemon holds the outbox.
+"""`mailflow request assign/set/close/merge/relay-late`: a coordinator's hand on one
+request, whose mails are then sent at once unless a running daemon holds the outbox.
 """
 
 from __future__ import annotations
@@ -49,6 +49,13 @@ def cmd_merge(ctx: Context, args: argparse.Namespace) -> int:
     from mailflow.admin import request as request_admin
 
     print(request_admin.merge(ctx, args.id, args.duplicate))
+    return _flush(ctx)
+
+
+def cmd_relay_late(ctx: Context, args: argparse.Namespace) -> int:
+    from mailflow.inbound.relay import relay_late
+
+    print(relay_late(ctx, args.message))
     return _flush(ctx)
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from email import policy
 from email.message import EmailMessage
+from email.parser import BytesParser
 
 from mailflow.clock import stamp
 from mailflow.context import Context
@@ -10,6 +12,7 @@ from mailflow.core import lifecycle as lc
 from mailflow.core.addresses import header_text, message_id_of, message_ids
 from mailflow.core.late_answer import LateAnswer, LateSituation, is_late_answer, late_answer
 from mailflow.core.outcomes import Outcome
+from mailflow.errors import MailflowError
 from mailflow.inbound.confirm_reply import handle_confirmation
 from mailflow.inbound.feedback import handle_feedback
 from mailflow.inbound.limits import explain_removed, strip_attachments, warn_cc
@@ -34,6 +37,7 @@ from mailflow.services.ratelimit import (
     refusals_last_day,
 )
 from mailflow.services.views import ambassador_view, request_view
+from mailflow.store.leases import lock_scope, write_transaction
 from mailflow.store.models import Conversation, InboundMessage, MessageIdMap, OutboundMail, Request
 from mailflow.store.outbox import queue_mail
 from mailflow.store.record import log_event, move_request
@@ -273,6 +277,65 @@ def _late_answer(
         inbound=inbound,
     )
     return outcome
+
+
+def relay_late(ctx: Context, inbound_id: int) -> str:
+    """The coordinator's decision on a late answer kept for them (`mailflow request
+    relay-late`, named in their mail): the answer goes to the person after all, from the
+    earlier ambassador's relay address, so that either may write on. The exchange already
+    under way stays open (the person now has two); the ambassador is told. Returns the
+    line the command prints."""
+    with write_transaction():
+        inbound = InboundMessage.get_or_none(InboundMessage.id == inbound_id)
+        if inbound is None:
+            raise MailflowError(f"no message #{inbound_id}")
+        if inbound.outcome != LATE_KEPT or inbound.conversation_id is None:
+            raise MailflowError(
+                f"message #{inbound_id} is not a late answer kept for the coordinator "
+                f"(outcome: {inbound.outcome or 'none'}); see mailflow message show {inbound_id}"
+            )
+        lock_scope([inbound.request_id] if inbound.request_id else [])
+        conv = Conversation.get_by_id(inbound.conversation_id)
+        request = conv.request
+        if request.state in lc.FINAL_STATES or request.merged_into is not None:
+            raise MailflowError(
+                f"request #{request.id} is over ({request.state}): nothing to relay to"
+            )
+        if relayed_before(inbound, conv):
+            return f"message n°{inbound_id} : déjà transmis à la personne, rien de plus à faire"
+        conv.state, conv.closed_at, conv.closed_reason = "open", None, None
+        conv.save()
+        log_event(
+            "reopened",
+            f"the coordinator relayed the late answer of ambassador #{conv.ambassador_id} "
+            f"(message #{inbound.id}): both may write on",
+            request=request,
+            conversation=conv,
+            inbound=inbound,
+        )
+        msg = BytesParser(policy=policy.default).parsebytes(_raw(inbound))
+        _forward(ctx, inbound, msg, conv, AMBASSADOR, key=f"relay-late:{inbound.id}")
+        _advance(conv, AMBASSADOR, inbound)
+        send_auto(
+            ctx,
+            "late_answer_relayed_ambassador",
+            key=f"late-answer-relayed:{inbound.id}",
+            to=conv.ambassador.email,
+            role=AMBASSADOR,
+            data={
+                "request": request_view(request, ctx.ref),
+                "ambassador": ambassador_view(conv.ambassador),
+            },
+            in_reply_to=message_id_of(msg),
+            request=request,
+            conversation=conv,
+            inbound=inbound,
+        )
+    name = conv.ambassador.first_name
+    return (
+        f"demande n°{request.id} : la réponse de {name} (message n°{inbound_id}) est transmise "
+        f"à la personne, et {name} en est prévenu·e"
+    )
 
 
 def _withdraw(

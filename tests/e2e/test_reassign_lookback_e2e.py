@@ -107,7 +107,7 @@ def test_a_late_answer_after_someone_else_answered_goes_to_the_coordinator(
     [intro2] = mail.wait_for(JULIEN)
     mail.send_text(JULIEN, sender(intro2), "Re: demande", "Bonjour, avec plaisir, Julien")
     dep.deliver_and_run(now="2026-03-11T10:00:00")
-    mail.wait_for(PERSON, lambda m: "avec plaisir, Julien" in text(m))
+    [from_julien] = mail.wait_for(PERSON, lambda m: "avec plaisir, Julien" in text(m))
     mail.send_text(MARIE, sender(intro), "Re: demande", "Désolée du retard, avec plaisir !")
     dep.deliver_and_run(now="2026-03-11T11:00:00")
     [notice] = mail.wait_for(COORDINATOR, lambda m: "Réponse tardive" in str(m["Subject"]))
@@ -118,3 +118,25 @@ def test_a_late_answer_after_someone_else_answered_goes_to_the_coordinator(
     assert not [m for m in mail.fetch_all(JULIEN) if "Plus rien" in str(m["Subject"])]
     [request] = dep.log()["requests"]
     assert request["state"] == "answered"
+    # The coordinator decides to relay it after all: the command their mail names.
+    [command] = [line for line in text(notice).split(" mailflow ") if "relay-late" in line]
+    message_no = command.split()[2]
+    done = dep.cli("request", "relay-late", message_no, env={"MAILFLOW_NOW": "2026-03-11T14:00:00"})
+    assert "transmise à la personne" in done.stdout and "Marie" in done.stdout
+    [late] = mail.wait_for(PERSON, lambda m: "Désolée du retard" in text(m))
+    assert sender(late).startswith("relay+") and sender(late) != sender(from_julien)
+    assert MARIE not in late.as_string()
+    mail.wait_for(MARIE, lambda m: "finalement été transmise" in str(m["Subject"]))
+    # the person answers Marie from her relay address: Marie gets it, Julien's exchange stays
+    mail.send_text(PERSON, sender(late), "Re: demande", "Merci Marie, je veux bien aussi !")
+    dep.deliver_and_run(now="2026-03-11T15:00:00")
+    [to_marie] = mail.wait_for(MARIE, lambda m: "Merci Marie" in text(m))
+    assert PERSON not in to_marie.as_string()
+    again = dep.cli(
+        "request", "relay-late", message_no, env={"MAILFLOW_NOW": "2026-03-11T16:00:00"}
+    )
+    assert "déjà transmis" in again.stdout  # twice is once
+    assert len([m for m in mail.fetch_all(PERSON) if "Désolée du retard" in text(m)]) == 1
+    wrong = dep.cli("request", "relay-late", "1", check=False)
+    assert wrong.returncode != 0 and "not a late answer kept" in wrong.stderr
+    assert "Traceback" not in wrong.stderr
