@@ -32,8 +32,10 @@ months, in SQL on both databases). Durations are real time between stored UTC ti
   by what differs (one may count under several, each at most "stretched").
 - reassignments: state events to "reassigned" of the period's requests (whenever they
   happened); escalations: requests with `escalated_at`.
-- unmet_demand: requests ever "unmatched" (state now, or a state event to it), by trade
-  (rome_label, else trade_text, else "unknown") and département.
+- unmet_demand: requests ever "unmatched" (state now, or a state event to it) that no
+  ambassador ever answered (`first_answer_at` null: a request escalated, then met by a late
+  answer, the daily retry or the coordinator, is not unmet), by trade (rome_label, else
+  trade_text, else "unknown") and département.
 - ambassadors: "contacted" = ambassadors with a conversation *created* in the period (the
   local year of the conversation's own `created_at`);
   "never_contacted" = active ambassadors without one; active = contacted_active +

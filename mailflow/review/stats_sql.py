@@ -154,7 +154,11 @@ def _request_tables(conds: list[Any], local: LocalTime) -> Counter[tuple[str, st
     )
     ever = (Request.state == UNMATCHED) | Request.id.in_(went_unmatched)
     cols = (Request.rome_label, Request.trade_text, Request.department)
-    q = Request.select(month, *cols, fn.COUNT(Request.id)).where(ever).group_by(month, *cols)
+    # Demand met in the end (a late answer relayed, the daily retry, the coordinator's
+    # assign) is not unmet: only the requests no ambassador ever answered.
+    never_met = ever & Request.first_answer_at.is_null()
+    q = Request.select(month, *cols, fn.COUNT(Request.id)).where(never_met)
+    q = q.group_by(month, *cols)
     for m, label, text, dept, n in _rows(_where(q, conds)):
         trade = (label or "").strip() or (text or "").strip() or UNKNOWN
         tables[m, "unmet", (trade, _plain(dept))] += n

@@ -293,7 +293,7 @@ def generate(rng: random.Random, zone: tzinfo) -> Tally:
             if offered and answer:
                 t.hours[scope].append((answer - created).total_seconds() / 3600)
             t.add(scope, "reassignments", "n", reassigned)
-            if went_unmatched:
+            if went_unmatched and answer is None:  # met later (a late answer...): not unmet
                 t.add(scope, "unmet", (trade, dept or "unknown"))
             if not n_conv:
                 t.add(scope, "match", "unmet" if went_unmatched else "not_offered")

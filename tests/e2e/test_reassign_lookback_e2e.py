@@ -5,6 +5,7 @@ answer yet, or kept for the coordinator; never dropped without a word."""
 
 from __future__ import annotations
 
+import json
 from email.message import EmailMessage
 from email.utils import parseaddr
 
@@ -140,3 +141,27 @@ def test_a_late_answer_after_someone_else_answered_goes_to_the_coordinator(
     wrong = dep.cli("request", "relay-late", "1", check=False)
     assert wrong.returncode != 0 and "not a late answer kept" in wrong.stderr
     assert "Traceback" not in wrong.stderr
+
+
+def test_a_request_escalated_then_met_by_a_late_answer_is_not_unmet_demand(
+    deployment: Deployment,
+) -> None:
+    """Figures you can defend (issue 12, items 4 and 5): nobody else was available, the
+    request was escalated; Marie then answers late and her answer is relayed. The request
+    counts as escalated and answered, never as unmet demand."""
+    dep, mail = deployment, deployment.stack
+    query(dep, "UPDATE ambassador SET paused = ? WHERE email IN (?, ?)", (True, JULIEN, INES))
+    intro = ask(dep, "2026-03-02T09:00:00")
+    dep.run_once("2026-03-11T09:00:00")  # 7 business days, nobody else: escalated
+    mail.wait_for(COORDINATOR, lambda m: "Escalade" in str(m["Subject"]))
+    stats = json.loads(dep.cli("stats", "--json").stdout)["total"]
+    assert stats["unmet_demand"]["requests"] == 1 and stats["escalations"] == 1
+    mail.send_text(MARIE, sender(intro), "Re: demande", "Désolée du retard, avec plaisir !")
+    dep.deliver_and_run(now="2026-03-12T10:00:00")
+    mail.wait_for(PERSON, lambda m: "Désolée du retard" in text(m))
+    [request] = dep.log()["requests"]
+    assert request["state"] == "answered"
+    stats = json.loads(dep.cli("stats", "--json").stdout)["total"]
+    assert stats["unmet_demand"] == {"requests": 0, "rows": []}, stats["unmet_demand"]
+    assert stats["escalations"] == 1 and stats["answers"]["answered"] == 1
+    assert stats["requests_by_match"]["exact"] == 1
