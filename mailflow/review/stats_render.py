@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -85,7 +86,8 @@ def render_csv(doc: dict[str, Any]) -> str:
 def render_excel(doc: dict[str, Any], labels: Labels) -> str:
     """The CSV rows for French Excel: `;` between columns, decimal comma, CRLF, a UTF-8 BOM
     (the caller writes it as UTF-8), today's four columns and a fifth, `libelle`, that says
-    each row in French."""
+    each row in French. A key Excel would turn into a date or a number is written as a
+    formula that keeps it as text (`_as_text`)."""
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
     writer.writerow((*HEADER, "libelle"))
@@ -95,8 +97,19 @@ def render_excel(doc: dict[str, Any], labels: Labels) -> str:
     for year, s in sections:
         for table, key, value in section_rows(s):
             text = _value(value).replace(".", ",") if isinstance(value, float) else _value(value)
-            writer.writerow((year, table, key, text, row_label(labels, table, key)))
+            writer.writerow((year, table, _as_text(key), text, row_label(labels, table, key)))
     return "\ufeff" + out.getvalue()
+
+
+# What Excel would read as a date or a number, losing the key: a month (2025-03 becomes
+# "mars-25"), an age band read as day-month (10-12 would become 10 December), a
+# département with its leading zero (01 becomes 1).
+_COERCED = re.compile(r"0\d+|\d{1,4}[-/.]\d{1,4}([-/.]\d{1,4})?")
+
+
+def _as_text(key: str) -> str:
+    """A key Excel would change, as the formula ="KEY" (shown as KEY, kept as text)."""
+    return f'="{key}"' if _COERCED.fullmatch(key) else key
 
 
 MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août")

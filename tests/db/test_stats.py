@@ -36,6 +36,7 @@ import pytest
 from mailflow.cli.main import main
 from mailflow.config import load_config
 from mailflow.review import stats
+from mailflow.review.stats_render import _as_text
 from mailflow.store.db import open_database
 from mailflow.store.models import Ambassador, Conversation, Event, Person, Request, database
 from tests.testconfig import write_config
@@ -598,7 +599,14 @@ def test_excel_csv_opens_as_columns_in_french_excel(
     assert got["all", "requests", "total"] == (str(tally.requests["all"]), "Demandes : total")
     assert got["2025", "people_by_situation", "collegien"][1].endswith(": collégien·ne")
     assert got["2025", "requests_by_domain", "D11"][1].endswith("métiers de bouche")
-    assert got["2025", "per_month_requests", "2025-03"][1] == "Demandes par mois : mars 2025"
+    # Keys Excel would read as dates or numbers stay text: ="2025-03" shows 2025-03, the
+    # age band 16-17 is no 16 July, a département keeps its leading zero
+    assert got["2025", "per_month_requests", '="2025-03"'][1] == "Demandes par mois : mars 2025"
+    assert got["2025", "people_by_age_band", '="16-17"'][1].startswith("Personnes par tranche")
+    assert got["2025", "people_by_age_band", "50+"]  # not a date: as it is
+    coerced = re.compile(r"0\d+|\d{1,4}[-/.]\d{1,4}([-/.]\d{1,4})?")
+    assert not [k for _, _, k in got if coerced.fullmatch(k)]
+    assert _as_text("01") == '="01"' and _as_text("14") == "14" and _as_text("2A") == "2A"
 
 
 def test_empty_database_and_empty_year(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
