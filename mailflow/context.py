@@ -4,12 +4,29 @@ The rules (every file under [paths] rules that the code reads) are read here, on
 Context, into one frozen Rules: a mistake in any of them stops `mailflow run` (or the command)
 at start-up with the file and key named, instead of failing on the first mail that needs it.
 Nothing else reads a rule file: decisions take the rules they need as data.
+
+The referential (the ROME trades and the communes, indexed) takes seconds to build, and
+every command and `run --once` needs it: it is kept built in a cache file
+(`MAILFLOW_CACHE_DIR`, by default `$XDG_CACHE_HOME/mailflow` or `~/.cache/mailflow`), named
+by a hash of every rules file and of mailflow's own code, so an edit of either builds it
+again. `MAILFLOW_CACHE_DIR=off` builds it every time.
 """
 
 from __future__ import annotations
 
+import gc
+import hashlib
+import io
+import logging
+import os
+import pickle
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any
 
 from mailflow.config import Config
 from mailflow.core.business_days import BusinessCalendar, load_calendar
@@ -53,8 +70,123 @@ def load_rules(rules_dir: Path) -> Rules:
         understanding=load_understanding_rules(rules_dir),
         labels=load_labels(rules_dir),
         matching=load_matching_policy(rules_dir),
-        referential=load_referential(rules_dir),  # last: the slow one (a few seconds)
+        referential=_referential(rules_dir),  # last: the slow one (seconds, unless cached)
     )
+
+
+log = logging.getLogger(__name__)
+CACHE_ENV = "MAILFLOW_CACHE_DIR"
+CACHE_KEPT = 8  # referential cache files kept (the newest): one per rules directory in use
+_CODE = Path(__file__).resolve().parent  # mailflow/: its code is part of the cache key
+
+
+def _referential(rules_dir: Path) -> Referential:
+    """The referential from the cache when it holds this rules directory's, else built
+    and written there. The build allocates hundreds of thousands of small objects: the
+    garbage collector is paused meanwhile (its passes over them cost a third of it)."""
+    folder = cache_dir()
+    path = folder / f"referential-{_cache_key(rules_dir)}.pickle" if folder else None
+    if path is not None and (cached := _read_cache(path)) is not None:
+        return cached
+    with _collector_paused():
+        built = load_referential(rules_dir)
+    if path is not None:
+        _write_cache(path, built)
+    return built
+
+
+def cache_dir() -> Path | None:
+    """Where the built referential is kept; None when off or not creatable."""
+    value = os.environ.get(CACHE_ENV, "").strip()
+    if value.lower() in ("off", "0", "no", "none"):
+        return None
+    folder = Path(value)
+    try:
+        if not value:
+            base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+            folder = Path(base) / "mailflow"
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except (OSError, RuntimeError, KeyError) as exc:  # no home, read-only: no cache
+        log.debug("no cache for the referential (%s): %s", value or "~/.cache", exc)
+        return None
+    return folder
+
+
+def _cache_key(rules_dir: Path) -> str:
+    digest = hashlib.sha256(sys.version.encode())
+    for base, pattern in ((Path(rules_dir), "*"), (_CODE, "*.py")):
+        for path in sorted(p for p in base.rglob(pattern) if p.is_file()):
+            digest.update(str(path.relative_to(base)).encode() + b"\0")
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:32]
+
+
+def _safe(path: Path) -> bool:
+    """Unpickling runs code: only a file and folder this user owns, that nobody else may
+    write, are read (a shared or world-writable cache is ignored)."""
+    for p in (path, path.parent):
+        st = p.stat()
+        if st.st_uid != os.getuid() or st.st_mode & 0o022:
+            log.warning("cache %s ignored: not owned by this user, or writable by others", p)
+            return False
+    return True
+
+
+def _read_cache(path: Path) -> Referential | None:
+    try:
+        if not path.exists() or not _safe(path):
+            return None
+        data = path.read_bytes()
+        with _collector_paused():
+            value = pickle.loads(data)
+        os.utime(path)  # the newest used is the last pruned
+    except Exception as exc:  # a torn or stale file: built again, and rewritten
+        log.debug("referential cache %s unreadable: %s", path, exc)
+        return None
+    return value if isinstance(value, Referential) else None
+
+
+def _write_cache(path: Path, value: Referential) -> None:
+    """Written under a unique name, then renamed: a reader never sees half a file, and
+    two processes building at once both succeed. The oldest files beyond CACHE_KEPT go."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        buffer = io.BytesIO()
+        _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(buffer.getbuffer())
+        os.replace(tmp, path)
+        others = sorted(path.parent.glob("referential-*.pickle"), key=lambda p: p.stat().st_mtime)
+        for old in others[:-CACHE_KEPT]:
+            old.unlink(missing_ok=True)
+    except Exception as exc:  # a full disk or a read-only folder: no cache, no failure
+        log.debug("referential cache %s not written: %s", path, exc)
+        tmp.unlink(missing_ok=True)
+
+
+def _mapping_proxy(items: dict[Any, Any]) -> MappingProxyType[Any, Any]:
+    return MappingProxyType(items)
+
+
+class _Pickler(pickle.Pickler):
+    """The referential's read-only mappings (MappingProxyType) as the dicts they wrap."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if type(obj) is MappingProxyType:
+            return _mapping_proxy, (dict(obj),)
+        return NotImplemented
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,10 @@ on PostgreSQL one server per session with a fresh database per test (see tests/t
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -80,6 +82,19 @@ def pytest_configure(config: pytest.Config) -> None:
     except ValueError as error:
         raise pytest.UsageError(str(error)) from None
     os.environ.pop(DATABASE_URL_VARIABLE, None)
+    _session_caches()
+
+
+def _session_caches() -> None:
+    """Every `mailflow` the tests start (hundreds) reads the built referential and its own
+    compiled code from caches of this session, not the developer's: the referential cache
+    (context.py, MAILFLOW_CACHE_DIR) and Python's bytecode, written under a prefix outside
+    the tree even where the shell says PYTHONDONTWRITEBYTECODE. Removed at the end."""
+    folder = Path(tempfile.mkdtemp(prefix="mailflow-test-caches-"))
+    os.environ[context.CACHE_ENV] = str(folder / "mailflow")
+    os.environ["PYTHONPYCACHEPREFIX"] = str(folder / "pycache")
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
 
 
 def pytest_report_header(config: pytest.Config) -> str:

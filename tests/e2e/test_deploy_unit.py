@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from mailflow.config import PROJECT_ROOT
+from mailflow.context import CACHE_ENV
 from tests.deployment import RELAY, Deployment
 
 UNIT = PROJECT_ROOT / "deploy" / "mailflow.service"
@@ -42,7 +43,9 @@ def _environment(service: configparser.SectionProxy, config: Path) -> dict[str, 
         key, _, value = assignment.partition("=")
         env[key] = value
     assert env.get("MAILFLOW_CONFIG") == "/etc/mailflow/mailflow.toml"
-    env["MAILFLOW_CONFIG"] = str(config)  # the one path that differs from a real machine
+    env["MAILFLOW_CONFIG"] = str(config)  # the paths that differ from a real machine
+    assert env.get(CACHE_ENV) == "/var/cache/mailflow" == "/var/cache/" + service["CacheDirectory"]
+    env[CACHE_ENV] = os.environ[CACHE_ENV]  # the session's (tests/conftest.py)
     return env
 
 
