@@ -66,6 +66,7 @@ def test_refused_intro_is_a_bounce_the_next_baker_is_offered_and_everyone_is_tol
     dep.run_once(now="2026-12-08T08:30:00")
     [_, digest] = mail.wait_for(COORDINATOR, subject_has("Synthèse"), count=2)
     text = body(digest)
+    assert "1 erreur d'envoi" in str(digest["Subject"])  # not "0 erreur d'envoi" (issue 12)
     assert "ENVOIS EN ÉCHEC (REFUSÉS PAR LE SERVEUR D'ENVOI) SUR LA PÉRIODE : 1" in text
     assert "« intro », à : ambassadeur, demande n°1" in text
 
