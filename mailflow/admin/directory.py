@@ -75,6 +75,7 @@ class ImportResult:
     updated: int
     unchanged: int
     separator: str = ","  # the one the file used (see SEPARATORS)
+    unplaced: tuple[str, ...] = ()  # warnings: titles that got no ROME code (`unplaced`)
 
 
 def normalise_email(address: str) -> str:
@@ -332,8 +333,22 @@ def _fields(row: AmbassadorRow) -> dict[str, object]:
     }
 
 
-def import_file(path: Path, ref: Referential) -> ImportResult:
-    """Read, check and write a CSV file (all or nothing); errors name the file and line."""
+def unplaced(rows: Iterable[AmbassadorRow], ref: Referential) -> tuple[str, ...]:
+    """One line per title that got no ROME code, with the nearest ROME titles: such an
+    ambassador is only ever routed by the words of their title, never by trade code or
+    domain, so a request for the same trade in other words never reaches them."""
+    return tuple(
+        f"line {row.line}: {row.title!r} ({row.email}) gets no ROME code; nearest ROME "
+        f"titles: {'; '.join(ref.closest_titles(row.title))} (write one of them, or the "
+        "usual name of the trade, in the title column)"
+        for row in rows
+        if row.code_rome is None
+    )
+
+
+def import_file(path: Path, ref: Referential, strict: bool = False) -> ImportResult:
+    """Read, check and write a CSV file (all or nothing); errors name the file and line.
+    A title that gets no ROME code is a warning in the result, an error when `strict`."""
     try:
         data = path.read_bytes()
     except FileNotFoundError as exc:
@@ -355,7 +370,10 @@ def import_file(path: Path, ref: Referential) -> ImportResult:
         rows = read_rows(text, ref, separator)
     except ImportRowError as exc:
         raise ImportRowError(f"{path}: {exc}") from exc
-    return replace(import_rows(rows, str(path)), separator=separator)
+    warnings = unplaced(rows, ref)
+    if strict and warnings:
+        raise ImportRowError(f"{path}: nothing imported (--strict): " + "\n".join(warnings))
+    return replace(import_rows(rows, str(path)), separator=separator, unplaced=warnings)
 
 
 def clear_bounce(address: str) -> Ambassador:

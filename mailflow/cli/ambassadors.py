@@ -12,7 +12,7 @@ def cmd_import(cfg: Config, args: argparse.Namespace) -> int:
     from mailflow.admin.directory import SEPARATORS, import_file
     from mailflow.context import load_context
 
-    result = import_file(args.file, load_context(cfg).ref)  # every rule file checked
+    result = import_file(args.file, load_context(cfg).ref, args.strict)  # rules checked
     said = (
         "" if result.separator == "," else f" (columns separated by {SEPARATORS[result.separator]})"
     )
@@ -20,6 +20,8 @@ def cmd_import(cfg: Config, args: argparse.Namespace) -> int:
         f"imported {args.file}{said}: {result.created} created, {result.updated} updated, "
         f"{result.unchanged} unchanged"
     )
+    for warning in result.unplaced:
+        print(f"warning: {warning}")
     return 0
 
 

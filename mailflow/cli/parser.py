@@ -31,6 +31,11 @@ def build_parser(description: str | None) -> argparse.ArgumentParser:
     amb_sub = amb.add_subparsers(dest="action")
     imp = amb_sub.add_parser("import", help="import or update ambassadors from a UTF-8 CSV")
     imp.add_argument("file", type=Path)
+    imp.add_argument(
+        "--strict",
+        action="store_true",
+        help="a title that gets no ROME code is an error (nothing imported), not a warning",
+    )
     lst = amb_sub.add_parser("list", help="show the directory")
     lst.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
     clear = amb_sub.add_parser(

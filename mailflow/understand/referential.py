@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rapidfuzz import fuzz, process
+
 from mailflow.core.rules_file import read_toml
-from mailflow.core.textnorm import words
+from mailflow.core.textnorm import fold, words
 from mailflow.core.values import Place, Trade
 from mailflow.errors import RulesError
 from mailflow.understand.place_index import Commune, Named, PlaceIndex
@@ -79,6 +81,13 @@ class Referential:
 
     def rome_label(self, code: str) -> str | None:
         return self.trades.rome_labels.get(code.strip().upper())
+
+    def closest_titles(self, text: str, count: int = 3) -> list[str]:
+        """The ROME appellations nearest to a title no trade matched (by spelling), for
+        whoever has to correct it: "Paysagiste" -> "Jardinier paysagiste / …"."""
+        labels = sorted({entry.label for entry in self.trades.entries})
+        found = process.extract(text, labels, scorer=fuzz.WRatio, processor=fold, limit=count)
+        return [label for label, _, _ in found]
 
 
 def load_referential(rules_dir: Path) -> Referential:

@@ -316,3 +316,22 @@ def test_header_naming_a_column_twice(
     path = csv_file(tmp_path, HEADER.rstrip("\n") + ",city\n" + GOOD.replace("\n", ",Caen\n"))
     code, _, err = run(config, capsys, "ambassadors", "import", str(path))
     assert (code, err) == (2, f"mailflow: {path}: line 1: column city appears twice\n")
+
+
+def test_a_title_without_a_rome_code_is_a_warning_with_its_line_or_an_error_with_strict(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 13: a title that gets no ROME code is said, with its line and the nearest
+    ROME titles (nobody could be routed to it by trade), never silently imported."""
+    odd = "zoe@pros.test,Zoé,Durand,metier,Paysagiste créatrice,Espaces verts,14,Caen,14000,2\n"
+    path = csv_file(tmp_path, HEADER + GOOD + odd)
+    code, out, err = run(config, capsys, "ambassadors", "import", "--strict", str(path))
+    assert code == 2 and "nothing imported (--strict)" in err and "line 4:" in err
+    assert listing(config, capsys) == []
+
+    code, out, _ = run(config, capsys, "ambassadors", "import", str(path))
+    assert code == 0 and "3 created" in out
+    [warning] = [line for line in out.splitlines() if line.startswith("warning:")]
+    assert warning.startswith("warning: line 4: 'Paysagiste créatrice' (zoe@pros.test)")
+    assert "gets no ROME code; nearest ROME titles: " in warning and "paysagiste" in warning
+    assert "Boulangère" not in out and "CAP Pâtissier" not in out  # placed: nothing to say
