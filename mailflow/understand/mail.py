@@ -58,7 +58,7 @@ def understand(
         notes.append(f"read the first {READ_AT_MOST} characters of {len(body)}")
         body = body[:READ_AT_MOST]
     subject, body = clean(subject[:READ_AT_MOST]), clean(body)
-    split = split_message(body, rules)
+    split = split_message(body, rules, subject)
     form = parse_form(split.message, rules)
     fields = form.fields
     text = f"{subject}\n{form.free_text}".strip()

@@ -65,6 +65,10 @@ class UnderstandingRules:
     name_intros: tuple[Phrase, ...]
     not_names: frozenset[str]
     domains: tuple[Domain, ...] = ()  # in the order they are offered
+    forward_markers: tuple[re.Pattern[str], ...] = ()  # a forwarded mail starts (text.py)
+    forward_subjects: frozenset[str] = frozenset()  # first word of a forward's subject
+    forward_header_keys: frozenset[str] = frozenset()  # its header lines, skipped
+    forward_subject_keys: frozenset[str] = frozenset()  # ... but for their subject's words
 
     def domain(self, name: str | None) -> Domain | None:
         return next((d for d in self.domains if d.name == name), None)
@@ -122,6 +126,10 @@ def _build(d: dict[str, Any]) -> UnderstandingRules:
         not_after_code=frozenset(words(w) for w in places["not_after_code"]),
         signature_starts=tuple(fold(w) for w in msg["signature_starts"]),
         reply_headers=tuple(re.compile(p) for p in msg["reply_headers"]),
+        forward_markers=tuple(re.compile(p) for p in msg.get("forward_markers", [])),
+        forward_subjects=frozenset(words(w) for w in msg.get("forward_subjects", [])),
+        forward_header_keys=frozenset(words(w) for w in msg.get("forward_header_keys", [])),
+        forward_subject_keys=frozenset(words(w) for w in msg.get("forward_subject_keys", [])),
         closings=tuple(sorted(_words(msg["closings"]), key=len, reverse=True)),
         name_intros=_phrases(msg["name_intros"]),
         not_names=frozenset(words(w) for w in msg["not_names"]),

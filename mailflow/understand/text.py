@@ -35,21 +35,78 @@ class Form:
     free_text: str
 
 
-def split_message(body: str, rules: UnderstandingRules) -> Split:
-    """Drop quoted lines and earlier mails; separate the signature or mobile footer."""
+def split_message(body: str, rules: UnderstandingRules, subject: str = "") -> Split:
+    """Drop quoted lines and earlier mails; separate the signature or mobile footer.
+
+    A forwarded mail is not an earlier mail: it is read, after its header block (its
+    subject's words kept), and the forwarder's own lines above it stay too ("voir ma fille
+    ci-dessous"). The signature is the forwarder's, or, when nothing follows, the last one."""
     kept: list[str] = []
+    signature = ""
+    first = words(subject).split()[:1]
+    forwarded = bool(first) and first[0] in rules.forward_subjects  # TR:, Fwd: ...
     lines = body.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    for index, line in enumerate(lines):
+    index = 0
+    while index < len(lines):
+        line = lines[index]
         folded = fold(line).strip()
+        start = _forward_start(folded, forwarded, rules)
+        if start:
+            index = _skip_forward_header(lines, index + (start == "marker"), rules, kept)
+            signature = ""
+            continue
         joined = f"{folded} {fold(lines[index + 1]).strip()}" if index + 1 < len(lines) else ""
         if any(p.search(folded) or (joined and p.search(joined)) for p in rules.reply_headers):
             break  # an earlier mail, quoted; its header may be wrapped over two lines
         if line.startswith("--") or any(folded.startswith(s) for s in rules.signature_starts):
-            rest = [x for x in lines[index + 1 :] if not x.lstrip().startswith(">")]
-            return Split(_tidy(kept), _tidy(rest) if line.startswith("--") else "")
+            rest = lines[index + 1 :]
+            ahead = next(
+                (
+                    i
+                    for i, x in enumerate(rest)
+                    if _forward_start(fold(x).strip(), forwarded, rules)
+                ),
+                None,
+            )
+            own = rest if ahead is None else rest[:ahead]
+            own = [x for x in own if not x.lstrip().startswith(">")]
+            signature = _tidy(own) if line.startswith("--") else ""
+            if ahead is None:
+                return Split(_tidy(kept), signature)
+            index += 1 + ahead  # the forwarded mail below the forwarder's signature
+            continue
         if not line.lstrip().startswith(">"):
             kept.append(line.rstrip())
-    return Split(_tidy(kept), "")
+        index += 1
+    return Split(_tidy(kept), signature)
+
+
+def _forward_start(folded: str, forwarded: bool, rules: UnderstandingRules) -> str:
+    """ "marker" on a forward's separator line, "header" on the first header line of a
+    forward without one ("De : Léa <lea@...>" under a TR: subject), else ""."""
+    if any(p.search(folded) for p in rules.forward_markers):
+        return "marker"
+    if forwarded and re.match(r"^(de|from) ?: .+@", folded):
+        return "header"
+    return ""
+
+
+def _skip_forward_header(
+    lines: list[str], index: int, rules: UnderstandingRules, kept: list[str]
+) -> int:
+    """The index of the first line after a forwarded mail's header block; its subject's
+    words are added to `kept`."""
+    while index < len(lines) and not lines[index].strip():
+        index += 1
+    while index < len(lines):
+        key, colon, value = lines[index].partition(":")
+        name = words(key)
+        if not colon or name not in rules.forward_header_keys:
+            break
+        if name in rules.forward_subject_keys and value.strip():
+            kept.append(value.strip())
+        index += 1
+    return index
 
 
 def parse_form(text: str, rules: UnderstandingRules) -> Form:
