@@ -325,10 +325,11 @@ def check_breakdowns(dom: str, t: Tally) -> None:
         ["non précisé", count("code_rome", None)],
     ]
     by_dept = table_of(dom, "departements")
-    unmet = {
-        d: sum(r["department"] == d and r["state"] == "unmatched" for r in t.rows)
-        for d in DEPARTMENTS
-    }
+
+    def never_met(r: dict) -> bool:  # unmatched and never answered (stats.py unmet_demand)
+        return r["state"] == "unmatched" and r["first_answer_at"] is None
+
+    unmet = {d: sum(r["department"] == d and never_met(r) for r in t.rows) for d in DEPARTMENTS}
     assert by_dept == [
         ["14 · Calvados", count("department", "14"), str(unmet["14"]), "22"],
         ["2A · Corse-du-Sud", count("department", "2A"), str(unmet["2A"]), "0"],
@@ -336,7 +337,7 @@ def check_breakdowns(dom: str, t: Tally) -> None:
         [
             "non précisé",
             count("department", None),
-            str(sum(r["department"] is None and r["state"] == "unmatched" for r in t.rows)),
+            str(sum(r["department"] is None and never_met(r) for r in t.rows)),
             "0",
         ],
     ]
