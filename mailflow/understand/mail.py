@@ -36,6 +36,7 @@ _INT = re.compile(r"\b(\d{1,2})\b")
 # message here, pipeline.py). The whole mail stays stored, and the ambassador only ever gets
 # the start of it anyway.
 READ_AT_MOST = 20_000
+WISH_WINDOW = 240  # characters before a trade where its wish verb is looked for
 
 
 @dataclass(frozen=True)
@@ -178,7 +179,10 @@ def _choose_hit(text: str, hits: list[TradeHit], rules: UnderstandingRules) -> T
     )
 
     def score(hit: TradeHit) -> tuple[int, int]:
-        before = f" {' '.join(words(text[: hit.start]).split()[-6:])} "
+        # The six words before the hit, read from a bounded window: folding the whole text
+        # before each hit made a mail naming thousands of "trades" quadratic.
+        window = text[max(0, hit.start - WISH_WINDOW) : hit.start]
+        before = f" {' '.join(words(window).split()[-6:])} "
         return (int(any(f" {w} " in before for w in wishes)), -hit.start)
 
     return max(hits, key=score) if hits else None
