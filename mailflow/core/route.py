@@ -1,7 +1,9 @@
 """Choosing the best available ambassador for a request (pure: data in, decision out).
 
-The order, first difference wins: the same ROME code or title, then the same ROME domain;
-within each, an ambassador of the kind asked for (a VAE request: someone who went through
+The order, first difference wins: the same ROME code or title, then a close trade of the
+domain (the same ROME family, or the same head word: another nurse for an "infirmière
+scolaire", before the aide-soignants), then the rest of the same ROME domain; within each,
+an ambassador of the kind asked for (a VAE request: someone who went through
 a VAE; a training: someone trained that way; a trade: a professional) before the others;
 then the same commune, département, region, anywhere; then the fewest open conversations,
 then the least recently contacted. Never above capacity.
@@ -78,6 +80,7 @@ class Want:
     department: str | None
     region: str | None
     insee: str | None
+    close_codes: frozenset[str] = frozenset()  # Referential.close_codes: tried first in the domain
 
 
 @dataclass(frozen=True)
@@ -104,10 +107,17 @@ class Choice:
     place_tier: int
     same_kind: bool = True  # the kind asked for, or none asked
     stretched: tuple[str, ...] = ()  # of STRETCHES, in their order: () is an exact match
+    close: bool = False  # in the domain, a trade close to the one asked (Want.close_codes)
 
     @property
     def why(self) -> str:
-        trade = "same trade" if self.trade_tier == SAME_TRADE else "same ROME domain"
+        trade = (
+            "same trade"
+            if self.trade_tier == SAME_TRADE
+            else "close trade (same ROME family)"
+            if self.close
+            else "same ROME domain"
+        )
         kind = "" if self.same_kind else f" (kind {self.candidate.kind})"
         place = ("same commune", "same département", "same region", "another region")
         quality = f", stretched: {'+'.join(self.stretched)}" if self.stretched else ""
@@ -191,9 +201,11 @@ def choose(
         if not policy.accepts(stretched):
             continue
         same_kind = want.kind is None or c.kind == want.kind
-        choice = Choice(c, tier, place_tier(want, c), same_kind, stretched)
+        close = tier == SAME_DOMAIN and c.code_rome in want.close_codes
+        choice = Choice(c, tier, place_tier(want, c), same_kind, stretched, close)
         key = (
             choice.trade_tier,
+            not close,  # within the domain: a close trade before the rest (issue 13)
             not same_kind,
             choice.place_tier,
             c.open_conversations,

@@ -47,7 +47,7 @@ def retry_unmatched(ctx: Context, request_id: int) -> str:
     from that ambassador's relay address."""
     request = Request.get_by_id(request_id)
     lock_routing()
-    choice = best_choice(want_of(request), not_again(request), ctx.matching)
+    choice = best_choice(want_of(request, ctx.ref), not_again(request), ctx.matching)
     if choice is None:
         return ""
     log_event(

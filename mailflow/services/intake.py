@@ -47,6 +47,7 @@ from mailflow.store.outbox import queue_mail
 from mailflow.store.record import log_event, move_request
 from mailflow.understand.first_names import first_name_or_none
 from mailflow.understand.mail import understand
+from mailflow.understand.referential import Referential
 
 OFFERED = Outcome.REQUEST_OFFERED
 NEEDS_INFO = Outcome.REQUEST_NEEDS_INFO
@@ -99,7 +100,7 @@ def route_request(
     """An understood request (new, or completed from needs_info) is offered to the best
     ambassador, or waits `unmatched` for the coordinator."""
     lock_routing()  # several daemons: one choice at a time sees every ambassador's load
-    choice = best_choice(want_of(request), policy=ctx.matching)
+    choice = best_choice(want_of(request, ctx.ref), policy=ctx.matching)
     if choice is None:
         move_request(request, lc.UNMATCHED, "no available ambassador matches", inbound)
         view = request_view(request, ctx.ref)
@@ -278,7 +279,9 @@ def first_name_from_display(display: str) -> str | None:
     return first_name_or_none(first)
 
 
-def want_of(request: Request) -> Want:
+def want_of(request: Request, ref: Referential | None = None) -> Want:
+    """What routing compares; with the referential, the codes close to the one asked
+    (Referential.close_codes), tried before the rest of its domain."""
     return Want(
         kind=request.kind,
         code_rome=request.code_rome,
@@ -286,6 +289,7 @@ def want_of(request: Request) -> Want:
         department=request.department,
         region=request.region,
         insee=request.insee,
+        close_codes=ref.close_codes(request.code_rome) if ref is not None else frozenset(),
     )
 
 

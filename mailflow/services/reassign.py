@@ -48,7 +48,7 @@ def reassign(
     live = conv.ambassador_answered_at is not None  # they had answered: an exchange ends
     move_request(request, lc.REASSIGNED, cause, inbound)
     lock_routing()
-    choice = best_choice(want_of(request), not_again(request), ctx.matching)
+    choice = best_choice(want_of(request, ctx.ref), not_again(request), ctx.matching)
     told = {"previous": ambassador_view(conv.ambassador), "why": reason}
     if choice is not None:
         template = "handover" if live else "reassigned"

@@ -194,7 +194,7 @@ def _offer_again(ctx: Context, conv, cancelled: OutboundMail) -> None:  # noqa: 
     move_request(request, lc.REASSIGNED, REFUSED_CAUSE)
     tried = frozenset(c.ambassador_id for c in request.conversations)
     lock_routing()
-    choice = best_choice(want_of(request), exclude=tried)
+    choice = best_choice(want_of(request, ctx.ref), exclude=tried, policy=ctx.matching)
     if choice is not None:
         offer(ctx, None, request, choice, None, person_template=template, extra=extra)
         return

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from rapidfuzz import fuzz, process
@@ -32,6 +34,7 @@ class Referential:
 
     trades: TradeIndex
     places: PlaceIndex
+    close: Mapping[str, frozenset[str]] = field(default_factory=dict)  # `close_codes`
 
     def match_trade(self, text: str) -> Trade | None:
         """The ROME trade named in the text ("boulangère", "coifeuse", "agent de sécurité")."""
@@ -82,6 +85,13 @@ class Referential:
     def rome_label(self, code: str) -> str | None:
         return self.trades.rome_labels.get(code.strip().upper())
 
+    def close_codes(self, code: str | None) -> frozenset[str]:
+        """The ROME codes closest to `code`, tried before the rest of its domain: the same
+        family in ROME 4.0 (`code_rome_parent`), or a label of the domain with the same
+        head word ("Infirmier / Infirmière scolaire" J1511 -> the other nurses, J1506...,
+        before the aide-soignants J1501)."""
+        return self.close.get((code or "").strip().upper(), frozenset())
+
     def closest_titles(self, text: str, count: int = 3) -> list[str]:
         """The ROME appellations nearest to a title no trade matched (by spelling), for
         whoever has to correct it: "Paysagiste" -> "Jardinier paysagiste / …"."""
@@ -105,9 +115,8 @@ def _load(rules_dir: Path) -> Referential:
     table = understanding.get("referential", {})
     home = understanding.get("places", {})
     settings = _trade_settings(table)
-    rome_labels = {
-        r["code_rome"]: r["libelle_rome"] for r in _read_csv(rules_dir / "rome" / "codes_rome.csv")
-    }
+    rome_rows = _read_csv(rules_dir / "rome" / "codes_rome.csv")
+    rome_labels = {r["code_rome"]: r["libelle_rome"] for r in rome_rows}
     trades = TradeIndex.build(
         _read_csv(rules_dir / "rome" / "appellations.csv"), rome_labels, settings
     )
@@ -123,7 +132,30 @@ def _load(rules_dir: Path) -> Referential:
         home_factor=float(home.get("home_factor", 1)),
         name_links=[words(w) for w in home.get("name_links", [])],
     )
-    return Referential(trades, places)
+    return Referential(trades, places, MappingProxyType(_close_codes(rome_rows)))
+
+
+def _close_codes(rows: list[dict[str, str]]) -> dict[str, frozenset[str]]:
+    """code -> the codes of its ROME family (same `code_rome_parent`, or parent and child)
+    and of its domain whose label starts with the same word, itself excluded."""
+    parent = {r["code_rome"]: (r.get("code_rome_parent") or r["code_rome"]) for r in rows}
+    head = {
+        r["code_rome"]: stem(words(r["libelle_rome"]).split()[0])
+        for r in rows
+        if words(r["libelle_rome"])
+    }
+    family: dict[str, set[str]] = {}
+    for code, up in parent.items():
+        family.setdefault(up, set()).add(code)
+    by_head: dict[tuple[str, str], set[str]] = {}
+    for code, word in head.items():
+        by_head.setdefault((code[:3], word), set()).add(code)
+    close = {}
+    for code in parent:
+        near = family.get(parent[code], set()) | family.get(code, set()) | {parent[code]}
+        near |= by_head.get((code[:3], head.get(code, "")), set())
+        close[code] = frozenset(near - {code})
+    return close
 
 
 def _trade_settings(table: dict[str, Any]) -> TradeSettings:

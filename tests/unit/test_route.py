@@ -241,3 +241,24 @@ def test_an_unknown_stretch_in_the_rules_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(RulesError, match="planet"):
         load_matching_policy(tmp_path)
+
+
+def test_a_close_trade_comes_before_the_rest_of_the_domain() -> None:
+    """Issue 13, routing by closeness: nobody is an "infirmière scolaire" (J1511); a nurse
+    (J1506, another département) is closer than the aide-soignante (J1501) next door, and
+    the reason says so."""
+    from tests.shared_rules import shared
+
+    ref = shared(PROJECT_ROOT / "rules").referential
+    close = ref.close_codes("J1511")
+    assert "J1506" in close and "J1501" not in close and "J1511" not in close
+    want = Want("metier", "J1511", "infirmiere scolaire", "14", "28", "14118", close)
+    aide_caen = cand(1, code="J1501", title="aide soignante", insee="14118")
+    nurse_rouen = cand(2, code="J1506", title="infirmier", dept="76")
+    choice = choose(want, [aide_caen, nurse_rouen])
+    assert choice.candidate.id == 2 and choice.close
+    assert choice.why.startswith("close trade (same ROME family), same region")
+    # Without the close codes (an older caller), the domain's nearest, as before.
+    plain = Want("metier", "J1511", "infirmiere scolaire", "14", "28", "14118")
+    assert choose(plain, [aide_caen, nurse_rouen]).candidate.id == 1
+    assert choose(want, [aide_caen]).why.startswith("same ROME domain")
