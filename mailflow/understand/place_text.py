@@ -202,7 +202,7 @@ def _commune_at(
         if not named:
             return None
     commune = ref.places.best(named, text[token.start : end], clues)
-    if not _written_as_a_place(tokens[i : i + n], commune, phrase, ref, rules):
+    if not _written_as_a_place(tokens[i : i + n], commune, phrase, ref, rules, clues):
         return None
     place = commune.place()
     said = " ".join([*(phrase or weak or ()), *(t.text for t in tokens[i : i + n])])
@@ -251,10 +251,12 @@ def _written_as_a_place(
     phrase: Phrase | None,
     ref: Referential,
     rules: UnderstandingRules,
+    clues: Clues,
 ) -> bool:
-    """A commune in lower case only for a town; a commune named like an everyday word ("eu",
-    "l'hôpital") in capitals or after a place phrase of two words ("j'habite a eu"); after "de",
-    a town of some size or of the home région, in lower case only a town of the home région."""
+    """A commune in lower case only for a town or with its département named ("vire (71)"); a
+    commune named like an everyday word ("eu", "l'hôpital") in capitals or after a place phrase
+    of two words ("j'habite a eu"); after "de", a town of some size or of the home région, in
+    lower case only a town of the home région."""
     population = commune.population
     home = commune.region == ref.places.home_region
     capital = name[0].capitalized
@@ -265,7 +267,8 @@ def _written_as_a_place(
         if capital:
             return home or population >= rules.of_min_population
         return home and population >= rules.lowercase_min_population
-    return capital or population >= rules.lowercase_min_population
+    confirmed = commune.department in clues.departments
+    return capital or confirmed or population >= rules.lowercase_min_population
 
 
 def _pays_at(
