@@ -1,4 +1,5 @@
-"""Finding one field each in free French text: age, situation, kind, diploma, place.
+"""Finding one field each in free French text: age, situation, kind, diploma (the place:
+place_text.py).
 
 Each finder returns the value and a short note saying what words gave it, or None.
 """
@@ -7,12 +8,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 
 from mailflow.core.textnorm import fold, words
-from mailflow.core.values import Place
-from mailflow.understand.place_index import Clues
-from mailflow.understand.referential import Referential
 from mailflow.understand.rules import Phrase, UnderstandingRules
 from mailflow.understand.tokens import Token, tokenize
 
@@ -31,6 +28,7 @@ class Found:
     note: str
     start: int = 0  # character span in the searched text, when it matters
     end: int = 0
+    weak: bool = False  # a place found only after "de" ("un boulanger de Lisieux")
 
 
 def find_age(text: str, rules: UnderstandingRules) -> Found | None:
@@ -174,161 +172,3 @@ def _speciality(
             break
         picked.append(token)
     return text[picked[0].start : picked[-1].end] if picked else None
-
-
-def find_place(text: str, ref: Referential, rules: UnderstandingRules) -> Found | None:
-    """The most precise place named after a place word: "près de Caen", "dans le 14", "14000".
-    A département or région named too tells which of several same-named communes is meant."""
-    tokens = tokenize(text)
-    areas = [
-        c
-        for i in range(len(tokens))
-        for c in (
-            _postcode_at(text, tokens, i, ref, rules),
-            _code_at(text, tokens, i, ref, rules),
-            _area_at(tokens, i, ref, rules),
-        )
-        if c is not None
-    ]
-    clues = Clues(
-        frozenset(c.value.department for c in areas if c.value.department),  # type: ignore[attr-defined]
-        frozenset(c.value.region for c in areas if c.value.region),  # type: ignore[attr-defined]
-    )
-    communes = [_commune_at(text, tokens, i, ref, rules, clues) for i in range(len(tokens))]
-    candidates = areas + [c for c in communes if c is not None]
-    if not candidates:
-        return None
-    return max(candidates, key=lambda c: (_precision(c.value), -c.start))
-
-
-def _precision(place: object) -> int:
-    assert isinstance(place, Place)
-    return 3 if place.commune else 2 if place.department else 1
-
-
-@lru_cache(maxsize=32)
-def _by_last_word(phrases: tuple[Phrase, ...]) -> dict[str, tuple[Phrase, ...]]:
-    """Phrases by their last word, longest first, so most tokens are ruled out at once."""
-    out: dict[str, list[Phrase]] = {}
-    for phrase in phrases:
-        out.setdefault(phrase[-1], []).append(phrase)
-    return {word: tuple(sorted(found, key=len, reverse=True)) for word, found in out.items()}
-
-
-def _after(tokens: list[Token], i: int, phrases: tuple[Phrase, ...]) -> Phrase | None:
-    """The place word (phrase) that ends just before token i, if any."""
-    candidates = _by_last_word(phrases).get(tokens[i - 1].key) if i else None
-    if not candidates:
-        return None
-    keys = tuple(t.key for t in tokens[max(0, i - 4) : i])
-    for phrase in candidates:
-        if keys[len(keys) - len(phrase) :] == phrase and len(keys) >= len(phrase):
-            return phrase
-    return None
-
-
-def _postcode_at(
-    text: str, tokens: list[Token], i: int, ref: Referential, rules: UnderstandingRules
-) -> Found | None:
-    """ "14000", "code postal 14 000" after a place word, or before the commune's name."""
-    token, n = tokens[i], 1
-    code = token.key
-    if len(code) == 2 and code.isdigit() and i + 1 < len(tokens):  # "14 000"
-        nxt = tokens[i + 1]
-        if len(nxt.key) == 3 and nxt.key.isdigit() and text[token.end : nxt.start] == " ":
-            code, n = code + nxt.key, 2
-    if not (len(code) == 5 and code.isdigit()):
-        return None
-    after = tokens[i + n].key if i + n < len(tokens) else ""
-    place = ref.match_postcode(code)
-    if place is None or after in rules.not_after_code:
-        return None
-    following = [t.key for t in tokens[i + n : i + n + 4]]
-    named = ref.communes_at(following) if following else None
-    confirmed = [c.commune for c in named[1] if code in c.commune.postcodes] if named else []
-    before = _after(tokens, i, rules.commune_before + rules.area_before + (("cp",), ("postal",)))
-    if not (confirmed or before):
-        return None
-    if confirmed:
-        place = confirmed[0].place(code)
-    end = tokens[i + n - 1].end
-    return Found(place, f"place: '{text[token.start : end]}' -> postcode {code}", token.start, end)
-
-
-def _code_at(
-    text: str, tokens: list[Token], i: int, ref: Referential, rules: UnderstandingRules
-) -> Found | None:
-    """ "dans le 14", "du 50", or "Caen (14)"."""
-    token = tokens[i]
-    if not _CODE.match(token.key):
-        return None
-    nxt = tokens[i + 1].key if i + 1 < len(tokens) else ""
-    bracketed = (
-        text[token.start - 1 : token.start] == "(" and text[token.end : token.end + 1] == ")"
-    )
-    phrase = _after(tokens, i, rules.code_before)
-    if not (bracketed or phrase) or nxt in rules.not_after_code or nxt.isdigit():
-        return None
-    place = ref.match_department_code(token.key)
-    if place is None:
-        return None
-    how = "(" + token.text + ")" if bracketed else f"{' '.join(phrase or ())} {token.text}"
-    return Found(place, f"place: '{how}' -> département {place.department}", token.start, token.end)
-
-
-def _commune_at(
-    text: str,
-    tokens: list[Token],
-    i: int,
-    ref: Referential,
-    rules: UnderstandingRules,
-    clues: Clues,
-) -> Found | None:
-    phrase = _after(tokens, i, rules.commune_before)
-    if phrase is None or tokens[i].key in rules.stop_words or tokens[i].key.isdigit():
-        return None
-    hit = ref.communes_at([t.key for t in tokens[i : i + 6]])
-    if hit is None:
-        return _area_named(tokens, i, ref, rules, phrase)
-    n, named = hit
-    if ref.places.cut_in_a_name(text, tokens[i:], n):
-        return None  # "Condé" of an unknown "Condé-sur-Truc": not the shorter name
-    end = tokens[i + n - 1].end
-    commune = ref.places.best(named, text[tokens[i].start : end], clues)
-    if not tokens[i].capitalized and commune.population < rules.lowercase_min_population:
-        return None
-    place = commune.place()
-    words_ = " ".join([*phrase, *(t.text for t in tokens[i : i + n])])
-    return Found(
-        place,
-        f"place: '{words_}' -> commune {place.commune} ({place.department})",
-        tokens[i].start,
-        end,
-    )
-
-
-def _area_at(
-    tokens: list[Token], i: int, ref: Referential, rules: UnderstandingRules
-) -> Found | None:
-    phrase = _after(tokens, i, rules.area_before)
-    return _area_named(tokens, i, ref, rules, phrase) if phrase else None
-
-
-def _area_named(
-    tokens: list[Token], i: int, ref: Referential, rules: UnderstandingRules, phrase: Phrase
-) -> Found | None:
-    """A département or région name starting at token i ("Calvados", "Seine-Maritime")."""
-    if tokens[i].key in rules.stop_words or tokens[i].key.isdigit():
-        return None
-    for n in range(min(5, len(tokens) - i), 0, -1):
-        name = " ".join(t.key for t in tokens[i : i + n])
-        place = ref.places.department_named(name) or ref.places.region_named(name)
-        if place:
-            what = (
-                f"département {place.department}" if place.department else f"région {place.region}"
-            )
-            said = " ".join([*phrase, *(t.text for t in tokens[i : i + n])])
-            return Found(
-                place, f"place: '{said}' -> {what}", tokens[i].start, tokens[i + n - 1].end
-            )
-    return None

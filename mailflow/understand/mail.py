@@ -17,11 +17,11 @@ from mailflow.understand.fields import (
     find_age,
     find_diploma,
     find_kind,
-    find_place,
     find_situation,
     with_digits,
 )
 from mailflow.understand.first_names import first_name_or_none
+from mailflow.understand.place_text import find_place
 from mailflow.understand.referential import Referential
 from mailflow.understand.rules import UnderstandingRules, load_understanding_rules
 from mailflow.understand.text import intro_name, parse_form, signature_name, split_message

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from mailflow.core.values import Place
@@ -81,6 +81,8 @@ class PlaceIndex:
     home_region: str = ""  # the programme's région: its communes win homonyms more easily
     home_factor: float = 1.0
     name_links: frozenset[str] = frozenset()  # "sur" of "Condé-sur-": a longer name goes on
+    pays: Mapping[str, str] = field(default_factory=dict)  # key -> département ("pays d auge")
+    longest_pays: int = 0  # words in the longest pays name
 
     @classmethod
     def build(
@@ -95,10 +97,11 @@ class PlaceIndex:
         home_region: str = "",
         home_factor: float = 1.0,
         name_links: Iterable[str] = (),
+        pays: Mapping[str, str] = MappingProxyType({}),
     ) -> PlaceIndex:
         """Index the rows of departements.json, regions.json and communes.csv; `former` are
         the rows of communes_deleguees.csv, `other_names` name -> INSEE code of today's
-        commune (place_names.toml)."""
+        commune, `pays` name -> département code (both from place_names.toml)."""
         departments = list(departments)
         depts = {d["code"]: (d["nom"], d["region"]) for d in departments}
         capitals = {d["code"]: d.get("chefLieu", "") for d in departments}
@@ -129,6 +132,10 @@ class PlaceIndex:
                 listed.append(Named(by_insee[insee], name, delegated))
         dept_keys = {name_key(name, aliases): code for code, (name, _) in depts.items()}
         region_keys = {name_key(name, aliases): code for code, name in regs.items()}
+        pays_keys = {name_key(name, aliases): code for name, code in pays.items()}
+        for name, code in pays.items():
+            if code not in depts:
+                raise ValueError(f"pays {name!r}: no département with code {code}")
         for phrase, target in name_synonyms.items():  # "idf" -> "Île-de-France"
             target_key = name_key(target, aliases)
             table = region_keys if target_key in region_keys else dept_keys
@@ -152,6 +159,8 @@ class PlaceIndex:
             home_region=home_region,
             home_factor=home_factor,
             name_links=frozenset(name_links),
+            pays=MappingProxyType(pays_keys),
+            longest_pays=max((len(k.split()) for k in pays_keys), default=0),
         )
 
     def key(self, text: str) -> str:
@@ -177,6 +186,19 @@ class PlaceIndex:
     def region_named(self, key: str) -> Place | None:
         code = self.region_keys.get(key)
         return Place(region=code) if code else None
+
+    def pays_at(self, keys: Sequence[str]) -> tuple[int, Place, str] | None:
+        """The longest pays named by the leading words: (words used, its département, key)."""
+        for n in range(min(self.longest_pays, len(keys)), 0, -1):
+            key = " ".join(keys[:n])
+            code = self.pays.get(key)
+            if code:
+                return n, Place(department=code, region=self.departments[code][1]), key
+        return None
+
+    def named_exactly(self, key: str) -> tuple[Named, ...]:
+        """Communes with exactly this name key: "havre" does not find "Le Havre" here."""
+        return self.communes.get(key, ())
 
     def named(self, key: str) -> tuple[Named, ...]:
         """Every commune with this name key; "havre" also finds "Le Havre"."""

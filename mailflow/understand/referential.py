@@ -115,6 +115,7 @@ def _load(rules_dir: Path) -> Referential:
     table = understanding.get("referential", {})
     home = understanding.get("places", {})
     settings = _trade_settings(table)
+    names = read_toml(rules_dir / "place_names.toml", optional=True)
     rome_rows = _read_csv(rules_dir / "rome" / "codes_rome.csv")
     rome_labels = {r["code_rome"]: r["libelle_rome"] for r in rome_rows}
     trades = TradeIndex.build(
@@ -127,7 +128,8 @@ def _load(rules_dir: Path) -> Referential:
         {words(k): words(v) for k, v in table.get("place_aliases", {}).items()},
         dict(table.get("place_synonyms", {})),
         former=_read_csv(rules_dir / "geo" / "communes_deleguees.csv", optional=True),
-        other_names=read_toml(rules_dir / "place_names.toml", optional=True).get("names", {}),
+        other_names=names.get("names", {}),
+        pays=names.get("pays", {}),
         home_region=str(home.get("home_region", "")),
         home_factor=float(home.get("home_factor", 1)),
         name_links=[words(w) for w in home.get("name_links", [])],

@@ -59,6 +59,11 @@ class UnderstandingRules:
     code_before: tuple[Phrase, ...]
     lowercase_min_population: int
     not_after_code: frozenset[str]
+    of_words: frozenset[str]  # "de", "du": the town of a trade or a school, the weakest clue
+    of_min_population: int
+    not_before_of: tuple[Phrase, ...]  # "rue des Lilas", "la fille de Mathieu"
+    everyday_names: frozenset[str]  # folded commune names that are everyday words ("eu")
+    pays_before: tuple[Phrase, ...]  # commune and area words: before a pays
     signature_starts: tuple[str, ...]
     reply_headers: tuple[re.Pattern[str], ...]
     closings: tuple[str, ...]  # folded words, longest first
@@ -124,6 +129,11 @@ def _build(d: dict[str, Any]) -> UnderstandingRules:
         code_before=_phrases(places["code_before"]),
         lowercase_min_population=int(places["lowercase_min_population"]),
         not_after_code=frozenset(words(w) for w in places["not_after_code"]),
+        of_words=frozenset(words(w) for w in places["of_words"]),
+        of_min_population=int(places["of_min_population"]),
+        not_before_of=_phrases(places["not_before_of"]),
+        everyday_names=frozenset(words(w) for w in places["everyday_names"]),
+        pays_before=_phrases(places["commune_before"] + places["area_before"]),
         signature_starts=tuple(fold(w) for w in msg["signature_starts"]),
         reply_headers=tuple(re.compile(p) for p in msg["reply_headers"]),
         forward_markers=tuple(re.compile(p) for p in msg.get("forward_markers", [])),
