@@ -21,7 +21,7 @@ from mailflow.core.values import KINDS, SITUATIONS
 from mailflow.errors import MailflowError
 from mailflow.store.models import Request
 from mailflow.store.record import log_event
-from mailflow.understand.fields import find_situation
+from mailflow.understand.person import find_situation
 from mailflow.understand.referential import Referential
 from mailflow.understand.rules import UnderstandingRules
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from email.message import EmailMessage
 
-from mailflow.clock import stamp
+from mailflow.clock import local_today, stamp
 from mailflow.context import Context
 from mailflow.core import lifecycle as lc
 from mailflow.core.addresses import header_text, message_id_of, message_ids
@@ -65,7 +65,8 @@ def complete_request(
 ) -> str:
     """Runs inside the caller's transaction, which holds the request's lock."""
     inbound.request = request
-    parsed = understand(subject_of(msg), readable_text(msg), ctx.ref, ctx.understanding)
+    today = local_today(ctx.cfg.schedule.zone)  # the day a birth date is counted from
+    parsed = understand(subject_of(msg), readable_text(msg), ctx.ref, ctx.understanding, today)
     secret = Secret(address=address, replacement="[adresse masquée]")
     added = scrub_text(parsed.message, [secret]).strip()
     if added:

@@ -7,7 +7,7 @@ from email.message import EmailMessage
 
 from peewee import JOIN, fn
 
-from mailflow.clock import local, stamp
+from mailflow.clock import local, local_today, stamp
 from mailflow.context import Context
 from mailflow.core import lifecycle as lc
 from mailflow.core.addresses import message_id_of, new_token
@@ -61,7 +61,8 @@ def handle_new_request(
 ) -> str:
     """Runs inside the caller's transaction; every mail it decides is queued there too."""
     person = _person(address)
-    parsed = understand(subject_of(msg), readable_text(msg), ctx.ref, ctx.understanding)
+    today = local_today(ctx.cfg.schedule.zone)  # the day a birth date is counted from
+    parsed = understand(subject_of(msg), readable_text(msg), ctx.ref, ctx.understanding, today)
     repeated = _repeated(ctx, person, parsed)
     if repeated is not None:
         return join_request(ctx, inbound, msg, repeated, parsed, address, name)

@@ -1,5 +1,5 @@
-"""Finding one field each in free French text: age, situation, kind, diploma (the place:
-place_text.py).
+"""Finding one field each in free French text: kind and diploma (the place: place_text.py;
+age and situation: person.py).
 
 Each finder returns the value and a short note saying what words gave it, or None.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from mailflow.core.textnorm import fold, words
+from mailflow.core.textnorm import words
 from mailflow.understand.rules import Phrase, UnderstandingRules
 from mailflow.understand.tokens import Token, tokenize
 
@@ -29,23 +29,6 @@ class Found:
     start: int = 0  # character span in the searched text, when it matters
     end: int = 0
     weak: bool = False  # a place found only after "de" ("un boulanger de Lisieux")
-
-
-def find_age(text: str, rules: UnderstandingRules) -> Found | None:
-    """ "j'ai 15 ans", "âgée de 42 ans", "ma fille de 14 ans", "j'ai quinze ans"; never
-    "depuis 10 ans" nor "depuis dix ans"."""
-    folded = with_digits(fold(text), rules)
-    for label, patterns in (("child", rules.age_child), ("person", rules.age_person)):
-        for pattern in patterns:
-            for match in pattern.finditer(folded):
-                after = folded[match.end() :].lstrip()
-                age = int(match.group(1))
-                if rules.age_min <= age <= rules.age_max and not after.startswith(
-                    rules.age_not_after
-                ):
-                    who = " (child of the writer)" if label == "child" else ""
-                    return Found(age, f"age: '{match.group(0).strip()}' -> {age}{who}")
-    return None
 
 
 def with_digits(folded: str, rules: UnderstandingRules) -> str:
@@ -81,22 +64,6 @@ def _number_at(
         value = rules.numbers.get(" ".join(word for _, _, word in spans[i : i + size]))
         if value is not None:
             return size, value
-    return None
-
-
-def find_situation(text: str, rules: UnderstandingRules) -> Found | None:
-    """The first situation, in rules order, whose phrase or pattern occurs in the text."""
-    padded = f" {words(text)} "
-    for situation in rules.situations:
-        for phrase in situation.phrases:
-            if f" {phrase} " in padded:
-                return Found(situation.name, f"situation: '{phrase}' -> {situation.name}")
-        for pattern in situation.patterns:
-            match = pattern.search(padded)
-            if match:
-                return Found(
-                    situation.name, f"situation: '{match.group(0).strip()}' -> {situation.name}"
-                )
     return None
 
 

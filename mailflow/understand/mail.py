@@ -8,19 +8,15 @@ Form fields ("Métier : boulanger") win over guesses from free text.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 
 from mailflow.core.textnorm import fold, words
 from mailflow.core.values import ParsedRequest
-from mailflow.understand.fields import (
-    Found,
-    find_age,
-    find_diploma,
-    find_kind,
-    find_situation,
-    with_digits,
-)
+from mailflow.understand.fields import Found, find_diploma, find_kind, with_digits
 from mailflow.understand.first_names import first_name_or_none
+from mailflow.understand.person import find_age, find_situation
 from mailflow.understand.place_text import find_place
 from mailflow.understand.referential import Referential
 from mailflow.understand.rules import UnderstandingRules, load_understanding_rules
@@ -51,9 +47,15 @@ class _Ask:
 
 
 def understand(
-    subject: str, body: str, ref: Referential, rules: UnderstandingRules
+    subject: str,
+    body: str,
+    ref: Referential,
+    rules: UnderstandingRules,
+    today: date | None = None,
 ) -> ParsedRequest:
-    """Read one mail; every field may stay None when the mail does not say it."""
+    """Read one mail; every field may stay None when the mail does not say it. `today` is
+    the day a birth date ("née en 2011") is counted from; without it, a birth date gives no
+    age (the callers pass the day the mail is read, from mailflow.clock)."""
     notes: list[str] = []
     if len(body) > READ_AT_MOST:
         notes.append(f"read the first {READ_AT_MOST} characters of {len(body)}")
@@ -66,8 +68,11 @@ def understand(
     ask = _from_form(fields, ref, rules) or _from_text(text, ref, rules)
     notes += ask.notes
     place = _field_place(fields, ref, notes) or _note(find_place(text, ref, rules), notes)
-    age = _field_age(fields, rules, notes) or _note(find_age(text, rules), notes)
-    situation = _field_situation(fields, rules, notes) or _note(find_situation(text, rules), notes)
+    age = _field_age(fields, rules, notes) or _note(find_age(text, rules, today), notes)
+    jobs = ref.trades.starts_a_title
+    situation = _field_situation(fields, rules, notes, jobs) or _note(
+        find_situation(text, rules, jobs), notes
+    )
     first_name = _first_name(fields, split.signature, form.free_text, ref, rules, notes)
     domain = None if ask.hit else _domain(text, rules, notes)
     return ParsedRequest(
@@ -216,10 +221,15 @@ def _field_age(fields: dict[str, str], rules: UnderstandingRules, notes: list[st
     return None
 
 
-def _field_situation(fields: dict[str, str], rules: UnderstandingRules, notes: list[str]) -> object:
+def _field_situation(
+    fields: dict[str, str],
+    rules: UnderstandingRules,
+    notes: list[str],
+    jobs: Callable[[str], bool],
+) -> object:
     value = fields.get("situation", "")
     compact = words(value).replace(" ", "_")
-    found = find_situation(value, rules) if value else None
+    found = find_situation(value, rules, jobs) if value else None
     if value and compact in {s.name for s in rules.situations}:
         found = Found(compact, f"situation: form '{value}'")
     return _note(found, notes)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -21,6 +21,21 @@ class Situation:
     name: str  # one of SITUATIONS
     phrases: tuple[str, ...]  # folded words
     patterns: tuple[re.Pattern[str], ...]  # on folded words
+    even_after_wish: frozenset[str] = frozenset()  # phrases that count after a wish word too
+    job_after: tuple[str, ...] = ()  # "je suis": then a word starting a ROME title
+    not_jobs: frozenset[str] = frozenset()  # words after job_after that are no job ("prete")
+
+
+@dataclass(frozen=True)
+class Who:
+    """[who]: whom a mail is about (the writer, or someone a parent or counsellor names)."""
+
+    for_other: tuple[str, ...] = ()  # folded words: "ma fille", "un jeune"
+    self_intro: frozenset[str] = frozenset()  # "je suis" before "une jeune": the writer
+    first_person: frozenset[str] = frozenset()  # subjects that are the writer ("je", "j")
+    third_person: tuple[str, ...] = ()  # subjects that are someone else ("il", "elle")
+    wishes: tuple[str, ...] = ()  # before a situation in its clause: a wish, not a fact
+    relatives: tuple[str, ...] = ()  # before a situation in its clause: someone else's
 
 
 @dataclass(frozen=True)
@@ -74,6 +89,12 @@ class UnderstandingRules:
     forward_subjects: frozenset[str] = frozenset()  # first word of a forward's subject
     forward_header_keys: frozenset[str] = frozenset()  # its header lines, skipped
     forward_subject_keys: frozenset[str] = frozenset()  # ... but for their subject's words
+    age_never: tuple[re.Pattern[str], ...] = ()  # blanked first: durations, children's ages
+    age_other: tuple[re.Pattern[str], ...] = ()  # "il a 16 ans", "elle a 14 ans"
+    age_soon: tuple[re.Pattern[str], ...] = ()  # "j'ai bientôt 15 ans": one year less
+    age_birth: tuple[re.Pattern[str], ...] = ()  # groups year, month, day
+    months: Mapping[str, int] = field(default_factory=dict)  # "mars" -> 3
+    who: Who = Who()
 
     def domain(self, name: str | None) -> Domain | None:
         return next((d for d in self.domains if d.name == name), None)
@@ -122,6 +143,12 @@ def _build(d: dict[str, Any]) -> UnderstandingRules:
         age_child=tuple(re.compile(p) for p in age["child"]),
         age_person=tuple(re.compile(p) for p in age["person"]),
         age_not_after=tuple(fold(w) for w in age["not_after"]),
+        age_never=_regexes(age.get("never", [])),
+        age_other=_regexes(age.get("other", [])),
+        age_soon=_regexes(age.get("soon", [])),
+        age_birth=_birth_patterns(age.get("birth", []), age.get("months", [])),
+        months=MappingProxyType({words(m): i for i, m in enumerate(age.get("months", []), 1)}),
+        who=_who(d.get("who", {})),
         numbers=MappingProxyType(numbers),
         number_starts=frozenset(phrase.split()[0] for phrase in numbers),
         commune_before=_phrases(places["commune_before"]),
@@ -144,6 +171,33 @@ def _build(d: dict[str, Any]) -> UnderstandingRules:
         name_intros=_phrases(msg["name_intros"]),
         not_names=frozenset(words(w) for w in msg["not_names"]),
         domains=tuple(_domain(t) for t in d.get("domains", [])),
+    )
+
+
+def _regexes(items: list[str]) -> tuple[re.Pattern[str], ...]:
+    return tuple(re.compile(p) for p in items)
+
+
+def _birth_patterns(items: list[str], months: list[str]) -> tuple[re.Pattern[str], ...]:
+    """{month} in a birth pattern is any month name of [age].months."""
+    if len(months) not in (0, 12):
+        raise ValueError(f"[age] months: 12 month names expected, got {len(months)}")
+    names = "|".join(sorted((re.escape(words(m)) for m in months), key=len, reverse=True))
+    out = tuple(re.compile(p.replace("{month}", f"(?:{names})")) for p in items)
+    for pattern in out:
+        if "year" not in pattern.groupindex:
+            raise ValueError(f"[age] birth pattern {pattern.pattern!r} has no group 'year'")
+    return out
+
+
+def _who(table: dict[str, Any]) -> Who:
+    return Who(
+        for_other=_words(table.get("for_other", [])),
+        self_intro=frozenset(_words(table.get("self_intro", []))),
+        first_person=frozenset(_words(table.get("first_person", []))),
+        third_person=_words(table.get("third_person", [])),
+        wishes=_words(table.get("wishes", [])),
+        relatives=_words(table.get("relatives", [])),
     )
 
 
@@ -173,6 +227,9 @@ def _situation(table: dict[str, Any]) -> Situation:
         table["name"],
         _words(table.get("phrases", [])),
         tuple(re.compile(p) for p in table.get("patterns", [])),
+        even_after_wish=frozenset(_words(table.get("even_after_wish", []))),
+        job_after=tuple(sorted(_words(table.get("job_after", [])), key=len, reverse=True)),
+        not_jobs=frozenset(_words(table.get("not_jobs", []))),
     )
 
 

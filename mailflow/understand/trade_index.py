@@ -158,6 +158,14 @@ class TradeIndex:
         hits = self.find(text)
         return max(hits, key=lambda h: (h.size, -h.start)) if hits else None
 
+    def starts_a_title(self, word: str) -> bool:
+        """The folded word is a ROME title or its first word ("cariste", "vendeuse", "aide"),
+        as written (no typo correction), and no stop word: "je suis vendeuse" names a job."""
+        key = stem(self.settings.aliases.get(word, word))
+        if word in self.settings.stop_words or key in self.settings.stop_words:
+            return False
+        return (key,) in self.exact or key in self.by_head
+
     def _scan(self, text: str, tokens: list[Token], keys: list[str], method: str) -> list[TradeHit]:
         """Longest exact forms first, then head words; a weak word alone ("demi" of
         "Demi-chef de rang", "professionnel") is never a trade."""

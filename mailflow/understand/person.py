@@ -1,0 +1,193 @@
+"""Whom a mail is about, and that person's age and situation.
+
+A parent or a counsellor writes for someone else ("ma fille de 14 ans", "un jeune de 17
+ans"): the age and the situation asked are then that person's, not the writer's ([who] in
+rules/understanding.toml). Pure: the day a birth date is counted from is given by the caller.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from datetime import date
+
+from mailflow.core.textnorm import fold, words
+from mailflow.understand.fields import Found, with_digits
+from mailflow.understand.rules import Situation, UnderstandingRules, Who
+
+_SENTENCE = re.compile(r"[.;!?\n]")
+_CLAUSE = re.compile(r"[.;:!?\n()\"]|,| et | mais | car | donc | puis | sinon ")
+_WRITERS = ("person", "soon", "birth")  # the groups of age patterns about the writer
+
+
+def writes_for_other(text: str, who: Who) -> bool:
+    """The mail names someone it is written for ("ma fille", "un jeune"), not as the writer
+    ("je suis une jeune fille")."""
+    padded = f" {words(text)} "
+    for phrase in who.for_other:
+        at = padded.find(f" {phrase} ")
+        while at >= 0:
+            before = padded[:at].split()[-2:]
+            if not (before[-1:] and before[-1] in who.self_intro) and " ".join(before) not in (
+                who.self_intro
+            ):
+                return True
+            at = padded.find(f" {phrase} ", at + 1)
+    return False
+
+
+def find_age(text: str, rules: UnderstandingRules, today: date | None = None) -> Found | None:
+    """The age of the one the mail is for: "j'ai 15 ans", "ma fille de 14 ans", "elle a 14
+    ans", "née en 2011", "j'ai bientôt 15 ans" (14); never "depuis 10 ans". A Found with the
+    value None only carries a note: an age seen but not the request's."""
+    folded = _blank(with_digits(fold(text), rules), rules.age_never)
+    for_other = writes_for_other(text, rules.who)
+    groups = {
+        "child": rules.age_child,
+        "other": rules.age_other,
+        "person": rules.age_person,
+        "soon": rules.age_soon,
+        "birth": rules.age_birth,
+    }
+    order = ("child", "other", *_WRITERS) if for_other else ("child", *_WRITERS, "other")
+    left: Found | None = None
+    for label in order:
+        for match in (m for pattern in groups[label] for m in pattern.finditer(folded)):
+            found = _age(label, match, folded, rules, today)
+            if found is None:
+                continue
+            if for_other and label in _WRITERS and _about_writer(folded, match, rules.who):
+                said = match.group(0).strip(" ,;:(\n")
+                note = f"age: '{said}' is the writer's; the mail is for someone else"
+                left = left or Found(None, note)
+                continue
+            if found.value is not None:
+                return found
+            left = left or found
+    return left
+
+
+def _age(
+    label: str, match: re.Match[str], folded: str, rules: UnderstandingRules, today: date | None
+) -> Found | None:
+    said = match.group(0).strip(" ,;:(\n")
+    if label == "birth":
+        return _born(match, said, rules, today)
+    age = int(match.group(1))
+    if label != "soon" and folded[match.end() :].lstrip().startswith(rules.age_not_after):
+        return None
+    if label == "soon":
+        age -= 1
+    if not rules.age_min <= age <= rules.age_max:
+        return None
+    how = {
+        "child": " (the one the mail is for)",
+        "other": " (the one the mail is for)",
+        "soon": f" ({age + 1} soon: {age} today)",
+    }.get(label, "")
+    return Found(age, f"age: '{said}' -> {age}{how}")
+
+
+def _born(
+    match: re.Match[str], said: str, rules: UnderstandingRules, today: date | None
+) -> Found | None:
+    """The age on `today` of someone born on the date (or in the month, or the year) said."""
+    groups = match.groupdict()
+    year = int(groups["year"])
+    month = groups.get("month")
+    number = None if month is None else int(month) if month.isdigit() else rules.months[month]
+    day = int(groups["day"]) if groups.get("day") else None
+    try:
+        born = date(year, number or 1, day or 1)
+    except ValueError:  # "31/02/2010", a month 13: no date
+        return None
+    if today is None:
+        return Found(None, f"age: '{said}' is a birth date, and no day was given to count from")
+    age = today.year - year
+    if number is not None and (today.month, today.day) < (number, day or 1):
+        age -= 1
+    if born > today or not rules.age_min <= age <= rules.age_max:
+        return None
+    when = born.isoformat() if day else f"{year}-{number:02d}" if number else f"in {year}"
+    reached = "" if number else ", the age reached this year"
+    return Found(age, f"age: '{said}' -> {age} (born {when}, on {today.isoformat()}{reached})")
+
+
+def _blank(folded: str, patterns: tuple[re.Pattern[str], ...]) -> str:
+    """Spans that are never an age ("depuis 10 ans") as spaces, so offsets stay the same."""
+    for pattern in patterns:
+        folded = pattern.sub(lambda m: " " * len(m.group(0)), folded)
+    return folded
+
+
+def _about_writer(folded: str, match: re.Match[str], who: Who) -> bool:
+    """The sentence, from its last subject to the end of the match, is about the writer."""
+    start = max((m.end() for m in _SENTENCE.finditer(folded, 0, match.start())), default=0)
+    sentence = f" {words(folded[start : match.end()])} "
+    return _subject(sentence, len(sentence), who) in who.first_person
+
+
+def find_situation(
+    text: str, rules: UnderstandingRules, starts_a_title: Callable[[str], bool] | None = None
+) -> Found | None:
+    """The first situation, in rules order, said as a fact about the one the mail is for:
+    not a wish ("je voudrais être en alternance"), not a relative's ("mon père est boulanger"),
+    not the writer's when the mail is for someone else. `starts_a_title` (the ROME index)
+    reads "je suis cariste" as a job."""
+    who = rules.who
+    clauses = [f" {c} " for c in (words(part) for part in _CLAUSE.split(fold(text))) if c]
+    for_other = writes_for_other(text, who)
+    for situation in rules.situations:
+        for clause in clauses:
+            for at, said in _mentions(clause, situation, starts_a_title):
+                subject = _subject(clause, at + 1, who)
+                mine = subject in who.first_person or said.split()[0] in who.first_person
+                if for_other and mine and situation.name != "parent":
+                    continue
+                if subject in who.relatives:
+                    continue
+                if said not in situation.even_after_wish and _wished(clause, at, subject, who):
+                    continue
+                return Found(situation.name, f"situation: '{said}' -> {situation.name}")
+    return None
+
+
+def _mentions(
+    clause: str, situation: Situation, starts_a_title: Callable[[str], bool] | None
+) -> Iterator[tuple[int, str]]:
+    """(offset, words) of each phrase, pattern or job of the situation in the clause."""
+    for phrase in situation.phrases:
+        at = clause.find(f" {phrase} ")
+        while at >= 0:
+            yield at, phrase
+            at = clause.find(f" {phrase} ", at + 1)
+    for pattern in situation.patterns:
+        for match in pattern.finditer(clause):
+            yield match.start(), match.group(0).strip()
+    if starts_a_title is None:
+        return
+    for intro in situation.job_after:
+        at = clause.find(f" {intro} ")
+        while at >= 0:
+            job = clause[at + len(intro) + 2 :].split()[:1]
+            if job and job[0] not in situation.not_jobs and starts_a_title(job[0]):
+                yield at, f"{intro} {job[0]}"
+            at = clause.find(f" {intro} ", at + 1)
+
+
+def _subject(clause: str, end: int, who: Who) -> str:
+    """The last subject said before `end` in the padded words: a first-person word, a
+    pronoun, someone written for or a relative; "" when none."""
+    best, found = -1, ""
+    for phrase in (*who.first_person, *who.third_person, *who.for_other, *who.relatives):
+        at = clause.rfind(f" {phrase} ", 0, end)
+        if at > best or (at == best and len(phrase) > len(found)):
+            best, found = at, phrase
+    return found
+
+
+def _wished(clause: str, at: int, subject: str, who: Who) -> bool:
+    """A wish word between the clause's last subject and the situation said at `at`."""
+    start = clause.rfind(f" {subject} ", 0, at + 1) if subject else 0
+    span = clause[max(start, 0) : at + 1]
+    return any(f" {wish} " in span for wish in who.wishes)
