@@ -242,6 +242,8 @@ class TradeIndex:
         found = process.extractOne(key, choices, scorer=fuzz.ratio, score_cutoff=s.fuzzy_cutoff)
         if found is None or abs(len(found[0]) - len(key)) > 1:  # one letter missing or extra
             return key
+        if found[0] in s.stop_words:  # "Martin" is no misspelt "marin"
+            return key
         return found[0]
 
 
@@ -282,6 +284,10 @@ def _add_titles(
             found = entries[entry].code_rome if entry is not None else "no ROME form"
             raise RulesError(f"diplomas.toml: {phrase!r} -> {code} {title!r}: the title is {found}")
         key = _key(keys(phrase), s)
+        if key in table:  # "DE éducateur spécialisé" without its glue word is the trade itself
+            raise RulesError(
+                f"diplomas.toml: {phrase!r} reads as the trade {entries[table[key]].label!r}"
+            )
         table[key] = entry
         added.add(key)
     return frozenset(added)
