@@ -49,6 +49,9 @@ def _config(tmp_path: Path, rules: Path) -> Path:
 
 def test_a_context_reads_each_rule_file_once(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
     monkeypatch.setattr(context, "load_rules", shared_rules.read_rules)  # no session sharing
+    # nor the session's referential cache: an earlier test may have left this rules
+    # directory's pickle there, and then load_referential is rightly not called
+    monkeypatch.setenv(context.CACHE_ENV, str(tmp_path / "empty-cache"))
     calls: Counter[str] = Counter()
     for name in LOADERS:
         real = getattr(context, name)
