@@ -57,11 +57,17 @@ class ParsedRequest:
     diploma: str | None = None  # "CAP", "BTS", ... when the person names a training
     notes: tuple[str, ...] = field(default=())  # how each field was found, for the log
     domain: str | None = None  # a family of trades named ([[domains]]), when no trade is
+    # trade_text names a trade plainly asked for that ROME lacks ("devenir youtubeur"): the
+    # request is understood and routed, finds nobody, and counts as unmet demand
+    trade_unlisted: bool = False
 
     @property
     def understood(self) -> bool:
-        """A request is actionable once we know the trade or training asked about."""
-        return self.trade is not None or bool(self.trade_text and self.diploma)
+        """A request is actionable once we know the trade or training asked about (a trade
+        ROME lacks included)."""
+        return self.trade is not None or bool(
+            self.trade_text and (self.diploma or self.trade_unlisted)
+        )
 
 
 AGE_BANDS: tuple[tuple[int, int | None, str], ...] = (

@@ -123,9 +123,13 @@ def minor_detail(request: Request) -> str:
     return "d'après l'âge donné dans une demande précédente"
 
 
-def _asked(code_rome: str | None, trade_text: str | None, diploma: str | None) -> Asked:
-    """As ParsedRequest.understood: a ROME match, or a training named with its words."""
-    return Asked(code_rome, trade_text, code_rome is not None or bool(trade_text and diploma))
+def _asked(
+    code_rome: str | None, trade_text: str | None, diploma: str | None, unlisted: bool
+) -> Asked:
+    """As ParsedRequest.understood: a ROME match, a training named with its words, or a
+    trade ROME lacks (for a stored request: its words, once it left needs_info)."""
+    understood = code_rome is not None or bool(trade_text and (diploma or unlisted))
+    return Asked(code_rome, trade_text, understood)
 
 
 def _repeated(ctx: Context, person: Person, parsed: ParsedRequest) -> Request | None:
@@ -144,9 +148,13 @@ def _repeated(ctx: Context, person: Person, parsed: ParsedRequest) -> Request | 
     found = {r.id: r for r in open_requests}
     window = ctx.rules.followup.duplicate_window_days
     chosen = joins(
-        _asked(code, parsed.trade_text, parsed.diploma),
+        _asked(code, parsed.trade_text, parsed.diploma, parsed.trade_unlisted),
         [
-            OpenRequest(r.id, _asked(r.code_rome, r.trade_text, r.diploma), r.created_at)
+            OpenRequest(
+                r.id,
+                _asked(r.code_rome, r.trade_text, r.diploma, r.state != lc.NEEDS_INFO),
+                r.created_at,
+            )
             for r in found.values()
         ],
         stamp(),

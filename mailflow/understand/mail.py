@@ -23,6 +23,7 @@ from mailflow.understand.rules import UnderstandingRules, load_understanding_rul
 from mailflow.understand.text import intro_name, parse_form, signature_name, split_message
 from mailflow.understand.tokens import clean
 from mailflow.understand.trade_index import TradeHit
+from mailflow.understand.wanted import choose, unlisted
 
 __all__ = ["understand", "load_understanding_rules", "UnderstandingRules"]
 
@@ -32,7 +33,6 @@ _INT = re.compile(r"\b(\d{1,2})\b")
 # message here, pipeline.py). The whole mail stays stored, and the ambassador only ever gets
 # the start of it anyway.
 READ_AT_MOST = 20_000
-WISH_WINDOW = 240  # characters before a trade where its wish verb is looked for
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,7 @@ class _Ask:
     hit: TradeHit | None
     diploma: str | None
     notes: tuple[str, ...]
+    unlisted: bool = False  # trade_text names a trade ROME lacks ("astronaute")
 
 
 def understand(
@@ -87,6 +88,7 @@ def understand(
         diploma=ask.diploma,
         notes=tuple(notes),
         domain=domain,
+        trade_unlisted=ask.unlisted,
     )
 
 
@@ -163,34 +165,23 @@ def _from_text(text: str, ref: Referential, rules: UnderstandingRules) -> _Ask:
     hit = ref.trades.match(speciality) if speciality else None
     trade_text = speciality
     if hit is None:
-        hit = _choose_hit(text, ref.find_trades(_mask_places(text, ref, rules)), rules)
+        hit, refused = choose(text, ref.find_trades(_mask_places(text, ref, rules)), rules)
+        notes += refused
         trade_text = trade_text or (hit.text if hit else None)
+    other = None if hit or trade_text else unlisted(text, rules)
+    if other:
+        notes.append(other.note)
+        trade_text = str(other.value)
     if hit:
         notes.append(_trade_note(hit))
-    if kind is None and hit is not None:
+    if hit and hit.method == "diploma" and (kind is None or kind.value == "metier"):
+        kind = Found("formation", f"kind: '{hit.text}' is a diploma -> formation")
+    if kind is None and (hit is not None or other is not None):
         kind = Found("metier", "kind: a trade is named -> metier")
     if kind:
         notes.insert(0, kind.note)
-    return _Ask(kind.value if kind else None, trade_text, hit, name, tuple(notes))  # type: ignore[arg-type]
-
-
-def _choose_hit(text: str, hits: list[TradeHit], rules: UnderstandingRules) -> TradeHit | None:
-    """Several trades: prefer the one after a wish ("être", "devenir"), then the first."""
-    wishes = (
-        rules.wish_phrases
-        + rules.kind_phrases["metier"]
-        + rules.kind_phrases["vae"]
-        + rules.kind_phrases["formation"]
-    )
-
-    def score(hit: TradeHit) -> tuple[int, int]:
-        # The six words before the hit, read from a bounded window: folding the whole text
-        # before each hit made a mail naming thousands of "trades" quadratic.
-        window = text[max(0, hit.start - WISH_WINDOW) : hit.start]
-        before = f" {' '.join(words(window).split()[-6:])} "
-        return (int(any(f" {w} " in before for w in wishes)), -hit.start)
-
-    return max(hits, key=score) if hits else None
+    kind_value = kind.value if kind else None
+    return _Ask(kind_value, trade_text, hit, name, tuple(notes), other is not None)  # type: ignore[arg-type]
 
 
 def _mask_places(text: str, ref: Referential, rules: UnderstandingRules) -> str:

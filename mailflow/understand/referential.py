@@ -2,7 +2,8 @@
 
 Files under rules/ (see rules/README.md): rome/appellations.csv, rome/codes_rome.csv,
 geo/departements.json, geo/regions.json, geo/communes.csv, the optional
-geo/communes_deleguees.csv and place_names.toml (other names of communes), and the
+geo/communes_deleguees.csv and place_names.toml (other names of communes), diplomas.toml
+(diplomas and titles -> the trade they lead to), and the
 [referential] and [places] tables of understanding.toml (stop words, aliases, synonyms, fuzzy
 threshold, home région).
 """
@@ -114,7 +115,7 @@ def _load(rules_dir: Path) -> Referential:
     understanding = read_toml(rules_dir / "understanding.toml")
     table = understanding.get("referential", {})
     home = understanding.get("places", {})
-    settings = _trade_settings(table)
+    settings = _trade_settings(table, read_toml(rules_dir / "diplomas.toml", optional=True))
     names = read_toml(rules_dir / "place_names.toml", optional=True)
     rome_rows = _read_csv(rules_dir / "rome" / "codes_rome.csv")
     rome_labels = {r["code_rome"]: r["libelle_rome"] for r in rome_rows}
@@ -160,21 +161,27 @@ def _close_codes(rows: list[dict[str, str]]) -> dict[str, frozenset[str]]:
     return close
 
 
-def _trade_settings(table: dict[str, Any]) -> TradeSettings:
+def _trade_settings(table: dict[str, Any], diplomas: dict[str, Any]) -> TradeSettings:
     try:
+        titles = {
+            words(phrase): (str(t["rome"]).strip().upper(), str(t["title"]))
+            for phrase, t in diplomas.get("titles", {}).items()
+        }
         return TradeSettings(
             stop_words=frozenset(words(w) for w in table.get("stop_words", [])),
             glue_words=frozenset(words(w) for w in table.get("glue_words", [])),
             aliases={words(k): words(v) for k, v in table.get("trade_aliases", {}).items()},
             synonyms=dict(table.get("trade_synonyms", {})),
             fields=dict(table.get("trade_fields", {})),
+            titles=titles,
+            upper_only=frozenset(words(w) for w in table.get("upper_only", [])),
             weak_words=frozenset(stem(words(w)) for w in table.get("weak_words", [])),
             fuzzy_min_length=int(table.get("fuzzy_min_length", 5)),
             fuzzy_cutoff=float(table.get("fuzzy_cutoff", 85)),
             head_min_share=float(table.get("head_min_share", 0.5)),
         )
-    except (TypeError, ValueError, AttributeError) as exc:
-        raise RulesError(f"understanding.toml [referential]: {exc}") from exc
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:
+        raise RulesError(f"understanding.toml [referential] or diplomas.toml: {exc}") from exc
 
 
 def _read_csv(path: Path, optional: bool = False) -> list[dict[str, str]]:

@@ -49,6 +49,21 @@ class Domain:
 
 
 @dataclass(frozen=True)
+class Wanted:
+    """How the trade asked for is told from one held, refused or unlisted ([wishes])."""
+
+    held: tuple[str, ...] = ()  # folded phrases before a trade the person has or mentions
+    refusals: tuple[str, ...] = ()
+    unrefusals: tuple[str, ...] = ()
+    rather: frozenset[str] = frozenset()
+    than: frozenset[str] = frozenset()
+    object_verbs: tuple[Phrase, ...] = ()  # longest first
+    with_article: frozenset[Phrase] = frozenset()
+    articles: frozenset[str] = frozenset()
+    not_trades: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
 class UnderstandingRules:
     """Everything understand() needs to know that a coordinator may change."""
 
@@ -57,6 +72,7 @@ class UnderstandingRules:
     form_kinds: Mapping[str, str]  # folded value -> kind
     kind_phrases: Mapping[str, tuple[str, ...]]  # kind -> folded phrases
     wish_phrases: tuple[str, ...]  # before the trade asked for, when several are named
+    wanted: Wanted  # held, refused, unlisted trades ([wishes])
     diplomas: tuple[tuple[Phrase, str], ...]  # (folded words, display name), longest first
     diploma_uppercase: frozenset[str]
     diploma_background: tuple[str, ...]
@@ -128,6 +144,7 @@ def _build(d: dict[str, Any]) -> UnderstandingRules:
             {k: _words(d["kinds"][k]) for k in ("vae", "formation", "metier")}
         ),
         wish_phrases=_words(d.get("wishes", {}).get("phrases", [])),
+        wanted=_wanted(d.get("wishes", {})),
         diplomas=tuple(
             sorted(
                 ((tuple(words(w).split()), name) for name, ws in dip["names"].items() for w in ws),
@@ -198,6 +215,20 @@ def _who(table: dict[str, Any]) -> Who:
         third_person=_words(table.get("third_person", [])),
         wishes=_words(table.get("wishes", [])),
         relatives=_words(table.get("relatives", [])),
+    )
+
+
+def _wanted(w: dict[str, Any]) -> Wanted:
+    return Wanted(
+        held=_words(w.get("held", [])),
+        refusals=_words(w.get("refusals", [])),
+        unrefusals=_words(w.get("unrefusals", [])),
+        rather=frozenset(_words(w.get("rather", []))),
+        than=frozenset(_words(w.get("than", []))),
+        object_verbs=_phrases(w.get("object_verbs", [])),
+        with_article=frozenset(_phrases(w.get("with_article", []))),
+        articles=frozenset(_words(w.get("articles", []))),
+        not_trades=frozenset(_words(w.get("not_trades", []))),
     )
 
 

@@ -37,6 +37,9 @@ class TradeSettings:
     synonyms: Mapping[str, str]  # phrase -> an appellation form ("infirmiere" -> "... soins ...")
     weak_words: frozenset[str] = frozenset()  # stemmed; never a trade alone ("demi", "agent")
     fields: Mapping[str, str] = field(default_factory=dict)  # workplace or field -> a form
+    # diploma or title -> (ROME code, a form of that code): "bts mco", rules/diplomas.toml
+    titles: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    upper_only: frozenset[str] = frozenset()  # a trade only in capitals: "AS", not "tu as"
     fuzzy_min_length: int = 5
     fuzzy_cutoff: float = 85.0
     head_min_share: float = 0.5  # a head word alone decides only if one code dominates it
@@ -92,6 +95,7 @@ class TradeIndex:
     by_head: Mapping[str, tuple[tuple[Key, int], ...]]  # first word -> (key, entry id)
     head_default: Mapping[str, int]  # head words that alone point to one dominant trade
     fields: Mapping[Key, int]  # "boulangerie" -> boulanger, when no title took the word
+    diplomas: frozenset[Key]  # keys of `exact` that name a diploma ("bts mco"): method "diploma"
     vocab: Mapping[str, tuple[str, ...]]  # first letter -> words known in labels (for typos)
 
     @classmethod
@@ -116,6 +120,7 @@ class TradeIndex:
                     _keep_best(exact, key, len(entries) - 1, entries)
                     _keep_best(heads[key[0]], key, len(entries) - 1, entries)
         _add_synonyms(exact, s.synonyms, exact, s)
+        diplomas = _add_titles(exact, s.titles, entries, s)
         fields: dict[Key, int] = {}
         _add_synonyms(fields, s.fields, exact, s)
         by_head = {
@@ -134,6 +139,7 @@ class TradeIndex:
             by_head=MappingProxyType(by_head),
             head_default=MappingProxyType(_head_defaults(by_head, entries, s)),
             fields=MappingProxyType(fields),
+            diplomas=diplomas,
             vocab=MappingProxyType({k: tuple(v) for k, v in vocab.items()}),
         )
 
@@ -144,7 +150,13 @@ class TradeIndex:
     def find(self, text: str) -> list[TradeHit]:
         """Every non-overlapping trade mention in the text, in reading order."""
         tokens = [t for t in tokenize(text) if t.key not in self.settings.glue_words]
-        keys = [stem(self.settings.aliases.get(t.key, t.key)) for t in tokens]
+        upper = self.settings.upper_only
+        keys = [
+            ""
+            if t.key in upper and not t.text.isupper()
+            else stem(self.settings.aliases.get(t.key, t.key))
+            for t in tokens
+        ]
         hits = self._scan(text, tokens, keys, "exact")
         if hits:
             return hits
@@ -180,7 +192,8 @@ class TradeIndex:
                     continue
                 if n == 1 and keys[i] in weak:
                     continue
-                spans.append((i, i + n, entry, method))
+                how = "diploma" if tuple(keys[i : i + n]) in self.diplomas else method
+                spans.append((i, i + n, entry, how))
                 taken[i : i + n] = [True] * n
         for i, key in enumerate(keys):
             if not taken[i] and not stops[i] and key in self.by_head:
@@ -237,6 +250,8 @@ class TradeIndex:
         found = process.extractOne(key, choices, scorer=fuzz.ratio, score_cutoff=s.fuzzy_cutoff)
         if found is None or abs(len(found[0]) - len(key)) > 1:  # one letter missing or extra
             return key
+        if found[0] in s.stop_words:  # "Martin" is no misspelt "marin"
+            return key
         return found[0]
 
 
@@ -261,6 +276,29 @@ def _add_synonyms(
                 f"understanding.toml: synonym {phrase!r} -> {target!r} names no ROME form"
             )
         table[_key(keys(phrase), s)] = exact[target_key]
+
+
+def _add_titles(
+    table: dict[Key, int],
+    titles: Mapping[str, tuple[str, str]],
+    entries: list[Appellation],
+    s: TradeSettings,
+) -> frozenset[Key]:
+    """Each diploma phrase -> the entry of its title, checked to belong to its ROME code."""
+    added = set()
+    for phrase, (code, title) in titles.items():
+        entry = table.get(_key(keys(title), s))
+        if entry is None or entries[entry].code_rome != code:
+            found = entries[entry].code_rome if entry is not None else "no ROME form"
+            raise RulesError(f"diplomas.toml: {phrase!r} -> {code} {title!r}: the title is {found}")
+        key = _key(keys(phrase), s)
+        if key in table:  # "DE éducateur spécialisé" without its glue word is the trade itself
+            raise RulesError(
+                f"diplomas.toml: {phrase!r} reads as the trade {entries[table[key]].label!r}"
+            )
+        table[key] = entry
+        added.add(key)
+    return frozenset(added)
 
 
 def _head_defaults(
