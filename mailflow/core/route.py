@@ -137,7 +137,9 @@ def same_title(asked: str | None, title_words: str) -> bool:
 def trade_tier(want: Want, c: Candidate) -> int | None:
     if want.code_rome and c.code_rome == want.code_rome:
         return SAME_TRADE
-    if same_title(want.title_words, c.title_words):
+    if same_title(want.title_words, c.title_words) and not (
+        want.code_rome and c.code_rome  # two codes that differ: the words are not enough
+    ):
         return SAME_TRADE
     if want.code_rome and c.code_rome and c.code_rome[:3] == want.code_rome[:3]:
         return SAME_DOMAIN

@@ -69,7 +69,13 @@ def understand(
     ask = _from_form(fields, ref, rules) or _from_text(text, ref, rules)
     notes += ask.notes
     place = _field_place(fields, ref, notes) or _note(find_place(text, ref, rules), notes)
-    age = _field_age(fields, rules, notes) or _note(find_age(text, rules, today), notes)
+    # A forward: the forwarded mail speaks for the young person ("j'ai 14 ans") first.
+    inner = split.forwarded
+    age = (
+        _field_age(fields, rules, notes)
+        or (_note(find_age(inner, rules, today), notes) if inner else None)
+        or _note(find_age(text, rules, today), notes)
+    )
     jobs = ref.trades.starts_a_title
     situation = _field_situation(fields, rules, notes, jobs) or _note(
         find_situation(text, rules, jobs), notes

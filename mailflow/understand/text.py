@@ -25,6 +25,8 @@ class Split:
 
     message: str
     signature: str
+    forwarded: str = ""  # the forwarded mail's own lines, when it is a forward: its "je" is
+    # the young person's, not the forwarder's (person.py reads ages and situations there first)
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ def split_message(body: str, rules: UnderstandingRules, subject: str = "") -> Sp
     forwarded = bool(first) and first[0] in rules.forward_subjects  # TR:, Fwd: ...
     lines = body.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     index = 0
+    since: int | None = None  # where the first forwarded mail's lines start in `kept`
     while index < len(lines):
         line = lines[index]
         folded = fold(line).strip()
@@ -54,6 +57,7 @@ def split_message(body: str, rules: UnderstandingRules, subject: str = "") -> Sp
         if start:
             index = _skip_forward_header(lines, index + (start == "marker"), rules, kept)
             signature = ""
+            since = len(kept) if since is None else since
             continue
         joined = f"{folded} {fold(lines[index + 1]).strip()}" if index + 1 < len(lines) else ""
         if any(p.search(folded) or (joined and p.search(joined)) for p in rules.reply_headers):
@@ -72,13 +76,17 @@ def split_message(body: str, rules: UnderstandingRules, subject: str = "") -> Sp
             own = [x for x in own if not x.lstrip().startswith(">")]
             signature = _tidy(own) if line.startswith("--") else ""
             if ahead is None:
-                return Split(_tidy(kept), signature)
+                return Split(_tidy(kept), signature, _forwarded(kept, since))
             index += 1 + ahead  # the forwarded mail below the forwarder's signature
             continue
         if not line.lstrip().startswith(">"):
             kept.append(line.rstrip())
         index += 1
-    return Split(_tidy(kept), signature)
+    return Split(_tidy(kept), signature, _forwarded(kept, since))
+
+
+def _forwarded(kept: list[str], since: int | None) -> str:
+    return "" if since is None else _tidy(kept[since:])
 
 
 def _forward_start(folded: str, forwarded: bool, rules: UnderstandingRules) -> str:
