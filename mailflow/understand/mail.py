@@ -69,7 +69,8 @@ def understand(
     ask = _from_form(fields, ref, rules) or _from_text(text, ref, rules)
     notes += ask.notes
     place = _field_place(fields, ref, notes) or _note(find_place(text, ref, rules), notes)
-    # A forward: the forwarded mail speaks for the young person ("j'ai 14 ans") first.
+    # A forward: the forwarded mail speaks for the young person ("j'ai 14 ans", "je suis
+    # en 3e") first.
     inner = split.forwarded
     age = (
         _field_age(fields, rules, notes)
@@ -77,8 +78,10 @@ def understand(
         or _note(find_age(text, rules, today), notes)
     )
     jobs = ref.trades.starts_a_title
-    situation = _field_situation(fields, rules, notes, jobs) or _note(
-        find_situation(text, rules, jobs), notes
+    situation = (
+        _field_situation(fields, rules, notes, jobs)
+        or (_note(find_situation(inner, rules, jobs), notes) if inner else None)
+        or _note(find_situation(text, rules, jobs), notes)
     )
     first_name = _first_name(fields, split.signature, form.free_text, ref, rules, notes)
     domain = None if ask.hit else _domain(text, rules, notes)

@@ -24,6 +24,9 @@ class Situation:
     even_after_wish: frozenset[str] = frozenset()  # phrases that count after a wish word too
     job_after: tuple[str, ...] = ()  # "je suis": then a word starting a ROME title
     not_jobs: frozenset[str] = frozenset()  # words after job_after that are no job ("prete")
+    after_being: frozenset[str] = frozenset()  # phrases counted only after "suis", "est"...
+    job_first: bool = False  # "Électricien depuis 14 ans, ...": a clause opening on a job
+    cancel: tuple[str, ...] = ()  # a clause with one of these is not it ("a la retraite")
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,10 @@ class Who:
     third_person: tuple[str, ...] = ()  # subjects that are someone else ("il", "elle")
     wishes: tuple[str, ...] = ()  # before a situation in its clause: a wish, not a fact
     relatives: tuple[str, ...] = ()  # before a situation in its clause: someone else's
+    object_before: frozenset[str] = frozenset()  # "avec un eleve": the one to meet, not for
+    pupils: tuple[str, ...] = ()  # for_other that are a teacher's pupils ("un de mes eleves")
+    openers: frozenset[str] = frozenset()  # "bonjour", "madame": before a job in apposition
+    being: frozenset[str] = frozenset()  # "suis", "est": before after_being phrases
 
 
 @dataclass(frozen=True)
@@ -215,6 +222,10 @@ def _who(table: dict[str, Any]) -> Who:
         third_person=_words(table.get("third_person", [])),
         wishes=_words(table.get("wishes", [])),
         relatives=_words(table.get("relatives", [])),
+        object_before=frozenset(_words(table.get("object_before", []))),
+        pupils=_words(table.get("pupils", [])),
+        openers=frozenset(_words(table.get("openers", []))),
+        being=frozenset(_words(table.get("being", []))),
     )
 
 
@@ -261,6 +272,9 @@ def _situation(table: dict[str, Any]) -> Situation:
         even_after_wish=frozenset(_words(table.get("even_after_wish", []))),
         job_after=tuple(sorted(_words(table.get("job_after", [])), key=len, reverse=True)),
         not_jobs=frozenset(_words(table.get("not_jobs", []))),
+        after_being=frozenset(_words(table.get("after_being", []))),
+        job_first=bool(table.get("job_first", False)),
+        cancel=_words(table.get("cancel", [])),
     )
 
 

@@ -1,0 +1,135 @@
+"""Situation, kind and age as people write them (issue 13): the wordings here are NOT the
+corpus's (tests/understanding/corpus.jsonl); each rule has variants and traps it must not
+fire on."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from mailflow.understand.mail import UnderstandingRules, load_understanding_rules, understand
+from mailflow.understand.referential import Referential
+from tests.shared_rules import shared
+
+RULES = Path(__file__).resolve().parents[2] / "rules"
+TODAY = date(2026, 12, 7)
+
+
+@pytest.fixture(scope="module")
+def ref() -> Referential:
+    return shared(RULES).referential
+
+
+@pytest.fixture(scope="module")
+def rules() -> UnderstandingRules:
+    return load_understanding_rules(RULES)
+
+
+def read(ref, rules, body: str, subject: str = ""):
+    return understand(subject, body, ref, rules, TODAY)
+
+
+# --- situation -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # A parent writing for a child: the child's situation, and none when none is said.
+        "Bonjour, ma fille de 14 ans voudrait rencontrer une fleuriste. Merci",
+        "Mon fils (12 ans) veut devenir pilote de ligne, qui peut lui parler ?",
+        "Notre fils rêve d'être cuisinier. Pourrait-il voir un chef ? Famille Roy",
+        "Je suis agricultrice près de Vire et ma fille veut être vétérinaire.",
+        # Retired or self-employed: no salarié.
+        "Je suis électricien à la retraite et je voudrais devenir ambassadeur.",
+        "je suis plombier à mon compte depuis 9 ans, je voudrais le BP par la VAE",
+        "Boulanger retraité depuis 2 ans, je voudrais transmettre mon savoir.",
+        # A job alone on a line is the trade asked (a subject), not the writer's.
+        "Plombier\nJe voudrais rencontrer un plombier à Évreux. Rayan",
+        "Boulangère, c'est mon rêve depuis toute petite !",
+        # The one to meet, not the one who writes.
+        "Quelqu'un qui travaille en EHPAD pourrait m'expliquer ? Merci",
+        # A training said as it is taken, not the person's situation.
+        "la mission locale lui a parlé d'un CAP maçon en apprentissage",
+        "Quelles formations existent en alternance à Évreux ? J'ai eu mon bac.",
+        "Je pense à reprendre une formation : le BTS SAM en alternance.",
+        "je suis en reconversion et je cherche à échanger avec une fleuriste",
+    ],
+)
+def test_no_situation(ref, rules, text):
+    assert read(ref, rules, text).situation is None
+
+
+@pytest.mark.parametrize(
+    ("text", "situation"),
+    [
+        # A job in apposition at the top of the mail, with since when or before "je".
+        ("Bonjour, électricien depuis 14 ans sur les chantiers, je voudrais une VAE", "salarie"),
+        ("Aide-soignante depuis 2015 à l'EHPAD de Vire. Je voudrais être infirmière.", "salarie"),
+        ("Bonjour, infirmière en pédiatrie depuis six ans, je pense à une VAE", "salarie"),
+        ("Vendeuse en boulangerie à Caen, je voudrais devenir fleuriste.", "salarie"),
+        ("Madame, Monsieur, comptable dans un cabinet à Rouen, je souhaite me former", "salarie"),
+        ("chef d'équipe en entrepôt (8 ans d'expérience), je voudrais un titre pro", "salarie"),
+        ("bsr jsui coiffeuse depuis 5 ans je veux faire la vae", "salarie"),
+        ("je fais office de comptable dans une PME depuis 2019", "salarie"),
+        ("je suis à la clinique de Caen comme brancardier et je voudrais être kiné", "salarie"),
+        ("ça fait 12 ans que je fais des ménages chez des personnes âgées", "salarie"),
+        ("Je dirige une petite équipe dans un magasin de sport depuis 4 ans.", "salarie"),
+        # Someone else's job, when the mail is for that person.
+        ("Mon fils de 27 ans travaille comme serveur depuis 9 ans, sans diplôme.", "salarie"),
+        ("J'écris pour ma mère, qui est auxiliaire de vie depuis 20 ans.", "salarie"),
+        ("J'accompagne une dame de 50 ans, elle travaille dans un EHPAD depuis 5 ans.", "salarie"),
+        # One's own France Travail adviser, a redundancy: a job seeker.
+        ("Mon conseiller France Travail m'a parlé de la VAE. Merci", "demandeur_emploi"),
+        ("Ma conseillère Pôle emploi me propose une formation de cariste", "demandeur_emploi"),
+        ("j'ai fait 6 ans en entrepôt avant mon licenciement", "demandeur_emploi"),
+        ("bonjour je suis demandeuse demploi a Lisieux", "demandeur_emploi"),
+        # Apprentices say they are in it.
+        ("je suis en CAP cuisine en apprentissage au CFA de Caen", "apprenti"),
+        ("Mon fils est en alternance chez Renault, il voudrait voir un carrossier", "apprenti"),
+        # Higher education said plainly, even at a lycée.
+        ("je suis en prépa MPSI au lycée Malherbe et je voudrais voir un ingénieur", "etudiant"),
+        ("Élève en classe préparatoire au lycée Corneille, je voudrais", "etudiant"),
+        ("Étudiante en troisième année de licence de droit, j'envisage le notariat", "etudiant"),
+        ("je suis en L2 STAPS à Caen et je veux rencontrer un kiné", "etudiant"),
+        ("je suis en PASS à Rouen, je voudrais rencontrer un dentiste", "etudiant"),
+        ("Une étudiante de BTS au lycée Le Verrier souhaite rencontrer une comptable", "etudiant"),
+        # A pupil wishing, or meeting a student, is still a pupil.
+        ("je suis en terminale et je voudrais rencontrer un étudiant en médecine", "lyceen"),
+        ("un de mes élèves de terminale bac pro souhaite poursuivre en BTS", "lyceen"),
+        ("Salut, Emma, 2nde 4, je voudrais voir une policière", "lyceen"),
+        ("Élève de terminale STL à Caen, je souhaite me renseigner sur le BTS", "lyceen"),
+        # The class alone, the 3e work experience.
+        ("J'ai 15 ans, 3e, à Rouen. Je veux être mécanicien.", "collegien"),
+        ("je cherche un charpentier pour mon stage de 3e. Lucas", "collegien"),
+        ("Je vais faire mon stage de troisième chez mon oncle à Paris", "collegien"),
+        ("je suis en 3e et je voudrais parler avec un élève de ce bac pro", "collegien"),
+        # A teacher's school is the pupil's class; a teacher writing for herself is no pupil.
+        (
+            "Je suis professeur principal de 4e au collège de Vire. Un de mes élèves voudrait "
+            "rencontrer un menuisier.",
+            "collegien",
+        ),
+        (
+            "je suis prof de techno au college de Gacé. un eleve (14 ans) veut voir un couvreur",
+            "collegien",
+        ),
+        ("Je vous transfère la demande d'une de mes élèves de seconde.", "lyceen"),
+        ("Je suis surveillante au lycée de Flers et je voudrais me reconvertir.", "salarie"),
+        # A parent for herself.
+        ("je suis maman au foyer depuis 10 ans et je voudrais reprendre une formation", "parent"),
+    ],
+)
+def test_situation(ref, rules, text, situation):
+    assert read(ref, rules, text).situation == situation
+
+
+def test_forwarded_mail_says_the_situation_of_the_one_it_is_for(ref, rules):
+    body = (
+        "Bonjour, c'est la demande de ma fille, je vous la fais suivre.\n"
+        "---------- Forwarded message ---------\nDe : Zoé <zoe@example.org>\n"
+        "Subject: stage\n\nje voudrais faire mon stage chez une fleuriste, je suis en 4e à Vire"
+    )
+    assert read(ref, rules, body, "Fwd: stage").situation == "collegien"
