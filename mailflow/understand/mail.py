@@ -14,7 +14,13 @@ from datetime import date
 
 from mailflow.core.textnorm import fold, words
 from mailflow.core.values import ParsedRequest
-from mailflow.understand.fields import Found, find_diploma, find_kind, with_digits
+from mailflow.understand.fields import (
+    Found,
+    find_diploma,
+    find_kind,
+    training_held,
+    with_digits,
+)
 from mailflow.understand.first_names import first_name_or_none
 from mailflow.understand.person import find_age, find_situation
 from mailflow.understand.place_text import find_place
@@ -183,7 +189,12 @@ def _from_text(text: str, ref: Referential, rules: UnderstandingRules) -> _Ask:
         trade_text = str(other.value)
     if hit:
         notes.append(_trade_note(hit))
-    if hit and hit.method == "diploma" and (kind is None or kind.value == "metier"):
+    if (
+        hit
+        and hit.method == "diploma"
+        and (kind is None or kind.value == "metier")
+        and not training_held(text, hit.text, rules)
+    ):
         kind = Found("formation", f"kind: '{hit.text}' is a diploma -> formation")
     if kind is None and (hit is not None or other is not None):
         kind = Found("metier", "kind: a trade is named -> metier")

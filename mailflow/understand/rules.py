@@ -46,6 +46,19 @@ class Who:
 
 
 @dataclass(frozen=True)
+class KindReading:
+    """[kinds] beyond the phrases: trainings wished or held, orientation, negations."""
+
+    orientation: tuple[str, ...] = ()  # "sais pas quoi faire": metier
+    not_requests: tuple[str, ...] = ()  # "devenir ambassadeur": no kind
+    negations: tuple[str, ...] = ()  # "sans diplome": the phrase is not met
+    trainings: tuple[str, ...] = ()  # [kinds.training] words: "ifsi", "bts", "pass"
+    wish: tuple[str, ...] = ()  # before a training: wished ("je veux integrer")
+    held: tuple[str, ...] = ()  # before a training: the person's own ("je suis en")
+    other: tuple[str, ...] = ()  # before a training: another wish ("devenir", "rencontrer")
+
+
+@dataclass(frozen=True)
 class Domain:
     """A big family of trades ([[domains]]), offered to someone who does not know yet."""
 
@@ -118,6 +131,7 @@ class UnderstandingRules:
     age_birth: tuple[re.Pattern[str], ...] = ()  # groups year, month, day
     months: Mapping[str, int] = field(default_factory=dict)  # "mars" -> 3
     who: Who = Who()
+    kind_reading: KindReading = KindReading()
 
     def domain(self, name: str | None) -> Domain | None:
         return next((d for d in self.domains if d.name == name), None)
@@ -173,6 +187,7 @@ def _build(d: dict[str, Any]) -> UnderstandingRules:
         age_birth=_birth_patterns(age.get("birth", []), age.get("months", [])),
         months=MappingProxyType({words(m): i for i, m in enumerate(age.get("months", []), 1)}),
         who=_who(d.get("who", {})),
+        kind_reading=_kind_reading(d["kinds"]),
         numbers=MappingProxyType(numbers),
         number_starts=frozenset(phrase.split()[0] for phrase in numbers),
         commune_before=_phrases(places["commune_before"]),
@@ -226,6 +241,19 @@ def _who(table: dict[str, Any]) -> Who:
         pupils=_words(table.get("pupils", [])),
         openers=frozenset(_words(table.get("openers", []))),
         being=frozenset(_words(table.get("being", []))),
+    )
+
+
+def _kind_reading(k: dict[str, Any]) -> KindReading:
+    training = k.get("training", {})
+    return KindReading(
+        orientation=_words(k.get("orientation", [])),
+        not_requests=_words(k.get("not_requests", [])),
+        negations=_words(k.get("negations", [])),
+        trainings=_words(training.get("words", [])),
+        wish=_words(training.get("wish", [])),
+        held=_words(training.get("held", [])),
+        other=_words(training.get("other", [])),
     )
 
 

@@ -133,3 +133,71 @@ def test_forwarded_mail_says_the_situation_of_the_one_it_is_for(ref, rules):
         "Subject: stage\n\nje voudrais faire mon stage chez une fleuriste, je suis en 4e à Vire"
     )
     assert read(ref, rules, body, "Fwd: stage").situation == "collegien"
+
+
+# --- kind ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # A training wished, even when a trade follows "pour devenir".
+        "je voudrais entrer en IFSI pour devenir infirmière, qui peut m'en parler ?",
+        "Bonjour, je pense à une licence STAPS pour devenir coach sportif.",
+        "j'aimerais passer le BAFD l'an prochain pour diriger des colos",
+        "Mon fils veut faire un BTSA pour devenir technicien agricole.",
+        "je veux faire un CAP mais je sais pas lequel, vous pouvez m'aider ?",
+        "Ma fille souhaiterait intégrer une prépa pour devenir ingénieure.",
+        "je suis en terminale bac pro ASSP et je voudrais faire un BTS SP3S",
+        "J'hésite à m'inscrire en licence de sociologie, je voudrais parler à un sociologue.",
+        "qu'est-ce qu'on peut faire après le bac quand on aime les maths ?",
+    ],
+)
+def test_kind_formation_wished(ref, rules, text):
+    assert read(ref, rules, text).kind == "formation"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # One's own schooling or diploma named: no training asked.
+        "Étudiant en BTS SIO, je voudrais rencontrer un développeur web.",
+        "je suis en terminale bac pro commerce et je voudrais rencontrer une fleuriste",
+        "Une élève de 1ère bac pro ASSP voudrait parler avec une aide-soignante.",
+        "Mon fils, 16 ans, en CAP menuisier, voudrait voir un charpentier.",
+        "Je suis en 2e année de CAP cuisine au CFA de Caen et je voudrais rencontrer un chef.",
+        "J'ai 27 ans, un bac pro électrotechnique, et je voudrais devenir conducteur de train.",
+        "sorti du lycée sans diplôme, il voudrait rencontrer un boucher",
+        # Not knowing yet: trades, as a coordinator files it.
+        "je suis en 4e et je sais pas quoi faire plus tard",
+        "mon fils ne sait pas ce qu'il veut faire, il a 15 ans",
+        "pouvez-vous aider ma fille à trouver sa voie ?",
+        "je voudrais savoir comment on devient vétérinaire",
+        "salut jveux etre youtubeur",
+    ],
+)
+def test_kind_metier(ref, rules, text):
+    assert read(ref, rules, text).kind == "metier"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "je ne sais plus quoi faire, personne ne m'embauche",
+        "Je suis boulanger à la retraite et je voudrais devenir ambassadeur.",
+        "Bonjour, comment ça marche ? c'est gratuit ?",
+    ],
+)
+def test_no_kind(ref, rules, text):
+    assert read(ref, rules, text).kind is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Je voudrais faire valider mes compétences de maçon, je travaille sans diplôme.",
+        "j'aimerais faire reconnaître mes compétences d'aide à domicile par un diplôme",
+    ],
+)
+def test_kind_vae_said_in_other_words(ref, rules, text):
+    assert read(ref, rules, text).kind == "vae"
