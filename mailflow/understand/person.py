@@ -19,6 +19,8 @@ _SENTENCE = re.compile(r"[.;!?\n]")
 _CLAUSE = re.compile(r"[.;:!?\n()\"]|,| et | mais | car | donc | puis | sinon ")
 _WRITERS = ("person", "soon", "birth")  # the groups of age patterns about the writer
 _SCHOOL = ("collegien", "lyceen", "etudiant")  # a teacher's school says the pupil's
+# "un jeune que j'accompagne, Lucas, 18 ans": "j" there is no subject of the sentence.
+_RELATIVE = re.compile(r" (?:que|qu) (?:je|j) ")
 _PUPIL_WORDS = frozenset({"eleve", "en", "au", "a", "dans"})  # "je suis élève au lycée"
 # Since when a job is held: "depuis 14 ans", "depuis 2016", "depuis sept ans", "(12 ans
 # d'expérience)".
@@ -60,8 +62,9 @@ def find_age(text: str, rules: UnderstandingRules, today: date | None = None) ->
         "person": rules.age_person,
         "soon": rules.age_soon,
         "birth": rules.age_birth,
+        "at": rules.age_at,
     }
-    order = ("child", "other", *_WRITERS) if for_other else ("child", *_WRITERS, "other")
+    order = ("child", "other", *_WRITERS) if for_other else ("child", *_WRITERS, "other", "at")
     left: Found | None = None
     for label in order:
         for match in (m for pattern in groups[label] for m in pattern.finditer(folded)):
@@ -135,7 +138,7 @@ def _blank(folded: str, patterns: tuple[re.Pattern[str], ...]) -> str:
 def _about_writer(folded: str, match: re.Match[str], who: Who) -> bool:
     """The sentence, from its last subject to the end of the match, is about the writer."""
     start = max((m.end() for m in _SENTENCE.finditer(folded, 0, match.start())), default=0)
-    sentence = f" {words(folded[start : match.end()])} "
+    sentence = _RELATIVE.sub(" que ", f" {words(folded[start : match.end()])} ")
     return _subject(sentence, len(sentence), who) in who.first_person
 
 

@@ -129,6 +129,7 @@ class UnderstandingRules:
     age_other: tuple[re.Pattern[str], ...] = ()  # "il a 16 ans", "elle a 14 ans"
     age_soon: tuple[re.Pattern[str], ...] = ()  # "j'ai bientôt 15 ans": one year less
     age_birth: tuple[re.Pattern[str], ...] = ()  # groups year, month, day
+    age_at: tuple[re.Pattern[str], ...] = ()  # "si a 36 ans c est realiste": the last resort
     months: Mapping[str, int] = field(default_factory=dict)  # "mars" -> 3
     who: Who = Who()
     kind_reading: KindReading = KindReading()
@@ -185,6 +186,7 @@ def _build(d: dict[str, Any]) -> UnderstandingRules:
         age_other=_regexes(age.get("other", [])),
         age_soon=_regexes(age.get("soon", [])),
         age_birth=_birth_patterns(age.get("birth", []), age.get("months", [])),
+        age_at=_regexes(age.get("at", [])),
         months=MappingProxyType({words(m): i for i, m in enumerate(age.get("months", []), 1)}),
         who=_who(d.get("who", {})),
         kind_reading=_kind_reading(d["kinds"]),

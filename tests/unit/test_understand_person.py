@@ -201,3 +201,51 @@ def test_no_kind(ref, rules, text):
 )
 def test_kind_vae_said_in_other_words(ref, rules, text):
     assert read(ref, rules, text).kind == "vae"
+
+
+# --- age -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "age"),
+    [
+        # An age said in passing by the writer, when nothing else gives one.
+        ("Je voudrais savoir si à 40 ans on peut encore devenir infirmier.", 40),
+        ("est-ce que c'est possible de devenir pilote à 35 ans ?", 35),
+        # The age now, after an age in the past.
+        ("j'ai quitté le lycée à 17 ans, j'en ai 23 aujourd'hui", 23),
+        ("J'ai commencé à travailler à 16 ans. J'ai 30 ans.", 30),
+        # Apposed after a sentence, SMS style.
+        ("jveux etre pompier. 14 ans, Caen", 14),
+        ("je veux devenir fleuriste! 16 ans", 16),
+        # After a first name, in a counsellor's mail for someone.
+        ("J'accompagne un jeune, Kevin Martin, 19 ans, qui voudrait voir un couvreur.", 19),
+        ("Une jeune que je suis, Inès, 22 ans, souhaite découvrir le métier de fleuriste.", 22),
+        ("Mon apprentie de 17 ans voudrait rencontrer une pâtissière.", 17),
+        ("Mon stagiaire de 16 ans aimerait voir un électricien.", 16),
+        # Birth dates, counted on the day given by the caller.
+        ("je suis né le 14/02/2012 et je veux être cuisinier", 14),
+        ("Ma fille, née en mars 2013, voudrait voir une vétérinaire", 13),
+    ],
+)
+def test_age(ref, rules, text, age):
+    assert read(ref, rules, text).age == age
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "j'ai arrêté l'école à 16 ans et je voudrais reprendre une formation",
+        "on peut passer le permis de 16 à 18 ans ?",
+        "Mon fils aimerait voir un boulanger, il a commencé le judo à 6 ans.",
+        "Ma fille veut être pompier, est-ce possible dès 16 ans ?",
+    ],
+)
+def test_no_age(ref, rules, text):
+    assert read(ref, rules, text).age is None
+
+
+def test_a_birth_date_needs_the_day_from_the_caller(ref, rules):
+    parsed = understand("", "je suis née en 2011, je veux être coiffeuse", ref, rules)
+    assert parsed.age is None
+    assert any("no day was given" in note for note in parsed.notes)
