@@ -177,6 +177,8 @@ def _from_text(text: str, ref: Referential, rules: UnderstandingRules) -> _Ask:
     if diploma:
         notes.append(diploma.note)
     kind = find_kind(text, rules, has_diploma=bool(speciality))
+    if kind is not None and kind.value is None:  # "devenir ambassadeur": no trade asked
+        return _Ask(None, None, None, None, (kind.note,))
     hit = ref.trades.match(speciality) if speciality else None
     trade_text = speciality
     if hit is None:

@@ -249,3 +249,15 @@ def test_a_birth_date_needs_the_day_from_the_caller(ref, rules):
     parsed = understand("", "je suis née en 2011, je veux être coiffeuse", ref, rules)
     assert parsed.age is None
     assert any("no day was given" in note for note in parsed.notes)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Je suis boulanger à la retraite et je voudrais devenir ambassadeur.",
+        "Bonjour, infirmière depuis 20 ans, j'aimerais être ambassadrice auprès des jeunes.",
+    ],
+)
+def test_an_offer_to_be_an_ambassador_asks_no_trade(ref, rules, text):
+    parsed = read(ref, rules, text)
+    assert (parsed.kind, parsed.trade) == (None, None)
