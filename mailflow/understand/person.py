@@ -172,7 +172,7 @@ def find_situation(
                     continue
                 if said not in situation.even_after_wish and _wished(clause, at, subject, who):
                     continue
-                if said in situation.after_being and not _being(clause, at, who):
+                if said in situation.after_being and not _being(clause, at, said, who):
                     continue
                 if school and not for_pupil and _works_there(clause, at, who, starts_a_title):
                     continue
@@ -248,9 +248,13 @@ def _works_there(
     )
 
 
-def _being(clause: str, at: int, who: Who) -> bool:
-    """A form of "être" before `at` in the clause: "je suis en CAP en apprentissage"."""
-    return any(word in who.being for word in clause[:at].split())
+def _being(clause: str, at: int, said: str, who: Who) -> bool:
+    """A form of "être" before `at` in the clause ("je suis en CAP en apprentissage"), or
+    nothing but openers, with more said after ("En alternance chez Renault, je ..."; not a
+    training's "(DEUST) en apprentissage" left alone after its brackets)."""
+    before, after = clause[:at].split(), clause[at:].split()
+    opens = all(word in who.openers for word in before) and len(after) > len(said.split())
+    return opens or any(word in who.being for word in before)
 
 
 def _subject(clause: str, end: int, who: Who) -> str:

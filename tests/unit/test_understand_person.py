@@ -261,3 +261,28 @@ def test_a_birth_date_needs_the_day_from_the_caller(ref, rules):
 def test_an_offer_to_be_an_ambassador_asks_no_trade(ref, rules, text):
     parsed = read(ref, rules, text)
     assert (parsed.kind, parsed.trade) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("text", "age", "situation"),
+    [
+        ("Mon fils va sur ses 15 ans et voudrait voir un menuisier.", 14, None),
+        ("j'vais avoir 16 ans en mars, je veux être coiffeuse", 15, None),
+        (
+            "En alternance chez un garagiste depuis septembre, je voudrais voir un carrossier.",
+            None,
+            "apprenti",
+        ),
+        ("Actuellement en apprentissage, je voudrais rencontrer un chef.", None, "apprenti"),
+        ("je suis en SEGPA et je voudrais voir un peintre", None, "collegien"),
+        (
+            "Je suis en fin de droits et je cherche une formation de cariste.",
+            None,
+            "demandeur_emploi",
+        ),
+        ("il y a 3 ans je suis allé sur un chantier, j'ai 15 ans", 15, None),
+    ],
+)
+def test_more_ways_to_say_age_and_situation(ref, rules, text, age, situation):
+    parsed = read(ref, rules, text)
+    assert (parsed.age, parsed.situation) == (age, situation)
