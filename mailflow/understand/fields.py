@@ -118,7 +118,9 @@ def _first_met(
 
 def training_wished(text: str, rules: UnderstandingRules) -> str | None:
     """The first training named after a wish in its sentence ("je pense au PASS", "passer le
-    BAFA", "je veux faire un BTS"), none of [kinds.training] held or other between."""
+    BAFA", "je veux faire un BTS"), none of [kinds.training] held or other between, and no
+    trade wished before it in the sentence ("je voudrais devenir prof, faut-il passer un
+    concours ?" asks about the trade; "un IFSI pour devenir infirmier", about the training)."""
     reading = rules.kind_reading
     phrases = (*reading.trainings, *(" ".join(p) for p, _ in rules.diplomas))
     for sentence in _SENTENCE.split(text):
@@ -128,6 +130,7 @@ def training_wished(text: str, rules: UnderstandingRules) -> str | None:
             for phrase in phrases
             for at in _offsets(padded, phrase)
             if _said_after(padded[: at + 1], rules, _WISH_REACH) == "wish"
+            and not any(f" {other} " in padded[: at + 1] for other in reading.other)
         ]
         if found:
             return min(found)[1]

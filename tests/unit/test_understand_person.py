@@ -174,6 +174,9 @@ def test_kind_formation_wished(ref, rules, text):
         "pouvez-vous aider ma fille à trouver sa voie ?",
         "je voudrais savoir comment on devient vétérinaire",
         "salut jveux etre youtubeur",
+        # A trade wished first: the training after it is the way there, not the request.
+        "je voudrais devenir professeur des écoles, faut-il passer un concours ?",
+        "Je veux être pompier, est-ce qu'il faut faire une prépa ?",
     ],
 )
 def test_kind_metier(ref, rules, text):
