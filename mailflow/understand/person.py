@@ -17,6 +17,7 @@ from mailflow.understand.rules import Situation, UnderstandingRules, Who
 
 _SENTENCE = re.compile(r"[.;!?\n]")
 _CLAUSE = re.compile(r"[.;:!?\n()\"]|,| et | mais | car | donc | puis | sinon ")
+_CLAUSE_KEPT = re.compile(f"({_CLAUSE.pattern})")  # the same, each separator kept
 _WRITERS = ("person", "soon", "birth")  # the groups of age patterns about the writer
 _SCHOOL = ("collegien", "lyceen", "etudiant")  # a teacher's school says the pupil's
 # "un jeune que j'accompagne, Lucas, 18 ans": "j" there is no subject of the sentence.
@@ -150,7 +151,7 @@ def find_situation(
     not the writer's when the mail is for someone else (but a teacher's school is the pupil's
     class). `starts_a_title` (the ROME index) reads "je suis cariste" as a job."""
     who = rules.who
-    clauses = [f" {c} " for c in (words(part) for part in _CLAUSE.split(fold(text))) if c]
+    clauses, commas = _clauses(text)
     padded = f" {words(text)} "
     for_other = writes_for_other(text, who)
     for_pupil = for_other and _named_for(padded, who, who.pupils) is not None
@@ -161,7 +162,8 @@ def find_situation(
         for i, clause in enumerate(clauses):
             if any(f" {word} " in clause for word in situation.cancel):
                 continue
-            for at, said, writer in _mentions(clauses, i, situation, starts_a_title, who):
+            found = _mentions(clauses, i, situation, starts_a_title, who, i in commas)
+            for at, said, writer in found:
                 subject = _subject(clause, at + 1, who)
                 mine = (
                     writer or subject in who.first_person or said.split()[0] in (who.first_person)
@@ -180,12 +182,29 @@ def find_situation(
     return None
 
 
+def _clauses(text: str) -> tuple[list[str], frozenset[int]]:
+    """The padded words of each clause, and which clauses a comma ends ("Vendeuse à Caen, je
+    ..." is an apposition; "Boulanger à Caen" on the subject line, before "Je ...", is not)."""
+    parts = _CLAUSE_KEPT.split(fold(text))
+    clauses: list[str] = []
+    commas: set[int] = set()
+    for at in range(0, len(parts), 2):
+        said = words(parts[at])
+        if not said:
+            continue
+        if at + 1 < len(parts) and parts[at + 1] == ",":
+            commas.add(len(clauses))
+        clauses.append(f" {said} ")
+    return clauses, frozenset(commas)
+
+
 def _mentions(
     clauses: list[str],
     i: int,
     situation: Situation,
     starts_a_title: Callable[[str], bool] | None,
     who: Who,
+    comma: bool = False,
 ) -> Iterator[tuple[int, str, bool]]:
     """(offset, words, said by the writer) of each phrase, pattern or job of the situation
     in clause i."""
@@ -208,7 +227,7 @@ def _mentions(
                 yield at, f"{intro} {job[0]}", False
             at = clause.find(f" {intro} ", at + 1)
     if situation.job_first:
-        job = _job_first(clauses, i, situation, starts_a_title, who)
+        job = _job_first(clauses, i, situation, starts_a_title, who, comma)
         if job:
             yield 0, job, True
 
@@ -219,6 +238,7 @@ def _job_first(
     situation: Situation,
     starts_a_title: Callable[[str], bool],
     who: Who,
+    comma: bool,
 ) -> str | None:
     """The job a clause opens on, in apposition to the writer: "Électricien depuis 14 ans",
     "Employée en parapharmacie à Bayeux, je ...". None when the clause (or the aside after
@@ -233,7 +253,8 @@ def _job_first(
     if any(_SINCE.search(c) for c in clauses[i : i + 2]):
         return said
     after = clauses[i + 1].split()[:1] if i + 1 < len(clauses) else []
-    return said if after and after[0] in who.first_person and len(opening) >= 3 else None
+    apposed = comma and after and after[0] in who.first_person
+    return said if apposed and len(opening) >= 3 else None
 
 
 def _works_there(

@@ -289,3 +289,8 @@ def test_an_offer_to_be_an_ambassador_asks_no_trade(ref, rules, text):
 def test_more_ways_to_say_age_and_situation(ref, rules, text, age, situation):
     parsed = read(ref, rules, text)
     assert (parsed.age, parsed.situation) == (age, situation)
+
+
+def test_a_job_on_the_subject_line_is_the_trade_asked_not_the_writers(ref, rules):
+    parsed = read(ref, rules, "Je voudrais rencontrer un boulanger. Merci", "Boulanger à Caen")
+    assert parsed.situation is None
