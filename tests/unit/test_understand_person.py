@@ -294,3 +294,16 @@ def test_more_ways_to_say_age_and_situation(ref, rules, text, age, situation):
 def test_a_job_on_the_subject_line_is_the_trade_asked_not_the_writers(ref, rules):
     parsed = read(ref, rules, "Je voudrais rencontrer un boulanger. Merci", "Boulanger à Caen")
     assert parsed.situation is None
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("J'ai vu qu'il existe un BTS tourisme à Caen, ça m'intéresse.", "formation"),
+        ("j'ai entendu parler du CAP fleuriste, c'est comment ?", "formation"),
+        ("J'ai un CAP cuisine et je voudrais rencontrer un chef pâtissier.", "metier"),
+        ("J'ai 25 ans, un bac pro commerce, et je voudrais devenir fleuriste.", "metier"),
+    ],
+)
+def test_what_one_has_and_what_one_has_heard_of(ref, rules, text, kind):
+    assert read(ref, rules, text).kind == kind
