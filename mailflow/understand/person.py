@@ -20,6 +20,7 @@ _CLAUSE = re.compile(r"[.;:!?\n()\"]|,| et | mais | car | donc | puis | sinon ")
 _CLAUSE_KEPT = re.compile(f"({_CLAUSE.pattern})")  # the same, each separator kept
 _WRITERS = ("person", "soon", "birth")  # the groups of age patterns about the writer
 _SCHOOL = ("collegien", "lyceen", "etudiant")  # a teacher's school says the pupil's
+_AGE_ASIDE = re.compile(r" \d{1,2} ans ")  # a clause that is only an age: ", 35 ans,"
 # "un jeune que j'accompagne, Lucas, 18 ans": "j" there is no subject of the sentence.
 _RELATIVE = re.compile(r" (?:que|qu) (?:je|j) ")
 _PUPIL_WORDS = frozenset({"eleve", "en", "au", "a", "dans"})  # "je suis élève au lycée"
@@ -247,14 +248,16 @@ def _job_first(
     opening = clauses[i].split()
     while opening and opening[0] in who.openers:
         opening = opening[1:]
-    if len(opening) < 2 or opening[0] in situation.not_jobs or not starts_a_title(opening[0]):
+    if not opening or opening[0] in situation.not_jobs or not starts_a_title(opening[0]):
         return None
     said = " ".join(opening[:4])
-    if any(_SINCE.search(c) for c in clauses[i : i + 2]):
+    if len(opening) >= 2 and any(_SINCE.search(c) for c in clauses[i : i + 2]):
         return said
-    after = clauses[i + 1].split()[:1] if i + 1 < len(clauses) else []
+    aside = i + 1 < len(clauses) and _AGE_ASIDE.fullmatch(clauses[i + 1]) is not None
+    at = i + 2 if aside else i + 1  # "Cuisinier, 35 ans, je ...": past the age
+    after = clauses[at].split()[:1] if at < len(clauses) else []
     apposed = comma and after and after[0] in who.first_person
-    return said if apposed and len(opening) >= 3 else None
+    return said if apposed and (len(opening) >= 3 or aside) else None
 
 
 def _works_there(

@@ -307,3 +307,21 @@ def test_a_job_on_the_subject_line_is_the_trade_asked_not_the_writers(ref, rules
 )
 def test_what_one_has_and_what_one_has_heard_of(ref, rules, text, kind):
     assert read(ref, rules, text).kind == kind
+
+
+@pytest.mark.parametrize(
+    ("text", "situation"),
+    [
+        ("Bonjour, Cuisinier, 35 ans, je cherche à devenir boulanger.", "salarie"),
+        ("Vendeuse, 28 ans, j'aimerais devenir esthéticienne.", "salarie"),
+        ("je suis en première année de CAP coiffure et je voudrais voir une coiffeuse", "lyceen"),
+        ("je suis en 2e année de bac pro commerce, je voudrais voir une fleuriste", "lyceen"),
+        ("je suis en deuxième année de licence d'histoire", "etudiant"),
+    ],
+)
+def test_apposed_job_with_an_age_and_years_of_a_vocational_course(ref, rules, text, situation):
+    assert read(ref, rules, text).situation == situation
+
+
+def test_a_job_alone_before_a_comma_and_no_je_is_no_situation(ref, rules):
+    assert read(ref, rules, "Coiffeuse, c'est mon rêve depuis toute petite.").situation is None
