@@ -325,3 +325,15 @@ def test_apposed_job_with_an_age_and_years_of_a_vocational_course(ref, rules, te
 
 def test_a_job_alone_before_a_comma_and_no_je_is_no_situation(ref, rules):
     assert read(ref, rules, "Coiffeuse, c'est mon rêve depuis toute petite.").situation is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ma fille voudrait faire l'école vétérinaire, pourrait-elle rencontrer une étudiante ?",
+        "Est-ce qu'il pourrait parler avec un apprenti ?",
+        "Mon fils aimerait bien discuter avec un lycéen de ce bac pro.",
+    ],
+)
+def test_the_one_to_meet_gives_no_situation(ref, rules, text):
+    assert read(ref, rules, text).situation is None
