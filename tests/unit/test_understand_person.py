@@ -46,6 +46,8 @@ def read(ref, rules, body: str, subject: str = ""):
         "Je suis électricien à la retraite et je voudrais devenir ambassadeur.",
         "je suis plombier à mon compte depuis 9 ans, je voudrais le BP par la VAE",
         "Boulanger retraité depuis 2 ans, je voudrais transmettre mon savoir.",
+        "Bonjour, infirmière libérale depuis 10 ans, je voudrais devenir IBODE.",
+        "je suis graphiste indépendante depuis 2018 et je voudrais devenir libraire",
         # A job alone on a line is the trade asked (a subject), not the writer's.
         "Plombier\nJe voudrais rencontrer un plombier à Évreux. Rayan",
         "Boulangère, c'est mon rêve depuis toute petite !",
