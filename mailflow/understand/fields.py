@@ -15,6 +15,7 @@ from mailflow.understand.tokens import Token, tokenize
 
 _BREAK = re.compile(r"[.,;:!?()\n\"]")
 _SENTENCE = re.compile(r"[.;!?\n]")
+_CONTEXT = 300  # characters read before a training for what bears on it
 _WISH_REACH = 8  # "je veux intégrer l'ENSICAEN en prépa": a wish reaches this many words
 _APPOSED_EN = re.compile(r"(?:^|[,(:])\s*en\s*$")  # "Camille, 17 ans, en CAP ...": held
 _CODE = re.compile(r"^(?:\d{2}|2[ab]|97\d)$")
@@ -110,7 +111,7 @@ def _first_met(
     while at >= 0:
         before = padded[: at + 1]
         negated = any(before.endswith(f" {negation} ") for negation in negations)
-        if not negated and not (held and _said_after(before[-200:], held) == "held"):
+        if not negated and not (held and _said_after(_before(padded, at), held) == "held"):
             return at
         at = padded.find(f" {phrase} ", at + 1)
     return -1
@@ -129,8 +130,8 @@ def training_wished(text: str, rules: UnderstandingRules) -> str | None:
             (at, phrase)
             for phrase in phrases
             for at in _offsets(padded, phrase)
-            if _said_after(padded[: at + 1], rules, _WISH_REACH) == "wish"
-            and not any(f" {other} " in padded[: at + 1] for other in reading.other)
+            if _said_after(_before(padded, at), rules, _WISH_REACH) == "wish"
+            and not any(f" {other} " in _before(padded, at) for other in reading.other)
         ]
         if found:
             return min(found)[1]
@@ -144,17 +145,27 @@ def training_held(text: str, said: str, rules: UnderstandingRules) -> bool:
     for sentence in _SENTENCE.split(text):
         padded = f" {words(sentence)} "
         for at in _offsets(padded, key):
-            if _said_after(padded[: at + 1], rules) == "held":
+            if _said_after(_before(padded, at), rules) == "held":
                 return True
     return False
 
 
 def _held_at(text: str, start: int, rules: UnderstandingRules) -> bool:
     """The training named at `start` follows one of [kinds.training] held in its sentence."""
-    begin = max((m.end() for m in _SENTENCE.finditer(text, 0, start)), default=0)
+    begin = max(
+        (m.end() for m in _SENTENCE.finditer(text, max(0, start - _CONTEXT), start)),
+        default=max(0, start - _CONTEXT),
+    )
     if _APPOSED_EN.search(text[begin:start]):
         return True
     return _said_after(f" {words(text[begin:start])} ", rules) == "held"
+
+
+def _before(padded: str, at: int) -> str:
+    """The padded words before offset `at`, at most _CONTEXT characters of them: what is
+    said before a training that far back no longer bears on it (and a long mail stays
+    linear)."""
+    return padded[max(0, at + 1 - _CONTEXT) : at + 1]
 
 
 def _offsets(padded: str, phrase: str) -> list[int]:
