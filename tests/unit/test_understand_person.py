@@ -58,6 +58,7 @@ def read(ref, rules, body: str, subject: str = ""):
         "Quelles formations existent en alternance à Évreux ? J'ai eu mon bac.",
         "Je pense à reprendre une formation : le BTS SAM en alternance.",
         "je suis en reconversion et je cherche à échanger avec une fleuriste",
+        "Faut-il 5 ans d'expérience pour faire une VAE ?",
     ],
 )
 def test_no_situation(ref, rules, text):
@@ -78,6 +79,8 @@ def test_no_situation(ref, rules, text):
         ("je fais office de comptable dans une PME depuis 2019", "salarie"),
         ("je suis à la clinique de Caen comme brancardier et je voudrais être kiné", "salarie"),
         ("ça fait 12 ans que je fais des ménages chez des personnes âgées", "salarie"),
+        ("J'ai 15 ans d'expérience dans le bâtiment et je voudrais une VAE", "salarie"),
+        ("Forte de huit ans d'expérience en EHPAD, je souhaite valider un diplôme", "salarie"),
         ("Je dirige une petite équipe dans un magasin de sport depuis 4 ans.", "salarie"),
         # Someone else's job, when the mail is for that person.
         ("Mon fils de 27 ans travaille comme serveur depuis 9 ans, sans diplôme.", "salarie"),
