@@ -342,3 +342,9 @@ def test_a_job_alone_before_a_comma_and_no_je_is_no_situation(ref, rules):
 )
 def test_the_one_to_meet_gives_no_situation(ref, rules, text):
     assert read(ref, rules, text).situation is None
+
+
+def test_a_diploma_wished_after_the_word_diplome_keeps_its_speciality(ref, rules):
+    text = "Responsable de magasin depuis 6 ans, j'aimerais obtenir un diplôme (BTS MCO) par VAE."
+    parsed = read(ref, rules, text)
+    assert parsed.kind == "vae" and parsed.diploma == "BTS"
