@@ -34,6 +34,7 @@ from mailflow.understand.wanted import choose, unlisted
 __all__ = ["understand", "load_understanding_rules", "UnderstandingRules"]
 
 _INT = re.compile(r"\b(\d{1,2})\b")
+_SEGMENTS = re.compile(r",| [-–|] ")  # "Collège Louis Pasteur, Mont-Saint-Aignan"
 # A request is a few hundred words; past this much, the rest is not read for understanding
 # (linear, but some 20 µs a character: a 300 KB mail would spend most of the CPU budget per
 # message here, pipeline.py). The whole mail stays stored, and the ambassador only ever gets
@@ -72,9 +73,20 @@ def understand(
     form = parse_form(split.message, rules)
     fields = form.fields
     text = f"{subject}\n{form.free_text}".strip()
-    ask = _from_form(fields, ref, rules) or _from_text(text, ref, rules)
+    asked = text  # the trade is not read in the lines signing the mail (the writer's job)
+    if split.unsigned != split.message:
+        asked = f"{subject}\n{parse_form(split.unsigned, rules).free_text}".strip()
+    ask = _from_form(fields, ref, rules) or _from_text(asked, ref, rules)
+    earlier = split.quoted  # a reply: the quoted mails say what the new text does not
+    if earlier:
+        ask = _with_earlier(ask, text, earlier, ref, rules)
     notes += ask.notes
-    place = _field_place(fields, ref, notes) or _note(find_place(text, ref, rules), notes)
+    place = (
+        _field_place(fields, ref, notes)
+        or _note(find_place(text, ref, rules), notes)
+        or (_note(find_place(earlier, ref, rules), notes) if earlier else None)
+        or _signature_place(split.signatures, ref, rules, notes)
+    )
     # A forward: the forwarded mail speaks for the young person ("j'ai 14 ans", "je suis
     # en 3e") first.
     inner = split.forwarded
@@ -82,12 +94,14 @@ def understand(
         _field_age(fields, rules, notes)
         or (_note(find_age(inner, rules, today), notes) if inner else None)
         or _note(find_age(text, rules, today), notes)
+        or (_note(find_age(earlier, rules, today), notes) if earlier else None)
     )
     jobs = ref.trades.starts_a_title
     situation = (
         _field_situation(fields, rules, notes, jobs)
         or (_note(find_situation(inner, rules, jobs), notes) if inner else None)
         or _note(find_situation(text, rules, jobs), notes)
+        or (_note(find_situation(earlier, rules, jobs), notes) if earlier else None)
     )
     first_name = _first_name(fields, split.signature, form.free_text, ref, rules, notes)
     domain = None if ask.hit else _domain(text, rules, notes)
@@ -105,6 +119,50 @@ def understand(
         domain=domain,
         trade_unlisted=ask.unlisted,
     )
+
+
+def _with_earlier(
+    ask: _Ask, text: str, earlier: str, ref: Referential, rules: UnderstandingRules
+) -> _Ask:
+    """A reply read with the mails it quotes, in order: what the new text says wins; the
+    trade comes from the earlier mails when the reply names none ("oui c'est bien ça"), and
+    their kind when the reply says no kind of its own (a VAE asked first, "oui c'est pour le
+    CAP pâtissier" now)."""
+    before = _from_text(earlier, ref, rules)
+    if ask.hit is None and ask.trade_text is None and (before.hit or before.trade_text):
+        kind = ask.kind or before.kind
+        notes = (*ask.notes, "quoted: the trade of the earlier mail", *before.notes)
+        return _Ask(kind, before.trade_text, before.hit, before.diploma, notes, before.unlisted)
+    said = find_kind(text, rules, has_diploma=False)
+    silent = said is None or said.value is None  # the reply names no kind of its own
+    if (
+        before.kind
+        and silent
+        and before.kind != ask.kind
+        and (ask.kind is None or before.kind == "vae")
+    ):
+        note = f"quoted: kind {before.kind} of the earlier mail"
+        return _Ask(before.kind, ask.trade_text, ask.hit, ask.diploma, (*ask.notes, note))
+    return ask
+
+
+def _signature_place(
+    signatures: str, ref: Referential, rules: UnderstandingRules, notes: list[str]
+) -> object:
+    """The town closing a signature line ("Collège Louis Pasteur, Mont-Saint-Aignan",
+    "Directeur - Transports Girard, Saint-Lô"): the weakest clue, read only when the mail
+    gives no other place. A town is written capitalised there; a segment with digits is a
+    phone number or a street."""
+    for line in signatures.split("\n"):
+        for segment in reversed(_SEGMENTS.split(line)):
+            segment = segment.strip(" .")
+            if not segment[:1].isupper() or any(c.isdigit() for c in segment):
+                continue
+            place = ref.match_place(segment)
+            if place and place.commune:
+                notes.append(f"place: signature '{segment}' -> {place}")
+                return place
+    return None
 
 
 def _domain(text: str, rules: UnderstandingRules, notes: list[str]) -> str | None:

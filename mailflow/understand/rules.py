@@ -125,6 +125,9 @@ class UnderstandingRules:
     forward_subjects: frozenset[str] = frozenset()  # first word of a forward's subject
     forward_header_keys: frozenset[str] = frozenset()  # its header lines, skipped
     forward_subject_keys: frozenset[str] = frozenset()  # ... but for their subject's words
+    original_markers: tuple[re.Pattern[str], ...] = ()  # Outlook's, a forward under TR:
+    own_mail_phrases: tuple[str, ...] = ()  # a quoted mail of ours that is no one's words
+    own_sentence_words: frozenset[str] = frozenset()  # "je", "voudrais": no signature line
     age_never: tuple[re.Pattern[str], ...] = ()  # blanked first: durations, children's ages
     age_other: tuple[re.Pattern[str], ...] = ()  # "il a 16 ans", "elle a 14 ans"
     age_soon: tuple[re.Pattern[str], ...] = ()  # "j'ai bientôt 15 ans": one year less
@@ -208,6 +211,9 @@ def _build(d: dict[str, Any]) -> UnderstandingRules:
         forward_subjects=frozenset(words(w) for w in msg.get("forward_subjects", [])),
         forward_header_keys=frozenset(words(w) for w in msg.get("forward_header_keys", [])),
         forward_subject_keys=frozenset(words(w) for w in msg.get("forward_subject_keys", [])),
+        original_markers=tuple(re.compile(p) for p in msg.get("original_markers", [])),
+        own_mail_phrases=tuple(words(w) for w in msg.get("own_mail_phrases", [])),
+        own_sentence_words=frozenset(words(w) for w in msg.get("own_sentence_words", [])),
         closings=tuple(sorted(_words(msg["closings"]), key=len, reverse=True)),
         name_intros=_phrases(msg["name_intros"]),
         not_names=frozenset(words(w) for w in msg["not_names"]),

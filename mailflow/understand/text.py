@@ -16,7 +16,10 @@ from mailflow.understand.tokens import tokenize
 # "Lieu (ville ou département) :", "Situation (ex : lycéen) :".
 _FORM_LINE = re.compile(r"^\s*[-*•]?\s*((?:[^:()\n]|\([^()\n]{0,200}\)){1,240}?)\s*:\s*(.*)$")
 _HINT = re.compile(r"\([^()\n]*\)")
+_QUOTED_FROM = re.compile(r"^>[ >]*(de|from) ?: ?\S")
 _MAX_KEY = 40  # characters of a key without its hint: longer is a sentence, not a key
+_MAX_SIGNED = 6  # lines of a signature below its closing, at most
+_MAX_SIGNED_LINE = 80  # characters of one of its lines: longer is a sentence
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,12 @@ class Split:
     signature: str
     forwarded: str = ""  # the forwarded mail's own lines, when it is a forward: its "je" is
     # the young person's, not the forwarder's (person.py reads ages and situations there first)
+    signatures: str = ""  # every "-- " signature block, a forwarder's too: only a weak
+    # place is read there ("Collège Louis Pasteur, Mont-Saint-Aignan")
+    quoted: str = ""  # the earlier mails a reply quotes, newest first, "> " marks and header
+    # lines dropped: read after the new text, for what the reply does not say again
+    unsigned: str = ""  # the message without the lines signing it below a closing
+    # ("Cordialement,\nChristophe\nTechnicien de maintenance"): the trade is read there
 
 
 @dataclass(frozen=True)
@@ -42,47 +51,158 @@ def split_message(body: str, rules: UnderstandingRules, subject: str = "") -> Sp
 
     A forwarded mail is not an earlier mail: it is read, after its header block (its
     subject's words kept), and the forwarder's own lines above it stay too ("voir ma fille
-    ci-dessous"). The signature is the forwarder's, or, when nothing follows, the last one."""
+    ci-dessous"). The signature is the forwarder's, or, when nothing follows, the last one.
+    Quoted earlier mails are kept apart (Split.quoted), in order."""
     kept: list[str] = []
+    quoted: list[str] = []  # the "> " lines and the earlier mails, in order
     signature = ""
+    signatures: list[str] = []
+    ends: list[int] = []  # where a part of the mail ends in `kept` (a forward, a signature)
     first = words(subject).split()[:1]
     forwarded = bool(first) and first[0] in rules.forward_subjects  # TR:, Fwd: ...
     lines = body.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     index = 0
     since: int | None = None  # where the first forwarded mail's lines start in `kept`
+    unquote = False  # in a forward whose lines all start with ">" (Apple Mail)
     while index < len(lines):
         line = lines[index]
+        if unquote and line.lstrip().startswith(">"):
+            line = line.lstrip()[1:]
         folded = fold(line).strip()
         start = _forward_start(folded, forwarded, rules)
         if start:
-            index = _skip_forward_header(lines, index + (start == "marker"), rules, kept)
+            after = index + (start == "marker")
+            unquote = unquote or start == "quoted" or _quoted_below(lines, after)
+            ends.append(len(kept))
+            index = _skip_forward_header(lines, after, rules, kept, unquote)
             signature = ""
             since = len(kept) if since is None else since
             continue
-        joined = f"{folded} {fold(lines[index + 1]).strip()}" if index + 1 < len(lines) else ""
-        if any(p.search(folded) or (joined and p.search(joined)) for p in rules.reply_headers):
-            break  # an earlier mail, quoted; its header may be wrapped over two lines
+        if _reply_header(lines, index, folded, rules):
+            quoted += lines[index:]  # an earlier mail, quoted
+            break
         if line.startswith("--") or any(folded.startswith(s) for s in rules.signature_starts):
+            ends.append(len(kept))
             rest = lines[index + 1 :]
             ahead = next(
                 (
                     i
                     for i, x in enumerate(rest)
                     if _forward_start(fold(x).strip(), forwarded, rules)
+                    or _reply_header(rest, i, fold(x).strip(), rules)
                 ),
                 None,
             )
             own = rest if ahead is None else rest[:ahead]
             own = [x for x in own if not x.lstrip().startswith(">")]
             signature = _tidy(own) if line.startswith("--") else ""
+            signatures.append(signature)
             if ahead is None:
-                return Split(_tidy(kept), signature, _forwarded(kept, since))
-            index += 1 + ahead  # the forwarded mail below the forwarder's signature
+                break
+            index += 1 + ahead  # the forwarded or quoted mail below the signature
             continue
         if not line.lstrip().startswith(">"):
             kept.append(line.rstrip())
+        else:
+            quoted.append(line)
         index += 1
-    return Split(_tidy(kept), signature, _forwarded(kept, since))
+    closed = _closing_blocks(kept, [*ends, len(kept)], rules)
+    return Split(
+        _tidy(kept),
+        signature,
+        _forwarded(kept, since),
+        _tidy([*signatures, *(kept[i] for i in sorted(closed))]),
+        _earlier(quoted, rules),
+        _tidy([x for i, x in enumerate(kept) if i not in closed]),
+    )
+
+
+def _closing_blocks(kept: list[str], ends: list[int], rules: UnderstandingRules) -> set[int]:
+    """The lines of `kept` signing a part below its closing ("Cordialement,\nSylvie
+    Jacquet\nConseillère en insertion\nPLIE de Caen", "Merci\nDavid (plaquiste)"): the
+    writer's name, job and town, not what they ask. Only short lines with no sentence of
+    the writer's own ("je", "?") make such a block."""
+    closed: set[int] = set()
+    start = 0
+    for end in ends:
+        lines = [i for i in range(start, end) if kept[i].strip()]
+        start = max(start, end)
+        at = next(
+            (n for n in range(len(lines) - 1, -1, -1) if _is_closing(kept[lines[n]], rules)),
+            None,
+        )
+        if at is None or at < len(lines) - 1 - _MAX_SIGNED:
+            continue
+        block = lines[at + 1 :]
+        if all(_signature_like(kept[i], rules) for i in block):
+            closed.update(block)
+    return closed
+
+
+def _is_closing(line: str, rules: UnderstandingRules) -> bool:
+    """ "Cordialement,", "Merci beaucoup,", "Bien à vous, Monique": a closing, and at most a
+    few words more (not "Merci de me mettre en relation avec un boulanger")."""
+    folded = words(line)
+    for closing in rules.closings:
+        if folded == closing or (
+            folded.startswith(closing + " ") and len(folded.split()) - len(closing.split()) <= 3
+        ):
+            return True
+    return False
+
+
+def _signature_like(line: str, rules: UnderstandingRules) -> bool:
+    padded = f" {words(line)} "
+    return (
+        len(line) <= _MAX_SIGNED_LINE
+        and "?" not in line
+        and not any(f" {w} " in padded for w in rules.own_sentence_words)
+    )
+
+
+def _reply_header(lines: list[str], index: int, folded: str, rules: UnderstandingRules) -> bool:
+    """A quoted earlier mail starts here; its header may be wrapped over two lines."""
+    joined = f"{folded} {fold(lines[index + 1]).strip()}" if index + 1 < len(lines) else ""
+    return any(p.search(folded) or (joined and p.search(joined)) for p in rules.reply_headers)
+
+
+def _quoted_below(lines: list[str], index: int) -> bool:
+    """The forward's first line below its separator starts with ">"."""
+    below = next((x for x in lines[index:] if x.strip()), "")
+    return below.lstrip().startswith(">")
+
+
+def _earlier(lines: list[str], rules: UnderstandingRules) -> str:
+    """The quoted mails' own lines, each part (cut at its header) read unless it is one of
+    our help mails; header lines, client footers and signatures dropped."""
+    parts: list[list[str]] = [[]]
+    in_signature = False
+    for index, raw in enumerate(lines):
+        line = raw.lstrip(" >\t")
+        folded = fold(line).strip()
+        if _reply_header(lines, index, folded, rules) or _header_line(line, rules):
+            if parts[-1]:
+                parts.append([])
+            in_signature = False
+            continue
+        if line.startswith("--") or any(folded.startswith(s) for s in rules.signature_starts):
+            in_signature = True
+        if not in_signature:
+            parts[-1].append(line.rstrip())
+    own = [f" {words(' '.join(part))} " for part in parts]
+    read = [
+        part
+        for part, padded in zip(parts, own, strict=True)
+        if not any(f" {phrase} " in padded for phrase in rules.own_mail_phrases)
+    ]
+    return _tidy([line for part in read for line in part])
+
+
+def _header_line(line: str, rules: UnderstandingRules) -> bool:
+    """ "De : Mailflow <contact@...>", "Envoyé : mardi 1 décembre", "Objet : Re: ...": a
+    quoted mail's header line (Outlook writes them without "> ")."""
+    key, colon, _value = line.partition(":")
+    return bool(colon) and len(key) <= 12 and words(key) in rules.forward_header_keys
 
 
 def _forwarded(kept: list[str], since: int | None) -> str:
@@ -91,23 +211,29 @@ def _forwarded(kept: list[str], since: int | None) -> str:
 
 def _forward_start(folded: str, forwarded: bool, rules: UnderstandingRules) -> str:
     """ "marker" on a forward's separator line, "header" on the first header line of a
-    forward without one ("De : Léa <lea@...>" under a TR: subject), else ""."""
+    forward without one ("De : Léa <lea@...>" under a TR: subject), "quoted" on it when
+    the forward's lines are all quoted ("> De : Léa", Apple Mail), else ""."""
     if any(p.search(folded) for p in rules.forward_markers):
+        return "marker"
+    if forwarded and any(p.search(folded) for p in rules.original_markers):
         return "marker"
     if forwarded and re.match(r"^(de|from) ?: .+@", folded):
         return "header"
+    if forwarded and _QUOTED_FROM.match(folded):
+        return "quoted"
     return ""
 
 
 def _skip_forward_header(
-    lines: list[str], index: int, rules: UnderstandingRules, kept: list[str]
+    lines: list[str], index: int, rules: UnderstandingRules, kept: list[str], unquote: bool
 ) -> int:
     """The index of the first line after a forwarded mail's header block; its subject's
     words are added to `kept`."""
-    while index < len(lines) and not lines[index].strip():
+    while index < len(lines) and not lines[index].strip(" >\t" if unquote else None):
         index += 1
     while index < len(lines):
-        key, colon, value = lines[index].partition(":")
+        line = lines[index].lstrip(" >\t") if unquote else lines[index]
+        key, colon, value = line.partition(":")
         name = words(key)
         if not colon or name not in rules.forward_header_keys:
             break

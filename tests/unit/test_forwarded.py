@@ -1,6 +1,7 @@
 """A forwarded mail is the request (issue 13, "Mail shapes"): a parent or a teacher forwards
 the young person's mail, and it is read after its header block, its subject's words kept;
-a quoted reply (our own earlier mail under "Le ... a écrit :" or ">") is still left out."""
+a quoted reply (an earlier mail under "Le ... a écrit :" or ">") is read after the new text,
+for what the reply does not say again."""
 
 from __future__ import annotations
 
@@ -71,16 +72,22 @@ def test_the_forwarders_signature_then_the_forwarded_mail(read) -> None:  # noqa
     assert p.trade is not None and p.trade.code_rome == "J1506" and p.age == 14
 
 
-def test_a_quoted_reply_is_still_left_out(read) -> None:  # noqa: ANN001
+def test_a_quoted_mail_only_fills_in_what_the_reply_does_not_say(read) -> None:  # noqa: ANN001
+    """Read in order: the reply's new text first, then the mail it quotes (a "Merci !"
+    under our "vous voulez rencontrer un plombier à Rouen ?" is still that request);
+    test_mail_shapes.py has the other shapes."""
     p = read(
         "Re: votre demande",
         "Merci !\n\nLe lun. 2 mars 2026 à 10:12, Ambassadeurs <relay@mailflow.test> a écrit :\n"
         "> Bonjour, vous voulez rencontrer un plombier à Rouen ?\n",
     )
-    assert p.trade is None and p.place is None
-    p = read(  # Outlook's reply block, under RE: (not a forward): ours, quoted
+    assert p.trade is not None and p.trade.code_rome == "F1603" and p.place.commune == "Rouen"
+    assert p.message == "Merci !"
+    p = read(  # Outlook's reply block, under RE: (not a forward): the new text wins
         "RE: votre demande",
-        "Oui merci\n\nDe : Ambassadeurs <relay@mailflow.test>\nEnvoyé : lundi 2 mars 2026\n"
-        "Objet : plombier à Rouen\n\nVous voulez rencontrer un plombier à Rouen ?",
+        "Oui merci, mais plutôt un électricien à Caen\n\nDe : Ambassadeurs <relay@mailflow.test>"
+        "\nEnvoyé : lundi 2 mars 2026\nObjet : plombier à Rouen\n\n"
+        "Vous voulez rencontrer un plombier à Rouen ?",
     )
-    assert p.trade is None and p.place is None
+    assert p.trade is not None and p.trade.code_rome == "F1602" and p.place.commune == "Caen"
+    assert "Rouen" not in p.message

@@ -71,6 +71,9 @@ HOSTILE = {
     "blank lines": "\n \n",
     "dashes": "-",
     "colons": "a:",
+    "closings": "Merci\n",  # each one the closing of a signature block to look for
+    "quoted from": "\n> De : a\n",  # a forward's quoted header, again and again
+    "reply headers": "\nLe 3 mars, A a écrit :\n> x",  # nested quoted mails
 }
 
 
