@@ -83,7 +83,7 @@ def understand(
     notes += ask.notes
     place = (
         _field_place(fields, ref, notes)
-        or _note(find_place(text, ref, rules), notes)
+        or _note(find_place(asked, ref, rules), notes)
         or (_note(find_place(earlier, ref, rules), notes) if earlier else None)
         or _signature_place(split.signatures, ref, rules, notes)
     )
@@ -153,6 +153,12 @@ def _signature_place(
     "Directeur - Transports Girard, Saint-Lô"): the weakest clue, read only when the mail
     gives no other place. A town is written capitalised there; a segment with digits is a
     phone number or a street."""
+    if not signatures:
+        return None
+    found = find_place(signatures, ref, rules)  # "Léa, de Caen"
+    if found is not None:
+        notes.append(f"{found.note} (in the signature)")
+        return found.value
     for line in signatures.split("\n"):
         for segment in reversed(_SEGMENTS.split(line)):
             segment = segment.strip(" .")

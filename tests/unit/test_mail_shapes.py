@@ -204,3 +204,21 @@ def test_split_keeps_the_quote_apart_in_order() -> None:
         "Re: x",
     )
     assert (split.message, split.quoted) == ("merci", "deux\n\nun")
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [
+        "Cordialement,\nMme Leroy\nProfesseure au lycée Malherbe à Caen",
+        "Bien à vous\nM. Petit, CIO à Caen",
+        "Merci\nLéa, j'habite à Caen",  # a sentence: read with the text, not a signature
+    ],
+)
+def test_the_place_asked_in_the_text_wins_over_the_signatures_town(read, signature) -> None:  # noqa: ANN001
+    p = read("", f"Bonjour, un élève de Bayeux cherche un fleuriste.\n\n{signature}")
+    if "habite" in signature:
+        assert p.place.commune == "Caen"
+        return
+    assert p.place.commune == "Bayeux"
+    p = read("", f"Bonjour, un élève cherche un fleuriste.\n\n{signature}")
+    assert p.place.commune == "Caen"  # nothing else said: the signature's town
