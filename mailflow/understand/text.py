@@ -99,6 +99,7 @@ def split_message(body: str, rules: UnderstandingRules, subject: str = "") -> Sp
                 None,
             )
             own = rest if ahead is None else rest[:ahead]
+            quoted += [x for x in own if x.lstrip().startswith(">")]  # below a mobile footer
             own = [x for x in own if not x.lstrip().startswith(">")]
             signature = _tidy(own) if line.startswith("--") else ""
             signatures.append(signature)

@@ -222,3 +222,24 @@ def test_the_place_asked_in_the_text_wins_over_the_signatures_town(read, signatu
     assert p.place.commune == "Bayeux"
     p = read("", f"Bonjour, un élève cherche un fleuriste.\n\n{signature}")
     assert p.place.commune == "Caen"  # nothing else said: the signature's town
+
+
+@pytest.mark.parametrize(
+    "footer",
+    [
+        "Envoyé de mon iPhone",
+        "Envoyé depuis mon mobile",
+        "Sent from my iPhone",
+        "Télécharger Outlook pour Android",
+    ],
+)
+def test_a_quote_below_a_mobile_footer_is_still_read(read, footer) -> None:  # noqa: ANN001
+    """Apple Mail and mobile clients quote the header line too ("> Le ... a écrit :")."""
+    body = (
+        f"Oui toujours !\n\n{footer}\n\n> Le 1 déc. 2026 à 09:30, Accueil a écrit :\n>\n"
+        "> Votre demande tient-elle toujours ?\n>\n>> Le 20 nov. 2026, Inès a écrit :\n"
+        ">> je suis en terminale à Dieppe et je voudrais rencontrer une fleuriste.\n"
+    )
+    p = read("Re: Rencontre", body)
+    assert (code(p), p.place.commune, p.situation) == ("D1209", "Dieppe", "lyceen")
+    assert p.message == "Oui toujours !"
