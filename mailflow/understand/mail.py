@@ -77,6 +77,8 @@ def understand(
     if split.unsigned != split.message:
         asked = f"{subject}\n{parse_form(split.unsigned, rules).free_text}".strip()
     ask = _from_form(fields, ref, rules) or _from_text(asked, ref, rules)
+    if split.forwarded and ask.hit is not None:
+        ask = _forwarded_trade(ask, split.forwarded, ref, rules)
     earlier = split.quoted  # a reply: the quoted mails say what the new text does not
     if earlier:
         ask = _with_earlier(ask, text, earlier, ref, rules)
@@ -119,6 +121,21 @@ def understand(
         domain=domain,
         trade_unlisted=ask.unlisted,
     )
+
+
+def _forwarded_trade(
+    ask: _Ask, forwarded: str, ref: Referential, rules: UnderstandingRules
+) -> _Ask:
+    """A forward: the forwarded mail is the person's own request, so the trade it names wins
+    over one in the forwarder's lines or the subject (their job title "Conseillère France
+    Travail", "dans le domaine de l'aide à domicile" above "la VAE du titre ADVF", "TR: VAE
+    ASH -> AS" above "je voudrais faire la VAE aide-soignante")."""
+    inner = _from_text(forwarded, ref, rules)
+    if inner.hit is None or ask.hit is None or inner.hit.trade == ask.hit.trade:
+        return ask
+    notes = (*ask.notes, "forwarded: the trade of the forwarded mail wins", *inner.notes)
+    diploma = inner.diploma or ask.diploma
+    return _Ask(ask.kind, inner.trade_text, inner.hit, diploma, notes, inner.unlisted)
 
 
 def _with_earlier(

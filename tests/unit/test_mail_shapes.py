@@ -243,3 +243,33 @@ def test_a_quote_below_a_mobile_footer_is_still_read(read, footer) -> None:  # n
     p = read("Re: Rencontre", body)
     assert (code(p), p.place.commune, p.situation) == ("D1209", "Dieppe", "lyceen")
     assert p.message == "Oui toujours !"
+
+
+@pytest.mark.parametrize(
+    ("subject", "forwarder"),
+    [
+        (
+            "TR: demande",
+            "Je vous transfère sa demande.\nSandrine Martin\nConseillère France Travail",
+        ),
+        ("TR: demande", "Voici la demande de mon élève, elle hésite avec la coiffure."),
+        ("TR: stage boulangerie", "Bonjour, ci-dessous le message de mon fils."),
+        ("Fwd: demande", "Pour info, de la part d'un jeune que je suis (aide à domicile ?)"),
+    ],
+)
+def test_the_trade_of_the_forwarded_mail_wins(read, subject, forwarder) -> None:  # noqa: ANN001
+    body = (
+        f"{forwarder}\n\n-------- Message transféré --------\nDe : Léo <leo@mail.test>\n"
+        "Objet : question\n\nbonjour je voudrais rencontrer un fleuriste, j'ai 15 ans\n"
+    )
+    assert code(read(subject, body)) == "D1209"
+
+
+def test_a_forwarded_mail_naming_no_trade_leaves_the_forwarders(read) -> None:  # noqa: ANN001
+    body = (
+        "Ma fille voudrait rencontrer une fleuriste, voici son message.\n\n"
+        "-------- Message transféré --------\nDe : Léa <lea@mail.test>\n\n"
+        "maman tu peux leur demander stp, j'ai 14 ans\n"
+    )
+    p = read("TR: Léa", body)
+    assert (code(p), p.age) == ("D1209", 14)
