@@ -273,3 +273,10 @@ def test_a_forwarded_mail_naming_no_trade_leaves_the_forwarders(read) -> None:  
     )
     p = read("TR: Léa", body)
     assert (code(p), p.age) == ("D1209", 14)
+
+
+@pytest.mark.parametrize(
+    "tail", ["Merci\nLéa, future fleuriste", "Bisous\nTom (futur fleuriste !)"]
+)
+def test_a_wish_signed_is_still_read(read, tail) -> None:  # noqa: ANN001
+    assert code(read("", f"Bonjour, je suis en 3e et j'ai une question.\n{tail}")) == "D1209"
