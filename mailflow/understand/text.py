@@ -21,6 +21,8 @@ from mailflow.understand.tokens import tokenize
 # "Lieu (ville ou département) :", "Situation (ex : lycéen) :".
 _FORM_LINE = re.compile(r"^\s*[-*•]?\s*((?:[^:()\n]|\([^()\n]{0,200}\)){1,240}?)\s*:\s*(.*)$")
 _HINT = re.compile(r"\([^()\n]*\)")
+_FROM = re.compile(r"^(?:de|from) ?: ?\S")
+_SENT = re.compile(r"^(?:envoye|date|sent) ?: ?\S")
 _QUOTED_FROM = re.compile(r"^>[ >]*(de|from) ?: ?\S")
 _MAX_KEY = 40  # characters of a key without its hint: longer is a sentence, not a key
 _MAX_SIGNED = 6  # lines of a signature below its closing, at most
@@ -75,6 +77,8 @@ def split_message(body: str, rules: UnderstandingRules, subject: str = "") -> Sp
             line = line.lstrip()[1:]
         folded = fold(line).strip()
         start = _forward_start(folded, forwarded, rules)
+        if not start and forwarded and _outlook_block(lines, index, folded):
+            start = "header"  # "De : Lina\nEnvoyé : samedi ..." under TR:, no address
         if start:
             after = index + (start == "marker")
             unquote = unquote or start == "quoted" or _quoted_below(lines, after)
@@ -169,7 +173,15 @@ def _signature_like(line: str, rules: UnderstandingRules) -> bool:
 def _reply_header(lines: list[str], index: int, folded: str, rules: UnderstandingRules) -> bool:
     """A quoted earlier mail starts here; its header may be wrapped over two lines."""
     below = fold(lines[index + 1]).strip() if index + 1 < len(lines) else None
-    return _is_reply_header(folded, below, rules)
+    return _is_reply_header(folded, below, rules) or _outlook_block(lines, index, folded)
+
+
+def _outlook_block(lines: list[str], index: int, folded: str) -> bool:
+    """ "De : Marie Dupont" right above "Envoyé : lundi 2 mars 2026": Outlook's header block
+    of an earlier mail, which names the sender without an address when it is a contact."""
+    if not _FROM.match(folded) or index + 1 >= len(lines):
+        return False
+    return bool(_SENT.match(fold(lines[index + 1]).lstrip(" >\t")))
 
 
 def _is_reply_header(folded: str, below: str | None, rules: UnderstandingRules) -> bool:

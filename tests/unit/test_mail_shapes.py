@@ -280,3 +280,24 @@ def test_a_forwarded_mail_naming_no_trade_leaves_the_forwarders(read) -> None:  
 )
 def test_a_wish_signed_is_still_read(read, tail) -> None:  # noqa: ANN001
     assert code(read("", f"Bonjour, je suis en 3e et j'ai une question.\n{tail}")) == "D1209"
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        "De : Accueil\nEnvoyé : lundi 30 novembre 2026 11:05\nÀ : Sophie\nObjet : RE: stage",
+        "________________________________\nDe : Accueil\nEnvoyé : lundi 30 novembre 2026 11:05",
+        "From: Accueil\nSent: Monday, November 30, 2026 11:05 AM\nSubject: RE: stage",
+        "De : Accueil\nDate : lun. 30 nov. 2026 à 11:05",
+    ],
+)
+def test_outlook_header_block_naming_a_contact_without_address(read, block) -> None:  # noqa: ANN001
+    body = (
+        f"Il a 14 ans.\nCordialement,\nSophie\n\n{block}\n\nBonjour, quel âge a votre fils ?\n"
+        "Il souhaite rencontrer un fleuriste à Caen, c'est bien ça ?"
+    )
+    p = read("RE: stage", body)
+    assert (code(p), p.place.commune, p.age) == ("D1209", "Caen", 14)
+    assert "quel âge" not in p.message  # the earlier mail is not the person's new words
+    forward = read("TR: stage", body)  # under TR:, it is the forwarded request itself
+    assert "quel âge" in forward.message and "Envoy" not in forward.message
