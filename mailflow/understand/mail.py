@@ -168,12 +168,12 @@ def _from_text(text: str, ref: Referential, rules: UnderstandingRules) -> _Ask:
     if diploma:
         notes.append(diploma.note)
     kind = find_kind(text, rules, has_diploma=bool(speciality))
-    hit = ref.trades.match(speciality) if speciality else None
-    trade_text = speciality
-    if hit is None:
-        hit, refused = choose(text, ref.find_trades(_mask_places(text, ref, rules)), rules)
-        notes += refused
-        trade_text = trade_text or (hit.text if hit else None)
+    # Every trade named, the diploma's among them: the one held or studied ("je suis en bac
+    # pro ASSP") is not the one asked for ("parler avec une aide-soignante"), wanted.py.
+    hits = ref.find_trades(_mask_places(text, ref, rules))
+    hit, refused = choose(text, hits, rules, kind.value if kind else None)  # type: ignore[arg-type]
+    notes += refused
+    trade_text = speciality if hit is None or _of_diploma(hit, diploma) else hit.text
     other = None if hit or trade_text else unlisted(text, rules)
     if other:
         notes.append(other.note)
@@ -188,6 +188,13 @@ def _from_text(text: str, ref: Referential, rules: UnderstandingRules) -> _Ask:
         notes.insert(0, kind.note)
     kind_value = kind.value if kind else None
     return _Ask(kind_value, trade_text, hit, name, tuple(notes), other is not None)  # type: ignore[arg-type]
+
+
+def _of_diploma(hit: TradeHit, diploma: Found | None) -> bool:
+    """The trade is the diploma's speciality ("CAP Pâtissier"): its words name the training."""
+    if diploma is None or not isinstance(diploma.value, tuple) or not diploma.value[1]:
+        return False
+    return diploma.start <= hit.start <= diploma.end + 1 + len(str(diploma.value[1]))
 
 
 def _mask_places(text: str, ref: Referential, rules: UnderstandingRules) -> str:

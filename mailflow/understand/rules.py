@@ -61,6 +61,12 @@ class Wanted:
     with_article: frozenset[Phrase] = frozenset()
     articles: frozenset[str] = frozenset()
     not_trades: frozenset[str] = frozenset()
+    schooling: tuple[str, ...] = ()  # before one's own training: "je suis en", not held
+    held_after: tuple[str, ...] = ()  # after a trade held: "depuis", "ans d experience"
+    openers: frozenset[str] = frozenset()  # words before a title opening a mail: "bonjour"
+    links: frozenset[str] = frozenset()  # between two trades of one phrase: "chez un"
+    elsewhere: tuple[str, ...] = ()  # the trade is still to find: "quel metier"
+    persons: frozenset[str] = frozenset()  # right before a trade, a person: "ma conseillère"
 
 
 @dataclass(frozen=True)
@@ -229,6 +235,12 @@ def _wanted(w: dict[str, Any]) -> Wanted:
         with_article=frozenset(_phrases(w.get("with_article", []))),
         articles=frozenset(_words(w.get("articles", []))),
         not_trades=frozenset(_words(w.get("not_trades", []))),
+        schooling=_words(w.get("schooling", [])),
+        held_after=_words(w.get("held_after", [])),
+        openers=frozenset(_words(w.get("openers", []))),
+        links=frozenset(_words(w.get("links", []))),
+        elsewhere=_words(w.get("elsewhere", [])),
+        persons=frozenset(_words(w.get("persons", []))),
     )
 
 

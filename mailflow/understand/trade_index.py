@@ -181,7 +181,9 @@ class TradeIndex:
     def _scan(self, text: str, tokens: list[Token], keys: list[str], method: str) -> list[TradeHit]:
         """Longest exact forms first, then head words; a weak word alone ("demi" of
         "Demi-chef de rang", "professionnel") is never a trade."""
-        stops = [t.key in self.settings.stop_words for t in tokens]
+        stop_words = self.settings.stop_words
+        # The stem counts too: "carrières" is the stop word "carriere" ("BUT carrières sociales").
+        stops = [t.key in stop_words or k in stop_words for t, k in zip(tokens, keys, strict=True)]
         weak = self.settings.weak_words
         spans: list[tuple[int, int, int, str]] = []  # (start, end, entry, how)
         taken = [False] * len(keys)
@@ -225,14 +227,20 @@ class TradeIndex:
         """A head word qualified by the next few words, or a head that alone means one trade."""
         window = {k: j for j, k in enumerate(keys[i + 1 : i + 1 + _WINDOW], i + 1) if not taken[j]}
         best: tuple[tuple[int, int, tuple[bool, bool, int]], int, int] | None = None
+        codes: dict[tuple[int, int], set[str]] = defaultdict(set)  # words found -> codes
         for key, entry in self.by_head[keys[i]]:
             found = [window[w] for w in key[1:] if w in window]
             if not found:
                 continue
             score = (-len(found), len(key) - 1 - len(found), self.entries[entry].rank())
+            codes[score[:2]].add(self.entries[entry].code_rome)
             if best is None or score < best[0]:
                 best = (score, max(found) + 1, entry)
         if best is not None:
+            # A weak head ("chef", "agent") with words several jobs share ("chef d'équipe":
+            # cordiste, maçon, entrepôt...) names none of them: better no trade than a wrong one.
+            if keys[i] in self.settings.weak_words and len(codes[best[0][:2]]) > 1:
+                return None
             return best[1], best[2]
         entry = self.head_default.get(keys[i])
         if entry is None or keys[i] in self.settings.weak_words:
