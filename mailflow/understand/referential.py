@@ -175,6 +175,11 @@ def _trade_settings(table: dict[str, Any], diplomas: dict[str, Any]) -> TradeSet
             fields=dict(table.get("trade_fields", {})),
             titles=titles,
             upper_only=frozenset(words(w) for w in table.get("upper_only", [])),
+            endings=tuple(
+                (words(field), words(trade))
+                for field, trades in table.get("field_endings", {}).items()
+                for trade in ([trades] if isinstance(trades, str) else trades)
+            ),
             weak_words=frozenset(stem(words(w)) for w in table.get("weak_words", [])),
             fuzzy_min_length=int(table.get("fuzzy_min_length", 5)),
             fuzzy_cutoff=float(table.get("fuzzy_cutoff", 85)),

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
 
 from mailflow.core.values import Trade
 from mailflow.errors import RulesError
@@ -40,6 +41,8 @@ class TradeSettings:
     # diploma or title -> (ROME code, a form of that code): "bts mco", rules/diplomas.toml
     titles: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     upper_only: frozenset[str] = frozenset()  # a trade only in capitals: "AS", not "tu as"
+    # a field's ending -> the trade's: "ostréiculture" -> "ostréiculteur" (before typos)
+    endings: tuple[tuple[str, str], ...] = ()
     fuzzy_min_length: int = 5
     fuzzy_cutoff: float = 85.0
     head_min_share: float = 0.5  # a head word alone decides only if one code dominates it
@@ -97,6 +100,7 @@ class TradeIndex:
     fields: Mapping[Key, int]  # "boulangerie" -> boulanger, when no title took the word
     diplomas: frozenset[Key]  # keys of `exact` that name a diploma ("bts mco"): method "diploma"
     vocab: Mapping[str, tuple[str, ...]]  # first letter -> words known in labels (for typos)
+    known: frozenset[str] = frozenset()  # every word of a label key (for "daide", "lair")
 
     @classmethod
     def build(
@@ -141,6 +145,7 @@ class TradeIndex:
             fields=MappingProxyType(fields),
             diplomas=diplomas,
             vocab=MappingProxyType({k: tuple(v) for k, v in vocab.items()}),
+            known=frozenset(w for key in exact for w in key),
         )
 
     def trade(self, entry_id: int) -> Trade:
@@ -151,12 +156,7 @@ class TradeIndex:
         """Every non-overlapping trade mention in the text, in reading order."""
         tokens = [t for t in tokenize(text) if t.key not in self.settings.glue_words]
         upper = self.settings.upper_only
-        keys = [
-            ""
-            if t.key in upper and not t.text.isupper()
-            else stem(self.settings.aliases.get(t.key, t.key))
-            for t in tokens
-        ]
+        keys = ["" if t.key in upper and not t.text.isupper() else self._unglued(t) for t in tokens]
         hits = self._scan(text, tokens, keys, "exact")
         if hits:
             return hits
@@ -247,16 +247,34 @@ class TradeIndex:
             return None
         return i + 1, entry
 
+    def _unglued(self, token: Token) -> str:
+        """The key of a word; an SMS "d'" or "l'" glued to a label word is dropped ("diplome
+        daide soignante", "hotesse de lair") when the whole is no label word, in lower case
+        (not the name "Leduc"), and what is left is long enough ("date" is no "d'ate")."""
+        aliases, word = self.settings.aliases, token.key
+        key = stem(aliases.get(word, word))
+        least = {"d": 4, "l": 3}.get(word[:1], 99)
+        if key in self.known or len(word) <= least or not token.text[:1].islower():
+            return key
+        rest = stem(aliases.get(word[1:], word[1:]))
+        glue = self.settings.glue_words | self.settings.stop_words
+        return rest if rest in self.known and word[1:] not in glue else key
+
     def _correct(self, token: Token, key: str) -> str:
         """Nearest label word for a likely typo ("coifeuse" -> "coiffeuse"); else unchanged."""
         s = self.settings
         if len(key) < s.fuzzy_min_length or token.key in s.stop_words or not key.isalpha():
             return key
         choices = self.vocab.get(key[0], ())
+        for ending, trade in s.endings:  # "dinanderie" -> "dinandier", even if a title's word
+            if key.endswith(ending) and (made := key[: -len(ending)] + trade) in choices:
+                return made
         if key in choices:
             return key
         found = process.extractOne(key, choices, scorer=fuzz.ratio, score_cutoff=s.fuzzy_cutoff)
-        if found is None or abs(len(found[0]) - len(key)) > 1:  # one letter missing or extra
+        # One slip: a letter missing, extra, wrong or two swapped ("coifeuse", "mecanicein");
+        # two are another word ("dessiner" is no misspelt "designer").
+        if found is None or OSA.distance(key, found[0]) > 1:
             return key
         if found[0] in s.stop_words:  # "Martin" is no misspelt "marin"
             return key

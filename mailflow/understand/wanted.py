@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections import Counter
 
 from mailflow.core.textnorm import words
 from mailflow.understand.fields import Found
@@ -24,6 +25,7 @@ _CLAUSE = re.compile(r"[.,;:!?\n]|\bmais\b", re.I)
 _SENTENCE = re.compile(r"[.!?;]|(?<![:,])\n")
 _PART = re.compile(r"[,;.!?]")  # where a signature's closing words end ("Merci, Léa")
 _WISH_WORDS = 6  # words before a trade where a wish or a held cue counts
+_NAME = re.compile(r"(?:M\.|Mme|Mlle|[A-ZÀ-Ý][a-zà-ÿ'-]+|[A-ZÀ-Ý][A-ZÀ-Ý'-]+)")  # "Le Roux"
 _AFTER = 80  # characters after a trade read for "depuis 10 ans" and ", je ..."
 # How much a trade looks like the one asked for (the highest is chosen). MENTIONED: a person
 # the writer knows or is ("ma conseillère", a signature's title); HELD: the job one has.
@@ -61,11 +63,17 @@ def choose(
     if scored and _looking_elsewhere(text, rules):  # "je ne sais pas quel métier", "changer"
         notes += [f"trade: '{s[3].text}' is no choice yet" for s in scored if s[0] < _WANTED]
         scored = [s for s in scored if s[0] >= _WANTED]
-    if scored and kind != "vae" and all(s[0] <= _HELD for s in scored):
+    # Only held (or, in a VAE, only a person named: an adviser's title): no trade asked.
+    if scored and all(s[0] <= (_MENTIONED if kind == "vae" else _HELD) for s in scored):
         notes += [f"trade: '{s[3].text}' is held, not asked for" for s in scored]
         scored = []
     scored = _narrowed(scored)
-    return (max(scored, key=lambda s: s[:3])[3] if scored else None), notes
+    # On a tie, the trade the mail names most often, then the first named.
+    times = Counter((s[0], s[3].trade.code_rome) for s in scored)
+    best = max(
+        scored, key=lambda s: (*s[:2], times[s[0], s[3].trade.code_rome], s[2]), default=None
+    )
+    return (best[3] if best else None), notes
 
 
 def _score(
@@ -92,7 +100,7 @@ def _score(
         gap = words(text[previous[0].end : hit.start]).split()
         if len(gap) <= 4 and all(g in w.links for g in gap):
             return previous[1]
-    if any(a <= hit.start < b for a, b in signed):
+    if any(a <= hit.start < b for a, b in signed) or _under_a_name(text, hit):
         return _MENTIONED
     return _own_title(text, hit, sentence, rules)
 
@@ -118,7 +126,8 @@ def _cue(before: list[str], hit: TradeHit, rules: UnderstandingRules) -> int | N
     )
     course = w.schooling + (rules.diploma_background if diploma else ())
     best: tuple[int, int, int] | None = None  # (end, length, score)
-    for phrases, score in ((wishes, _WANTED), (w.held, _HELD), (course, _COURSE)):
+    cues = ((wishes, _WANTED), (w.held, _HELD), (course, _COURSE), (w.sectors, _NEUTRAL))
+    for phrases, score in cues:
         for phrase in phrases:
             at = padded.rfind(f" {phrase} ")
             if at >= 0:
@@ -166,6 +175,16 @@ def _signature_starts(text: str, rules: UnderstandingRules) -> list[tuple[int, i
     if open_at is not None:
         spans.append((open_at, len(text)))
     return spans
+
+
+def _under_a_name(text: str, hit: TradeHit) -> bool:
+    """A line that opens with the trade, under a line that is only a name ("Hélène Morin" /
+    "Conseillère Mission Locale"): a signature without closing words."""
+    line_start = text.rfind("\n", 0, hit.start) + 1
+    if text[line_start : hit.start].strip() or line_start < 2:
+        return False
+    above = text[text.rfind("\n", 0, line_start - 1) + 1 : line_start - 1].split()
+    return 1 < len(above) <= 3 and all(_NAME.fullmatch(word) for word in above)
 
 
 def _looking_elsewhere(text: str, rules: UnderstandingRules) -> bool:

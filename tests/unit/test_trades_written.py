@@ -367,3 +367,48 @@ def test_a_trade_rome_lacks_gets_no_code_of_another(ref, rules, body: str) -> No
 def test_more_directory_titles_get_their_code(ref, title: str, code: str) -> None:
     trade = ref.match_trade(title)
     assert trade is not None and trade.code_rome == code
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        # SMS glue: "d'" or "l'" stuck to a title word
+        ("jveux faire le diplome dinfirmiere", "J1506"),
+        ("je voudrais faire la formation daide soignante", "J1501"),
+        ("jveux etre steward ou hotesse de lair", "N2101"),
+        ("je voudrais devenir dentiste", "J1103"),  # a word of its own, left whole
+        ("Bonjour, M. Leduc voudrait un rendez-vous", None),  # a name, left whole
+        # a field named by its trade's ending
+        ("je voudrais découvrir l'apiculture", "A1429"),
+        ("la dinanderie me passionne", "B1601"),
+        ("je voudrais découvrir la viticulture", "A1418"),
+        # one slip only is a typo: two make another word
+        ("je voudrais devenir coifeuse", "D1202"),
+        ("je voudrais devenir mecanicein", "I1604"),
+        ("j'aime dessiner", None),
+        # the words people use for a title ROME spells otherwise
+        ("je voudrais rencontrer un huissier", "K1905"),
+        ("je voudrais rencontrer une commissaire de justice", "K1905"),
+        ("je voudrais travailler dans la cybersécurité", "M1856"),
+        ("le game design m'intéresse", "E1125"),
+        ("je veux bosser comme électro en maintenance industrielle", "I1309"),
+        ("je voudrais rencontrer un elec", "F1602"),
+        # a sector named, nearer than the wish, is not the trade asked for
+        (
+            "je voudrais échanger avec quelqu'un du domaine de l'aide à domicile pour ma VAE du "
+            "titre ADVF",
+            "K1311",
+        ),
+        # a follow-up: "pas de nouvelles" refuses nothing
+        ("toujours pas de nouvelles de l'ambassadeur électricien", "F1602"),
+        # on a tie, the trade named most often
+        ("je voudrais être boulanger ou cuisinier, je voudrais devenir cuisinier", "G1609"),
+        # a signature under a name line, without closing words
+        (
+            "Je vous transfère une demande de VAE.\nSandrine Le Roux\nConseillère France Travail",
+            None,
+        ),
+    ],
+)
+def test_words_as_people_write_them(ref, rules, body: str, code: str | None) -> None:
+    assert code_of(body, ref, rules) == code, understand("", body, ref, rules).notes
