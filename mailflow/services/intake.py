@@ -299,6 +299,7 @@ def want_of(request: Request, ref: Referential | None = None) -> Want:
         region=request.region,
         insee=request.insee,
         close_codes=ref.close_codes(request.code_rome) if ref is not None else frozenset(),
+        near_codes=ref.near_codes(request.code_rome) if ref is not None else frozenset(),
     )
 
 

@@ -36,6 +36,7 @@ class Referential:
     trades: TradeIndex
     places: PlaceIndex
     close: Mapping[str, frozenset[str]] = field(default_factory=dict)  # `close_codes`
+    near: Mapping[str, frozenset[str]] = field(default_factory=dict)  # `near_codes`
 
     def match_trade(self, text: str) -> Trade | None:
         """The ROME trade named in the text ("boulangère", "coifeuse", "agent de sécurité")."""
@@ -93,6 +94,11 @@ class Referential:
         before the aide-soignants J1501)."""
         return self.close.get((code or "").strip().upper(), frozenset())
 
+    def near_codes(self, code: str | None) -> frozenset[str]:
+        """The closest of close_codes: the code's ROME parent and children ("Développeur
+        jeux vidéo" M1831 -> "Développeur informatique" M1805, before the web one M1855)."""
+        return self.near.get((code or "").strip().upper(), frozenset())
+
     def closest_titles(self, text: str, count: int = 3) -> list[str]:
         """The ROME appellations nearest to a title no trade matched (by spelling), for
         whoever has to correct it: "Paysagiste" -> "Jardinier paysagiste / …"."""
@@ -135,7 +141,23 @@ def _load(rules_dir: Path) -> Referential:
         home_factor=float(home.get("home_factor", 1)),
         name_links=[words(w) for w in home.get("name_links", [])],
     )
-    return Referential(trades, places, MappingProxyType(_close_codes(rome_rows)))
+    return Referential(
+        trades,
+        places,
+        MappingProxyType(_close_codes(rome_rows)),
+        MappingProxyType(_near_codes(rome_rows)),
+    )
+
+
+def _near_codes(rows: list[dict[str, str]]) -> dict[str, frozenset[str]]:
+    """code -> its ROME parent and its children (`code_rome_parent`), itself excluded."""
+    near: dict[str, set[str]] = {}
+    for r in rows:
+        code, up = r["code_rome"], r.get("code_rome_parent") or r["code_rome"]
+        if up != code:
+            near.setdefault(code, set()).add(up)
+            near.setdefault(up, set()).add(code)
+    return {code: frozenset(codes) for code, codes in near.items()}
 
 
 def _close_codes(rows: list[dict[str, str]]) -> dict[str, frozenset[str]]:
