@@ -67,7 +67,7 @@ class Wanted:
     links: frozenset[str] = frozenset()  # between two trades of one phrase: "chez un"
     elsewhere: tuple[str, ...] = ()  # the trade is still to find: "quel metier"
     persons: frozenset[str] = frozenset()  # right before a trade, a person: "ma conseillère"
-    sectors: tuple[str, ...] = ()  # before a sector, not a trade: "dans le domaine de"
+    neutral: tuple[str, ...] = ()  # nearer than a cue, no cue: "dans le domaine de", "c est"
 
 
 @dataclass(frozen=True)
@@ -242,7 +242,7 @@ def _wanted(w: dict[str, Any]) -> Wanted:
         links=frozenset(_words(w.get("links", []))),
         elsewhere=_words(w.get("elsewhere", [])),
         persons=frozenset(_words(w.get("persons", []))),
-        sectors=_words(w.get("sectors", [])),
+        neutral=_words(w.get("neutral", [])),
     )
 
 

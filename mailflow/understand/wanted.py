@@ -22,10 +22,12 @@ WINDOW = 240  # characters before a trade read for its cues (a wish, a refusal)
 _CLAUSE = re.compile(r"[.,;:!?\n]|\bmais\b", re.I)
 # A wish is read in the trade's own sentence: the subject "VAE" is no wish for the trade the
 # first line names ("VAE\nInfirmière depuis 15 ans, ..."); a line ending in ":" goes on.
-_SENTENCE = re.compile(r"[.!?;]|(?<![:,])\n")
+_SENTENCE = re.compile(r"[.!?;]|(?<![:,])\n|\bmais\b", re.I)  # "mais" opens a clause of its own
 _PART = re.compile(r"[,;.!?]")  # where a signature's closing words end ("Merci, Léa")
 _WISH_WORDS = 6  # words before a trade where a wish or a held cue counts
 _NAME = re.compile(r"(?:M\.|Mme|Mlle|[A-ZÀ-Ý][a-zà-ÿ'-]+|[A-ZÀ-Ý][A-ZÀ-Ý'-]+)")  # "Le Roux"
+_TITLE_CASE = re.compile(r"(?:[A-ZÀ-Ý][a-zà-ÿ'-]+|M\.)")  # "Louis", "Mme": not "BTS"
+_NOT_NAMES = frozenset({"Je", "J'ai", "Le", "La", "Les", "Un", "Une", "Mon", "Ma", "En", "Au"})
 _AFTER = 80  # characters after a trade read for "depuis 10 ans" and ", je ..."
 # How much a trade looks like the one asked for (the highest is chosen). MENTIONED: a person
 # the writer knows or is ("ma conseillère", a signature's title); HELD: the job one has.
@@ -56,6 +58,9 @@ def choose(
             notes.append(f"trade: '{hit.text}' refused, not the one asked for")
             continue
         sentence = sentences[bisect_right(sentences, hit.start) - 1]
+        if _surname(text, hit, sentence):
+            notes.append(f"trade: '{hit.text}' is a name ('collège Louis Pasteur'), no trade")
+            continue
         score = _score(text, hit, previous, sentence, signed, rules)
         previous = (hit, score)
         rank = _VAE_RANK.get(score, score) if kind == "vae" else score
@@ -126,7 +131,7 @@ def _cue(before: list[str], hit: TradeHit, rules: UnderstandingRules) -> int | N
     )
     course = w.schooling + (rules.diploma_background if diploma else ())
     best: tuple[int, int, int] | None = None  # (end, length, score)
-    cues = ((wishes, _WANTED), (w.held, _HELD), (course, _COURSE), (w.sectors, _NEUTRAL))
+    cues = ((wishes, _WANTED), (w.held, _HELD), (course, _COURSE), (w.neutral, _NEUTRAL))
     for phrases, score in cues:
         for phrase in phrases:
             at = padded.rfind(f" {phrase} ")
@@ -145,7 +150,7 @@ def _own_title(text: str, hit: TradeHit, sentence: int, rules: UnderstandingRule
     writer's title when it opens the sentence (after a greeting) and a clause in the first
     person follows ("Conseillère d'orientation au CIO, je reçois"); else neutral."""
     w = rules.wanted
-    after = text[hit.end : hit.end + _AFTER]
+    after = text[hit.end : hit.end + _AFTER].split("\n", 1)[0]
     clause = words(_PART.split(after, maxsplit=1)[0])
     if any(f" {p} " in f" {clause} " for p in w.held_after):
         return _HELD
@@ -175,6 +180,19 @@ def _signature_starts(text: str, rules: UnderstandingRules) -> list[tuple[int, i
     if open_at is not None:
         spans.append((open_at, len(text)))
     return spans
+
+
+def _surname(text: str, hit: TradeHit, sentence: int) -> bool:
+    """ "au collège Louis Pasteur", "Mme Boucher", "rue Jean Boulanger": a capitalised title
+    right after a capitalised name word that does not open its sentence is a surname."""
+    first = re.split(r"[\s-]", hit.text, maxsplit=1)[0]
+    if not _TITLE_CASE.fullmatch(first) or hit.start < 2 or text[hit.start - 1] != " ":
+        return False  # "BP coiffure", "CAP Pâtissier": a diploma, no name
+    head = text.rfind(" ", max(sentence, hit.start - 40), hit.start - 1)
+    word = text[head + 1 : hit.start - 1]
+    if head < sentence or not text[sentence:head].strip():
+        return False  # the name word opens the sentence ("Bonjour Boulanger" is unknown)
+    return bool(_TITLE_CASE.fullmatch(word)) and word not in _NOT_NAMES
 
 
 def _under_a_name(text: str, hit: TradeHit) -> bool:

@@ -412,3 +412,24 @@ def test_more_directory_titles_get_their_code(ref, title: str, code: str) -> Non
 )
 def test_words_as_people_write_them(ref, rules, body: str, code: str | None) -> None:
     assert code_of(body, ref, rules) == code, understand("", body, ref, rules).notes
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        # a capitalised title after a capitalised name word is a surname
+        ("je suis au collège Louis Pasteur et je voudrais devenir plombier", "F1603"),
+        ("je suis en 4e au collège Jean Boucher, je voudrais rencontrer un ébéniste", "H2207"),
+        ("j'habite rue Victor Boulanger", None),
+        # ... not a diploma after a capitalised word, nor a title opening the sentence
+        ("I'd like the French BP coiffure", "D1202"),
+        ("Bonjour, Je voudrais devenir Boulanger", "D1102"),
+        ("je voudrais faire un CAP Pâtissier", "D1104"),
+        # "c'est" and "mais" leave no "est" of a job held on the trade after them
+        ("moi c'est pas la cuisine mais la pâtisserie qui me plaît", "D1104"),
+        ("ce n'est pas un rêve, c'est fleuriste que je veux faire", "D1209"),
+        ("mon père est électricien mais le métier de plombier me plaît", "F1603"),
+    ],
+)
+def test_names_and_clauses(ref, rules, body: str, code: str | None) -> None:
+    assert code_of(body, ref, rules) == code, understand("", body, ref, rules).notes
