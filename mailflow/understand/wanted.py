@@ -157,8 +157,12 @@ def _own_title(text: str, hit: TradeHit, sentence: int, rules: UnderstandingRule
     opening = words(text[sentence : hit.start]).split()
     if not all(word in w.openers for word in opening):
         return _NEUTRAL
+    # Where the writer works comes before the comma ("au CIO de Rouen, je reçois"): a trade
+    # right before it is a wish told first ("Vétérinaire, j'en rêve depuis petite").
     parts = after.split(",", 1)
-    rest = words(parts[1]).split()[:1] if len(parts) == 2 else []
+    if len(parts) < 2 or not words(parts[0]):
+        return _NEUTRAL
+    rest = words(parts[1]).split()[:1]
     return _MENTIONED if rest and rest[0] in rules.who.first_person else _NEUTRAL
 
 

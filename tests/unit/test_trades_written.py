@@ -244,6 +244,8 @@ HELD = [
     # traps: a trade opening the sentence is still wanted without ", je ..." or "depuis"
     ("Boulangère, c'est ce que je voudrais faire plus tard", "D1102"),
     ("Fleuriste ! voilà mon rêve", "D1209"),
+    ("Bonjour, vétérinaire, j'en rêve depuis que je suis petite", "A1504"),
+    ("mon fils est en CAP boulangerie et cherche un maître de stage", "D1102"),
     # held alone, and the mail says the trade is still to find: no trade (the help mail)
     ("je suis caissière et je voudrais changer de métier", None),
     ("je suis comptable depuis 15 ans et je ne sais pas quel métier faire maintenant", None),
