@@ -395,6 +395,9 @@ def test_more_directory_titles_get_their_code(ref, title: str, code: str) -> Non
         ("le game design m'intéresse", "E1125"),
         ("je veux bosser comme électro en maintenance industrielle", "I1309"),
         ("je voudrais rencontrer un elec", "F1602"),
+        # what the job does, as pupils say it
+        ("mon fils voudrait réparer des ordinateurs plus tard", "I1401"),
+        ("le dépannage informatique, ça me plairait", "I1401"),
         # a sector named, nearer than the wish, is not the trade asked for
         (
             "je voudrais échanger avec quelqu'un du domaine de l'aide à domicile pour ma VAE du "
