@@ -27,6 +27,7 @@ _PART = re.compile(r"[,;.!?]")  # where a signature's closing words end ("Merci,
 _WISH_WORDS = 6  # words before a trade where a wish or a held cue counts
 _NAME = re.compile(r"(?:M\.|Mme|Mlle|[A-ZÀ-Ý][a-zà-ÿ'-]+|[A-ZÀ-Ý][A-ZÀ-Ý'-]+)")  # "Le Roux"
 _TITLE_CASE = re.compile(r"(?:[A-ZÀ-Ý][a-zà-ÿ'-]+|M\.)")  # "Louis", "Mme": not "BTS"
+_CIVILITY = re.compile(r"(?:\bM\.|\b(?:Mme|Mlle|Mr|Dr|Madame|Monsieur)) $")
 _NOT_NAMES = frozenset({"Je", "J'ai", "Le", "La", "Les", "Un", "Une", "Mon", "Ma", "En", "Au"})
 _AFTER = 80  # characters after a trade read for "depuis 10 ans" and ", je ..."
 # How much a trade looks like the one asked for (the highest is chosen). MENTIONED: a person
@@ -192,6 +193,8 @@ def _surname(text: str, hit: TradeHit, sentence: int) -> bool:
     first = re.split(r"[\s-]", hit.text, maxsplit=1)[0]
     if not _TITLE_CASE.fullmatch(first) or hit.start < 2 or text[hit.start - 1] != " ":
         return False  # "BP coiffure", "CAP Pâtissier": a diploma, no name
+    if _CIVILITY.search(text, max(0, hit.start - 12), hit.start):
+        return True  # "M. Bouvier, CPE"
     head = text.rfind(" ", max(sentence, hit.start - 40), hit.start - 1)
     word = text[head + 1 : hit.start - 1]
     if head < sentence or not text[sentence:head].strip():

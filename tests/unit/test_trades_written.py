@@ -430,6 +430,15 @@ def test_words_as_people_write_them(ref, rules, body: str, code: str | None) -> 
         ("I'd like the French BP coiffure", "D1202"),
         ("Bonjour, Je voudrais devenir Boulanger", "D1102"),
         ("je voudrais faire un CAP Pâtissier", "D1104"),
+        # after a civility, a surname even at a sentence's start
+        ("Merci\nM. Bouvier, CPE", None),
+        ("je voudrais rencontrer un maçon. Mme Charpentier", "F1703"),
+        # the class before a diploma: the pupil's schooling, below the trades asked about
+        ("Une élève de 1ère bac pro AGORA hésite entre secrétaire médicale et comptable", "M1609"),
+        ("mon fils, en terminale bac pro MSPC, aimerait rencontrer un électricien", "F1602"),
+        ("je voudrais passer le DEME", "K1208"),
+        ("je vise le bac pro SAPAT", "K1302"),
+        ("je voudrais faire le CAP PROELEC", "F1602"),
         # "c'est" and "mais" leave no "est" of a job held on the trade after them
         ("moi c'est pas la cuisine mais la pâtisserie qui me plaît", "D1104"),
         ("ce n'est pas un rêve, c'est fleuriste que je veux faire", "D1209"),
