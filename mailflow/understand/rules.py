@@ -67,6 +67,7 @@ class Wanted:
     links: frozenset[str] = frozenset()  # between two trades of one phrase: "chez un"
     elsewhere: tuple[str, ...] = ()  # the trade is still to find: "quel metier"
     persons: frozenset[str] = frozenset()  # right before a trade, a person: "ma conseillère"
+    family: tuple[str, ...] = ()  # before someone else's job: "mon pere est", "est"
     neutral: tuple[str, ...] = ()  # nearer than a cue, no cue: "dans le domaine de", "c est"
 
 
@@ -243,6 +244,7 @@ def _wanted(w: dict[str, Any]) -> Wanted:
         elsewhere=_words(w.get("elsewhere", [])),
         persons=frozenset(_words(w.get("persons", []))),
         neutral=_words(w.get("neutral", [])),
+        family=_words(w.get("family", [])),
     )
 
 

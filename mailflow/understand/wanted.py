@@ -31,7 +31,8 @@ _CIVILITY = re.compile(r"(?:\bM\.|\b(?:Mme|Mlle|Mr|Dr|Madame|Monsieur)) $")
 _NOT_NAMES = frozenset({"Je", "J'ai", "Le", "La", "Les", "Un", "Une", "Mon", "Ma", "En", "Au"})
 _AFTER = 80  # characters after a trade read for "depuis 10 ans" and ", je ..."
 # How much a trade looks like the one asked for (the highest is chosen). MENTIONED: a person
-# the writer knows or is ("ma conseillère", a signature's title); HELD: the job one has.
+# the writer knows or is ("ma conseillère", a signature's title); HELD: the job one has;
+# COURSE: one's schooling or a relative's job, kept when nothing else is named.
 _PREFERRED, _WANTED, _NEUTRAL, _COURSE, _HELD, _MENTIONED = 5, 4, 3, 2, 1, 0
 # In a VAE the job held is the one to validate: it ranks above a trade merely named.
 _VAE_RANK = {_HELD: 3.5}
@@ -115,11 +116,10 @@ def _cue(before: list[str], hit: TradeHit, rules: UnderstandingRules) -> int | N
     """The score the nearest phrase before the trade gives (the longer on a tie)."""
     w = rules.wanted
     padded = f" {' '.join(before)} "
-    if hit.method != "diploma" and (
-        (before and before[-1] in w.persons)
-        or any(padded.endswith(f" {r} ") for r in rules.who.relatives)
-    ):
-        return _MENTIONED  # "ma conseillère France Travail", "ma tante": someone one knows
+    if hit.method != "diploma" and any(padded.endswith(f" {r} ") for r in rules.who.relatives):
+        return _COURSE  # "mon oncle charpentier": a relative's job, as "mon oncle est"
+    if hit.method != "diploma" and before and before[-1] in w.persons:
+        return _MENTIONED  # "ma conseillère France Travail", "mon prof": someone one knows
     wishes = (
         rules.wish_phrases
         + rules.kind_phrases["metier"]
@@ -132,7 +132,12 @@ def _cue(before: list[str], hit: TradeHit, rules: UnderstandingRules) -> int | N
     )
     course = w.schooling + (rules.diploma_background if diploma else ())
     best: tuple[int, int, int] | None = None  # (end, length, score)
-    cues = ((wishes, _WANTED), (w.held, _HELD), (course, _COURSE), (w.neutral, _NEUTRAL))
+    cues = (
+        (wishes, _WANTED),
+        (w.held, _HELD),
+        (course + w.family, _COURSE),  # one's schooling, someone else's job: kept alone
+        (w.neutral, _NEUTRAL),
+    )
     for phrases, score in cues:
         for phrase in phrases:
             at = padded.rfind(f" {phrase} ")

@@ -280,7 +280,13 @@ HELD = [
     # a person the writer knows ("ma conseillère", "mon prof") is not asked for
     ("Mon conseiller France Travail m'a dit de faire une VAE d'aide à domicile", "K1304"),
     ("mon prof de maths m'a parlé de vous", None),
-    ("ma tante infirmière m'a dit de vous écrire", None),
+    # a relative's job is kept when nothing else is named, below any other
+    ("ma tante infirmière m'a dit de vous écrire", "J1506"),
+    ("Mon père est boulanger et je voudrais faire comme lui", "D1102"),
+    ("ma mère est infirmière, je voudrais faire le même métier qu'elle", "J1506"),
+    ("mon grand-père était menuisier et j'aimerais reprendre son atelier", "H2206"),
+    ("mon père est boulanger mais moi je voudrais devenir plombier", "F1603"),
+    ("elle est vendeuse depuis 5 ans et voudrait changer de métier", None),
     # signature titles are the writer's
     (
         "Bonjour, je cherche un stage.\nCordialement,\nMarc Durand\nTechnicien de maintenance "
