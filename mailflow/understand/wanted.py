@@ -179,13 +179,15 @@ def _signature_starts(text: str, rules: UnderstandingRules) -> list[tuple[int, i
     at = 0
     lines = text.split("\n")
     open_at: int | None = None
+    said = False  # closing words close something said: a subject "slt" opens no signature
     for line in lines:
         end = at + len(line) + 1
         if open_at is not None and not line.strip():
             spans.append((open_at, at))
             open_at = None
-        elif open_at is None and words(_PART.split(line, maxsplit=1)[0]) in rules.closings:
+        elif open_at is None and said and words(_PART.split(line, maxsplit=1)[0]) in rules.closings:
             open_at = at + len(_PART.split(line, maxsplit=1)[0])
+        said = said or len(line.split()) >= 4
         at = end
     if open_at is not None:
         spans.append((open_at, len(text)))

@@ -296,6 +296,7 @@ HELD = [
     ("Bonjour, mon fils voudrait devenir plombier.\nMerci,\nSophie\nInfirmière", "F1603"),
     ("Bonjour,\nje voudrais un rendez-vous.\nBien à vous,\nJulie, comptable", None),
     ("Merci de me mettre en relation avec une boulangère.", "D1102"),  # no closing line
+    ("slt\nslt jveu parlé a 1 infirmier stp", "J1506"),  # a greeting first closes nothing
     # refusals: "ne veux plus", "ne peux plus", "ne plus"
     ("je ne veux plus être vendeuse, j'aimerais devenir coiffeuse", "D1202"),
     ("je ne peux plus être maçon à cause de mon dos, je voudrais devenir électricien", "F1602"),
