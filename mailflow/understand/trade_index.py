@@ -26,6 +26,7 @@ _MARKER = re.compile(r"\((?:e|se|ne|le|fe|ère|trice|euse|ve|sse|tive|teuse|s|i�
 _PAREN = re.compile(r"\(([^)]*)\)")
 _MAX_KEY = 8  # longest n-gram tried; longer labels are only reached by head matching
 _WINDOW = 5  # words after a head word that may qualify it ("mécanicien ... automobile")
+_BACK = 3  # words before a head of several jobs that may tell which ("pharmacie ... préparatrice")
 
 
 @dataclass(frozen=True)
@@ -243,9 +244,22 @@ class TradeIndex:
                 return None
             return best[1], best[2]
         entry = self.head_default.get(keys[i])
-        if entry is None or keys[i] in self.settings.weak_words:
+        if entry is None:
+            entry = self._qualified_before(keys, i, taken)
+        elif keys[i] in self.settings.weak_words:
             return None
-        return i + 1, entry
+        return (i + 1, entry) if entry is not None else None
+
+    def _qualified_before(self, keys: list[str], i: int, taken: list[bool]) -> int | None:
+        """A head of several jobs, qualified by a word just before it that only one of them
+        has ("un stage dans une pharmacie avec une préparatrice"): that one."""
+        before = {k for j, k in enumerate(keys[max(0, i - _BACK) : i], max(0, i - _BACK))}
+        before -= {keys[j] for j in range(max(0, i - _BACK), i) if taken[j]}
+        if keys[i] in self.settings.weak_words or not before:
+            return None
+        found = [e for key, e in self.by_head[keys[i]] if before & set(key[1:])]
+        codes = {self.entries[e].code_rome for e in found}
+        return min(found, key=lambda e: self.entries[e].rank()) if len(codes) == 1 else None
 
     def _unglued(self, token: Token) -> str:
         """The key of a word; an SMS "d'" or "l'" glued to a label word is dropped ("diplome

@@ -402,6 +402,11 @@ def test_more_directory_titles_get_their_code(ref, title: str, code: str) -> Non
         ("le game design m'intéresse", "E1125"),
         ("je veux bosser comme électro en maintenance industrielle", "I1309"),
         ("je voudrais rencontrer un elec", "F1602"),
+        # a head of several jobs told by a word just before it, only when one job has it
+        ("je voudrais faire mon stage dans une pharmacie avec une préparatrice", "J1307"),
+        ("en pharmacie, comme préparateur", "J1307"),
+        ("je voudrais devenir préparatrice", None),  # commandes? pharmacie? none
+        ("je voudrais être préparateur comme mon frère", None),
         # what the job does, as pupils say it
         ("mon fils voudrait réparer des ordinateurs plus tard", "I1401"),
         ("le dépannage informatique, ça me plairait", "I1401"),
