@@ -46,7 +46,7 @@ class Named:
 
     commune: Commune
     name: str  # as the data spells it: "Vire", "Cherbourg", "Caen"
-    former: bool  # a commune déléguée: a village, though its commune may be a big town
+    former: bool  # a commune déléguée, not its seat: a village, though its commune may be big
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,12 @@ class PlaceIndex:
             by_name[name_key(commune.name, aliases)].append(Named(commune, commune.name, False))
             for code in commune.postcodes:
                 by_postcode[code].append(commune)
-        others = [(row["nom"], row["commune"], True) for row in former]
+        # The seat of a commune nouvelle keeps its INSEE code ("Domfront" of Domfront en
+        # Poiraie, "Torigni-sur-Vire" of Torigny-les-Villes): the town people mean, not a
+        # village merged into a bigger one.
+        others = [
+            (row["nom"], row["commune"], row["code_insee"] != row["commune"]) for row in former
+        ]
         others += [(name, insee, False) for name, insee in other_names.items()]
         for name, insee, delegated in others:
             if insee not in by_insee:

@@ -111,6 +111,12 @@ class UnderstandingRules:
     age_birth: tuple[re.Pattern[str], ...] = ()  # groups year, month, day
     months: Mapping[str, int] = field(default_factory=dict)  # "mars" -> 3
     who: Who = Who()
+    # places (place_text.py): see rules/understanding.toml [places]
+    address_words: frozenset[str] = frozenset()  # "rue", "avenue": "j'habite rue de Paris"
+    weak_before: tuple[Phrase, ...] = ()  # "depuis", "france travail": like "de"
+    alone_min_population: int = 0  # a commune alone ("Nadia, Caen") outside the home région
+    alternatives: frozenset[str] = frozenset()  # "ou", "ou de": "à Lille ou Roubaix"
+    contrasts: frozenset[str] = frozenset()  # "mais": "j'habite à Paris mais ... à Caen"
 
     def domain(self, name: str | None) -> Domain | None:
         return next((d for d in self.domains if d.name == name), None)
@@ -188,6 +194,11 @@ def _build(d: dict[str, Any]) -> UnderstandingRules:
         name_intros=_phrases(msg["name_intros"]),
         not_names=frozenset(words(w) for w in msg["not_names"]),
         domains=tuple(_domain(t) for t in d.get("domains", [])),
+        address_words=frozenset(words(w) for w in places.get("address_words", [])),
+        weak_before=_phrases(places.get("weak_before", [])),
+        alone_min_population=int(places.get("alone_min_population", 0)),
+        alternatives=frozenset(words(w) for w in places.get("alternatives", [])),
+        contrasts=frozenset(words(w) for w in places.get("contrasts", [])),
     )
 
 

@@ -1,0 +1,129 @@
+"""Places written without a place word (issue 13): a town alone in a signature or a list
+("Nadia, Caen", "(Seine-Maritime)"), after "depuis" or an office ("France Travail Vire");
+communes offered as alternatives ("à Caen ou Bayeux"), a place corrected after "mais", the
+seat of a commune nouvelle under its old name ("Domfront"), a postcode several communes share;
+and the first names, streets and asides that are no place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mailflow.understand.mail import UnderstandingRules, load_understanding_rules, understand
+from mailflow.understand.referential import Referential
+from tests.shared_rules import shared
+
+RULES = Path(__file__).resolve().parents[2] / "rules"
+
+
+@pytest.fixture(scope="module")
+def ref() -> Referential:
+    return shared(RULES).referential
+
+
+@pytest.fixture(scope="module")
+def rules() -> UnderstandingRules:
+    return load_understanding_rules(RULES)
+
+
+def place_of(text: str, ref: Referential, rules: UnderstandingRules) -> tuple[str | None, ...]:
+    place = understand("", text, ref, rules).place
+    return (place.department, place.commune) if place else (None, None)
+
+
+ASK = "Bonjour, je voudrais rencontrer un boulanger."
+# (text, département, commune)
+# fmt: off
+PLACES = [
+    # a town alone, in a signature or at the end of a sentence
+    (f"{ASK}\nMerci\nJulie, Bayeux", "14", "Bayeux"),
+    (f"{ASK}\nCordialement,\nKevin Lemoine\nFlers", "61", "Flers"),
+    (f"{ASK}\nBien à vous,\nM. Durand, Saint-Lô", "50", "Saint-Lô"),
+    (f"{ASK} J'ai 15 ans, Lisieux.", "14", "Lisieux"),
+    (f"{ASK} Vernon. Merci !", "27", "Vernon"),
+    (f"{ASK} Vous pouvez m'aider ? Fécamp", "76", "Fécamp"),
+    ("jveux etre boulanger, 14 ans, lisieux", "14", "Lisieux"),  # all in lower case
+    (f"{ASK}\nLéo (Le Havre)", "76", "Le Havre"),
+    (f"{ASK}\nEmma - Saint-Lô", "50", "Saint-Lô"),
+    (f"{ASK}\nThomas\nNantes", "44", "Nantes"),  # a big town outside the home région
+    # a département alone
+    (f"{ASK} Je travaille sur les marchés (Calvados).", "14", None),
+    (f"{ASK}\nPaul, Seine-Maritime", "76", None),
+    # a place word counts more than a town alone
+    (f"{ASK} J'habite à Caen.\nLéa, Bayeux", "14", "Caen"),
+    # "depuis", an office or a club named with its town
+    (f"{ASK} Je fais des photos depuis Granville.", "50", "Granville"),
+    (f"{ASK} Mon conseiller France Travail Vire m'a parlé de vous.", "14", "Vire Normandie"),
+    (f"{ASK} Je suis suivie par la Mission Locale Lisieux.", "14", "Lisieux"),
+    (f"{ASK} Je joue au SM Caen.", "14", "Caen"),
+    # a place word glued to a name is part of it
+    (f"{ASK} Je travaille au multi-accueil de Mortagne-au-Perche.", "61", "Mortagne-au-Perche"),
+    ("je suis de Torigni-sur-Vire, je cherche un boulanger", "50", "Torigny-les-Villes"),
+    ("j'habite à Bagnoles-de-l'Orne", "61", "Bagnoles de l'Orne Normandie"),
+    # the seat of a commune nouvelle under its former name, not a namesake elsewhere
+    ("j'habite à Domfront et je cherche un boulanger", "61", "Domfront en Poiraie"),
+    ("boulanger à Torigni-sur-Vire", "50", "Torigny-les-Villes"),
+    # "dans" + the article of a commune's name
+    ("j'habite dans les Andelys", "27", "Les Andelys"),
+    ("on vit dans le Havre", "76", "Le Havre"),
+    # communes offered as alternatives: their département, no one commune
+    ("je cherche un boulanger à Caen ou Bayeux", "14", None),
+    ("un boulanger à Caen ou à Bayeux", "14", None),
+    ("secteur Évreux / Vernon", "27", None),
+    ("au lycée de Flers ou d'Argentan", "61", None),
+    ("je suis à Lille, un stage à Lille ou Roubaix", "59", None),
+    ("un boulanger à Caen ou ailleurs", "14", "Caen"),  # "ailleurs" is no town
+    ("j'habite à Caen et je cherche un boulanger", "14", "Caen"),
+    # a place after "mais" corrects the one before
+    ("je suis étudiant à Rennes mais je rentre à Bayeux le week-end", "14", "Bayeux"),
+    ("elle voudrait étudier à Paris, mais nous habitons à Évreux", "27", "Évreux"),
+    ("j'habite à Caen mais je ne sais pas quel métier choisir", "14", "Caen"),
+    # a street after a place word is an address
+    ("j'habite rue de Paris à Lisieux", "14", "Lisieux"),
+    ("j'habite route de Caen à Bayeux", "14", "Bayeux"),
+    ("j'habite place Saint-Sauveur à Caen", "14", "Caen"),
+    # a postcode several communes share: its département only
+    ("j'habite 14100", "14", None),
+    ("jhabite 50000 et je cherche un boulanger", "50", None),
+    ("j'habite 14000", "14", "Caen"),
+    ("j'habite 14100 Lisieux", "14", "Lisieux"),
+]
+
+NOT_PLACES = [
+    f"{ASK}\nMerci,\nMathieu",  # Mathieu (14) is a first name after a closing
+    f"{ASK}\nCordialement\nLison",  # Lison (14)
+    f"Lison, 13 ans. {ASK}",  # before an age
+    f"Je m'appelle Lison. {ASK}\nÀ bientôt\nLison",  # the name given
+    f"{ASK}\nYves",  # a village outside the home région, alone: a first name
+    f"{ASK}\nAubin",
+    # names in lower case in a mail with capitals
+    f"{ASK} J'aime les fromages (camembert, livarot, pont-l'évêque).",
+    f"{ASK} Je le fais depuis longtemps.",
+    f"{ASK} Je le fais depuis 3 ans.",
+    f"{ASK} Il travaille dans la manche de sa veste.",
+    f"{ASK}\nHavre",  # "Havre" alone is no Le Havre
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(("text", "dept", "commune"), PLACES)
+def test_place_as_written(ref, rules, text, dept, commune):
+    assert place_of(text, ref, rules) == (dept, commune)
+
+
+@pytest.mark.parametrize("text", NOT_PLACES)
+def test_no_place(ref, rules, text):
+    assert place_of(text, ref, rules) == (None, None)
+
+
+def test_a_subject_naming_the_trade_is_no_town(ref, rules):
+    parsed = understand("Boulanger", "je voudrais rencontrer un boulanger. Merci", ref, rules)
+    assert parsed.trade is not None and parsed.place is None
+
+
+def test_the_notes_say_why(ref, rules):
+    notes = understand("", f"{ASK}\nJulie, Bayeux", ref, rules).notes
+    assert "place: 'Bayeux' alone -> commune Bayeux (14)" in notes
+    notes = understand("", "un boulanger à Caen ou Bayeux", ref, rules).notes
+    assert any("alternatives" in n for n in notes)
