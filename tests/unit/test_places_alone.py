@@ -83,6 +83,15 @@ PLACES = [
     ("j'habite rue de Paris à Lisieux", "14", "Lisieux"),
     ("j'habite route de Caen à Bayeux", "14", "Bayeux"),
     ("j'habite place Saint-Sauveur à Caen", "14", "Caen"),
+    # short names in everyday use (place_names.toml [names])
+    ("jsuis au lycée a conches", "27", "Conches-en-Ouche"),
+    ("mon oncle est pêcheur à Port-en-Bessin", "14", "Port-en-Bessin-Huppain"),
+    ("j'habite à Sotteville", "76", "Sotteville-lès-Rouen"),
+    ("un ostréiculteur vers Saint-Vaast", "50", "Saint-Vaast-la-Hougue"),
+    ("j'habite à Pacy et je cherche un boulanger", "27", "Pacy-sur-Eure"),
+    # more place words
+    ("voler au-dessus de la Suisse normande", "14", None),
+    ("pêcher au large de Granville", "50", "Granville"),
     # a postcode several communes share: its département only
     ("j'habite 14100", "14", None),
     ("jhabite 50000 et je cherche un boulanger", "50", None),
@@ -103,6 +112,8 @@ NOT_PLACES = [
     f"{ASK} Je le fais depuis 3 ans.",
     f"{ASK} Il travaille dans la manche de sa veste.",
     f"{ASK}\nHavre",  # "Havre" alone is no Le Havre
+    "je suis au dessus de la moyenne en maths",
+    "je voudrais voler au dessus des nuages",
 ]
 # fmt: on
 
