@@ -24,6 +24,8 @@ from mailflow.understand.tokens import Token, tokenize
 _CODE = re.compile(r"^(?:\d{2}|2[ab]|97\d)$")
 _ARTICLES = frozenset({"le", "la", "les", "l"})
 _OF_ARTICLE = {"du": "le", "des": "les"}  # "du Havre" is "de Le Havre"
+# The article a place word holds: "au Havre" is "à Le Havre", "dans la Hague" names La Hague.
+_ARTICLED = {"au": "le", "aux": "les", **{a: a for a in ("le", "la", "les", "l")}}
 _BRACKET = ("(",)  # the phrase noted for a commune written in brackets
 
 
@@ -54,6 +56,9 @@ def find_place(text: str, ref: Referential, rules: UnderstandingRules) -> Found 
             or _alone_at(text, tokens, i, ref, rules)
         )
     ]
+    communes += [
+        c for i in range(1, len(tokens)) if (c := _demonym_at(text, tokens, i, ref, rules))
+    ]
     communes = [
         c for c in communes if not _inside(c, pays) and not _town_follows(text, c, communes, rules)
     ]
@@ -62,6 +67,24 @@ def find_place(text: str, ref: Referential, rules: UnderstandingRules) -> Found 
         return None
     best = max(candidates, key=lambda c: (_precision(c.value), not c.weak, -c.start))
     return _unless_alternatives(text, tokens, best, candidates, ref, rules)
+
+
+def _demonym_at(
+    text: str, tokens: list[Token], i: int, ref: Referential, rules: UnderstandingRules
+) -> Found | None:
+    """ "l'agglomération caennaise", "la région rouennaise", "je suis cherbourgeoise": the
+    town of the demonym (place_names.toml [demonyms]) after a word of demonym_after."""
+    if tokens[i - 1].key not in rules.demonym_after:
+        return None
+    for n in (3, 2, 1):
+        key = " ".join(t.key for t in tokens[i : i + n])
+        commune = ref.places.demonyms.get(key) if i + n <= len(tokens) else None
+        if commune:
+            place = commune.place()
+            start, end = tokens[i - 1].start, tokens[i + n - 1].end
+            note = f"place: '{text[start:end]}' -> commune {place.commune} ({place.department})"
+            return Found(place, note, start, end, weak=True)  # an area around the town
+    return None
 
 
 def _after_contrast(
@@ -380,9 +403,11 @@ def _commune_at(
     if hit is None:
         return _area_named(tokens, i, ref, rules, phrase) if phrase else None
     n, named = hit
-    if phrase and phrase[-1] in _ARTICLES:  # "dans la Hague" is La Hague, "dans le Perche"
-        named = ref.places.named_exactly(
-            " ".join((phrase[-1], *(t.key for t in tokens[i : i + n])))
+    if phrase and phrase[-1] in _ARTICLED:  # "dans la Hague", "au Havre"; not "au Perche"
+        said = " ".join(t.key for t in tokens[i : i + n])
+        article = _ARTICLED[phrase[-1]]
+        named = ref.places.named_exactly(f"{article} {said}") or (
+            () if phrase[-1] in _ARTICLES else ref.places.named_exactly(said)
         )
         if not named:
             return None

@@ -131,6 +131,7 @@ def _load(rules_dir: Path) -> Referential:
         former=_read_csv(rules_dir / "geo" / "communes_deleguees.csv", optional=True),
         other_names=names.get("names", {}),
         pays=names.get("pays", {}),
+        demonyms=names.get("demonyms", {}),
         home_region=str(home.get("home_region", "")),
         home_factor=float(home.get("home_factor", 1)),
         name_links=[words(w) for w in home.get("name_links", [])],

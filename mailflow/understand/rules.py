@@ -117,6 +117,7 @@ class UnderstandingRules:
     alone_min_population: int = 0  # a commune alone ("Nadia, Caen") outside the home région
     alternatives: frozenset[str] = frozenset()  # "ou", "ou de": "à Lille ou Roubaix"
     contrasts: frozenset[str] = frozenset()  # "mais": "j'habite à Paris mais ... à Caen"
+    demonym_after: frozenset[str] = frozenset()  # "region": "la région caennaise"
 
     def domain(self, name: str | None) -> Domain | None:
         return next((d for d in self.domains if d.name == name), None)
@@ -199,6 +200,7 @@ def _build(d: dict[str, Any]) -> UnderstandingRules:
         alone_min_population=int(places.get("alone_min_population", 0)),
         alternatives=frozenset(words(w) for w in places.get("alternatives", [])),
         contrasts=frozenset(words(w) for w in places.get("contrasts", [])),
+        demonym_after=frozenset(words(w) for w in places.get("demonym_after", [])),
     )
 
 

@@ -92,6 +92,20 @@ PLACES = [
     # more place words
     ("voler au-dessus de la Suisse normande", "14", None),
     ("pêcher au large de Granville", "50", "Granville"),
+    ("habitant Vire, je cherche un boulanger", "14", "Vire Normandie"),
+    ("j'habite aux Andelys", "27", "Les Andelys"),
+    ("j'habite au Tréport", "76", "Le Tréport"),
+    ("j'habite au Perche", "61", None),  # the pays, not La Perche (18)
+    ("un stage entre Rouen et Elbeuf", "76", None),
+    # a town's demonym after an area word (place_names.toml [demonyms])
+    ("j'habite dans l'agglomération caennaise", "14", "Caen"),
+    ("je cherche un stage dans la région rouennaise", "76", "Rouen"),
+    ("je suis cherbourgeoise et je voudrais devenir infirmière", "50", "Cherbourg-en-Cotentin"),
+    ("on vit dans l'agglo havraise", "76", "Le Havre"),
+    ("je vis dans la région saint-loise", "50", "Saint-Lô"),
+    # ... weaker than a commune after a place word
+    ("je suis suivie par le PLIE de l'agglomération caennaise, je travaille à Colombelles",
+     "14", "Colombelles"),
     # a postcode several communes share: its département only
     ("j'habite 14100", "14", None),
     ("jhabite 50000 et je cherche un boulanger", "50", None),
@@ -114,6 +128,9 @@ NOT_PLACES = [
     f"{ASK}\nHavre",  # "Havre" alone is no Le Havre
     "je suis au dessus de la moyenne en maths",
     "je voudrais voler au dessus des nuages",
+    "je voudrais faire de la cuisine normande",
+    "je voudrais travailler dans une entreprise caennaise",  # no area word before it
+    "je suis en stage aux urgences",
 ]
 # fmt: on
 
