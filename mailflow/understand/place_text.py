@@ -179,6 +179,9 @@ def _alone_at(
     n, named = hit
     name = tokens[i : i + n]
     end = name[-1].end
+    product = " ".join(t.key for t in name) in rules.products
+    if product and text[end:].strip(" ")[:1] not in ("", "\n"):
+        return None  # "(Camembert, Livarot)": cheeses; "Julie, Livarot" ending a line: a town
     if not _segment_ends(text, end) or _name_slot(text, token.start, end, rules):
         return None
     written = text[token.start : end]
@@ -234,8 +237,14 @@ def _area_alone(text: str, tokens: list[Token], i: int, ref: Referential) -> Fou
 _SEGMENT_MARKS = "\n,.;:!?()/"
 
 
+_ABBREVIATION = re.compile(r"(?:^|[\s(])(?:[A-Za-z]|mme|mlle|mr|dr|pr|me)\.$", re.IGNORECASE)
+
+
 def _segment_starts(text: str, start: int) -> bool:
+    """After punctuation or a line break; not after "M." or an initial ("M. Mathieu")."""
     before = text[:start].rstrip(" ")
+    if before.endswith(".") and _ABBREVIATION.search(before[-6:]):
+        return False
     return not before or before[-1] in _SEGMENT_MARKS or before.endswith(" -")
 
 
@@ -414,6 +423,8 @@ def _commune_at(
     if ref.places.cut_in_a_name(text, tokens[i:], n):
         return None  # "Condé" of an unknown "Condé-sur-Truc": not the shorter name
     end = tokens[i + n - 1].end
+    if weak and " ".join(t.key for t in tokens[i : i + n]) in rules.products:
+        return None  # "un fromage de Livarot": the cheese
     if weak:
         named = _weakly_named(text, tokens[i : i + n], weak, ref)
         if not named:

@@ -118,6 +118,7 @@ class UnderstandingRules:
     alternatives: frozenset[str] = frozenset()  # "ou", "ou de": "à Lille ou Roubaix"
     contrasts: frozenset[str] = frozenset()  # "mais": "j'habite à Paris mais ... à Caen"
     demonym_after: frozenset[str] = frozenset()  # "region": "la région caennaise"
+    products: frozenset[str] = frozenset()  # "camembert": a cheese when alone or after "de"
 
     def domain(self, name: str | None) -> Domain | None:
         return next((d for d in self.domains if d.name == name), None)
@@ -201,6 +202,7 @@ def _build(d: dict[str, Any]) -> UnderstandingRules:
         alternatives=frozenset(words(w) for w in places.get("alternatives", [])),
         contrasts=frozenset(words(w) for w in places.get("contrasts", [])),
         demonym_after=frozenset(words(w) for w in places.get("demonym_after", [])),
+        products=frozenset(words(w) for w in places.get("products", [])),
     )
 
 

@@ -97,6 +97,11 @@ PLACES = [
     ("j'habite au Tréport", "76", "Le Tréport"),
     ("j'habite au Perche", "61", None),  # the pays, not La Perche (18)
     ("un stage entre Rouen et Elbeuf", "76", None),
+    # a product named after its town is the town after a place word or ending a line
+    ("j'habite à Livarot", "14", "Livarot-Pays-d'Auge"),
+    (f"{ASK}\nMerci\nJulie, Pont-l'Évêque", "14", "Pont-l'Évêque"),
+    # an initial or "M." before a name is no end of sentence
+    (f"{ASK}\nCordialement,\nJ. Mathieu, Bayeux", "14", "Bayeux"),
     # a town's demonym after an area word (place_names.toml [demonyms])
     ("j'habite dans l'agglomération caennaise", "14", "Caen"),
     ("je cherche un stage dans la région rouennaise", "76", "Rouen"),
@@ -131,6 +136,12 @@ NOT_PLACES = [
     "je voudrais faire de la cuisine normande",
     "je voudrais travailler dans une entreprise caennaise",  # no area word before it
     "je suis en stage aux urgences",
+    f"{ASK}\nCordialement,\nM. Mathieu",
+    f"{ASK}\nMme. Lison",
+    "Je voudrais devenir fromager (Camembert, Livarot, Pont-l'Évêque).",
+    "je voudrais fabriquer du Pont-l'Évêque",
+    "un fromager qui fait du Livarot",
+    "je voudrais un stage de l'autre côté de la Manche",
 ]
 # fmt: on
 
