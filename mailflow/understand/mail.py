@@ -68,7 +68,16 @@ def understand(
     text = f"{subject}\n{form.free_text}".strip()
     ask = _from_form(fields, ref, rules) or _from_text(text, ref, rules)
     notes += ask.notes
-    place = _field_place(fields, ref, notes) or _note(find_place(text, ref, rules), notes)
+    place = (
+        _field_place(fields, ref, notes)
+        or _note(find_place(text, ref, rules), notes)
+        # else the signature block: "--\nJean Dupont\n12 rue des Lilas\n14000 Caen"
+        or (
+            _note(find_place(split.signature, ref, rules, signed=True), notes)
+            if split.signature
+            else None
+        )
+    )
     # A forward: the forwarded mail speaks for the young person ("j'ai 14 ans") first.
     inner = split.forwarded
     age = (

@@ -29,10 +29,14 @@ _ARTICLED = {"au": "le", "aux": "les", **{a: a for a in ("le", "la", "les", "l")
 _BRACKET = ("(",)  # the phrase noted for a commune written in brackets
 
 
-def find_place(text: str, ref: Referential, rules: UnderstandingRules) -> Found | None:
+def find_place(
+    text: str, ref: Referential, rules: UnderstandingRules, signed: bool = False
+) -> Found | None:
     """The most precise place named after a place word: "près de Caen", "dans le 14", "14000".
-    A département or région named too tells which of several same-named communes is meant."""
+    A département or région named too tells which of several same-named communes is meant.
+    `signed`: the text is a signature block, which starts with the writer's name."""
     tokens = tokenize(text)
+    skip = _first_segment_end(text) if signed else 0
     pays = [p for i in range(len(tokens)) if (p := _pays_at(text, tokens, i, ref, rules))]
     areas = pays + [
         c
@@ -53,7 +57,7 @@ def find_place(text: str, ref: Referential, rules: UnderstandingRules) -> Found 
         for i in range(len(tokens))
         if (
             c := _commune_at(text, tokens, i, ref, rules, clues)
-            or _alone_at(text, tokens, i, ref, rules)
+            or (tokens[i].start >= skip and _alone_at(text, tokens, i, ref, rules))
         )
     ]
     communes += [
@@ -254,6 +258,12 @@ def _segment_ends(text: str, end: int) -> bool:
 
 
 _AGE_NEXT = re.compile(r"\s*[,(]?\s*\d{1,2}\s*ans\b")
+
+
+def _first_segment_end(text: str) -> int:
+    """Where the first segment ends: "Mathieu" of "Mathieu\n...", "Jean Dupont, Bayeux"."""
+    found = re.search(r"[\n,.;:!?()/]", text.lstrip())
+    return len(text) - len(text.lstrip()) + (found.start() if found else len(text))
 
 
 def _name_slot(text: str, start: int, end: int, rules: UnderstandingRules) -> bool:

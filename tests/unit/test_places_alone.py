@@ -102,6 +102,11 @@ PLACES = [
     (f"{ASK}\nMerci\nJulie, Pont-l'Évêque", "14", "Pont-l'Évêque"),
     # an initial or "M." before a name is no end of sentence
     (f"{ASK}\nCordialement,\nJ. Mathieu, Bayeux", "14", "Bayeux"),
+    # the signature block, when the mail itself names no place
+    (f"{ASK}\n-- \nJean Dupont\n12 rue des Lilas\n14000 Caen", "14", "Caen"),
+    (f"{ASK}\n--\nJean Dupont, Bayeux\n06 12 34 56 78", "14", "Bayeux"),
+    (f"{ASK}\n--\nMathieu\nFlers", "61", "Flers"),
+    ("je voudrais devenir boulanger à Vire.\n--\nJean Dupont, Bayeux", "14", "Vire Normandie"),
     # a town's demonym after an area word (place_names.toml [demonyms])
     ("j'habite dans l'agglomération caennaise", "14", "Caen"),
     ("je cherche un stage dans la région rouennaise", "76", "Rouen"),
@@ -138,6 +143,8 @@ NOT_PLACES = [
     "je suis en stage aux urgences",
     f"{ASK}\nCordialement,\nM. Mathieu",
     f"{ASK}\nMme. Lison",
+    f"{ASK}\n--\nMathieu",  # a signature starts with the name
+    f"{ASK}\n--\nLison Martin\n06 12 34 56 78",
     "Je voudrais devenir fromager (Camembert, Livarot, Pont-l'Évêque).",
     "je voudrais fabriquer du Pont-l'Évêque",
     "un fromager qui fait du Livarot",
