@@ -168,11 +168,8 @@ def _alone_at(
     Caen", "15 ans, Alençon", "Évreux. Merci", "(Seine-Maritime)"; never a first name in
     the place of one (after a closing, before an age, the name the writer gives)."""
     token = tokens[i]
-    if (
-        token.key.isdigit()
-        or token.key in rules.stop_words
-        or not _segment_starts(text, token.start)
-    ):
+    stop = token.key in rules.stop_words and token.key not in rules.everyday_names
+    if token.key.isdigit() or stop or not _segment_starts(text, token.start):
         return None
     area = _area_alone(text, tokens, i, ref)
     if area:
@@ -201,7 +198,8 @@ def _alone_at(
         home and commune.population >= rules.lowercase_min_population
     ):
         return None  # in a mail with capitals, "(camembert, livarot...)" names no town
-    if " ".join(t.key for t in name) in rules.everyday_names and not token.capitalized:
+    everyday = " ".join(t.key for t in name) in rules.everyday_names
+    if everyday and (not token.capitalized or commune.population < rules.lowercase_min_population):
         return None
     if ref.match_trade(written) is not None:
         return None  # a subject "Boulanger" is the trade

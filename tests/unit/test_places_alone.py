@@ -99,6 +99,8 @@ PLACES = [
     ("un stage entre Rouen et Elbeuf", "76", None),
     # a product named after its town is the town after a place word or ending a line
     ("j'habite à Livarot", "14", "Livarot-Pays-d'Auge"),
+    ("j'habite à Vieux", "14", "Vieux"),  # after a place word, in capitals: the village
+    (f"{ASK}\nJulie, Eu", "76", "Eu"),  # alone, a town of that name
     (f"{ASK}\nMerci\nJulie, Pont-l'Évêque", "14", "Pont-l'Évêque"),
     # an initial or "M." before a name is no end of sentence
     (f"{ASK}\nCordialement,\nJ. Mathieu, Bayeux", "14", "Bayeux"),
@@ -144,6 +146,9 @@ NOT_PLACES = [
     f"{ASK}\nCordialement,\nM. Mathieu",
     f"{ASK}\nMme. Lison",
     f"{ASK}\n--\nMathieu",  # a signature starts with the name
+    f"{ASK} Mes loisirs : Aviron, natation.",  # villages named like everyday words
+    f"{ASK} Vieux, mais motivé !",
+    f"{ASK}\nJulie, Toussaint 2026",
     f"{ASK}\n--\nLison Martin\n06 12 34 56 78",
     "Je voudrais devenir fromager (Camembert, Livarot, Pont-l'Évêque).",
     "je voudrais fabriquer du Pont-l'Évêque",
