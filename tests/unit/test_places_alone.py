@@ -89,6 +89,10 @@ PLACES = [
     ("j'habite à Sotteville", "76", "Sotteville-lès-Rouen"),
     ("un ostréiculteur vers Saint-Vaast", "50", "Saint-Vaast-la-Hougue"),
     ("j'habite à Pacy et je cherche un boulanger", "27", "Pacy-sur-Eure"),
+    ("on habite à Trouville", "14", "Trouville-sur-Mer"),
+    ("je suis de Tessy-sur-Vire", "50", "Tessy-Bocage"),  # a seat the data lists not
+    ("j'habite à Rémalard", "61", "Rémalard en Perche"),
+    ("j'habite à Blainville", "14", "Blainville-sur-Orne"),
     # more place words
     ("voler au-dessus de la Suisse normande", "14", None),
     ("pêcher au large de Granville", "50", "Granville"),
