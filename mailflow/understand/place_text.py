@@ -66,7 +66,7 @@ def find_place(
     communes = [
         c for c in communes if not _inside(c, pays) and not _town_follows(text, c, communes, rules)
     ]
-    candidates = _after_contrast(tokens, areas + communes, rules)
+    candidates = _after_contrast(tokens, _not_origins(text, areas + communes, rules), rules)
     if not candidates:
         return None
     best = max(candidates, key=lambda c: (_precision(c.value), not c.weak, -c.start))
@@ -89,6 +89,18 @@ def _demonym_at(
             note = f"place: '{text[start:end]}' -> commune {place.commune} ({place.department})"
             return Found(place, note, start, end, weak=True)  # an area around the town
     return None
+
+
+def _not_origins(text: str, candidates: list[Found], rules: UnderstandingRules) -> list[Found]:
+    """Without the birthplaces ("née à Paris", "originaire de Lisieux") when another place is
+    named: where the person is, not where they come from."""
+
+    def origin(found: Found) -> bool:
+        before = " " + words(text[max(0, found.start - 24) : found.start])
+        return any(before.endswith(" " + o) for o in rules.origin_before)
+
+    kept = [c for c in candidates if not origin(c)]
+    return kept or candidates
 
 
 def _after_contrast(

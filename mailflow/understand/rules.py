@@ -119,6 +119,7 @@ class UnderstandingRules:
     contrasts: frozenset[str] = frozenset()  # "mais": "j'habite à Paris mais ... à Caen"
     demonym_after: frozenset[str] = frozenset()  # "region": "la région caennaise"
     products: frozenset[str] = frozenset()  # "camembert": a cheese when alone or after "de"
+    origin_before: tuple[str, ...] = ()  # "nee a", "originaire de": a birthplace
 
     def domain(self, name: str | None) -> Domain | None:
         return next((d for d in self.domains if d.name == name), None)
@@ -203,6 +204,7 @@ def _build(d: dict[str, Any]) -> UnderstandingRules:
         contrasts=frozenset(words(w) for w in places.get("contrasts", [])),
         demonym_after=frozenset(words(w) for w in places.get("demonym_after", [])),
         products=frozenset(words(w) for w in places.get("products", [])),
+        origin_before=tuple(words(w) for w in places.get("origin_before", [])),
     )
 
 

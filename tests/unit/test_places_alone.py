@@ -79,6 +79,12 @@ PLACES = [
     ("je suis étudiant à Rennes mais je rentre à Bayeux le week-end", "14", "Bayeux"),
     ("elle voudrait étudier à Paris, mais nous habitons à Évreux", "27", "Évreux"),
     ("j'habite à Caen mais je ne sais pas quel métier choisir", "14", "Caen"),
+    # a birthplace is not where to meet when another place is named
+    ("j'habite à Caen mais je suis née à Paris", "14", "Caen"),
+    ("originaire de Lisieux, j'habite à Caen depuis deux ans", "14", "Caen"),
+    ("Née au Havre, je vis à Fécamp", "76", "Fécamp"),
+    ("je suis originaire de Lisieux", "14", "Lisieux"),  # alone, it still says where
+    ("Je suis dans l'Orne, à La Ferté-Macé.", "61", "La Ferté Macé"),  # "orne a" is no "né à"
     # a street after a place word is an address
     ("j'habite rue de Paris à Lisieux", "14", "Lisieux"),
     ("j'habite route de Caen à Bayeux", "14", "Bayeux"),
