@@ -489,6 +489,17 @@ def _accent_added(written: str, named: tuple[Named, ...]) -> bool:
     return True
 
 
+def _firm_before(text: str, tokens: list[Token], i: int, rules: UnderstandingRules) -> bool:
+    """ "chez Renault Cléon": a capitalised name after "chez", then the commune; not a person
+    ("chez Monsieur Lison", "chez Mamie Caen": [places] not_before_of)."""
+    if i < 2 or tokens[i - 2].key not in rules.company_before:
+        return False
+    firm, town = tokens[i - 1], tokens[i]
+    if not (firm.capitalized and town.capitalized) or (firm.key,) in rules.not_before_of:
+        return False
+    return text[firm.end : town.start] == " "
+
+
 def _glued(text: str, token: Token) -> bool:
     """The word is joined by a hyphen to the one before: part of a name ("Mortagne-au-")."""
     return text[token.start - 1 : token.start] == "-"
@@ -510,6 +521,8 @@ def _weak_before(
     phrase = _after(tokens, i, rules.weak_before)
     if phrase:
         return phrase
+    if _firm_before(text, tokens, i, rules):
+        return (tokens[i - 2].key, tokens[i - 1].key)  # "chez Renault Cléon"
     if i == 0 or tokens[i - 1].key not in rules.of_words:
         return None
     if _after(tokens, i - 1, rules.not_before_of):

@@ -120,6 +120,7 @@ class UnderstandingRules:
     demonym_after: frozenset[str] = frozenset()  # "region": "la région caennaise"
     products: frozenset[str] = frozenset()  # "camembert": a cheese when alone or after "de"
     origin_before: tuple[str, ...] = ()  # "nee a", "originaire de": a birthplace
+    company_before: frozenset[str] = frozenset()  # "chez": "chez Renault Cléon"
 
     def domain(self, name: str | None) -> Domain | None:
         return next((d for d in self.domains if d.name == name), None)
@@ -205,6 +206,7 @@ def _build(d: dict[str, Any]) -> UnderstandingRules:
         demonym_after=frozenset(words(w) for w in places.get("demonym_after", [])),
         products=frozenset(words(w) for w in places.get("products", [])),
         origin_before=tuple(words(w) for w in places.get("origin_before", [])),
+        company_before=frozenset(words(w) for w in places.get("company_before", [])),
     )
 
 

@@ -57,6 +57,10 @@ PLACES = [
     (f"{ASK} Mon conseiller France Travail Vire m'a parlé de vous.", "14", "Vire Normandie"),
     (f"{ASK} Je suis suivie par la Mission Locale Lisieux.", "14", "Lisieux"),
     (f"{ASK} Je joue au SM Caen.", "14", "Caen"),
+    # a firm and its site after "chez"
+    ("je voudrais faire mon alternance chez Safran Colombelles", "14", "Colombelles"),
+    ("un stage chez Leclerc Bayeux", "14", "Bayeux"),
+    ("apprenti chez Renault Sandouville", "76", "Sandouville"),
     # a place word glued to a name is part of it
     (f"{ASK} Je travaille au multi-accueil de Mortagne-au-Perche.", "61", "Mortagne-au-Perche"),
     ("je suis de Torigni-sur-Vire, je cherche un boulanger", "50", "Torigny-les-Villes"),
@@ -155,6 +159,8 @@ NOT_PLACES = [
     "je suis en stage aux urgences",
     f"{ASK}\nCordialement,\nM. Mathieu",
     f"{ASK}\nMme. Lison",
+    "je fais mon stage chez Monsieur Lison",  # a person after "chez"
+    "je voudrais un stage chez Airbus",
     f"{ASK}\n--\nMathieu",  # a signature starts with the name
     f"{ASK} Mes loisirs : Aviron, natation.",  # villages named like everyday words
     f"{ASK} Vieux, mais motivé !",
