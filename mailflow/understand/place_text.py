@@ -183,6 +183,8 @@ def _alone_at(
     stop = token.key in rules.stop_words and token.key not in rules.everyday_names
     if token.key.isdigit() or stop or not _segment_starts(text, token.start):
         return None
+    if not token.capitalized and not _all_lower(text):
+        return None  # in a mail with capitals, "(camembert, livarot...)" names no town
     area = _area_alone(text, tokens, i, ref)
     if area:
         return area
@@ -206,10 +208,8 @@ def _alone_at(
     if token.capitalized:
         if not (home or commune.population >= rules.alone_min_population):
             return None
-    elif text != text.lower() or not (
-        home and commune.population >= rules.lowercase_min_population
-    ):
-        return None  # in a mail with capitals, "(camembert, livarot...)" names no town
+    elif not (home and commune.population >= rules.lowercase_min_population):
+        return None
     everyday = " ".join(t.key for t in name) in rules.everyday_names
     if everyday and (not token.capitalized or commune.population < rules.lowercase_min_population):
         return None
@@ -223,6 +223,11 @@ def _alone_at(
         end,
         weak=True,  # a signature or an aside: a place word ("à Caen") says more
     )
+
+
+@lru_cache(maxsize=8)
+def _all_lower(text: str) -> bool:
+    return text == text.lower()
 
 
 def _area_alone(text: str, tokens: list[Token], i: int, ref: Referential) -> Found | None:
