@@ -123,6 +123,12 @@ PLACES = [
     (f"{ASK}\n--\nJean Dupont, Bayeux\n06 12 34 56 78", "14", "Bayeux"),
     (f"{ASK}\n--\nMathieu\nFlers", "61", "Flers"),
     ("je voudrais devenir boulanger à Vire.\n--\nJean Dupont, Bayeux", "14", "Vire Normandie"),
+    # a département after a commune's place word and its article
+    ("j'habite la Manche", "50", None),
+    ("jhabite l'Orne", "61", None),
+    ("je travaille sur le Calvados", "14", None),
+    ("je suis sur le 14", "14", None),
+    ("je viens de l'Orne", "61", None),
     # a town's demonym after an area word (place_names.toml [demonyms])
     ("j'habite dans l'agglomération caennaise", "14", "Caen"),
     ("je cherche un stage dans la région rouennaise", "76", "Rouen"),
@@ -161,6 +167,9 @@ NOT_PLACES = [
     f"{ASK}\nMme. Lison",
     "je fais mon stage chez Monsieur Lison",  # a person after "chez"
     "je voudrais un stage chez Airbus",
+    "je suis sur le 14 mars dispo",
+    "j'habite la maison de mes parents",
+    "je suis sur la liste d'attente",
     f"{ASK}\n--\nMathieu",  # a signature starts with the name
     f"{ASK} Mes loisirs : Aviron, natation.",  # villages named like everyday words
     f"{ASK} Vieux, mais motivé !",
