@@ -66,7 +66,7 @@ def find_place(
     communes = [
         c for c in communes if not _inside(c, pays) and not _town_follows(text, c, communes, rules)
     ]
-    candidates = _after_contrast(tokens, _not_origins(text, areas + communes, rules), rules)
+    candidates = _after_contrast(text, tokens, _not_origins(text, areas + communes, rules), rules)
     if not candidates:
         return None
     best = max(candidates, key=lambda c: (_precision(c.value), not c.weak, -c.start))
@@ -103,16 +103,21 @@ def _not_origins(text: str, candidates: list[Found], rules: UnderstandingRules) 
     return kept or candidates
 
 
+_SENTENCE_END = re.compile(r"[.!?\n]")
+
+
 def _after_contrast(
-    tokens: list[Token], candidates: list[Found], rules: UnderstandingRules
+    text: str, tokens: list[Token], candidates: list[Found], rules: UnderstandingRules
 ) -> list[Found]:
-    """ "j'habite à Paris mais je rentre à Caen": the places after the last "mais" that has
-    places on both sides."""
+    """ "j'habite à Paris mais je rentre à Caen": the places before the last "mais" that has
+    places on both sides, and one after it in its sentence, are left out."""
     for token in reversed(tokens):
         if token.key not in rules.contrasts:
             continue
+        stop = _SENTENCE_END.search(text, token.end)
+        end = stop.start() if stop else len(text)
         later = [c for c in candidates if c.start > token.end]
-        if later and len(later) < len(candidates):
+        if any(c.start < end for c in later) and len(later) < len(candidates):
             return later
     return candidates
 

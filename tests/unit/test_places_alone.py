@@ -83,6 +83,7 @@ PLACES = [
     ("je suis étudiant à Rennes mais je rentre à Bayeux le week-end", "14", "Bayeux"),
     ("elle voudrait étudier à Paris, mais nous habitons à Évreux", "27", "Évreux"),
     ("j'habite à Caen mais je ne sais pas quel métier choisir", "14", "Caen"),
+    ("J'habite à Caen, mais je ne sais pas quoi faire.\nMerci\nJulie, Bayeux", "14", "Caen"),
     # a birthplace is not where to meet when another place is named
     ("j'habite à Caen mais je suis née à Paris", "14", "Caen"),
     ("originaire de Lisieux, j'habite à Caen depuis deux ans", "14", "Caen"),
