@@ -69,7 +69,15 @@ def find_place(
     candidates = _after_contrast(text, tokens, _not_origins(text, areas + communes, rules), rules)
     if not candidates:
         return None
-    best = max(candidates, key=lambda c: (_precision(c.value), not c.weak, -c.start))
+    best = max(
+        candidates,
+        key=lambda c: (
+            _precision(c.value),
+            not c.weak,
+            _follows(text, c, rules.home_before),
+            -c.start,
+        ),
+    )
     return _unless_alternatives(text, tokens, best, candidates, ref, rules)
 
 
@@ -91,15 +99,16 @@ def _demonym_at(
     return None
 
 
+def _follows(text: str, found: Found, phrases: tuple[str, ...]) -> bool:
+    """The place comes right after one of these folded phrases ("j habite a", "nee a")."""
+    before = " " + words(text[max(0, found.start - 24) : found.start])
+    return any(before.endswith(" " + p) for p in phrases)
+
+
 def _not_origins(text: str, candidates: list[Found], rules: UnderstandingRules) -> list[Found]:
     """Without the birthplaces ("née à Paris", "originaire de Lisieux") when another place is
     named: where the person is, not where they come from."""
-
-    def origin(found: Found) -> bool:
-        before = " " + words(text[max(0, found.start - 24) : found.start])
-        return any(before.endswith(" " + o) for o in rules.origin_before)
-
-    kept = [c for c in candidates if not origin(c)]
+    kept = [c for c in candidates if not _follows(text, c, rules.origin_before)]
     return kept or candidates
 
 

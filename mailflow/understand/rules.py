@@ -121,6 +121,7 @@ class UnderstandingRules:
     products: frozenset[str] = frozenset()  # "camembert": a cheese when alone or after "de"
     origin_before: tuple[str, ...] = ()  # "nee a", "originaire de": a birthplace
     company_before: frozenset[str] = frozenset()  # "chez": "chez Renault Cléon"
+    home_before: tuple[str, ...] = ()  # "j habite a": where the person lives wins
 
     def domain(self, name: str | None) -> Domain | None:
         return next((d for d in self.domains if d.name == name), None)
@@ -207,6 +208,7 @@ def _build(d: dict[str, Any]) -> UnderstandingRules:
         products=frozenset(words(w) for w in places.get("products", [])),
         origin_before=tuple(words(w) for w in places.get("origin_before", [])),
         company_before=frozenset(words(w) for w in places.get("company_before", [])),
+        home_before=tuple(words(w) for w in places.get("home_before", [])),
     )
 
 

@@ -90,6 +90,10 @@ PLACES = [
     ("Née au Havre, je vis à Fécamp", "76", "Fécamp"),
     ("je suis originaire de Lisieux", "14", "Lisieux"),  # alone, it still says where
     ("Je suis dans l'Orne, à La Ferté-Macé.", "61", "La Ferté Macé"),  # "orne a" is no "né à"
+    # where the person lives says more than another town after a place word
+    ("Ma tante travaille à Paris. J'habite à Cherbourg.", "50", "Cherbourg-en-Cotentin"),
+    ("mon père bosse sur Rouen, nous habitons à Yvetot", "76", "Yvetot"),
+    ("bonjour je suis de la manche et je cherche un stage", "50", None),
     # a street after a place word is an address
     ("j'habite rue de Paris à Lisieux", "14", "Lisieux"),
     ("j'habite route de Caen à Bayeux", "14", "Bayeux"),
