@@ -635,6 +635,9 @@ def _area_named(
         place = ref.places.department_named(name) or ref.places.region_named(name)
         if place and _sleeve(tokens, i, n, rules):
             return None
+        lower = not tokens[i].capitalized
+        if place and name in rules.everyday_names and lower and len(phrase) < 2:
+            return None  # "thanks a lot", "à vienne": not the Lot (46), the Vienne (86)
         if place:
             what = (
                 f"département {place.department}" if place.department else f"région {place.region}"

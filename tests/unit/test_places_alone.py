@@ -94,6 +94,8 @@ PLACES = [
     ("Ma tante travaille à Paris. J'habite à Cherbourg.", "50", "Cherbourg-en-Cotentin"),
     ("mon père bosse sur Rouen, nous habitons à Yvetot", "76", "Yvetot"),
     ("bonjour je suis de la manche et je cherche un stage", "50", None),
+    ("jhabite dans la manche", "50", None),
+    ("on vit dans le lot", "46", None),
     # a street after a place word is an address
     ("j'habite rue de Paris à Lisieux", "14", "Lisieux"),
     ("j'habite route de Caen à Bayeux", "14", "Bayeux"),
@@ -173,6 +175,8 @@ NOT_PLACES = [
     "je fais mon stage chez Monsieur Lison",  # a person after "chez"
     "je voudrais un stage chez Airbus",
     "je suis sur le 14 mars dispo",
+    "Thanks a lot\nJonathan",  # no Lot (46)
+    "il faut qu'il vienne a la maison",
     "j'habite la maison de mes parents",
     "je suis sur la liste d'attente",
     f"{ASK}\n--\nMathieu",  # a signature starts with the name
