@@ -587,7 +587,16 @@ def _written_as_a_place(
             return home or population >= rules.of_min_population
         return home and population >= rules.lowercase_min_population
     confirmed = commune.department in clues.departments
+    if not (capital or confirmed or home) and _articled(commune.name):
+        # "je travaille à la crèche", "au port", "à la montagne": La Crèche (79), Le Port
+        # (974), La Montagne (44) only in capitals, unless a big town ("au mans")
+        return population >= rules.lowercase_article_min_population
     return capital or confirmed or population >= rules.lowercase_min_population
+
+
+def _articled(name: str) -> bool:
+    first = name.split(" ")[0].split("-")[0].lower()
+    return first in ("le", "la", "les") or name.lower().startswith("l'")
 
 
 def _pays_at(

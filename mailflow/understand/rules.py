@@ -122,6 +122,7 @@ class UnderstandingRules:
     origin_before: tuple[str, ...] = ()  # "nee a", "originaire de": a birthplace
     company_before: frozenset[str] = frozenset()  # "chez": "chez Renault Cléon"
     home_before: tuple[str, ...] = ()  # "j habite a": where the person lives wins
+    lowercase_article_min_population: int = 0  # "au port" is no Le Port (974)
 
     def domain(self, name: str | None) -> Domain | None:
         return next((d for d in self.domains if d.name == name), None)
@@ -209,6 +210,7 @@ def _build(d: dict[str, Any]) -> UnderstandingRules:
         origin_before=tuple(words(w) for w in places.get("origin_before", [])),
         company_before=frozenset(words(w) for w in places.get("company_before", [])),
         home_before=tuple(words(w) for w in places.get("home_before", [])),
+        lowercase_article_min_population=int(places.get("lowercase_article_min_population", 0)),
     )
 
 

@@ -96,6 +96,9 @@ PLACES = [
     ("bonjour je suis de la manche et je cherche un stage", "50", None),
     ("jhabite dans la manche", "50", None),
     ("on vit dans le lot", "46", None),
+    ("jhabite au mans", "72", "Le Mans"),  # a city in lower case
+    ("jhabite aux andelys", "27", "Les Andelys"),  # a town of the home région
+    ("je suis a la rochelle", "17", "La Rochelle"),
     # a street after a place word is an address
     ("j'habite rue de Paris à Lisieux", "14", "Lisieux"),
     ("j'habite route de Caen à Bayeux", "14", "Bayeux"),
@@ -176,6 +179,10 @@ NOT_PLACES = [
     "je voudrais un stage chez Airbus",
     "je suis sur le 14 mars dispo",
     "Thanks a lot\nJonathan",  # no Lot (46)
+    "je travaille à la crèche depuis 10 ans",  # no La Crèche (79)
+    "je travaille au port",  # no Le Port (974)
+    "je préfère travailler à la montagne",  # no La Montagne (44)
+    "je suis serveuse, je travaille à la terrasse",
     "il faut qu'il vienne a la maison",
     "j'habite la maison de mes parents",
     "je suis sur la liste d'attente",
