@@ -14,7 +14,13 @@ from datetime import date
 
 from mailflow.core.textnorm import fold, words
 from mailflow.core.values import ParsedRequest
-from mailflow.understand.fields import Found, find_diploma, find_kind, with_digits
+from mailflow.understand.fields import (
+    Found,
+    find_diploma,
+    find_kind,
+    training_held,
+    with_digits,
+)
 from mailflow.understand.first_names import first_name_or_none
 from mailflow.understand.person import find_age, find_situation
 from mailflow.understand.place_text import find_place
@@ -78,7 +84,8 @@ def understand(
             else None
         )
     )
-    # A forward: the forwarded mail speaks for the young person ("j'ai 14 ans") first.
+    # A forward: the forwarded mail speaks for the young person ("j'ai 14 ans", "je suis
+    # en 3e") first.
     inner = split.forwarded
     age = (
         _field_age(fields, rules, notes)
@@ -86,8 +93,10 @@ def understand(
         or _note(find_age(text, rules, today), notes)
     )
     jobs = ref.trades.starts_a_title
-    situation = _field_situation(fields, rules, notes, jobs) or _note(
-        find_situation(text, rules, jobs), notes
+    situation = (
+        _field_situation(fields, rules, notes, jobs)
+        or (_note(find_situation(inner, rules, jobs), notes) if inner else None)
+        or _note(find_situation(text, rules, jobs), notes)
     )
     first_name = _first_name(fields, split.signature, form.free_text, ref, rules, notes)
     domain = None if ask.hit else _domain(text, rules, notes)
@@ -177,6 +186,8 @@ def _from_text(text: str, ref: Referential, rules: UnderstandingRules) -> _Ask:
     if diploma:
         notes.append(diploma.note)
     kind = find_kind(text, rules, has_diploma=bool(speciality))
+    if kind is not None and kind.value is None:  # "devenir ambassadeur": no trade asked
+        return _Ask(None, None, None, None, (kind.note,))
     hit = ref.trades.match(speciality) if speciality else None
     trade_text = speciality
     if hit is None:
@@ -189,7 +200,12 @@ def _from_text(text: str, ref: Referential, rules: UnderstandingRules) -> _Ask:
         trade_text = str(other.value)
     if hit:
         notes.append(_trade_note(hit))
-    if hit and hit.method == "diploma" and (kind is None or kind.value == "metier"):
+    if (
+        hit
+        and hit.method == "diploma"
+        and (kind is None or kind.value == "metier")
+        and not training_held(text, hit.text, rules)
+    ):
         kind = Found("formation", f"kind: '{hit.text}' is a diploma -> formation")
     if kind is None and (hit is not None or other is not None):
         kind = Found("metier", "kind: a trade is named -> metier")
