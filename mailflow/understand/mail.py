@@ -14,8 +14,10 @@ from datetime import date
 
 from mailflow.core.textnorm import fold, words
 from mailflow.core.values import ParsedRequest
+from mailflow.understand.english_trades import merge_hits
 from mailflow.understand.fields import Found, find_diploma, find_kind, with_digits
 from mailflow.understand.first_names import first_name_or_none
+from mailflow.understand.language import ENGLISH, detect
 from mailflow.understand.person import find_age, find_situation
 from mailflow.understand.place_text import find_place
 from mailflow.understand.referential import Referential
@@ -63,10 +65,15 @@ def understand(
         body = body[:READ_AT_MOST]
     subject, body = clean(subject[:READ_AT_MOST]), clean(body)
     split = split_message(body, rules, subject)
+    lang = detect(f"{subject}\n{split.message}", rules.language)
+    if lang == ENGLISH and rules.english is not None:  # the French words, and English ones
+        notes.append("language: English")
+        rules = rules.english
+        split = split_message(body, rules, subject)
     form = parse_form(split.message, rules)
     fields = form.fields
     text = f"{subject}\n{form.free_text}".strip()
-    ask = _from_form(fields, ref, rules) or _from_text(text, ref, rules)
+    ask = _from_form(fields, ref, rules) or _from_text(text, ref, rules, lang)
     notes += ask.notes
     place = _field_place(fields, ref, notes) or _note(find_place(text, ref, rules), notes)
     # A forward: the forwarded mail speaks for the young person ("j'ai 14 ans") first.
@@ -77,6 +84,9 @@ def understand(
         or _note(find_age(text, rules, today), notes)
     )
     jobs = ref.trades.starts_a_title
+    if lang == ENGLISH and ref.english is not None:
+        english = ref.english
+        jobs = lambda word: english.starts_a_title(word) or ref.trades.starts_a_title(word)  # noqa: E731
     situation = _field_situation(fields, rules, notes, jobs) or _note(
         find_situation(text, rules, jobs), notes
     )
@@ -95,6 +105,7 @@ def understand(
         notes=tuple(notes),
         domain=domain,
         trade_unlisted=ask.unlisted,
+        lang=lang,
     )
 
 
@@ -161,7 +172,7 @@ def _form_kind(value: str, rules: UnderstandingRules) -> str | None:
     return named.pop() if len(named) == 1 else None
 
 
-def _from_text(text: str, ref: Referential, rules: UnderstandingRules) -> _Ask:
+def _from_text(text: str, ref: Referential, rules: UnderstandingRules, lang: str = "fr") -> _Ask:
     notes: list[str] = []
     diploma = find_diploma(text, rules)
     name, speciality = diploma.value if diploma else (None, None)  # type: ignore[misc]
@@ -171,7 +182,7 @@ def _from_text(text: str, ref: Referential, rules: UnderstandingRules) -> _Ask:
     hit = ref.trades.match(speciality) if speciality else None
     trade_text = speciality
     if hit is None:
-        hit, refused = choose(text, ref.find_trades(_mask_places(text, ref, rules)), rules)
+        hit, refused = choose(text, _trades(_mask_places(text, ref, rules), ref, lang), rules)
         notes += refused
         trade_text = trade_text or (hit.text if hit else None)
     other = None if hit or trade_text else unlisted(text, rules)
@@ -188,6 +199,13 @@ def _from_text(text: str, ref: Referential, rules: UnderstandingRules) -> _Ask:
         notes.insert(0, kind.note)
     kind_value = kind.value if kind else None
     return _Ask(kind_value, trade_text, hit, name, tuple(notes), other is not None)  # type: ignore[arg-type]
+
+
+def _trades(text: str, ref: Referential, lang: str) -> list[TradeHit]:
+    """The trades named: in an English mail, English names first, then French ones."""
+    if lang == ENGLISH and ref.english is not None:
+        return merge_hits(ref.english.find(text), ref.find_trades(text))
+    return ref.find_trades(text)
 
 
 def _mask_places(text: str, ref: Referential, rules: UnderstandingRules) -> str:

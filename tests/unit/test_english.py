@@ -1,0 +1,385 @@
+"""Requests written in English (issue 13): told from French ones, and understood as well.
+
+Some families in Normandy write in English ("My son is 15 and would like to meet an
+electrician near Caen"). The cases below are other wordings than the corpus's, and traps
+each rule must not fire on.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from mailflow.core.values import ParsedRequest
+from mailflow.errors import RulesError
+from mailflow.understand.english_trades import EnglishTrades, singular
+from mailflow.understand.language import LanguageRules, detect, merged
+from mailflow.understand.mail import UnderstandingRules, load_understanding_rules, understand
+from mailflow.understand.referential import Referential
+from tests.shared_rules import shared
+
+RULES = Path(__file__).resolve().parents[2] / "rules"
+TODAY = date(2026, 12, 7)
+
+
+@pytest.fixture(scope="module")
+def ref() -> Referential:
+    return shared(RULES).referential
+
+
+@pytest.fixture(scope="module")
+def rules() -> UnderstandingRules:
+    return load_understanding_rules(RULES)
+
+
+def read(body: str, ref: Referential, rules: UnderstandingRules) -> ParsedRequest:
+    return understand("", body, ref, rules, TODAY)
+
+
+# --- the language ---------------------------------------------------------------------------
+
+ENGLISH = [
+    "Hi, my son is 15 and would like to meet a plumber near Vire.",
+    "Hello, I am looking for someone who works as a florist. Thanks!",
+    "Is there anyone in Caen who could talk to my daughter about nursing?",
+    "Hi, how does it work? Is it free? Thanks",
+    "Dear Madam, I would like to do a CAP pâtisserie at the CFA de Caen. Best regards",
+    "My daughter is in terminale at the Lycée Victor Hugo de Caen and wants to be a vet.",
+]
+FRENCH = [
+    "Bonjour, mon fils a 15 ans et voudrait rencontrer un plombier près de Vire.",
+    "bjr jveux etre mecano svp",
+    "Bonjour, je suis web designer et je voudrais devenir game designer. Merci",
+    "Bonjour, ma fille est fan de séries (she loves The Crown) et voudrait devenir actrice.",
+    "Bonjour, je travaille comme serveuse à Caen. Best regards, Julie",
+    "",
+    "Hello",
+    "OK merci",
+]
+
+
+@pytest.mark.parametrize("text", ENGLISH)
+def test_english_mails_are_told_english(text: str, rules: UnderstandingRules) -> None:
+    assert detect(text, rules.language) == "en"
+
+
+@pytest.mark.parametrize("text", FRENCH)
+def test_french_or_short_mails_stay_french(text: str, rules: UnderstandingRules) -> None:
+    assert detect(text, rules.language) == "fr"
+
+
+def test_without_the_english_rules_every_mail_is_french() -> None:
+    assert detect("Hi, my son would like to meet a plumber", None) == "fr"
+    assert detect("Hi, my son would like to meet a plumber", LanguageRules()) == "fr"
+
+
+def test_the_request_records_its_language(ref: Referential, rules: UnderstandingRules) -> None:
+    assert read(ENGLISH[0], ref, rules).lang == "en"
+    assert read(FRENCH[0], ref, rules).lang == "fr"
+
+
+def test_english_rules_add_to_the_french_ones() -> None:
+    base = {
+        "kinds": {"vae": ["vae"], "metier": ["devenir"]},
+        "situations": [{"name": "lyceen", "phrases": ["au lycee"]}, {"name": "salarie"}],
+        "age": {"min": 8},
+    }
+    extra = {
+        "kinds": {"metier": ["become"]},
+        "situations": [{"name": "lyceen", "phrases": ["high school"]}, {"name": "other"}],
+        "age": {"min": 10},
+    }
+    out = merged(base, extra)
+    assert out["kinds"] == {"vae": ["vae"], "metier": ["devenir", "become"]}
+    assert [s["name"] for s in out["situations"]] == ["lyceen", "salarie", "other"]
+    assert out["situations"][0]["phrases"] == ["au lycee", "high school"]
+    assert out["age"]["min"] == 10
+    assert base["kinds"]["metier"] == ["devenir"]  # unchanged
+
+
+# --- trades -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("word", "one"),
+    [
+        ("electricians", "electrician"),
+        ("firemen", "fireman"),
+        ("nannies", "nanny"),
+        ("bus", "bus"),
+        ("glass", "glass"),
+        ("vet", "vet"),
+    ],
+)
+def test_singular(word: str, one: str) -> None:
+    assert singular(word) == one
+
+
+def test_a_trade_table_naming_no_rome_code_is_refused(ref: Referential) -> None:
+    with pytest.raises(RulesError, match="Z9999"):
+        EnglishTrades.build({"astronaut": "Z9999"}, ref.trades)
+
+
+# (what the person writes, the ROME code wanted)
+TRADES = [
+    ("Hi, my son would love to meet an electrician.", "F1602"),
+    ("Hello, my daughter wants to become a hairdresser.", "D1202"),
+    ("Hi, I'd like to talk to a vet nurse.", "A1501"),  # not the vet
+    ("Hi, my son dreams of being a vet.", "A1504"),
+    ("Hello, I would like to speak with a web developer please.", "M1855"),
+    ("Hi, our daughter wants to work with a game developer one day.", "M1831"),
+    ("Hi, is there a plumber I could talk to?", "F1603"),
+    ("Hello, she wants to meet police officers.", "K1708"),
+    ("Hi, my son wants to be a firefighter.", "K1705"),
+    ("Hello, I'd like to become a care assistant.", "J1501"),
+    ("Hello, I'd like to meet a physiotherapist.", "J1404"),
+    ("Hello, could my son meet a farmer?", "A1416"),
+    ("Hi, he would like to meet a lorry driver.", "N4101"),
+    ("Hi, she wants to be a pastry chef.", "D1104"),  # not the chef
+    ("Hi, my son would like to meet a chef.", "G1601"),
+    ("Hi, my daughter would like to become a nurse who works with children.", "J1507"),
+    # a French trade name in an English mail is read too
+    ("Hi, she would like to talk to an auxiliaire de puériculture.", "J1304"),
+    ("Hello, I want to meet a boulanger, please.", "D1102"),
+]
+
+
+@pytest.mark.parametrize(("body", "code"), TRADES)
+def test_english_trade_names(
+    body: str, code: str, ref: Referential, rules: UnderstandingRules
+) -> None:
+    parsed = read(body, ref, rules)
+    assert parsed.lang == "en"
+    assert parsed.trade is not None and parsed.trade.code_rome == code, parsed.notes
+
+
+# The trade held or refused is not the one wanted.
+WANTED = [
+    ("I work as a waitress in Caen but I'd like to become a baker.", "D1102"),
+    ("I'm a care assistant and I would like to meet a nurse.", "J1506"),
+    ("I have been working as a receptionist for years; I'd like to retrain as a florist.", "D1209"),
+    ("My father is a plumber but I would like to become an electrician.", "F1602"),
+    ("He doesn't want to be a mechanic, he'd rather be an electrician.", "F1602"),
+    ("She is not interested in being a hairdresser. She wants to meet a beautician.", "D1208"),
+]
+
+
+@pytest.mark.parametrize(("body", "code"), WANTED)
+def test_the_trade_wanted_not_held_nor_refused(
+    body: str, code: str, ref: Referential, rules: UnderstandingRules
+) -> None:
+    parsed = read(f"Hello,\n{body}\nThanks", ref, rules)
+    assert parsed.trade is not None and parsed.trade.code_rome == code, parsed.notes
+
+
+def test_a_trade_held_alone_is_still_the_request(
+    ref: Referential, rules: UnderstandingRules
+) -> None:
+    parsed = read("Hi, I've been a hairdresser for 9 years. Can I do a VAE?", ref, rules)
+    assert parsed.kind == "vae"
+    assert parsed.trade is not None and parsed.trade.code_rome == "D1202"
+
+
+def test_a_workplace_holding_a_trade_word_is_no_trade(
+    ref: Referential, rules: UnderstandingRules
+) -> None:
+    parsed = read("Hi, I work in a nursing home and I'd like to meet a cook.", ref, rules)
+    assert parsed.trade is not None and parsed.trade.code_rome == "G1609"
+
+
+def test_english_trade_words_are_not_read_in_french_mails(
+    ref: Referential, rules: UnderstandingRules
+) -> None:
+    parsed = read("Bonjour, je voudrais rencontrer un nurse à Caen. Merci", ref, rules)
+    assert parsed.lang == "fr"
+    assert parsed.trade is None or parsed.trade.code_rome != "J1506"
+
+
+def test_a_trade_rome_lacks_is_still_understood(
+    ref: Referential, rules: UnderstandingRules
+) -> None:
+    parsed = read("Hello, my son dreams of becoming an astronaut. Thanks", ref, rules)
+    assert parsed.trade is None
+    assert parsed.trade_unlisted and parsed.trade_text == "astronaut"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Hello, can someone talk to my son about his future? Thanks",
+        "Hi, could a volunteer meet my daughter? She has no idea yet.",
+        "Hello, I would like to speak with a professional. Regards",
+    ],
+)
+def test_vague_words_are_no_trade(body: str, ref: Referential, rules: UnderstandingRules) -> None:
+    parsed = read(body, ref, rules)
+    assert parsed.trade is None and not parsed.trade_unlisted, parsed.notes
+
+
+# --- kinds ------------------------------------------------------------------------------------
+
+KINDS = [
+    ("My son would like to meet an electrician.", "metier"),
+    ("Hi, I'm a job seeker and I'd like to become a baker.", "metier"),
+    ("I'm studying law at university and I'd like to meet a lawyer.", "metier"),
+    ("My son would like to do an apprenticeship as a carpenter.", "formation"),
+    ("I'm looking for a training course to become a care assistant.", "formation"),
+    ("She wants to study nursing. Could she talk to a nursing student?", "formation"),
+    ("I'd like to train as a plumber; could I speak with someone who did it?", "formation"),
+    ("My daughter wants to do a CAP coiffure next year.", "formation"),
+    ("I'd like to get a French diploma through VAE as a cook.", "vae"),
+    ("I'd like to get my experience recognised: I have been a chef for 10 years.", "vae"),
+    ("Could I get a French diploma for my experience as a florist?", "vae"),
+]
+
+
+@pytest.mark.parametrize(("body", "kind"), KINDS)
+def test_kinds(body: str, kind: str, ref: Referential, rules: UnderstandingRules) -> None:
+    parsed = read(f"Hello,\n{body}\nThanks", ref, rules)
+    assert parsed.kind == kind, parsed.notes
+
+
+# --- ages -------------------------------------------------------------------------------------
+
+AGES = [
+    ("My son is 15 and would like to meet a baker.", 15),
+    ("My daughter (16) wants to meet a florist.", 16),
+    ("Our son Lucas (14) wants to meet a baker.", 14),
+    ("My son Jack, 13, would like to meet a baker.", 13),
+    ("My 15-year-old daughter wants to become a vet.", 15),
+    ("I am 17 and I want to be a plumber.", 17),
+    ("I'm 38, currently working as a receptionist.", 38),
+    ("Hi, I'm a 30-year-old nanny and I'd like to meet a nurse.", 30),
+    ("My nephew, aged 14, wants to meet a baker.", 14),
+    ("My daughter is fourteen and wants to meet a vet.", 14),
+    ("One of my students, Emma (16), would like to meet a pilot.", 16),
+    ("She is 14 and in 4e. She wants to meet a vet.", 14),
+    ("I'm 45 and I have been working as a cook for 20 years.", 45),
+]
+
+
+@pytest.mark.parametrize(("body", "age"), AGES)
+def test_ages(body: str, age: int, ref: Referential, rules: UnderstandingRules) -> None:
+    parsed = read(f"Hello,\n{body}\nThanks", ref, rules)
+    assert parsed.age == age, parsed.notes
+
+
+NO_AGES = [
+    "I have been a nurse for 12 years and would like to do a VAE.",
+    "I've worked in a restaurant for the last 4 years. I'd like to meet a chef.",
+    "We live 15 minutes from Caen. My son wants to meet a baker.",
+    "My kids are 12 and 15. Can they meet a baker?",
+    "He is in year 10 and wants to meet a plumber.",
+    "I have 15 years of experience in kitchens. Can I do a VAE?",
+]
+
+
+@pytest.mark.parametrize("body", NO_AGES)
+def test_durations_and_other_numbers_are_no_age(
+    body: str, ref: Referential, rules: UnderstandingRules
+) -> None:
+    parsed = read(f"Hello,\n{body}\nThanks", ref, rules)
+    assert parsed.age is None, parsed.notes
+
+
+def test_the_age_of_the_child_not_the_parent(ref: Referential, rules: UnderstandingRules) -> None:
+    parsed = read("Hello, I'm 45 and my daughter is 13. She'd like to meet a vet.", ref, rules)
+    assert parsed.age == 13, parsed.notes
+
+
+# --- situations ------------------------------------------------------------------------------
+
+SITUATIONS = [
+    ("My son is in 3e and would like to meet a baker.", "collegien"),
+    ("He is in year 9 and wants to meet a plumber.", "collegien"),
+    ("I'm in 4e at the collège in Falaise and I want to be a vet.", "collegien"),
+    ("My daughter is in terminale and wants to be a vet.", "lyceen"),
+    ("I'm in year 12 at high school and want to become a pilot.", "lyceen"),
+    ("My son is finishing his bac and wants to meet an architect.", "lyceen"),
+    ("I'm an apprentice baker but I'd like to become a pastry chef.", "apprenti"),
+    ("I'm a university student and I'd like to meet a lawyer.", "etudiant"),
+    ("I'm unemployed and would like to meet a florist.", "demandeur_emploi"),
+    ("I am a job seeker and I'd like to meet a baker.", "demandeur_emploi"),
+    ("I'm looking for a job and would like to meet a plumber.", "demandeur_emploi"),
+    ("I work as a waitress and I'd like to become a baker.", "salarie"),
+    ("I have been working as a care assistant for 5 years; can I do a VAE?", "salarie"),
+    ("I've been a hairdresser for 9 years. Can I do a VAE?", "salarie"),
+    ("I'm a cook in a restaurant and I'd like to get a French diploma (VAE).", "salarie"),
+]
+
+
+@pytest.mark.parametrize(("body", "situation"), SITUATIONS)
+def test_situations(body: str, situation: str, ref: Referential, rules: UnderstandingRules) -> None:
+    parsed = read(f"Hello,\n{body}\nThanks", ref, rules)
+    assert parsed.situation == situation, parsed.notes
+
+
+NO_SITUATIONS = [
+    "My son would like to do an apprenticeship as a carpenter.",  # a wish, not a fact
+    "Is there a nursing student I could talk to?",  # the one to meet
+    "I would like to meet a plumber. My father is unemployed.",  # a relative's
+    "My daughter (13) wants to be a vet.",
+]
+
+
+@pytest.mark.parametrize("body", NO_SITUATIONS)
+def test_wishes_and_others_are_no_situation(
+    body: str, ref: Referential, rules: UnderstandingRules
+) -> None:
+    parsed = read(f"Hello,\n{body}\nThanks", ref, rules)
+    assert parsed.situation is None, parsed.notes
+
+
+# --- places -----------------------------------------------------------------------------------
+
+PLACES = [
+    ("My son would like to meet a baker near Caen.", "Caen"),
+    ("We live in Bayeux. My daughter wants to meet a vet.", "Bayeux"),
+    ("Is there a plumber around Avranches?", "Avranches"),
+    ("I'm based in Saint-Lô and want to meet a florist.", "Saint-Lô"),
+    ("We are close to Lisieux; she wants to meet a vet.", "Lisieux"),
+    ("I just moved to Vire and would like to meet a baker.", "Vire Normandie"),
+    ("My son goes to school in Cherbourg and wants to meet a sailor.", "Cherbourg-en-Cotentin"),
+]
+
+
+@pytest.mark.parametrize(("body", "commune"), PLACES)
+def test_places(body: str, commune: str, ref: Referential, rules: UnderstandingRules) -> None:
+    parsed = read(f"Hello,\n{body}\nThanks", ref, rules)
+    assert parsed.place is not None and parsed.place.commune == commune, parsed.notes
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "I'm British but I live in France now and would like to meet a baker.",
+        "We moved from Manchester last year. My son wants to meet a plumber.",
+        "My son is in 3e and would like to meet a baker.",
+    ],
+)
+def test_countries_and_classes_are_no_commune(
+    body: str, ref: Referential, rules: UnderstandingRules
+) -> None:
+    parsed = read(f"Hello,\n{body}\nThanks", ref, rules)
+    assert parsed.place is None or parsed.place.commune is None, parsed.notes
+
+
+# --- first names ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("closing", "name"),
+    [
+        ("Thanks,\nTom", "Tom"),
+        ("Kind regards,\nSarah Jones", "Sarah"),
+        ("Best,\nDaniel Foster", "Daniel"),
+        ("Many thanks, Rachel", "Rachel"),
+    ],
+)
+def test_first_names_from_english_closings(
+    closing: str, name: str, ref: Referential, rules: UnderstandingRules
+) -> None:
+    body = f"Hello,\nMy son would like to meet a baker near Caen.\n{closing}"
+    assert read(body, ref, rules).first_name == name
