@@ -73,7 +73,7 @@ def understand(
     form = parse_form(split.message, rules)
     fields = form.fields
     text = f"{subject}\n{form.free_text}".strip()
-    ask = _from_form(fields, ref, rules) or _from_text(text, ref, rules, lang)
+    ask = _from_form(fields, ref, rules, lang) or _from_text(text, ref, rules, lang)
     notes += ask.notes
     place = _field_place(fields, ref, notes) or _note(find_place(text, ref, rules), notes)
     # A forward: the forwarded mail speaks for the young person ("j'ai 14 ans") first.
@@ -133,7 +133,9 @@ def _note(found: Found | None, notes: list[str]) -> object:
     return found.value
 
 
-def _from_form(fields: dict[str, str], ref: Referential, rules: UnderstandingRules) -> _Ask | None:
+def _from_form(
+    fields: dict[str, str], ref: Referential, rules: UnderstandingRules, lang: str = "fr"
+) -> _Ask | None:
     """ "Type :", "Métier :", "Formation :", "VAE :", "Métier ou formation :" lines; None when
     there are none. A "Type :" left as the form shows it ("métier (ou formation, ou VAE)")
     says nothing; "Métier ou formation :" is a formation when it names a diploma."""
@@ -150,7 +152,7 @@ def _from_form(fields: dict[str, str], ref: Referential, rules: UnderstandingRul
         notes = [f"form: '{value}' ({field})"]
         diploma = _note(find_diploma(value, rules, in_form=True), notes)
         name, speciality = diploma if isinstance(diploma, tuple) else (None, value)
-        hit = ref.trades.match(speciality or "") if speciality else None
+        hit = _match(speciality, ref, lang) if speciality else None
         if hit:
             notes.append(_trade_note(hit))
         if implied is None:
@@ -179,7 +181,7 @@ def _from_text(text: str, ref: Referential, rules: UnderstandingRules, lang: str
     if diploma:
         notes.append(diploma.note)
     kind = find_kind(text, rules, has_diploma=bool(speciality))
-    hit = ref.trades.match(speciality) if speciality else None
+    hit = _match(speciality, ref, lang) if speciality else None
     trade_text = speciality
     if hit is None:
         hit, refused = choose(text, _trades(_mask_places(text, ref, rules), ref, lang), rules)
@@ -206,6 +208,12 @@ def _trades(text: str, ref: Referential, lang: str) -> list[TradeHit]:
     if lang == ENGLISH and ref.english is not None:
         return merge_hits(ref.english.find(text), ref.find_trades(text))
     return ref.find_trades(text)
+
+
+def _match(text: str, ref: Referential, lang: str) -> TradeHit | None:
+    """The most specific trade a form field or a diploma's speciality names."""
+    hits = _trades(text, ref, lang)
+    return max(hits, key=lambda h: (h.size, -h.start)) if hits else None
 
 
 def _mask_places(text: str, ref: Referential, rules: UnderstandingRules) -> str:

@@ -18,6 +18,8 @@ from mailflow.understand.english_trades import EnglishTrades, singular
 from mailflow.understand.language import LanguageRules, detect, merged
 from mailflow.understand.mail import UnderstandingRules, load_understanding_rules, understand
 from mailflow.understand.referential import Referential
+from tests.help_form import fill, quoted
+from tests.help_form import form_lines as help_form_lines
 from tests.shared_rules import shared
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
@@ -383,3 +385,52 @@ def test_first_names_from_english_closings(
 ) -> None:
     body = f"Hello,\nMy son would like to meet a baker near Caen.\n{closing}"
     assert read(body, ref, rules).first_name == name
+
+
+# --- the English help mail's form -------------------------------------------------------------
+
+TEMPLATES = RULES.parent / "templates" / "mails"
+
+
+def english_help() -> str:
+    from mailflow.services.compose import render
+
+    relay = type("Relay", (), {"display_name": "Ambassadeurs", "address": "relay@x.test"})()
+    return render(TEMPLATES, "help", {"first_name": "Emma", "relay": relay}, "en").text
+
+
+def test_every_key_of_the_english_help_form_is_known(rules: UnderstandingRules) -> None:
+    english = rules.english
+    assert english is not None
+    lines = help_form_lines(english_help(), english)
+    assert len(lines) == 6
+    assert [key for _, key, field in lines if field is None] == []
+
+
+@pytest.mark.parametrize(
+    ("answers", "code", "kind"),
+    [
+        ({"kind": "trade", "trade_or_training": "electrician", "place": "Caen"}, "F1602", "metier"),
+        (
+            {"kind": "training", "trade_or_training": "CAP coiffure", "place": "Lisieux"},
+            "D1202",
+            "formation",
+        ),
+        ({"trade_or_training": "vet nurse", "place": "Avranches", "age": "13"}, "A1501", "metier"),
+    ],
+)
+def test_the_english_help_form_filled_in_is_read(
+    answers: dict[str, str],
+    code: str,
+    kind: str,
+    ref: Referential,
+    rules: UnderstandingRules,
+) -> None:
+    english = rules.english
+    assert english is not None
+    body = f"{fill(english_help(), english, answers)}\n\n{quoted(english_help())}"
+    parsed = read(body, ref, rules)
+    assert parsed.lang == "en"
+    assert parsed.trade is not None and parsed.trade.code_rome == code, parsed.notes
+    assert parsed.kind == kind, parsed.notes
+    assert parsed.place is not None and parsed.place.commune == answers["place"]
