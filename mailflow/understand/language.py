@@ -56,13 +56,14 @@ def language_rules(table: Mapping[str, Any]) -> LanguageRules:
 
 def merged(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     """understanding.toml's tables with [understanding] of english.toml added: lists appended,
-    tables merged key by key, [[situations]] added to the French one of the same name (a new
-    name is appended), other values replaced. Neither argument is changed."""
+    tables merged key by key, each of [[situations]] or [[domains]] merged into the French one
+    of the same name (a new name is appended), other values replaced. Neither argument is
+    changed."""
     out: dict[str, Any] = dict(base)
     for key, value in extra.items():
         old = out.get(key)
-        if key == "situations" and isinstance(old, list):
-            out[key] = _situations(old, value)
+        if _named(old) and _named(value):  # [[situations]], [[domains]]
+            out[key] = _by_name(old, value)
         elif isinstance(old, Mapping) and isinstance(value, Mapping):
             out[key] = merged(old, value)
         elif isinstance(old, list) and isinstance(value, list):
@@ -72,7 +73,16 @@ def merged(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _situations(old: list[Mapping[str, Any]], extra: list[Mapping[str, Any]]) -> list[Any]:
+def _named(value: object) -> bool:
+    """A list of tables each with a name: [[situations]], [[domains]]."""
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(v, Mapping) and "name" in v for v in value)
+    )
+
+
+def _by_name(old: list[Mapping[str, Any]], extra: list[Mapping[str, Any]]) -> list[Any]:
     by_name = {s["name"]: s for s in extra}
     out = [merged(s, by_name.pop(s["name"])) if s["name"] in by_name else s for s in old]
     return [*out, *by_name.values()]

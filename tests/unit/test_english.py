@@ -145,6 +145,13 @@ TRADES = [
     # a French trade name in an English mail is read too
     ("Hi, she would like to talk to an auxiliaire de puériculture.", "J1304"),
     ("Hello, I want to meet a boulanger, please.", "D1102"),
+    # a trade's field or workplace, as people write it
+    ("Hi, she wants to study nursing in France.", "J1506"),
+    ("Hello, my son would like a career in plumbing.", "F1603"),
+    ("Could my daughter talk to someone who works in a bank?", "C1206"),
+    ("Hi, he would like to join the police one day.", "K1708"),
+    ("Hello, I'm interested in web development.", "M1855"),
+    ("Hi, my son wants to study architecture.", "F1101"),
 ]
 
 
@@ -258,6 +265,8 @@ AGES = [
     ("My daughter is fourteen and wants to meet a vet.", 14),
     ("One of my students, Emma (16), would like to meet a pilot.", 16),
     ("She is 14 and in 4e. She wants to meet a vet.", 14),
+    ("I'm helping a young man of 19 who would like to become a chef.", 19),
+    ("My son is fifteen years old and wants to meet a baker.", 15),
     ("I'm 45 and I have been working as a cook for 20 years.", 45),
 ]
 
@@ -296,6 +305,8 @@ def test_the_age_of_the_child_not_the_parent(ref: Referential, rules: Understand
 SITUATIONS = [
     ("My son is in 3e and would like to meet a baker.", "collegien"),
     ("He is in year 9 and wants to meet a plumber.", "collegien"),
+    ("My son is a Year 8 pupil and wants to meet a plumber.", "collegien"),
+    ("I teach a Year 12 student who would like to meet a florist.", "lyceen"),
     ("I'm in 4e at the collège in Falaise and I want to be a vet.", "collegien"),
     ("My daughter is in terminale and wants to be a vet.", "lyceen"),
     ("I'm in year 12 at high school and want to become a pilot.", "lyceen"),
@@ -353,6 +364,28 @@ def test_places(body: str, commune: str, ref: Referential, rules: UnderstandingR
     assert parsed.place is not None and parsed.place.commune == commune, parsed.notes
 
 
+def test_english_region_names(ref: Referential, rules: UnderstandingRules) -> None:
+    parsed = read("Hello, we live in Normandy and my son wants to meet a baker.", ref, rules)
+    assert parsed.place is not None and parsed.place.region == "28" and not parsed.place.commune
+    parsed = read("Hi, I'm in Brittany and I'd like to meet a florist.", ref, rules)
+    assert parsed.place is not None and parsed.place.region == "53"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "We are moving in May and my son would like to meet a plumber.",
+        "Could he meet a baker in March or April? He is free on Monday.",
+        "My daughter speaks English and French and wants to meet a vet.",
+    ],
+)
+def test_months_days_and_languages_are_no_place(
+    body: str, ref: Referential, rules: UnderstandingRules
+) -> None:
+    parsed = read(f"Hello,\n{body}\nThanks", ref, rules)
+    assert parsed.place is None, parsed.notes
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -366,6 +399,35 @@ def test_countries_and_classes_are_no_commune(
 ) -> None:
     parsed = read(f"Hello,\n{body}\nThanks", ref, rules)
     assert parsed.place is None or parsed.place.commune is None, parsed.notes
+
+
+# --- families of trades, for someone who does not know yet ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "domain"),
+    [
+        ("Hello, my son likes computers but has no idea which job.", "informatique"),
+        ("Hi, my daughter loves animals and horses. What could she do?", "animaux"),
+        ("Hello, he is into cars and engines, any idea?", "mecanique"),
+    ],
+)
+def test_english_families_of_trades(
+    body: str, domain: str, ref: Referential, rules: UnderstandingRules
+) -> None:
+    parsed = read(body, ref, rules)
+    assert parsed.trade is None and parsed.domain == domain, parsed.notes
+
+
+def test_the_families_have_english_labels_for_english_mails(rules: UnderstandingRules) -> None:
+    english = rules.english
+    assert english is not None
+    assert [d.name for d in english.domains] == [d.name for d in rules.domains]  # merged
+    said = english.domain("informatique")
+    assert said is not None and said.label.startswith("computers")
+    french = rules.domain("informatique")
+    assert french is not None and french.label.startswith("l'informatique")
+    assert "computers" not in french.phrases  # French mails read French words only
 
 
 # --- first names ------------------------------------------------------------------------------
@@ -434,3 +496,49 @@ def test_the_english_help_form_filled_in_is_read(
     assert parsed.trade is not None and parsed.trade.code_rome == code, parsed.notes
     assert parsed.kind == kind, parsed.notes
     assert parsed.place is not None and parsed.place.commune == answers["place"]
+
+
+# --- which template a person gets -----------------------------------------------------------
+
+
+def test_the_english_template_when_there_is_one_else_the_french() -> None:
+    from mailflow.services.compose import localised, person_lang
+
+    assert localised(TEMPLATES, "ack", "en") == "ack.en"
+    assert localised(TEMPLATES, "ack", "fr") == "ack"
+    assert localised(TEMPLATES, "ack", None) == "ack"
+    assert localised(TEMPLATES, "intro", "en") == "intro"  # the ambassador's: French only
+    assert localised(TEMPLATES, "ack", "de") == "ack"  # no such language: French
+    request = type("R", (), {"lang": "en"})()
+    assert person_lang(request, "person") == "en"
+    assert person_lang(request, "ambassador") is None
+    assert person_lang(request, "coordinator") is None
+    assert person_lang(None, "person") is None
+
+
+def test_every_english_mail_has_its_french_one() -> None:
+    english = sorted(TEMPLATES.glob("*.en.txt"))
+    assert len(english) >= 10
+    for path in english:
+        assert (TEMPLATES / path.name.replace(".en.txt", ".txt")).exists(), path.name
+
+
+def test_the_ambassador_is_told_the_person_writes_in_english() -> None:
+    from mailflow.services.compose import render
+
+    relay = type("Relay", (), {"display_name": "Ambassadeurs", "address": "relay@x.test"})()
+    request = {
+        "kind": "metier",
+        "trade_label": "Boulanger",
+        "place": "Caen (14)",
+        "age_band": None,
+        "situation": None,
+        "who": "Emma",
+        "who_short": "Emma",
+        "message": "Hi, I would like to meet a baker.",
+    }
+    data = {"request": request, "ambassador": {"first_name": "Marie"}, "relay": relay}
+    told = render(TEMPLATES, "intro", {**data, "request": {**request, "lang": "en"}}, "en")
+    assert "Emma écrit en anglais" in told.text and told.subject.startswith("Une demande")
+    french = render(TEMPLATES, "intro", {**data, "request": {**request, "lang": "fr"}})
+    assert "anglais" not in french.text
