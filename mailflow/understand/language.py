@@ -26,22 +26,32 @@ class LanguageRules:
     french: frozenset[str] = frozenset()  # folded words that are French, never English
     min_english: int = 3  # at least this many English words ...
     ratio: float = 1.5  # ... and this many times the French ones
+    read_words: int = 60  # among the first words: a request opens with it, a footer comes last
+    opening_words: int = 15  # ... and more English than French words among these
 
 
 def detect(text: str, rules: LanguageRules | None) -> str:
-    """ "en" when the text's function words are English, else "fr" (the default: a short or
-    mixed mail is read, and answered, in French as before)."""
+    """ "en" when the text's function words are English: in its first words, and more
+    English than French in its opening (a French request above an English footer stays
+    French); else "fr" (the default: a short or mixed mail is read, and answered, in French
+    as before)."""
     if rules is None or not rules.english:
         return FRENCH
-    english = french = 0
-    for word in words(text).split():
-        if word in rules.english:
-            english += 1
-        elif word in rules.french:
-            french += 1
-    if english >= rules.min_english and english > french * rules.ratio:
+    read = words(text).split()[: rules.read_words]
+    english, french = _counts(read, rules)
+    opening_english, opening_french = _counts(read[: rules.opening_words], rules)
+    if (
+        english >= rules.min_english
+        and english > french * rules.ratio
+        and opening_english > opening_french
+    ):
         return ENGLISH
     return FRENCH
+
+
+def _counts(read: list[str], rules: LanguageRules) -> tuple[int, int]:
+    english = sum(word in rules.english for word in read)
+    return english, sum(word in rules.french for word in read)
 
 
 def language_rules(table: Mapping[str, Any]) -> LanguageRules:
@@ -51,6 +61,8 @@ def language_rules(table: Mapping[str, Any]) -> LanguageRules:
         french=frozenset(words(w) for w in table.get("french", [])),
         min_english=int(table.get("min_english", 3)),
         ratio=float(table.get("ratio", 1.5)),
+        read_words=int(table.get("read_words", 60)),
+        opening_words=int(table.get("opening_words", 15)),
     )
 
 

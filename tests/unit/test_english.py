@@ -49,6 +49,7 @@ ENGLISH = [
     "Hi, how does it work? Is it free? Thanks",
     "Dear Madam, I would like to do a CAP pâtisserie at the CFA de Caen. Best regards",
     "My daughter is in terminale at the Lycée Victor Hugo de Caen and wants to be a vet.",
+    "Bonjour, my daughter is 14 and would like to meet a vet near Caen. Merci beaucoup!",
 ]
 FRENCH = [
     "Bonjour, mon fils a 15 ans et voudrait rencontrer un plombier près de Vire.",
@@ -59,6 +60,14 @@ FRENCH = [
     "",
     "Hello",
     "OK merci",
+    # a French request above an English footer
+    "Bonjour, je voudrais rencontrer un boulanger à Caen pour mon fils qui a 15 ans et qui est"
+    " en 3e au collège. Il aimerait faire son stage chez lui. Merci beaucoup, Julie Martin,"
+    " assistante de direction\n\nThis e-mail and any attachments are confidential and intended"
+    " solely for the addressee. If you have received it in error, please notify the sender"
+    " and delete it. Thank you for your understanding and have a nice day.",
+    "Bonjour, je cherche un plombier à Caen. Merci\n\nThis message and any attachment are"
+    " confidential. If you are not the intended recipient, please delete it and tell us.",
 ]
 
 
