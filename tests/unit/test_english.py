@@ -321,6 +321,8 @@ SITUATIONS = [
     ("I'm in year 12 at high school and want to become a pilot.", "lyceen"),
     ("My son is finishing his bac and wants to meet an architect.", "lyceen"),
     ("I'm an apprentice baker but I'd like to become a pastry chef.", "apprenti"),
+    ("My son is an apprentice in a garage and wants to meet a car body repairer.", "apprenti"),
+    ("I'm doing an apprenticeship in Caen and would like to meet a chef.", "apprenti"),
     ("I'm a university student and I'd like to meet a lawyer.", "etudiant"),
     ("I'm unemployed and would like to meet a florist.", "demandeur_emploi"),
     ("I am a job seeker and I'd like to meet a baker.", "demandeur_emploi"),
@@ -341,6 +343,7 @@ def test_situations(body: str, situation: str, ref: Referential, rules: Understa
 NO_SITUATIONS = [
     "My son would like to do an apprenticeship as a carpenter.",  # a wish, not a fact
     "Is there a nursing student I could talk to?",  # the one to meet
+    "Could he speak to an apprentice electrician?",  # the one to meet
     "I would like to meet a plumber. My father is unemployed.",  # a relative's
     "My daughter (13) wants to be a vet.",
 ]
