@@ -112,6 +112,8 @@ class UnderstandingRules:
     age_birth: tuple[re.Pattern[str], ...] = ()  # groups year, month, day
     months: Mapping[str, int] = field(default_factory=dict)  # "mars" -> 3
     who: Who = Who()
+    # words skipped before a diploma's speciality ("CAP en cuisine", "a CAP in cooking")
+    speciality_skip: frozenset[str] = frozenset({"en", "de", "d", "du", "option"})
     # rules/english.toml: how a mail in English is told, and these rules with its English
     # words added (None when the file is missing; the English rules hold no `english`)
     language: LanguageRules | None = None
@@ -175,6 +177,9 @@ def _build(d: dict[str, Any]) -> UnderstandingRules:
         diploma_uppercase=frozenset(words(w) for w in dip["uppercase_only"]),
         diploma_background=_words(dip["background"]),
         speciality_stop=frozenset(words(w) for w in dip["speciality_stop"]),
+        speciality_skip=frozenset(
+            words(w) for w in dip.get("speciality_skip", ["en", "de", "d", "du", "option"])
+        ),
         situations=tuple(_situation(s) for s in d["situations"]),
         age_min=int(age["min"]),
         age_max=int(age["max"]),

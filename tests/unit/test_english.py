@@ -247,6 +247,11 @@ KINDS = [
     ("She wants to study nursing. Could she talk to a nursing student?", "formation"),
     ("I'd like to train as a plumber; could I speak with someone who did it?", "formation"),
     ("My daughter wants to do a CAP coiffure next year.", "formation"),
+    (
+        "My daughter would like to do a bac pro in hairdressing; could she meet someone?",
+        "formation",
+    ),
+    ("He'd like to do a BTS in computing. Could he talk to a developer?", "formation"),
     ("I'd like to get a French diploma through VAE as a cook.", "vae"),
     ("I'd like to get my experience recognised: I have been a chef for 10 years.", "vae"),
     ("Could I get a French diploma for my experience as a florist?", "vae"),
@@ -277,6 +282,7 @@ AGES = [
     ("I'm helping a young man of 19 who would like to become a chef.", 19),
     ("My son is fifteen years old and wants to meet a baker.", 15),
     ("I'm 45 and I have been working as a cook for 20 years.", 45),
+    ("A student of mine, 16, in 2nde, would like to meet a physiotherapist.", 16),
 ]
 
 
@@ -346,6 +352,7 @@ NO_SITUATIONS = [
     "Could he speak to an apprentice electrician?",  # the one to meet
     "I would like to meet a plumber. My father is unemployed.",  # a relative's
     "My daughter (13) wants to be a vet.",
+    "I was a nurse in Poland. How can I work as a nurse in France?",  # a question
 ]
 
 
