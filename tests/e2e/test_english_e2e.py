@@ -65,4 +65,5 @@ def test_nobody_yet_is_said_in_english_and_the_coordinator_told_in_french(
     assert str(unmatched["Subject"]).startswith("Your request")
     assert "no ambassador of the network can tell you about" in text(unmatched)
     [notice] = mail.wait_for(COORDINATOR)
-    assert "Demande" in str(notice["Subject"]) or "demande" in text(notice)
+    assert "Demande sans ambassadeur" in str(notice["Subject"])
+    assert "Langue : anglais" in text(notice) and "Pilote de ligne" in text(notice)

@@ -277,6 +277,7 @@ AGES = [
     ("Hi, I'm a 30-year-old nanny and I'd like to meet a nurse.", 30),
     ("My nephew, aged 14, wants to meet a baker.", 14),
     ("My daughter is fourteen and wants to meet a vet.", 14),
+    ("hello my daughter 14 want to be hairdresser", 14),
     ("One of my students, Emma (16), would like to meet a pilot.", 16),
     ("She is 14 and in 4e. She wants to meet a vet.", 14),
     ("I'm helping a young man of 19 who would like to become a chef.", 19),
@@ -436,6 +437,11 @@ def test_english_families_of_trades(
 ) -> None:
     parsed = read(body, ref, rules)
     assert parsed.trade is None and parsed.domain == domain, parsed.notes
+
+
+def test_a_pronoun_is_no_family(ref: Referential, rules: UnderstandingRules) -> None:
+    parsed = read("Hi, how does it work? Is it free? Thanks", ref, rules)
+    assert parsed.domain is None, parsed.notes
 
 
 def test_the_families_have_english_labels_for_english_mails(rules: UnderstandingRules) -> None:
