@@ -65,7 +65,8 @@ def understand(
         body = body[:READ_AT_MOST]
     subject, body = clean(subject[:READ_AT_MOST]), clean(body)
     split = split_message(body, rules, subject)
-    lang = detect(f"{subject}\n{split.message}", rules.language)
+    # the body first: a reply's subject is ours ("Re: Pour trouver votre ambassadeur...")
+    lang = detect(f"{split.message}\n{subject}", rules.language)
     if lang == ENGLISH and rules.english is not None:  # the French words, and English ones
         notes.append("language: English")
         rules = rules.english

@@ -91,6 +91,14 @@ def test_the_request_records_its_language(ref: Referential, rules: Understanding
     assert read(FRENCH[0], ref, rules).lang == "fr"
 
 
+def test_a_reply_under_our_french_subject_is_english(
+    ref: Referential, rules: UnderstandingRules
+) -> None:
+    subject = "Re: Pour trouver votre ambassadeur, il nous manque une précision"
+    body = "Sorry, I should have said: my son is 15 and he would like to meet a baker."
+    assert understand(subject, body, ref, rules, TODAY).lang == "en"
+
+
 def test_english_rules_add_to_the_french_ones() -> None:
     base = {
         "kinds": {"vae": ["vae"], "metier": ["devenir"]},
