@@ -14,6 +14,10 @@ from mailflow.understand.rules import Phrase, UnderstandingRules
 from mailflow.understand.tokens import Token, tokenize
 
 _BREAK = re.compile(r"[.,;:!?()\n\"]")
+_SENTENCE = re.compile(r"[.;!?\n]")
+_CONTEXT = 300  # characters read before a training for what bears on it
+_WISH_REACH = 8  # "je veux intégrer l'ENSICAEN en prépa": a wish reaches this many words
+_APPOSED_EN = re.compile(r"(?:^|[,(:])\s*en\s*$")  # "Camille, 17 ans, en CAP ...": held
 _CODE = re.compile(r"^(?:\d{2}|2[ab]|97\d)$")
 _WORD = re.compile(r"[a-z0-9]+")
 _JOIN = re.compile(r"[ -]+")
@@ -68,20 +72,124 @@ def _number_at(
 
 
 def find_kind(text: str, rules: UnderstandingRules, has_diploma: bool) -> Found | None:
-    """VAE when named; formation when a diploma is named; else the first kind phrase met."""
+    """VAE when named; formation when a training is wished ("je veux intégrer un IFSI pour
+    devenir infirmier") or a diploma is named that is not the person's own schooling; metier
+    for someone who does not know what to do yet; else the first kind phrase met."""
     padded = f" {words(text)} "
+    reading = rules.kind_reading
     for phrase in rules.kind_phrases["vae"]:
         if f" {phrase} " in padded:
             return Found("vae", f"kind: '{phrase}' -> vae")
+    for phrase in reading.not_requests:
+        if f" {phrase} " in padded:  # a Found without a value: no kind, even with a trade
+            return Found(None, f"kind: '{phrase}' is no request -> none")
+    wished = training_wished(text, rules)
+    if wished:
+        return Found("formation", f"kind: '{wished}' is wished -> formation")
     if has_diploma:
         return Found("formation", "kind: a diploma is named -> formation")
     first: tuple[int, str, str] | None = None
     for kind in ("formation", "metier"):
         for phrase in rules.kind_phrases[kind]:
-            at = padded.find(f" {phrase} ")
+            at = _first_met(
+                padded, phrase, reading.negations, rules if kind == "formation" else None
+            )
             if at >= 0 and (first is None or at < first[0]):
                 first = (at, kind, phrase)
-    return Found(first[1], f"kind: '{first[2]}' -> {first[1]}") if first else None
+    if first is None:
+        said = next((p for p in reading.orientation if f" {p} " in padded), None)
+        return Found("metier", f"kind: '{said}' (no idea yet) -> metier") if said else None
+    return Found(first[1], f"kind: '{first[2]}' -> {first[1]}")
+
+
+def _first_met(
+    padded: str, phrase: str, negations: tuple[str, ...], held: UnderstandingRules | None
+) -> int:
+    """Where the phrase is first said, not right after a negation ("sans diplôme") nor, with
+    `held` rules, as the person's own schooling ("je suis en CAP au CFA"); -1 when never."""
+    at = padded.find(f" {phrase} ")
+    while at >= 0:
+        before = padded[: at + 1]
+        negated = any(before.endswith(f" {negation} ") for negation in negations)
+        if not negated and not (held and _said_after(_before(padded, at), held) == "held"):
+            return at
+        at = padded.find(f" {phrase} ", at + 1)
+    return -1
+
+
+def training_wished(text: str, rules: UnderstandingRules) -> str | None:
+    """The first training named after a wish in its sentence ("je pense au PASS", "passer le
+    BAFA", "je veux faire un BTS"), none of [kinds.training] held or other between, and no
+    trade wished before it in the sentence ("je voudrais devenir prof, faut-il passer un
+    concours ?" asks about the trade; "un IFSI pour devenir infirmier", about the training)."""
+    reading = rules.kind_reading
+    phrases = (*reading.trainings, *(" ".join(p) for p, _ in rules.diplomas))
+    for sentence in _SENTENCE.split(text):
+        padded = f" {words(sentence)} "
+        found = [
+            (at, phrase)
+            for phrase in phrases
+            for at in _offsets(padded, phrase)
+            if _said_after(_before(padded, at), rules, _WISH_REACH) == "wish"
+            and not any(f" {other} " in _before(padded, at) for other in reading.other)
+        ]
+        if found:
+            return min(found)[1]
+    return None
+
+
+def training_held(text: str, said: str, rules: UnderstandingRules) -> bool:
+    """The training `said` is named as the person's own schooling or diploma ("je suis en
+    terminale bac pro ASSP", "une élève de 1ère bac pro"), wherever it is in the text."""
+    key = words(said)
+    for sentence in _SENTENCE.split(text):
+        padded = f" {words(sentence)} "
+        for at in _offsets(padded, key):
+            if _said_after(_before(padded, at), rules) == "held":
+                return True
+    return False
+
+
+def _held_at(text: str, start: int, rules: UnderstandingRules) -> bool:
+    """The training named at `start` follows one of [kinds.training] held in its sentence."""
+    begin = max(
+        (m.end() for m in _SENTENCE.finditer(text, max(0, start - _CONTEXT), start)),
+        default=max(0, start - _CONTEXT),
+    )
+    if _APPOSED_EN.search(text[begin:start]):
+        return True
+    return _said_after(f" {words(text[begin:start])} ", rules) == "held"
+
+
+def _before(padded: str, at: int) -> str:
+    """The padded words before offset `at`, at most _CONTEXT characters of them: what is
+    said before a training that far back no longer bears on it (and a long mail stays
+    linear)."""
+    return padded[max(0, at + 1 - _CONTEXT) : at + 1]
+
+
+def _offsets(padded: str, phrase: str) -> list[int]:
+    out, at = [], padded.find(f" {phrase} ")
+    while at >= 0:
+        out.append(at)
+        at = padded.find(f" {phrase} ", at + 1)
+    return out
+
+
+def _said_after(before: str, rules: UnderstandingRules, reach: int = 0) -> str | None:
+    """ "wish", "held" or "other": the last of [kinds.training] wish / held / other in the
+    padded words before a training (within `reach` words when given), None when none is."""
+    reading = rules.kind_reading
+    if reach:
+        before = " " + " ".join(before.split()[-reach:]) + " "
+    best, label = -1, None
+    for name, phrases in (("wish", reading.wish), ("held", reading.held), ("other", reading.other)):
+        for phrase in phrases:
+            at = before.rfind(f" {phrase} ")
+            end = at + len(phrase)
+            if at >= 0 and end > best:
+                best, label = end, name
+    return label
 
 
 def find_diploma(text: str, rules: UnderstandingRules, in_form: bool = False) -> Found | None:
@@ -94,7 +202,10 @@ def find_diploma(text: str, rules: UnderstandingRules, in_form: bool = False) ->
             end = i + len(phrase)
             if tuple(keys[i:end]) != phrase or not _diploma_ok(tokens, i, phrase, rules, in_form):
                 continue
-            if not in_form and _is_background(keys[max(0, i - 8) : i], rules):
+            if not in_form and (
+                _is_background(keys[max(0, i - 8) : i], rules)
+                or _held_at(text, tokens[i].start, rules)
+            ):
                 break
             speciality = _speciality(text, tokens, end, rules)
             note = f"diploma: '{text[tokens[i].start : tokens[end - 1].end]}' -> {name}"

@@ -15,7 +15,13 @@ from datetime import date
 from mailflow.core.textnorm import fold, words
 from mailflow.core.values import ParsedRequest
 from mailflow.understand.english_trades import merge_hits
-from mailflow.understand.fields import Found, find_diploma, find_kind, with_digits
+from mailflow.understand.fields import (
+    Found,
+    find_diploma,
+    find_kind,
+    training_held,
+    with_digits,
+)
 from mailflow.understand.first_names import first_name_or_none
 from mailflow.understand.language import ENGLISH, detect
 from mailflow.understand.person import find_age, find_situation
@@ -77,7 +83,8 @@ def understand(
     ask = _from_form(fields, ref, rules, lang) or _from_text(text, ref, rules, lang)
     notes += ask.notes
     place = _field_place(fields, ref, notes) or _note(find_place(text, ref, rules), notes)
-    # A forward: the forwarded mail speaks for the young person ("j'ai 14 ans") first.
+    # A forward: the forwarded mail speaks for the young person ("j'ai 14 ans", "je suis
+    # en 3e") first.
     inner = split.forwarded
     age = (
         _field_age(fields, rules, notes)
@@ -88,8 +95,10 @@ def understand(
     if lang == ENGLISH and ref.english is not None:
         english = ref.english
         jobs = lambda word: english.starts_a_title(word) or ref.trades.starts_a_title(word)  # noqa: E731
-    situation = _field_situation(fields, rules, notes, jobs) or _note(
-        find_situation(text, rules, jobs), notes
+    situation = (
+        _field_situation(fields, rules, notes, jobs)
+        or (_note(find_situation(inner, rules, jobs), notes) if inner else None)
+        or _note(find_situation(text, rules, jobs), notes)
     )
     first_name = _first_name(fields, split.signature, form.free_text, ref, rules, notes)
     domain = None if ask.hit else _domain(text, rules, notes)
@@ -182,6 +191,8 @@ def _from_text(text: str, ref: Referential, rules: UnderstandingRules, lang: str
     if diploma:
         notes.append(diploma.note)
     kind = find_kind(text, rules, has_diploma=bool(speciality))
+    if kind is not None and kind.value is None:  # "devenir ambassadeur": no trade asked
+        return _Ask(None, None, None, None, (kind.note,))
     hit = _match(speciality, ref, lang) if speciality else None
     trade_text = speciality
     if hit is None:
@@ -194,7 +205,12 @@ def _from_text(text: str, ref: Referential, rules: UnderstandingRules, lang: str
         trade_text = str(other.value)
     if hit:
         notes.append(_trade_note(hit))
-    if hit and hit.method == "diploma" and (kind is None or kind.value == "metier"):
+    if (
+        hit
+        and hit.method == "diploma"
+        and (kind is None or kind.value == "metier")
+        and not training_held(text, hit.text, rules)
+    ):
         kind = Found("formation", f"kind: '{hit.text}' is a diploma -> formation")
     if kind is None and (hit is not None or other is not None):
         kind = Found("metier", "kind: a trade is named -> metier")

@@ -17,23 +17,39 @@ from mailflow.understand.rules import Situation, UnderstandingRules, Who
 
 _SENTENCE = re.compile(r"[.;!?\n]")
 _CLAUSE = re.compile(r"[.;:!?\n()\"]|,| et | mais | car | donc | puis | sinon ")
+_CLAUSE_KEPT = re.compile(f"({_CLAUSE.pattern})")  # the same, each separator kept
 _WRITERS = ("person", "soon", "birth")  # the groups of age patterns about the writer
+_SCHOOL = ("collegien", "lyceen", "etudiant")  # a teacher's school says the pupil's
+_AGE_ASIDE = re.compile(r" \d{1,2} ans ")  # a clause that is only an age: ", 35 ans,"
+# "un jeune que j'accompagne, Lucas, 18 ans": "j" there is no subject of the sentence.
+_RELATIVE = re.compile(r" (?:que|qu) (?:je|j) ")
+_PUPIL_WORDS = frozenset({"eleve", "en", "au", "a", "dans"})  # "je suis élève au lycée"
+# Since when a job is held: "depuis 14 ans", "depuis 2016", "depuis sept ans", "(12 ans
+# d'expérience)".
+_SINCE = re.compile(
+    r"\bdepuis (?:plus de |pres de |environ )?(?:\d|(?:19|20)\d\d\b|[a-z]+ ans\b)"
+    r"|\b(?:\d{1,2}|[a-z]+) ans d experience\b"
+)
 
 
 def writes_for_other(text: str, who: Who) -> bool:
     """The mail names someone it is written for ("ma fille", "un jeune"), not as the writer
-    ("je suis une jeune fille")."""
-    padded = f" {words(text)} "
-    for phrase in who.for_other:
+    ("je suis une jeune fille") nor as the one to meet ("parler avec un élève")."""
+    return bool(_named_for(f" {words(text)} ", who, who.for_other))
+
+
+def _named_for(padded: str, who: Who, phrases: tuple[str, ...]) -> str | None:
+    """The first of `phrases` said as someone the mail is for, in the padded words."""
+    for phrase in phrases:
         at = padded.find(f" {phrase} ")
         while at >= 0:
             before = padded[:at].split()[-2:]
-            if not (before[-1:] and before[-1] in who.self_intro) and " ".join(before) not in (
-                who.self_intro
-            ):
-                return True
+            last = before[-1] if before else ""
+            intro = last in who.self_intro or " ".join(before) in who.self_intro
+            if not intro and last not in who.object_before:
+                return phrase
             at = padded.find(f" {phrase} ", at + 1)
-    return False
+    return None
 
 
 def find_age(text: str, rules: UnderstandingRules, today: date | None = None) -> Found | None:
@@ -48,8 +64,9 @@ def find_age(text: str, rules: UnderstandingRules, today: date | None = None) ->
         "person": rules.age_person,
         "soon": rules.age_soon,
         "birth": rules.age_birth,
+        "at": rules.age_at,
     }
-    order = ("child", "other", *_WRITERS) if for_other else ("child", *_WRITERS, "other")
+    order = ("child", "other", *_WRITERS) if for_other else ("child", *_WRITERS, "other", "at")
     left: Found | None = None
     for label in order:
         for match in (m for pattern in groups[label] for m in pattern.finditer(folded)):
@@ -123,7 +140,7 @@ def _blank(folded: str, patterns: tuple[re.Pattern[str], ...]) -> str:
 def _about_writer(folded: str, match: re.Match[str], who: Who) -> bool:
     """The sentence, from its last subject to the end of the match, is about the writer."""
     start = max((m.end() for m in _SENTENCE.finditer(folded, 0, match.start())), default=0)
-    sentence = f" {words(folded[start : match.end()])} "
+    sentence = _RELATIVE.sub(" que ", f" {words(folded[start : match.end()])} ")
     return _subject(sentence, len(sentence), who) in who.first_person
 
 
@@ -132,38 +149,75 @@ def find_situation(
 ) -> Found | None:
     """The first situation, in rules order, said as a fact about the one the mail is for:
     not a wish ("je voudrais être en alternance"), not a relative's ("mon père est boulanger"),
-    not the writer's when the mail is for someone else. `starts_a_title` (the ROME index)
-    reads "je suis cariste" as a job."""
+    not the writer's when the mail is for someone else (but a teacher's school is the pupil's
+    class). `starts_a_title` (the ROME index) reads "je suis cariste" as a job."""
     who = rules.who
-    clauses = [f" {c} " for c in (words(part) for part in _CLAUSE.split(fold(text))) if c]
+    clauses, commas = _clauses(text)
+    padded = f" {words(text)} "
     for_other = writes_for_other(text, who)
+    for_pupil = for_other and _named_for(padded, who, who.pupils) is not None
     for situation in rules.situations:
-        for clause in clauses:
-            for at, said in _mentions(clause, situation, starts_a_title):
+        if for_other and situation.name == "parent":
+            continue  # the situation asked is the child's
+        school = situation.name in _SCHOOL
+        for i, clause in enumerate(clauses):
+            if any(f" {word} " in clause for word in situation.cancel):
+                continue
+            found = _mentions(clauses, i, situation, starts_a_title, who, i in commas)
+            for at, said, writer in found:
                 subject = _subject(clause, at + 1, who)
-                mine = subject in who.first_person or said.split()[0] in who.first_person
-                if for_other and mine and situation.name != "parent":
+                mine = (
+                    writer or subject in who.first_person or said.split()[0] in (who.first_person)
+                )
+                if for_other and mine and not (school and for_pupil):
                     continue
-                if subject in who.relatives:
+                if subject in who.relatives and f" pour {subject} " not in padded:
                     continue
                 if said not in situation.even_after_wish and _wished(clause, at, subject, who):
+                    continue
+                if said in situation.after_being and not _being(clause, at, said, who):
+                    continue
+                if school and not for_pupil and _works_there(clause, at, who, starts_a_title):
                     continue
                 return Found(situation.name, f"situation: '{said}' -> {situation.name}")
     return None
 
 
+def _clauses(text: str) -> tuple[list[str], frozenset[int]]:
+    """The padded words of each clause, and which clauses a comma ends ("Vendeuse à Caen, je
+    ..." is an apposition; "Boulanger à Caen" on the subject line, before "Je ...", is not)."""
+    parts = _CLAUSE_KEPT.split(fold(text))
+    clauses: list[str] = []
+    commas: set[int] = set()
+    for at in range(0, len(parts), 2):
+        said = words(parts[at])
+        if not said:
+            continue
+        if at + 1 < len(parts) and parts[at + 1] == ",":
+            commas.add(len(clauses))
+        clauses.append(f" {said} ")
+    return clauses, frozenset(commas)
+
+
 def _mentions(
-    clause: str, situation: Situation, starts_a_title: Callable[[str], bool] | None
-) -> Iterator[tuple[int, str]]:
-    """(offset, words) of each phrase, pattern or job of the situation in the clause."""
+    clauses: list[str],
+    i: int,
+    situation: Situation,
+    starts_a_title: Callable[[str], bool] | None,
+    who: Who,
+    comma: bool = False,
+) -> Iterator[tuple[int, str, bool]]:
+    """(offset, words, said by the writer) of each phrase, pattern or job of the situation
+    in clause i."""
+    clause = clauses[i]
     for phrase in situation.phrases:
         at = clause.find(f" {phrase} ")
         while at >= 0:
-            yield at, phrase
+            yield at, phrase, False
             at = clause.find(f" {phrase} ", at + 1)
     for pattern in situation.patterns:
         for match in pattern.finditer(clause):
-            yield match.start(), match.group(0).strip()
+            yield match.start(), match.group(0).strip(), False
     if starts_a_title is None:
         return
     for intro in situation.job_after:
@@ -171,8 +225,60 @@ def _mentions(
         while at >= 0:
             job = clause[at + len(intro) + 2 :].split()[:1]
             if job and job[0] not in situation.not_jobs and starts_a_title(job[0]):
-                yield at, f"{intro} {job[0]}"
+                yield at, f"{intro} {job[0]}", False
             at = clause.find(f" {intro} ", at + 1)
+    if situation.job_first:
+        job = _job_first(clauses, i, situation, starts_a_title, who, comma)
+        if job:
+            yield 0, job, True
+
+
+def _job_first(
+    clauses: list[str],
+    i: int,
+    situation: Situation,
+    starts_a_title: Callable[[str], bool],
+    who: Who,
+    comma: bool,
+) -> str | None:
+    """The job a clause opens on, in apposition to the writer: "Électricien depuis 14 ans",
+    "Employée en parapharmacie à Bayeux, je ...". None when the clause (or the aside after
+    it) does not say since when and the clause after is not in the first person; and never
+    a job alone on its line, as a subject names the trade asked ("Plombier")."""
+    opening = clauses[i].split()
+    while opening and opening[0] in who.openers:
+        opening = opening[1:]
+    if not opening or opening[0] in situation.not_jobs or not starts_a_title(opening[0]):
+        return None
+    said = " ".join(opening[:4])
+    if len(opening) >= 2 and any(_SINCE.search(c) for c in clauses[i : i + 2]):
+        return said
+    aside = i + 1 < len(clauses) and _AGE_ASIDE.fullmatch(clauses[i + 1]) is not None
+    at = i + 2 if aside else i + 1  # "Cuisinier, 35 ans, je ...": past the age
+    after = clauses[at].split()[:1] if at < len(clauses) else []
+    apposed = comma and after and after[0] in who.first_person
+    return said if apposed and (len(opening) >= 3 or aside) else None
+
+
+def _works_there(
+    clause: str, at: int, who: Who, starts_a_title: Callable[[str], bool] | None
+) -> bool:
+    """A job said before the school in the clause: "je suis surveillante au lycée" works
+    there, and is no pupil."""
+    before = clause[:at].split()
+    return starts_a_title is not None and any(
+        word in who.being and after not in _PUPIL_WORDS and starts_a_title(after)
+        for word, after in zip(before, before[1:], strict=False)
+    )
+
+
+def _being(clause: str, at: int, said: str, who: Who) -> bool:
+    """A form of "être" before `at` in the clause ("je suis en CAP en apprentissage"), or
+    nothing but openers, with more said after ("En alternance chez Renault, je ..."; not a
+    training's "(DEUST) en apprentissage" left alone after its brackets)."""
+    before, after = clause[:at].split(), clause[at:].split()
+    opens = all(word in who.openers for word in before) and len(after) > len(said.split())
+    return opens or any(word in who.being for word in before)
 
 
 def _subject(clause: str, end: int, who: Who) -> str:

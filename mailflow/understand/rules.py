@@ -25,6 +25,9 @@ class Situation:
     even_after_wish: frozenset[str] = frozenset()  # phrases that count after a wish word too
     job_after: tuple[str, ...] = ()  # "je suis": then a word starting a ROME title
     not_jobs: frozenset[str] = frozenset()  # words after job_after that are no job ("prete")
+    after_being: frozenset[str] = frozenset()  # phrases counted only after "suis", "est"...
+    job_first: bool = False  # "Électricien depuis 14 ans, ...": a clause opening on a job
+    cancel: tuple[str, ...] = ()  # a clause with one of these is not it ("a la retraite")
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,23 @@ class Who:
     third_person: tuple[str, ...] = ()  # subjects that are someone else ("il", "elle")
     wishes: tuple[str, ...] = ()  # before a situation in its clause: a wish, not a fact
     relatives: tuple[str, ...] = ()  # before a situation in its clause: someone else's
+    object_before: frozenset[str] = frozenset()  # "avec un eleve": the one to meet, not for
+    pupils: tuple[str, ...] = ()  # for_other that are a teacher's pupils ("un de mes eleves")
+    openers: frozenset[str] = frozenset()  # "bonjour", "madame": before a job in apposition
+    being: frozenset[str] = frozenset()  # "suis", "est": before after_being phrases
+
+
+@dataclass(frozen=True)
+class KindReading:
+    """[kinds] beyond the phrases: trainings wished or held, orientation, negations."""
+
+    orientation: tuple[str, ...] = ()  # "sais pas quoi faire": metier
+    not_requests: tuple[str, ...] = ()  # "devenir ambassadeur": no kind
+    negations: tuple[str, ...] = ()  # "sans diplome": the phrase is not met
+    trainings: tuple[str, ...] = ()  # [kinds.training] words: "ifsi", "bts", "pass"
+    wish: tuple[str, ...] = ()  # before a training: wished ("je veux integrer")
+    held: tuple[str, ...] = ()  # before a training: the person's own ("je suis en")
+    other: tuple[str, ...] = ()  # before a training: another wish ("devenir", "rencontrer")
 
 
 @dataclass(frozen=True)
@@ -110,8 +130,10 @@ class UnderstandingRules:
     age_other: tuple[re.Pattern[str], ...] = ()  # "il a 16 ans", "elle a 14 ans"
     age_soon: tuple[re.Pattern[str], ...] = ()  # "j'ai bientôt 15 ans": one year less
     age_birth: tuple[re.Pattern[str], ...] = ()  # groups year, month, day
+    age_at: tuple[re.Pattern[str], ...] = ()  # "si a 36 ans c est realiste": the last resort
     months: Mapping[str, int] = field(default_factory=dict)  # "mars" -> 3
     who: Who = Who()
+    kind_reading: KindReading = KindReading()
     # words skipped before a diploma's speciality ("CAP en cuisine", "a CAP in cooking")
     speciality_skip: frozenset[str] = frozenset({"en", "de", "d", "du", "option"})
     # rules/english.toml: how a mail in English is told, and these rules with its English
@@ -190,8 +212,10 @@ def _build(d: dict[str, Any]) -> UnderstandingRules:
         age_other=_regexes(age.get("other", [])),
         age_soon=_regexes(age.get("soon", [])),
         age_birth=_birth_patterns(age.get("birth", []), age.get("months", [])),
+        age_at=_regexes(age.get("at", [])),
         months=MappingProxyType({words(m): i for i, m in enumerate(age.get("months", []), 1)}),
         who=_who(d.get("who", {})),
+        kind_reading=_kind_reading(d["kinds"]),
         numbers=MappingProxyType(numbers),
         number_starts=frozenset(phrase.split()[0] for phrase in numbers),
         commune_before=_phrases(places["commune_before"]),
@@ -241,6 +265,23 @@ def _who(table: dict[str, Any]) -> Who:
         third_person=_words(table.get("third_person", [])),
         wishes=_words(table.get("wishes", [])),
         relatives=_words(table.get("relatives", [])),
+        object_before=frozenset(_words(table.get("object_before", []))),
+        pupils=_words(table.get("pupils", [])),
+        openers=frozenset(_words(table.get("openers", []))),
+        being=frozenset(_words(table.get("being", []))),
+    )
+
+
+def _kind_reading(k: dict[str, Any]) -> KindReading:
+    training = k.get("training", {})
+    return KindReading(
+        orientation=_words(k.get("orientation", [])),
+        not_requests=_words(k.get("not_requests", [])),
+        negations=_words(k.get("negations", [])),
+        trainings=_words(training.get("words", [])),
+        wish=_words(training.get("wish", [])),
+        held=_words(training.get("held", [])),
+        other=_words(training.get("other", [])),
     )
 
 
@@ -287,6 +328,9 @@ def _situation(table: dict[str, Any]) -> Situation:
         even_after_wish=frozenset(_words(table.get("even_after_wish", []))),
         job_after=tuple(sorted(_words(table.get("job_after", [])), key=len, reverse=True)),
         not_jobs=frozenset(_words(table.get("not_jobs", []))),
+        after_being=frozenset(_words(table.get("after_being", []))),
+        job_first=bool(table.get("job_first", False)),
+        cancel=_words(table.get("cancel", [])),
     )
 
 

@@ -126,9 +126,11 @@ CASES = [
      'Bonjour, je suis maman. Ma fille de 14 ans voudrait découvrir le métier de vétérinaire, '
      'elle est en 4e. Nous habitons Saint-Lô.',
      'metier', 'A1504', '50', 14, 'collegien'),
+    # The situation asked is the son's, and the mail says none ("parent" is the writer's
+    # own, for a request about the parent: "je suis maman au foyer").
     ('parent-only', '',
      'Mon fils voudrait rencontrer un cuisinier à Rouen.',
-     'metier', 'G1609', '76', None, 'parent'),
+     'metier', 'G1609', '76', None, None),
     ('all-caps-phone', '',
      'BONJOUR JE SUIS AU CHOMAGE ET JE VOUDRAIS DEVENIR CONDUCTEUR DE BUS A ROUEN MERCI',
      'metier', 'N4103', '76', None, 'demandeur_emploi'),
@@ -192,7 +194,7 @@ CASES = [
     ('age-in-words', '', "Bonjour, j'ai quinze ans et je voudrais devenir coiffeuse à Caen.",
      'metier', 'D1202', '14', 15, None),
     ('child-age-in-words', '', 'Ma fille a douze ans, elle voudrait rencontrer une fleuriste.',
-     'metier', 'D1209', None, 12, 'parent'),
+     'metier', 'D1209', None, 12, None),
     # places as people write them: former and delegated communes, old régions, abbreviations
     ('cherbourg', '', 'Je voudrais rencontrer un développeur web à Cherbourg.',
      'metier', 'M1855', '50', None, None),
