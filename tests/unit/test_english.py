@@ -223,6 +223,29 @@ def test_english_trade_words_are_not_read_in_french_mails(
     assert parsed.trade is None or parsed.trade.code_rome != "J1506"
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        "My son has no idea what he wants to do. Can someone help?",
+        "My daughter doesn't know what job she'd like later.",
+        "I don't know what to do next year, I'm in 3e.",
+    ],
+)
+def test_no_idea_yet_is_about_trades(
+    body: str, ref: Referential, rules: UnderstandingRules
+) -> None:
+    parsed = read(f"Hello,\n{body}\nThanks", ref, rules)
+    assert parsed.kind == "metier" and parsed.trade is None, parsed.notes
+
+
+def test_an_offer_to_be_an_ambassador_asks_nothing(
+    ref: Referential, rules: UnderstandingRules
+) -> None:
+    body = "Hello, I'm a retired baker in Caen and I would like to become an ambassador."
+    parsed = read(body, ref, rules)
+    assert parsed.kind is None and parsed.trade is None, parsed.notes
+
+
 def test_a_trade_rome_lacks_is_still_understood(
     ref: Referential, rules: UnderstandingRules
 ) -> None:
@@ -265,6 +288,9 @@ KINDS = [
     ("I'd like to get a French diploma through VAE as a cook.", "vae"),
     ("I'd like to get my experience recognised: I have been a chef for 10 years.", "vae"),
     ("Could I get a French diploma for my experience as a florist?", "vae"),
+    ("She wants to apply to an IFSI next year to be a nurse.", "formation"),
+    ("He is thinking about a BTS; could he talk to someone about it?", "formation"),
+    ("He is in BTS SIO and would like to meet a web developer.", "metier"),
 ]
 
 
