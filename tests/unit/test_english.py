@@ -376,6 +376,15 @@ SITUATIONS = [
     ("I have been working as a care assistant for 5 years; can I do a VAE?", "salarie"),
     ("I've been a hairdresser for 9 years. Can I do a VAE?", "salarie"),
     ("I'm a cook in a restaurant and I'd like to get a French diploma (VAE).", "salarie"),
+    # a teacher's own school is the class of the pupil the mail is for
+    (
+        "I teach maths at the lycée in Lisieux. One of my pupils would like to meet a nurse.",
+        "lyceen",
+    ),
+    (
+        "I'm a teacher at a collège in Flers and some of my students want to meet a baker.",
+        "collegien",
+    ),
 ]
 
 
@@ -392,6 +401,7 @@ NO_SITUATIONS = [
     "I would like to meet a plumber. My father is unemployed.",  # a relative's
     "My daughter (13) wants to be a vet.",
     "I was a nurse in Poland. How can I work as a nurse in France?",  # a question
+    "I teach at the lycée in Caen. My daughter (12) wants to meet a vet.",  # not a pupil
 ]
 
 
