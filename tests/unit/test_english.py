@@ -315,6 +315,7 @@ AGES = [
     ("My daughter is fourteen and wants to meet a vet.", 14),
     ("hello my daughter 14 want to be hairdresser", 14),
     ("I'm writing for my friend's daughter Amy, 15, who would like to meet a baker.", 15),
+    ("Is it realistic to retrain as a nurse at 45?", 45),
     ("One of my students, Emma (16), would like to meet a pilot.", 16),
     ("She is 14 and in 4e. She wants to meet a vet.", 14),
     ("I'm helping a young man of 19 who would like to become a chef.", 19),
@@ -337,6 +338,7 @@ NO_AGES = [
     "My kids are 12 and 15. Can they meet a baker?",
     "He is in year 10 and wants to meet a plumber.",
     "I have 15 years of experience in kitchens. Can I do a VAE?",
+    "Could we meet at 10 am near Caen? My son wants to meet a baker.",
 ]
 
 
@@ -402,6 +404,8 @@ NO_SITUATIONS = [
     "My daughter (13) wants to be a vet.",
     "I was a nurse in Poland. How can I work as a nurse in France?",  # a question
     "I teach at the lycée in Caen. My daughter (12) wants to meet a vet.",  # not a pupil
+    "I'm a retired nurse and I would like to meet a florist.",  # not employed
+    "I'm a self-employed plumber and I'd like to meet an electrician.",
 ]
 
 
