@@ -14,6 +14,7 @@ from datetime import date
 
 from mailflow.core.textnorm import fold, words
 from mailflow.core.values import ParsedRequest
+from mailflow.understand.english_trades import merge_hits
 from mailflow.understand.fields import (
     Found,
     find_diploma,
@@ -22,6 +23,7 @@ from mailflow.understand.fields import (
     with_digits,
 )
 from mailflow.understand.first_names import first_name_or_none
+from mailflow.understand.language import ENGLISH, detect
 from mailflow.understand.person import find_age, find_situation
 from mailflow.understand.place_text import find_place
 from mailflow.understand.referential import Referential
@@ -69,10 +71,16 @@ def understand(
         body = body[:READ_AT_MOST]
     subject, body = clean(subject[:READ_AT_MOST]), clean(body)
     split = split_message(body, rules, subject)
+    # the body first: a reply's subject is ours ("Re: Pour trouver votre ambassadeur...")
+    lang = detect(f"{split.message}\n{subject}", rules.language)
+    if lang == ENGLISH and rules.english is not None:  # the French words, and English ones
+        notes.append("language: English")
+        rules = rules.english
+        split = split_message(body, rules, subject)
     form = parse_form(split.message, rules)
     fields = form.fields
     text = f"{subject}\n{form.free_text}".strip()
-    ask = _from_form(fields, ref, rules) or _from_text(text, ref, rules)
+    ask = _from_form(fields, ref, rules, lang) or _from_text(text, ref, rules, lang)
     notes += ask.notes
     place = (
         _field_place(fields, ref, notes)
@@ -93,6 +101,9 @@ def understand(
         or _note(find_age(text, rules, today), notes)
     )
     jobs = ref.trades.starts_a_title
+    if lang == ENGLISH and ref.english is not None:
+        english = ref.english
+        jobs = lambda word: english.starts_a_title(word) or ref.trades.starts_a_title(word)  # noqa: E731
     situation = (
         _field_situation(fields, rules, notes, jobs)
         or (_note(find_situation(inner, rules, jobs), notes) if inner else None)
@@ -113,6 +124,7 @@ def understand(
         notes=tuple(notes),
         domain=domain,
         trade_unlisted=ask.unlisted,
+        lang=lang,
     )
 
 
@@ -140,7 +152,9 @@ def _note(found: Found | None, notes: list[str]) -> object:
     return found.value
 
 
-def _from_form(fields: dict[str, str], ref: Referential, rules: UnderstandingRules) -> _Ask | None:
+def _from_form(
+    fields: dict[str, str], ref: Referential, rules: UnderstandingRules, lang: str = "fr"
+) -> _Ask | None:
     """ "Type :", "Métier :", "Formation :", "VAE :", "Métier ou formation :" lines; None when
     there are none. A "Type :" left as the form shows it ("métier (ou formation, ou VAE)")
     says nothing; "Métier ou formation :" is a formation when it names a diploma."""
@@ -157,7 +171,7 @@ def _from_form(fields: dict[str, str], ref: Referential, rules: UnderstandingRul
         notes = [f"form: '{value}' ({field})"]
         diploma = _note(find_diploma(value, rules, in_form=True), notes)
         name, speciality = diploma if isinstance(diploma, tuple) else (None, value)
-        hit = ref.trades.match(speciality or "") if speciality else None
+        hit = _match(speciality, ref, lang) if speciality else None
         if hit:
             notes.append(_trade_note(hit))
         if implied is None:
@@ -179,7 +193,7 @@ def _form_kind(value: str, rules: UnderstandingRules) -> str | None:
     return named.pop() if len(named) == 1 else None
 
 
-def _from_text(text: str, ref: Referential, rules: UnderstandingRules) -> _Ask:
+def _from_text(text: str, ref: Referential, rules: UnderstandingRules, lang: str = "fr") -> _Ask:
     notes: list[str] = []
     diploma = find_diploma(text, rules)
     name, speciality = diploma.value if diploma else (None, None)  # type: ignore[misc]
@@ -188,10 +202,10 @@ def _from_text(text: str, ref: Referential, rules: UnderstandingRules) -> _Ask:
     kind = find_kind(text, rules, has_diploma=bool(speciality))
     if kind is not None and kind.value is None:  # "devenir ambassadeur": no trade asked
         return _Ask(None, None, None, None, (kind.note,))
-    hit = ref.trades.match(speciality) if speciality else None
+    hit = _match(speciality, ref, lang) if speciality else None
     trade_text = speciality
     if hit is None:
-        hit, refused = choose(text, ref.find_trades(_mask_places(text, ref, rules)), rules)
+        hit, refused = choose(text, _trades(_mask_places(text, ref, rules), ref, lang), rules)
         notes += refused
         trade_text = trade_text or (hit.text if hit else None)
     other = None if hit or trade_text else unlisted(text, rules)
@@ -213,6 +227,19 @@ def _from_text(text: str, ref: Referential, rules: UnderstandingRules) -> _Ask:
         notes.insert(0, kind.note)
     kind_value = kind.value if kind else None
     return _Ask(kind_value, trade_text, hit, name, tuple(notes), other is not None)  # type: ignore[arg-type]
+
+
+def _trades(text: str, ref: Referential, lang: str) -> list[TradeHit]:
+    """The trades named: in an English mail, English names first, then French ones."""
+    if lang == ENGLISH and ref.english is not None:
+        return merge_hits(ref.english.find(text), ref.find_trades(text))
+    return ref.find_trades(text)
+
+
+def _match(text: str, ref: Referential, lang: str) -> TradeHit | None:
+    """The most specific trade a form field or a diploma's speciality names."""
+    hits = _trades(text, ref, lang)
+    return max(hits, key=lambda h: (h.size, -h.start)) if hits else None
 
 
 def _mask_places(text: str, ref: Referential, rules: UnderstandingRules) -> str:
