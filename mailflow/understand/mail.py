@@ -14,6 +14,7 @@ from datetime import date
 
 from mailflow.core.textnorm import fold, words
 from mailflow.core.values import ParsedRequest
+from mailflow.understand.english_trades import merge_hits
 from mailflow.understand.fields import (
     Found,
     find_diploma,
@@ -22,6 +23,7 @@ from mailflow.understand.fields import (
     with_digits,
 )
 from mailflow.understand.first_names import first_name_or_none
+from mailflow.understand.language import ENGLISH, detect
 from mailflow.understand.person import find_age, find_situation
 from mailflow.understand.place_text import find_place
 from mailflow.understand.referential import Referential
@@ -69,12 +71,27 @@ def understand(
         body = body[:READ_AT_MOST]
     subject, body = clean(subject[:READ_AT_MOST]), clean(body)
     split = split_message(body, rules, subject)
+    # the body first: a reply's subject is ours ("Re: Pour trouver votre ambassadeur...")
+    lang = detect(f"{split.message}\n{subject}", rules.language)
+    if lang == ENGLISH and rules.english is not None:  # the French words, and English ones
+        notes.append("language: English")
+        rules = rules.english
+        split = split_message(body, rules, subject)
     form = parse_form(split.message, rules)
     fields = form.fields
     text = f"{subject}\n{form.free_text}".strip()
-    ask = _from_form(fields, ref, rules) or _from_text(text, ref, rules)
+    ask = _from_form(fields, ref, rules, lang) or _from_text(text, ref, rules, lang)
     notes += ask.notes
-    place = _field_place(fields, ref, notes) or _note(find_place(text, ref, rules), notes)
+    place = (
+        _field_place(fields, ref, notes)
+        or _note(find_place(text, ref, rules), notes)
+        # else the signature block: "--\nJean Dupont\n12 rue des Lilas\n14000 Caen"
+        or (
+            _note(find_place(split.signature, ref, rules, signed=True), notes)
+            if split.signature
+            else None
+        )
+    )
     # A forward: the forwarded mail speaks for the young person ("j'ai 14 ans", "je suis
     # en 3e") first.
     inner = split.forwarded
@@ -84,6 +101,9 @@ def understand(
         or _note(find_age(text, rules, today), notes)
     )
     jobs = ref.trades.starts_a_title
+    if lang == ENGLISH and ref.english is not None:
+        english = ref.english
+        jobs = lambda word: english.starts_a_title(word) or ref.trades.starts_a_title(word)  # noqa: E731
     situation = (
         _field_situation(fields, rules, notes, jobs)
         or (_note(find_situation(inner, rules, jobs), notes) if inner else None)
@@ -104,6 +124,7 @@ def understand(
         notes=tuple(notes),
         domain=domain,
         trade_unlisted=ask.unlisted,
+        lang=lang,
     )
 
 
@@ -131,7 +152,9 @@ def _note(found: Found | None, notes: list[str]) -> object:
     return found.value
 
 
-def _from_form(fields: dict[str, str], ref: Referential, rules: UnderstandingRules) -> _Ask | None:
+def _from_form(
+    fields: dict[str, str], ref: Referential, rules: UnderstandingRules, lang: str = "fr"
+) -> _Ask | None:
     """ "Type :", "Métier :", "Formation :", "VAE :", "Métier ou formation :" lines; None when
     there are none. A "Type :" left as the form shows it ("métier (ou formation, ou VAE)")
     says nothing; "Métier ou formation :" is a formation when it names a diploma."""
@@ -148,7 +171,7 @@ def _from_form(fields: dict[str, str], ref: Referential, rules: UnderstandingRul
         notes = [f"form: '{value}' ({field})"]
         diploma = _note(find_diploma(value, rules, in_form=True), notes)
         name, speciality = diploma if isinstance(diploma, tuple) else (None, value)
-        hit = ref.trades.match(speciality or "") if speciality else None
+        hit = _match(speciality, ref, lang) if speciality else None
         if hit:
             notes.append(_trade_note(hit))
         if implied is None:
@@ -170,7 +193,7 @@ def _form_kind(value: str, rules: UnderstandingRules) -> str | None:
     return named.pop() if len(named) == 1 else None
 
 
-def _from_text(text: str, ref: Referential, rules: UnderstandingRules) -> _Ask:
+def _from_text(text: str, ref: Referential, rules: UnderstandingRules, lang: str = "fr") -> _Ask:
     notes: list[str] = []
     diploma = find_diploma(text, rules)
     name, speciality = diploma.value if diploma else (None, None)  # type: ignore[misc]
@@ -181,7 +204,7 @@ def _from_text(text: str, ref: Referential, rules: UnderstandingRules) -> _Ask:
         return _Ask(None, None, None, None, (kind.note,))
     # Every trade named, the diploma's among them: the one held or studied ("je suis en bac
     # pro ASSP") is not the one asked for ("parler avec une aide-soignante"), wanted.py.
-    hits = ref.find_trades(_mask_places(text, ref, rules))
+    hits = _trades(_mask_places(text, ref, rules), ref, lang)
     hit, refused = choose(text, hits, rules, kind.value if kind else None)  # type: ignore[arg-type]
     notes += refused
     trade_text = speciality if hit is None or _of_diploma(hit, diploma) else hit.text
@@ -211,6 +234,19 @@ def _of_diploma(hit: TradeHit, diploma: Found | None) -> bool:
     if diploma is None or not isinstance(diploma.value, tuple) or not diploma.value[1]:
         return False
     return diploma.start <= hit.start <= diploma.end + 1 + len(str(diploma.value[1]))
+
+
+def _trades(text: str, ref: Referential, lang: str) -> list[TradeHit]:
+    """The trades named: in an English mail, English names first, then French ones."""
+    if lang == ENGLISH and ref.english is not None:
+        return merge_hits(ref.english.find(text), ref.find_trades(text))
+    return ref.find_trades(text)
+
+
+def _match(text: str, ref: Referential, lang: str) -> TradeHit | None:
+    """The most specific trade a form field or a diploma's speciality names."""
+    hits = _trades(text, ref, lang)
+    return max(hits, key=lambda h: (h.size, -h.start)) if hits else None
 
 
 def _mask_places(text: str, ref: Referential, rules: UnderstandingRules) -> str:

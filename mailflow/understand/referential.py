@@ -24,6 +24,7 @@ from mailflow.core.rules_file import read_toml
 from mailflow.core.textnorm import fold, words
 from mailflow.core.values import Place, Trade
 from mailflow.errors import RulesError
+from mailflow.understand.english_trades import EnglishTrades
 from mailflow.understand.place_index import Commune, Named, PlaceIndex
 from mailflow.understand.tokens import stem
 from mailflow.understand.trade_index import TradeHit, TradeIndex, TradeSettings
@@ -36,6 +37,7 @@ class Referential:
     trades: TradeIndex
     places: PlaceIndex
     close: Mapping[str, frozenset[str]] = field(default_factory=dict)  # `close_codes`
+    english: EnglishTrades | None = None  # English trade names, for a mail in English
     near: Mapping[str, frozenset[str]] = field(default_factory=dict)  # `near_codes`
 
     def match_trade(self, text: str) -> Trade | None:
@@ -137,14 +139,17 @@ def _load(rules_dir: Path) -> Referential:
         former=_read_csv(rules_dir / "geo" / "communes_deleguees.csv", optional=True),
         other_names=names.get("names", {}),
         pays=names.get("pays", {}),
+        demonyms=names.get("demonyms", {}),
         home_region=str(home.get("home_region", "")),
         home_factor=float(home.get("home_factor", 1)),
         name_links=[words(w) for w in home.get("name_links", [])],
     )
+    english = read_toml(rules_dir / "english.toml", optional=True).get("trades", {})
     return Referential(
         trades,
         places,
         MappingProxyType(_close_codes(rome_rows)),
+        EnglishTrades.build(english, trades) if english else None,
         MappingProxyType(_near_codes(rome_rows)),
     )
 
