@@ -41,6 +41,7 @@ from mailflow.core.route import Candidate, Want, choose
 from mailflow.core.textnorm import fold, words
 from mailflow.core.values import ParsedRequest
 from mailflow.understand.mail import understand
+from mailflow.understand.referential import Referential
 
 REPO = Path(__file__).resolve().parent.parent
 FOLDER = REPO / "tests" / "understanding"
@@ -145,8 +146,10 @@ def candidates_of(rows: list[AmbassadorRow]) -> list[Candidate]:
     ]
 
 
-def want_of(parsed: ParsedRequest) -> Want:
+def want_of(parsed: ParsedRequest, ref: Referential | None = None) -> Want:
+    """What routing compares, as services/intake.py builds it (close codes included)."""
     place = parsed.place
+    code = parsed.trade.code_rome if parsed.trade else None
     return Want(
         kind=parsed.kind,
         code_rome=parsed.trade.code_rome if parsed.trade else None,
@@ -154,6 +157,8 @@ def want_of(parsed: ParsedRequest) -> Want:
         department=place.department if place else None,
         region=place.region if place else None,
         insee=place.insee if place else None,
+        close_codes=ref.close_codes(code) if ref is not None else frozenset(),
+        near_codes=ref.near_codes(code) if ref is not None else frozenset(),
     )
 
 
@@ -224,7 +229,7 @@ def evaluate(cases: list[dict[str, Any]], rules: Rules, folder: Path = FOLDER) -
             acceptable = [c for c in candidates if truth.get(rows[c.id].email) in trades]
             if acceptable:
                 result.routable += 1
-                choice = choose(want_of(parsed), candidates)
+                choice = choose(want_of(parsed, ref), candidates)
                 if choice is None:
                     result.routed_none += 1
                     missed.append("routed to nobody, though an acceptable ambassador exists")

@@ -1,7 +1,8 @@
 """Choosing the best available ambassador for a request (pure: data in, decision out).
 
 The order, first difference wins: the same ROME code or title, then a close trade of the
-domain (the same ROME family, or the same head word: another nurse for an "infirmière
+domain (its ROME parent or child first: the developer for a game developer, before the web
+one; then the same ROME family, or the same head word: another nurse for an "infirmière
 scolaire", before the aide-soignants), then the rest of the same ROME domain; within each,
 an ambassador of the kind asked for (a VAE request: someone who went through
 a VAE; a training: someone trained that way; a trade: a professional) before the others;
@@ -81,6 +82,7 @@ class Want:
     region: str | None
     insee: str | None
     close_codes: frozenset[str] = frozenset()  # Referential.close_codes: tried first in the domain
+    near_codes: frozenset[str] = frozenset()  # Referential.near_codes: before the other close ones
 
 
 @dataclass(frozen=True)
@@ -203,11 +205,13 @@ def choose(
         if not policy.accepts(stretched):
             continue
         same_kind = want.kind is None or c.kind == want.kind
-        close = tier == SAME_DOMAIN and c.code_rome in want.close_codes
+        near = tier == SAME_DOMAIN and c.code_rome in want.near_codes
+        close = near or (tier == SAME_DOMAIN and c.code_rome in want.close_codes)
         choice = Choice(c, tier, place_tier(want, c), same_kind, stretched, close)
         key = (
             choice.trade_tier,
-            not close,  # within the domain: a close trade before the rest (issue 13)
+            not near,  # within the domain: the ROME parent or child first (issue 13),
+            not close,  # then a close trade (same family, same head word), then the rest
             not same_kind,
             choice.place_tier,
             c.open_conversations,

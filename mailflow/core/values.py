@@ -60,6 +60,7 @@ class ParsedRequest:
     # trade_text names a trade plainly asked for that ROME lacks ("devenir youtubeur"): the
     # request is understood and routed, finds nobody, and counts as unmet demand
     trade_unlisted: bool = False
+    lang: str = "fr"  # the language the mail is written in ("fr", "en"): the one answered in
 
     @property
     def understood(self) -> bool:

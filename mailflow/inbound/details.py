@@ -77,6 +77,8 @@ def complete_request(
     changes = completed({key: getattr(request, key) for key in said}, said)
     for key, value in changes.items():
         setattr(request, key, value)
+    if parsed.lang == "en" and request.lang != "en":  # a short first mail read as French
+        request.lang = parsed.lang  # from now on, the person's mails are in English
     earlier = [(r.age, r.created_at) for r in _other_ages(request)]
     request.minor = likely_under_15(request.age, request.situation, earlier, stamp())
     request.save()

@@ -44,8 +44,24 @@ def _environment(folder: Path) -> Environment:
     return Environment(loader=FileSystemLoader(str(folder)), **OPTIONS)
 
 
-def render(folder: Path, name: str, data: dict[str, Any]) -> Rendered:
-    """Render `NAME.txt` (first line `Subject: ...`) and, when present, `NAME.html`."""
+def localised(folder: Path, name: str, lang: str | None) -> str:
+    """`NAME.LANG` when that template exists (the English mail to a request written in
+    English, `ack.en.txt`), else `NAME`: the French mail, as every mail was before."""
+    if lang and lang != "fr" and (folder / f"{name}.{lang}.txt").exists():
+        return f"{name}.{lang}"
+    return name
+
+
+def person_lang(request: Any, role: str) -> str | None:
+    """The language of a mail: the request's, for the person who wrote it; None (French)
+    for ambassadors, coordinators and strangers."""
+    return getattr(request, "lang", None) if role == "person" and request is not None else None
+
+
+def render(folder: Path, name: str, data: dict[str, Any], lang: str | None = None) -> Rendered:
+    """Render `NAME.txt` (first line `Subject: ...`) and, when present, `NAME.html`; in
+    `lang` when the template exists in that language (`NAME.en.txt`)."""
+    name = localised(folder, name, lang)
     env = _environment(folder)
     try:
         text = env.get_template(f"{name}.txt").render(**data)

@@ -236,6 +236,7 @@ def _create_request(person: Person, parsed: ParsedRequest, address: str, name: s
         person=person,
         state=lc.NEW,
         **request_fields(person, parsed, address, name),
+        lang=parsed.lang,  # set once: a short reply ("Caen, 15") reads as French
         created_at=now,
         updated_at=now,
     )
@@ -299,6 +300,7 @@ def want_of(request: Request, ref: Referential | None = None) -> Want:
         region=request.region,
         insee=request.insee,
         close_codes=ref.close_codes(request.code_rome) if ref is not None else frozenset(),
+        near_codes=ref.near_codes(request.code_rome) if ref is not None else frozenset(),
     )
 
 
@@ -405,6 +407,8 @@ def offer(
     # Not "Marie via Ambassadeurs": Marie has not written yet, the programme has (issue 12,
     # item 9); the address is Marie's relay all the same, so that a reply reaches her.
     ack_from = f"{relay.display_name} - pour écrire à {ambassador.first_name}"
+    if request.lang == "en":  # the person reads English (ack.en.txt)
+        ack_from = f"{relay.display_name} - to write to {ambassador.first_name}"
     intro = automatic_mail(
         render(ctx.templates, "intro", data),
         from_display=intro_from,
@@ -414,7 +418,7 @@ def offer(
         loop_marker=ctx.loop_marker,
     )
     ack = automatic_mail(
-        render(ctx.templates, person_template, data),
+        render(ctx.templates, person_template, data, request.lang),
         from_display=ack_from,
         from_address=relay.token_address(ack_token),
         to_address=request.person.email,

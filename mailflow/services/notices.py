@@ -11,7 +11,7 @@ from typing import Any
 
 from mailflow.clock import now
 from mailflow.context import Context
-from mailflow.services.compose import automatic_mail, new_message_id, render
+from mailflow.services.compose import automatic_mail, new_message_id, person_lang, render
 from mailflow.services.ratelimit import RATE_LIMITED, recent_auto_reply
 from mailflow.store.models import Conversation, InboundMessage, OutboundMail, Request, database
 from mailflow.store.outbox import queue_mail
@@ -39,7 +39,7 @@ def send_auto(
     relay = ctx.cfg.relay
     message_id = new_message_id(relay.domain)
     mail = automatic_mail(
-        render(ctx.templates, template, {**data, "relay": relay}),
+        render(ctx.templates, template, {**data, "relay": relay}, person_lang(request, role)),
         from_display=from_display or relay.display_name,
         from_address=relay.token_address(from_token) if from_token else relay.address,
         to_address=to,

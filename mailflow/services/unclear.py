@@ -51,11 +51,14 @@ def answer_unclear(
     rules = ctx.understanding
     domain = rules.domain(domain_name)
     trades = domain_trades(domain) if domain else []
+    # the person's words: in English for a request written in English (rules/english.toml)
+    own = rules.english if request.lang == "en" and rules.english else rules
+    said = own.domain(domain_name)
     data = {
         "first_name": request.first_name,
-        "domain": {"label": domain.label} if domain else None,
+        "domain": {"label": said.label} if said else None,
         "trades": trades,
-        "domains": [d.label for d in rules.domains],
+        "domains": [d.label for d in own.domains],
     }
     told = reply(ctx, inbound, "help_unclear", address, original_id, data, request=request)
     view = request_view(request, ctx.ref)
@@ -67,7 +70,8 @@ def answer_unclear(
             what += " ; la personne n'a rien reçu de nouveau cette fois (réponse déjà envoyée)"
         alert(ctx, AlertKind.HELP_UNCLEAR, request.id, what)  # in the next hourly summary
         return
-    notice = {"request": view, "told": told, "domain": data["domain"], "trades": trades}
+    shown = {"label": domain.label} if domain else None  # the coordinator reads French
+    notice = {"request": view, "told": told, "domain": shown, "trades": trades}
     key = f"help_unclear_coordinator:{inbound.id}"
     notify_coordinator(ctx, inbound, "help_unclear_coordinator", notice, request=request, key=key)
     # Recorded as an alert already told by that notice (like an escalation), so the digest

@@ -60,6 +60,7 @@ def request_view(request: Request, ref: Referential, keep: Collection[str] = ())
         "who": who_of(request),
         "who_short": first or "cette personne",
         "message": shown_text(request.message, own, keep).strip() or "(pas de message)",
+        "lang": request.lang or "fr",  # "en": the person writes in English (intro.txt says so)
     }
 
 

@@ -107,6 +107,8 @@ class Request(BaseModel):
     person_bounced_at = DateTimeField(null=True)  # mail to the person bounced
     # A duplicate: the id of the request it joined (`request merge`); not counted apart.
     merged_into = IntegerField(null=True)
+    # The language the person wrote in ("en"; "fr" or None: French): the one their mails use.
+    lang = CharField(max_length=8, null=True)
 
     class Meta:
         # for `mailflow stats` (stats_sql._people): each person's requests in order, with the

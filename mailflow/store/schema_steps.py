@@ -306,5 +306,10 @@ MIGRATIONS: tuple[Migration, ...] = (
         "duplicates: a request merged into the one it repeats (request merge)",
         _columns("request", merged_into=IntegerField(null=True)),
     ),
+    Migration(
+        15,
+        "requests in English: the language each request was written in, for its mails",
+        _columns("request", lang=CharField(max_length=8, null=True)),
+    ),
 )
 LATEST = MIGRATIONS[-1].version if MIGRATIONS else BASELINE

@@ -244,7 +244,7 @@ def _speciality(
         gap = text[tokens[j - 1].end : token.start]
         if _BREAK.search(gap) or token.key[0].isdigit():
             break
-        if not picked and token.key in ("en", "de", "d", "du", "option"):
+        if not picked and token.key in rules.speciality_skip:
             continue
         if token.key in rules.speciality_stop or token.key in rules.stop_words:
             break

@@ -14,6 +14,7 @@ from datetime import date
 
 from mailflow.core.textnorm import fold, words
 from mailflow.core.values import ParsedRequest
+from mailflow.understand.english_trades import merge_hits
 from mailflow.understand.fields import (
     Found,
     find_diploma,
@@ -22,6 +23,7 @@ from mailflow.understand.fields import (
     with_digits,
 )
 from mailflow.understand.first_names import first_name_or_none
+from mailflow.understand.language import ENGLISH, detect
 from mailflow.understand.person import find_age, find_situation
 from mailflow.understand.place_text import find_place
 from mailflow.understand.referential import Referential
@@ -34,7 +36,6 @@ from mailflow.understand.wanted import choose, unlisted
 __all__ = ["understand", "load_understanding_rules", "UnderstandingRules"]
 
 _INT = re.compile(r"\b(\d{1,2})\b")
-_SEGMENTS = re.compile(r",| [-–|] ")  # "Collège Louis Pasteur, Mont-Saint-Aignan"
 # A request is a few hundred words; past this much, the rest is not read for understanding
 # (linear, but some 20 µs a character: a 300 KB mail would spend most of the CPU budget per
 # message here, pipeline.py). The whole mail stays stored, and the ambassador only ever gets
@@ -70,23 +71,35 @@ def understand(
         body = body[:READ_AT_MOST]
     subject, body = clean(subject[:READ_AT_MOST]), clean(body)
     split = split_message(body, rules, subject)
+    # the body first: a reply's subject is ours ("Re: Pour trouver votre ambassadeur...")
+    lang = detect(f"{split.message}\n{subject}", rules.language)
+    if lang == ENGLISH and rules.english is not None:  # the French words, and English ones
+        notes.append("language: English")
+        rules = rules.english
+        split = split_message(body, rules, subject)
     form = parse_form(split.message, rules)
     fields = form.fields
     text = f"{subject}\n{form.free_text}".strip()
     asked = text  # the trade is not read in the lines signing the mail (the writer's job)
     if split.unsigned != split.message:
         asked = f"{subject}\n{parse_form(split.unsigned, rules).free_text}".strip()
-    ask = _from_form(fields, ref, rules) or _from_text(asked, ref, rules)
+    ask = _from_form(fields, ref, rules, lang) or _from_text(asked, ref, rules, lang)
     if split.forwarded and ask.hit is not None:
-        ask = _forwarded_trade(ask, split.forwarded, ref, rules)
+        ask = _forwarded_trade(ask, split.forwarded, ref, rules, lang)
     earlier = split.quoted  # a reply: the quoted mails say what the new text does not
     if earlier:
-        ask = _with_earlier(ask, text, earlier, ref, rules)
+        ask = _with_earlier(ask, text, earlier, ref, rules, lang)
     notes += ask.notes
     place = (
         _field_place(fields, ref, notes)
         or _note(find_place(asked, ref, rules), notes)
         or (_note(find_place(earlier, ref, rules), notes) if earlier else None)
+        # else the signature block: "--\nJean Dupont\n12 rue des Lilas\n14000 Caen"
+        or (
+            _note(find_place(split.signature, ref, rules, signed=True), notes)
+            if split.signature
+            else None
+        )
         or _signature_place(split.signatures, ref, rules, notes)
     )
     # A forward: the forwarded mail speaks for the young person ("j'ai 14 ans", "je suis
@@ -99,6 +112,9 @@ def understand(
         or (_note(find_age(earlier, rules, today), notes) if earlier else None)
     )
     jobs = ref.trades.starts_a_title
+    if lang == ENGLISH and ref.english is not None:
+        english = ref.english
+        jobs = lambda word: english.starts_a_title(word) or ref.trades.starts_a_title(word)  # noqa: E731
     situation = (
         _field_situation(fields, rules, notes, jobs)
         or (_note(find_situation(inner, rules, jobs), notes) if inner else None)
@@ -120,17 +136,18 @@ def understand(
         notes=tuple(notes),
         domain=domain,
         trade_unlisted=ask.unlisted,
+        lang=lang,
     )
 
 
 def _forwarded_trade(
-    ask: _Ask, forwarded: str, ref: Referential, rules: UnderstandingRules
+    ask: _Ask, forwarded: str, ref: Referential, rules: UnderstandingRules, lang: str
 ) -> _Ask:
     """A forward: the forwarded mail is the person's own request, so the trade it names wins
     over one in the forwarder's lines or the subject (their job title "Conseillère France
     Travail", "dans le domaine de l'aide à domicile" above "la VAE du titre ADVF", "TR: VAE
     ASH -> AS" above "je voudrais faire la VAE aide-soignante")."""
-    inner = _from_text(forwarded, ref, rules)
+    inner = _from_text(forwarded, ref, rules, lang)
     if inner.hit is None or ask.hit is None or inner.hit.trade == ask.hit.trade:
         return ask
     notes = (*ask.notes, "forwarded: the trade of the forwarded mail wins", *inner.notes)
@@ -139,13 +156,13 @@ def _forwarded_trade(
 
 
 def _with_earlier(
-    ask: _Ask, text: str, earlier: str, ref: Referential, rules: UnderstandingRules
+    ask: _Ask, text: str, earlier: str, ref: Referential, rules: UnderstandingRules, lang: str
 ) -> _Ask:
     """A reply read with the mails it quotes, in order: what the new text says wins; the
     trade comes from the earlier mails when the reply names none ("oui c'est bien ça"), and
     their kind when the reply says no kind of its own (a VAE asked first, "oui c'est pour le
     CAP pâtissier" now)."""
-    before = _from_text(earlier, ref, rules)
+    before = _from_text(earlier, ref, rules, lang)
     if ask.hit is None and ask.trade_text is None and (before.hit or before.trade_text):
         kind = ask.kind or before.kind
         notes = (*ask.notes, "quoted: the trade of the earlier mail", *before.notes)
@@ -166,25 +183,15 @@ def _with_earlier(
 def _signature_place(
     signatures: str, ref: Referential, rules: UnderstandingRules, notes: list[str]
 ) -> object:
-    """The town closing a signature line ("Collège Louis Pasteur, Mont-Saint-Aignan",
-    "Directeur - Transports Girard, Saint-Lô"): the weakest clue, read only when the mail
-    gives no other place. A town is written capitalised there; a segment with digits is a
-    phone number or a street."""
-    if not signatures:
-        return None
-    found = find_place(signatures, ref, rules)  # "Léa, de Caen"
-    if found is not None:
-        notes.append(f"{found.note} (in the signature)")
-        return found.value
-    for line in signatures.split("\n"):
-        for segment in reversed(_SEGMENTS.split(line)):
-            segment = segment.strip(" .")
-            if not segment[:1].isupper() or any(c.isdigit() for c in segment):
-                continue
-            place = ref.match_place(segment)
-            if place and place.commune:
-                notes.append(f"place: signature '{segment}' -> {place}")
-                return place
+    """The town of the lines signing the mail below its closing, or of a forwarder's
+    signature ("Collège Louis Pasteur, Mont-Saint-Aignan", "Directeur - Transports Girard,
+    Saint-Lô"): the weakest clue, read only when the mail gives no other place; the name
+    opening a block is never read as one ("Merci,\nMathieu": Mathieu, 14)."""
+    for block in signatures.split("\n\n"):
+        found = find_place(block, ref, rules, signed=True) if block.strip() else None
+        if found is not None:
+            notes.append(f"{found.note} (in the signature)")
+            return found.value
     return None
 
 
@@ -212,7 +219,9 @@ def _note(found: Found | None, notes: list[str]) -> object:
     return found.value
 
 
-def _from_form(fields: dict[str, str], ref: Referential, rules: UnderstandingRules) -> _Ask | None:
+def _from_form(
+    fields: dict[str, str], ref: Referential, rules: UnderstandingRules, lang: str = "fr"
+) -> _Ask | None:
     """ "Type :", "Métier :", "Formation :", "VAE :", "Métier ou formation :" lines; None when
     there are none. A "Type :" left as the form shows it ("métier (ou formation, ou VAE)")
     says nothing; "Métier ou formation :" is a formation when it names a diploma."""
@@ -229,7 +238,7 @@ def _from_form(fields: dict[str, str], ref: Referential, rules: UnderstandingRul
         notes = [f"form: '{value}' ({field})"]
         diploma = _note(find_diploma(value, rules, in_form=True), notes)
         name, speciality = diploma if isinstance(diploma, tuple) else (None, value)
-        hit = ref.trades.match(speciality or "") if speciality else None
+        hit = _match(speciality, ref, lang) if speciality else None
         if hit:
             notes.append(_trade_note(hit))
         if implied is None:
@@ -251,7 +260,7 @@ def _form_kind(value: str, rules: UnderstandingRules) -> str | None:
     return named.pop() if len(named) == 1 else None
 
 
-def _from_text(text: str, ref: Referential, rules: UnderstandingRules) -> _Ask:
+def _from_text(text: str, ref: Referential, rules: UnderstandingRules, lang: str = "fr") -> _Ask:
     notes: list[str] = []
     diploma = find_diploma(text, rules)
     name, speciality = diploma.value if diploma else (None, None)  # type: ignore[misc]
@@ -260,12 +269,12 @@ def _from_text(text: str, ref: Referential, rules: UnderstandingRules) -> _Ask:
     kind = find_kind(text, rules, has_diploma=bool(speciality))
     if kind is not None and kind.value is None:  # "devenir ambassadeur": no trade asked
         return _Ask(None, None, None, None, (kind.note,))
-    hit = ref.trades.match(speciality) if speciality else None
-    trade_text = speciality
-    if hit is None:
-        hit, refused = choose(text, ref.find_trades(_mask_places(text, ref, rules)), rules)
-        notes += refused
-        trade_text = trade_text or (hit.text if hit else None)
+    # Every trade named, the diploma's among them: the one held or studied ("je suis en bac
+    # pro ASSP") is not the one asked for ("parler avec une aide-soignante"), wanted.py.
+    hits = _trades(_mask_places(text, ref, rules), ref, lang)
+    hit, refused = choose(text, hits, rules, kind.value if kind else None)  # type: ignore[arg-type]
+    notes += refused
+    trade_text = speciality if hit is None or _of_diploma(hit, diploma) else hit.text
     other = None if hit or trade_text else unlisted(text, rules)
     if other:
         notes.append(other.note)
@@ -285,6 +294,26 @@ def _from_text(text: str, ref: Referential, rules: UnderstandingRules) -> _Ask:
         notes.insert(0, kind.note)
     kind_value = kind.value if kind else None
     return _Ask(kind_value, trade_text, hit, name, tuple(notes), other is not None)  # type: ignore[arg-type]
+
+
+def _of_diploma(hit: TradeHit, diploma: Found | None) -> bool:
+    """The trade is the diploma's speciality ("CAP Pâtissier"): its words name the training."""
+    if diploma is None or not isinstance(diploma.value, tuple) or not diploma.value[1]:
+        return False
+    return diploma.start <= hit.start <= diploma.end + 1 + len(str(diploma.value[1]))
+
+
+def _trades(text: str, ref: Referential, lang: str) -> list[TradeHit]:
+    """The trades named: in an English mail, English names first, then French ones."""
+    if lang == ENGLISH and ref.english is not None:
+        return merge_hits(ref.english.find(text), ref.find_trades(text))
+    return ref.find_trades(text)
+
+
+def _match(text: str, ref: Referential, lang: str) -> TradeHit | None:
+    """The most specific trade a form field or a diploma's speciality names."""
+    hits = _trades(text, ref, lang)
+    return max(hits, key=lambda h: (h.size, -h.start)) if hits else None
 
 
 def _mask_places(text: str, ref: Referential, rules: UnderstandingRules) -> str:

@@ -46,7 +46,7 @@ class Named:
 
     commune: Commune
     name: str  # as the data spells it: "Vire", "Cherbourg", "Caen"
-    former: bool  # a commune déléguée: a village, though its commune may be a big town
+    former: bool  # a commune déléguée, not its seat: a village, though its commune may be big
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,7 @@ class PlaceIndex:
     name_links: frozenset[str] = frozenset()  # "sur" of "Condé-sur-": a longer name goes on
     pays: Mapping[str, str] = field(default_factory=dict)  # key -> département ("pays d auge")
     longest_pays: int = 0  # words in the longest pays name
+    demonyms: Mapping[str, Commune] = field(default_factory=dict)  # "caennaise" -> Caen
 
     @classmethod
     def build(
@@ -98,10 +99,12 @@ class PlaceIndex:
         home_factor: float = 1.0,
         name_links: Iterable[str] = (),
         pays: Mapping[str, str] = MappingProxyType({}),
+        demonyms: Mapping[str, str] = MappingProxyType({}),
     ) -> PlaceIndex:
         """Index the rows of departements.json, regions.json and communes.csv; `former` are
         the rows of communes_deleguees.csv, `other_names` name -> INSEE code of today's
-        commune, `pays` name -> département code (both from place_names.toml)."""
+        commune, `pays` name -> département code, `demonyms` adjective -> INSEE code of its
+        town (all from place_names.toml)."""
         departments = list(departments)
         depts = {d["code"]: (d["nom"], d["region"]) for d in departments}
         capitals = {d["code"]: d.get("chefLieu", "") for d in departments}
@@ -122,7 +125,12 @@ class PlaceIndex:
             by_name[name_key(commune.name, aliases)].append(Named(commune, commune.name, False))
             for code in commune.postcodes:
                 by_postcode[code].append(commune)
-        others = [(row["nom"], row["commune"], True) for row in former]
+        # The seat of a commune nouvelle keeps its INSEE code ("Domfront" of Domfront en
+        # Poiraie, "Torigni-sur-Vire" of Torigny-les-Villes): the town people mean, not a
+        # village merged into a bigger one.
+        others = [
+            (row["nom"], row["commune"], row["code_insee"] != row["commune"]) for row in former
+        ]
         others += [(name, insee, False) for name, insee in other_names.items()]
         for name, insee, delegated in others:
             if insee not in by_insee:
@@ -133,6 +141,9 @@ class PlaceIndex:
         dept_keys = {name_key(name, aliases): code for code, (name, _) in depts.items()}
         region_keys = {name_key(name, aliases): code for code, name in regs.items()}
         pays_keys = {name_key(name, aliases): code for name, code in pays.items()}
+        for name, insee in demonyms.items():
+            if insee not in by_insee:
+                raise ValueError(f"demonym {name!r}: no commune with INSEE code {insee}")
         for name, code in pays.items():
             if code not in depts:
                 raise ValueError(f"pays {name!r}: no département with code {code}")
@@ -161,6 +172,9 @@ class PlaceIndex:
             name_links=frozenset(name_links),
             pays=MappingProxyType(pays_keys),
             longest_pays=max((len(k.split()) for k in pays_keys), default=0),
+            demonyms=MappingProxyType(
+                {name_key(k, aliases): by_insee[v] for k, v in demonyms.items()}
+            ),
         )
 
     def key(self, text: str) -> str:

@@ -18,18 +18,25 @@ from mailflow.understand.fields import Found
 from mailflow.understand.place_index import Clues, Commune, Named
 from mailflow.understand.referential import Referential
 from mailflow.understand.rules import Phrase, UnderstandingRules
+from mailflow.understand.text import intro_name
 from mailflow.understand.tokens import Token, tokenize
 
 _CODE = re.compile(r"^(?:\d{2}|2[ab]|97\d)$")
 _ARTICLES = frozenset({"le", "la", "les", "l"})
 _OF_ARTICLE = {"du": "le", "des": "les"}  # "du Havre" is "de Le Havre"
+# The article a place word holds: "au Havre" is "à Le Havre", "dans la Hague" names La Hague.
+_ARTICLED = {"au": "le", "aux": "les", **{a: a for a in ("le", "la", "les", "l")}}
 _BRACKET = ("(",)  # the phrase noted for a commune written in brackets
 
 
-def find_place(text: str, ref: Referential, rules: UnderstandingRules) -> Found | None:
+def find_place(
+    text: str, ref: Referential, rules: UnderstandingRules, signed: bool = False
+) -> Found | None:
     """The most precise place named after a place word: "près de Caen", "dans le 14", "14000".
-    A département or région named too tells which of several same-named communes is meant."""
+    A département or région named too tells which of several same-named communes is meant.
+    `signed`: the text is a signature block, which starts with the writer's name."""
     tokens = tokenize(text)
+    skip = _first_segment_end(text) if signed else 0
     pays = [p for i in range(len(tokens)) if (p := _pays_at(text, tokens, i, ref, rules))]
     areas = pays + [
         c
@@ -46,15 +53,258 @@ def find_place(text: str, ref: Referential, rules: UnderstandingRules) -> Found 
         frozenset(c.value.region for c in areas if c.value.region),  # type: ignore[attr-defined]
     )
     communes = [
-        c for i in range(len(tokens)) if (c := _commune_at(text, tokens, i, ref, rules, clues))
+        c
+        for i in range(len(tokens))
+        if (
+            c := _commune_at(text, tokens, i, ref, rules, clues)
+            or (tokens[i].start >= skip and _alone_at(text, tokens, i, ref, rules))
+        )
+    ]
+    communes += [
+        c for i in range(1, len(tokens)) if (c := _demonym_at(text, tokens, i, ref, rules))
     ]
     communes = [
         c for c in communes if not _inside(c, pays) and not _town_follows(text, c, communes, rules)
     ]
-    candidates = areas + communes
+    candidates = _after_contrast(text, tokens, _not_origins(text, areas + communes, rules), rules)
     if not candidates:
         return None
-    return max(candidates, key=lambda c: (_precision(c.value), not c.weak, -c.start))
+    best = max(
+        candidates,
+        key=lambda c: (
+            _precision(c.value),
+            not c.weak,
+            _follows(text, c, rules.home_before),
+            -c.start,
+        ),
+    )
+    return _unless_alternatives(text, tokens, best, candidates, ref, rules)
+
+
+def _demonym_at(
+    text: str, tokens: list[Token], i: int, ref: Referential, rules: UnderstandingRules
+) -> Found | None:
+    """ "l'agglomération caennaise", "la région rouennaise", "je suis cherbourgeoise": the
+    town of the demonym (place_names.toml [demonyms]) after a word of demonym_after."""
+    if tokens[i - 1].key not in rules.demonym_after:
+        return None
+    for n in (3, 2, 1):
+        key = " ".join(t.key for t in tokens[i : i + n])
+        commune = ref.places.demonyms.get(key) if i + n <= len(tokens) else None
+        if commune:
+            place = commune.place()
+            start, end = tokens[i - 1].start, tokens[i + n - 1].end
+            note = f"place: '{text[start:end]}' -> commune {place.commune} ({place.department})"
+            return Found(place, note, start, end, weak=True)  # an area around the town
+    return None
+
+
+def _follows(text: str, found: Found, phrases: tuple[str, ...]) -> bool:
+    """The place comes right after one of these folded phrases ("j habite a", "nee a")."""
+    before = " " + words(text[max(0, found.start - 24) : found.start])
+    return any(before.endswith(" " + p) for p in phrases)
+
+
+def _not_origins(text: str, candidates: list[Found], rules: UnderstandingRules) -> list[Found]:
+    """Without the birthplaces ("née à Paris", "originaire de Lisieux") when another place is
+    named: where the person is, not where they come from."""
+    kept = [c for c in candidates if not _follows(text, c, rules.origin_before)]
+    return kept or candidates
+
+
+_SENTENCE_END = re.compile(r"[.!?\n]")
+
+
+def _after_contrast(
+    text: str, tokens: list[Token], candidates: list[Found], rules: UnderstandingRules
+) -> list[Found]:
+    """ "j'habite à Paris mais je rentre à Caen": the places before the last "mais" that has
+    places on both sides, and one after it in its sentence, are left out."""
+    for token in reversed(tokens):
+        if token.key not in rules.contrasts:
+            continue
+        stop = _SENTENCE_END.search(text, token.end)
+        end = stop.start() if stop else len(text)
+        later = [c for c in candidates if c.start > token.end]
+        if any(c.start < end for c in later) and len(later) < len(candidates):
+            return later
+    return candidates
+
+
+def _unless_alternatives(
+    text: str,
+    tokens: list[Token],
+    best: Found,
+    candidates: list[Found],
+    ref: Referential,
+    rules: UnderstandingRules,
+) -> Found:
+    """ "à Lille ou Roubaix", "secteur Bolbec / Lillebonne": when the commune chosen is one of
+    several offered, no one commune is meant; the département of the first is."""
+    place = best.value
+    assert isinstance(place, Place)
+    if not place.commune:
+        return best
+    for found in candidates:
+        first = found.value
+        assert isinstance(first, Place)
+        if not first.commune:
+            continue
+        other = _offered_after(text, tokens, found.end, ref, rules)
+        if other is None or place.insee not in (first.insee, other[0].insee):
+            continue
+        return Found(
+            Place(department=first.department, region=first.region),
+            f"place: '{text[found.start : other[1]]}' -> département {first.department}"
+            " (communes offered as alternatives)",
+            found.start,
+            other[1],
+        )
+    return best
+
+
+def _offered_after(
+    text: str, tokens: list[Token], end: int, ref: Referential, rules: UnderstandingRules
+) -> tuple[Commune, int] | None:
+    """The commune offered as an alternative right after a place ending at `end`: "ou
+    Roubaix", "ou de Flers", "/ Lillebonne", and where it ends."""
+    i = next((k for k, t in enumerate(tokens) if t.start >= end), len(tokens))
+    for skip in (2, 1, 0):
+        if i + skip >= len(tokens):
+            continue
+        head = tokens[i + skip]
+        between = text[end : head.start]
+        said = words(between)
+        if not (said in rules.alternatives or (not said and ("/" in between or "," in between))):
+            continue
+        if not head.capitalized or head.key in rules.stop_words:
+            return None
+        hit = ref.communes_at([t.key for t in tokens[i + skip : i + skip + 6]])
+        if hit is None:
+            return None
+        n, named = hit
+        return ref.places.best(named), tokens[i + skip + n - 1].end
+    return None
+
+
+def _alone_at(
+    text: str, tokens: list[Token], i: int, ref: Referential, rules: UnderstandingRules
+) -> Found | None:
+    """A commune or département written alone between punctuation or line breaks: "Nadia,
+    Caen", "15 ans, Alençon", "Évreux. Merci", "(Seine-Maritime)"; never a first name in
+    the place of one (after a closing, before an age, the name the writer gives)."""
+    token = tokens[i]
+    stop = token.key in rules.stop_words and token.key not in rules.everyday_names
+    if token.key.isdigit() or stop or not _segment_starts(text, token.start):
+        return None
+    if not token.capitalized and not _all_lower(text):
+        return None  # in a mail with capitals, "(camembert, livarot...)" names no town
+    area = _area_alone(text, tokens, i, ref)
+    if area:
+        return area
+    hit = ref.communes_at([t.key for t in tokens[i : i + 6]])
+    if hit is None:
+        return None
+    n, named = hit
+    name = tokens[i : i + n]
+    end = name[-1].end
+    product = " ".join(t.key for t in name) in rules.products
+    if product and text[end:].strip(" ")[:1] not in ("", "\n"):
+        return None  # "(Camembert, Livarot)": cheeses; "Julie, Livarot" ending a line: a town
+    if not _segment_ends(text, end) or _name_slot(text, token.start, end, rules):
+        return None
+    written = text[token.start : end]
+    exact = ref.places.named_exactly(" ".join(ref.places.aliases.get(t.key, t.key) for t in name))
+    if not exact:
+        return None  # "Havre" alone is no Le Havre: nothing says it is a place
+    commune = ref.places.best(exact, written)
+    home = commune.region == ref.places.home_region
+    if token.capitalized:
+        if not (home or commune.population >= rules.alone_min_population):
+            return None
+    elif not (home and commune.population >= rules.lowercase_min_population):
+        return None
+    everyday = " ".join(t.key for t in name) in rules.everyday_names
+    if everyday and (not token.capitalized or commune.population < rules.lowercase_min_population):
+        return None
+    if ref.match_trade(written) is not None:
+        return None  # a subject "Boulanger" is the trade
+    place = commune.place()
+    return Found(
+        place,
+        f"place: '{written}' alone -> commune {place.commune} ({place.department})",
+        token.start,
+        end,
+        weak=True,  # a signature or an aside: a place word ("à Caen") says more
+    )
+
+
+@lru_cache(maxsize=8)
+def _all_lower(text: str) -> bool:
+    return text == text.lower()
+
+
+def _area_alone(text: str, tokens: list[Token], i: int, ref: Referential) -> Found | None:
+    """ "(Seine-Maritime)", "Calvados." written alone, with a capital."""
+    if not tokens[i].capitalized:
+        return None
+    for n in range(min(5, len(tokens) - i), 0, -1):
+        end = tokens[i + n - 1].end
+        if not _segment_ends(text, end):
+            continue
+        name = " ".join(t.key for t in tokens[i : i + n])
+        place = ref.places.department_named(name) or ref.places.region_named(name)
+        if place:
+            what = (
+                f"département {place.department}" if place.department else f"région {place.region}"
+            )
+            return Found(
+                place,
+                f"place: '{text[tokens[i].start : end]}' alone -> {what}",
+                tokens[i].start,
+                end,
+            )
+    return None
+
+
+_SEGMENT_MARKS = "\n,.;:!?()/"
+
+
+_ABBREVIATION = re.compile(r"(?:^|[\s(])(?:[A-Za-z]|mme|mlle|mr|dr|pr|me)\.$", re.IGNORECASE)
+
+
+def _segment_starts(text: str, start: int) -> bool:
+    """After punctuation or a line break; not after "M." or an initial ("M. Mathieu")."""
+    before = text[:start].rstrip(" ")
+    if before.endswith(".") and _ABBREVIATION.search(before[-6:]):
+        return False
+    return not before or before[-1] in _SEGMENT_MARKS or before.endswith(" -")
+
+
+def _segment_ends(text: str, end: int) -> bool:
+    after = text[end:].lstrip(" ")
+    return not after or after[0] in _SEGMENT_MARKS or after.startswith("- ")
+
+
+_AGE_NEXT = re.compile(r"\s*[,(]?\s*\d{1,2}\s*ans\b")
+
+
+def _first_segment_end(text: str) -> int:
+    """Where the first segment ends: "Mathieu" of "Mathieu\n...", "Jean Dupont, Bayeux"."""
+    found = re.search(r"[\n,.;:!?()/]", text.lstrip())
+    return len(text) - len(text.lstrip()) + (found.start() if found else len(text))
+
+
+def _name_slot(text: str, start: int, end: int, rules: UnderstandingRules) -> bool:
+    """Where a first name goes: right after a closing ("Merci,\nMathieu"), before an age
+    ("Lison, 13 ans"), or the name given ("je m'appelle Lison ... Lison")."""
+    if _AGE_NEXT.match(text, end):
+        return True
+    before = re.split(r"[\n,.;:!?()/]", text[:start].rstrip(" \n,.;:!?"))[-1]
+    if words(before) in rules.closings:
+        return True
+    given = intro_name(text, rules)
+    return given is not None and words(given[0]) == words(text[start:end])
 
 
 def _precision(place: object) -> int:
@@ -126,6 +376,9 @@ def _postcode_at(
         return None
     if confirmed:
         place = confirmed[0].place(code)
+    elif len(ref.places.postcodes.get(code, ())) > 1:
+        # "j'habite 14100": Lisieux and a dozen villages share it; which one is not said
+        place = Place(department=place.department, region=place.region, postcode=code)
     end = tokens[i + n - 1].end
     return Found(place, f"place: '{text[token.start : end]}' -> postcode {code}", token.start, end)
 
@@ -187,16 +440,30 @@ def _commune_at(
     ):
         return None
     phrase = _after(tokens, i, rules.commune_before)
+    if phrase and _glued(text, tokens[i - len(phrase)]):
+        return None  # "au Perche" of Mortagne-au-Perche, "sur Vire" of Torigni-sur-Vire
     weak = None if phrase else _weak_before(text, tokens, i, rules)
     if phrase is None and weak is None:
         return None
+    if phrase and _address_at(tokens, i, rules):
+        return None  # "j'habite rue de Paris": a street, not Rue (80)
     hit = ref.communes_at([t.key for t in tokens[i : i + 6]])
     if hit is None:
         return _area_named(tokens, i, ref, rules, phrase) if phrase else None
     n, named = hit
+    if phrase and phrase[-1] in _ARTICLED:  # "dans la Hague", "au Havre"; not "au Perche"
+        said = " ".join(t.key for t in tokens[i : i + n])
+        article = _ARTICLED[phrase[-1]]
+        named = ref.places.named_exactly(f"{article} {said}") or (
+            () if phrase[-1] in _ARTICLES else ref.places.named_exactly(said)
+        )
+        if not named:
+            return None
     if ref.places.cut_in_a_name(text, tokens[i:], n):
         return None  # "Condé" of an unknown "Condé-sur-Truc": not the shorter name
     end = tokens[i + n - 1].end
+    if weak and " ".join(t.key for t in tokens[i : i + n]) in rules.products:
+        return None  # "un fromage de Livarot": the cheese
     if weak:
         named = _weakly_named(text, tokens[i : i + n], weak, ref)
         if not named:
@@ -204,6 +471,8 @@ def _commune_at(
     commune = ref.places.best(named, text[token.start : end], clues)
     if not _written_as_a_place(tokens[i : i + n], commune, phrase, ref, rules, clues):
         return None
+    if _accent_added(text[token.start : end], named):
+        return None  # "sur les marchés" is no Les Marches (73): people drop accents, not add
     place = commune.place()
     said = " ".join([*(phrase or weak or ()), *(t.text for t in tokens[i : i + n])])
     if weak == _BRACKET:
@@ -217,12 +486,62 @@ def _commune_at(
     )
 
 
+def _sleeve(tokens: list[Token], i: int, n: int, rules: UnderstandingRules) -> bool:
+    """ "dans la manche de sa veste": a département name in lower case followed by "de" is
+    the common word, not the place ("jhabite dans la manche" still is)."""
+    after = tokens[i + n].key if i + n < len(tokens) else ""
+    return not tokens[i].capitalized and after in rules.of_words
+
+
+def _accent_added(written: str, named: tuple[Named, ...]) -> bool:
+    """Written with an accent that no name of these communes has where it stands."""
+    plain = written.lower()
+    if plain.isascii():
+        return False
+    for n in named:
+        name = n.name.lower()
+        if len(name) != len(plain):
+            return False
+        pairs = zip(plain, name, strict=True)
+        if not any(a != b and not a.isascii() and b.isascii() for a, b in pairs):
+            return False
+    return True
+
+
+def _firm_before(text: str, tokens: list[Token], i: int, rules: UnderstandingRules) -> bool:
+    """ "chez Renault Cléon": a capitalised name after "chez", then the commune; not a person
+    ("chez Monsieur Lison", "chez Mamie Caen": [places] not_before_of)."""
+    if i < 2 or tokens[i - 2].key not in rules.company_before:
+        return False
+    firm, town = tokens[i - 1], tokens[i]
+    if not (firm.capitalized and town.capitalized) or (firm.key,) in rules.not_before_of:
+        return False
+    return text[firm.end : town.start] == " "
+
+
+def _glued(text: str, token: Token) -> bool:
+    """The word is joined by a hyphen to the one before: part of a name ("Mortagne-au-")."""
+    return text[token.start - 1 : token.start] == "-"
+
+
+def _address_at(tokens: list[Token], i: int, rules: UnderstandingRules) -> bool:
+    """A street word in lower case followed by more words: "rue de Paris", "place Foch"."""
+    token = tokens[i]
+    return token.key in rules.address_words and not token.capitalized and i + 1 < len(tokens)
+
+
 def _weak_before(
     text: str, tokens: list[Token], i: int, rules: UnderstandingRules
 ) -> Phrase | None:
-    """ "de" of "un boulanger de Lisieux" (not of "rue des Lilas"), or "(" of "(Lisieux)"."""
+    """ "de" of "un boulanger de Lisieux" (not of "rue des Lilas"), "(" of "(Lisieux)", or a
+    weak phrase: "depuis Granville", "France Travail Vire", "le SM Caen"."""
     if text[: tokens[i].start].rstrip().endswith("("):
         return _BRACKET
+    phrase = _after(tokens, i, rules.weak_before)
+    if phrase:
+        return phrase
+    if _firm_before(text, tokens, i, rules):
+        return (tokens[i - 2].key, tokens[i - 1].key)  # "chez Renault Cléon"
     if i == 0 or tokens[i - 1].key not in rules.of_words:
         return None
     if _after(tokens, i - 1, rules.not_before_of):
@@ -268,7 +587,16 @@ def _written_as_a_place(
             return home or population >= rules.of_min_population
         return home and population >= rules.lowercase_min_population
     confirmed = commune.department in clues.departments
+    if not (capital or confirmed or home) and _articled(commune.name):
+        # "je travaille à la crèche", "au port", "à la montagne": La Crèche (79), Le Port
+        # (974), La Montagne (44) only in capitals, unless a big town ("au mans")
+        return population >= rules.lowercase_article_min_population
     return capital or confirmed or population >= rules.lowercase_min_population
+
+
+def _articled(name: str) -> bool:
+    first = name.split(" ")[0].split("-")[0].lower()
+    return first in ("le", "la", "les") or name.lower().startswith("l'")
 
 
 def _pays_at(
@@ -314,6 +642,11 @@ def _area_named(
     for n in range(min(5, len(tokens) - i), 0, -1):
         name = " ".join(t.key for t in tokens[i : i + n])
         place = ref.places.department_named(name) or ref.places.region_named(name)
+        if place and _sleeve(tokens, i, n, rules):
+            return None
+        lower = not tokens[i].capitalized
+        if place and name in rules.everyday_names and lower and len(phrase) < 2:
+            return None  # "thanks a lot", "à vienne": not the Lot (46), the Vienne (86)
         if place:
             what = (
                 f"département {place.department}" if place.department else f"région {place.region}"

@@ -24,6 +24,7 @@ from mailflow.core.rules_file import read_toml
 from mailflow.core.textnorm import fold, words
 from mailflow.core.values import Place, Trade
 from mailflow.errors import RulesError
+from mailflow.understand.english_trades import EnglishTrades
 from mailflow.understand.place_index import Commune, Named, PlaceIndex
 from mailflow.understand.tokens import stem
 from mailflow.understand.trade_index import TradeHit, TradeIndex, TradeSettings
@@ -36,6 +37,8 @@ class Referential:
     trades: TradeIndex
     places: PlaceIndex
     close: Mapping[str, frozenset[str]] = field(default_factory=dict)  # `close_codes`
+    english: EnglishTrades | None = None  # English trade names, for a mail in English
+    near: Mapping[str, frozenset[str]] = field(default_factory=dict)  # `near_codes`
 
     def match_trade(self, text: str) -> Trade | None:
         """The ROME trade named in the text ("boulangère", "coifeuse", "agent de sécurité")."""
@@ -93,6 +96,11 @@ class Referential:
         before the aide-soignants J1501)."""
         return self.close.get((code or "").strip().upper(), frozenset())
 
+    def near_codes(self, code: str | None) -> frozenset[str]:
+        """The closest of close_codes: the code's ROME parent and children ("Développeur
+        jeux vidéo" M1831 -> "Développeur informatique" M1805, before the web one M1855)."""
+        return self.near.get((code or "").strip().upper(), frozenset())
+
     def closest_titles(self, text: str, count: int = 3) -> list[str]:
         """The ROME appellations nearest to a title no trade matched (by spelling), for
         whoever has to correct it: "Paysagiste" -> "Jardinier paysagiste / …"."""
@@ -131,11 +139,30 @@ def _load(rules_dir: Path) -> Referential:
         former=_read_csv(rules_dir / "geo" / "communes_deleguees.csv", optional=True),
         other_names=names.get("names", {}),
         pays=names.get("pays", {}),
+        demonyms=names.get("demonyms", {}),
         home_region=str(home.get("home_region", "")),
         home_factor=float(home.get("home_factor", 1)),
         name_links=[words(w) for w in home.get("name_links", [])],
     )
-    return Referential(trades, places, MappingProxyType(_close_codes(rome_rows)))
+    english = read_toml(rules_dir / "english.toml", optional=True).get("trades", {})
+    return Referential(
+        trades,
+        places,
+        MappingProxyType(_close_codes(rome_rows)),
+        EnglishTrades.build(english, trades) if english else None,
+        MappingProxyType(_near_codes(rome_rows)),
+    )
+
+
+def _near_codes(rows: list[dict[str, str]]) -> dict[str, frozenset[str]]:
+    """code -> its ROME parent and its children (`code_rome_parent`), itself excluded."""
+    near: dict[str, set[str]] = {}
+    for r in rows:
+        code, up = r["code_rome"], r.get("code_rome_parent") or r["code_rome"]
+        if up != code:
+            near.setdefault(code, set()).add(up)
+            near.setdefault(up, set()).add(code)
+    return {code: frozenset(codes) for code, codes in near.items()}
 
 
 def _close_codes(rows: list[dict[str, str]]) -> dict[str, frozenset[str]]:
@@ -175,6 +202,11 @@ def _trade_settings(table: dict[str, Any], diplomas: dict[str, Any]) -> TradeSet
             fields=dict(table.get("trade_fields", {})),
             titles=titles,
             upper_only=frozenset(words(w) for w in table.get("upper_only", [])),
+            endings=tuple(
+                (words(field), words(trade))
+                for field, trades in table.get("field_endings", {}).items()
+                for trade in ([trades] if isinstance(trades, str) else trades)
+            ),
             weak_words=frozenset(stem(words(w)) for w in table.get("weak_words", [])),
             fuzzy_min_length=int(table.get("fuzzy_min_length", 5)),
             fuzzy_cutoff=float(table.get("fuzzy_cutoff", 85)),

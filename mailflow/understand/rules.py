@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -12,6 +12,7 @@ from typing import Any
 from mailflow.core.rules_file import BUILD_ERRORS, read_toml, rules_error
 from mailflow.core.textnorm import fold, words
 from mailflow.core.values import KINDS, SITUATIONS
+from mailflow.understand.language import LanguageRules, language_rules, merged
 
 Phrase = tuple[str, ...]
 
@@ -81,6 +82,14 @@ class Wanted:
     with_article: frozenset[Phrase] = frozenset()
     articles: frozenset[str] = frozenset()
     not_trades: frozenset[str] = frozenset()
+    schooling: tuple[str, ...] = ()  # before one's own training: "je suis en", not held
+    held_after: tuple[str, ...] = ()  # after a trade held: "depuis", "ans d experience"
+    openers: frozenset[str] = frozenset()  # words before a title opening a mail: "bonjour"
+    links: frozenset[str] = frozenset()  # between two trades of one phrase: "chez un"
+    elsewhere: tuple[str, ...] = ()  # the trade is still to find: "quel metier"
+    persons: frozenset[str] = frozenset()  # right before a trade, a person: "ma conseillère"
+    family: tuple[str, ...] = ()  # before someone else's job: "mon pere est", "est"
+    neutral: tuple[str, ...] = ()  # nearer than a cue, no cue: "dans le domaine de", "c est"
 
 
 @dataclass(frozen=True)
@@ -136,6 +145,24 @@ class UnderstandingRules:
     months: Mapping[str, int] = field(default_factory=dict)  # "mars" -> 3
     who: Who = Who()
     kind_reading: KindReading = KindReading()
+    # words skipped before a diploma's speciality ("CAP en cuisine", "a CAP in cooking")
+    speciality_skip: frozenset[str] = frozenset({"en", "de", "d", "du", "option"})
+    # rules/english.toml: how a mail in English is told, and these rules with its English
+    # words added (None when the file is missing; the English rules hold no `english`)
+    language: LanguageRules | None = None
+    english: UnderstandingRules | None = None
+    # places (place_text.py): see rules/understanding.toml [places]
+    address_words: frozenset[str] = frozenset()  # "rue", "avenue": "j'habite rue de Paris"
+    weak_before: tuple[Phrase, ...] = ()  # "depuis", "france travail": like "de"
+    alone_min_population: int = 0  # a commune alone ("Nadia, Caen") outside the home région
+    alternatives: frozenset[str] = frozenset()  # "ou", "ou de": "à Lille ou Roubaix"
+    contrasts: frozenset[str] = frozenset()  # "mais": "j'habite à Paris mais ... à Caen"
+    demonym_after: frozenset[str] = frozenset()  # "region": "la région caennaise"
+    products: frozenset[str] = frozenset()  # "camembert": a cheese when alone or after "de"
+    origin_before: tuple[str, ...] = ()  # "nee a", "originaire de": a birthplace
+    company_before: frozenset[str] = frozenset()  # "chez": "chez Renault Cléon"
+    home_before: tuple[str, ...] = ()  # "j habite a": where the person lives wins
+    lowercase_article_min_population: int = 0  # "au port" is no Le Port (974)
 
     def domain(self, name: str | None) -> Domain | None:
         return next((d for d in self.domains if d.name == name), None)
@@ -146,9 +173,25 @@ def load_understanding_rules(rules_dir: Path) -> UnderstandingRules:
     path = Path(rules_dir) / "understanding.toml"
     data = read_toml(path)
     try:
-        return _build(data)
+        rules = _build(data)
     except BUILD_ERRORS as exc:
         raise rules_error(path, exc) from exc
+    return _with_english(rules, data, Path(rules_dir) / "english.toml")
+
+
+def _with_english(
+    rules: UnderstandingRules, data: dict[str, Any], path: Path
+) -> UnderstandingRules:
+    """The rules, knowing English too when rules/english.toml is there."""
+    english = read_toml(path, optional=True)
+    if not english:
+        return rules
+    try:
+        language = language_rules(english.get("language", {}))
+        added = _build(merged(data, english.get("understanding", {})))
+    except BUILD_ERRORS as exc:
+        raise rules_error(path, exc) from exc
+    return replace(rules, language=language, english=replace(added, language=language))
 
 
 def _build(d: dict[str, Any]) -> UnderstandingRules:
@@ -179,6 +222,9 @@ def _build(d: dict[str, Any]) -> UnderstandingRules:
         diploma_uppercase=frozenset(words(w) for w in dip["uppercase_only"]),
         diploma_background=_words(dip["background"]),
         speciality_stop=frozenset(words(w) for w in dip["speciality_stop"]),
+        speciality_skip=frozenset(
+            words(w) for w in dip.get("speciality_skip", ["en", "de", "d", "du", "option"])
+        ),
         situations=tuple(_situation(s) for s in d["situations"]),
         age_min=int(age["min"]),
         age_max=int(age["max"]),
@@ -218,6 +264,17 @@ def _build(d: dict[str, Any]) -> UnderstandingRules:
         name_intros=_phrases(msg["name_intros"]),
         not_names=frozenset(words(w) for w in msg["not_names"]),
         domains=tuple(_domain(t) for t in d.get("domains", [])),
+        address_words=frozenset(words(w) for w in places.get("address_words", [])),
+        weak_before=_phrases(places.get("weak_before", [])),
+        alone_min_population=int(places.get("alone_min_population", 0)),
+        alternatives=frozenset(words(w) for w in places.get("alternatives", [])),
+        contrasts=frozenset(words(w) for w in places.get("contrasts", [])),
+        demonym_after=frozenset(words(w) for w in places.get("demonym_after", [])),
+        products=frozenset(words(w) for w in places.get("products", [])),
+        origin_before=tuple(words(w) for w in places.get("origin_before", [])),
+        company_before=frozenset(words(w) for w in places.get("company_before", [])),
+        home_before=tuple(words(w) for w in places.get("home_before", [])),
+        lowercase_article_min_population=int(places.get("lowercase_article_min_population", 0)),
     )
 
 
@@ -276,6 +333,14 @@ def _wanted(w: dict[str, Any]) -> Wanted:
         with_article=frozenset(_phrases(w.get("with_article", []))),
         articles=frozenset(_words(w.get("articles", []))),
         not_trades=frozenset(_words(w.get("not_trades", []))),
+        schooling=_words(w.get("schooling", [])),
+        held_after=_words(w.get("held_after", [])),
+        openers=frozenset(_words(w.get("openers", []))),
+        links=frozenset(_words(w.get("links", []))),
+        elsewhere=_words(w.get("elsewhere", [])),
+        persons=frozenset(_words(w.get("persons", []))),
+        neutral=_words(w.get("neutral", [])),
+        family=_words(w.get("family", [])),
     )
 
 

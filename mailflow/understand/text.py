@@ -121,10 +121,20 @@ def split_message(body: str, rules: UnderstandingRules, subject: str = "") -> Sp
         _tidy(kept),
         signature,
         _forwarded(kept, since),
-        _tidy([*signatures, *(kept[i] for i in sorted(closed))]),
+        "\n\n".join([*signatures, *_blocks(kept, closed)]).strip(),
         _earlier(quoted, rules),
         _tidy([x for i, x in enumerate(kept) if i not in closed]),
     )
+
+
+def _blocks(kept: list[str], closed: set[int]) -> list[str]:
+    """The closing blocks' lines, one text per block (consecutive indexes)."""
+    blocks: list[list[str]] = []
+    for i in sorted(closed):
+        if not blocks or i - 1 not in closed:
+            blocks.append([])
+        blocks[-1].append(kept[i])
+    return [_tidy(block) for block in blocks]
 
 
 def _closing_blocks(kept: list[str], ends: list[int], rules: UnderstandingRules) -> set[int]:
@@ -143,6 +153,8 @@ def _closing_blocks(kept: list[str], ends: list[int], rules: UnderstandingRules)
         )
         if at is None or at < len(lines) - 1 - _MAX_SIGNED:
             continue
+        if not any(len(kept[i].split()) >= 4 for i in lines[:at]):
+            continue  # a closing closes something said: a greeting "slt" first signs nothing
         block = lines[at + 1 :]
         if all(_signature_like(kept[i], rules) for i in block):
             closed.update(block)

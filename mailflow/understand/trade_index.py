@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
 
 from mailflow.core.values import Trade
 from mailflow.errors import RulesError
@@ -25,6 +26,7 @@ _MARKER = re.compile(r"\((?:e|se|ne|le|fe|ère|trice|euse|ve|sse|tive|teuse|s|i�
 _PAREN = re.compile(r"\(([^)]*)\)")
 _MAX_KEY = 8  # longest n-gram tried; longer labels are only reached by head matching
 _WINDOW = 5  # words after a head word that may qualify it ("mécanicien ... automobile")
+_BACK = 3  # words before a head of several jobs that may tell which ("pharmacie ... préparatrice")
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,8 @@ class TradeSettings:
     # diploma or title -> (ROME code, a form of that code): "bts mco", rules/diplomas.toml
     titles: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     upper_only: frozenset[str] = frozenset()  # a trade only in capitals: "AS", not "tu as"
+    # a field's ending -> the trade's: "ostréiculture" -> "ostréiculteur" (before typos)
+    endings: tuple[tuple[str, str], ...] = ()
     fuzzy_min_length: int = 5
     fuzzy_cutoff: float = 85.0
     head_min_share: float = 0.5  # a head word alone decides only if one code dominates it
@@ -97,6 +101,7 @@ class TradeIndex:
     fields: Mapping[Key, int]  # "boulangerie" -> boulanger, when no title took the word
     diplomas: frozenset[Key]  # keys of `exact` that name a diploma ("bts mco"): method "diploma"
     vocab: Mapping[str, tuple[str, ...]]  # first letter -> words known in labels (for typos)
+    known: frozenset[str] = frozenset()  # every word of a label key (for "daide", "lair")
 
     @classmethod
     def build(
@@ -141,6 +146,7 @@ class TradeIndex:
             fields=MappingProxyType(fields),
             diplomas=diplomas,
             vocab=MappingProxyType({k: tuple(v) for k, v in vocab.items()}),
+            known=frozenset(w for key in exact for w in key),
         )
 
     def trade(self, entry_id: int) -> Trade:
@@ -151,12 +157,7 @@ class TradeIndex:
         """Every non-overlapping trade mention in the text, in reading order."""
         tokens = [t for t in tokenize(text) if t.key not in self.settings.glue_words]
         upper = self.settings.upper_only
-        keys = [
-            ""
-            if t.key in upper and not t.text.isupper()
-            else stem(self.settings.aliases.get(t.key, t.key))
-            for t in tokens
-        ]
+        keys = ["" if t.key in upper and not t.text.isupper() else self._unglued(t) for t in tokens]
         hits = self._scan(text, tokens, keys, "exact")
         if hits:
             return hits
@@ -181,7 +182,9 @@ class TradeIndex:
     def _scan(self, text: str, tokens: list[Token], keys: list[str], method: str) -> list[TradeHit]:
         """Longest exact forms first, then head words; a weak word alone ("demi" of
         "Demi-chef de rang", "professionnel") is never a trade."""
-        stops = [t.key in self.settings.stop_words for t in tokens]
+        stop_words = self.settings.stop_words
+        # The stem counts too: "carrières" is the stop word "carriere" ("BUT carrières sociales").
+        stops = [t.key in stop_words or k in stop_words for t, k in zip(tokens, keys, strict=True)]
         weak = self.settings.weak_words
         spans: list[tuple[int, int, int, str]] = []  # (start, end, entry, how)
         taken = [False] * len(keys)
@@ -225,19 +228,51 @@ class TradeIndex:
         """A head word qualified by the next few words, or a head that alone means one trade."""
         window = {k: j for j, k in enumerate(keys[i + 1 : i + 1 + _WINDOW], i + 1) if not taken[j]}
         best: tuple[tuple[int, int, tuple[bool, bool, int]], int, int] | None = None
+        codes: dict[tuple[int, int], set[str]] = defaultdict(set)  # words found -> codes
         for key, entry in self.by_head[keys[i]]:
             found = [window[w] for w in key[1:] if w in window]
             if not found:
                 continue
             score = (-len(found), len(key) - 1 - len(found), self.entries[entry].rank())
+            codes[score[:2]].add(self.entries[entry].code_rome)
             if best is None or score < best[0]:
                 best = (score, max(found) + 1, entry)
         if best is not None:
+            # A weak head ("chef", "agent") with words several jobs share ("chef d'équipe":
+            # cordiste, maçon, entrepôt...) names none of them: better no trade than a wrong one.
+            if keys[i] in self.settings.weak_words and len(codes[best[0][:2]]) > 1:
+                return None
             return best[1], best[2]
         entry = self.head_default.get(keys[i])
-        if entry is None or keys[i] in self.settings.weak_words:
+        if entry is None:
+            entry = self._qualified_before(keys, i, taken)
+        elif keys[i] in self.settings.weak_words:
             return None
-        return i + 1, entry
+        return (i + 1, entry) if entry is not None else None
+
+    def _qualified_before(self, keys: list[str], i: int, taken: list[bool]) -> int | None:
+        """A head of several jobs, qualified by a word just before it that only one of them
+        has ("un stage dans une pharmacie avec une préparatrice"): that one."""
+        before = {k for j, k in enumerate(keys[max(0, i - _BACK) : i], max(0, i - _BACK))}
+        before -= {keys[j] for j in range(max(0, i - _BACK), i) if taken[j]}
+        if keys[i] in self.settings.weak_words or not before:
+            return None
+        found = [e for key, e in self.by_head[keys[i]] if before & set(key[1:])]
+        codes = {self.entries[e].code_rome for e in found}
+        return min(found, key=lambda e: self.entries[e].rank()) if len(codes) == 1 else None
+
+    def _unglued(self, token: Token) -> str:
+        """The key of a word; an SMS "d'" or "l'" glued to a label word is dropped ("diplome
+        daide soignante", "hotesse de lair") when the whole is no label word, in lower case
+        (not the name "Leduc"), and what is left is long enough ("date" is no "d'ate")."""
+        aliases, word = self.settings.aliases, token.key
+        key = stem(aliases.get(word, word))
+        least = {"d": 4, "l": 3}.get(word[:1], 99)
+        if key in self.known or len(word) <= least or not token.text[:1].islower():
+            return key
+        rest = stem(aliases.get(word[1:], word[1:]))
+        glue = self.settings.glue_words | self.settings.stop_words
+        return rest if rest in self.known and word[1:] not in glue else key
 
     def _correct(self, token: Token, key: str) -> str:
         """Nearest label word for a likely typo ("coifeuse" -> "coiffeuse"); else unchanged."""
@@ -245,10 +280,15 @@ class TradeIndex:
         if len(key) < s.fuzzy_min_length or token.key in s.stop_words or not key.isalpha():
             return key
         choices = self.vocab.get(key[0], ())
+        for ending, trade in s.endings:  # "dinanderie" -> "dinandier", even if a title's word
+            if key.endswith(ending) and (made := key[: -len(ending)] + trade) in choices:
+                return made
         if key in choices:
             return key
         found = process.extractOne(key, choices, scorer=fuzz.ratio, score_cutoff=s.fuzzy_cutoff)
-        if found is None or abs(len(found[0]) - len(key)) > 1:  # one letter missing or extra
+        # One slip: a letter missing, extra, wrong or two swapped ("coifeuse", "mecanicein");
+        # two are another word ("dessiner" is no misspelt "designer").
+        if found is None or OSA.distance(key, found[0]) > 1:
             return key
         if found[0] in s.stop_words:  # "Martin" is no misspelt "marin"
             return key

@@ -107,10 +107,14 @@ COMMUNES = [
     ("j'habite à Mortagne-au-Perche", "61", "Mortagne-au-Perche"),
     ("j'habite à Neufchâtel-en-Bray", "76", "Neufchâtel-en-Bray"),
     ("j'habite à La Hague", "50", "La Hague"),
+    # the pays of La Hague is today nearly all the commune La Hague (2017): "dans la Hague"
+    ("je vis dans la Hague", "50", "La Hague"),
     # postcodes, and a département after a commune
-    ("j'habite 14100", "14", "Lisieux"),
+    # a postcode several communes share names none of them (14100: Lisieux and villages)
+    ("j'habite 14100", "14", None),
+    ("j'habite 14000", "14", "Caen"),  # Caen alone has 14000
     ("code postal 76600", "76", "Le Havre"),
-    ("cp 14100", "14", "Lisieux"),
+    ("cp 14100", "14", None),
     ("14100 Lisieux", "14", "Lisieux"),
     ("j'habite Bayeux (14)", "14", "Bayeux"),
     ("jhabite a vire (71)", "71", "Viré"),
@@ -133,7 +137,6 @@ AREAS = [
     ("je suis dans le pays de bray", "76"),
     ("dans l'Avranchin", "50"),
     ("dans le Vexin normand", "27"),
-    ("dans la Hague", "50"),
     ("dans le pays d'Ouche", "27"),
     ("sur la Côte de Nacre", "14"),
     ("sur la cote fleurie", "14"),

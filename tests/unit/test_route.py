@@ -262,3 +262,24 @@ def test_a_close_trade_comes_before_the_rest_of_the_domain() -> None:
     plain = Want("metier", "J1511", "infirmiere scolaire", "14", "28", "14118")
     assert choose(plain, [aide_caen, nurse_rouen]).candidate.id == 1
     assert choose(want, [aide_caen]).why.startswith("same ROME domain")
+
+
+def test_the_rome_parent_comes_before_the_other_close_trades() -> None:
+    """Issue 13: nobody is a game developer (M1831); the developer (M1805, its ROME parent)
+    comes before the web developer (M1855, a sibling) even further away; an ATSEM (K1308)
+    gets a garde d'enfant (K1303, its parent) before an AES (K1306) of the same domain."""
+    from tests.shared_rules import shared
+
+    ref = shared(PROJECT_ROOT / "rules").referential
+    assert ref.near_codes("M1831") == {"M1805"} and "M1831" in ref.near_codes("M1805")
+    assert "M1855" in ref.close_codes("M1831") and "M1855" not in ref.near_codes("M1831")
+    for code, near, other in (("M1831", "M1805", "M1855"), ("K1308", "K1303", "K1306")):
+        want = Want(
+            "metier", code, None, "14", "28", "14118", ref.close_codes(code), ref.near_codes(code)
+        )
+        sibling_here = cand(1, code=other, title="x", insee="14118")
+        parent_away = cand(2, code=near, title="y", dept="76")
+        choice = choose(want, [sibling_here, parent_away])
+        assert choice.candidate.id == 2 and choice.close, code
+    # a code without parent nor child: nothing near
+    assert ref.near_codes("") == frozenset()
