@@ -92,6 +92,7 @@ def understand(
     notes += ask.notes
     place = (
         _field_place(fields, ref, notes)
+        or (_note(find_place(split.forwarded, ref, rules), notes) if split.forwarded else None)
         or _note(find_place(asked, ref, rules), notes)
         or (_note(find_place(earlier, ref, rules), notes) if earlier else None)
         # else the signature block: "--\nJean Dupont\n12 rue des Lilas\n14000 Caen"

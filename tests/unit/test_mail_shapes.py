@@ -317,3 +317,21 @@ def test_outlook_header_block_naming_a_contact_without_address(read, block) -> N
 )
 def test_a_closing_word_before_anything_is_said_signs_nothing(read, body) -> None:  # noqa: ANN001
     assert code(read("", body)) == "D1209"
+
+
+@pytest.mark.parametrize(
+    ("forwarder", "inner", "commune"),
+    [
+        ("Conseillère Mission Locale, agence de Caen", "j'habite à Bayeux", "Bayeux"),
+        ("Mme Roux, CIO de Rouen", "je suis en 3e à Elbeuf", "Elbeuf"),
+        ("Voici le message de mon élève (collège de Lisieux).", "Léo, Honfleur", "Honfleur"),
+        ("Voici la demande, il habite à Vire.", "merci de transmettre", "Vire Normandie"),
+    ],
+)
+def test_the_place_of_the_forwarded_mail_wins(read, forwarder, inner, commune) -> None:  # noqa: ANN001
+    body = (
+        f"Bonjour,\n{forwarder}\n\n-------- Message transféré --------\nDe : Léo <l@mail.test>\n"
+        f"Objet : stage\n\nbonjour je voudrais rencontrer un fleuriste, {inner}\n"
+    )
+    p = read("TR: stage", body)
+    assert (code(p), p.place.commune) == ("D1209", commune)
