@@ -18,8 +18,31 @@ UNITS = (PLACE, TRADE)
 NOT_MERGED = frozenset({"message", "minor"})  # appended, and recomputed from the merge
 
 
-def completed(stored: Mapping[str, object], said: Mapping[str, object]) -> dict[str, object]:
-    """The fields of `said` that change the stored request, with their new values."""
+# The units of ParsedRequest.quoted, as the request's columns.
+QUOTED_KEYS = {
+    "trade": (*TRADE, "diploma"),
+    "kind": ("kind",),
+    "place": PLACE,
+    "age": ("age",),
+    "situation": ("situation",),
+}
+
+
+def completed(
+    stored: Mapping[str, object],
+    said: Mapping[str, object],
+    quoted: frozenset[str] = frozenset(),
+) -> dict[str, object]:
+    """The fields of `said` that change the stored request, with their new values. A unit
+    of `quoted` (ParsedRequest.quoted: read only from the earlier mails a reply quotes) only
+    fills a request that lacks it: the person's old words, quoted under their reply, never
+    undo what was stored since (a coordinator's correction, a detail given later)."""
+    said = dict(said)
+    for name in quoted:
+        keys = QUOTED_KEYS.get(name, ())
+        if any(stored.get(key) is not None for key in keys):
+            for key in keys:
+                said.pop(key, None)
     merged: dict[str, object] = {}
     grouped = {key for unit in UNITS for key in unit}
     for unit in UNITS:

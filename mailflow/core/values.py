@@ -61,6 +61,10 @@ class ParsedRequest:
     # request is understood and routed, finds nobody, and counts as unmet demand
     trade_unlisted: bool = False
     lang: str = "fr"  # the language the mail is written in ("fr", "en"): the one answered in
+    # the fields ("trade", "kind", "place", "age", "situation") read only from the earlier
+    # mails a reply quotes, not from what the person writes now: they fill what a stored
+    # request lacks and never replace it (inbound/details.py)
+    quoted: frozenset[str] = field(default=frozenset())
 
     @property
     def understood(self) -> bool:

@@ -74,7 +74,7 @@ def complete_request(
     if parsed.notes:
         log_event("understood", "; ".join(parsed.notes), request=request, inbound=inbound)
     said = request_fields(request.person, parsed, address, name)
-    changes = completed({key: getattr(request, key) for key in said}, said)
+    changes = completed({key: getattr(request, key) for key in said}, said, parsed.quoted)
     for key, value in changes.items():
         setattr(request, key, value)
     if parsed.lang == "en" and request.lang != "en":  # a short first mail read as French

@@ -41,6 +41,8 @@ _INT = re.compile(r"\b(\d{1,2})\b")
 # message here, pipeline.py). The whole mail stays stored, and the ambassador only ever gets
 # the start of it anyway.
 READ_AT_MOST = 20_000
+# The notes telling that the trade or the kind was read in the quoted earlier mails.
+_QUOTED_NOTE = {"trade": "the trade of the earlier mail", "kind": "the kind of the earlier mail"}
 
 
 @dataclass(frozen=True)
@@ -90,11 +92,14 @@ def understand(
     if earlier:
         ask = _with_earlier(ask, text, earlier, ref, rules, lang)
     notes += ask.notes
+    quoted: set[str] = set()  # the fields only the quoted earlier mails gave
+    if earlier:  # _with_earlier's notes say when the trade or the kind came from a quote
+        quoted.update(n for n in ("trade", "kind") if f"quoted: {_QUOTED_NOTE[n]}" in ask.notes)
     place = (
         _field_place(fields, ref, notes)
         or (_note(find_place(split.forwarded, ref, rules), notes) if split.forwarded else None)
         or _note(find_place(asked, ref, rules), notes)
-        or (_note(find_place(earlier, ref, rules), notes) if earlier else None)
+        or (_quoted("place", find_place(earlier, ref, rules), notes, quoted) if earlier else None)
         # else the signature block: "--\nJean Dupont\n12 rue des Lilas\n14000 Caen"
         or (
             _note(find_place(split.signature, ref, rules, signed=True), notes)
@@ -110,7 +115,7 @@ def understand(
         _field_age(fields, rules, notes)
         or (_note(find_age(inner, rules, today), notes) if inner else None)
         or _note(find_age(text, rules, today), notes)
-        or (_note(find_age(earlier, rules, today), notes) if earlier else None)
+        or (_quoted("age", find_age(earlier, rules, today), notes, quoted) if earlier else None)
     )
     jobs = ref.trades.starts_a_title
     if lang == ENGLISH and ref.english is not None:
@@ -120,7 +125,11 @@ def understand(
         _field_situation(fields, rules, notes, jobs)
         or (_note(find_situation(inner, rules, jobs), notes) if inner else None)
         or _note(find_situation(text, rules, jobs), notes)
-        or (_note(find_situation(earlier, rules, jobs), notes) if earlier else None)
+        or (
+            _quoted("situation", find_situation(earlier, rules, jobs), notes, quoted)
+            if earlier
+            else None
+        )
     )
     first_name = _first_name(fields, split.signature, form.free_text, ref, rules, notes)
     domain = None if ask.hit else _domain(text, rules, notes)
@@ -138,6 +147,7 @@ def understand(
         domain=domain,
         trade_unlisted=ask.unlisted,
         lang=lang,
+        quoted=frozenset(quoted),
     )
 
 
@@ -166,7 +176,7 @@ def _with_earlier(
     before = _from_text(earlier, ref, rules, lang)
     if ask.hit is None and ask.trade_text is None and (before.hit or before.trade_text):
         kind = ask.kind or before.kind
-        notes = (*ask.notes, "quoted: the trade of the earlier mail", *before.notes)
+        notes = (*ask.notes, f"quoted: {_QUOTED_NOTE['trade']}", *before.notes)
         return _Ask(kind, before.trade_text, before.hit, before.diploma, notes, before.unlisted)
     said = find_kind(text, rules, has_diploma=False)
     silent = said is None or said.value is None  # the reply names no kind of its own
@@ -176,9 +186,17 @@ def _with_earlier(
         and before.kind != ask.kind
         and (ask.kind is None or before.kind == "vae")
     ):
-        note = f"quoted: kind {before.kind} of the earlier mail"
-        return _Ask(before.kind, ask.trade_text, ask.hit, ask.diploma, (*ask.notes, note))
+        notes = (*ask.notes, f"quoted: {_QUOTED_NOTE['kind']}", f"kind {before.kind}")
+        return _Ask(before.kind, ask.trade_text, ask.hit, ask.diploma, notes)
     return ask
+
+
+def _quoted(name: str, found: object, notes: list[str], quoted: set[str]) -> object:
+    """`_note` for a value read in the quoted earlier mails: `name` is recorded as quoted."""
+    value = _note(found, notes)
+    if value is not None:
+        quoted.add(name)
+    return value
 
 
 def _signature_place(

@@ -58,3 +58,20 @@ def test_a_new_trade_comes_with_its_code() -> None:
 def test_the_message_and_the_minor_flag_are_left_to_the_caller() -> None:
     said = NOTHING | {"message": "j'aime l'informatique", "minor": True}
     assert completed(FIRST, said) == {}
+
+
+def test_a_value_only_quoted_fills_what_the_request_lacks() -> None:
+    said = NOTHING | {"age": 15, "department": "76", "region": "28", "commune": "Rouen"}
+    # the age was missing: the quoted one fills it; the place was stored: it stays Caen
+    assert completed(FIRST, said, frozenset({"age", "place"})) == {"age": 15}
+
+
+def test_a_coordinators_trade_is_not_undone_by_the_persons_quoted_words() -> None:
+    stored = FIRST | {"trade_text": "pâtissier", "code_rome": "D1104", "rome_label": "P"}
+    said = NOTHING | {"trade_text": "boulanger", "code_rome": "D1102", "rome_label": "B"}
+    assert completed(stored, said, frozenset({"trade"})) == {}
+    assert completed(stored, said) == {  # said in the new text, it is a correction
+        "trade_text": "boulanger",
+        "code_rome": "D1102",
+        "rome_label": "B",
+    }

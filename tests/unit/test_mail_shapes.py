@@ -75,6 +75,20 @@ def test_the_trade_may_sit_only_in_the_quoted_mail(read, answer) -> None:  # noq
     assert (code(p), p.place.commune) == ("F1603", "Rouen")
 
 
+def test_the_fields_only_the_quote_gave_are_marked_quoted(read) -> None:  # noqa: ANN001
+    """A reply's details replace stored values; what only the quote says merely fills gaps
+    (core/completion.py), so the quoted fields are named."""
+    body = (
+        "oui c'est bien ça, je suis en 3e\n\nLe lun. 2 mars 2026 à 09:00, Léa <l@x.test> a "
+        "écrit :\n> je voudrais rencontrer une fleuriste à Rouen, j'ai 14 ans\n"
+    )
+    p = read("Re: votre demande", body)
+    assert (code(p), p.place.commune, p.age, p.situation) == ("D1209", "Rouen", 14, "collegien")
+    assert p.quoted == frozenset({"trade", "place", "age"})  # the class is said anew
+    fresh = read("stage", "je voudrais rencontrer une fleuriste à Rouen, j'ai 14 ans")
+    assert fresh.quoted == frozenset()
+
+
 def test_what_the_new_text_says_wins_over_the_quote(read) -> None:  # noqa: ANN001
     body = (
         "Finalement je préfère rencontrer un boulanger, toujours à Caen.\n\n"
