@@ -28,6 +28,7 @@ class Sizes:
     interval: float = 0.2
     requests: int = 2500
     replies: int = 2500
+    attachment: int = BIG_ATTACHMENT  # the large message's attachment (smaller for --smoke)
 
 
 @dataclass
@@ -126,7 +127,9 @@ def _run(
             mf.query("SELECT outcome, COUNT(*) FROM inbound_message GROUP BY outcome")
         )
         say("large message at the default size cap")
-        out.memory["default_cap"] = _big(mf, daemon, mail_stack, pairs[0], 1, relayed=False)
+        out.memory["default_cap"] = _big(
+            mf, daemon, mail_stack, pairs[0], 1, False, sizes.attachment
+        )
     finally:
         forwarder.stop()
         daemon.stop()
@@ -135,7 +138,7 @@ def _run(
     daemon = mf.start()
     try:
         time.sleep(2)
-        out.memory["raised_cap"] = _big(mf, daemon, mail_stack, pairs[1], 2, relayed=True)
+        out.memory["raised_cap"] = _big(mf, daemon, mail_stack, pairs[1], 2, True, sizes.attachment)
         out.memory["raised_cap"]["limits"] = RAISED_LIMITS
     finally:
         daemon.stop()
@@ -149,10 +152,11 @@ def _big(
     pair: tuple[str, str],
     n: int,
     relayed: bool,
+    attachment: int = BIG_ATTACHMENT,
 ) -> dict[str, Any]:
     """Send one reply with a 25 MB attachment; peak RSS of the daemon while it handles it."""
     sender, to = pair
-    raw = mails.with_attachment(sender, to, 900_000 + n, BIG_ATTACHMENT)
+    raw = mails.with_attachment(sender, to, 900_000 + n, attachment)
     before = status_kb(daemon.pid, "VmRSS")
     reset_peak(daemon.pid)
     done = mf.scalar("SELECT COUNT(*) FROM inbound_message WHERE status != 'stored'")
@@ -167,7 +171,7 @@ def _big(
     row = mf.query("SELECT outcome, status, size FROM inbound_message ORDER BY id DESC LIMIT 1")[0]
     return {
         "message_bytes": len(raw),
-        "attachment_bytes": BIG_ATTACHMENT,
+        "attachment_bytes": attachment,
         "outcome": row[0],
         "status": row[1],
         "rss_before_mb": mb(before),

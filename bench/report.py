@@ -12,7 +12,9 @@ def _ok(met: bool) -> str:
 
 
 def print_summary(results: dict[str, Any]) -> None:
-    print("\n=== mailflow benchmark" + (" (quick: small sizes)" if results["quick"] else ""))
+    size = " (smoke: tiny sizes, timings meaningless)" if results.get("smoke") else ""
+    size = size or (" (quick: small sizes)" if results["quick"] else "")
+    print("\n=== mailflow benchmark" + size)
     if "relay" in results:
         _relay(results["relay"])
     if "routing" in results:

@@ -46,7 +46,9 @@ def _communes() -> list[tuple[str, str, str]]:
         ]
 
 
-def _directory(path: Path, titles: list[str], communes: list[tuple[str, str, str]]) -> None:
+def _directory(
+    path: Path, titles: list[str], communes: list[tuple[str, str, str]], count: int
+) -> None:
     rng = random.Random(6)
     with path.open("w", encoding="utf-8", newline="") as handle:
         out = csv.writer(handle)
@@ -54,7 +56,7 @@ def _directory(path: Path, titles: list[str], communes: list[tuple[str, str, str
             ["email", "first_name", "last_name", "kind", "title", "sector"]
             + ["department", "city", "postcode", "capacity"]
         )
-        for i in range(AMBASSADORS):
+        for i in range(count):
             city, dept, postcode = rng.choice(communes)
             out.writerow(
                 [f"a{i}@pros.test", "Prénom", "Nom", "metier", rng.choice(titles), ""]
@@ -62,7 +64,7 @@ def _directory(path: Path, titles: list[str], communes: list[tuple[str, str, str
             )
 
 
-def _load(count: int) -> None:
+def _load(count: int, ambassadors: int) -> None:
     """Open conversations on random ambassadors, so routing sees a realistic load."""
     now = stamp()
     person = Person.create(email="load@users.test", created_at=now)
@@ -76,7 +78,7 @@ def _load(count: int) -> None:
         rows = [
             {
                 "request": rid,
-                "ambassador": rng.randint(1, AMBASSADORS),
+                "ambassador": rng.randint(1, ambassadors),
                 "ambassador_token": f"a{rid}",
                 "person_token": f"p{rid}",
                 "created_at": now,
@@ -87,18 +89,21 @@ def _load(count: int) -> None:
             Conversation.insert_many(rows[start : start + 500]).execute()
 
 
-def run(workdir: Path, requests: int) -> dict[str, Any]:
+def run(workdir: Path, requests: int, ambassadors: int = AMBASSADORS) -> dict[str, Any]:
+    """Route `requests` made-up requests over a directory of `ambassadors` (10,000; fewer
+    for the smoke run of the test suite, which only checks that the figures come)."""
     workdir.mkdir(parents=True, exist_ok=True)
     ref = load_referential(RULES)
     rules = load_understanding_rules(RULES)
     titles, communes = _appellations(), _communes()
     open_database("sqlite:///routing.sqlite3", workdir)
     csv_path = workdir / "ambassadors.csv"
-    _directory(csv_path, titles, communes)
+    _directory(csv_path, titles, communes, ambassadors)
     start = time.perf_counter()
     import_file(csv_path, ref)
     import_seconds = time.perf_counter() - start
-    _load(OPEN_CONVERSATIONS)
+    opened = min(OPEN_CONVERSATIONS, ambassadors)
+    _load(opened, ambassadors)
     rng = random.Random(8)
     timings: dict[str, list[float]] = {"understand": [], "route": [], "total": []}
     matched = 0
@@ -126,11 +131,11 @@ def run(workdir: Path, requests: int) -> dict[str, Any]:
         timings["total"].append(t2 - t0)
     database.close()
     return {
-        "ambassadors": AMBASSADORS,
+        "ambassadors": ambassadors,
         "titles": len(titles),
         "requests": requests,
         "matched": matched,
-        "open_conversations": OPEN_CONVERSATIONS,
+        "open_conversations": opened,
         "import_seconds": import_seconds,
         **{name: summary(values) for name, values in timings.items()},
     }
