@@ -234,6 +234,18 @@ def test_kind_vae_said_in_other_words(ref, rules, text):
         # Birth dates, counted on the day given by the caller.
         ("je suis né le 14/02/2012 et je veux être cuisinier", 14),
         ("Ma fille, née en mars 2013, voudrait voir une vétérinaire", 13),
+        # SMS: "g" for j'ai, "an" for ans, no apostrophe.
+        ("slt g 15 ans jveux etre mecano", 15),
+        ("bjr jai 13 an et je veu etre fleuriste", 13),
+        # A note without a possessive, a hyphenated grandchild, a relative clause.
+        ("Cherche plombier pour stage, fille 14 ans, secteur Lisieux", 14),
+        ("mon petit-fils Noé voudrait devenir charpentier, il est motivé", None),
+        ("Ma petite-fille Jade de 12 ans aime les chevaux", 12),
+        ("Je vous écris pour mon neveu Hugo, qui a seize ans, passionné de cuisine.", 16),
+        ("J'accompagne une jeune femme qui a 24 ans et veut devenir soudeuse.", 24),
+        # The writer describing themselves.
+        ("collégienne de 14 ans, je voudrais rencontrer une vétérinaire", 14),
+        ("Élève de 15 ans en 3e, je cherche un stage chez un garagiste", 15),
     ],
 )
 def test_age(ref, rules, text, age):
@@ -247,6 +259,9 @@ def test_age(ref, rules, text, age):
         "on peut passer le permis de 16 à 18 ans ?",
         "Mon fils aimerait voir un boulanger, il a commencé le judo à 6 ans.",
         "Ma fille veut être pompier, est-ce possible dès 16 ans ?",
+        # "qui a N ans" only after a person: not a firm, a house, a shop
+        "je travaille chez un artisan dont l'atelier qui a 30 ans ferme, je veux être ébéniste",
+        "g un BTS et je voudrais devenir comptable",
     ],
 )
 def test_no_age(ref, rules, text):
