@@ -59,6 +59,10 @@ def read(ref, rules, body: str, subject: str = ""):
         "Je pense à reprendre une formation : le BTS SAM en alternance.",
         "je suis en reconversion et je cherche à échanger avec une fleuriste",
         "Faut-il 5 ans d'expérience pour faire une VAE ?",
+        # A former job is no job now.
+        "Ancien cuisinier, je voudrais devenir boulanger à Caen",
+        "J'accompagne Mme Roy, 51 ans. Ancienne secrétaire, elle souhaite devenir aide à domicile.",
+        "ancienne vendeuse, j'aimerais rencontrer une fleuriste",
     ],
 )
 def test_no_situation(ref, rules, text):
