@@ -119,14 +119,17 @@ def _after_contrast(
     text: str, tokens: list[Token], candidates: list[Found], rules: UnderstandingRules
 ) -> list[Found]:
     """ "j'habite à Paris mais je rentre à Caen": the places before the last "mais" that has
-    places on both sides, and one after it in its sentence, are left out."""
+    places on both sides, and one after it in its sentence, are left out; unless the one
+    after is vaguer ("j'habite à Rennes mais je viens souvent en Normandie": Rennes)."""
     for token in reversed(tokens):
         if token.key not in rules.contrasts:
             continue
         stop = _SENTENCE_END.search(text, token.end)
         end = stop.start() if stop else len(text)
         later = [c for c in candidates if c.start > token.end]
-        if any(c.start < end for c in later) and len(later) < len(candidates):
+        earlier = [c for c in candidates if c.start <= token.end]
+        said = [_precision(c.value) for c in later if c.start < end]
+        if said and earlier and max(said) >= max(_precision(c.value) for c in earlier):
             return later
     return candidates
 

@@ -86,6 +86,9 @@ PLACES = [
     ("J'habite à Caen, mais je ne sais pas quoi faire.\nMerci\nJulie, Bayeux", "14", "Caen"),
     # a birthplace is not where to meet when another place is named
     ("j'habite à Caen mais je suis née à Paris", "14", "Caen"),
+    # a vaguer place after "mais" corrects nothing: the town stays
+    ("J'habite à Rennes mais je viens souvent en Normandie voir ma famille", "35", "Rennes"),
+    ("j'habite à Vire mais je peux me déplacer dans le Calvados", "14", "Vire Normandie"),
     ("originaire de Lisieux, j'habite à Caen depuis deux ans", "14", "Caen"),
     ("Née au Havre, je vis à Fécamp", "76", "Fécamp"),
     ("je suis originaire de Lisieux", "14", "Lisieux"),  # alone, it still says where
