@@ -292,12 +292,14 @@ def test_a_forwarded_mail_naming_no_trade_leaves_the_forwarders(read) -> None:  
 @pytest.mark.parametrize(
     "tail", ["Merci\nLéa, future fleuriste", "Bisous\nTom (futur fleuriste !)"]
 )
-@pytest.mark.xfail(
-    strict=True,
-    reason="wanted.py's _signature_starts takes every line after a closing for the title",
-)
 def test_a_wish_signed_is_still_read(read, tail) -> None:  # noqa: ANN001
+    """A trade to come ("future fleuriste") is wished, even in the lines signing the mail."""
     assert code(read("", f"Bonjour, je suis en 3e et j'ai une question.\n{tail}")) == "D1209"
+
+
+def test_a_title_signed_is_still_the_writers(read) -> None:  # noqa: ANN001
+    body = "Bonjour, ma fille voudrait rencontrer une fleuriste.\nCordialement\nMarc, boulanger"
+    assert code(read("", body)) == "D1209"
 
 
 @pytest.mark.parametrize(
