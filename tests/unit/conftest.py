@@ -6,10 +6,17 @@ to tests/db or tests/e2e (an OVERRIDES row of scripts/testlayout) and run the sc
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import peewee
 import pytest
+
+from mailflow.understand.referential import Referential
+from mailflow.understand.rules import UnderstandingRules
+from tests.shared_rules import shared
+
+RULES = Path(__file__).resolve().parents[2] / "rules"
 
 # Fixtures that hand out a database or a server: none of them belongs in a unit test.
 NOT_HERE = {"mail", "mailstack", "deployment", "database_url", "test_databases", "pgstack"}
@@ -25,3 +32,15 @@ def _no_database_no_server(request: pytest.FixtureRequest, monkeypatch: pytest.M
         pytest.fail(f"a unit test opened a database ({self.database}): it belongs in tests/db")
 
     monkeypatch.setattr(peewee.Database, "connect", refuse)
+
+
+# The project's rules as the understanding tests read them: built once for the session
+# (shared), instead of each test module reading understanding.toml again.
+@pytest.fixture(scope="session")
+def ref() -> Referential:
+    return shared(RULES).referential
+
+
+@pytest.fixture(scope="session")
+def rules() -> UnderstandingRules:
+    return shared(RULES).understanding

@@ -16,24 +16,13 @@ from mailflow.core.values import ParsedRequest
 from mailflow.errors import RulesError
 from mailflow.understand.english_trades import EnglishTrades, singular
 from mailflow.understand.language import LanguageRules, detect, merged
-from mailflow.understand.mail import UnderstandingRules, load_understanding_rules, understand
+from mailflow.understand.mail import UnderstandingRules, understand
 from mailflow.understand.referential import Referential
 from tests.help_form import fill, quoted
 from tests.help_form import form_lines as help_form_lines
-from tests.shared_rules import shared
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
 TODAY = date(2026, 12, 7)
-
-
-@pytest.fixture(scope="module")
-def ref() -> Referential:
-    return shared(RULES).referential
-
-
-@pytest.fixture(scope="module")
-def rules() -> UnderstandingRules:
-    return load_understanding_rules(RULES)
 
 
 def read(body: str, ref: Referential, rules: UnderstandingRules) -> ParsedRequest:

@@ -13,21 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from mailflow.understand.mail import UnderstandingRules, load_understanding_rules, understand
+from mailflow.understand.mail import UnderstandingRules, understand
 from mailflow.understand.referential import Referential
-from tests.shared_rules import shared
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
-
-
-@pytest.fixture(scope="module")
-def ref() -> Referential:
-    return shared(RULES).referential
-
-
-@pytest.fixture(scope="module")
-def rules() -> UnderstandingRules:
-    return load_understanding_rules(RULES)
 
 
 def code_of(body: str, ref: Referential, rules: UnderstandingRules) -> str | None:

@@ -10,23 +10,12 @@ import pytest
 
 from mailflow.errors import RulesError
 from mailflow.services.compose import Rendered, render
-from mailflow.understand.mail import UnderstandingRules, load_understanding_rules, understand
-from mailflow.understand.referential import Referential, load_referential
+from mailflow.understand.mail import UnderstandingRules, understand
+from mailflow.understand.referential import load_referential
 from tests.help_form import fill, quoted
 from tests.help_form import form_lines as help_form_lines
-from tests.shared_rules import shared
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
-
-
-@pytest.fixture(scope="module")
-def ref() -> Referential:
-    return shared(RULES).referential
-
-
-@pytest.fixture(scope="module")
-def rules() -> UnderstandingRules:
-    return load_understanding_rules(RULES)
 
 
 # (id, subject, body, kind, code_rome, department, age, situation)

@@ -9,22 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from mailflow.understand.mail import UnderstandingRules, load_understanding_rules, understand
-from mailflow.understand.referential import Referential
-from tests.shared_rules import shared
+from mailflow.understand.mail import understand
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
 TODAY = date(2026, 12, 7)
-
-
-@pytest.fixture(scope="module")
-def ref() -> Referential:
-    return shared(RULES).referential
-
-
-@pytest.fixture(scope="module")
-def rules() -> UnderstandingRules:
-    return load_understanding_rules(RULES)
 
 
 def read(ref, rules, body: str, subject: str = ""):
