@@ -15,6 +15,15 @@ from functools import lru_cache
 from mailflow.core.textnorm import words
 from mailflow.core.values import Place
 from mailflow.understand.fields import Found
+from mailflow.understand.place_choice import (
+    after_contrast,
+    follows,
+    inside,
+    not_origins,
+    precision,
+    town_follows,
+    unless_alternatives,
+)
 from mailflow.understand.place_index import Clues, Commune, Named
 from mailflow.understand.referential import Referential
 from mailflow.understand.rules import Phrase, UnderstandingRules
@@ -64,21 +73,21 @@ def find_place(
         c for i in range(1, len(tokens)) if (c := _demonym_at(text, tokens, i, ref, rules))
     ]
     communes = [
-        c for c in communes if not _inside(c, pays) and not _town_follows(text, c, communes, rules)
+        c for c in communes if not inside(c, pays) and not town_follows(text, c, communes, rules)
     ]
-    candidates = _after_contrast(text, tokens, _not_origins(text, areas + communes, rules), rules)
+    candidates = after_contrast(text, tokens, not_origins(text, areas + communes, rules), rules)
     if not candidates:
         return None
     best = max(
         candidates,
         key=lambda c: (
-            _precision(c.value),
+            precision(c.value),
             not c.weak,
-            _follows(text, c, rules.home_before),
+            follows(text, c, rules.home_before),
             -c.start,
         ),
     )
-    return _unless_alternatives(text, tokens, best, candidates, ref, rules)
+    return unless_alternatives(text, tokens, best, candidates, ref, rules)
 
 
 def _demonym_at(
@@ -96,97 +105,6 @@ def _demonym_at(
             start, end = tokens[i - 1].start, tokens[i + n - 1].end
             note = f"place: '{text[start:end]}' -> commune {place.commune} ({place.department})"
             return Found(place, note, start, end, weak=True)  # an area around the town
-    return None
-
-
-def _follows(text: str, found: Found, phrases: tuple[str, ...]) -> bool:
-    """The place comes right after one of these folded phrases ("j habite a", "nee a")."""
-    before = " " + words(text[max(0, found.start - 24) : found.start])
-    return any(before.endswith(" " + p) for p in phrases)
-
-
-def _not_origins(text: str, candidates: list[Found], rules: UnderstandingRules) -> list[Found]:
-    """Without the birthplaces ("née à Paris", "originaire de Lisieux") when another place is
-    named: where the person is, not where they come from."""
-    kept = [c for c in candidates if not _follows(text, c, rules.origin_before)]
-    return kept or candidates
-
-
-_SENTENCE_END = re.compile(r"[.!?\n]")
-
-
-def _after_contrast(
-    text: str, tokens: list[Token], candidates: list[Found], rules: UnderstandingRules
-) -> list[Found]:
-    """ "j'habite à Paris mais je rentre à Caen": the places before the last "mais" that has
-    places on both sides, and one after it in its sentence, are left out; unless the one
-    after is vaguer ("j'habite à Rennes mais je viens souvent en Normandie": Rennes)."""
-    for token in reversed(tokens):
-        if token.key not in rules.contrasts:
-            continue
-        stop = _SENTENCE_END.search(text, token.end)
-        end = stop.start() if stop else len(text)
-        later = [c for c in candidates if c.start > token.end]
-        earlier = [c for c in candidates if c.start <= token.end]
-        said = [_precision(c.value) for c in later if c.start < end]
-        if said and earlier and max(said) >= max(_precision(c.value) for c in earlier):
-            return later
-    return candidates
-
-
-def _unless_alternatives(
-    text: str,
-    tokens: list[Token],
-    best: Found,
-    candidates: list[Found],
-    ref: Referential,
-    rules: UnderstandingRules,
-) -> Found:
-    """ "à Lille ou Roubaix", "secteur Bolbec / Lillebonne": when the commune chosen is one of
-    several offered, no one commune is meant; the département of the first is."""
-    place = best.value
-    assert isinstance(place, Place)
-    if not place.commune:
-        return best
-    for found in candidates:
-        first = found.value
-        assert isinstance(first, Place)
-        if not first.commune:
-            continue
-        other = _offered_after(text, tokens, found.end, ref, rules)
-        if other is None or place.insee not in (first.insee, other[0].insee):
-            continue
-        return Found(
-            Place(department=first.department, region=first.region),
-            f"place: '{text[found.start : other[1]]}' -> département {first.department}"
-            " (communes offered as alternatives)",
-            found.start,
-            other[1],
-        )
-    return best
-
-
-def _offered_after(
-    text: str, tokens: list[Token], end: int, ref: Referential, rules: UnderstandingRules
-) -> tuple[Commune, int] | None:
-    """The commune offered as an alternative right after a place ending at `end`: "ou
-    Roubaix", "ou de Flers", "/ Lillebonne", and where it ends."""
-    i = next((k for k, t in enumerate(tokens) if t.start >= end), len(tokens))
-    for skip in (2, 1, 0):
-        if i + skip >= len(tokens):
-            continue
-        head = tokens[i + skip]
-        between = text[end : head.start]
-        said = words(between)
-        if not (said in rules.alternatives or (not said and ("/" in between or "," in between))):
-            continue
-        if not head.capitalized or head.key in rules.stop_words:
-            return None
-        hit = ref.communes_at([t.key for t in tokens[i + skip : i + skip + 6]])
-        if hit is None:
-            return None
-        n, named = hit
-        return ref.places.best(named), tokens[i + skip + n - 1].end
     return None
 
 
@@ -308,30 +226,6 @@ def _name_slot(text: str, start: int, end: int, rules: UnderstandingRules) -> bo
         return True
     given = intro_name(text, rules)
     return given is not None and words(given[0]) == words(text[start:end])
-
-
-def _precision(place: object) -> int:
-    assert isinstance(place, Place)
-    return 3 if place.commune else 2 if place.department else 1
-
-
-def _inside(found: Found, others: list[Found]) -> bool:
-    """Within a longer place: "Bray" of "Pays de Bray", "Caen" of "Plaine de Caen"."""
-    return any(
-        o.start <= found.start and found.end <= o.end and o.end - o.start > found.end - found.start
-        for o in others
-    )
-
-
-def _town_follows(
-    text: str, found: Found, communes: list[Found], rules: UnderstandingRules
-) -> bool:
-    """ "à l'hôpital de Rouen", "à la poste de Caen": the common noun before "de <commune>" is
-    no commune of its own (L'Hôpital, 57); the town after it is the place."""
-    return any(
-        other.start > found.end and words(text[found.end : other.start]) in rules.of_words
-        for other in communes
-    )
 
 
 @lru_cache(maxsize=32)
