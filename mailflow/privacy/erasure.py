@@ -316,6 +316,9 @@ def compact() -> bool:
     leaves the old row version in the table until a vacuum, so rewrite the tables that hold
     personal data (VACUUM FULL, which also rebuilds their indexes and TOAST); it needs the
     tables to itself for a moment, and waits for that at most the session's lock_timeout.
+    A row version that a transaction still running may see (another daemon's, autovacuum's
+    ANALYZE) survives a VACUUM FULL too, until the next erasure's compaction rewrites the
+    table (or autovacuum frees the page and a later write reuses it).
     """
     if database.in_transaction():
         raise RuntimeError("compact() inside a transaction: VACUUM would fail or be skipped")
