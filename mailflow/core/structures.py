@@ -109,8 +109,6 @@ def structure(
     for a in addrs:
         if not _ADDRESS.fullmatch(a):
             raise ValueError(f"addresses of {key}: {a!r} is not a mail address")
-    if not doms and not addrs and not aliases:
-        raise ValueError(f"{key}: give at least one of domains, addresses, aliases")
     names = tuple(dict.fromkeys(n for n in (" ".join(a.split()) for a in aliases) if n))
     for n in names:
         if len(words(n)) < 2:
