@@ -177,10 +177,10 @@ class AlertV13(Model):
 
 
 class StructureV16(Model):
-    """The `structure` table as version 16 created it."""
+    """The `structure` table as version 16 created it (its unique index: AddIndex)."""
 
     id = AutoField()
-    key = CharField(max_length=64, unique=True)
+    key = CharField(max_length=64)
     name = CharField(max_length=200)
     kind = CharField(max_length=32)
     domains = TextField(default="")
@@ -333,6 +333,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "partner structures: the imported list, and which one relayed each request",
         (
             CreateTable(StructureV16),
+            AddIndex("structure", ("key",), unique=True),
             *_columns(
                 "request",
                 structure=CharField(max_length=64, null=True),
