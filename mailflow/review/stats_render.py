@@ -29,6 +29,7 @@ from mailflow.core.labels import Labels
 from mailflow.review.stats_keys import UNKNOWN
 from mailflow.review.stats_structures import TITLE as STRUCTURES_TITLE
 from mailflow.review.stats_structures import StructureWords
+from mailflow.review.stats_structures import key_label as structure_key_label
 from mailflow.review.stats_structures import rows as structure_lines
 
 HEADER = ("year", "table", "key", "value")
@@ -182,6 +183,8 @@ def key_label(labels: Labels, table: str, key: str) -> str:
     """A key of `table` in French: a labels.toml entry, a ROME domain's name, a month."""
     if table in _KEY_TABLES:
         return labels.of(_KEY_TABLES[table], key)
+    if table.startswith("structures"):
+        return structure_key_label(table, key)
     if table == "requests_by_domain":
         return labels.domain(key)
     if table.startswith("per_month"):

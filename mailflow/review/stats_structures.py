@@ -123,3 +123,15 @@ def rows(s: dict[str, Any], words: StructureWords) -> list[tuple[str, str, int]]
     out += [("type", words.kind(k), n) for k, n in st["by_kind"].items()]
     out += [("voie", VIA_WORDS[k], n) for k, n in st["by_via"].items()]
     return out
+
+
+def key_label(table: str, key: str, words: StructureWords | None = None) -> str:
+    """A key of the CSV's structures tables in French (`stats --excel`'s libelle)."""
+    words = words or StructureWords()
+    if table == "structures":
+        return {"relayed": "relayées par une structure", NONE: "aucune"}.get(key, key)
+    if table == "structures_by_via":
+        return VIA_WORDS.get(key, key)
+    if table == "structures_by_kind":
+        return words.kind(key)
+    return words.structure(key)

@@ -4,6 +4,7 @@ file's, and the adviser's address erased with the person."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +12,12 @@ import pytest
 
 from mailflow.admin.structures import import_file
 from mailflow.context import Context
+from mailflow.core.labels import load_labels
 from mailflow.privacy.erasure import forget_person
+from mailflow.review.report import build
+from mailflow.review.stats import collect
+from mailflow.review.stats_render import render_text
+from mailflow.review.stats_structures import structure_words
 from mailflow.store.models import Request
 from tests.db.test_ambassador_mail import NOW, mail
 from tests.inprocess import close_context, open_context
@@ -86,3 +92,39 @@ def test_the_advisers_address_is_erased_with_the_person(ctx: Context) -> None:
     assert request.structure_adviser == "thomas@ml-caen.test"
     forget_person(request.person, kept=lambda address: False)
     assert stored() == [("ml-caen", "mission_locale", "through", None)]  # still counted
+
+
+def test_the_report_and_the_text_show_the_structures_in_french(ctx: Context) -> None:
+    run(
+        ctx,
+        mail("Demande", BAKERY, sender=LEA, Cc="thomas@ml-caen.test"),
+        mail(
+            "Demande",
+            "ma conseillère mission locale m'a donné votre adresse, je veux être boulanger à Caen",
+            sender="Nina <nina@users.test>",
+        ),
+        mail("Demande", BAKERY, sender="Zoé <zoe@users.test>"),
+    )
+    words = structure_words(ctx.rules.structures)
+    labels = load_labels(ctx.cfg.paths.rules)
+    zone = ctx.cfg.schedule.zone
+    index = build(2026, zone, labels, words)["index.html"]
+    assert "Relayées par les structures partenaires" in index
+    for shown in (
+        "Mission Locale de Caen",
+        "structure non nommée (type seulement)",
+        "Missions Locales",
+        "conseiller de la structure en copie",
+    ):
+        assert shown in index, shown
+    text = render_text(collect(2026, zone), labels, words)
+    section = text[text.index("Relayées par les structures partenaires") :]
+    for line in (
+        r"total : relayées par une structure +2",
+        r"structure : Mission Locale de Caen +1",
+        r"structure : structure non nommée \(type seulement\) +1",
+        r"type : Missions Locales +2",
+        r"voie : conseiller de la structure en copie +1",
+        r"voie : aucune structure +1",
+    ):
+        assert re.search(rf"^  {line}$", section, re.M), line
