@@ -67,6 +67,8 @@ def handle_new_request(
     parsed = understand(subject, text, ctx.ref, ctx.understanding, today)
     repeated = _repeated(ctx, person, parsed)
     if repeated is not None:
+        if not (repeated.structure or repeated.structure_kind):  # written again via a structure
+            attribute_request(ctx, repeated, msg, f"{subject}\n{text}", address)
         return join_request(ctx, inbound, msg, repeated, parsed, address, name)
     request = _create_request(person, parsed, address, name)
     inbound.request = request

@@ -69,13 +69,15 @@ def copied_addresses(ctx: Context, msg: EmailMessage, sender: str) -> list[str]:
 def attribute_request(
     ctx: Context, request: Request, msg: EmailMessage, text: str, sender: str
 ) -> None:
-    """Store which structure relayed this new request; the adviser's address only when
-    the policy will tell them of the first answer. Logged."""
+    """Store which structure relayed this new request (or the open request a new mail
+    joins, when none had); the adviser's address only when the policy will tell them of
+    the first answer, still to come. Logged."""
     rules, listed = ctx.rules.structures, in_use(ctx)
     found = attribute(sender, copied_addresses(ctx, msg, sender), text, rules, listed)
     if found is None:
         return
-    keep = found.via in (FROM, THROUGH) and notifies(found.key, rules, listed)
+    told = request.first_answer_at is not None  # a request joined after its first answer
+    keep = found.via in (FROM, THROUGH) and notifies(found.key, rules, listed) and not told
     request.structure = found.key
     request.structure_kind = found.kind
     request.structure_via = found.via

@@ -128,3 +128,16 @@ def test_the_report_and_the_text_show_the_structures_in_french(ctx: Context) -> 
         r"voie : aucune structure +1",
     ):
         assert re.search(rf"^  {line}$", section, re.M), line
+
+
+def test_writing_again_with_the_adviser_in_copy_attributes_the_open_request(
+    ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run(ctx, mail("Demande", BAKERY, sender=LEA))
+    assert stored() == [(None, None, None, None)]
+    monkeypatch.setenv("MAILFLOW_NOW", "2026-03-03T09:00:00")
+    again = "Bonjour, je vous réécris : je voudrais rencontrer une boulangère près de Caen. Léa"
+    assert run(ctx, mail("Re: Demande", again, sender=LEA, Cc="thomas@ml-caen.test")) == {
+        "request-joined": 1
+    }
+    assert stored() == [("ml-caen", "mission_locale", "through", "thomas@ml-caen.test")]
