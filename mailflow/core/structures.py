@@ -230,19 +230,15 @@ def by_address(address: str, structures: Sequence[Structure]) -> Structure | Non
     return best[1] if best else None
 
 
-def _phrase(text: str) -> re.Pattern[str]:
-    return re.compile(rf"(?<![a-z0-9]){re.escape(words(text))}(?![a-z0-9])")
-
-
 def by_name(text: str, structures: Sequence[Structure]) -> Structure | None:
     """The structure the text names (its name or an alias, as whole words, without case or
     accents); the longest name found wins ("Mission Locale de Caen" over "Mission Locale")."""
-    folded = words(text)
+    folded = f" {words(text)} "  # words: single spaces between [a-z0-9] runs
     best: tuple[int, Structure] | None = None
     for s in structures:
         for n in (s.name, *s.aliases):
             key = words(n)
-            if key and (best is None or len(key) > best[0]) and _phrase(n).search(folded):
+            if key and (best is None or len(key) > best[0]) and f" {key} " in folded:
                 best = (len(key), s)
     return best[1] if best else None
 
