@@ -37,6 +37,8 @@ from mailflow.core.feedback_answer import FeedbackRules, load_feedback_rules
 from mailflow.core.followup_policy import FollowupPolicy, load_policy
 from mailflow.core.labels import Labels, load_labels
 from mailflow.core.route import DEFAULT_POLICY, MatchingPolicy, load_matching_policy
+from mailflow.core.structures import DEFAULT_RULES as NO_STRUCTURES
+from mailflow.core.structures import StructureRules, load_structure_rules
 from mailflow.understand.mail import UnderstandingRules, load_understanding_rules
 from mailflow.understand.referential import Referential, load_referential
 
@@ -55,6 +57,7 @@ class Rules:
     referential: Referential  # rome/, geo/, place_names.toml, understanding.toml [referential]
     labels: Labels  # labels.toml, rome/domaines.csv, geo/departements.json: French words
     matching: MatchingPolicy = DEFAULT_POLICY  # matching.toml: how far a match may stretch
+    structures: StructureRules = NO_STRUCTURES  # structures.toml: partner structures, policy
 
 
 def load_rules(rules_dir: Path) -> Rules:
@@ -70,6 +73,7 @@ def load_rules(rules_dir: Path) -> Rules:
         understanding=load_understanding_rules(rules_dir),
         labels=load_labels(rules_dir),
         matching=load_matching_policy(rules_dir),
+        structures=load_structure_rules(rules_dir),
         referential=_referential(rules_dir),  # last: the slow one (seconds, unless cached)
     )
 

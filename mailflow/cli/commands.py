@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from mailflow.cli import ambassadors, care, quarantine, request, review, setup
+from mailflow.cli import ambassadors, care, quarantine, request, review, setup, structures
 from mailflow.errors import MailflowError
 
 
@@ -36,7 +36,7 @@ class Command:
 
 def _list_only(args: argparse.Namespace) -> None:
     if args.json:
-        raise MailflowError(f"--json goes with the list, not with `ambassadors {args.action}`")
+        raise MailflowError(f"--json goes with the list, not with `{args.command} {args.action}`")
 
 
 # The command path is the words typed after `mailflow` (its options aside): `ambassadors`
@@ -50,6 +50,9 @@ COMMANDS: dict[tuple[str, ...], Command] = {
     ("ambassadors", "clear-bounce"): Command(
         Needs.DATABASE, ambassadors.cmd_clear_bounce, _list_only
     ),
+    ("structures",): Command(Needs.DATABASE, structures.cmd_list),
+    ("structures", "list"): Command(Needs.DATABASE, structures.cmd_list),
+    ("structures", "import"): Command(Needs.DATABASE, structures.cmd_import, _list_only),
     ("log",): Command(Needs.DATABASE, review.cmd_log, review.check_log),
     ("stats",): Command(Needs.DATABASE, review.cmd_stats),
     ("report",): Command(Needs.DATABASE, review.cmd_report),

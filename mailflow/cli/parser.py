@@ -42,6 +42,17 @@ def build_parser(description: str | None) -> argparse.ArgumentParser:
         "clear-bounce", help="the address works again (checked with them): new requests may go"
     )
     clear.add_argument("email")
+    st = sub.add_parser(
+        "structures", help="the partner structures (structures relais; default: list)"
+    )
+    st.add_argument("--json", action="store_true", help="with no action: the list as JSON")
+    st_sub = st.add_subparsers(dest="action")
+    st_imp = st_sub.add_parser(
+        "import", help="replace the partner structures by a CSV's (UTF-8 or Windows-1252)"
+    )
+    st_imp.add_argument("file", type=Path)
+    st_lst = st_sub.add_parser("list", help="show the structures in use and where they come from")
+    st_lst.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
     log = sub.add_parser(
         "log",
         help="the exchange log, one timeline per request",

@@ -73,15 +73,25 @@ def cmd_stats(cfg: Config, args: argparse.Namespace) -> int:
         sys.stdout.buffer.write(render_excel(doc, load_labels_of(cfg)).encode("utf-8"))
         sys.stdout.buffer.flush()
     else:
-        print(render_text(doc, load_labels_of(cfg)), end="")
+        print(render_text(doc, load_labels_of(cfg), structure_words_of(cfg)), end="")
     return 0
+
+
+def structure_words_of(cfg: Config):  # noqa: ANN201 - review.stats_structures.StructureWords
+    """The partner structures' French names, for the text of `stats` and the report."""
+    from mailflow.core.structures import load_structure_rules
+    from mailflow.review.stats_structures import structure_words
+
+    return structure_words(load_structure_rules(cfg.paths.rules))
 
 
 def cmd_report(cfg: Config, args: argparse.Namespace) -> int:
     from mailflow.context import load_labels_of
     from mailflow.review.report import make_report
 
-    pages = make_report(args.year, args.out, cfg.schedule.zone, load_labels_of(cfg))
+    pages = make_report(
+        args.year, args.out, cfg.schedule.zone, load_labels_of(cfg), structure_words_of(cfg)
+    )
     print(f"report {args.year}: {pages} pages written, open {args.out / 'index.html'}")
     return 0
 

@@ -36,6 +36,7 @@ from mailflow.services.ratelimit import (
     STRANGER_CAP_REACHED,
     refusals_last_day,
 )
+from mailflow.services.structures import tell_adviser
 from mailflow.services.views import ambassador_view, request_view
 from mailflow.store.leases import lock_scope, write_transaction
 from mailflow.store.models import Conversation, InboundMessage, MessageIdMap, OutboundMail, Request
@@ -131,7 +132,7 @@ def handle_relay(
     for target, target_side in targets:
         key = f"relay:{inbound.id}" if target.id == conv.id else f"relay:{inbound.id}:{target.id}"
         _forward(ctx, inbound, msg, target, target_side, key)
-        _advance(target, target_side, inbound)
+        _advance(ctx, target, target_side, inbound)
     return RELAYED
 
 
@@ -242,7 +243,7 @@ def _late_answer(
         if request.state in (lc.REASSIGNED, lc.UNMATCHED):
             move_request(request, lc.OFFERED, "the earlier ambassador answered late", inbound)
         _forward(ctx, inbound, msg, conv, AMBASSADOR)
-        _advance(conv, AMBASSADOR, inbound)
+        _advance(ctx, conv, AMBASSADOR, inbound)
         outcome = LATE_RELAYED
     else:
         log_event(
@@ -315,7 +316,7 @@ def relay_late(ctx: Context, inbound_id: int) -> str:
         )
         msg = BytesParser(policy=policy.default).parsebytes(_raw(inbound))
         _forward(ctx, inbound, msg, conv, AMBASSADOR, key=f"relay-late:{inbound.id}")
-        _advance(conv, AMBASSADOR, inbound)
+        _advance(ctx, conv, AMBASSADOR, inbound)
         send_auto(
             ctx,
             "late_answer_relayed_ambassador",
@@ -442,7 +443,7 @@ def _last(ids: list[str]) -> str | None:
     return ids[-1] if ids else None
 
 
-def _advance(conv: Conversation, side: str, inbound: InboundMessage) -> None:
+def _advance(ctx: Context, conv: Conversation, side: str, inbound: InboundMessage) -> None:
     """Record who wrote when (the follow-up policy reads it) and move the request on."""
     request, now = conv.request, stamp()
     if side == AMBASSADOR:
@@ -451,6 +452,7 @@ def _advance(conv: Conversation, side: str, inbound: InboundMessage) -> None:
         if request.first_answer_at is None:
             request.first_answer_at = now
             request.save()
+            tell_adviser(ctx, request, inbound)  # its partner structure, when the policy says
     else:
         conv.person_last_at = now
     conv.save()

@@ -167,7 +167,13 @@ def anonymise_request(
     clean_events(_events_of(request, convs, linked_in, linked_out), quoted)
     clean_mail_rows(linked_in, linked_out, kept)
     Request.update(
-        first_name=None, message="", commune=None, insee=None, postcode=None, feedback_token=None
+        first_name=None,
+        message="",
+        commune=None,
+        insee=None,
+        postcode=None,
+        feedback_token=None,
+        structure_adviser=None,  # a person's address (the structure's key and kind stay)
     ).where(Request.id == request.id).execute()
     log_event(ANONYMISED, f"{cause}: personal data removed, statistics kept", request=request)
     return erased

@@ -103,6 +103,7 @@ _SHOWN_EVENTS = (
     "intro-refused",  # services/unreachable.py: the SMTP server refused an introduction
     "send-cancelled",  # ... and the person's mail held for it was cancelled
     "alert",  # services/alerts.py: the coordinator is to be told at once
+    "structure",  # services/structures.py: the partner structure that relayed it, its adviser told
     "auto-reply",
     "to-return-path",
     "spam",

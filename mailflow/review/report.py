@@ -25,6 +25,9 @@ from mailflow.core.labels import Labels
 from mailflow.errors import MailflowError
 from mailflow.review import report_svg, stats, stats_keys
 from mailflow.review.log_timeline import request_timeline
+from mailflow.review.stats_structures import TITLE as STRUCTURES_TITLE
+from mailflow.review.stats_structures import StructureWords
+from mailflow.review.stats_structures import rows as structure_lines
 from mailflow.store.models import Ambassador, Request
 from mailflow.store.record import log_event
 
@@ -361,7 +364,20 @@ def environment() -> Environment:
     )
 
 
-def build(year: int, zone: tzinfo, labels: Labels) -> dict[str, str]:
+def structures_table(section: dict[str, Any], words: StructureWords) -> dict[str, Any]:
+    """The requests relayed by partner structures (stats_structures.py), as one table."""
+    return {
+        "id": "structures",
+        "title": STRUCTURES_TITLE,
+        "columns": ("Regroupement", "Structure, type ou voie", "Demandes"),
+        "rows": [(group, label, number(n)) for group, label, n in structure_lines(section, words)],
+        "note": "Chaque regroupement compte toutes les demandes de l'année, « aucune » comprise.",
+    }
+
+
+def build(
+    year: int, zone: tzinfo, labels: Labels, words: StructureWords | None = None
+) -> dict[str, str]:
     """Relative path -> HTML of every page of `year`'s site: the local year of `zone`,
     times in `zone` (named on every page), words from `labels` (rules/labels.toml)."""
     doc = stats.collect(year, zone)
@@ -380,7 +396,10 @@ def build(year: int, zone: tzinfo, labels: Labels) -> dict[str, str]:
             **common,
             root="",
             **overview(mask(section), hours, labels),
-            tables=mask(breakdowns(section, labels, ambassadors_by_department())),
+            tables=mask(
+                breakdowns(section, labels, ambassadors_by_department())
+                + [structures_table(section, words or StructureWords())]
+            ),
         ),
         "requests.html": env.get_template("requests.html").render(
             **common, root="", rows=mask([request_row(r, labels, zone) for r in requests])
@@ -420,10 +439,12 @@ def write(out: Path, pages: dict[str, str]) -> None:
         path.write_text(html, encoding="utf-8")
 
 
-def make_report(year: int, out: Path, zone: tzinfo, labels: Labels) -> int:
+def make_report(
+    year: int, out: Path, zone: tzinfo, labels: Labels, words: StructureWords | None = None
+) -> int:
     """Build and write the site (the local year of `zone`, times in `zone`), and record
     it; the number of pages written."""
-    pages = build(year, zone, labels)
+    pages = build(year, zone, labels, words)
     try:
         write(out, pages)
     except OSError as exc:

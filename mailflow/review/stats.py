@@ -63,7 +63,9 @@ SECTION:
                       "rows": [{"trade": str, "department": str, "count": int}, ...]},
      "ambassadors": {"active", "contacted", "contacted_active", "never_contacted"},
      "feedback": {"scores": {"1", ..., "5", "unknown"}, "mean_score": float | null,
-                  "met": {"yes", "no", "unknown"}}}
+                  "met": {"yes", "no", "unknown"}},
+     "structures": {"relayed", "none", "by_structure", "by_kind", "by_via"}}
+                  # requests relayed by partner structures: stats_structures.py
 Every breakdown adds up to its total; `check_section` raises StatsError when one does not.
 
 The raw counts come from stats_sql.py (the queries, timed by bench/statsdb.py), filed under
@@ -93,6 +95,7 @@ from mailflow.review.stats_keys import (
     StatsError,
 )
 from mailflow.review.stats_sql import gather
+from mailflow.review.stats_structures import check_structures, structures_section
 
 
 def _months(years: list[str]) -> list[str]:
@@ -169,6 +172,7 @@ def section(raw: dict[str, Any], years: list[str], scope: str) -> dict[str, Any]
             ),
             "met": _ordered(t["met"], MET_KEYS),
         },
+        "structures": structures_section(raw["structures"], wanted),  # stats_structures.py
     }
 
 
@@ -196,6 +200,7 @@ def check_section(s: dict[str, Any], where: str) -> None:
     _fail(where, "stretched_by (at most stretched)", most, min(most, stretched))
     u = s["unmet_demand"]
     _fail(where, "unmet_demand rows", sum(r["count"] for r in u["rows"]), u["requests"])
+    check_structures(s, where)
     b = s["ambassadors"]
     _fail(
         where,

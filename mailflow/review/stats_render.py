@@ -27,6 +27,10 @@ from typing import Any
 
 from mailflow.core.labels import Labels
 from mailflow.review.stats_keys import UNKNOWN
+from mailflow.review.stats_structures import TITLE as STRUCTURES_TITLE
+from mailflow.review.stats_structures import StructureWords
+from mailflow.review.stats_structures import key_label as structure_key_label
+from mailflow.review.stats_structures import rows as structure_lines
 
 HEADER = ("year", "table", "key", "value")
 _DICT_TABLES = (
@@ -68,6 +72,17 @@ def section_rows(s: dict[str, Any]) -> Iterator[tuple[str, str, Any]]:
     for key, value in s["feedback"]["met"].items():
         yield "feedback_met", key, value
     yield "feedback", "mean_score", s["feedback"]["mean_score"]
+    yield from structure_rows(s)
+
+
+def structure_rows(s: dict[str, Any]) -> Iterator[tuple[str, str, Any]]:
+    """The structures section (stats_structures.py) as CSV rows."""
+    st = s["structures"]
+    yield "structures", "relayed", st["relayed"]
+    yield "structures", "none", st["none"]
+    for name in ("by_structure", "by_kind", "by_via"):
+        for key, value in st[name].items():
+            yield f"structures_{name}", key, value
 
 
 def render_csv(doc: dict[str, Any]) -> str:
@@ -135,6 +150,10 @@ _TITLES = {
     "feedback_scores": "Avis : notes",
     "feedback_met": "Avis : rencontre",
     "feedback": "Avis",
+    "structures": STRUCTURES_TITLE,
+    "structures_by_structure": f"{STRUCTURES_TITLE} : par structure",
+    "structures_by_kind": f"{STRUCTURES_TITLE} : par type",
+    "structures_by_via": f"{STRUCTURES_TITLE} : par voie",
 }
 _KEY_TABLES = {
     "people_by_age_band": "age_bands",
@@ -164,6 +183,8 @@ def key_label(labels: Labels, table: str, key: str) -> str:
     """A key of `table` in French: a labels.toml entry, a ROME domain's name, a month."""
     if table in _KEY_TABLES:
         return labels.of(_KEY_TABLES[table], key)
+    if table.startswith("structures"):
+        return structure_key_label(table, key)
     if table == "requests_by_domain":
         return labels.domain(key)
     if table.startswith("per_month"):
@@ -190,7 +211,9 @@ def _shown(value: Any) -> str:
     return str(value).replace(".", ",") if isinstance(value, float) else str(value)
 
 
-def render_section(name: str, s: dict[str, Any], labels: Labels) -> list[str]:
+def render_section(
+    name: str, s: dict[str, Any], labels: Labels, words: StructureWords | None = None
+) -> list[str]:
     a, b, f, u = s["answers"], s["ambassadors"], s["feedback"], s["unmet_demand"]
     lines = [f"=== {name} ===", ""]
     lines += _table(
@@ -245,15 +268,22 @@ def render_section(name: str, s: dict[str, Any], labels: Labels) -> list[str]:
             *((f"rencontre : {_WORDS.get(k, unknown)}", v) for k, v in f["met"].items()),
         ],
     )
+    lines += _table(
+        STRUCTURES_TITLE,
+        [
+            (f"{group} : {label}", n)
+            for group, label, n in structure_lines(s, words or StructureWords())
+        ],
+    )
     return lines
 
 
-def render_text(doc: dict[str, Any], labels: Labels) -> str:
+def render_text(doc: dict[str, Any], labels: Labels, words: StructureWords | None = None) -> str:
     if not doc["years"] and not doc["total"]["requests"]:
         return "Aucune demande enregistrée / No requests recorded yet.\n"
     lines: list[str] = []
     for year, s in doc["by_year"].items():
-        lines += render_section(year, s, labels)
+        lines += render_section(year, s, labels, words)
     if doc["year"] is None:
-        lines += render_section("Total (toutes années)", doc["total"], labels)
+        lines += render_section("Total (toutes années)", doc["total"], labels, words)
     return "\n".join(lines).rstrip() + "\n"

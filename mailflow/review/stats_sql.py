@@ -27,6 +27,7 @@ from mailflow.review.stats_keys import (
     age_key,
     situation_key,
 )
+from mailflow.review.stats_structures import structure_tables
 from mailflow.review.stats_time import LocalTime
 from mailflow.store.models import Ambassador, Conversation, Event, Request, database
 
@@ -306,4 +307,5 @@ def gather(year: int | None, zone: tzinfo = UTC) -> dict[str, Any]:
         "firsts": firsts,
         "contacted": contacted,
         "active": active,
+        "structures": structure_tables(conds, local),  # stats_structures.py
     }

@@ -33,6 +33,7 @@ from mailflow.services.compose import automatic_mail, new_message_id, render
 from mailflow.services.conversation_mail import AMBASSADOR, PERSON, relay_from
 from mailflow.services.notices import notify_coordinator, reply
 from mailflow.services.route_index import trade_ids
+from mailflow.services.structures import attribute_request
 from mailflow.services.views import ambassador_view, request_view
 from mailflow.store.leases import lock_routing
 from mailflow.store.models import (
@@ -62,9 +63,12 @@ def handle_new_request(
     """Runs inside the caller's transaction; every mail it decides is queued there too."""
     person = _person(address)
     today = local_today(ctx.cfg.schedule.zone)  # the day a birth date is counted from
-    parsed = understand(subject_of(msg), readable_text(msg), ctx.ref, ctx.understanding, today)
+    subject, text = subject_of(msg), readable_text(msg)
+    parsed = understand(subject, text, ctx.ref, ctx.understanding, today)
     repeated = _repeated(ctx, person, parsed)
     if repeated is not None:
+        if not (repeated.structure or repeated.structure_kind):  # written again via a structure
+            attribute_request(ctx, repeated, msg, f"{subject}\n{text}", address)
         return join_request(ctx, inbound, msg, repeated, parsed, address, name)
     request = _create_request(person, parsed, address, name)
     inbound.request = request
@@ -73,6 +77,7 @@ def handle_new_request(
     )
     if parsed.notes:
         log_event("understood", "; ".join(parsed.notes), request=request, inbound=inbound)
+    attribute_request(ctx, request, msg, f"{subject}\n{text}", address)
     if request.minor:
         alert(ctx, AlertKind.UNDER_15, request.id, minor_detail(request))
     original_id = message_id_of(msg)

@@ -109,6 +109,14 @@ class Request(BaseModel):
     merged_into = IntegerField(null=True)
     # The language the person wrote in ("en"; "fr" or None: French): the one their mails use.
     lang = CharField(max_length=8, null=True)
+    # The partner structure that relayed it (core/structures.py, docs/structures.md): its
+    # key (None with a kind alone: "ma conseillère Mission Locale"), its kind, how
+    # ("from", "through", "text"), and the adviser's address only when the policy tells
+    # them of the first answer (erased with the request).
+    structure = CharField(max_length=64, null=True)
+    structure_kind = CharField(max_length=32, null=True)
+    structure_via = CharField(max_length=16, null=True)
+    structure_adviser = CharField(max_length=320, null=True)
 
     class Meta:
         # for `mailflow stats` (stats_sql._people): each person's requests in order, with the
@@ -299,6 +307,25 @@ class Alert(BaseModel):
         indexes = ((("kind", "sent_at"), False),)
 
 
+class PartnerStructure(BaseModel):
+    """A partner structure imported from the coordinator's CSV (`mailflow structures
+    import`); when any row is here, this list replaces rules/structures.toml's. Domains,
+    addresses and aliases are kept as text, one per line."""
+
+    id = AutoField()
+    key = CharField(max_length=64, unique=True)
+    name = CharField(max_length=200)
+    kind = CharField(max_length=32)
+    domains = TextField(default="")
+    addresses = TextField(default="")
+    aliases = TextField(default="")
+    notify = BooleanField(null=True)  # None: rules/structures.toml's [policy] notify
+    imported_at = DateTimeField()
+
+    class Meta:
+        table_name = "structure"
+
+
 ALL_MODELS = [
     Ambassador,
     Person,
@@ -313,4 +340,5 @@ ALL_MODELS = [
     ServerErasure,
     PendingCommand,
     Alert,
+    PartnerStructure,
 ]

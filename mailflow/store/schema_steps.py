@@ -176,6 +176,23 @@ class AlertV13(Model):
         table_name = "alert"
 
 
+class StructureV16(Model):
+    """The `structure` table as version 16 created it (its unique index: AddIndex)."""
+
+    id = AutoField()
+    key = CharField(max_length=64)
+    name = CharField(max_length=200)
+    kind = CharField(max_length=32)
+    domains = TextField(default="")
+    addresses = TextField(default="")
+    aliases = TextField(default="")
+    notify = BooleanField(null=True)
+    imported_at = DateTimeField()
+
+    class Meta:
+        table_name = "structure"
+
+
 def _columns(table: str, **fields: Field) -> tuple[AddColumn, ...]:
     return tuple(AddColumn(table, name, f) for name, f in fields.items())
 
@@ -310,6 +327,21 @@ MIGRATIONS: tuple[Migration, ...] = (
         15,
         "requests in English: the language each request was written in, for its mails",
         _columns("request", lang=CharField(max_length=8, null=True)),
+    ),
+    Migration(
+        16,
+        "partner structures: the imported list, and which one relayed each request",
+        (
+            CreateTable(StructureV16),
+            AddIndex("structure", ("key",), unique=True),
+            *_columns(
+                "request",
+                structure=CharField(max_length=64, null=True),
+                structure_kind=CharField(max_length=32, null=True),
+                structure_via=CharField(max_length=16, null=True),
+                structure_adviser=CharField(max_length=320, null=True),
+            ),
+        ),
     ),
 )
 LATEST = MIGRATIONS[-1].version if MIGRATIONS else BASELINE

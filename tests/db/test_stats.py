@@ -76,6 +76,16 @@ CODES = {
     "A1203": "Jardinier / Jardinière",
 }
 DEPARTMENTS = (None, "", "14", "50", "61", "75", "2A", "971")
+# Partner structures (stats_structures.py): (key, kind, via) as intake stores them; a kind
+# alone, and none at all (most requests).
+RELAYS = (
+    (None, None, None),
+    (None, None, None),
+    ("ml-caen", "mission_locale", "from"),
+    ("ml-caen", "mission_locale", "through"),
+    ("cio-lisieux", "cio", "text"),
+    (None, "france_travail", "text"),
+)
 STATES = (
     "new",
     "needs_info",
@@ -167,6 +177,7 @@ def generate(rng: random.Random, zone: tzinfo) -> Tally:
     months of the local time in `zone`)."""
     t = Tally()
     matches = random.Random(12)  # offers' match quality, apart: the rest of the data as before
+    relays = random.Random(16)  # partner structures, apart too
     base = datetime(2024, 1, 1)
     ambassadors = []
     for i in range(1, 51):  # 41..50 are never offered anything
@@ -215,8 +226,12 @@ def generate(rng: random.Random, zone: tzinfo) -> Tally:
         answer = None
         if rng.random() < (0.6 if offered else 0.05):  # rarely an answer without an offer
             answer = created + timedelta(minutes=rng.randint(1, 20000))
+        relay, relay_kind, relay_via = relays.choice(RELAYS)
         requests.append(
             {
+                "structure": relay,
+                "structure_kind": relay_kind,
+                "structure_via": relay_via,
                 "id": rid,
                 "person": person,
                 "state": state,
@@ -256,6 +271,10 @@ def generate(rng: random.Random, zone: tzinfo) -> Tally:
             t.add(scope, "score", str(score) if score in (1, 2, 3, 4, 5) else "unknown")
             t.add(scope, "met", {None: "unknown", True: "yes", False: "no"}[met])
             t.add(scope, "escalations", "n", 1 if escalated else 0)
+            named = relay or ("unnamed" if relay_kind else "none")
+            t.add(scope, "structure", named)
+            t.add(scope, "structure_kind", relay_kind or "none")
+            t.add(scope, "structure_via", relay_via or "none")
         t.months[month] += 1
         t.month_people[month].add(person)
         n_conv = rng.randint(1, 3) if offered else 0
@@ -379,6 +398,21 @@ def expected_section(t: Tally, scope: str, months: list[str]) -> dict[str, Any]:
             "mean_score": round(sum(rated) / len(rated), 2),
             "met": {k: t.tables[scope, "met"][k] for k in ("yes", "no", "unknown")},
         },
+        "structures": expected_structures(t, scope),
+    }
+
+
+def expected_structures(t: Tally, scope: str) -> dict[str, Any]:
+    by = t.tables[scope, "structure"]
+    kinds = ("cio", "mission_locale", "etablissement", "association", "france_travail")
+    return {
+        "relayed": t.requests[scope] - by["none"],
+        "none": by["none"],
+        "by_structure": {k: by[k] for k in ("cio-lisieux", "ml-caen", "unnamed", "none")},
+        "by_kind": {k: t.tables[scope, "structure_kind"][k] for k in (*kinds, "autre", "none")},
+        "by_via": {
+            k: t.tables[scope, "structure_via"][k] for k in ("from", "through", "text", "none")
+        },
     }
 
 
@@ -420,6 +454,10 @@ def assert_adds_up(s: dict[str, Any]) -> None:
     assert sum(r["count"] for r in s["unmet_demand"]["rows"]) == s["unmet_demand"]["requests"]
     b = s["ambassadors"]
     assert b["contacted_active"] + b["never_contacted"] == b["active"]
+    st = s["structures"]
+    assert st["relayed"] + st["none"] == s["requests"]
+    for name in ("by_structure", "by_kind", "by_via"):
+        assert sum(st[name].values()) == s["requests"], name
 
 
 @pytest.fixture
@@ -554,6 +592,12 @@ def test_csv_gives_the_same_figures(
         for key, n in want["feedback"]["met"].items():
             assert int(value("feedback_met", key)) == n
         assert float(value("feedback", "mean_score")) == want["feedback"]["mean_score"]
+        st = want["structures"]
+        assert int(value("structures", "relayed")) == st["relayed"]
+        assert int(value("structures", "none")) == st["none"]
+        for name in ("by_structure", "by_kind", "by_via"):
+            for key, n in st[name].items():
+                assert int(value(f"structures_{name}", key)) == n
     assert got == {}  # nothing unexplained
 
 
