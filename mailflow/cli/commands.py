@@ -50,6 +50,9 @@ COMMANDS: dict[tuple[str, ...], Command] = {
     ("ambassadors", "clear-bounce"): Command(
         Needs.DATABASE, ambassadors.cmd_clear_bounce, _list_only
     ),
+    ("ambassadors", "honorability"): Command(
+        Needs.DATABASE, ambassadors.cmd_honorability, _list_only
+    ),
     ("log",): Command(Needs.DATABASE, review.cmd_log, review.check_log),
     ("stats",): Command(Needs.DATABASE, review.cmd_stats),
     ("report",): Command(Needs.DATABASE, review.cmd_report),
