@@ -246,3 +246,8 @@ def load_labels_of(cfg: Config) -> Labels:
     """labels.toml (with the ROME domains' and départements' names) alone: `stats` and
     `report` show only these words, and would otherwise wait seconds for the referential."""
     return load_labels(cfg.paths.rules)
+
+
+def load_charter_of(cfg: Config) -> CharterRules:
+    """charter.toml alone: `ambassadors list` and `honorability` need no referential."""
+    return load_charter_rules(charter_file(cfg.paths.rules))

@@ -50,10 +50,9 @@ def cmd_list(cfg: Config, args: argparse.Namespace) -> int:
 
 def _charter(cfg: Config):  # noqa: ANN202 - CharterRules
     """rules/charter.toml alone (the list needs no referential)."""
-    from mailflow.context import charter_file
-    from mailflow.core.charter import load_charter_rules
+    from mailflow.context import load_charter_of
 
-    return load_charter_rules(charter_file(cfg.paths.rules))
+    return load_charter_of(cfg)
 
 
 def cmd_honorability(cfg: Config, args: argparse.Namespace) -> int:
