@@ -125,6 +125,22 @@ def test_a_new_ambassador_gets_requests_only_once_they_accepted_the_charter(dep)
     assert "boulang" in text(intro).lower()
     assert [p for p, _, _ in outbox(dep, MARIE)] == ["charter_welcome"]
 
+    # Her out-of-office answers the welcome mail: automatic mail never accepts anything.
+    to = parseaddr(str(welcome["From"]))[1]
+    token = to.split("@")[0].removeprefix("relay+")
+    mail.send_text(
+        f"Marie Lefèvre <{MARIE}>", to, f"Réponse automatique : {welcome['Subject']}",
+        "Bonjour, je suis en déplacement et je lirai votre message à mon retour. "
+        "J'accepte les appels urgents au bureau.",
+        headers={"Auto-Submitted": "auto-replied"}, in_reply_to=str(welcome["Message-ID"]),
+    )  # fmt: skip
+    mail.wait_for(RELAY, count=1)
+    run(dep, at(2, 11))
+    assert not directory(dep)[MARIE]["charter_signed"]
+    assert query(dep, "SELECT outcome FROM inbound_message WHERE relay_token = ?", (token,)) == [
+        ("auto-reply",)
+    ]
+
     # An unclear answer records nothing, and says what to write.
     answer(dep, welcome, "Bonjour, je regarde ça ce week-end.\nMarie", at(3))
     [unclear] = mail.wait_for(MARIE, subject_is("Charte des ambassadeurs : votre réponse"))
