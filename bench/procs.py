@@ -112,17 +112,19 @@ url = "sqlite:///mailflow.sqlite3"
             out = csv.writer(handle)
             out.writerow(
                 ["email", "first_name", "last_name", "kind", "title", "sector"]
-                + ["department", "city", "postcode", "capacity"]
+                + ["department", "city", "postcode", "capacity", "charte"]
             )
+            # `charte`: signed on paper (docs/charter.md), so that they get requests at once
+            signed = "2026-01-01"
             out.writerow(
                 [LATENCY_AMBASSADOR, "Lou", "Rose", "metier", LATENCY_TRADE, "Commerce"]
-                + ["14", "Caen", "14000", MAX_CAPACITY]
+                + ["14", "Caen", "14000", MAX_CAPACITY, signed]
             )
             for i, email in enumerate(pros):
                 dept, city, postcode = [("14", "Caen", "14000"), ("76", "Rouen", "76000")][i % 2]
                 out.writerow(
                     [email, f"Amb{i}", "Pro", "metier", THROUGHPUT_TRADE, "Alimentation"]
-                    + [dept, city, postcode, MAX_CAPACITY]
+                    + [dept, city, postcode, MAX_CAPACITY, signed]
                 )
         self.cli("ambassadors", "import", str(path))
 

@@ -30,6 +30,8 @@ from typing import Any
 
 from mailflow.config import Config
 from mailflow.core.business_days import BusinessCalendar, load_calendar
+from mailflow.core.charter import RULES_FILE as CHARTER_FILE
+from mailflow.core.charter import CharterRules, load_charter_rules
 from mailflow.core.classify import ClassifyRules, load_classify_rules
 from mailflow.core.commands import CommandRules, load_command_rules
 from mailflow.core.confirmation import ConfirmationRules, load_confirmation_rules
@@ -58,6 +60,7 @@ class Rules:
     labels: Labels  # labels.toml, rome/domaines.csv, geo/departements.json: French words
     matching: MatchingPolicy = DEFAULT_POLICY  # matching.toml: how far a match may stretch
     structures: StructureRules = NO_STRUCTURES  # structures.toml: partner structures, policy
+    charter: CharterRules | None = None  # charter.toml (None only in Rules built by hand)
 
 
 def load_rules(rules_dir: Path) -> Rules:
@@ -74,8 +77,21 @@ def load_rules(rules_dir: Path) -> Rules:
         labels=load_labels(rules_dir),
         matching=load_matching_policy(rules_dir),
         structures=load_structure_rules(rules_dir),
+        charter=load_charter_rules(charter_file(rules_dir)),
         referential=_referential(rules_dir),  # last: the slow one (seconds, unless cached)
     )
+
+
+CHARTER_ENV = "MAILFLOW_CHARTER_RULES"
+
+
+def charter_file(rules_dir: Path) -> Path:
+    """rules/charter.toml, or the file MAILFLOW_CHARTER_RULES names instead (when set and not
+    empty): a trial installation, or the test suite, whose directories are all "signed on
+    paper" (tests/conftest.py), may run under another charter policy without a copy of the
+    whole rules folder."""
+    instead = os.environ.get(CHARTER_ENV, "").strip()
+    return Path(instead) if instead else Path(rules_dir) / CHARTER_FILE
 
 
 log = logging.getLogger(__name__)
@@ -234,3 +250,8 @@ def load_labels_of(cfg: Config) -> Labels:
     """labels.toml (with the ROME domains' and départements' names) alone: `stats` and
     `report` show only these words, and would otherwise wait seconds for the referential."""
     return load_labels(cfg.paths.rules)
+
+
+def load_charter_of(cfg: Config) -> CharterRules:
+    """charter.toml alone: `ambassadors list` and `honorability` need no referential."""
+    return load_charter_rules(charter_file(cfg.paths.rules))

@@ -21,6 +21,8 @@ _READ: dict[tuple, Rules] = {}
 def _key(rules_dir: Path) -> tuple:
     folder = Path(rules_dir).resolve()
     files = sorted(p for p in folder.rglob("*") if p.is_file())
+    charter = context.charter_file(folder)  # the charter's policy may come from elsewhere
+    files += [charter] if charter.parent != folder else []
     return (folder, tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files))
 
 

@@ -7,13 +7,16 @@ import io
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from datetime import date, datetime, time
 from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
 
 from mailflow.clock import stamp
+from mailflow.core.charter import CharterRules, HonorabilityRules, valid_until
 from mailflow.core.textnorm import fold, words
 from mailflow.errors import ImportRowError, MailflowError
+from mailflow.services.charter import accept_on_paper
 from mailflow.store.models import Ambassador, database
 from mailflow.store.record import log_event
 from mailflow.understand.place_index import Commune, PlaceIndex
@@ -31,7 +34,9 @@ REQUIRED_COLUMNS = (
     "postcode",
     "capacity",
 )
-OPTIONAL_COLUMNS = ("active",)
+# `charte`: the day the coordinator holds the ambassador's signed membership form (the
+# charter in force, signed on paper: docs/charter.md); empty: asked by mail.
+OPTIONAL_COLUMNS = ("active", "charte")
 _KINDS = {"metier": "metier", "formation": "formation", "vae": "vae"}
 _TRUE = {"1", "oui", "yes", "true", "vrai", "o", "y", ""}
 _FALSE = {"0", "non", "no", "false", "faux", "n"}
@@ -67,6 +72,7 @@ class AmbassadorRow:
     postcode: str
     capacity: int
     active: bool | None  # None: not said in the file (new: active; existing: unchanged)
+    charter_on: date | None = None  # `charte`: signed on paper that day
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,7 @@ class ImportResult:
     unchanged: int
     separator: str = ","  # the one the file used (see SEPARATORS)
     unplaced: tuple[str, ...] = ()  # warnings: titles that got no ROME code (`unplaced`)
+    on_paper: int = 0  # charter signatures on paper recorded (`charte`)
 
 
 def normalise_email(address: str) -> str:
@@ -179,6 +186,7 @@ def _row(line: int, values: dict[str, str], ref: Referential) -> AmbassadorRow:
     active_text = fold(values.get("active", ""))
     if active_text not in _TRUE | _FALSE:
         raise fail("active", f"{values.get('active')!r} is not oui/non")
+    charter_on = _paper_day(values.get("charte", ""), fail)
     trade = ref.match_trade(values["title"])
     commune = _commune(line, department, values["city"], postcode, ref)
     return AmbassadorRow(
@@ -197,7 +205,21 @@ def _row(line: int, values: dict[str, str], ref: Referential) -> AmbassadorRow:
         postcode=postcode,
         capacity=capacity,
         active=None if not active_text else active_text not in _FALSE,
+        charter_on=charter_on,
     )
+
+
+def _paper_day(text: str, fail) -> date | None:  # noqa: ANN001 - _row's fail(column, why)
+    """The `charte` column: a day, written 2026-03-02 or 02/03/2026; empty: none."""
+    if not text:
+        return None
+    try:
+        if re.fullmatch(r"\d{1,2}/\d{1,2}/\d{4}", text):
+            day, month, year = (int(p) for p in text.split("/"))
+            return date(year, month, day)
+        return date.fromisoformat(text)
+    except ValueError:
+        raise fail("charte", f"{text!r} is not a date (2026-03-02 or 02/03/2026)") from None
 
 
 def _capacity(text: str, fail) -> int:  # noqa: ANN001 - _row's fail(column, why)
@@ -287,16 +309,20 @@ def _department(text: str, ref: Referential) -> str | None:
     return place.department if place and place.department else None
 
 
-def import_rows(rows: Iterable[AmbassadorRow], source: str) -> ImportResult:
-    """Write every row in one transaction: created, updated (by email) or unchanged."""
-    created = updated = unchanged = 0
+def import_rows(
+    rows: Iterable[AmbassadorRow], source: str, charter: CharterRules | None = None
+) -> ImportResult:
+    """Write every row in one transaction: created, updated (by email) or unchanged. A new
+    ambassador is asked to accept the charter by the daemon's next follow-ups
+    (followup/charter.py), unless the row's `charte` says it was signed on paper."""
+    created = updated = unchanged = on_paper = 0
     now = stamp()
     with database.atomic():
         for row in rows:
             fields = _fields(row)
             existing = Ambassador.get_or_none(Ambassador.email == row.email)
             if existing is None:
-                Ambassador.create(**fields, created_at=now, updated_at=now)
+                existing = Ambassador.create(**fields, created_at=now, updated_at=now)
                 created += 1
             elif any(getattr(existing, k) != v for k, v in fields.items()):
                 Ambassador.update(**fields, updated_at=now).where(
@@ -305,12 +331,16 @@ def import_rows(rows: Iterable[AmbassadorRow], source: str) -> ImportResult:
                 updated += 1
             else:
                 unchanged += 1
+            if row.charter_on is not None and charter is not None:
+                day = datetime.combine(row.charter_on, time())  # the day, at midnight UTC
+                on_paper += accept_on_paper(existing, charter, day, f"{source} line {row.line}")
         log_event(
             "import",
             f"ambassadors imported from {source}: "
-            f"{created} created, {updated} updated, {unchanged} unchanged",
+            f"{created} created, {updated} updated, {unchanged} unchanged"
+            + (f"; charter signed on paper recorded for {on_paper}" if on_paper else ""),
         )
-    return ImportResult(created, updated, unchanged)
+    return ImportResult(created, updated, unchanged, on_paper=on_paper)
 
 
 def _fields(row: AmbassadorRow) -> dict[str, object]:
@@ -346,7 +376,9 @@ def unplaced(rows: Iterable[AmbassadorRow], ref: Referential) -> tuple[str, ...]
     )
 
 
-def import_file(path: Path, ref: Referential, strict: bool = False) -> ImportResult:
+def import_file(
+    path: Path, ref: Referential, strict: bool = False, charter: CharterRules | None = None
+) -> ImportResult:
     """Read, check and write a CSV file (all or nothing); errors name the file and line.
     A title that gets no ROME code is a warning in the result, an error when `strict`."""
     try:
@@ -373,7 +405,8 @@ def import_file(path: Path, ref: Referential, strict: bool = False) -> ImportRes
     warnings = unplaced(rows, ref)
     if strict and warnings:
         raise ImportRowError(f"{path}: nothing imported (--strict): " + "\n".join(warnings))
-    return replace(import_rows(rows, str(path)), separator=separator, unplaced=warnings)
+    result = import_rows(rows, str(path), charter)
+    return replace(result, separator=separator, unplaced=warnings)
 
 
 def clear_bounce(address: str) -> Ambassador:
@@ -399,5 +432,42 @@ def clear_bounce(address: str) -> Ambassador:
             "ambassador",
             f"ambassador #{ambassador.id}: bounce state cleared by the coordinator "
             f"(failing since {since}); new requests may go to them again",
+        )
+    return ambassador
+
+
+def record_honorability(
+    address: str,
+    checked_by: str,
+    on: date,
+    until: date | None,
+    rules: HonorabilityRules,
+) -> Ambassador:
+    """The coordinator checked the ambassador's honorability (who, the day, its last valid
+    day: by default `valid_days` later): requests from children under 15 may go to them
+    once they accepted a charter covering minors (core/charter.py)."""
+    try:
+        email = normalise_email(address)
+    except ValueError as exc:
+        raise MailflowError(f"{address!r} is not an email address: {exc}") from exc
+    who = " ".join(checked_by.split())
+    if not who:
+        raise MailflowError("--checked-by: say who checked (a name)")
+    last = valid_until(on, until, rules)
+    if last < on:
+        raise MailflowError(f"--valid-until {last:%Y-%m-%d} is before --on {on:%Y-%m-%d}")
+    with database.atomic():
+        ambassador = Ambassador.get_or_none(Ambassador.email == email)
+        if ambassador is None:
+            raise MailflowError(f"no ambassador with the address {email}")
+        ambassador.honorability_by = who[: Ambassador.honorability_by.max_length]
+        ambassador.honorability_on, ambassador.honorability_until = on, last
+        ambassador.updated_at = stamp()
+        ambassador.save()
+        log_event(
+            "ambassador",
+            f"ambassador #{ambassador.id}: honorability check recorded by the coordinator "
+            f"(checked by {ambassador.honorability_by} on {on:%Y-%m-%d}, valid until "
+            f"{last:%Y-%m-%d})",
         )
     return ambassador

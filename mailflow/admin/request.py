@@ -30,12 +30,14 @@ from peewee import fn
 
 from mailflow.admin.correction import Given, apply, resolve
 from mailflow.admin.directory import normalise_email
-from mailflow.clock import stamp
+from mailflow.clock import local_today, stamp
 from mailflow.context import Context
 from mailflow.core import lifecycle as lc
+from mailflow.core.charter import Refusal, refusal
 from mailflow.core.duplicates import PLACE, completion
 from mailflow.core.route import Candidate
 from mailflow.errors import MailflowError
+from mailflow.services.charter import need_for, standing_of
 from mailflow.services.ending import end_request
 from mailflow.services.handover import (
     COORDINATOR,
@@ -96,6 +98,21 @@ def _busy(ambassador: Ambassador) -> list[str]:
     return reasons
 
 
+def _unvetted(ctx: Context, ambassador: Ambassador, request: Request) -> list[str]:
+    """What the charter's policy misses for this ambassador and request (core/charter.py)."""
+    need = need_for(ctx, request.minor)
+    why = refusal(standing_of(ambassador), need, local_today(ctx.cfg.schedule.zone))
+    return [CHARTER_REASONS[why]] if why is not None else []
+
+
+CHARTER_REASONS = {
+    Refusal.UNSIGNED: "without the charter in force accepted",
+    Refusal.MINORS_NOT_COVERED: "without a charter covering minors (the request is under 15)",
+    Refusal.NO_CHECK: "without an honorability check (the request is under 15)",
+    Refusal.CHECK_EXPIRED: "with an honorability check not valid today (the request is under 15)",
+}
+
+
 def set_fields(ctx: Context, request_id: int, given: Given) -> str:
     """Correct what was understood of the request; returns a one-line summary."""
     if not given.any():
@@ -145,7 +162,7 @@ def assign(
         if any(c.ambassador_id == a.id for c in current):
             raise MailflowError(f"request #{request.id} is already with {who}")
         lock_routing()  # the load read below stays true until commit
-        busy = _busy(a)
+        busy = _busy(a) + _unvetted(ctx, a, request)
         if busy and not force:
             raise MailflowError(f"{who} is {', '.join(busy)}: add --force to assign anyway")
         apply(request, columns)  # the mails below read the corrected request

@@ -53,6 +53,9 @@ COMMANDS: dict[tuple[str, ...], Command] = {
     ("structures",): Command(Needs.DATABASE, structures.cmd_list),
     ("structures", "list"): Command(Needs.DATABASE, structures.cmd_list),
     ("structures", "import"): Command(Needs.DATABASE, structures.cmd_import, _list_only),
+    ("ambassadors", "honorability"): Command(
+        Needs.DATABASE, ambassadors.cmd_honorability, _list_only
+    ),
     ("log",): Command(Needs.DATABASE, review.cmd_log, review.check_log),
     ("stats",): Command(Needs.DATABASE, review.cmd_stats),
     ("report",): Command(Needs.DATABASE, review.cmd_report),

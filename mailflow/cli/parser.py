@@ -6,7 +6,15 @@ commands do (the other modules of cli/, dispatched through the table in commands
 from __future__ import annotations
 
 import argparse
+from datetime import date
 from pathlib import Path
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
 def build_parser(description: str | None) -> argparse.ArgumentParser:
@@ -53,6 +61,22 @@ def build_parser(description: str | None) -> argparse.ArgumentParser:
     st_imp.add_argument("file", type=Path)
     st_lst = st_sub.add_parser("list", help="show the structures in use and where they come from")
     st_lst.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
+    hon = amb_sub.add_parser(
+        "honorability",
+        help="record the honorability check (contrôle d'honorabilité) of an ambassador: "
+        "requests from children under 15 may then go to them (rules/charter.toml)",
+    )
+    hon.add_argument("email")
+    hon.add_argument("--checked-by", required=True, metavar="NAME", help="who checked")
+    hon.add_argument(
+        "--on", type=_day, metavar="YYYY-MM-DD", help="the day it was checked (default: today)"
+    )
+    hon.add_argument(
+        "--valid-until",
+        type=_day,
+        metavar="YYYY-MM-DD",
+        help="its last valid day (default: [honorability] valid_days after --on)",
+    )
     log = sub.add_parser(
         "log",
         help="the exchange log, one timeline per request",

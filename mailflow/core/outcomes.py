@@ -70,6 +70,10 @@ class Outcome(StrEnum):
     CONFIRMATION_ASKED = "confirmation-asked"
     CONFIRMATION_REPEATED = "confirmation-repeated"
     CONFIRMATION_EXPIRED = "confirmation-expired"
+    # inbound/charter_reply.py: an ambassador's answer to the charter's welcome mail
+    CHARTER_ACCEPTED = "charter-accepted"
+    CHARTER_UNCLEAR = "charter-unclear"
+    CHARTER_REPEATED = "charter-repeated"
 
 
 OUTCOMES: tuple[str, ...] = tuple(o.value for o in Outcome)

@@ -25,6 +25,7 @@ from typing import Any
 from mailflow.context import Context
 from mailflow.core import lifecycle as lc
 from mailflow.core.followup_policy import FollowupPolicy
+from mailflow.followup.charter import charter_steps
 from mailflow.followup.feedback import feedback_step
 from mailflow.followup.reminders import chase_ambassador, nudge_person
 from mailflow.followup.unmatched import expire_unmatched, mark_retried, retry_due, retry_unmatched
@@ -71,6 +72,8 @@ def followup_steps(ctx: Context, policy: FollowupPolicy, now: datetime, done: Co
         due = Due(waiting, request.id, request.id)
         step(done, lambda r=request.id: feedback_step(ctx, policy, r, now), due)
     unmatched_steps(ctx, policy, now, done)
+    # the charter asked of new ambassadors and reminded (followup/charter.py)
+    charter_steps(ctx, now, lambda action: step(done, action))
 
 
 # -- unmatched requests: the way out ------------------------------------------------------------

@@ -13,7 +13,7 @@ from mailflow.context import Context
 from mailflow.core import lifecycle as lc
 from mailflow.core.followup_policy import FollowupPolicy
 from mailflow.services.handover import not_again
-from mailflow.services.intake import best_choice, offer, want_of
+from mailflow.services.intake import best_choice, eligible, offer, want_of
 from mailflow.services.notices import send_auto
 from mailflow.services.views import request_view
 from mailflow.store.leases import lock_routing
@@ -47,7 +47,9 @@ def retry_unmatched(ctx: Context, request_id: int) -> str:
     from that ambassador's relay address."""
     request = Request.get_by_id(request_id)
     lock_routing()
-    choice = best_choice(want_of(request, ctx.ref), not_again(request), ctx.matching)
+    choice = best_choice(
+        want_of(request, ctx.ref), not_again(request), ctx.matching, eligible(ctx, request)
+    )
     if choice is None:
         return ""
     log_event(

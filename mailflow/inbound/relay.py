@@ -13,6 +13,7 @@ from mailflow.core.addresses import header_text, message_id_of, message_ids
 from mailflow.core.late_answer import LateAnswer, LateSituation, is_late_answer, late_answer
 from mailflow.core.outcomes import Outcome
 from mailflow.errors import MailflowError
+from mailflow.inbound.charter_reply import handle_charter_reply
 from mailflow.inbound.confirm_reply import handle_confirmation
 from mailflow.inbound.feedback import handle_feedback
 from mailflow.inbound.limits import explain_removed, strip_attachments, warn_cc
@@ -20,6 +21,7 @@ from mailflow.inbound.rate_hold import hold, relay_over_limit, released_by_coord
 from mailflow.inbound.sender_check import check_sender
 from mailflow.masking.message import RelaySpec, build_relayed
 from mailflow.masking.scrub import Secret
+from mailflow.services.charter import find_invitation
 from mailflow.services.compose import LOOP_HEADER, new_message_id
 from mailflow.services.confirm import find_pending, role_of
 from mailflow.services.ending import handle_person_stop, is_person_stop
@@ -39,7 +41,14 @@ from mailflow.services.ratelimit import (
 from mailflow.services.structures import tell_adviser
 from mailflow.services.views import ambassador_view, request_view
 from mailflow.store.leases import lock_scope, write_transaction
-from mailflow.store.models import Conversation, InboundMessage, MessageIdMap, OutboundMail, Request
+from mailflow.store.models import (
+    Ambassador,
+    Conversation,
+    InboundMessage,
+    MessageIdMap,
+    OutboundMail,
+    Request,
+)
 from mailflow.store.outbox import queue_mail
 from mailflow.store.record import log_event, move_request
 from mailflow.transport.ingest import content_key
@@ -91,6 +100,13 @@ def handle_relay(
         if pending is not None and address == pending.address:
             unproven = check_sender(ctx, inbound, msg, role_of(pending.kind))
             return unproven or handle_confirmation(ctx, inbound, msg, pending)
+        invited = find_invitation(token)  # the answer to the charter (services/charter.py)
+        ambassador = (
+            Ambassador.get_or_none(Ambassador.id == invited.ambassador_id) if invited else None
+        )
+        if invited is not None and ambassador is not None and address == ambassador.email.lower():
+            unproven = check_sender(ctx, inbound, msg, AMBASSADOR)
+            return unproven or handle_charter_reply(ctx, inbound, msg, invited, ambassador)
         inbound.role = "stranger"
         return _refuse(ctx, inbound, msg, None, address, REFUSED_UNKNOWN, "unknown relay token")
     inbound.conversation, inbound.request = conv, conv.request

@@ -14,7 +14,7 @@ import logging
 import operator
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -75,7 +75,9 @@ _IDENTITY = {(Person, "email")}
 
 
 def iso(value: Any) -> Any:
-    return value.isoformat(timespec="seconds") if isinstance(value, datetime) else value
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    return value.isoformat() if isinstance(value, date) else value  # a day: honorability
 
 
 def placeholder(person_id: int) -> str:

@@ -26,6 +26,7 @@ from mailflow.privacy.erasure import (
 from mailflow.store.directory import find_ambassador
 from mailflow.store.models import (
     Ambassador,
+    CharterSignature,
     Conversation,
     Event,
     InboundMessage,
@@ -143,6 +144,20 @@ def _ambassador_of(ambassador: Ambassador) -> tuple[dict[str, Any], set[str]]:
             "closed_reason": c.closed_reason,
         }
         for c in convs
+    ]
+    signatures = CharterSignature.select().where(CharterSignature.ambassador_id == ambassador.id)
+    entry["charter"] = [  # what they were asked to sign and how they accepted it (the proof)
+        {
+            "version": s.version,
+            "covers_minors": s.covers_minors,
+            "asked_at": iso(s.asked_at),
+            "reminders_sent": s.reminders_sent,
+            "accepted_at": iso(s.accepted_at),
+            "how": s.how,
+            "message_id": s.proof_message_id,
+            "recorded_by": s.recorded_by,
+        }
+        for s in signatures.order_by(CharterSignature.id)
     ]
     return entry, person_addresses
 

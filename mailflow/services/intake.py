@@ -29,6 +29,7 @@ from mailflow.core.route import (
 from mailflow.core.values import ParsedRequest
 from mailflow.masking.scrub import Secret, scrub_text
 from mailflow.services.alerts import alert
+from mailflow.services.charter import need_for, vetted
 from mailflow.services.compose import automatic_mail, new_message_id, render
 from mailflow.services.conversation_mail import AMBASSADOR, PERSON, relay_from
 from mailflow.services.notices import notify_coordinator, reply
@@ -106,17 +107,48 @@ def route_request(
     """An understood request (new, or completed from needs_info) is offered to the best
     ambassador, or waits `unmatched` for the coordinator."""
     lock_routing()  # several daemons: one choice at a time sees every ambassador's load
-    choice = best_choice(want_of(request, ctx.ref), policy=ctx.matching)
+    want = want_of(request, ctx.ref)
+    choice = best_choice(want, policy=ctx.matching, only=eligible(ctx, request))
     if choice is None:
-        move_request(request, lc.UNMATCHED, "no available ambassador matches", inbound)
+        why = unmatched_why(ctx, request, want)
+        move_request(request, lc.UNMATCHED, UNMATCHED_CAUSES[why], inbound)
         view = request_view(request, ctx.ref)
         reply(ctx, inbound, "unmatched", address, original_id, {"request": view}, request=request)
         notify_coordinator(
-            ctx, inbound, "unmatched_coordinator", {"request": view}, request=request
+            ctx, inbound, "unmatched_coordinator", {"request": view, "why": why}, request=request
         )
         return UNMATCHED
     offer(ctx, inbound, request, choice, original_id)
     return OFFERED
+
+
+# Why a request found nobody, as the log's cause (and `why` in unmatched_coordinator.txt).
+NOBODY, UNSIGNED, NOT_VETTED = "nobody", "unsigned", "not-vetted"
+UNMATCHED_CAUSES = {
+    NOBODY: "no available ambassador matches",
+    UNSIGNED: "no available ambassador matches who accepted the charter in force",
+    NOT_VETTED: "no vetted ambassador (charter covering minors and a valid honorability "
+    "check) matches this request from someone under 15",
+}
+
+
+def eligible(ctx: Context, request: Request):  # noqa: ANN201 - a peewee expression or None
+    """Who may be offered `request` under the charter's policy (services/charter.py): keyed
+    on `request.minor`, on the local day (an honorability check's last day counts)."""
+    return vetted(need_for(ctx, request.minor), local_today(ctx.cfg.schedule.zone))
+
+
+def unmatched_why(ctx: Context, request: Request, want: Want) -> str:
+    """Whether the charter's policy is what left the request without an ambassador: someone
+    matches under a lighter condition (an adult's request's, or none at all)."""
+    today = local_today(ctx.cfg.schedule.zone)
+    if request.minor and need_for(ctx, True) != need_for(ctx, False):
+        adult = vetted(need_for(ctx, False), today)
+        if best_choice(want, policy=ctx.matching, only=adult) is not None:
+            return NOT_VETTED
+    if need_for(ctx, False) is not None and best_choice(want, policy=ctx.matching) is not None:
+        return UNSIGNED if not request.minor else NOT_VETTED
+    return NOBODY
 
 
 def minor_detail(request: Request) -> str:
@@ -320,7 +352,10 @@ def available_now():  # noqa: ANN201 - a peewee expression
 
 
 def best_choice(
-    want: Want, exclude: frozenset[int] = frozenset(), policy: MatchingPolicy = DEFAULT_POLICY
+    want: Want,
+    exclude: frozenset[int] = frozenset(),
+    policy: MatchingPolicy = DEFAULT_POLICY,
+    only=None,  # noqa: ANN001 - a peewee expression: `eligible` (None: every available one)
 ) -> Choice | None:
     """`route.choose` over the whole directory, from far fewer rows: the ids that can match
     come from the in-memory trade index (route_index), their current state and load from
@@ -336,15 +371,17 @@ def best_choice(
         # Very many ids (a word in most titles of a huge directory): everyone available
         # instead, under the databases' limits on parameters; `choose` gives the same.
         wanted = sorted(ids) if len(ids) <= MAX_IDS else None
-        choice = choose(want, candidates(wanted), exclude, policy) if ids else None
+        choice = choose(want, candidates(wanted, only), exclude, policy) if ids else None
         if choice is not None:
             return choice
     return None
 
 
-def candidates(ids: list[int] | None = None) -> list[Candidate]:
-    """Every available ambassador (or those of `ids`) with their current load."""
+def candidates(ids: list[int] | None = None, only=None) -> list[Candidate]:  # noqa: ANN001
+    """Every available ambassador (or those of `ids`) with their current load; with `only`
+    (intake.eligible), those of them the charter's policy allows."""
     where = available_now() if ids is None else available_now() & Ambassador.id.in_(ids)
+    where = where if only is None else where & only
     open_count = fn.COUNT(Conversation.id)
     columns = (
         Ambassador.id,

@@ -16,7 +16,7 @@ from mailflow.core import lifecycle as lc
 from mailflow.core.alerts import AlertKind
 from mailflow.services.alerts import alert, is_capped
 from mailflow.services.handover import close_conversation, not_again, open_conversations
-from mailflow.services.intake import best_choice, offer, want_of
+from mailflow.services.intake import best_choice, eligible, offer, want_of
 from mailflow.services.notices import notify_coordinator, send_auto
 from mailflow.services.views import ambassador_view, request_view
 from mailflow.store.leases import lock_routing
@@ -48,7 +48,9 @@ def reassign(
     live = conv.ambassador_answered_at is not None  # they had answered: an exchange ends
     move_request(request, lc.REASSIGNED, cause, inbound)
     lock_routing()
-    choice = best_choice(want_of(request, ctx.ref), not_again(request), ctx.matching)
+    choice = best_choice(
+        want_of(request, ctx.ref), not_again(request), ctx.matching, eligible(ctx, request)
+    )
     told = {"previous": ambassador_view(conv.ambassador), "why": reason}
     if choice is not None:
         template = "handover" if live else "reassigned"

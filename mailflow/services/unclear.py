@@ -12,7 +12,7 @@ from __future__ import annotations
 from mailflow.context import Context
 from mailflow.core.alerts import AlertKind
 from mailflow.services.alerts import alert, is_capped
-from mailflow.services.intake import available_now
+from mailflow.services.intake import available_now, eligible
 from mailflow.services.notices import notify_coordinator, reply
 from mailflow.services.views import in_sentence, request_view
 from mailflow.store.models import Ambassador, InboundMessage, OutboundMail, Request
@@ -21,16 +21,17 @@ from mailflow.understand.rules import Domain
 MAX_TRADES = 6  # a short list a pupil reads to the end
 
 
-def domain_trades(domain: Domain) -> list[dict[str, str]]:
+def domain_trades(domain: Domain, only=None) -> list[dict[str, str]]:  # noqa: ANN001
     """The trades of the family that available ambassadors can talk about (title, city),
-    one line per title, in alphabetical order."""
+    one line per title, in alphabetical order; with `only` (intake.eligible), those the
+    charter's policy lets this request reach."""
     starts = None
     for prefix in domain.rome:
         clause = Ambassador.code_rome.startswith(prefix)
         starts = clause if starts is None else starts | clause
     rows = (
         Ambassador.select(Ambassador.title, Ambassador.city)
-        .where(available_now() & starts)
+        .where(available_now() & starts if only is None else available_now() & starts & only)
         .order_by(Ambassador.title, Ambassador.city)
     )
     seen: dict[str, dict[str, str]] = {}
@@ -50,7 +51,7 @@ def answer_unclear(
     """The person's mail, then the coordinator's notice (runs in the caller's transaction)."""
     rules = ctx.understanding
     domain = rules.domain(domain_name)
-    trades = domain_trades(domain) if domain else []
+    trades = domain_trades(domain, eligible(ctx, request)) if domain else []
     # the person's words: in English for a request written in English (rules/english.toml)
     own = rules.english if request.lang == "en" and rules.english else rules
     said = own.domain(domain_name)

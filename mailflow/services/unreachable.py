@@ -27,7 +27,7 @@ from mailflow.services.handover import (
     open_conversations,
     reason_of,
 )
-from mailflow.services.intake import best_choice, offer, want_of
+from mailflow.services.intake import best_choice, eligible, offer, want_of
 from mailflow.services.notices import notify_coordinator
 from mailflow.services.reassign import describe_handover, escalate, hand_over_all, reassign
 from mailflow.services.views import ambassador_view
@@ -194,7 +194,7 @@ def _offer_again(ctx: Context, conv, cancelled: OutboundMail) -> None:  # noqa: 
     move_request(request, lc.REASSIGNED, REFUSED_CAUSE)
     tried = frozenset(c.ambassador_id for c in request.conversations)
     lock_routing()
-    choice = best_choice(want_of(request, ctx.ref), exclude=tried, policy=ctx.matching)
+    choice = best_choice(want_of(request, ctx.ref), tried, ctx.matching, eligible(ctx, request))
     if choice is not None:
         offer(ctx, None, request, choice, None, person_template=template, extra=extra)
         return

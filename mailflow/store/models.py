@@ -8,6 +8,7 @@ from peewee import (
     BlobField,
     BooleanField,
     DatabaseProxy,
+    DateField,
     DateTimeField,
     ForeignKeyField,
     IntegerField,
@@ -62,6 +63,11 @@ class Ambassador(BaseModel):
     last_contacted_at = DateTimeField(null=True)
     created_at = DateTimeField()
     updated_at = DateTimeField()
+    # The contrôle d'honorabilité a coordinator recorded (`ambassadors honorability`): who
+    # checked, the day it was done, its last valid day (core/charter.py). None: never.
+    honorability_by = CharField(max_length=200, null=True)
+    honorability_on = DateField(null=True)
+    honorability_until = DateField(null=True)
 
 
 class Person(BaseModel):
@@ -290,6 +296,35 @@ class PendingCommand(BaseModel):
     done_inbound_id = IntegerField(null=True)  # the confirming reply
 
 
+class CharterSignature(BaseModel):
+    """One version of the charter asked of one ambassador, and their acceptance (the proof).
+
+    Asked by mail: the welcome mail went from `relay+TOKEN@...` (only the ambassador
+    receives it), and the reply that accepted is `inbound_id`, with its Message-ID and time
+    (services/charter.py). Signed on paper: the coordinator holds the membership form
+    (`charte` column of the directory's CSV): `how` is "paper", `recorded_by` says where it
+    was recorded from. Plain ids, not foreign keys, as PendingCommand's: erasing a message
+    must not be blocked by the proof it was (the ambassador's erasure removes their rows)."""
+
+    id = AutoField()
+    ambassador_id = IntegerField(index=True)
+    version = CharField(max_length=32)
+    covers_minors = BooleanField(default=False)  # the version's, when it was asked
+    token = CharField(max_length=64, unique=True, null=True)  # paper: none
+    asked_at = DateTimeField(null=True)  # the welcome mail queued
+    reminders_sent = IntegerField(default=0)
+    reminded_at = DateTimeField(null=True)
+    accepted_at = DateTimeField(null=True)  # None: not accepted (yet)
+    how = CharField(max_length=16, null=True)  # mail | paper
+    inbound_id = IntegerField(null=True)  # the accepting reply
+    proof_message_id = CharField(max_length=998, null=True)  # its Message-ID header
+    recorded_by = CharField(max_length=200, null=True)  # paper: the import that recorded it
+    created_at = DateTimeField()
+
+    class Meta:
+        indexes = ((("ambassador_id", "version"), True),)
+
+
 class Alert(BaseModel):
     """Something the coordinator is told at once, batched by kind (core/alerts.py): pending
     while `sent_at` is empty, then the outbox row of the summary that told it. Plain ids,
@@ -341,4 +376,5 @@ ALL_MODELS = [
     PendingCommand,
     Alert,
     PartnerStructure,
+    CharterSignature,
 ]

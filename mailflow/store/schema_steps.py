@@ -29,6 +29,7 @@ from peewee import (
     BooleanField,
     CharField,
     Database,
+    DateField,
     DateTimeField,
     Field,
     IntegerField,
@@ -193,6 +194,28 @@ class StructureV16(Model):
         table_name = "structure"
 
 
+class CharterSignatureV17(Model):
+    """The `charter_signature` table as version 17 created it (its indexes: AddIndex)."""
+
+    id = AutoField()
+    ambassador_id = IntegerField()
+    version = CharField(max_length=32)
+    covers_minors = BooleanField(default=False)
+    token = CharField(max_length=64, null=True)
+    asked_at = DateTimeField(null=True)
+    reminders_sent = IntegerField(default=0)
+    reminded_at = DateTimeField(null=True)
+    accepted_at = DateTimeField(null=True)
+    how = CharField(max_length=16, null=True)
+    inbound_id = IntegerField(null=True)
+    proof_message_id = CharField(max_length=998, null=True)
+    recorded_by = CharField(max_length=200, null=True)
+    created_at = DateTimeField()
+
+    class Meta:
+        table_name = "charter_signature"
+
+
 def _columns(table: str, **fields: Field) -> tuple[AddColumn, ...]:
     return tuple(AddColumn(table, name, f) for name, f in fields.items())
 
@@ -340,6 +363,23 @@ MIGRATIONS: tuple[Migration, ...] = (
                 structure_kind=CharField(max_length=32, null=True),
                 structure_via=CharField(max_length=16, null=True),
                 structure_adviser=CharField(max_length=320, null=True),
+            ),
+        ),
+    ),
+    Migration(
+        17,
+        "the ambassadors' charter: each version asked and accepted (with its proof), and "
+        "the honorability check of adults who meet children",
+        (
+            CreateTable(CharterSignatureV17),
+            AddIndex("charter_signature", ("token",), unique=True),
+            AddIndex("charter_signature", ("ambassador_id",)),
+            AddIndex("charter_signature", ("ambassador_id", "version"), unique=True),
+            *_columns(
+                "ambassador",
+                honorability_by=CharField(max_length=200, null=True),
+                honorability_on=DateField(null=True),
+                honorability_until=DateField(null=True),
             ),
         ),
     ),

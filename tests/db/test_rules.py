@@ -32,6 +32,7 @@ LOADERS = (
     "load_referential",
     "load_matching_policy",
     "load_labels",
+    "load_charter_rules",  # given its file: rules/charter.toml (or MAILFLOW_CHARTER_RULES's)
 )
 # Functions that read a file; a cached one of them would be a rule loader by another name.
 READERS = {"read_toml", "read_text", "open", "loads", "load", "_read_csv", "_read_json"}
@@ -80,6 +81,7 @@ def test_a_context_reads_each_rule_file_once(tmp_path: Path, monkeypatch) -> Non
         "referential",
         "labels",
         "matching",
+        "charter",
     }
 
 
