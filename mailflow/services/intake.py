@@ -33,7 +33,7 @@ from mailflow.services.compose import automatic_mail, new_message_id, render
 from mailflow.services.conversation_mail import AMBASSADOR, PERSON, relay_from
 from mailflow.services.notices import notify_coordinator, reply
 from mailflow.services.route_index import trade_ids
-from mailflow.services.views import ambassador_view, request_view
+from mailflow.services.views import ambassador_view, request_view, writer_view
 from mailflow.store.leases import lock_routing
 from mailflow.store.models import (
     Ambassador,
@@ -265,6 +265,7 @@ def request_fields(person: Person, parsed: ParsedRequest, address: str, name: st
         age=parsed.age,
         minor=likely_under_15(parsed.age, parsed.situation, _ages_stated(person), stamp()),
         situation=parsed.situation,
+        writer_role=parsed.writer_role,
         first_name=first_name or first_name_or_none(person.first_name),
         message=scrub_text(parsed.message, [secret]),
     )
@@ -394,6 +395,7 @@ def offer(
     )
     relay = ctx.cfg.relay
     view = request_view(request, ctx.ref, keep=(relay.address,))
+    view["writer"] = writer_view(request, ctx.rules.labels)  # an adult wrote for them
     data = {
         "request": view,
         "ambassador": ambassador_view(ambassador),

@@ -109,6 +109,9 @@ class Request(BaseModel):
     merged_into = IntegerField(null=True)
     # The language the person wrote in ("en"; "fr" or None: French): the one their mails use.
     lang = CharField(max_length=8, null=True)
+    # Who wrote, when an adult writes for a young person (core.values.WRITER_ROLES: parent,
+    # enseignant, conseiller_orientation...); None: the person writes for themselves.
+    writer_role = CharField(max_length=32, null=True)
 
     class Meta:
         # for `mailflow stats` (stats_sql._people): each person's requests in order, with the

@@ -311,5 +311,10 @@ MIGRATIONS: tuple[Migration, ...] = (
         "requests in English: the language each request was written in, for its mails",
         _columns("request", lang=CharField(max_length=8, null=True)),
     ),
+    Migration(
+        16,
+        "adults writing for a young person: who wrote each request (parent, enseignant...)",
+        _columns("request", writer_role=CharField(max_length=32, null=True)),
+    ),
 )
 LATEST = MIGRATIONS[-1].version if MIGRATIONS else BASELINE
