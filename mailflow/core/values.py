@@ -81,6 +81,9 @@ class ParsedRequest:
     # who wrote, when an adult writes for someone else (one of WRITER_ROLES); None: the
     # person writes for themselves. The age and the situation are then the young person's.
     writer_role: str | None = None
+    # the young person's own address, when the adult gives it ("il vous écrira de son
+    # adresse : ..."): recorded on the request, never shown to the ambassador
+    young_address: str | None = None
 
     @property
     def understood(self) -> bool:

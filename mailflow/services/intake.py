@@ -10,7 +10,7 @@ from peewee import JOIN, fn
 from mailflow.clock import local, local_today, stamp
 from mailflow.context import Context
 from mailflow.core import lifecycle as lc
-from mailflow.core.addresses import message_id_of, new_token
+from mailflow.core.addresses import header_addresses, message_id_of, new_token
 from mailflow.core.alerts import AlertKind
 from mailflow.core.duplicates import Asked, OpenRequest, completion, joins
 from mailflow.core.minors import MINOR_AGE, likely_under_15
@@ -73,6 +73,8 @@ def handle_new_request(
     )
     if parsed.notes:
         log_event("understood", "; ".join(parsed.notes), request=request, inbound=inbound)
+    if parsed.writer_role:
+        note_writer(ctx, inbound, msg, request, parsed, address)
     if request.minor:
         alert(ctx, AlertKind.UNDER_15, request.id, minor_detail(request))
     original_id = message_id_of(msg)
@@ -89,6 +91,39 @@ def handle_new_request(
         )
         return NEEDS_INFO
     return route_request(ctx, inbound, request, address, original_id)
+
+
+def note_writer(
+    ctx: Context,
+    inbound: InboundMessage,
+    msg: EmailMessage,
+    request: Request,
+    parsed: ParsedRequest,
+    address: str,
+) -> None:
+    """An adult wrote for someone else: the request's log says so, with the young person's
+    own address when the mail gives it ("il vous écrira de son adresse : ...") or has it in
+    Cc. The conversation runs with the writer; that address is recorded for the coordinator
+    and is not (yet) a party of the conversation: its mail to a relay address is refused as
+    a stranger's (docs/adults.md). Never shown to the ambassador (the message is masked)."""
+    relay = ctx.cfg.relay
+    copied = [
+        a.lower()
+        for _, a in header_addresses(msg, "Cc")
+        if a.lower() not in (address.lower(), relay.address.lower())
+        and not a.lower().endswith(f"@{relay.domain.lower()}")
+    ]
+    young = parsed.young_address if parsed.young_address != address.lower() else None
+    where = "given in the mail" if young else "in Cc" if copied else None
+    young = young or (copied[0] if copied else None)
+    said = f"; the young person's own address ({where}): {young}" if young else ""
+    log_event(
+        "writer",
+        f"written by an adult for someone else ({parsed.writer_role}); the conversation runs "
+        f"with the writer{said}",
+        request=request,
+        inbound=inbound,
+    )
 
 
 def route_request(

@@ -151,6 +151,7 @@ def understand(
         lang=lang,
         quoted=frozenset(quoted),
         writer_role=writer.role.value if writer.role else None,  # type: ignore[arg-type]
+        young_address=writer.young_address,
     )
 
 

@@ -70,6 +70,9 @@ class WriterRules:
     openers: frozenset[str] = frozenset()  # before a title opening a clause ("bonjour")
     for_someone: tuple[str, ...] = ()  # beyond [who] for_other: the mail is for someone else
     not_for: frozenset[str] = frozenset()  # of [who] for_other, too weak alone
+    address_before: tuple[str, ...] = ()  # "il vous ecrira de son adresse": the youth's own
+    follow: tuple[str, ...] = ()  # after a title, "je suis un jeune": "I follow"
+    own_request: tuple[str, ...] = ()  # "me parler": the writer asks for themselves
     class_words: tuple[str, ...] = ()  # a teacher writes for several pupils
 
 
@@ -365,6 +368,9 @@ def _writer(table: dict[str, Any]) -> WriterRules:
         for_someone=_words(table.get("for_someone", [])),
         class_words=_words(table.get("class_words", [])),
         not_for=frozenset(_words(table.get("not_for", []))),
+        address_before=_words(table.get("address_before", [])),
+        follow=_words(table.get("follow", [])),
+        own_request=_words(table.get("own_request", [])),
     )
 
 

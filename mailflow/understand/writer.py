@@ -21,6 +21,8 @@ from mailflow.understand.rules import UnderstandingRules, WriterRole, WriterRule
 
 # Where a clause ends: a title in apposition opens one ("Bonjour, Psy-EN au CIO, j'...").
 _CLAUSE = re.compile(r"[.;:!?\n\",\u2013\u2014|/]| - ")  # not brackets: "(Psy-EN) m'a dit"
+_SENTENCES = re.compile(r"\n|(?<=[!?])\s|\.\s")  # an address keeps its dots
+_ADDRESS = re.compile(r"[\w.%+-]+@[\w-]+(?:\.[\w-]+)+")
 _FIRST_PERSON = (" je ", " j ", " jsuis ", " nous ", " notre ", " nos ", " moi ", " i ", " we ")
 _FIRST_PERSON += (" our ", " my ", " im ")
 
@@ -31,6 +33,7 @@ class Writer:
 
     role: Found | None  # value: one of WRITER_ROLES; None: the person writes for themselves
     for_class: str | None = None  # the words saying a class ("plusieurs de mes élèves")
+    young_address: str | None = None  # "il vous écrira de son adresse : lucas@..."
 
 
 def find_writer(body: str, signed: str, forwarded: str, rules: UnderstandingRules) -> Writer:
@@ -44,14 +47,38 @@ def find_writer(body: str, signed: str, forwarded: str, rules: UnderstandingRule
     gated = bool(forwarded.strip()) or named_for(padded, rules.who, named) is not None
     if role is None:
         titled = _titled(body, signed, w)
-        if titled is not None and (gated or titled[0].alone):
+        if titled is not None and not gated:  # "Je suis éducatrice. Je suis un jeune de 17 ans"
+            gated = any(f" {phrase} " in padded for phrase in w.follow)
+        own = any(f" {phrase} " in padded for phrase in w.own_request)
+        if titled is not None and (gated or (titled[0].alone and not own)):
             role = Found(titled[0].name, f"writer: '{titled[1]}' -> {titled[0].name}")
     if role is None and gated:
         role = _placed(body, signed, w) or _for(padded, w) or _someone()
-    if role is None or role.value != "enseignant":
-        return Writer(role)
-    said = next((p for p in w.class_words if f" {p} " in padded), None)
-    return Writer(role, said)
+    if role is None:
+        return Writer(None)
+    said = next((p for p in w.class_words if _several(padded, p)), None)
+    return Writer(role, said if role.value == "enseignant" else None, _address(body, w))
+
+
+def _several(padded: str, phrase: str) -> bool:
+    """`phrase` said of several pupils: not "un de mes élèves", "l'une de nos élèves"."""
+    at = padded.find(f" {phrase} ")
+    while at >= 0:
+        if not padded[:at].endswith((" un de", " une de", " un d", " une d")):
+            return True
+        at = padded.find(f" {phrase} ", at + 1)
+    return False
+
+
+def _address(body: str, w: WriterRules) -> str | None:
+    """The first address in a sentence that says it is the young person's own."""
+    for sentence in _SENTENCES.split(body):
+        padded = f" {words(sentence)} "
+        if any(f" {phrase} " in padded for phrase in w.address_before):
+            found = _ADDRESS.search(sentence)
+            if found:
+                return found.group(0).lower()
+    return None
 
 
 def _someone() -> Found:
