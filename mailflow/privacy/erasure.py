@@ -167,7 +167,13 @@ def anonymise_request(
     clean_events(_events_of(request, convs, linked_in, linked_out), quoted)
     clean_mail_rows(linked_in, linked_out, kept)
     Request.update(
-        first_name=None, message="", commune=None, insee=None, postcode=None, feedback_token=None
+        first_name=None,
+        message="",
+        commune=None,
+        insee=None,
+        postcode=None,
+        feedback_token=None,
+        young_address=None,  # the young person an adult wrote for
     ).where(Request.id == request.id).execute()
     log_event(ANONYMISED, f"{cause}: personal data removed, statistics kept", request=request)
     return erased

@@ -103,9 +103,9 @@ def note_writer(
 ) -> None:
     """An adult wrote for someone else: the request's log says so, with the young person's
     own address when the mail gives it ("il vous écrira de son adresse : ...") or has it in
-    Cc. The conversation runs with the writer; that address is recorded for the coordinator
-    and is not (yet) a party of the conversation: its mail to a relay address is refused as
-    a stranger's (docs/adults.md). Never shown to the ambassador (the message is masked)."""
+    Cc. The conversation runs with the writer; that address (request.young_address) may
+    also write through the person's relay addresses (inbound/relay.py), and is masked from
+    the ambassador like the person's (docs/adults.md)."""
     relay = ctx.cfg.relay
     copied = [
         a.lower()
@@ -116,7 +116,14 @@ def note_writer(
     young = parsed.young_address if parsed.young_address != address.lower() else None
     where = "given in the mail" if young else "in Cc" if copied else None
     young = young or (copied[0] if copied else None)
-    said = f"; the young person's own address ({where}): {young}" if young else ""
+    said = ""
+    if young:
+        request.young_address = young
+        request.save()
+        said = (
+            f"; the young person's own address ({where}): {young}, who may write through "
+            "the person's relay addresses too"
+        )
     log_event(
         "writer",
         f"written by an adult for someone else ({parsed.writer_role}); the conversation runs "

@@ -89,6 +89,7 @@ def writer_view(request: Request, labels: Labels) -> dict[str, str] | None:
         "role": role,
         "from": labels.of("writer_phrases", role, "d'un adulte"),
         "for": f"pour {young}{aged}",
+        "young_writes": "yes" if request.young_address else "",  # may write from their own
     }
 
 

@@ -1,16 +1,17 @@
 """Adults writing for a young person, on the real mail stack (issue 14): a Mission Locale
 counsellor writes for a 17-year-old. The request records who wrote (conseiller_insertion),
 the young person's age and situation (not the counsellor's job), the young person's own
-address in its log; the ambassador's introduction says that a counsellor wrote, never that
-address; the counsellor's acknowledgement says the answers come to them; `stats --json`
-counts one conseiller d'insertion, and a coordinator's correction moves it."""
+address in its log, and that address may write through the counsellor's relay address (a
+stranger still may not); the ambassador's introduction says that a counsellor wrote, and
+never shows that address; the counsellor's acknowledgement says the answers come to them;
+`stats --json` counts one conseiller d'insertion, and a coordinator's correction moves it."""
 
 from __future__ import annotations
 
 import json
 
 from tests.deployment import RELAY, Deployment, query
-from tests.e2e.test_cycle_e2e import subject_has, text
+from tests.e2e.test_cycle_e2e import sender, subject_has, text
 
 COUNSELLOR, YOUNG = "person1@users.test", "person2@users.test"
 MARIE = "amb1@pros.test"  # Boulangère, Caen (14)
@@ -51,12 +52,33 @@ def test_a_counsellor_writing_for_a_young_person(deployment: Deployment) -> None
     assert "Vous nous écrivez pour quelqu'un d'autre (pour un·e jeune de 17 ans)" in " ".join(
         text(ack).split()
     )
+    assert "Vous nous avez donné son adresse : elle ou il peut aussi répondre" in text(ack)
     [request] = dep.log()["requests"]
     [noted] = [e for e in request["timeline"] if e["type"] == "writer"]
     assert noted["cause"] == (
         "written by an adult for someone else (conseiller_insertion); the conversation runs "
-        f"with the writer; the young person's own address (given in the mail): {YOUNG}"
+        f"with the writer; the young person's own address (given in the mail): {YOUNG}, who "
+        "may write through the person's relay addresses too"
     )
+
+    # The counsellor passes the ack on; the young person writes from their own address
+    # to the relay address it came from: relayed to the ambassador, their address masked.
+    words = f"Bonjour, c'est Enzo ({YOUNG}). Je suis libre le mercredi après-midi."
+    mail.send_text(f"Enzo Lemaire <{YOUNG}>", sender(ack), "Re: ma demande", words)
+    dep.deliver_and_run(now=MONDAY)
+    [_, relayed] = mail.wait_for(MARIE, count=2)
+    assert "Je suis libre le mercredi après-midi" in text(relayed)
+    assert YOUNG not in relayed.as_string() and COUNSELLOR not in relayed.as_string()
+    assert query(dep, "SELECT outcome, role FROM inbound_message WHERE sender = ?", (YOUNG,)) == [
+        ("relayed", "person")
+    ]
+    stranger = "person3@users.test"  # anyone else is still refused
+    mail.send_text(stranger, sender(ack), "Re: ma demande", "Je peux écrire aussi ?")
+    dep.deliver_and_run(now=MONDAY)
+    mail.wait_for(stranger)
+    assert query(dep, "SELECT outcome FROM inbound_message WHERE sender = ?", (stranger,)) == [
+        ("refused-stranger",)
+    ]
 
     stats = json.loads(dep.cli("stats", "--json").stdout)["total"]
     assert stats["adults"]["conseiller_insertion"] == 1
