@@ -72,6 +72,7 @@ class WriterRules:
     not_for: frozenset[str] = frozenset()  # of [who] for_other, too weak alone
     address_before: tuple[str, ...] = ()  # "il vous ecrira de son adresse": the youth's own
     follow: tuple[str, ...] = ()  # after a title, "je suis un jeune": "I follow"
+    first_person: tuple[str, ...] = ()  # a sentence of the writer's own ("je", "nous")
     own_request: tuple[str, ...] = ()  # "me parler": the writer asks for themselves
     class_words: tuple[str, ...] = ()  # a teacher writes for several pupils
 
@@ -370,6 +371,7 @@ def _writer(table: dict[str, Any]) -> WriterRules:
         not_for=frozenset(_words(table.get("not_for", []))),
         address_before=_words(table.get("address_before", [])),
         follow=_words(table.get("follow", [])),
+        first_person=_words(table.get("first_person", [])),
         own_request=_words(table.get("own_request", [])),
     )
 

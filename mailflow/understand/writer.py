@@ -23,8 +23,6 @@ from mailflow.understand.rules import UnderstandingRules, WriterRole, WriterRule
 _CLAUSE = re.compile(r"[.;:!?\n\",\u2013\u2014|/]| - ")  # not brackets: "(Psy-EN) m'a dit"
 _SENTENCES = re.compile(r"\n|(?<=[!?])\s|\.\s")  # an address keeps its dots
 _ADDRESS = re.compile(r"[\w.%+-]+@[\w-]+(?:\.[\w-]+)+")
-_FIRST_PERSON = (" je ", " j ", " jsuis ", " nous ", " notre ", " nos ", " moi ", " i ", " we ")
-_FIRST_PERSON += (" our ", " my ", " im ")
 
 
 @dataclass(frozen=True)
@@ -138,7 +136,7 @@ def _placed(body: str, signed: str, w: WriterRules) -> Found | None:
     for text, signature in ((body, False), (signed, True)):
         for sentence in re.split(r"[.;!?\n]", fold(text)):
             padded = f" {words(sentence)} "
-            mine = signature or any(marker in padded for marker in _FIRST_PERSON)
+            mine = signature or any(f" {word} " in padded for word in w.first_person)
             for role in w.roles:
                 for place in role.places:
                     at = padded.find(f" {place} ")
