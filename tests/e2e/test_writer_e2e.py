@@ -52,7 +52,7 @@ def test_a_counsellor_writing_for_a_young_person(deployment: Deployment) -> None
     assert "Vous nous écrivez pour quelqu'un d'autre (pour un·e jeune de 17 ans)" in " ".join(
         text(ack).split()
     )
-    assert "Vous nous avez donné son adresse : elle ou il peut aussi répondre" in text(ack)
+    assert "donné son adresse : de celle-ci, elle ou il peut aussi écrire" in text(ack)
     [request] = dep.log()["requests"]
     [noted] = [e for e in request["timeline"] if e["type"] == "writer"]
     assert noted["cause"] == (
