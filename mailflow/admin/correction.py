@@ -1,7 +1,8 @@
 """The coordinator corrects what was understood of a request: `mailflow request set`, or
 `request assign` with the same options (--trade, --kind, --place/--department, --age,
---situation, --writer). A trade given as words is read by the same trade index as the person's mail
-(understand/trade_index.py), or given as a ROME code; a place by the same place index.
+--situation, --writer). A trade given as words is read by the same trade index as the
+person's mail (understand/trade_index.py), or given as a ROME code; a place by the same
+place index.
 What cannot be read is refused with a sentence, before anything changes.
 
 The correction is an event of its own (`corrected`, with old and new values, in `log`),
@@ -83,7 +84,7 @@ def resolve(given: Given, ref: Referential, rules: UnderstandingRules) -> dict[s
 
 
 # Said for "the young person wrote themselves": the request's writer_role is then None.
-_SELF = frozenset({"jeune", "lui meme", "elle meme", "soi", "self", "aucun", "personne", "-"})
+_SELF = frozenset({"jeune", "lui meme", "elle meme", "soi", "self", "aucun", "personne"})
 
 
 def _writer(text: str) -> str | None:

@@ -141,8 +141,10 @@ def is_party(conv: Conversation, side: str, address: str) -> bool:
     if side == AMBASSADOR:
         return address.lower() == conv.ambassador.email.lower()
     request = conv.request
-    young = (request.young_address or "").lower()
-    return address.lower() in (request.person.email.lower(), young or request.person.email)
+    parties = {request.person.email.lower()}
+    if request.young_address:
+        parties.add(request.young_address.lower())
+    return address.lower() in parties
 
 
 def relayed_before(inbound: InboundMessage, conv: Conversation) -> bool:
