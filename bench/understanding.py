@@ -55,6 +55,10 @@ CHECKED = (
     *(f"{f}_precision" for f in FIELDS),
     "routed_acceptable",
 )
+# Who wrote (issue 14): the corpus's `writer` ("self", or one of WRITER_ROLES) against
+# ParsedRequest.writer_role (None for "self"); precision and recall over the adults' roles.
+WRITER = ("writer_precision", "writer_recall")
+CHECKED = (*CHECKED, *WRITER)
 # Figures where lower is better.
 CHECKED_LOW = ("help_on_clear", "routed_wrong_trade")
 
@@ -76,6 +80,8 @@ class Tally:
 class Result:
     cases: int = 0
     fields: dict[str, Tally] = field(default_factory=lambda: {f: Tally() for f in FIELDS})
+    writer: Tally = field(default_factory=Tally)  # the adults' roles (corpus `writer`)
+    writers: Counter[tuple[str, str]] = field(default_factory=Counter)
     clear: int = 0
     help_on_clear: int = 0
     routable: int = 0  # clear requests with an acceptable ambassador in the directory
@@ -94,6 +100,8 @@ class Result:
         for name, t in self.fields.items():
             out[f"{name}_recall"] = round(t.recall(), 4)
             out[f"{name}_precision"] = round(t.precision(), 4)
+        out["writer_recall"] = round(self.writer.recall(), 4)
+        out["writer_precision"] = round(self.writer.precision(), 4)
         out["help_on_clear"] = round(self.help_on_clear / self.clear, 4) if self.clear else 0.0
         out["routed_acceptable"] = (
             round(self.routed_acceptable / self.routable, 4) if self.routable else 1.0
@@ -215,6 +223,7 @@ def evaluate(cases: list[dict[str, Any]], rules: Rules, folder: Path = FOLDER) -
             t.right += ok
             if (want is not None or have is not None) and not ok:
                 missed.append(f"{name}: wanted {want!r}, got {have!r}")
+        missed += _writer(result, case.get("writer"), parsed.writer_role)
         if case.get("kind"):
             result.kinds[case["kind"], got["kind"] or "-"] += 1
         if case.get("situation"):
@@ -247,6 +256,20 @@ def evaluate(cases: list[dict[str, Any]], rules: Rules, folder: Path = FOLDER) -
     return result
 
 
+def _writer(result: Result, said: str | None, found: str | None) -> list[str]:
+    """Count who wrote: `said` is the corpus's ("self": the person themselves)."""
+    want = None if said in (None, "self") else said
+    t = result.writer
+    t.expected += want is not None
+    t.found += found is not None
+    t.right += want is not None and want == found
+    if said is not None:
+        result.writers[said, found or "self"] += 1
+    if want != found:
+        return [f"writer: wanted {want or 'self'!r}, got {found or 'self'!r}"]
+    return []
+
+
 def _pct(x: float) -> str:
     return f"{100 * x:5.1f}%"
 
@@ -261,6 +284,11 @@ def report(result: Result, quiet: bool = False) -> str:
             f"  {name:<11} {t.expected:>8} {t.found:>6} {t.right:>6} {_pct(t.recall()):>7} "
             f"{_pct(t.precision()):>9}"
         )
+    w = result.writer
+    lines.append(
+        f"  {'writer':<11} {w.expected:>8} {w.found:>6} {w.right:>6} {_pct(w.recall()):>7} "
+        f"{_pct(w.precision()):>9}   (an adult's role; 'self' not counted)"
+    )
     f = result.figures()
     lines += [
         "",
@@ -281,7 +309,8 @@ def report(result: Result, quiet: bool = False) -> str:
             f"  time per request: p50 {statistics.median(times):.1f} ms, p99 {p99:.1f} ms, "
             f"max {times[-1]:.1f} ms"
         )
-    for title, confusion in (("kind", result.kinds), ("situation", result.situations)):
+    confusions = (("kind", result.kinds), ("situation", result.situations))
+    for title, confusion in (*confusions, ("writer", result.writers)):
         lines += ["", f"  confusion of {title} (expected -> found: count)"]
         for (want, got), n in sorted(confusion.items(), key=lambda kv: (kv[0][0], -kv[1])):
             mark = "" if want == got else "   <- miss"

@@ -1,7 +1,8 @@
 """The coordinator corrects what was understood of a request: `mailflow request set`, or
 `request assign` with the same options (--trade, --kind, --place/--department, --age,
---situation). A trade given as words is read by the same trade index as the person's mail
-(understand/trade_index.py), or given as a ROME code; a place by the same place index.
+--situation, --writer). A trade given as words is read by the same trade index as the
+person's mail (understand/trade_index.py), or given as a ROME code; a place by the same
+place index.
 What cannot be read is refused with a sentence, before anything changes.
 
 The correction is an event of its own (`corrected`, with old and new values, in `log`),
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from mailflow.clock import stamp
 from mailflow.core.minors import likely_under_15
 from mailflow.core.textnorm import words
-from mailflow.core.values import KINDS, SITUATIONS
+from mailflow.core.values import KINDS, SITUATIONS, WRITER_ROLES
 from mailflow.errors import MailflowError
 from mailflow.store.models import Request
 from mailflow.store.record import log_event
@@ -39,6 +40,7 @@ class Given:
     department: str | None = None
     age: int | None = None
     situation: str | None = None
+    writer: str | None = None  # a role of WRITER_ROLES, or "jeune": the young person wrote
 
     def any(self) -> bool:
         return any(v is not None for v in vars(self).values())
@@ -76,7 +78,25 @@ def resolve(given: Given, ref: Referential, rules: UnderstandingRules) -> dict[s
         columns["age"] = given.age
     if given.situation is not None:
         columns["situation"] = _situation(given.situation, rules)
+    if given.writer is not None:
+        columns["writer_role"] = _writer(given.writer)
     return columns
+
+
+# Said for "the young person wrote themselves": the request's writer_role is then None.
+_SELF = frozenset({"jeune", "lui meme", "elle meme", "soi", "self", "aucun", "personne"})
+
+
+def _writer(text: str) -> str | None:
+    code = words(text).replace(" ", "_")
+    if code in WRITER_ROLES:
+        return code
+    if words(text) in _SELF or text.strip() == "-":
+        return None
+    raise MailflowError(
+        f"rôle inconnu : « {text} » ({', '.join(WRITER_ROLES)} attendu, ou « jeune » "
+        "quand le jeune a écrit lui-même)"
+    )
 
 
 def _trade(text: str, ref: Referential) -> dict[str, object]:

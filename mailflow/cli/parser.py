@@ -160,6 +160,12 @@ def _correction_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--department", metavar="CODE", help="a department code: 14, 2A, 971")
     parser.add_argument("--age", type=int, metavar="N")
     parser.add_argument("--situation", metavar="TEXT", help="collegien, lyceen, etudiant...")
+    parser.add_argument(
+        "--writer",
+        metavar="ROLE",
+        help="who wrote: parent, enseignant, conseiller_orientation, cpe, conseiller_insertion, "
+        "animateur, educateur, autre; jeune: the young person themselves",
+    )
 
 
 def _request_parsers(sub: argparse._SubParsersAction) -> None:

@@ -18,7 +18,9 @@ def cmd_assign(ctx: Context, args: argparse.Namespace) -> int:
     from mailflow.admin import request as request_admin
     from mailflow.admin.correction import Given
 
-    given = Given(args.trade, args.kind, args.place, args.department, args.age, args.situation)
+    given = Given(
+        args.trade, args.kind, args.place, args.department, args.age, args.situation, args.writer
+    )
     print(request_admin.assign(ctx, args.id, args.email, args.force, given))
     return _flush(ctx)
 
@@ -27,7 +29,9 @@ def cmd_set(ctx: Context, args: argparse.Namespace) -> int:
     from mailflow.admin import request as request_admin
     from mailflow.admin.correction import Given
 
-    given = Given(args.trade, args.kind, args.place, args.department, args.age, args.situation)
+    given = Given(
+        args.trade, args.kind, args.place, args.department, args.age, args.situation, args.writer
+    )
     print(request_admin.set_fields(ctx, args.id, given))
     return 0  # no mail: nothing to send
 

@@ -19,7 +19,7 @@ from mailflow.core.textnorm import words
 
 # Completed only when the open request does not know them; the place as one whole.
 PLACE = ("department", "region", "commune", "insee", "postcode")
-SINGLE = ("kind", "age", "situation", "first_name", "diploma")
+SINGLE = ("kind", "age", "situation", "first_name", "diploma", "writer_role")
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,9 @@ TABLES = (
     "event_details",
     "causes",
 )
+# Tables added later, read when there: a deployment's own older copy of labels.toml still
+# loads (a code without its label is shown as stored).
+OPTIONAL = ("writer_roles", "writer_roles_short", "writer_phrases")
 NUMBER = re.compile(r"#\d+")
 FIGURE = re.compile(r"\d+(?:[/.-]\d+)*")  # 7, 21/12/2026, 2026-12-21
 
@@ -91,6 +94,7 @@ def load_labels(rules_dir: Path) -> Labels:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
         tables = {name: MappingProxyType(dict(data[name])) for name in TABLES}
+        tables |= {name: MappingProxyType(dict(data.get(name, {}))) for name in OPTIONAL}
         with domains_path.open(encoding="utf-8", newline="") as f:
             domains = {
                 r["code_domaine_professionnel"]: r["libelle_domaine_professionnel"]

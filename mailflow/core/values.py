@@ -16,6 +16,19 @@ SITUATIONS = (
     "autre",
 )
 
+# Who wrote, when an adult writes for a young person (request.writer_role; None: the person
+# writes for themselves). Stored strings: extend, never rename.
+WRITER_ROLES = (
+    "parent",
+    "enseignant",
+    "conseiller_orientation",
+    "cpe",
+    "conseiller_insertion",
+    "animateur",
+    "educateur",
+    "autre",
+)
+
 
 @dataclass(frozen=True)
 class Trade:
@@ -65,6 +78,12 @@ class ParsedRequest:
     # mails a reply quotes, not from what the person writes now: they fill what a stored
     # request lacks and never replace it (inbound/details.py)
     quoted: frozenset[str] = field(default=frozenset())
+    # who wrote, when an adult writes for someone else (one of WRITER_ROLES); None: the
+    # person writes for themselves. The age and the situation are then the young person's.
+    writer_role: str | None = None
+    # the young person's own address, when the adult gives it ("il vous écrira de son
+    # adresse : ..."): recorded on the request, never shown to the ambassador
+    young_address: str | None = None
 
     @property
     def understood(self) -> bool:

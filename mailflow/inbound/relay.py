@@ -110,8 +110,7 @@ def handle_relay(
         inbound.role = "stranger"
         return _refuse(ctx, inbound, msg, None, address, REFUSED_UNKNOWN, "unknown relay token")
     inbound.conversation, inbound.request = conv, conv.request
-    expected = conv.ambassador.email if side == AMBASSADOR else conv.request.person.email
-    if address.lower() != expected.lower():
+    if not is_party(conv, side, address):
         inbound.role = "stranger"
         why = f"sender is not the conversation's {side}"
         return _refuse(ctx, inbound, msg, conv, address, REFUSED_STRANGER, why)
@@ -150,6 +149,19 @@ def handle_relay(
         _forward(ctx, inbound, msg, target, target_side, key)
         _advance(ctx, target, target_side, inbound)
     return RELAYED
+
+
+def is_party(conv: Conversation, side: str, address: str) -> bool:
+    """`address` may write as `side` of the conversation: the ambassador's, the person's,
+    or, on the person's side, the young person's own address an adult gave when writing
+    for them (request.young_address, services/intake.note_writer)."""
+    if side == AMBASSADOR:
+        return address.lower() == conv.ambassador.email.lower()
+    request = conv.request
+    parties = {request.person.email.lower()}
+    if request.young_address:
+        parties.add(request.young_address.lower())
+    return address.lower() in parties
 
 
 def relayed_before(inbound: InboundMessage, conv: Conversation) -> bool:
@@ -386,9 +398,11 @@ def _withdraw(
 def secrets_of(ctx: Context, conv: Conversation) -> tuple[Secret, ...]:
     """Each real address is replaced by the relay address the other side knows it by."""
     relay = ctx.cfg.relay
+    young = conv.request.young_address  # the young person an adult wrote for: as the person
     return (
         Secret(conv.request.person.email, relay.token_address(conv.ambassador_token)),
         Secret(conv.ambassador.email, relay.token_address(conv.person_token)),
+        *((Secret(young, relay.token_address(conv.ambassador_token)),) if young else ()),
     )
 
 

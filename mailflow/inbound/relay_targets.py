@@ -21,12 +21,12 @@ from email.message import EmailMessage
 from mailflow.context import Context
 from mailflow.core.addresses import message_id_of
 from mailflow.inbound.relay import (
-    AMBASSADOR,
     CLOSED_NOTICE,
     DUPLICATE,
     RELAYED,
     find_conversation,
     handle_relay,
+    is_party,
 )
 from mailflow.services.notices import send_auto
 from mailflow.services.ratelimit import RATE_LIMITED
@@ -54,8 +54,7 @@ def target_of(token: str, address: str) -> Target:
     conv, side = find_conversation(token)
     if conv is None:
         return Target(token, None, None, UNKNOWN)
-    expected = conv.ambassador.email if side == AMBASSADOR else conv.request.person.email
-    if address.lower() != expected.lower():
+    if not is_party(conv, side, address):
         return Target(token, conv, side, NOT_PARTY)
     return Target(token, conv, side, CLOSED if conv.state == "closed" else None)
 

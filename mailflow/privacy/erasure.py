@@ -176,6 +176,7 @@ def anonymise_request(
         postcode=None,
         feedback_token=None,
         structure_adviser=None,  # a person's address (the structure's key and kind stay)
+        young_address=None,  # the young person an adult wrote for
     ).where(Request.id == request.id).execute()
     log_event(ANONYMISED, f"{cause}: personal data removed, statistics kept", request=request)
     return erased

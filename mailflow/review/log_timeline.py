@@ -98,6 +98,7 @@ _SHOWN_EVENTS = (
     "retry",  # an unmatched request found an ambassador on the daily retry
     "assigned",  # mailflow request assign
     "corrected",  # mailflow request set, or assign with --trade, --age...
+    "writer",  # an adult wrote for someone else (issue 14): who, and the young person's address
     "person-stop",
     "cancelled",  # mail still queued for a person whose request ended
     "intro-refused",  # services/unreachable.py: the SMTP server refused an introduction

@@ -176,6 +176,14 @@ def breakdowns(
             "rows": pairs("people_by_situation", lambda k: labels.of("situations", k)),
         },
         {
+            "id": "adultes",
+            "title": "Adultes — Qualité : qui a écrit la demande",
+            "columns": ("Qualité", "Demandes"),
+            "rows": pairs("adults", lambda k: labels.of("writer_roles", k)),
+            "note": "Un adulte qui écrit pour un jeune (ou pour une autre personne) ; "
+            "« la personne elle-même » : personne n'a écrit pour elle.",
+        },
+        {
             "id": "non-satisfaites",
             "title": "Demandes non satisfaites par métier et département",
             "columns": ("Métier ou formation", "Département", "Demandes"),
@@ -222,6 +230,8 @@ def overview(section: dict[str, Any], hours: list[float], labels: Labels) -> dic
         (labels.of("situations", k), n) for k, n in section["people_by_situation"].items()
     ]
     kinds = [(labels.of("kinds", k), n) for k, n in section["requests_by_kind"].items()]
+    short = lambda k: labels.of("writer_roles_short", k, labels.of("writer_roles", k))  # noqa: E731
+    adults = [(short(k), n) for k, n in section["adults"].items()]
     scores = [(SCORES[k], n) for k, n in feedback["scores"].items()]
     unmet = unmet_by_trade(section["unmet_demand"]["rows"])
     return {
@@ -255,6 +265,10 @@ def overview(section: dict[str, Any], hours: list[float], labels: Labels) -> dic
             (
                 "Personnes par situation",
                 report_svg.bars("Personnes par situation", situations, "personnes"),
+            ),
+            (
+                "Adultes — Qualité : qui a écrit la demande",
+                report_svg.bars("Qui a écrit la demande", adults, "demandes"),
             ),
             (
                 "Délai avant la première réponse (demandes proposées)",

@@ -17,6 +17,11 @@ months, in SQL on both databases). Durations are real time between stored UTC ti
 - situation: collegien, lyceen, apprenti, etudiant, demandeur_emploi, salarie (compared
   without case or accents); any other value (parent, autre, ...) is "other"; none is
   "unknown".
+- adults (the programme's Tableau 1 "Adultes — Qualité"): requests by who wrote them,
+  `request.writer_role`: parent, enseignant, conseiller_orientation, cpe,
+  conseiller_insertion, animateur, educateur, autre (any other stored value too); "self"
+  when no adult wrote for the person and something of them is known (an age, a situation);
+  "unknown" when neither (nothing tells who wrote). Adds up to the requests.
 - kind: metier, formation, vae, anything else "unknown". Domain: first 3 characters of
   code_rome. Empty or missing values are "unknown" everywhere, never dropped.
 - answers: "offered" = requests with at least one conversation (offered to an ambassador at
@@ -56,6 +61,8 @@ SECTION:
      "requests_by_department": {"14": int, ..., "unknown": int},
      "requests_by_match": {"exact", "stretched", "unmet", "not_offered", "unknown"},
      "stretched_by": {"trade", "kind", "department", "region"},
+     "adults": {"parent", "enseignant", "conseiller_orientation", "cpe",
+                "conseiller_insertion", "animateur", "educateur", "autre", "self", "unknown"},
      "answers": {"offered", "answered", "not_answered", "answer_rate",
                  "median_hours_to_first_answer"},
      "reassignments": int, "escalations": int,
@@ -83,6 +90,7 @@ from typing import Any
 from mailflow.core.textnorm import fold
 from mailflow.errors import MailflowError
 from mailflow.review.stats_keys import (
+    ADULT_KEYS,
     AGE_KEYS,
     ALL,
     KIND_KEYS,
@@ -146,6 +154,7 @@ def section(raw: dict[str, Any], years: list[str], scope: str) -> dict[str, Any]
         "requests_by_department": _ordered(t["department"]),
         "requests_by_match": _ordered(t["match"], MATCH_KEYS),
         "stretched_by": _ordered(t["stretched_by"], STRETCH_KEYS),
+        "adults": _ordered(t["adults"], ADULT_KEYS),
         "answers": {
             "offered": offered,
             "answered": answered,
@@ -188,7 +197,7 @@ def check_section(s: dict[str, Any], where: str) -> None:
     for name in ("people_by_age_band", "people_by_situation"):
         _fail(where, name, sum(s[name].values()), people)
     names = ("requests_by_kind", "requests_by_domain", "requests_by_department")
-    for name in (*names, "requests_by_match"):
+    for name in (*names, "requests_by_match", "adults"):
         _fail(where, name, sum(s[name].values()), total)
     for name in ("scores", "met"):
         _fail(where, f"feedback {name}", sum(s["feedback"][name].values()), total)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import cache
 
 from mailflow.core.textnorm import fold
-from mailflow.core.values import AGE_BANDS, KINDS, age_band
+from mailflow.core.values import AGE_BANDS, KINDS, WRITER_ROLES, age_band
 from mailflow.errors import MailflowError
 
 UNKNOWN = "unknown"
@@ -28,6 +28,11 @@ MET_KEYS = ("yes", "no", UNKNOWN)
 MATCH_KEYS = ("exact", "stretched", "unmet", "not_offered", UNKNOWN)
 STRETCH_KEYS = ("trade", "kind", "department", "region")  # route.STRETCHES
 ALL = "all"
+# Who wrote each request (request.writer_role), the programme's Tableau 1 "Adultes —
+# Qualité": the adults' roles, then "self" (the person wrote for themselves) and "unknown"
+# (no role, and nothing read of the person either: no age, no situation).
+SELF = "self"
+ADULT_KEYS = (*WRITER_ROLES, SELF, UNKNOWN)
 
 
 class StatsError(MailflowError):
@@ -46,3 +51,13 @@ def situation_key(value: str | None) -> str:
     if not text:
         return UNKNOWN
     return text if text in NAMED_SITUATIONS else "other"
+
+
+def adult_key(role: str | None, known: bool) -> str:
+    """The "adults" key of a request: its writer's role (another stored value: "autre"),
+    else "self" when something of the person is `known` (an age, a situation), else
+    "unknown"."""
+    text = (role or "").strip()
+    if text:
+        return text if text in WRITER_ROLES else "autre"
+    return SELF if known else UNKNOWN

@@ -13,7 +13,9 @@ answers/<offered|answered|not_answered|answer_rate|median_hours_to_first_answer>
 reassignments/total,
 escalations/total, unmet_demand/total, unmet_demand_rows/<département>|<trade>,
 ambassadors/<active|contacted|contacted_active|never_contacted>, feedback_scores/<1..5|unknown>,
-feedback_met/<yes|no|unknown>, feedback/mean_score. A missing figure (no rate, no median) is
+feedback_met/<yes|no|unknown>, feedback/mean_score, adults/<parent|enseignant|
+conseiller_orientation|cpe|conseiller_insertion|animateur|educateur|autre|self|unknown>
+(written just before answers). A missing figure (no rate, no median) is
 an empty value.
 """
 
@@ -41,6 +43,7 @@ _DICT_TABLES = (
     "requests_by_department",
     "requests_by_match",
     "stretched_by",
+    "adults",  # who wrote: the adults writing for a young person (Tableau 1)
     "answers",
 )
 
@@ -141,6 +144,7 @@ _TITLES = {
     "requests_by_department": "Demandes par département",
     "requests_by_match": "Demandes par correspondance",
     "stretched_by": "Correspondances élargies : ce qui diffère",
+    "adults": "Adultes — Qualité (qui a écrit la demande)",
     "answers": "Réponses des ambassadeurs",
     "reassignments": "Réattributions",
     "escalations": "Escalades",
@@ -161,6 +165,7 @@ _KEY_TABLES = {
     "requests_by_kind": "kinds",
     "requests_by_match": "matches",
     "stretched_by": "stretches",
+    "adults": "writer_roles",
 }
 _WORDS = {
     "total": "total",

@@ -24,6 +24,7 @@ from mailflow.review.stats_keys import (
     STRETCH_KEYS,
     UNKNOWN,
     StatsError,
+    adult_key,
     age_key,
     situation_key,
 )
@@ -193,6 +194,19 @@ def _match_tables(conds: list[Any], local: LocalTime, ever: Any) -> Counter[tupl
     return tables
 
 
+def _adult_tables(conds: list[Any], local: LocalTime) -> Counter[tuple[str, str, Any]]:
+    """(month, "adults", key): requests by who wrote them (stats_keys.adult_key), one
+    grouped scan."""
+    month = local.month(Request.created_at)
+    known = Request.age.is_null(False) | (fn.COALESCE(fn.TRIM(Request.situation), "") != "")
+    q = Request.select(month, Request.writer_role, _flag(known), fn.COUNT(Request.id))
+    q = q.group_by(SQL("1"), SQL("2"), SQL("3"))
+    tables: Counter[tuple[str, str, Any]] = Counter()
+    for m, role, told, n in _rows(_where(q, conds)):
+        tables[m, "adults", adult_key(role, bool(told))] += n
+    return tables
+
+
 def _answer_hours(conds: list[Any], local: LocalTime) -> defaultdict[str, list[float]]:
     """month -> hours to the first answer of each answered (offered) request."""
     hours: defaultdict[str, list[float]] = defaultdict(list)
@@ -300,8 +314,10 @@ def gather(year: int | None, zone: tzinfo = UTC) -> dict[str, Any]:
     for y, amb in _rows(_where(q, _between(Conversation.created_at, bounds))):
         contacted[y].add(amb)
     active = {a for (a,) in Ambassador.select(Ambassador.id).where(Ambassador.active).tuples()}
+    tables = _request_tables(conds, local)
+    tables.update(_adult_tables(conds, local))  # who wrote: adults for a young person
     return {
-        "tables": _request_tables(conds, local),
+        "tables": tables,
         "hours": _answer_hours(conds, local),
         "people": people,
         "firsts": firsts,

@@ -10,7 +10,7 @@ from peewee import JOIN, fn
 from mailflow.clock import local, local_today, stamp
 from mailflow.context import Context
 from mailflow.core import lifecycle as lc
-from mailflow.core.addresses import message_id_of, new_token
+from mailflow.core.addresses import header_addresses, message_id_of, new_token
 from mailflow.core.alerts import AlertKind
 from mailflow.core.duplicates import Asked, OpenRequest, completion, joins
 from mailflow.core.minors import MINOR_AGE, likely_under_15
@@ -35,7 +35,7 @@ from mailflow.services.conversation_mail import AMBASSADOR, PERSON, relay_from
 from mailflow.services.notices import notify_coordinator, reply
 from mailflow.services.route_index import trade_ids
 from mailflow.services.structures import attribute_request
-from mailflow.services.views import ambassador_view, request_view
+from mailflow.services.views import ambassador_view, request_view, writer_view
 from mailflow.store.leases import lock_routing
 from mailflow.store.models import (
     Ambassador,
@@ -79,6 +79,8 @@ def handle_new_request(
     if parsed.notes:
         log_event("understood", "; ".join(parsed.notes), request=request, inbound=inbound)
     attribute_request(ctx, request, msg, f"{subject}\n{text}", address)
+    if parsed.writer_role:
+        note_writer(ctx, inbound, msg, request, parsed, address)
     if request.minor:
         alert(ctx, AlertKind.UNDER_15, request.id, minor_detail(request))
     original_id = message_id_of(msg)
@@ -95,6 +97,46 @@ def handle_new_request(
         )
         return NEEDS_INFO
     return route_request(ctx, inbound, request, address, original_id)
+
+
+def note_writer(
+    ctx: Context,
+    inbound: InboundMessage,
+    msg: EmailMessage,
+    request: Request,
+    parsed: ParsedRequest,
+    address: str,
+) -> None:
+    """An adult wrote for someone else: the request's log says so, with the young person's
+    own address when the mail gives it ("il vous écrira de son adresse : ...") or has it in
+    Cc. The conversation runs with the writer; that address (request.young_address) may
+    also write through the person's relay addresses (inbound/relay.py), and is masked from
+    the ambassador like the person's (docs/adults.md)."""
+    relay = ctx.cfg.relay
+    copied = [
+        a.lower()
+        for _, a in header_addresses(msg, "Cc")
+        if a.lower() not in (address.lower(), relay.address.lower())
+        and not a.lower().endswith(f"@{relay.domain.lower()}")
+    ]
+    young = parsed.young_address if parsed.young_address != address.lower() else None
+    where = "given in the mail" if young else "in Cc" if copied else None
+    young = young or (copied[0] if copied else None)
+    said = ""
+    if young:
+        request.young_address = young
+        request.save()
+        said = (
+            f"; the young person's own address ({where}): {young}, who may write through "
+            "the person's relay addresses too"
+        )
+    log_event(
+        "writer",
+        f"written by an adult for someone else ({parsed.writer_role}); the conversation runs "
+        f"with the writer{said}",
+        request=request,
+        inbound=inbound,
+    )
 
 
 def route_request(
@@ -302,6 +344,7 @@ def request_fields(person: Person, parsed: ParsedRequest, address: str, name: st
         age=parsed.age,
         minor=likely_under_15(parsed.age, parsed.situation, _ages_stated(person), stamp()),
         situation=parsed.situation,
+        writer_role=parsed.writer_role,
         first_name=first_name or first_name_or_none(person.first_name),
         message=scrub_text(parsed.message, [secret]),
     )
@@ -436,6 +479,7 @@ def offer(
     )
     relay = ctx.cfg.relay
     view = request_view(request, ctx.ref, keep=(relay.address,))
+    view["writer"] = writer_view(request, ctx.rules.labels)  # an adult wrote for them
     data = {
         "request": view,
         "ambassador": ambassador_view(ambassador),

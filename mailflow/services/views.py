@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
+from mailflow.core.labels import Labels
 from mailflow.core.values import age_band
 from mailflow.masking.request_text import shown_text
 from mailflow.store.directory import ambassador_fields
@@ -61,6 +62,34 @@ def request_view(request: Request, ref: Referential, keep: Collection[str] = ())
         "who_short": first or "cette personne",
         "message": shown_text(request.message, own, keep).strip() or "(pas de message)",
         "lang": request.lang or "fr",  # "en": the person writes in English (intro.txt says so)
+    }
+
+
+# Up to this age, the one an adult writes for is "un·e jeune"; older, "une personne".
+_YOUNG_UNTIL = 25
+
+
+def writer_view(request: Request, labels: Labels) -> dict[str, str] | None:
+    """Who wrote, when an adult wrote for someone else (request.writer_role), as the intro
+    and the ack say it: "d'un·e conseiller·ère en insertion (...)" (rules/labels.toml
+    [writer_phrases]) and whom for, "pour un·e jeune de 17 ans"; None when the person wrote
+    for themselves."""
+    role = request.writer_role
+    if not role:
+        return None
+    age = request.age
+    if role == "parent":
+        young = "son enfant"
+    elif age is not None and age > _YOUNG_UNTIL:
+        young = "une personne"
+    else:
+        young = "un·e jeune"
+    aged = f" de {age} ans" if age is not None else ""
+    return {
+        "role": role,
+        "from": labels.of("writer_phrases", role, "d'un adulte"),
+        "for": f"pour {young}{aged}",
+        "young_writes": "yes" if request.young_address else "",  # may write from their own
     }
 
 

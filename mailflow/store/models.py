@@ -123,6 +123,13 @@ class Request(BaseModel):
     structure_kind = CharField(max_length=32, null=True)
     structure_via = CharField(max_length=16, null=True)
     structure_adviser = CharField(max_length=320, null=True)
+    # Who wrote, when an adult writes for a young person (core.values.WRITER_ROLES: parent,
+    # enseignant, conseiller_orientation...); None: the person writes for themselves.
+    writer_role = CharField(max_length=32, null=True)
+    # The young person's own address, when the adult who wrote gave it ("il vous écrira de
+    # son adresse : ...") or put them in Cc: they may write through the person's relay
+    # addresses too (inbound/relay.py); masked from the ambassador like the person's.
+    young_address = CharField(max_length=320, null=True)
 
     class Meta:
         # for `mailflow stats` (stats_sql._people): each person's requests in order, with the

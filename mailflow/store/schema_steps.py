@@ -383,5 +383,15 @@ MIGRATIONS: tuple[Migration, ...] = (
             ),
         ),
     ),
+    Migration(
+        18,
+        "adults writing for a young person: who wrote each request (parent, enseignant...), "
+        "and the young person's own address when the adult gave it",
+        _columns(
+            "request",
+            writer_role=CharField(max_length=32, null=True),
+            young_address=CharField(max_length=320, null=True),
+        ),
+    ),
 )
 LATEST = MIGRATIONS[-1].version if MIGRATIONS else BASELINE

@@ -28,10 +28,11 @@ from mailflow.understand.person import find_age, find_situation
 from mailflow.understand.place_text import find_place
 from mailflow.understand.referential import Referential
 from mailflow.understand.rules import UnderstandingRules, load_understanding_rules
-from mailflow.understand.text import intro_name, parse_form, signature_name, split_message
+from mailflow.understand.text import Split, intro_name, parse_form, signature_name, split_message
 from mailflow.understand.tokens import clean
 from mailflow.understand.trade_index import TradeHit
 from mailflow.understand.wanted import choose, unlisted
+from mailflow.understand.writer import Writer, find_writer
 
 __all__ = ["understand", "load_understanding_rules", "UnderstandingRules"]
 
@@ -133,6 +134,7 @@ def understand(
     )
     first_name = _first_name(fields, split.signature, form.free_text, ref, rules, notes)
     domain = None if ask.hit else _domain(text, rules, notes)
+    writer = _writer(form.free_text, split, rules, notes)
     return ParsedRequest(
         kind=ask.kind,
         trade_text=ask.trade_text,
@@ -148,7 +150,23 @@ def understand(
         trade_unlisted=ask.unlisted,
         lang=lang,
         quoted=frozenset(quoted),
+        writer_role=writer.role.value if writer.role else None,  # type: ignore[arg-type]
+        young_address=writer.young_address,
     )
+
+
+def _writer(free_text: str, split: Split, rules: UnderstandingRules, notes: list[str]) -> Writer:
+    """Who wrote (writer.py), read in the writer's own lines: a forwarded mail is the young
+    person's; the lines signing the mail say the writer's job ("Conseillère en insertion")."""
+    own = free_text.replace(split.forwarded, "\n") if split.forwarded else free_text
+    closing = split.message[len(split.unsigned) :] if split.unsigned else ""
+    signed = "\n".join(part for part in (closing, split.signature, split.signatures) if part)
+    writer = find_writer(own, signed, split.forwarded, rules)
+    if writer.role is not None:
+        notes.append(writer.role.note)
+    if writer.for_class:
+        notes.append(f"writer: a class ('{writer.for_class}'): several pupils, one request")
+    return writer
 
 
 def _forwarded_trade(

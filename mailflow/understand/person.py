@@ -35,10 +35,10 @@ _SINCE = re.compile(
 def writes_for_other(text: str, who: Who) -> bool:
     """The mail names someone it is written for ("ma fille", "un jeune"), not as the writer
     ("je suis une jeune fille") nor as the one to meet ("parler avec un élève")."""
-    return bool(_named_for(f" {words(text)} ", who, who.for_other))
+    return bool(named_for(f" {words(text)} ", who, who.for_other))
 
 
-def _named_for(padded: str, who: Who, phrases: tuple[str, ...]) -> str | None:
+def named_for(padded: str, who: Who, phrases: tuple[str, ...]) -> str | None:
     """The first of `phrases` said as someone the mail is for, in the padded words."""
     for phrase in phrases:
         at = padded.find(f" {phrase} ")
@@ -155,7 +155,7 @@ def find_situation(
     clauses, commas = _clauses(text)
     padded = f" {words(text)} "
     for_other = writes_for_other(text, who)
-    for_pupil = for_other and _named_for(padded, who, who.pupils) is not None
+    for_pupil = for_other and named_for(padded, who, who.pupils) is not None
     for situation in rules.situations:
         if for_other and situation.name == "parent":
             continue  # the situation asked is the child's

@@ -11,7 +11,7 @@ from typing import Any
 
 from mailflow.core.rules_file import BUILD_ERRORS, read_toml, rules_error
 from mailflow.core.textnorm import fold, words
-from mailflow.core.values import KINDS, SITUATIONS
+from mailflow.core.values import KINDS, SITUATIONS, WRITER_ROLES
 from mailflow.understand.language import LanguageRules, language_rules, merged
 
 Phrase = tuple[str, ...]
@@ -44,6 +44,37 @@ class Who:
     pupils: tuple[str, ...] = ()  # for_other that are a teacher's pupils ("un de mes eleves")
     openers: frozenset[str] = frozenset()  # "bonjour", "madame": before a job in apposition
     being: frozenset[str] = frozenset()  # "suis", "est": before after_being phrases
+
+
+@dataclass(frozen=True)
+class WriterRole:
+    """One of [[writer.roles]]: the words that say an adult of this role writes."""
+
+    name: str  # one of core.values.WRITER_ROLES
+    titles: tuple[str, ...] = ()  # folded: the writer's own job ("psy en", "cpe")
+    said: tuple[str, ...] = ()  # say the role alone ("j enseigne")
+    places: tuple[str, ...] = ()  # where the role works ("mission locale")
+    children: tuple[str, ...] = ()  # the writer's child ("mon fils"): parent
+    for_: tuple[str, ...] = ()  # someone the role writes for ("mon neveu", "mes eleves")
+    alone: bool = False  # the title is enough, even with no one named
+
+
+@dataclass(frozen=True)
+class WriterRules:
+    """[writer]: who writes, when an adult writes for a young person (writer.py)."""
+
+    roles: tuple[WriterRole, ...] = ()
+    intro: tuple[str, ...] = ()  # before a title: the writer's own ("je suis")
+    articles: frozenset[str] = frozenset()  # skipped after intro ("je suis la maman de")
+    others: frozenset[str] = frozenset()  # before a title: someone else's ("ma conseillere")
+    openers: frozenset[str] = frozenset()  # before a title opening a clause ("bonjour")
+    for_someone: tuple[str, ...] = ()  # beyond [who] for_other: the mail is for someone else
+    not_for: frozenset[str] = frozenset()  # of [who] for_other, too weak alone
+    address_before: tuple[str, ...] = ()  # "il vous ecrira de son adresse": the youth's own
+    follow: tuple[str, ...] = ()  # after a title, "je suis un jeune": "I follow"
+    first_person: tuple[str, ...] = ()  # a sentence of the writer's own ("je", "nous")
+    own_request: tuple[str, ...] = ()  # "me parler": the writer asks for themselves
+    class_words: tuple[str, ...] = ()  # a teacher writes for several pupils
 
 
 @dataclass(frozen=True)
@@ -144,6 +175,7 @@ class UnderstandingRules:
     age_at: tuple[re.Pattern[str], ...] = ()  # "si a 36 ans c est realiste": the last resort
     months: Mapping[str, int] = field(default_factory=dict)  # "mars" -> 3
     who: Who = Who()
+    writer: WriterRules = WriterRules()
     kind_reading: KindReading = KindReading()
     # words skipped before a diploma's speciality ("CAP en cuisine", "a CAP in cooking")
     speciality_skip: frozenset[str] = frozenset({"en", "de", "d", "du", "option"})
@@ -238,6 +270,7 @@ def _build(d: dict[str, Any]) -> UnderstandingRules:
         age_at=_regexes(age.get("at", [])),
         months=MappingProxyType({words(m): i for i, m in enumerate(age.get("months", []), 1)}),
         who=_who(d.get("who", {})),
+        writer=_writer(d.get("writer", {})),
         kind_reading=_kind_reading(d["kinds"]),
         numbers=MappingProxyType(numbers),
         number_starts=frozenset(phrase.split()[0] for phrase in numbers),
@@ -307,6 +340,46 @@ def _who(table: dict[str, Any]) -> Who:
         openers=frozenset(_words(table.get("openers", []))),
         being=frozenset(_words(table.get("being", []))),
     )
+
+
+def _writer(table: dict[str, Any]) -> WriterRules:
+    roles = []
+    for role in table.get("roles", []):
+        if role["name"] not in WRITER_ROLES:
+            raise ValueError(
+                f"[[writer.roles]]: unknown role {role['name']!r}, expected one of {WRITER_ROLES}"
+            )
+        roles.append(
+            WriterRole(
+                name=role["name"],
+                titles=_longest(role.get("titles", [])),
+                said=_words(role.get("said", [])),
+                places=_longest(role.get("places", [])),
+                children=_words(role.get("children", [])),
+                for_=_words(role.get("for", [])),
+                alone=bool(role.get("alone", False)),
+            )
+        )
+    return WriterRules(
+        roles=tuple(roles),
+        intro=_longest(table.get("intro", [])),
+        articles=frozenset(_words(table.get("articles", []))),
+        others=frozenset(_words(table.get("others", []))),
+        openers=frozenset(_words(table.get("openers", []))),
+        for_someone=_words(table.get("for_someone", [])),
+        class_words=_words(table.get("class_words", [])),
+        not_for=frozenset(_words(table.get("not_for", []))),
+        address_before=_words(table.get("address_before", [])),
+        follow=_words(table.get("follow", [])),
+        first_person=_words(table.get("first_person", [])),
+        own_request=_words(table.get("own_request", [])),
+    )
+
+
+def _longest(items: list[str]) -> tuple[str, ...]:
+    """Folded phrases, longest first: "conseiller en insertion professionnelle" before
+    "conseiller en insertion"."""
+    return tuple(sorted(_words(items), key=len, reverse=True))
 
 
 def _kind_reading(k: dict[str, Any]) -> KindReading:

@@ -57,6 +57,19 @@ def test_set_corrects_every_field_and_logs_it(ctx: Context) -> None:
     assert again == f"demande n°{request.id} : rien ne change"
 
 
+def test_who_wrote_is_corrected_and_the_young_person_given_back(ctx: Context) -> None:
+    request = not_understood(ctx)
+    request_admin.set_fields(ctx, request.id, Given(writer="Conseiller insertion"))
+    assert Request.get_by_id(request.id).writer_role == "conseiller_insertion"
+    request_admin.set_fields(ctx, request.id, Given(writer="jeune"))
+    assert Request.get_by_id(request.id).writer_role is None
+    causes = [e.cause for e in Event.select().where(Event.kind == "corrected")]
+    assert causes == [
+        "corrected by the coordinator: writer_role - -> conseiller_insertion",
+        "corrected by the coordinator: writer_role conseiller_insertion -> -",
+    ]
+
+
 def test_a_rome_code_and_a_department_are_taken_too(ctx: Context) -> None:
     request = not_understood(ctx)
     request_admin.set_fields(ctx, request.id, Given(trade="d1102", department="14"))
@@ -74,6 +87,7 @@ def test_a_rome_code_and_a_department_are_taken_too(ctx: Context) -> None:
         (Given(department="99"), "département inconnu : « 99 »"),
         (Given(age=3), "âge hors des limites : 3"),
         (Given(situation="astronaute"), "situation inconnue : « astronaute »"),
+        (Given(writer="astronaute"), "rôle inconnu : « astronaute »"),
         (Given(), "rien à corriger"),
     ],
 )

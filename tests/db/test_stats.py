@@ -35,6 +35,7 @@ import pytest
 
 from mailflow.cli.main import main
 from mailflow.config import load_config
+from mailflow.core.values import WRITER_ROLES
 from mailflow.review import stats
 from mailflow.review.stats_render import _as_text
 from mailflow.store.db import open_database
@@ -172,12 +173,25 @@ def created_at(rng: random.Random, rid: int, year: int, zone: tzinfo) -> datetim
     return to_utc(start + timedelta(seconds=rng.randrange(365 * 86400)), zone)
 
 
+# Who wrote (request.writer_role): mostly nobody for the person, every role, and stored
+# values the section must still file ("" is nobody; another word is "autre").
+WRITERS = (None, None, None, None, *WRITER_ROLES, "", "grand-mere")
+
+
+def adult_of(writer: str | None, age: int | None, situation: str | None) -> str:
+    """The "adults" key of one request, as stats.py's docstring defines it."""
+    if writer and writer.strip():
+        return writer if writer in WRITER_ROLES else "autre"
+    return "self" if age is not None or (situation or "").strip() else "unknown"
+
+
 def generate(rng: random.Random, zone: tzinfo) -> Tally:
     """Rows straight into the database, and the tally of what they should give (years and
     months of the local time in `zone`)."""
     t = Tally()
     matches = random.Random(12)  # offers' match quality, apart: the rest of the data as before
     relays = random.Random(16)  # partner structures, apart too
+    writers = random.Random(14)  # who wrote each request (issue 14), apart too
     base = datetime(2024, 1, 1)
     ambassadors = []
     for i in range(1, 51):  # 41..50 are never offered anything
@@ -227,12 +241,14 @@ def generate(rng: random.Random, zone: tzinfo) -> Tally:
         if rng.random() < (0.6 if offered else 0.05):  # rarely an answer without an offer
             answer = created + timedelta(minutes=rng.randint(1, 20000))
         relay, relay_kind, relay_via = relays.choice(RELAYS)
+        writer = writers.choice(WRITERS)
         requests.append(
             {
                 "structure": relay,
                 "structure_kind": relay_kind,
                 "structure_via": relay_via,
                 "id": rid,
+                "writer_role": writer,
                 "person": person,
                 "state": state,
                 "kind": kind,
@@ -275,6 +291,7 @@ def generate(rng: random.Random, zone: tzinfo) -> Tally:
             t.add(scope, "structure", named)
             t.add(scope, "structure_kind", relay_kind or "none")
             t.add(scope, "structure_via", relay_via or "none")
+            t.add(scope, "adults", adult_of(writer, age, situation))
         t.months[month] += 1
         t.month_people[month].add(person)
         n_conv = rng.randint(1, 3) if offered else 0
@@ -371,6 +388,7 @@ def expected_section(t: Tally, scope: str, months: list[str]) -> dict[str, Any]:
         "stretched_by": {
             k: t.tables[scope, "stretched_by"][k] for k in ("trade", "kind", "department", "region")
         },
+        "adults": {k: t.tables[scope, "adults"][k] for k in (*WRITER_ROLES, "self", "unknown")},
         "answers": {
             "offered": offered,
             "answered": answered,
@@ -529,6 +547,24 @@ def test_every_figure_per_year_and_overall(
     contacted = [doc["by_year"][y]["ambassadors"]["contacted"] for y in YEARS]
     assert contacted[0] < contacted[2] < total["ambassadors"]["active"] + 10
     assert total["ambassadors"]["never_contacted"] > 0
+    adults = total["adults"]  # who wrote: every request once, unknowns and "self" included
+    assert sum(adults.values()) == total["requests"]
+    assert adults["unknown"] > 0 and adults["self"] > 0 and all(adults.values())
+
+
+def test_adults_that_do_not_add_up_are_an_internal_error(
+    config: Path, tally: Tally, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = stats.section
+
+    def broken(*args: Any) -> dict[str, Any]:
+        s = real(*args)
+        s["adults"].pop("unknown")  # as if the requests of unknown writers were dropped
+        return s
+
+    monkeypatch.setattr(stats, "section", broken)
+    assert main(["--config", str(config), "stats", "--json"]) == 2
+    assert "adults adds up to" in capsys.readouterr().err
 
 
 @ZONES
@@ -571,6 +607,7 @@ def test_csv_gives_the_same_figures(
             "requests_by_department",
             "requests_by_match",
             "stretched_by",
+            "adults",
         ):
             for key, n in want[table].items():
                 assert int(value(table, key)) == n, (scope, table, key)
@@ -618,6 +655,11 @@ def test_text_output_is_readable(
     places = [out.index(f"  {a}") for a in (*ages, "50 ans et plus")]
     assert places == sorted(places)
     assert "correspondance élargie" in out and "autre métier du même domaine" in out
+    # who wrote (issue 14): the seed's Tableau 1 "Adultes — Qualité", in French, adding up
+    assert "Adultes — Qualité" in out and "conseillers d'insertion professionnelle" in out
+    assert "conseiller_insertion" not in out and "la personne elle-même" in out
+    n = tally.tables["2024", "adults"]["conseiller_insertion"]
+    assert re.search(rf"conseillers d'insertion professionnelle +{n}\n", out)
 
 
 def test_excel_csv_opens_as_columns_in_french_excel(
