@@ -176,6 +176,36 @@ class AlertV13(Model):
         table_name = "alert"
 
 
+class WebAccountV16(Model):
+    """The `web_account` table as version 16 created it (its unique index: AddIndex)."""
+
+    id = AutoField()
+    email = CharField(max_length=320)
+    role = CharField(max_length=16)
+    password_hash = CharField(max_length=200, null=True)
+    active = BooleanField(default=True)
+    generation = IntegerField(default=0)
+    created_at = DateTimeField()
+    disabled_at = DateTimeField(null=True)
+    last_signin_at = DateTimeField(null=True)
+
+    class Meta:
+        table_name = "web_account"
+
+
+class WebSigninV16(Model):
+    """The `web_signin` table as version 16 created it (its indexes: AddIndex)."""
+
+    id = AutoField()
+    at = DateTimeField()
+    email = CharField(max_length=320)
+    client = CharField(max_length=64)
+    ok = BooleanField(default=False)
+
+    class Meta:
+        table_name = "web_signin"
+
+
 def _columns(table: str, **fields: Field) -> tuple[AddColumn, ...]:
     return tuple(AddColumn(table, name, f) for name, f in fields.items())
 
@@ -310,6 +340,17 @@ MIGRATIONS: tuple[Migration, ...] = (
         15,
         "requests in English: the language each request was written in, for its mails",
         _columns("request", lang=CharField(max_length=8, null=True)),
+    ),
+    Migration(
+        16,
+        "the coordinators' console: accounts and sign-in attempts",
+        (
+            CreateTable(WebAccountV16),
+            AddIndex("web_account", ("email",), unique=True),
+            CreateTable(WebSigninV16),
+            AddIndex("web_signin", ("email", "at")),
+            AddIndex("web_signin", ("client", "at")),
+        ),
     ),
 )
 LATEST = MIGRATIONS[-1].version if MIGRATIONS else BASELINE
