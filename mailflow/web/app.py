@@ -32,6 +32,7 @@ from mailflow.web.visit import ANYONE, COORDINATOR, Console, Reply, Visit
 
 log = logging.getLogger(__name__)
 TEMPLATES = DATA_ROOT / "templates" / "web"
+SHOWN = "%d/%m/%Y %H:%M"  # times as French people read them, on [schedule] timezone's clock
 ROLE_WORDS = {
     "person": "la personne",
     "ambassador": "l'ambassadeur",
@@ -56,8 +57,10 @@ def make_app(ctx: Context) -> Starlette:
         loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), cache_size=50
     )
     labels = load_labels_of(ctx.cfg)
-    env.filters["local"] = lambda moment: wall(moment, ctx.cfg.schedule.zone, "%d/%m/%Y %H:%M")
-    env.filters["local_iso"] = lambda iso: wall_iso(iso, ctx.cfg.schedule.zone, "%d/%m/%Y %H:%M")
+    zone = ctx.cfg.schedule.zone
+    env.filters["local"] = lambda moment: (  # a stored naive UTC time, or the log's ISO text
+        wall_iso(moment, zone, SHOWN) if isinstance(moment, str) else wall(moment, zone, SHOWN)
+    )
     env.filters["label"] = lambda code, table: (
         ROLE_WORDS.get(code or "", code) if table == "roles" else labels.of(table, code)
     )
@@ -120,10 +123,14 @@ def _visit(console: Console, request: Request, form: dict[str, str]) -> tuple[Vi
 
 
 def _error(console: Console, visit: Visit | None, status: int, message: str) -> Reply:
-    values = {"status": status, "message": message}
-    if visit is not None:
-        return visit.page("error.html", status, **values)
-    return Reply(console.render("error.html", account=None, csrf="", **values), status)
+    values = {"code": status, "message": message}
+    try:
+        if visit is not None:
+            return visit.page("error.html", status, **values)
+        return Reply(console.render("error.html", account=None, csrf="", **values), status)
+    except Exception:  # even the error page failed: plain French text, still no traceback
+        log.exception("console: the error page failed")
+        return Reply(message, status, media_type="text/plain; charset=utf-8")
 
 
 def _run(console: Console, request: Request, form: dict[str, str], page: Callable[[Visit], Reply],

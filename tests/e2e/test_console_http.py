@@ -1,0 +1,171 @@
+"""The console's guarantees over real HTTP, against the real `mailflow web` process: every
+page needs a session, an observer gets 403 on every coordinator page and action and sees
+no address, a form without its CSRF token is refused, the cookie's flags, ten wrong
+passwords lock the account, one client address is slowed down, a disabled account's
+session ends, and no answer carries a traceback."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from mailflow.cli.main import main
+from mailflow.store.models import Event, Request, WebAccount
+from tests.console_support import COORDINATOR, OBSERVER, Client, console, seed
+
+ADDRESS = re.compile(r"[\w.%+\-]+@[\w\-]+(?:\.[\w\-]+)+")
+PAGES = ("/", "/a-traiter", "/demandes", "/demandes/{lea}", "/statistiques", "/journal",
+         "/statistiques.csv", "/messages/entrant/{held}")  # fmt: skip
+ACTIONS = ("/demandes/{lea}/fermer", "/quarantaine/{held}/relancer",
+           "/quarantaine/{held}/abandonner")  # fmt: skip
+TRACEBACK = re.compile(r"Traceback|File \"/|peewee\.|Error:", re.IGNORECASE)
+
+
+@pytest.fixture
+def site(tmp_path: Path):  # noqa: ANN201
+    seeded = seed(tmp_path)
+    with console(seeded.config, seeded.port) as url:
+        yield seeded, url
+
+
+def _paths(paths: tuple[str, ...], seeded) -> list[str]:  # noqa: ANN001
+    return [p.format(lea=seeded.lea, held=seeded.quarantined) for p in paths]
+
+
+def test_without_a_session_every_page_and_action_leads_to_sign_in(site) -> None:  # noqa: ANN001
+    seeded, url = site
+    anonymous = Client(url)
+    for path in _paths(PAGES, seeded):
+        answer = anonymous.get(path)
+        assert (answer.status, answer.location) == (303, "/connexion"), path
+    token = anonymous.csrf()
+    for path in _paths(ACTIONS, seeded):
+        answer = anonymous.post(path, {"csrf": token})
+        assert (answer.status, answer.location) == (303, "/connexion"), path
+    assert Request.get_by_id(seeded.lea).state != "closed"
+
+
+def test_the_cookie_is_httponly_and_strict(site) -> None:  # noqa: ANN001
+    _, url = site
+    answer = Client(url).get("/connexion")
+    cookie = answer.headers.get("Set-Cookie")
+    assert cookie.startswith("mailflow_console=")
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Max-Age=28800" in cookie
+    assert "Secure" not in cookie  # plain http on loopback; https public_url: test below
+
+
+def test_a_form_without_its_csrf_token_is_refused(site) -> None:  # noqa: ANN001
+    seeded, url = site
+    lea = Client(url)
+    assert lea.sign_in(*COORDINATOR).location == "/"
+    for token in ({}, {"csrf": "0" * 64}, {"csrf": Client(url).csrf()}):
+        answer = lea.post(f"/demandes/{seeded.lea}/fermer", token)
+        assert answer.status == 403 and "ne vient pas de la console" in answer.body
+    assert Request.get_by_id(seeded.lea).state != "closed"
+    # and the sign-in form too: a login forced from another site is refused
+    answer = Client(url).post("/connexion", {"email": COORDINATOR[0], "password": COORDINATOR[1]})
+    assert answer.status == 403
+
+
+def test_an_observer_sees_figures_and_anonymised_timelines_only(site) -> None:  # noqa: ANN001
+    seeded, url = site
+    observer = Client(url)
+    assert observer.sign_in(*OBSERVER).location == "/"
+    assert observer.get("/").location == "/statistiques"
+    seen = []
+    for path in ("/statistiques", "/demandes", f"/demandes/{seeded.lea}",
+                 f"/demandes/{seeded.tom}", "/statistiques.csv",
+                 "/demandes?person=lea.martin%40users.test"):  # fmt: skip
+        answer = observer.get(path)
+        assert answer.status == 200, path
+        assert not ADDRESS.findall(answer.body), (path, ADDRESS.findall(answer.body))
+        seen.append(answer.body)
+    timeline = seen[2]
+    assert "Chronologie" in timeline and "Vue anonymisée" in timeline
+    assert "message reçu" in timeline and "changement d'état" in timeline  # not empty
+    for private in ("Léa", "stage boulangerie", "06 12 34 56 78", "/messages/", "Caen"):
+        assert private not in timeline, private
+    token = observer.csrf("/statistiques")
+    for path in ("/a-traiter", "/journal", "/messages/entrant/1", "/messages/sortant/1"):
+        assert observer.get(path).status == 403, path
+    for path in _paths(ACTIONS, seeded):
+        assert observer.post(path, {"csrf": token}).status == 403, path
+    assert Request.get_by_id(seeded.lea).state != "closed"
+
+
+def test_ten_wrong_passwords_lock_the_account_even_for_the_right_one(site) -> None:  # noqa: ANN001
+    seeded, url = site
+    for i in range(10):
+        answer = Client(url, f"198.51.100.{i}").sign_in(COORDINATOR[0], f"devine {i}")
+        assert answer.status == 401 and "Adresse ou mot de passe incorrect" in answer.body
+    locked = Client(url, "198.51.100.77").sign_in(*COORDINATOR)
+    assert locked.status == 429 and "bloqué pendant encore 15 minutes" in locked.body
+    assert Client(url).sign_in(*OBSERVER).location == "/"  # the other account is not locked
+    refused = Event.select().where(Event.kind == "web-signin-refused").count()
+    assert refused == 11
+
+
+def test_one_address_failing_too_often_waits(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    source = Path(__file__).resolve().parents[2] / "rules"
+    for item in source.iterdir():
+        (rules / item.name).symlink_to(item)
+    (rules / "console.toml").unlink()
+    text = (source / "console.toml").read_text(encoding="utf-8")
+    (rules / "console.toml").write_text(
+        text.replace("address_failures = 30", "address_failures = 3")
+    )
+    seeded = seed(tmp_path, '\n[paths]\nrules = "rules"\n')
+    with console(seeded.config, seeded.port) as url:
+        for name in ("a", "b", "c"):
+            assert Client(url, "203.0.113.9").sign_in(f"{name}@x.test", "non").status == 401
+        answer = Client(url, "203.0.113.9").sign_in(*COORDINATOR)
+        assert answer.status == 429 and "depuis votre adresse" in answer.body
+        assert Client(url, "203.0.113.10").sign_in(*COORDINATOR).location == "/"
+
+
+def test_sign_out_and_disabling_end_the_session(site) -> None:  # noqa: ANN001
+    seeded, url = site
+    lea = Client(url)
+    lea.sign_in(*COORDINATOR)
+    assert lea.get("/a-traiter").status == 200
+    stolen = list(lea.jar)
+    assert lea.post("/deconnexion", {"csrf": lea.csrf("/a-traiter")}).location == "/connexion"
+    thief = Client(url)
+    for cookie in stolen:
+        thief.jar.set_cookie(cookie)
+    assert thief.get("/a-traiter").location == "/connexion"  # the old cookie is worth nothing
+    lea.sign_in(*COORDINATOR)
+    assert lea.get("/a-traiter").status == 200
+    assert main(["--config", str(seeded.config), "web", "user", "disable", COORDINATOR[0]]) == 0
+    assert lea.get("/a-traiter").location == "/connexion"
+    assert lea.sign_in(*COORDINATOR).status == 401
+    assert not WebAccount.get(WebAccount.email == COORDINATOR[0]).active
+
+
+def test_failures_are_french_pages_without_a_traceback(site) -> None:  # noqa: ANN001
+    seeded, url = site
+    lea = Client(url)
+    lea.sign_in(*COORDINATOR)
+    token = lea.csrf("/a-traiter")
+    for answer in (
+        lea.get("/demandes/999999"),
+        lea.get("/demandes?since=hier"),
+        lea.get("/statistiques?annee=deux-mille"),
+        lea.get("/messages/entrant/999999"),
+        lea.post("/quarantaine/999999/relancer", {"csrf": token}),
+        lea.post("/demandes/999999/fermer", {"csrf": token}),
+    ):
+        assert answer.status in (200, 400), answer.body[:300]
+        assert not TRACEBACK.search(answer.body), answer.body
+        assert '<html lang="fr">' in answer.body
+
+
+def test_behind_tls_the_cookie_is_secure(tmp_path: Path) -> None:
+    seeded = seed(tmp_path, web='public_url = "https://console.region.test"')
+    with console(seeded.config, seeded.port) as url:
+        cookie = Client(url).get("/connexion").headers.get("Set-Cookie")
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
