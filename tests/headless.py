@@ -92,9 +92,15 @@ class Browser:
                     return self._events.pop(i)
             self._events.append(self._message(deadline))
 
-    def open(self, page: Path | str, width: int = 1280, height: int = 2000) -> str:
-        """A new tab on `page` (a file, or a URL), loaded; its session id."""
-        target = self.send("Target.createTarget", url="about:blank")["targetId"]
+    def open(
+        self, page: Path | str, width: int = 1280, height: int = 2000, isolated: bool = False
+    ) -> str:
+        """A new tab on `page` (a file, or a URL), loaded; its session id. `isolated`: in a
+        browser context of its own (its own cookies, as another person's browser)."""
+        extra = {}
+        if isolated:
+            extra["browserContextId"] = self.send("Target.createBrowserContext")["browserContextId"]
+        target = self.send("Target.createTarget", url="about:blank", **extra)["targetId"]
         session = self.send("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
         self.send("Page.enable", session)
         self.send(
@@ -141,6 +147,16 @@ class Browser:
     def dom(self, session: str) -> str:
         root = self.send("DOM.getDocument", session, depth=-1)["root"]
         return self.send("DOM.getOuterHTML", session, nodeId=root["nodeId"])["outerHTML"]
+
+    def resize(self, session: str, width: int, height: int, mobile: bool = False) -> None:
+        self.send(
+            "Emulation.setDeviceMetricsOverride",
+            session,
+            width=width,
+            height=height,
+            deviceScaleFactor=1,
+            mobile=mobile,
+        )
 
     def screenshot(self, session: str, path: Path) -> None:
         data = self.send("Page.captureScreenshot", session, format="png")["data"]

@@ -82,6 +82,9 @@ def test_an_observer_sees_figures_and_anonymised_timelines_only(site) -> None:  
         assert answer.status == 200, path
         assert not ADDRESS.findall(answer.body), (path, ADDRESS.findall(answer.body))
         seen.append(answer.body)
+    csv = seen[4]
+    assert csv.startswith("\ufeffyear;table;key;value;libelle\r\n")  # French Excel's
+    assert "requests;total;3;Demandes : total" in csv
     timeline = seen[2]
     assert "Chronologie" in timeline and "Vue anonymisée" in timeline
     assert "message reçu" in timeline and "changement d'état" in timeline  # not empty
