@@ -313,6 +313,10 @@ class WebAccount(BaseModel):
     created_at = DateTimeField()
     disabled_at = DateTimeField(null=True)
     last_signin_at = DateTimeField(null=True)
+    # The sign-in link mailed last (web/accounts.py issue_link): its SHA-256, good once.
+    link_hash = CharField(max_length=64, null=True)
+    link_expires_at = DateTimeField(null=True)
+    link_sent_at = DateTimeField(null=True)
 
 
 class WebSignin(BaseModel):

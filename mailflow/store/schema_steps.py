@@ -188,6 +188,9 @@ class WebAccountV16(Model):
     created_at = DateTimeField()
     disabled_at = DateTimeField(null=True)
     last_signin_at = DateTimeField(null=True)
+    link_hash = CharField(max_length=64, null=True)
+    link_expires_at = DateTimeField(null=True)
+    link_sent_at = DateTimeField(null=True)
 
     class Meta:
         table_name = "web_account"

@@ -8,6 +8,7 @@ about a request is linked to it, so `person export` shows who looked at the pers
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -155,6 +156,46 @@ def attempt(email: str, password: str, client: str, rules: ConsoleRules) -> Atte
         why = "limits reached" if refused else "wrong address or password"
         log_event("web-signin-refused", f"sign-in refused for {address} from {client}: {why}")
     return Attempt(None, refused or WRONG)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_link(email: str, rules: ConsoleRules) -> tuple[WebAccount, str] | None:
+    """A new sign-in link's secret for the active account of `email` (the last one is then
+    worth nothing), or None: no such account, or a link went to it a moment ago. Only its
+    digest is kept on the account; the caller mails the secret, in the same transaction."""
+    account = WebAccount.get_or_none(WebAccount.email == email.strip().lower()[:320])
+    now = stamp()
+    if account is None or not account.active:
+        return None
+    if account.link_sent_at and now - account.link_sent_at < rules.link_interval:
+        return None
+    token = secrets.token_urlsafe(32)
+    WebAccount.update(
+        link_hash=_digest(token), link_expires_at=now + rules.link_lifetime, link_sent_at=now
+    ).where(WebAccount.id == account.id).execute()
+    record(account, "web-signin-link", "a sign-in link was mailed")
+    return WebAccount.get_by_id(account.id), token
+
+
+def use_link(token: str, client: str) -> WebAccount | None:
+    """The account a mailed link signs in, once and before it expires; None otherwise."""
+    if not token:
+        return None
+    now = stamp()
+    with database.atomic():
+        account = WebAccount.get_or_none(WebAccount.link_hash == _digest(token))
+        if account is None or not account.active or (account.link_expires_at or now) <= now:
+            log_event("web-signin-refused", f"sign-in link refused from {client[:64]}")
+            return None
+        WebAccount.update(link_hash=None, link_expires_at=None, last_signin_at=now).where(
+            WebAccount.id == account.id
+        ).execute()
+        WebSignin.create(at=now, email=account.email, client=client[:64], ok=True)
+        record(account, "web-signin", f"signed in by a mailed link from {client[:64]}")
+    return WebAccount.get_by_id(account.id)
 
 
 def record(account: WebAccount, kind: str, what: str, request: int | None = None) -> Event:

@@ -8,6 +8,8 @@ from __future__ import annotations
 from mailflow.admin import quarantine
 from mailflow.admin import request as request_admin
 from mailflow.clock import now
+from mailflow.services.notices import send_auto
+from mailflow.store.models import database
 from mailflow.transport.send import flush_outbox
 from mailflow.web import accounts
 from mailflow.web.visit import Reply, Visit
@@ -24,6 +26,46 @@ def signin(visit: Visit) -> Reply:
         status = 401 if found.refused == accounts.WRONG else 429
         return visit.page("signin.html", status, message=found.refused, email=email)
     account = found.account
+    return Reply(
+        redirect="/", session=visit.session.signed_in(account.id, account.generation, now())
+    )
+
+
+LINK_SENT = (
+    "Si un compte actif existe à cette adresse, un lien de connexion vient de lui être "
+    "envoyé : ouvrez-le depuis votre messagerie."
+)
+LINK_BAD = "Ce lien de connexion n'est plus valable : demandez-en un nouveau."
+LINK_TEMPLATE = "console_signin_link"  # templates/mails/, and the purpose of its outbox row
+
+
+def request_link(visit: Visit) -> Reply:
+    """The same answer whether or not the address has an account (nothing to learn here)."""
+    ctx, rules = visit.console.ctx, visit.console.rules
+    with database.atomic():
+        issued = accounts.issue_link(visit.form.get("email", ""), rules)
+        if issued is not None:
+            account, token = issued
+            send_auto(
+                ctx,
+                LINK_TEMPLATE,
+                key=f"console-link:{account.id}:{account.link_sent_at.isoformat()}",
+                to=account.email,
+                role="coordinator",
+                data={
+                    "url": f"{ctx.cfg.web.url}/connexion/lien/{token}",
+                    "minutes": int(rules.link_lifetime.total_seconds() // 60),
+                },
+            )
+    if issued is not None:
+        flush_outbox(ctx.cfg.smtp)  # as the CLI: a running daemon sends it instead
+    return visit.page("signin.html", message=LINK_SENT, email="", sent=True)
+
+
+def use_link(visit: Visit) -> Reply:
+    account = accounts.use_link(visit.path["token"], visit.client)
+    if account is None:
+        return visit.page("signin.html", 401, message=LINK_BAD, email="")
     return Reply(
         redirect="/", session=visit.session.signed_in(account.id, account.generation, now())
     )

@@ -86,6 +86,9 @@ def make_app(ctx: Context) -> Starlette:
     routes = [
         route("/connexion", pages.signin_form, None),
         route("/connexion", actions.signin, None, "POST"),
+        route("/connexion/lien", actions.request_link, None, "POST"),
+        route("/connexion/lien/{token:str}", pages.link_form, None),
+        route("/connexion/lien/{token:str}", actions.use_link, None, "POST"),
         route("/deconnexion", actions.signout, ANYONE, "POST"),
         route("/", pages.home, ANYONE),
         route("/a-traiter", pages.todo_page, (COORDINATOR,)),

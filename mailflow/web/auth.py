@@ -61,6 +61,8 @@ class ConsoleRules:
     account_lock: timedelta = timedelta(minutes=15)
     address_failures: int = 30
     address_window: timedelta = timedelta(minutes=15)
+    link_lifetime: timedelta = timedelta(minutes=15)
+    link_interval: timedelta = timedelta(minutes=1)
     stalled: timedelta = timedelta(days=3)
     alert_age: timedelta = timedelta(days=14)
 
@@ -77,6 +79,8 @@ def load_console_rules(rules_dir: Path) -> ConsoleRules:
             "signin.account_lock_minutes": signin["account_lock_minutes"],
             "signin.address_failures": signin["address_failures"],
             "signin.address_window_minutes": signin["address_window_minutes"],
+            "signin.link_minutes": signin["link_minutes"],
+            "signin.link_interval_minutes": signin["link_interval_minutes"],
             "todo.stalled_days": todo["stalled_days"],
             "todo.alert_days": todo["alert_days"],
         }
@@ -88,6 +92,8 @@ def load_console_rules(rules_dir: Path) -> ConsoleRules:
             account_lock=timedelta(minutes=numbers["signin.account_lock_minutes"]),
             address_failures=numbers["signin.address_failures"],
             address_window=timedelta(minutes=numbers["signin.address_window_minutes"]),
+            link_lifetime=timedelta(minutes=numbers["signin.link_minutes"]),
+            link_interval=timedelta(minutes=numbers["signin.link_interval_minutes"]),
             stalled=timedelta(days=numbers["todo.stalled_days"]),
             alert_age=timedelta(days=numbers["todo.alert_days"]),
         )

@@ -45,6 +45,12 @@ def signin_form(visit: Visit) -> Reply:
     return visit.page("signin.html", message=None, email="")
 
 
+def link_form(visit: Visit) -> Reply:
+    """A mailed link opens this page, whose button signs in: a mail scanner that follows
+    links (GET) does not spend it, and the POST carries the CSRF token."""
+    return visit.page("signin_link.html", token=visit.path["token"])
+
+
 def home(visit: Visit) -> Reply:
     return Reply(redirect="/a-traiter" if _coordinator(visit) else "/statistiques")
 

@@ -2,17 +2,18 @@
 page needs a session, an observer gets 403 on every coordinator page and action and sees
 no address, a form without its CSRF token is refused, the cookie's flags, ten wrong
 passwords lock the account, one client address is slowed down, a disabled account's
-session ends, and no answer carries a traceback."""
+session ends, a link by mail signs in once, and no answer carries a traceback."""
 
 from __future__ import annotations
 
 import re
+from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
 
 from mailflow.cli.main import main
-from mailflow.store.models import Event, Request, WebAccount
+from mailflow.store.models import Event, OutboundMail, Request, WebAccount
 from tests.console_support import COORDINATOR, OBSERVER, Client, console, seed
 
 ADDRESS = re.compile(r"[\w.%+\-]+@[\w\-]+(?:\.[\w\-]+)+")
@@ -172,3 +173,26 @@ def test_behind_tls_the_cookie_is_secure(tmp_path: Path) -> None:
     with console(seeded.config, seeded.port) as url:
         cookie = Client(url).get("/connexion").headers.get("Set-Cookie")
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
+
+
+def test_a_link_by_mail_signs_in_once_and_says_nothing_of_unknown_addresses(site) -> None:  # noqa: ANN001
+    seeded, url = site
+    visitor = Client(url)
+    for email in ("inconnu@region.test", COORDINATOR[0]):
+        answer = visitor.post("/connexion/lien", {"csrf": visitor.csrf(), "email": email})
+        assert answer.status == 200 and "un lien de connexion vient de lui être" in answer.body
+    mails = list(OutboundMail.select().where(OutboundMail.purpose == "console_signin_link"))
+    assert [m.recipient for m in mails] == [COORDINATOR[0]]
+    body = message_from_bytes(bytes(mails[0].raw), policy=policy.default).get_body()
+    link = re.search(r"http://\S+/connexion/lien/\S+", body.get_content()).group(0)
+    assert link.startswith(f"http://127.0.0.1:{seeded.port}/connexion/lien/")
+    path = link.removeprefix(url)
+    opened = visitor.get(path)  # what a mail scanner following the link would do: nothing
+    assert opened.status == 200 and "Me connecter" in opened.body
+    assert visitor.get("/a-traiter").location == "/connexion"
+    assert visitor.post(path, {}).status == 403  # its button carries the CSRF token
+    assert visitor.post(path, {"csrf": visitor.csrf(path)}).location == "/"
+    assert visitor.get("/a-traiter").status == 200
+    again = Client(url)
+    answer = again.post(path, {"csrf": again.csrf(path)})
+    assert answer.status == 401 and "plus valable" in answer.body
