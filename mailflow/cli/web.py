@@ -18,13 +18,21 @@ MISSING_EXTRA = (
 )
 
 
-def cmd_serve(ctx: Context, args: argparse.Namespace) -> int:
-    try:
-        import uvicorn
+def _needs_extra() -> None:
+    """One line instead of a traceback when the `web` extra is not installed."""
+    for name in ("starlette", "uvicorn", "multipart", "itsdangerous", "argon2"):
+        try:
+            __import__(name)
+        except ImportError as exc:
+            raise MailflowError(f"{MISSING_EXTRA} ({name} is missing)") from exc
 
-        from mailflow.web.app import make_app
-    except ImportError as exc:
-        raise MailflowError(f"{MISSING_EXTRA} ({exc.name} is missing)") from exc
+
+def cmd_serve(ctx: Context, args: argparse.Namespace) -> int:
+    _needs_extra()
+    import uvicorn
+
+    from mailflow.web.app import make_app
+
     web = ctx.cfg.web
     app = make_app(ctx)
     print(f"mailflow web: the console is at {web.url}/ (Ctrl-C stops it)", flush=True)
@@ -35,6 +43,7 @@ def cmd_serve(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_user_add(cfg: Config, args: argparse.Namespace) -> int:
+    _needs_extra()
     from mailflow.web.accounts import add_account
     from mailflow.web.auth import new_password
 
@@ -48,6 +57,7 @@ def cmd_user_add(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_user_list(cfg: Config, args: argparse.Namespace) -> int:
+    _needs_extra()
     from mailflow.clock import wall
     from mailflow.web.accounts import accounts
 
@@ -63,6 +73,7 @@ def cmd_user_list(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_user_disable(cfg: Config, args: argparse.Namespace) -> int:
+    _needs_extra()
     from mailflow.web.accounts import disable_account
 
     account = disable_account(args.email)

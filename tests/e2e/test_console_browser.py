@@ -1,13 +1,13 @@
 """The coordinators' console in a real headless Chromium, against the real `mailflow web`.
 
 A coordinator signs in through the form, sees *À traiter* (the quarantined message, the
-12-year-old's request), opens a request that came through the pipeline, reads its first
-message, closes the request with a reason, and finds the closing and the page views in the
-*Journal des accès*, in `mailflow log --actions --kind web` and in the person's export; a
-form whose CSRF token was removed is refused; an observer, in a browser of its own, reads
-the statistics and the timeline with no address anywhere (text and HTML); ten wrong
-passwords typed in the form lock the account. Screenshots (desktop and phone) go to
-tests/artifacts/ for a person.
+12-year-old's request), retries the quarantined message, opens a request that came
+through the pipeline, reads its first message, closes the request with a reason, and
+finds the closing and the page views in the *Journal des accès*, in
+`mailflow log --actions --kind web` and in the person's export; a form whose CSRF token
+was removed is refused; an observer, in a browser of its own, reads the statistics and
+the timeline with no address anywhere (text and HTML); ten wrong passwords typed in the
+form lock the account. Screenshots (desktop and phone) go to tests/artifacts/.
 
 Chromium comes from Debian (/usr/bin/chromium); without it this test fails.
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from mailflow.cli.main import main
-from mailflow.store.models import Request
+from mailflow.store.models import InboundMessage, Request
 from tests.console_support import COORDINATOR, OBSERVER, console, seed
 from tests.e2e.test_report_browser import CHROMIUM_FLAGS
 from tests.headless import Browser
@@ -63,6 +63,10 @@ def test_a_coordinator_works_and_an_observer_reads(
         assert "Courrier en quarantaine (1)" in todo and "test: held for the coordinator" in todo
         assert "Moins de 15 ans (1)" in todo and f"n° {seeded.tom}" in todo
         _shot(chromium, tab, "a-traiter")
+        chromium.submit(tab, f"form[action='/quarantaine/{seeded.quarantined}/relancer']", {})
+        assert "traité de nouveau" in chromium.text(tab)
+        assert "Courrier en quarantaine (0)" in chromium.text(tab)
+        assert InboundMessage.get_by_id(seeded.quarantined).status == "stored"
 
         chromium.goto(tab, f"{url}/demandes")
         listing = chromium.text(tab)
@@ -95,6 +99,7 @@ def test_a_coordinator_works_and_an_observer_reads(
         assert f"{COORDINATOR[0]} (coordinator): closed request #{seeded.lea}" in journal
         assert f"viewed the timeline of request #{seeded.lea}" in journal
         assert "signed in from 127.0.0.1" in journal
+        assert f"released inbound message #{seeded.quarantined} from quarantine" in journal
         _shot(chromium, tab, "journal")
 
         capsys.readouterr()
