@@ -20,7 +20,7 @@ MISSING_EXTRA = (
 
 def _needs_extra() -> None:
     """One line instead of a traceback when the `web` extra is not installed."""
-    for name in ("starlette", "uvicorn", "multipart", "itsdangerous", "argon2"):
+    for name in ("starlette", "uvicorn", "python_multipart", "itsdangerous", "argon2"):
         try:
             __import__(name)
         except ImportError as exc:

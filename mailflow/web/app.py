@@ -99,6 +99,15 @@ def make_app(ctx: Context) -> Starlette:
         route("/statistiques.csv", pages.stats_csv, ANYONE),
         route("/journal", pages.journal_page, (COORDINATOR,)),
         route("/demandes/{id:int}/fermer", actions.close_request, (COORDINATOR,), "POST"),
+        route("/demandes/{id:int}/corriger", actions.correct_request, (COORDINATOR,), "POST"),
+        route("/demandes/{id:int}/confier", actions.assign_request, (COORDINATOR,), "POST"),
+        route("/demandes/{id:int}/rattacher", actions.merge_request, (COORDINATOR,), "POST"),
+        route(
+            "/ambassadeurs/{id:int}/adresse-ok",
+            actions.clear_ambassador_bounce,
+            (COORDINATOR,),
+            "POST",
+        ),  # fmt: skip
         route("/quarantaine/{id:int}/relancer", actions.quarantine_retry, (COORDINATOR,), "POST"),
         route("/quarantaine/{id:int}/abandonner", actions.quarantine_drop, (COORDINATOR,), "POST"),
     ]

@@ -31,6 +31,10 @@ DONE = {  # ?fait=...: what the action just did, said once above the page
     "fermee": "La demande est fermée.",
     "relance": "Le message sera traité de nouveau au prochain passage du service.",
     "abandon": "Le message est abandonné (il reste dans la base pour le journal).",
+    "corrigee": "La demande est corrigée.",
+    "confiee": "La demande est confiée à l'ambassadeur ; la personne est prévenue.",
+    "rattachee": "Le doublon a rejoint cette demande.",
+    "adresse": "L'adresse de l'ambassadeur fonctionne de nouveau : il peut recevoir des demandes.",
 }
 OBSERVER_FILTERS = ("trade", "department", "state", "since", "until", "outcome")
 

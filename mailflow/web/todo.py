@@ -33,6 +33,7 @@ class Item:
     at: datetime | None
     request: int | None = None
     quarantined: int | None = None  # an inbound message's id, for retry / drop
+    ambassador: int | None = None  # a bouncing ambassador's id, for "the address works"
     detail: str = ""
 
 
@@ -93,7 +94,11 @@ def collect(rules: ConsoleRules) -> dict[str, list[Item]]:
         "minors": _requests(minors, "personne sans doute de moins de 15 ans", "created_at"),
         "escalated": _requests(escalated, "signalée à la coordination", "escalated_at"),
         "bounced": [
-            Item(f"{ambassador_name(a)} : son adresse ne reçoit plus le courrier", a.bounced_at)
+            Item(
+                f"{ambassador_name(a)} : son adresse ne reçoit plus le courrier",
+                a.bounced_at,
+                ambassador=a.id,
+            )
             for a in bounced.order_by(Ambassador.id)
         ],
     }

@@ -84,13 +84,13 @@ def test_a_coordinator_works_and_an_observer_reads(
         chromium.goto(tab, f"{url}/demandes/{seeded.lea}")
 
         # the token removed from the page's form: the server refuses it
-        chromium.evaluate(tab, "document.querySelector('form.card input[name=csrf]').remove()")
-        chromium.submit(tab, "form.card", {"reason": "sans jeton"})
+        chromium.evaluate(tab, "document.querySelector('form#fermer input[name=csrf]').remove()")
+        chromium.submit(tab, "form#fermer", {"reason": "sans jeton"})
         assert "ne vient pas de la console" in chromium.text(tab)
         assert Request.get_by_id(seeded.lea).state != "closed"
 
         chromium.goto(tab, f"{url}/demandes/{seeded.lea}")
-        chromium.submit(tab, "form.card", {"reason": "elle a trouvé un stage seule"})
+        chromium.submit(tab, "form#fermer", {"reason": "elle a trouvé un stage seule"})
         assert "La demande est fermée." in chromium.text(tab)
         assert Request.get_by_id(seeded.lea).state == "closed"
 

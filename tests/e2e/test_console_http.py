@@ -13,14 +13,16 @@ from pathlib import Path
 import pytest
 
 from mailflow.cli.main import main
-from mailflow.store.models import Event, OutboundMail, Request, WebAccount
+from mailflow.store.models import Ambassador, Event, OutboundMail, Request, WebAccount
 from tests.console_support import COORDINATOR, OBSERVER, Client, console, seed
 
 ADDRESS = re.compile(r"[\w.%+\-]+@[\w\-]+(?:\.[\w\-]+)+")
 PAGES = ("/", "/a-traiter", "/demandes", "/demandes/{lea}", "/statistiques", "/journal",
          "/statistiques.csv", "/messages/entrant/{held}")  # fmt: skip
 ACTIONS = ("/demandes/{lea}/fermer", "/quarantaine/{held}/relancer",
-           "/quarantaine/{held}/abandonner")  # fmt: skip
+           "/quarantaine/{held}/abandonner", "/demandes/{lea}/corriger",
+           "/demandes/{lea}/confier", "/demandes/{lea}/rattacher",
+           "/ambassadeurs/1/adresse-ok")  # fmt: skip
 TRACEBACK = re.compile(r"Traceback|File \"/|peewee\.|Error:", re.IGNORECASE)
 
 
@@ -196,3 +198,38 @@ def test_a_link_by_mail_signs_in_once_and_says_nothing_of_unknown_addresses(site
     again = Client(url)
     answer = again.post(path, {"csrf": again.csrf(path)})
     assert answer.status == 401 and "plus valable" in answer.body
+
+
+def test_a_coordinator_corrects_assigns_merges_and_clears_a_bounce(site) -> None:  # noqa: ANN001
+    seeded, url = site
+    lea = Client(url)
+    lea.sign_in(*COORDINATOR)
+    token = lea.csrf("/a-traiter")
+    fixed = lea.post(f"/demandes/{seeded.tom}/corriger", {"csrf": token, "age": "13"})
+    assert fixed.location == f"/demandes/{seeded.tom}?fait=corrigee"
+    assert Request.get_by_id(seeded.tom).age == 13
+    refused = lea.post(f"/demandes/{seeded.tom}/corriger", {"csrf": token, "age": "treize"})
+    assert refused.status == 400 and "un âge" in refused.body
+
+    given = {"csrf": token, "ambassador": "amb2@pros.test", "force": "1"}
+    assigned = lea.post(f"/demandes/{seeded.tom}/confier", given)
+    assert assigned.location == f"/demandes/{seeded.tom}?fait=confiee", assigned.body[:500]
+    offered_to = {c.ambassador.email for c in Request.get_by_id(seeded.tom).conversations}
+    assert "amb2@pros.test" in offered_to
+
+    merged = lea.post(f"/demandes/{seeded.tom}/rattacher", {"csrf": token, "keep": "n° 999"})
+    assert merged.status == 400  # no request 999: the service says so, as a French page
+    merged = lea.post(f"/demandes/{seeded.tom}/rattacher", {"csrf": token, "keep": "abc"})
+    assert merged.status == 400 and "numéro de la demande" in merged.body
+
+    bouncing = Ambassador.get(Ambassador.email == "amb3@pros.test")
+    Ambassador.update(bounce_state="failing").where(Ambassador.id == bouncing.id).execute()
+    todo = lea.get("/a-traiter").body
+    assert "Ambassadeurs injoignables (1)" in todo and "Inès M." in todo
+    cleared = lea.post(f"/ambassadeurs/{bouncing.id}/adresse-ok", {"csrf": token})
+    assert cleared.location == "/a-traiter?fait=adresse"
+    assert Ambassador.get_by_id(bouncing.id).bounce_state == "ok"
+    journal = lea.get("/journal").body
+    for done in (f"corrected request #{seeded.tom}", f"assigned request #{seeded.tom}",
+                 f"cleared the bounce state of ambassador #{bouncing.id}"):  # fmt: skip
+        assert done in journal, done
