@@ -25,6 +25,7 @@ from mailflow.store.models import Request
 from mailflow.web import todo
 from mailflow.web.accounts import journal
 from mailflow.web.visit import COORDINATOR, Reply, Visit
+from mailflow.web.words import journal_line
 
 LIST_LIMIT = 300  # requests on one page of Demandes, newest first
 DONE = {  # ?fait=...: what the action just did, said once above the page
@@ -195,6 +196,7 @@ def stats_csv(visit: Visit) -> Reply:
 
 
 def journal_page(visit: Visit) -> Reply:
-    rows = journal()
+    rows = [row | dict(zip(("who", "what"), journal_line(row["cause"]), strict=True))
+            for row in journal()]  # fmt: skip
     visit.record("web-view", "viewed the access journal")
     return visit.page("journal.html", rows=rows)

@@ -96,10 +96,10 @@ def test_a_coordinator_works_and_an_observer_reads(
 
         chromium.goto(tab, f"{url}/journal")
         journal = chromium.text(tab)
-        assert f"{COORDINATOR[0]} (coordinator): closed request #{seeded.lea}" in journal
-        assert f"viewed the timeline of request #{seeded.lea}" in journal
-        assert "signed in from 127.0.0.1" in journal
-        assert f"released inbound message #{seeded.quarantined} from quarantine" in journal
+        assert f"{COORDINATOR[0]} (coordination)\ta fermé la demande n° {seeded.lea}" in journal
+        assert f"a consulté la chronologie de la demande n° {seeded.lea}" in journal
+        assert "s'est connecté (127.0.0.1)" in journal
+        assert f"a relancé le message n° {seeded.quarantined}" in journal
         _shot(chromium, tab, "journal")
 
         capsys.readouterr()

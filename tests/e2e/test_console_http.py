@@ -230,6 +230,6 @@ def test_a_coordinator_corrects_assigns_merges_and_clears_a_bounce(site) -> None
     assert cleared.location == "/a-traiter?fait=adresse"
     assert Ambassador.get_by_id(bouncing.id).bounce_state == "ok"
     journal = lea.get("/journal").body
-    for done in (f"corrected request #{seeded.tom}", f"assigned request #{seeded.tom}",
-                 f"cleared the bounce state of ambassador #{bouncing.id}"):  # fmt: skip
+    for done in (f"a corrigé la demande n° {seeded.tom}", f"a confié la demande n° {seeded.tom}",
+                 f"a rétabli l&#39;adresse de l&#39;ambassadeur n° {bouncing.id}"):  # fmt: skip
         assert done in journal, done
