@@ -97,6 +97,7 @@ def make_app(ctx: Context) -> Starlette:
         route("/messages/{direction:str}/{id:int}", pages.message_page, (COORDINATOR,)),
         route("/statistiques", pages.stats_page, ANYONE),
         route("/statistiques.csv", pages.stats_csv, ANYONE),
+        route("/ambassadeurs", pages.ambassadors_page, (COORDINATOR,)),
         route("/journal", pages.journal_page, (COORDINATOR,)),
         route("/demandes/{id:int}/fermer", actions.close_request, (COORDINATOR,), "POST"),
         route("/demandes/{id:int}/corriger", actions.correct_request, (COORDINATOR,), "POST"),

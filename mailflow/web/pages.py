@@ -16,6 +16,7 @@ from mailflow.clock import local_today
 from mailflow.core import lifecycle as lc
 from mailflow.core.readable import readable_text
 from mailflow.errors import MailflowError
+from mailflow.review.directory_view import directory_rows
 from mailflow.review.log_filters import FILTER_OPTIONS, make_filter, matching_requests
 from mailflow.review.log_timeline import request_timeline
 from mailflow.review.messageview import message_view, raw_bytes
@@ -193,6 +194,32 @@ def stats_csv(visit: Visit) -> Reply:
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="mailflow-stats-{year}.csv"'},
     )
+
+
+_AVAILABILITY = (
+    ("available", "disponible"),
+    ("paused", "en pause"),
+    ("bouncing", "adresse en échec"),
+    ("inactive", "inactif"),
+    ("absent until ", "absent, de retour le "),
+    ("left ", "parti le "),
+)
+
+
+def _availability(text: str) -> str:
+    for english, french in _AVAILABILITY:
+        if text.startswith(english):
+            return french + text.removeprefix(english)
+    return text
+
+
+def ambassadors_page(visit: Visit) -> Reply:
+    """The directory with each one's load and activity (`mailflow ambassadors`), read-only."""
+    rows = directory_rows(visit.console.ctx.cfg.schedule.zone)
+    for row in rows:
+        row["availability"] = _availability(row["availability"])
+    visit.record("web-view", f"viewed the ambassador directory: {len(rows)} shown")
+    return visit.page("ambassadors.html", rows=rows)
 
 
 def journal_page(visit: Visit) -> Reply:

@@ -16,6 +16,7 @@ _WHAT: tuple[tuple[str, str], ...] = (
     (r"read the text of (\w+) message #(\d+)", r"a lu le texte du message \1 n° \2"),
     (r"read the raw source of (\w+) message #(\d+)", r"a lu la source brute du message \1 n° \2"),
     (r"viewed the access journal", "a consulté le journal des accès"),
+    (r"viewed the ambassador directory: (\d+) shown", r"a consulté l'annuaire (\1 ambassadeurs)"),
     (r"closed request #(\d+):.*", r"a fermé la demande n° \1"),
     (r"corrected request #(\d+):.*", r"a corrigé la demande n° \1"),
     (r"assigned request #(\d+):.*", r"a confié la demande n° \1 à un ambassadeur"),

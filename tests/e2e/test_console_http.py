@@ -18,6 +18,7 @@ from tests.console_support import COORDINATOR, OBSERVER, Client, console, seed
 
 ADDRESS = re.compile(r"[\w.%+\-]+@[\w\-]+(?:\.[\w\-]+)+")
 PAGES = ("/", "/a-traiter", "/demandes", "/demandes/{lea}", "/statistiques", "/journal",
+         "/ambassadeurs",
          "/statistiques.csv", "/messages/entrant/{held}")  # fmt: skip
 ACTIONS = ("/demandes/{lea}/fermer", "/quarantaine/{held}/relancer",
            "/quarantaine/{held}/abandonner", "/demandes/{lea}/corriger",
@@ -94,7 +95,8 @@ def test_an_observer_sees_figures_and_anonymised_timelines_only(site) -> None:  
     for private in ("Léa", "stage boulangerie", "06 12 34 56 78", "/messages/", "Caen"):
         assert private not in timeline, private
     token = observer.csrf("/statistiques")
-    for path in ("/a-traiter", "/journal", "/messages/entrant/1", "/messages/sortant/1"):
+    for path in ("/a-traiter", "/journal", "/ambassadeurs", "/messages/entrant/1",
+                 "/messages/sortant/1"):  # fmt: skip
         assert observer.get(path).status == 403, path
     for path in _paths(ACTIONS, seeded):
         assert observer.post(path, {"csrf": token}).status == 403, path
@@ -229,6 +231,8 @@ def test_a_coordinator_corrects_assigns_merges_and_clears_a_bounce(site) -> None
     cleared = lea.post(f"/ambassadeurs/{bouncing.id}/adresse-ok", {"csrf": token})
     assert cleared.location == "/a-traiter?fait=adresse"
     assert Ambassador.get_by_id(bouncing.id).bounce_state == "ok"
+    directory = lea.get("/ambassadeurs").body
+    assert "amb2@pros.test" in directory and "Julien" in directory and "disponible" in directory
     journal = lea.get("/journal").body
     for done in (f"a corrigé la demande n° {seeded.tom}", f"a confié la demande n° {seeded.tom}",
                  f"a rétabli l&#39;adresse de l&#39;ambassadeur n° {bouncing.id}"):  # fmt: skip
