@@ -151,6 +151,26 @@ class ScheduleConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    """The coordinators' console, `mailflow web` (docs/console.md): where it listens, the
+    address people type (behind a reverse proxy: its https URL, which also marks the
+    session cookie Secure), how long a sign-in lasts."""
+
+    bind: str = "127.0.0.1"
+    port: int = 8025
+    public_url: str = ""  # "": http://bind:port
+    session_lifetime_minutes: int = 480
+
+    @property
+    def url(self) -> str:
+        return (self.public_url or f"http://{self.bind}:{self.port}").rstrip("/")
+
+    @property
+    def secure(self) -> bool:
+        return self.url.startswith("https://")
+
+
+@dataclass(frozen=True)
 class DatabaseConfig:
     url: str
 
@@ -176,6 +196,7 @@ class Config:
     privacy: PrivacyConfig = PrivacyConfig()
     newsletter: NewsletterConfig = NewsletterConfig()
     schedule: ScheduleConfig = ScheduleConfig()
+    web: WebConfig = WebConfig()
 
 
 # Every number's accepted range, by key. 0 is accepted only where the code reads it as
@@ -199,6 +220,8 @@ _RANGES: dict[str, tuple[int, int]] = {
     "limits.cpu_seconds": (0, 86_400),  # 0: no budget
     "privacy.retention_days": (1, 36_500),
     "newsletter.per_minute": (0, 1_000_000),  # 0: no limit
+    "web.port": (1, 65535),
+    "web.session_lifetime_minutes": (1, 43_200),  # at most 30 days
 }
 # Text that must say something: an empty folder or display name is never what was meant
 # (display_name "" gives `From: "Léa via "`). Passwords may be empty; smtp.username too
@@ -216,6 +239,7 @@ _NOT_EMPTY = frozenset(
         "coordinator.email",
         "coordinator.name",
         "database.url",
+        "web.bind",
     }
 )
 # Text where a line break or tab is harmless (a password is what it is; the attachment
@@ -223,7 +247,7 @@ _NOT_EMPTY = frozenset(
 _FREE_TEXT = frozenset({"mailbox.password", "smtp.password", "limits.allowed_attachment_types"})
 # Text keys that take one of a few words.
 _CHOICES: dict[str, tuple[str, ...]] = {"mailbox.unauthenticated": ("quarantine", "refuse")}
-_UNITS = {"_seconds": "second", "_days": "day", "_bytes": "byte"}
+_UNITS = {"_minutes": "minute", "_seconds": "second", "_days": "day", "_bytes": "byte"}
 
 _SECTIONS: dict[str, type] = {
     "mailbox": MailboxConfig,
@@ -283,7 +307,7 @@ def _with_database_url(raw: dict[str, Any], url: str) -> dict[str, Any]:
 
 
 def parse_config(raw: dict[str, Any], path: Path) -> Config:
-    optional = {"paths", "limits", "privacy", "newsletter", "schedule"}
+    optional = {"paths", "limits", "privacy", "newsletter", "schedule", "web"}
     unknown = sorted(set(raw) - set(_SECTIONS) - optional)
     if unknown:
         raise ConfigError(f"{path}: unknown section [{unknown[0]}]")
@@ -310,6 +334,8 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
             f"{path}: schedule.timezone {schedule.timezone!r} is not a known time zone "
             '(e.g. "Europe/Paris")'
         ) from exc
+    web = _section(raw, "web", WebConfig, path) if "web" in raw else WebConfig()
+    _check_public_url(web.public_url, path)
     return Config(
         **sections,
         paths=_paths(raw.get("paths", {}), path),
@@ -318,7 +344,17 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         privacy=privacy,
         newsletter=newsletter,
         schedule=schedule,
+        web=web,
     )
+
+
+def _check_public_url(url: str, path: Path) -> None:
+    """web.public_url: empty, or an http(s) URL without a path's trailing noise."""
+    if url and (not url.startswith(("http://", "https://")) or any(c.isspace() for c in url)):
+        raise ConfigError(
+            f"{path}: web.public_url must be an http:// or https:// address "
+            f'(e.g. "https://console.example.org"), got {url!r}'
+        )
 
 
 def _section(raw: dict[str, Any], name: str, cls: type, path: Path) -> Any:

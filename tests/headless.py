@@ -92,9 +92,15 @@ class Browser:
                     return self._events.pop(i)
             self._events.append(self._message(deadline))
 
-    def open(self, page: Path, width: int = 1280, height: int = 2000) -> str:
-        """A new tab on `page`, loaded; its session id."""
-        target = self.send("Target.createTarget", url="about:blank")["targetId"]
+    def open(
+        self, page: Path | str, width: int = 1280, height: int = 2000, isolated: bool = False
+    ) -> str:
+        """A new tab on `page` (a file, or a URL), loaded; its session id. `isolated`: in a
+        browser context of its own (its own cookies, as another person's browser)."""
+        extra = {}
+        if isolated:
+            extra["browserContextId"] = self.send("Target.createBrowserContext")["browserContextId"]
+        target = self.send("Target.createTarget", url="about:blank", **extra)["targetId"]
         session = self.send("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
         self.send("Page.enable", session)
         self.send(
@@ -105,13 +111,52 @@ class Browser:
             deviceScaleFactor=1,
             mobile=False,
         )
-        self.send("Page.navigate", session, url=page.as_uri())
+        url = page if isinstance(page, str) else page.as_uri()
+        self.send("Page.navigate", session, url=url)
         self.wait_for("Page.loadEventFired", session)
         return session
+
+    def goto(self, session: str, url: str) -> None:
+        """Navigate the tab to `url` (http:// too) and wait for it to load."""
+        self.send("Page.navigate", session, url=url)
+        self.wait_for("Page.loadEventFired", session)
+
+    def evaluate(self, session: str, expression: str) -> Any:
+        """The value of `expression` in the page (DevTools runs it whatever the page's CSP)."""
+        found = self.send("Runtime.evaluate", session, expression=expression, returnByValue=True)
+        assert "exceptionDetails" not in found, found["exceptionDetails"]
+        return found["result"].get("value")
+
+    def submit(self, session: str, form: str, values: dict[str, str | bool]) -> None:
+        """Fill the form matched by the CSS selector `form` as a person would (text typed,
+        boxes ticked), press its submit button and wait for the next page."""
+        script = (
+            f"(() => {{ const f = document.querySelector({json.dumps(form)});"
+            f" const v = {json.dumps(values)};"
+            " for (const [k, x] of Object.entries(v)) { const e = f.elements[k];"
+            "   if (e.type === 'checkbox') e.checked = x; else e.value = x; }"
+            " f.querySelector('button[type=submit]').click(); return true; })()"
+        )
+        self.evaluate(session, script)
+        self.wait_for("Page.loadEventFired", session)
+
+    def text(self, session: str) -> str:
+        """What the page says (its body's innerText)."""
+        return self.evaluate(session, "document.body.innerText")
 
     def dom(self, session: str) -> str:
         root = self.send("DOM.getDocument", session, depth=-1)["root"]
         return self.send("DOM.getOuterHTML", session, nodeId=root["nodeId"])["outerHTML"]
+
+    def resize(self, session: str, width: int, height: int, mobile: bool = False) -> None:
+        self.send(
+            "Emulation.setDeviceMetricsOverride",
+            session,
+            width=width,
+            height=height,
+            deviceScaleFactor=1,
+            mobile=mobile,
+        )
 
     def screenshot(self, session: str, path: Path) -> None:
         data = self.send("Page.captureScreenshot", session, format="png")["data"]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from mailflow.cli import ambassadors, care, quarantine, request, review, setup, structures
+from mailflow.cli import ambassadors, care, quarantine, request, review, setup, structures, web
 from mailflow.errors import MailflowError
 
 
@@ -76,10 +76,15 @@ COMMANDS: dict[tuple[str, ...], Command] = {
     ("newsletter", "send"): Command(Needs.DATABASE, care.cmd_newsletter),
     ("db", "status"): Command(Needs.CONFIG, setup.cmd_db_status),
     ("db", "upgrade"): Command(Needs.CONFIG, setup.cmd_db_upgrade),
+    ("web",): Command(Needs.CONTEXT, web.cmd_serve),
+    ("web", "user", "add"): Command(Needs.DATABASE, web.cmd_user_add),
+    ("web", "user", "list"): Command(Needs.DATABASE, web.cmd_user_list),
+    ("web", "user", "disable"): Command(Needs.DATABASE, web.cmd_user_disable),
 }
 
 
 def command_path(args: argparse.Namespace) -> tuple[str, ...]:
-    """The table's key for parsed arguments: the command, then its action if it has one."""
-    action = getattr(args, "action", None)
-    return (args.command,) if action is None else (args.command, action)
+    """The table's key for parsed arguments: the command, then its action if it has one,
+    then the action's own (`web user add`)."""
+    words = (getattr(args, "action", None), getattr(args, "subaction", None))
+    return (args.command, *(w for w in words if w is not None))

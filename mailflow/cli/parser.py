@@ -109,6 +109,7 @@ def build_parser(description: str | None) -> argparse.ArgumentParser:
     ):
         qua_sub.add_parser(action, help=text).add_argument("id", type=int)
     _care_parsers(sub)
+    _web_parsers(sub)
     dbp = sub.add_parser("db", help="the database schema: version and upgrades")
     db_sub = dbp.add_subparsers(dest="action", required=True)
     db_sub.add_parser("status", help="current and latest schema version, pending upgrades")
@@ -242,3 +243,28 @@ def _care_parsers(sub: argparse._SubParsersAction) -> None:
         "TEMPLATE-YYYY-MM-DD; a finished one is not sent again within 24 hours)",
     )
     send.add_argument("--per-minute", type=int, help="pace (default [newsletter]; 0: no limit)")
+
+
+def _web_parsers(sub: argparse._SubParsersAction) -> None:
+    """The coordinators' console (docs/console.md) and its accounts."""
+    web = sub.add_parser(
+        "web", help="serve the coordinators' console ([web] bind and port; Ctrl-C stops it)"
+    )
+    web_sub = web.add_subparsers(dest="action")
+    user = web_sub.add_parser("user", help="the console's accounts")
+    user_sub = user.add_subparsers(dest="subaction", required=True)
+    add = user_sub.add_parser(
+        "add", help="a new account; prints a generated password unless --password-stdin"
+    )
+    add.add_argument("email")
+    # checked by web/accounts.py (one message for every way in), not by argparse's choices
+    add.add_argument("--role", metavar="coordinator|observer", required=True)
+    add.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of standard input (12 characters or more)",
+    )
+    user_sub.add_parser("list", help="address, role, state, last sign-in")
+    user_sub.add_parser(
+        "disable", help="the account can no longer sign in; its sessions end"
+    ).add_argument("email")

@@ -20,6 +20,13 @@ from mailflow.errors import MailflowError
 from mailflow.review.log_render import local_time, zone_line
 from mailflow.store.models import Event
 
+CONSOLE = "web-"  # the console's events: listed here even when linked to a request
+
+
+def _listed() -> object:
+    """Events listed as actions: outside any request, or the console's."""
+    return Event.request.is_null() | (fn.SUBSTR(Event.kind, 1, len(CONSOLE)) == CONSOLE)
+
 
 def action_kinds(given: str | None) -> tuple[str, ...]:
     """`--kind privacy,import` -> the kinds wanted; each one is a kind recorded outside any
@@ -28,9 +35,7 @@ def action_kinds(given: str | None) -> tuple[str, ...]:
     if not given:
         return ()
     wanted = tuple(k.strip().lower() for k in given.split(",") if k.strip())
-    recorded = sorted(
-        k for (k,) in Event.select(Event.kind).where(Event.request.is_null()).distinct().tuples()
-    )
+    recorded = sorted(k for (k,) in Event.select(Event.kind).where(_listed()).distinct().tuples())
     for kind in wanted:
         if not any(r == kind or r.startswith(f"{kind}-") for r in recorded):
             known = ", ".join(recorded) or "none yet"
@@ -49,7 +54,7 @@ def actions(
     upgrades, quarantine decisions, ...), with the message or mail it concerns if any;
     only of `kinds` (a kind, or the first word of kinds: see action_kinds) when given;
     `since` and `until` are days of `zone`."""
-    query = Event.select().where(Event.request.is_null())
+    query = Event.select().where(_listed())
     if kinds:
         query = query.where(
             reduce(
@@ -68,7 +73,7 @@ def actions(
     found = []
     for e in query.order_by(Event.at, Event.id):
         entry: dict[str, Any] = {"at": utc_iso(e.at), "id": e.id, "kind": e.kind, "cause": e.cause}
-        for name in ("inbound", "outbound", "conversation"):
+        for name in ("request", "inbound", "outbound", "conversation"):
             if getattr(e, f"{name}_id") is not None:
                 entry[name] = getattr(e, f"{name}_id")
         found.append(entry)
@@ -88,7 +93,9 @@ def render_actions(
         return "No action recorded in these dates.\n" if dated else "No action recorded yet.\n"
     lines = [zone_line(zone), "Actions outside any request:"]
     for r in rows:
-        about = [f"{k} #{r[k]}" for k in ("inbound", "outbound", "conversation") if k in r]
+        about = [
+            f"{k} #{r[k]}" for k in ("request", "inbound", "outbound", "conversation") if k in r
+        ]
         where = f" [{', '.join(about)}]" if about else ""
         lines.append(f"  {local_time(r['at'], zone)}  {r['kind'].upper()} {r['cause']}{where}")
     return "\n".join(lines) + "\n"

@@ -368,6 +368,40 @@ class PartnerStructure(BaseModel):
         table_name = "structure"
 
 
+class WebAccount(BaseModel):
+    """A coordinator's or an observer's account on the console (`mailflow web user add`).
+    `generation` goes up at each sign-out and when the account is disabled: the session
+    cookies signed before then are refused (web/sessions.py)."""
+
+    id = AutoField()
+    email = CharField(max_length=320, unique=True)  # lower-case
+    role = CharField(max_length=16)  # coordinator | observer
+    password_hash = CharField(max_length=200, null=True)  # argon2; None: link sign-in only
+    active = BooleanField(default=True)
+    generation = IntegerField(default=0)
+    created_at = DateTimeField()
+    disabled_at = DateTimeField(null=True)
+    last_signin_at = DateTimeField(null=True)
+    # The sign-in link mailed last (web/accounts.py issue_link): its SHA-256, good once.
+    link_hash = CharField(max_length=64, null=True)
+    link_expires_at = DateTimeField(null=True)
+    link_sent_at = DateTimeField(null=True)
+
+
+class WebSignin(BaseModel):
+    """One sign-in attempt, good or bad: what the limits per account and per client address
+    count (rules/console.toml [signin])."""
+
+    id = AutoField()
+    at = DateTimeField()
+    email = CharField(max_length=320)  # as typed, lower-case (maybe no account's)
+    client = CharField(max_length=64)
+    ok = BooleanField(default=False)
+
+    class Meta:
+        indexes = ((("email", "at"), False), (("client", "at"), False))
+
+
 ALL_MODELS = [
     Ambassador,
     Person,
@@ -384,4 +418,6 @@ ALL_MODELS = [
     Alert,
     PartnerStructure,
     CharterSignature,
+    WebAccount,
+    WebSignin,
 ]

@@ -216,6 +216,39 @@ class CharterSignatureV17(Model):
         table_name = "charter_signature"
 
 
+class WebAccountV19(Model):
+    """The `web_account` table as version 19 created it (its unique index: AddIndex)."""
+
+    id = AutoField()
+    email = CharField(max_length=320)
+    role = CharField(max_length=16)
+    password_hash = CharField(max_length=200, null=True)
+    active = BooleanField(default=True)
+    generation = IntegerField(default=0)
+    created_at = DateTimeField()
+    disabled_at = DateTimeField(null=True)
+    last_signin_at = DateTimeField(null=True)
+    link_hash = CharField(max_length=64, null=True)
+    link_expires_at = DateTimeField(null=True)
+    link_sent_at = DateTimeField(null=True)
+
+    class Meta:
+        table_name = "web_account"
+
+
+class WebSigninV19(Model):
+    """The `web_signin` table as version 19 created it (its indexes: AddIndex)."""
+
+    id = AutoField()
+    at = DateTimeField()
+    email = CharField(max_length=320)
+    client = CharField(max_length=64)
+    ok = BooleanField(default=False)
+
+    class Meta:
+        table_name = "web_signin"
+
+
 def _columns(table: str, **fields: Field) -> tuple[AddColumn, ...]:
     return tuple(AddColumn(table, name, f) for name, f in fields.items())
 
@@ -391,6 +424,17 @@ MIGRATIONS: tuple[Migration, ...] = (
             "request",
             writer_role=CharField(max_length=32, null=True),
             young_address=CharField(max_length=320, null=True),
+        ),
+    ),
+    Migration(
+        19,
+        "the coordinators' console: accounts and sign-in attempts",
+        (
+            CreateTable(WebAccountV19),
+            AddIndex("web_account", ("email",), unique=True),
+            CreateTable(WebSigninV19),
+            AddIndex("web_signin", ("email", "at")),
+            AddIndex("web_signin", ("client", "at")),
         ),
     ),
 )

@@ -45,8 +45,9 @@ def _parser_of(path: tuple[str, ...]) -> argparse.ArgumentParser:
 def test_the_parser_and_the_table_name_the_same_commands() -> None:
     assert set(PARSED) - set(COMMANDS) == set(), "parsed but not dispatched"
     assert set(COMMANDS) - set(PARSED) == set(), "in the table but not parsed"
-    assert len(COMMANDS) == 30  # 25 at issue 11; request relay-late (issue 12); structures,
-    # structures list, structures import, ambassadors honorability (issue 14)
+    # 25 at issue 11; request relay-late (issue 12); structures, structures list, structures
+    # import, ambassadors honorability (issue 14); web, web user add/list/disable (issue 15)
+    assert len(COMMANDS) == 34
 
 
 @pytest.mark.parametrize("path", sorted(COMMANDS), ids=" ".join)
