@@ -35,6 +35,7 @@ from mailflow.core.charter import CharterRules, load_charter_rules
 from mailflow.core.classify import ClassifyRules, load_classify_rules
 from mailflow.core.commands import CommandRules, load_command_rules
 from mailflow.core.confirmation import ConfirmationRules, load_confirmation_rules
+from mailflow.core.console_rules import ConsoleRules, load_console_rules
 from mailflow.core.feedback_answer import FeedbackRules, load_feedback_rules
 from mailflow.core.followup_policy import FollowupPolicy, load_policy
 from mailflow.core.labels import Labels, load_labels
@@ -60,6 +61,7 @@ class Rules:
     labels: Labels  # labels.toml, rome/domaines.csv, geo/departements.json: French words
     matching: MatchingPolicy = DEFAULT_POLICY  # matching.toml: how far a match may stretch
     structures: StructureRules = NO_STRUCTURES  # structures.toml: partner structures, policy
+    console: ConsoleRules = ConsoleRules()  # console.toml: the web console's limits
     charter: CharterRules | None = None  # charter.toml (None only in Rules built by hand)
 
 
@@ -77,6 +79,7 @@ def load_rules(rules_dir: Path) -> Rules:
         labels=load_labels(rules_dir),
         matching=load_matching_policy(rules_dir),
         structures=load_structure_rules(rules_dir),
+        console=load_console_rules(rules_dir),
         charter=load_charter_rules(charter_file(rules_dir)),
         referential=_referential(rules_dir),  # last: the slow one (seconds, unless cached)
     )
@@ -250,6 +253,12 @@ def load_labels_of(cfg: Config) -> Labels:
     """labels.toml (with the ROME domains' and départements' names) alone: `stats` and
     `report` show only these words, and would otherwise wait seconds for the referential."""
     return load_labels(cfg.paths.rules)
+
+
+def load_structures_of(cfg: Config) -> StructureRules:
+    """structures.toml alone: `structures list|import`, `stats` and `report` name the
+    partner structures and need no referential."""
+    return load_structure_rules(cfg.paths.rules)
 
 
 def load_charter_of(cfg: Config) -> CharterRules:

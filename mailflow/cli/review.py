@@ -79,10 +79,10 @@ def cmd_stats(cfg: Config, args: argparse.Namespace) -> int:
 
 def structure_words_of(cfg: Config):  # noqa: ANN201 - review.stats_structures.StructureWords
     """The partner structures' French names, for the text of `stats` and the report."""
-    from mailflow.core.structures import load_structure_rules
+    from mailflow.context import load_structures_of
     from mailflow.review.stats_structures import structure_words
 
-    return structure_words(load_structure_rules(cfg.paths.rules))
+    return structure_words(load_structures_of(cfg))
 
 
 def cmd_report(cfg: Config, args: argparse.Namespace) -> int:

@@ -10,9 +10,9 @@ from mailflow.config import Config
 
 def cmd_import(cfg: Config, args: argparse.Namespace) -> int:
     from mailflow.admin.structures import SEPARATORS, import_file
-    from mailflow.core.structures import load_structure_rules
+    from mailflow.context import load_structures_of
 
-    load_structure_rules(cfg.paths.rules)  # a wrong rules file stops here, named
+    load_structures_of(cfg)  # a wrong rules file stops here, named
     result = import_file(args.file)
     said = (
         "" if result.separator == "," else f", columns separated by {SEPARATORS[result.separator]}"
@@ -27,10 +27,10 @@ def cmd_import(cfg: Config, args: argparse.Namespace) -> int:
 
 def cmd_list(cfg: Config, args: argparse.Namespace) -> int:
     from mailflow.admin.structures import listing
-    from mailflow.core.structures import load_structure_rules
+    from mailflow.context import load_structures_of
     from mailflow.services.structures import imported
 
-    rules = load_structure_rules(cfg.paths.rules)
+    rules = load_structures_of(cfg)
     shown = listing(rules, imported())
     if args.json:
         print(json.dumps(shown, ensure_ascii=False, indent=2))

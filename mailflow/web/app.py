@@ -26,7 +26,6 @@ from mailflow.context import Context, load_labels_of
 from mailflow.core.lifecycle import TRANSITIONS
 from mailflow.errors import MailflowError
 from mailflow.web import accounts, actions, pages
-from mailflow.web.auth import load_console_rules
 from mailflow.web.sessions import COOKIE, CSRF_FIELD, Sessions
 from mailflow.web.visit import ANYONE, COORDINATOR, Console, Reply, Visit
 
@@ -69,7 +68,7 @@ def make_app(ctx: Context) -> Starlette:
     env.globals["kinds"] = JOURNAL_KINDS
     console = Console(
         ctx=ctx,
-        rules=load_console_rules(ctx.cfg.paths.rules),
+        rules=ctx.rules.console,
         sessions=Sessions(
             accounts.session_secret(),
             timedelta(minutes=ctx.cfg.web.session_lifetime_minutes),

@@ -15,9 +15,9 @@ from typing import Any
 from mailflow.admin.quarantine import list_quarantine
 from mailflow.clock import stamp
 from mailflow.core import lifecycle as lc
+from mailflow.core.console_rules import ConsoleRules
 from mailflow.review.log_parties import ambassador_name
 from mailflow.store.models import Alert, Ambassador, Conversation, Request
-from mailflow.web.auth import ConsoleRules
 
 ALERT_WORDS = {
     "under-15": "demande d'une personne qui a sans doute moins de 15 ans",

@@ -10,10 +10,10 @@ from typing import Any
 from jinja2 import Environment
 
 from mailflow.context import Context
+from mailflow.core.console_rules import ConsoleRules
 from mailflow.core.labels import Labels
 from mailflow.store.models import WebAccount
 from mailflow.web import accounts
-from mailflow.web.auth import ConsoleRules
 from mailflow.web.sessions import CSRF_FIELD, Session, Sessions
 
 COORDINATOR, OBSERVER = "coordinator", "observer"

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from mailflow.core.console_rules import ConsoleRules
 from mailflow.errors import MailflowError
 from mailflow.store.models import Event, WebAccount, WebSignin
 from mailflow.web import accounts
-from mailflow.web.auth import ConsoleRules
 from tests.inprocess import close_context, open_context
 
 RULES = ConsoleRules()

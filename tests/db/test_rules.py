@@ -32,6 +32,8 @@ LOADERS = (
     "load_referential",
     "load_matching_policy",
     "load_labels",
+    "load_structure_rules",
+    "load_console_rules",
     "load_charter_rules",  # given its file: rules/charter.toml (or MAILFLOW_CHARTER_RULES's)
 )
 # Functions that read a file; a cached one of them would be a rule loader by another name.
@@ -81,6 +83,8 @@ def test_a_context_reads_each_rule_file_once(tmp_path: Path, monkeypatch) -> Non
         "referential",
         "labels",
         "matching",
+        "structures",
+        "console",
         "charter",
     }
 

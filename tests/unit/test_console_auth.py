@@ -11,12 +11,11 @@ import pytest
 
 from mailflow.clock import now
 from mailflow.config import WebConfig, load_config
+from mailflow.core.console_rules import ConsoleRules, load_console_rules
 from mailflow.errors import ConfigError, RulesError
 from mailflow.web.auth import (
-    ConsoleRules,
     check_password,
     hash_password,
-    load_console_rules,
     new_password,
     password_problem,
     refusal,
