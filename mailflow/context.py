@@ -33,6 +33,7 @@ from mailflow.core.business_days import BusinessCalendar, load_calendar
 from mailflow.core.classify import ClassifyRules, load_classify_rules
 from mailflow.core.commands import CommandRules, load_command_rules
 from mailflow.core.confirmation import ConfirmationRules, load_confirmation_rules
+from mailflow.core.consent import MinorsPolicy, load_minors_policy
 from mailflow.core.feedback_answer import FeedbackRules, load_feedback_rules
 from mailflow.core.followup_policy import FollowupPolicy, load_policy
 from mailflow.core.labels import Labels, load_labels
@@ -55,6 +56,7 @@ class Rules:
     referential: Referential  # rome/, geo/, place_names.toml, understanding.toml [referential]
     labels: Labels  # labels.toml, rome/domaines.csv, geo/departements.json: French words
     matching: MatchingPolicy = DEFAULT_POLICY  # matching.toml: how far a match may stretch
+    minors: MinorsPolicy = MinorsPolicy()  # minors.toml: consent for children under 15
 
 
 def load_rules(rules_dir: Path) -> Rules:
@@ -70,6 +72,7 @@ def load_rules(rules_dir: Path) -> Rules:
         understanding=load_understanding_rules(rules_dir),
         labels=load_labels(rules_dir),
         matching=load_matching_policy(rules_dir),
+        minors=load_minors_policy(rules_dir),
         referential=_referential(rules_dir),  # last: the slow one (seconds, unless cached)
     )
 

@@ -49,6 +49,7 @@ from mailflow.privacy.log import (
 from mailflow.store.models import (
     Alert,
     Ambassador,
+    Consent,
     Conversation,
     Event,
     InboundMessage,
@@ -169,6 +170,10 @@ def anonymise_request(
     Request.update(
         first_name=None, message="", commune=None, insee=None, postcode=None, feedback_token=None
     ).where(Request.id == request.id).execute()
+    OutboundMail.update(recipient=person_stand_in).where(
+        linked_out & (OutboundMail.recipient_role == "guardian")  # the adult asked to consent
+    ).execute()
+    Consent.update(adult_address=None).where(Consent.request_id == request.id).execute()
     log_event(ANONYMISED, f"{cause}: personal data removed, statistics kept", request=request)
     return erased
 

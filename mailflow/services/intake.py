@@ -30,6 +30,7 @@ from mailflow.core.values import ParsedRequest
 from mailflow.masking.scrub import Secret, scrub_text
 from mailflow.services.alerts import alert
 from mailflow.services.compose import automatic_mail, new_message_id, render
+from mailflow.services.consent import hold_for_consent, needs_consent
 from mailflow.services.conversation_mail import AMBASSADOR, PERSON, relay_from
 from mailflow.services.notices import notify_coordinator, reply
 from mailflow.services.route_index import trade_ids
@@ -88,18 +89,23 @@ def handle_new_request(
             request=request,
         )
         return NEEDS_INFO
-    return route_request(ctx, inbound, request, address, original_id)
+    return route_request(ctx, inbound, request, address, original_id, msg)
 
 
 def route_request(
     ctx: Context,
-    inbound: InboundMessage,
+    inbound: InboundMessage | None,
     request: Request,
     address: str,
     original_id: str | None,
+    msg: EmailMessage | None = None,
 ) -> str:
     """An understood request (new, or completed from needs_info) is offered to the best
-    ambassador, or waits `unmatched` for the coordinator."""
+    ambassador, or waits `unmatched` for the coordinator. A child's request waits for an
+    adult's consent first (services/consent.py; `msg`: the child's mail, whose Cc may name
+    the adult)."""
+    if needs_consent(ctx, request):
+        return hold_for_consent(ctx, inbound, request, address, original_id, msg)
     lock_routing()  # several daemons: one choice at a time sees every ambassador's load
     choice = best_choice(want_of(request, ctx.ref), policy=ctx.matching)
     if choice is None:

@@ -176,6 +176,31 @@ class AlertV13(Model):
         table_name = "alert"
 
 
+class ConsentV16(Model):
+    """The `consent` table as version 16 created it (its indexes: AddIndex)."""
+
+    id = AutoField()
+    request_id = IntegerField()
+    policy = CharField(max_length=16, default="guardian")
+    adult_address = CharField(max_length=320, null=True)
+    token = CharField(max_length=64)
+    child_token = CharField(max_length=64, null=True)
+    state = CharField(max_length=16, default="pending")
+    created_at = DateTimeField()
+    asked_at = DateTimeField(null=True)
+    reminders_sent = IntegerField(default=0)
+    reminded_at = DateTimeField(null=True)
+    decided_at = DateTimeField(null=True)
+    proof_inbound_id = IntegerField(null=True)
+    decided_by = CharField(max_length=32, null=True)
+    guardian_copy = BooleanField(default=False)
+    with_child = BooleanField(default=False)
+    writer_is_adult = BooleanField(default=False)
+
+    class Meta:
+        table_name = "consent"
+
+
 def _columns(table: str, **fields: Field) -> tuple[AddColumn, ...]:
     return tuple(AddColumn(table, name, f) for name, f in fields.items())
 
@@ -310,6 +335,17 @@ MIGRATIONS: tuple[Migration, ...] = (
         15,
         "requests in English: the language each request was written in, for its mails",
         _columns("request", lang=CharField(max_length=8, null=True)),
+    ),
+    Migration(
+        16,
+        "consent for children under 15: the adult's (or a coordinator's) consent per request",
+        (
+            CreateTable(ConsentV16),
+            AddIndex("consent", ("token",), unique=True),
+            AddIndex("consent", ("child_token",), unique=True),
+            AddIndex("consent", ("request_id",)),
+            AddIndex("consent", ("adult_address",)),
+        ),
     ),
 )
 LATEST = MIGRATIONS[-1].version if MIGRATIONS else BASELINE
