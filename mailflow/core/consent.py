@@ -178,11 +178,13 @@ class ReadAnswer:
 
 def read_answer(own_text: str, subject: str, cw: ConsentWords, given: bool) -> ReadAnswer:
     """What the adult's own words say (`own_text`: the reply above the quoted mail; the
-    subject counts too, without its "Re:"). Before they consented: yes or no, and unclear
+    subject counts too, unless it is a reply's: "Re: Votre accord ..." is our words, not
+    theirs). Before they consented: yes or no, and unclear
     when both or neither are there. After (`given`): a withdrawal word withdraws, and "no"
     alone is read as a withdrawal too; anything else is unclear (but may ask for a copy).
     STOP is a withdrawal word: it never means yes."""
-    subject_words = re.sub(r"^\s*((re|tr|fwd?)\s*:\s*)+", "", fold(subject or ""))
+    replied = re.match(r"^\s*(re|tr|fwd?|aw|sv)\s*:", fold(subject or ""))
+    subject_words = "" if replied else fold(subject or "")
     text = words(f"{subject_words}\n{own_text}")
     copy = bool(cw.copy.search(text))
     withdraw = bool(cw.withdraw.search(text))
