@@ -80,6 +80,7 @@ def test_a_context_reads_each_rule_file_once(tmp_path: Path, monkeypatch) -> Non
         "referential",
         "labels",
         "matching",
+        "minors",
     }
 
 
