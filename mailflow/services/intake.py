@@ -12,6 +12,7 @@ from mailflow.context import Context
 from mailflow.core import lifecycle as lc
 from mailflow.core.addresses import message_id_of, new_token
 from mailflow.core.alerts import AlertKind
+from mailflow.core.consent import GUARDIAN, REVIEW, MinorsPolicy
 from mailflow.core.duplicates import Asked, OpenRequest, completion, joins
 from mailflow.core.minors import MINOR_AGE, likely_under_15
 from mailflow.core.outcomes import Outcome
@@ -75,7 +76,7 @@ def handle_new_request(
     if parsed.notes:
         log_event("understood", "; ".join(parsed.notes), request=request, inbound=inbound)
     if request.minor:
-        alert(ctx, AlertKind.UNDER_15, request.id, minor_detail(request))
+        alert(ctx, AlertKind.UNDER_15, request.id, minor_detail(request, ctx.rules.minors))
     original_id = message_id_of(msg)
     if not parsed.understood:
         move_request(request, lc.NEEDS_INFO, "trade or training not understood", inbound)
@@ -120,13 +121,23 @@ def route_request(
     return OFFERED
 
 
-def minor_detail(request: Request) -> str:
-    """Why the request is flagged under 15, for the coordinator's alert."""
+def minor_detail(request: Request, policy: MinorsPolicy | None = None) -> str:
+    """Why the request is flagged under 15, for the coordinator's alert, and what it waits
+    for under the consent policy (rules/minors.toml)."""
     if request.age is not None and request.age < MINOR_AGE:
-        return f"âge indiqué : {request.age} ans"
-    if request.age is None and request.situation == "collegien":
-        return "au collège, âge non précisé"
-    return "d'après l'âge donné dans une demande précédente"
+        why = f"âge indiqué : {request.age} ans"
+    elif request.age is None and request.situation == "collegien":
+        why = "au collège, âge non précisé"
+    else:
+        why = "d'après l'âge donné dans une demande précédente"
+    waits = CONSENT_WAITS.get(policy.consent) if policy is not None else None
+    return f"{why} ; {waits.format(id=request.id)}" if waits else why
+
+
+CONSENT_WAITS = {  # what the alert says the request waits for, by [minors] consent
+    GUARDIAN: "en attente de l'accord d'un adulte",
+    REVIEW: "en attente de votre accord : mailflow minors approve {id} (ou refuse {id})",
+}
 
 
 def _asked(

@@ -250,6 +250,8 @@ def test_review_mode_waits_for_the_coordinator(deployment: Deployment, tmp_path:
     assert "[awaiting_consent]" in listed and "consent pending (review)" in listed
     dep.run_once("2026-03-20T09:00:00")  # review waits for the coordinator: no expiry
     assert state(dep) == "awaiting_consent"
+    [alerted] = mail.wait_for("coordinator@mailflow.test", with_subject("moins de 15 ans"))
+    assert "mailflow minors approve 1" in text(alerted)
     printed = dep.cli("minors", "approve", "1", env={"MAILFLOW_NOW": "2026-03-20T10:00:00"})
     assert "accord enregistré" in printed.stdout
     mail.wait_for(MARIE)
