@@ -162,6 +162,12 @@ def test_held_child_names_a_parent_who_consents_keeps_a_copy_then_withdraws(
     child_export = json.loads(dep.cli("person", "export", CHILD).stdout)
     assert [c["state"] for c in child_export["consents"]] == ["withdrawn"]
 
+    # the mother asks to be forgotten: her address leaves the consent, the decision stays
+    forgot = dep.cli("person", "forget", PARENT).stdout
+    assert "adult asked to consent forgotten: 1 consent(s)" in forgot
+    assert query(dep, "SELECT state, adult_address FROM consent") == [("withdrawn", None)]
+    assert not outbox(dep, recipient=PARENT)
+
 
 def test_a_parent_in_cc_who_never_answers_gets_reminders_then_the_request_expires(
     deployment: Deployment,
