@@ -10,6 +10,7 @@ import pytest
 
 from mailflow.config import PROJECT_ROOT
 from mailflow.core import consent as cs
+from mailflow.core import lifecycle as lc
 from mailflow.core.consent import Answer, Ask, Step, consent_plan, due_step, read_answer
 from mailflow.errors import RulesError
 from mailflow.understand.adult_address import addresses_in
@@ -180,3 +181,12 @@ def test_reminders_then_expiry(days: int, sent: int, step: Step) -> None:
 )
 def test_an_address_in_a_childs_words(text: str, found: list[str]) -> None:
     assert addresses_in(text, frozenset({CHILD}), "mailflow.test") == found
+
+
+def test_every_place_that_names_states_names_awaiting_consent() -> None:
+    """The digest's labels (digest.txt) and the report's and stats' (labels.toml [states])."""
+    digest = (PROJECT_ROOT / "templates" / "mails" / "digest.txt").read_text(encoding="utf-8")
+    labels = (PROJECT_ROOT / "rules" / "labels.toml").read_text(encoding="utf-8")
+    for state in lc.TRANSITIONS:
+        assert f'"{state}":' in digest.splitlines()[0], state
+        assert f"\n{state} = " in labels, state
