@@ -39,6 +39,7 @@ COPY = Outcome.CONSENT_COPY
 OVER = Outcome.CONSENT_OVER
 NAMED = Outcome.CONSENT_ADULT_NAMED
 NO_ADDRESS = Outcome.CONSENT_NO_ADDRESS
+AWAITING = Outcome.REQUEST_AWAITING_CONSENT
 
 
 def handle_adult_reply(
@@ -155,6 +156,10 @@ def handle_child_mail(
     if consent.state != cs.PENDING or request.state != lc.AWAITING_CONSENT:
         log_event("consent-reply", "the child wrote: the consent is decided", request=request)
         return OVER
+    if consent.policy == cs.REVIEW:  # the coordinator decides: no adult is asked by mail
+        log_event("consent-reply", "the child wrote while a coordinator reviews", request=request)
+        _to_child_again(ctx, inbound, msg, consent, request, address, "consent_child_review")
+        return AWAITING
     if adult is None or consent.adult_address == adult:
         known = consent.adult_address is not None
         template = "consent_child_waiting" if known else "consent_child_no_address"
@@ -164,24 +169,28 @@ def handle_child_mail(
             request=request,
             inbound=inbound,
         )
-        send_auto(
-            ctx,
-            template,
-            key=f"{template}:{inbound.id}",
-            to=address,
-            role="person",
-            data=consent_service.mail_data(ctx, request, consent),
-            from_token=consent.child_token,
-            in_reply_to=message_id_of(msg),
-            request=request,
-            inbound=inbound,
-        )
+        _to_child_again(ctx, inbound, msg, consent, request, address, template)
         return NAMED if known else NO_ADDRESS
     ask_adult(ctx, consent, request, adult, inbound, with_child=bool(in_copy))
+    _to_child_again(ctx, inbound, msg, consent, request, address, "consent_child_waiting")
+    return NAMED
+
+
+def _to_child_again(
+    ctx: Context,
+    inbound: InboundMessage,
+    msg: EmailMessage,
+    consent: Consent,
+    request: Request,
+    address: str,
+    template: str,
+) -> None:
+    """One answer to each mail of the child, threaded under it, from the child's relay
+    address (a reply there comes back here)."""
     send_auto(
         ctx,
-        "consent_child_waiting",
-        key=f"consent_child_waiting:{consent.id}:{inbound.id}",
+        template,
+        key=f"{template}:{consent.id}:{inbound.id}",
         to=address,
         role="person",
         data=consent_service.mail_data(ctx, request, consent),
@@ -190,7 +199,6 @@ def handle_child_mail(
         request=request,
         inbound=inbound,
     )
-    return NAMED
 
 
 def handle_consent_token(

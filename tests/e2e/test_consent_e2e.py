@@ -250,8 +250,11 @@ def test_review_mode_waits_for_the_coordinator(deployment: Deployment, tmp_path:
     review_rules(dep, tmp_path)
     mail.send_text(f"Léa <{CHILD}>", RELAY, "stage", REQUEST)
     dep.deliver_and_run(now=MONDAY)
-    mail.wait_for(CHILD, with_subject("Nous avons bien reçu ton message"))
+    [told] = mail.wait_for(CHILD, with_subject("Nous avons bien reçu ton message"))
     assert state(dep) == "awaiting_consent" and not intros(dep)
+    answer(dep, CHILD, told, f"ma maman c'est {PARENT}", MONDAY)  # no adult asked in review
+    mail.wait_for(CHILD, with_subject("Nous avons bien reçu ton message"), count=2)
+    assert not outbox(dep, recipient=PARENT)
     listed = dep.cli("minors").stdout
     assert "[awaiting_consent]" in listed and "consent pending (review)" in listed
     dep.run_once("2026-03-20T09:00:00")  # review waits for the coordinator: no expiry
