@@ -1,7 +1,7 @@
 """Chasing every request to an answer, and the coordinator's daily digest.
 
 Lives here: the follow-up steps (`run.followup_steps`), reminders and reassignment, asking
-for feedback, unmatched requests, the digest and its parts. The scheduled job that runs them
+for feedback, unmatched requests, children's requests waiting for consent, the digest and its parts. The scheduled job that runs them
 with the other packages' timed work (confirmations expired, held mail released, retention)
 is `mailflow.daemon.run_followups`, above the middle packages; closing a request is
 services/ending.py.
