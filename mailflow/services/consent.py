@@ -246,8 +246,10 @@ def give(
     """Record the consent given (the caller routes the request next)."""
     consent.state, consent.decided_at, consent.decided_by = cs.GIVEN, stamp(), by
     consent.proof_inbound_id = inbound.id if inbound is not None else None
-    consent.guardian_copy = bool(consent.adult_address) and cs.keeps_copy(
-        ctx.rules.minors.guardian_copy, copy_asked
+    consent.guardian_copy = (  # an adult who wrote is the exchange's party, not in copy
+        bool(consent.adult_address)
+        and not consent.writer_is_adult
+        and cs.keeps_copy(ctx.rules.minors.guardian_copy, copy_asked)
     )
     consent.save()
     proof = f"reply message #{inbound.id}" if inbound is not None else "the coordinator's command"
@@ -273,7 +275,7 @@ def give(
 def keep_in_copy(ctx: Context, consent: Consent, request: Request, inbound: InboundMessage) -> bool:
     """The adult asks, after consenting, to be kept in copy: granted when the policy lets
     them ask (returns whether it changed anything)."""
-    if consent.guardian_copy or ctx.rules.minors.guardian_copy != cs.ASK:
+    if consent.guardian_copy or consent.writer_is_adult or ctx.rules.minors.guardian_copy != cs.ASK:
         return False
     consent.guardian_copy = True
     consent.save()
