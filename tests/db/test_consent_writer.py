@@ -62,3 +62,21 @@ def test_without_the_role_the_young_person_is_asked_for_an_adult(ctx: Context) -
     sent = [m.purpose for m in OutboundMail.select()]
     assert sent == ["consent_child_ask"]
     assert [r.state for r in Request.select()] == [lc.AWAITING_CONSENT]
+
+
+def test_the_writer_consents_by_replying_and_the_exchange_is_theirs(
+    ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(Request, "writer_role", "parent", raising=False)
+    store_and_process(ctx, mail_bytes(LETTER, sender=TEACHER))
+    [consent] = Consent.select()
+    to = ctx.cfg.relay.token_address(consent.token)
+    assert store_and_process(ctx, mail_bytes("Oui bien sûr", sender=TEACHER, to=to)) == {
+        "consent-given": 1
+    }
+    [request] = Request.select()
+    assert request.state == lc.OFFERED
+    consent = Consent.get_by_id(consent.id)
+    assert consent.state == "given" and not consent.guardian_copy  # the party, not a copy
+    sent = [(m.purpose, m.recipient) for m in OutboundMail.select().order_by(OutboundMail.id)]
+    assert ("ack", "m.dupont@ac-caen.fr") in sent and ("intro", "amb1@pros.test") in sent
