@@ -30,7 +30,7 @@ LETTER = (
 @pytest.fixture
 def ctx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Context]:
     monkeypatch.setenv("MAILFLOW_NOW", "2026-03-02T09:00:00")
-    context = open_context(tmp_path)
+    context = open_context(tmp_path, trusted=True)  # a STOP acts at once
     try:
         yield dataclasses.replace(context, rules=guardian_rules(context.rules))
     finally:
@@ -80,3 +80,13 @@ def test_the_writer_consents_by_replying_and_the_exchange_is_theirs(
     assert consent.state == "given" and not consent.guardian_copy  # the party, not a copy
     sent = [(m.purpose, m.recipient) for m in OutboundMail.select().order_by(OutboundMail.id)]
     assert ("ack", "m.dupont@ac-caen.fr") in sent and ("intro", "amb1@pros.test") in sent
+
+
+def test_a_child_who_writes_stop_while_held_ends_the_consent_too(ctx: Context) -> None:
+    child = "Léa <lea.martin@users.test>"
+    store_and_process(ctx, mail_bytes("jai 12 ans je veux voir une boulangere a caen", child))
+    assert store_and_process(ctx, mail_bytes("STOP", child)) == {"person-stop": 1}
+    [request] = Request.select()
+    [consent] = Consent.select()
+    assert request.state == lc.WITHDRAWN
+    assert (consent.state, consent.decided_by) == ("withdrawn", "request ended")
