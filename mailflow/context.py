@@ -35,6 +35,7 @@ from mailflow.core.charter import CharterRules, load_charter_rules
 from mailflow.core.classify import ClassifyRules, load_classify_rules
 from mailflow.core.commands import CommandRules, load_command_rules
 from mailflow.core.confirmation import ConfirmationRules, load_confirmation_rules
+from mailflow.core.consent import MinorsPolicy, load_minors_policy
 from mailflow.core.console_rules import ConsoleRules, load_console_rules
 from mailflow.core.feedback_answer import FeedbackRules, load_feedback_rules
 from mailflow.core.followup_policy import FollowupPolicy, load_policy
@@ -63,6 +64,7 @@ class Rules:
     structures: StructureRules = NO_STRUCTURES  # structures.toml: partner structures, policy
     console: ConsoleRules = ConsoleRules()  # console.toml: the web console's limits
     charter: CharterRules | None = None  # charter.toml (None only in Rules built by hand)
+    minors: MinorsPolicy = MinorsPolicy()  # minors.toml: consent for children under 15
 
 
 def load_rules(rules_dir: Path) -> Rules:
@@ -81,6 +83,7 @@ def load_rules(rules_dir: Path) -> Rules:
         structures=load_structure_rules(rules_dir),
         console=load_console_rules(rules_dir),
         charter=load_charter_rules(charter_file(rules_dir)),
+        minors=load_minors_policy(rules_dir),
         referential=_referential(rules_dir),  # last: the slow one (seconds, unless cached)
     )
 

@@ -38,6 +38,7 @@ from mailflow.core.duplicates import PLACE, completion
 from mailflow.core.route import Candidate
 from mailflow.errors import MailflowError
 from mailflow.services.charter import need_for, standing_of
+from mailflow.services.consent import needs_consent
 from mailflow.services.ending import end_request
 from mailflow.services.handover import (
     COORDINATOR,
@@ -147,6 +148,11 @@ def assign(
             raise MailflowError(
                 f"request #{request.id} is {request.state}: only a request "
                 f"{', '.join(ASSIGNABLE)} can be assigned"
+            )
+        if needs_consent(ctx, request):  # a child's request: the consent comes first
+            raise MailflowError(
+                f"request #{request.id} is from a child under 15 and has no consent yet "
+                f"(rules/minors.toml); `mailflow minors approve {request.id}` routes it"
             )
         a = _ambassador(address)
         who = f"ambassador #{a.id} ({a.email})"

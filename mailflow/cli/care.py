@@ -7,8 +7,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
 from mailflow.config import Config
+
+if TYPE_CHECKING:
+    from mailflow.context import Context
 
 
 def cmd_export(cfg: Config, args: argparse.Namespace) -> int:
@@ -25,6 +29,22 @@ def cmd_minors(cfg: Config, args: argparse.Namespace) -> int:
     text = json.dumps(rows, ensure_ascii=False, indent=2) + "\n" if args.json else None
     print(text or privacy_export.render_minors(rows), end="")
     return 0
+
+
+def cmd_minors_approve(ctx: Context, args: argparse.Namespace) -> int:
+    from mailflow.admin import minors
+    from mailflow.cli.request import _flush
+
+    print(minors.approve(ctx, args.id))
+    return _flush(ctx)
+
+
+def cmd_minors_refuse(ctx: Context, args: argparse.Namespace) -> int:
+    from mailflow.admin import minors
+    from mailflow.cli.request import _flush
+
+    print(minors.refuse(ctx, args.id))
+    return _flush(ctx)
 
 
 def cmd_newsletter(cfg: Config, args: argparse.Namespace) -> int:

@@ -73,6 +73,8 @@ COMMANDS: dict[tuple[str, ...], Command] = {
     ("person", "forget"): Command(Needs.DATABASE, care.cmd_forget),
     ("privacy", "purge"): Command(Needs.DATABASE, care.cmd_purge),
     ("minors",): Command(Needs.DATABASE, care.cmd_minors),
+    ("minors", "approve"): Command(Needs.CONTEXT, care.cmd_minors_approve),
+    ("minors", "refuse"): Command(Needs.CONTEXT, care.cmd_minors_refuse),
     ("newsletter", "send"): Command(Needs.DATABASE, care.cmd_newsletter),
     ("db", "status"): Command(Needs.CONFIG, setup.cmd_db_status),
     ("db", "upgrade"): Command(Needs.CONFIG, setup.cmd_db_upgrade),

@@ -233,6 +233,14 @@ def _care_parsers(sub: argparse._SubParsersAction) -> None:
     purge.add_argument("--dry-run", action="store_true", help="only list what would be done")
     minors = sub.add_parser("minors", help="requests from people under 15, to review")
     minors.add_argument("--json", action="store_true")
+    minors_sub = minors.add_subparsers(dest="action")  # none: the list
+    for action, words in (
+        ("approve", "approve a child's request held for consent: it is routed at once"),
+        ("refuse", "refuse a child's request held for consent: it ends, the child told"),
+    ):
+        minors_sub.add_parser(action, help=words).add_argument(
+            "id", type=int, metavar="REQUEST", help="the request's number"
+        )
     news = sub.add_parser("newsletter", help="mail every active ambassador")
     news_sub = news.add_subparsers(dest="action", required=True)
     send = news_sub.add_parser("send", help="queue a campaign (or resume it) and deliver it")

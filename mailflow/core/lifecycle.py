@@ -3,19 +3,23 @@
 TRANSITIONS is the truth; the diagram below is `diagram()`'s output, and a test checks
 that it (and the copy in docs/followups.md) still says the same:
 
-new               -> needs_info | offered | unmatched | closed | withdrawn
-needs_info        -> offered | unmatched | closed | expired | withdrawn
-offered           -> reassigned | answered | closed | withdrawn
-reassigned        -> offered | unmatched | closed | withdrawn
-answered          -> reassigned | in_conversation | feedback_asked | closed | withdrawn
-in_conversation   -> reassigned | feedback_asked | closed | withdrawn
-feedback_asked    -> closed | withdrawn
-unmatched         -> offered | closed | expired | withdrawn
+new                -> needs_info | awaiting_consent | offered | unmatched | closed | withdrawn
+needs_info         -> awaiting_consent | offered | unmatched | closed | expired | withdrawn
+awaiting_consent   -> offered | unmatched | closed | expired | withdrawn
+offered            -> reassigned | answered | closed | withdrawn
+reassigned         -> offered | unmatched | closed | withdrawn
+answered           -> reassigned | in_conversation | feedback_asked | closed | withdrawn
+in_conversation    -> reassigned | feedback_asked | closed | withdrawn
+feedback_asked     -> closed | withdrawn
+unmatched          -> offered | closed | expired | withdrawn
 closed, expired, withdrawn: final
 
-Every open state may end `closed` (the exchange is over, or a coordinator closed it) or
-`withdrawn` (the person wrote STOP, or a coordinator withdrew it); only a request that waits
-on nobody but the person or the coordinator (`needs_info`, `unmatched`) may `expire`.
+Every open state may end `closed` (the exchange is over, or a coordinator closed it, or the
+adult asked for a child's consent refused it) or `withdrawn` (the person wrote STOP, a
+coordinator withdrew it, or the adult withdrew their consent); only a request that waits on
+nobody but the person, an adult or the coordinator (`needs_info`, `awaiting_consent`,
+`unmatched`) may `expire`. A child's request (core/minors.py) waits in `awaiting_consent`
+for an adult's consent or a coordinator's approval (core/consent.py) before it is offered.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from mailflow.errors import MailflowError
 
 NEW = "new"
 NEEDS_INFO = "needs_info"
+AWAITING_CONSENT = "awaiting_consent"  # a child's request held for an adult's consent
 OFFERED = "offered"
 ANSWERED = "answered"
 IN_CONVERSATION = "in_conversation"
@@ -36,8 +41,9 @@ WITHDRAWN = "withdrawn"
 
 # In life-cycle order: the digest and the diagram list states in this order.
 TRANSITIONS: dict[str, frozenset[str]] = {
-    NEW: frozenset({NEEDS_INFO, OFFERED, UNMATCHED, CLOSED, WITHDRAWN}),
-    NEEDS_INFO: frozenset({OFFERED, UNMATCHED, EXPIRED, CLOSED, WITHDRAWN}),
+    NEW: frozenset({NEEDS_INFO, AWAITING_CONSENT, OFFERED, UNMATCHED, CLOSED, WITHDRAWN}),
+    NEEDS_INFO: frozenset({AWAITING_CONSENT, OFFERED, UNMATCHED, EXPIRED, CLOSED, WITHDRAWN}),
+    AWAITING_CONSENT: frozenset({OFFERED, UNMATCHED, EXPIRED, CLOSED, WITHDRAWN}),
     OFFERED: frozenset({ANSWERED, REASSIGNED, CLOSED, WITHDRAWN}),
     REASSIGNED: frozenset({OFFERED, UNMATCHED, CLOSED, WITHDRAWN}),
     ANSWERED: frozenset({IN_CONVERSATION, FEEDBACK_ASKED, REASSIGNED, CLOSED, WITHDRAWN}),

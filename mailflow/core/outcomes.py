@@ -43,6 +43,16 @@ class Outcome(StrEnum):
     REQUEST_NEEDS_INFO = "request-needs-info"
     REQUEST_UNMATCHED = "request-unmatched"
     REQUEST_JOINED = "request-joined"  # the same person asked again: joined the open request
+    # services/consent.py, inbound/consent_reply.py: a child's request held for consent
+    REQUEST_AWAITING_CONSENT = "request-awaiting-consent"
+    CONSENT_ADULT_NAMED = "consent-adult-named"  # the child gave an adult's address (or Cc)
+    CONSENT_NO_ADDRESS = "consent-no-address"  # the child wrote, with no adult's address
+    CONSENT_GIVEN = "consent-given"
+    CONSENT_REFUSED = "consent-refused"
+    CONSENT_WITHDRAWN = "consent-withdrawn"
+    CONSENT_UNCLEAR = "consent-unclear"  # neither yes nor no: asked "répondez OUI ou NON"
+    CONSENT_COPY = "consent-copy"  # the adult asked to be kept in copy
+    CONSENT_OVER = "consent-over"  # a reply once the consent was decided or expired
     # inbound/relay.py, services/ratelimit.py, inbound/feedback.py
     RELAYED = "relayed"
     RATE_LIMITED = "rate-limited"

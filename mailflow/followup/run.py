@@ -26,12 +26,13 @@ from mailflow.context import Context
 from mailflow.core import lifecycle as lc
 from mailflow.core.followup_policy import FollowupPolicy
 from mailflow.followup.charter import charter_steps
+from mailflow.followup.consent import consent_step, pending_guardian_consents
 from mailflow.followup.feedback import feedback_step
 from mailflow.followup.reminders import chase_ambassador, nudge_person
 from mailflow.followup.unmatched import expire_unmatched, mark_retried, retry_due, retry_unmatched
 from mailflow.services.ending import OPEN
 from mailflow.store.leases import database_away, lock_scope, write_transaction
-from mailflow.store.models import Conversation, Request
+from mailflow.store.models import Consent, Conversation, Request
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,8 @@ log = logging.getLogger(__name__)
 def followup_steps(ctx: Context, policy: FollowupPolicy, now: datetime, done: Counter[str]) -> None:
     """Every chase that is due at `now`, counted in `done`: ambassadors reminded or the
     request reassigned, people nudged, feedback asked or the request closed, unmatched
-    requests retried or expired. The daemon's scheduled job (daemon.run_followups) runs it
+    requests retried or expired, children's requests waiting for consent reminded or
+    expired (followup/consent.py). The daemon's scheduled job (daemon.run_followups) runs it
     with the rest of the daily work.
 
     One process runs it at a time (the scheduler lock, store/leases.py), but messages about the
@@ -74,6 +76,10 @@ def followup_steps(ctx: Context, policy: FollowupPolicy, now: datetime, done: Co
     unmatched_steps(ctx, policy, now, done)
     # the charter asked of new ambassadors and reminded (followup/charter.py)
     charter_steps(ctx, now, lambda action: step(done, action))
+    waiting_consent = pending_guardian_consents()  # a child's request: reminders, expiry
+    for consent in list(waiting_consent.order_by(Consent.id)):
+        due = Due(waiting_consent, consent.id, consent.request_id)
+        step(done, lambda c=consent.id: consent_step(ctx, c, now), due)
 
 
 # -- unmatched requests: the way out ------------------------------------------------------------

@@ -99,7 +99,7 @@ def complete_request(
         request=request,
         inbound=inbound,
     )
-    return route_request(ctx, inbound, request, address, original_id)
+    return route_request(ctx, inbound, request, address, original_id, msg)
 
 
 def _other_ages(request: Request) -> list[Request]:

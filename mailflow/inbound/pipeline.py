@@ -59,6 +59,7 @@ from mailflow.inbound.automated import (
     to_return_path,
 )
 from mailflow.inbound.bounces import handle_bounce
+from mailflow.inbound.consent_reply import handle_child_mail, waiting_for_adult
 from mailflow.inbound.details import complete_request, pending_request
 from mailflow.inbound.limits import (
     TOO_DEEP,
@@ -75,6 +76,7 @@ from mailflow.inbound.relay import find_conversation
 from mailflow.inbound.relay_targets import handle_relays
 from mailflow.inbound.sender_check import check_sender, held
 from mailflow.services.confirm import AMBASSADOR, find_pending
+from mailflow.services.consent import find_consent
 from mailflow.services.ending import handle_person_stop, is_person_stop, open_requests
 from mailflow.services.intake import handle_new_request
 from mailflow.services.ratelimit import RATE_LIMITED
@@ -86,7 +88,7 @@ from mailflow.store.leases import (
     worker_name,
     write_transaction,
 )
-from mailflow.store.models import Ambassador, InboundMessage, Request
+from mailflow.store.models import Ambassador, Consent, InboundMessage, Request
 from mailflow.store.record import log_event
 from mailflow.transport.ingest import parse_headers
 from mailflow.transport.resilience import DATABASE_ERRORS
@@ -207,6 +209,10 @@ class Mail:
     @cached_property
     def pending(self) -> Request | None:
         return pending_request(self.address, self.msg)
+
+    @cached_property
+    def held_child(self) -> Consent | None:
+        return waiting_for_adult(self.address)
 
 
 class Lock(Enum):
@@ -363,6 +369,19 @@ def _stray_command(mail: Mail) -> str:
     return refused or REFUSED  # always refused: the test found the command
 
 
+def _child_names_an_adult(mail: Mail) -> bool:
+    return mail.held_child is not None
+
+
+def _child_mail(mail: Mail) -> str:
+    """A child whose request waits for an adult writes again (the adult in Cc, or their
+    address in the text): that adult is asked (inbound/consent_reply.py)."""
+    assert mail.held_child is not None  # _child_names_an_adult
+    ctx, inbound, msg = mail.ctx, mail.inbound, mail.msg
+    unproven = check_sender(ctx, inbound, msg, "person")
+    return unproven or handle_child_mail(ctx, inbound, msg, mail.held_child, mail.address)
+
+
 def _completes_a_request(mail: Mail) -> bool:
     return mail.pending is not None
 
@@ -407,6 +426,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("from an ambassador", _is_ambassador, _WRITTEN, _ambassador_mail, then=_note_person),
     Stage("a person's STOP", _is_person_stop, _WRITTEN, _person_stop),
     Stage("a command from a stranger", _is_stray_command, _WRITTEN, _stray_command),
+    Stage("a child names an adult for consent", _child_names_an_adult, _WRITTEN, _child_mail),
     Stage("details of a waiting request", _completes_a_request, _WRITTEN, _details),
     Stage("a new request", _always, _WRITTEN, _new_request),
 )
@@ -471,6 +491,8 @@ def scope_of(locks: frozenset[Lock], mail: Mail, others: list[str] | None = None
                 requests += [asked.id] if asked is not None else []
                 pending = find_pending(each) if asked is None else None  # confirm.py
                 requests += [pending.request_id] if pending and pending.request_id else []
+                consent, _ = find_consent(each) if asked is None else (None, None)
+                requests += [consent.request_id] if consent is not None else []
                 confirming = confirming or (pending is not None and pending.kind == AMBASSADOR)
         returned = returned_mail(return_path_address(msg, relay), relay)
         if returned is not None and returned.request_id is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -15,6 +16,7 @@ from mailflow.core.outcomes import Outcome
 from mailflow.errors import MailflowError
 from mailflow.inbound.charter_reply import handle_charter_reply
 from mailflow.inbound.confirm_reply import handle_confirmation
+from mailflow.inbound.consent_reply import handle_consent_token
 from mailflow.inbound.feedback import handle_feedback
 from mailflow.inbound.limits import explain_removed, strip_attachments, warn_cc
 from mailflow.inbound.rate_hold import hold, relay_over_limit, released_by_coordinator
@@ -24,6 +26,7 @@ from mailflow.masking.scrub import Secret
 from mailflow.services.charter import find_invitation
 from mailflow.services.compose import LOOP_HEADER, new_message_id
 from mailflow.services.confirm import find_pending, role_of
+from mailflow.services.consent import GUARDIAN_ROLE, copy_consent, find_consent
 from mailflow.services.ending import handle_person_stop, is_person_stop
 from mailflow.services.handover import (
     EARLIER_ANSWERED,
@@ -96,6 +99,11 @@ def handle_relay(
             if is_person_stop(ctx, msg):
                 return handle_person_stop(ctx, inbound, msg, address)
             return handle_feedback(ctx, inbound, msg, request, address)
+        consent, whose = find_consent(token)  # about a child's consent (services/consent.py)
+        if consent is not None and whose is not None:
+            handled = handle_consent_token(ctx, inbound, msg, consent, whose, address)
+            if handled is not None:  # None: not from the one it was sent to, a stranger
+                return handled
         pending = find_pending(token)  # the answer to a confirmation mail (services/confirm.py)
         if pending is not None and address == pending.address:
             unproven = check_sender(ctx, inbound, msg, role_of(pending.kind))
@@ -449,9 +457,58 @@ def _forward(
         conversation=conv,
         inbound=inbound,
     )
+    if side == AMBASSADOR:  # to a child whose adult asked to be kept in copy
+        _copy_to_guardian(ctx, inbound, msg, conv, spec, key or f"relay:{inbound.id}")
     if removed:  # the sender learns what the other side did not get
         explain_removed(ctx, inbound, msg, conv, side, removed)
     warn_cc(ctx, inbound, msg, conv, side)
+
+
+def _copy_to_guardian(
+    ctx: Context,
+    inbound: InboundMessage,
+    msg: EmailMessage,
+    conv: Conversation,
+    spec: RelaySpec,
+    key: str,
+) -> None:
+    """The same masked copy to the adult kept in copy ([minors] guardian_copy), from their
+    consent address: a reply there reaches us (RETIRER withdraws), never the ambassador,
+    and neither real address is in it (the child's is replaced as in the child's copy)."""
+    consent = copy_consent(conv.request)
+    if consent is None:
+        return
+    relay = ctx.cfg.relay
+    adult = consent.adult_address
+    spec = dataclasses.replace(
+        spec,
+        from_display=f"{conv.ambassador.first_name} via {relay.display_name} (copie)",
+        from_address=relay.token_address(consent.token),
+        to_address=adult,
+        message_id=new_message_id(relay.domain),
+        in_reply_to=None,
+        references=(),
+        secrets=(*spec.secrets, Secret(adult, "[adresse masquée]")),
+    )
+    copy, _ = strip_attachments(build_relayed(msg, spec), ctx.cfg.limits)
+    queue_mail(
+        copy,
+        key=f"guardian-copy:{key}",
+        purpose="guardian_copy",
+        envelope_from=relay.address,
+        recipient=adult,
+        recipient_role=GUARDIAN_ROLE,
+        request=conv.request,
+        conversation=conv,
+        inbound=inbound,
+    )
+    log_event(
+        "guardian-copy",
+        f"a copy of the ambassador's mail goes to the adult (consent #{consent.id})",
+        request=conv.request,
+        conversation=conv,
+        inbound=inbound,
+    )
 
 
 def _mapped(conv: Conversation, ids: list[str]) -> list[str]:

@@ -49,6 +49,7 @@ from mailflow.privacy.log import (
 from mailflow.store.models import (
     Alert,
     Ambassador,
+    Consent,
     Conversation,
     Event,
     InboundMessage,
@@ -69,6 +70,7 @@ FINISHED_STATES = (lc.CLOSED, lc.EXPIRED, lc.WITHDRAWN)
 _SCANNED = (Person, Request, Conversation, InboundMessage, OutboundMail, MessageIdMap, Event)
 _SCANNED += (PendingCommand,)  # who must confirm a command: erased, it can never be confirmed
 _SCANNED += (Alert,)  # its detail is written without addresses; scanned all the same
+_SCANNED += (Consent,)  # the adult asked to consent for a child (services/consent.py)
 _COMPACTED = (*_SCANNED, Ambassador)  # the tables an erasure rewrites
 # Columns a scrub never rewrites: a placeholder stands there, unique, written on purpose.
 _IDENTITY = {(Person, "email")}
@@ -178,6 +180,10 @@ def anonymise_request(
         structure_adviser=None,  # a person's address (the structure's key and kind stay)
         young_address=None,  # the young person an adult wrote for
     ).where(Request.id == request.id).execute()
+    OutboundMail.update(recipient=person_stand_in).where(
+        linked_out & (OutboundMail.recipient_role == "guardian")  # the adult asked to consent
+    ).execute()
+    Consent.update(adult_address=None).where(Consent.request_id == request.id).execute()
     log_event(ANONYMISED, f"{cause}: personal data removed, statistics kept", request=request)
     return erased
 
@@ -306,6 +312,22 @@ def forget_person(person: Person, kept: Callable[[str], bool]) -> dict[str, int]
         f"{erased} stored mail(s) emptied",
     )
     return {"person": person.id, "requests": len(requests), "mails": erased}
+
+
+def forget_adult(address: str) -> dict[str, int]:
+    """Erase an adult known only as the one asked to consent for a child: their address
+    leaves the consent rows (the decision and its date stay, the child's request needs
+    them), every mail from or to them is emptied. Runs in the caller's transaction."""
+    rows = Consent.update(adult_address=None).where(Consent.adult_address == address).execute()
+    erased = erase_mail_of(address, "forgotten-adult@invalid")
+    erased += scrub_everywhere({address})
+    log_event("adult-forgotten", f"adult forgotten: {rows} consent(s), {erased} mail(s) emptied")
+    return {"consents": rows, "mails": erased}
+
+
+def consents_of(address: str) -> bool:
+    """Whether the address is an adult asked to consent for a child."""
+    return Consent.select().where(Consent.adult_address == address).exists()
 
 
 # -- the database file ------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from mailflow.store.directory import find_ambassador
 from mailflow.store.models import (
     Ambassador,
     CharterSignature,
+    Consent,
     Conversation,
     Event,
     InboundMessage,
@@ -67,10 +68,19 @@ def export(email: str) -> dict[str, Any]:
     address = email.strip().lower()
     refuse_placeholder(address)
     person, ambassador = find_person(address), find_ambassador(address)
-    if person is None and ambassador is None:
+    as_adult = list(Consent.select().where(Consent.adult_address == address).order_by(Consent.id))
+    if person is None and ambassador is None and not as_adult:
         raise MailflowError(f"no person or ambassador with the address {email.strip()!r}")
     others: set[str] = set()
     data: dict[str, Any] = {"person": None, "requests": [], "ambassador": None}
+    own: list[int] = []
+    if person is not None:
+        own = [r.id for r in Request.select(Request.id).where(Request.person == person)]
+    data["consents"] = _consents(own, as_adult)
+    if as_adult:
+        log_event(
+            "privacy-export", f"consents given or asked of {len(as_adult)} request(s) exported"
+        )
     if person is not None:
         data["person"] = {k: iso(v) for k, v in model_to_dict(person).items()}
         data["requests"], ambassadors = _requests_of(person)
@@ -82,6 +92,25 @@ def export(email: str) -> dict[str, Any]:
         log_event("privacy-export", f"personal data of ambassador #{ambassador.id} exported")
     data["messages_sent"], data["mails_received"] = _mails_of(address)
     return _without(data, others - {address})
+
+
+def _consents(own_requests: list[int], as_adult: list[Consent]) -> list[dict[str, Any]]:
+    """The consents about the person's own requests (the adult asked, by address: the child
+    gave it, or wrote with them) and those asked of this address as the adult (the child
+    named by first name and request only, never by address)."""
+    rows = list(Consent.select().where(Consent.request_id.in_(own_requests)).order_by(Consent.id))
+    rows += [c for c in as_adult if c.request_id not in own_requests]
+    out = []
+    for c in rows:
+        request = Request.get_or_none(Request.id == c.request_id)
+        out.append(
+            {k: iso(v) for k, v in model_to_dict(c).items() if k not in ("token", "child_token")}
+            | {
+                "role": "child" if c.request_id in own_requests else "adult",
+                "child_first_name": request.first_name if request is not None else None,
+            }
+        )
+    return out
 
 
 def _requests_of(person: Person) -> tuple[list[dict[str, Any]], set[str]]:
@@ -198,10 +227,15 @@ def minor_requests() -> list[dict[str, Any]]:
     rows = []
     for r in Request.select().where(Request.minor == True).order_by(Request.id):  # noqa: E712
         conv = r.conversations.order_by(Conversation.id.desc()).first()
+        consent = (
+            Consent.select().where(Consent.request_id == r.id).order_by(Consent.id.desc()).first()
+        )
         rows.append(
             {
                 "id": r.id,
                 "state": r.state,
+                "consent": consent.state if consent is not None else None,
+                "consent_policy": consent.policy if consent is not None else None,
                 "age": r.age,
                 "situation": r.situation,
                 "trade": r.rome_label or r.trade_text,
@@ -227,7 +261,8 @@ def render_minors(rows: list[dict[str, Any]]) -> str:
         return "No request from someone under 15.\n"
     lines = [
         f"#{r['id']} [{r['state']}] age {_age(r)} - {r['trade'] or '?'} - "
-        f"ambassador {r['ambassador'] or '-'}"
+        + (f"consent {r['consent']} ({r['consent_policy']}) - " if r["consent"] else "")
+        + f"ambassador {r['ambassador'] or '-'}"
         + (f" (#{r['ambassador_id']})" if r["ambassador_id"] else "")
         + f"  ->  {r['command']}"
         for r in rows

@@ -16,7 +16,14 @@ from mailflow.config import Config
 from mailflow.context import Context
 from mailflow.errors import MailflowError
 from mailflow.privacy.ambassador_erase import forget_ambassador
-from mailflow.privacy.erasure import find_person, forget_person, refuse_placeholder, secure_delete
+from mailflow.privacy.erasure import (
+    consents_of,
+    find_person,
+    forget_adult,
+    forget_person,
+    refuse_placeholder,
+    secure_delete,
+)
 from mailflow.privacy.retention import compact_now_or_later
 from mailflow.privacy.retention_unlinked import kept_addresses
 from mailflow.store.directory import find_ambassador
@@ -31,6 +38,7 @@ class Forgotten:
     person: dict[str, int] | None
     ambassador: dict[str, int] | None
     server: Removal
+    adult: dict[str, int] | None = None  # an adult asked to consent for a child
 
 
 def forget(cfg: Config, email: str, context: Callable[[], Context]) -> Forgotten:
@@ -39,10 +47,11 @@ def forget(cfg: Config, email: str, context: Callable[[], Context]) -> Forgotten
     address = email.strip().lower()
     refuse_placeholder(address)
     person, ambassador = find_person(address), find_ambassador(address)
-    if person is None and ambassador is None and not pending():
+    adult = consents_of(address)
+    if person is None and ambassador is None and not adult and not pending():
         raise MailflowError(f"no person or ambassador with the address {email.strip()!r}")
-    done_person = done_ambassador = None
-    if person is not None or ambassador is not None:
+    done_person = done_ambassador = done_adult = None
+    if person is not None or ambassador is not None or adult:
         ctx = context() if ambassador is not None else None
         secure_delete()
         with write_transaction():
@@ -51,8 +60,10 @@ def forget(cfg: Config, email: str, context: Callable[[], Context]) -> Forgotten
             done_person = forget_person(person, kept) if person is not None else None
             if ambassador is not None and ctx is not None:
                 done_ambassador = forget_ambassador(ctx, ambassador)
+            if consents_of(address):  # the person's erasure may have scrubbed it already
+                done_adult = forget_adult(address)
         compact_now_or_later()
-    return Forgotten(done_person, done_ambassador, remove_now(cfg.mailbox, address))
+    return Forgotten(done_person, done_ambassador, remove_now(cfg.mailbox, address), done_adult)
 
 
 def server_folders(cfg: Config) -> str:
@@ -76,7 +87,12 @@ def render(done: Forgotten, email: str, cfg: Config) -> tuple[str, str]:
             f"ambassador #{a['ambassador']} forgotten: {a['handed_over']} request(s) handed "
             f"over, {a['mails']} stored mail(s) emptied"
         )
-    if done.person is None and done.ambassador is None:
+    if done.adult is not None:
+        lines.append(
+            f"adult asked to consent forgotten: {done.adult['consents']} consent(s), "
+            f"{done.adult['mails']} stored mail(s) emptied"
+        )
+    if done.person is None and done.ambassador is None and done.adult is None:
         lines.append(
             f"no person or ambassador holds {email.strip()} in the database "
             "(already forgotten, or never known)"

@@ -14,6 +14,7 @@ from email.message import EmailMessage
 
 from mailflow.clock import stamp
 from mailflow.context import Context
+from mailflow.core import consent
 from mailflow.core import lifecycle as lc
 from mailflow.core.addresses import message_id_of
 from mailflow.core.commands import STOP, command_of
@@ -25,6 +26,7 @@ from mailflow.services.handover import PERSON_STOPPED, close_conversation, open_
 from mailflow.services.notices import send_auto
 from mailflow.services.views import ambassador_view, request_view
 from mailflow.store.models import (
+    Consent,
     Conversation,
     InboundMessage,
     OutboundMail,
@@ -90,6 +92,15 @@ def end_request(
             f"{cancelled} mail(s) queued for the person cancelled: request {state}",
             request=request,
             inbound=inbound,
+        )
+    asked = (  # a child's request ended before its consent was decided (STOP, a coordinator)
+        Consent.update(state=consent.WITHDRAWN, decided_at=stamp(), decided_by="request ended")
+        .where((Consent.request_id == request.id) & (Consent.state == consent.PENDING))
+        .execute()
+    )
+    if asked:
+        log_event(
+            "consent", f"consent no longer asked: request {state}", request=request, inbound=inbound
         )
     request.closed_at = stamp()
     request.save()

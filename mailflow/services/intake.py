@@ -12,6 +12,7 @@ from mailflow.context import Context
 from mailflow.core import lifecycle as lc
 from mailflow.core.addresses import header_addresses, message_id_of, new_token
 from mailflow.core.alerts import AlertKind
+from mailflow.core.consent import GUARDIAN, REVIEW, MinorsPolicy
 from mailflow.core.duplicates import Asked, OpenRequest, completion, joins
 from mailflow.core.minors import MINOR_AGE, likely_under_15
 from mailflow.core.outcomes import Outcome
@@ -31,6 +32,7 @@ from mailflow.masking.scrub import Secret, scrub_text
 from mailflow.services.alerts import alert
 from mailflow.services.charter import need_for, vetted
 from mailflow.services.compose import automatic_mail, new_message_id, render
+from mailflow.services.consent import hold_for_consent, needs_consent
 from mailflow.services.conversation_mail import AMBASSADOR, PERSON, relay_from
 from mailflow.services.notices import notify_coordinator, reply
 from mailflow.services.route_index import trade_ids
@@ -82,7 +84,7 @@ def handle_new_request(
     if parsed.writer_role:
         note_writer(ctx, inbound, msg, request, parsed, address)
     if request.minor:
-        alert(ctx, AlertKind.UNDER_15, request.id, minor_detail(request))
+        alert(ctx, AlertKind.UNDER_15, request.id, minor_detail(request, ctx.rules.minors))
     original_id = message_id_of(msg)
     if not parsed.understood:
         move_request(request, lc.NEEDS_INFO, "trade or training not understood", inbound)
@@ -96,7 +98,7 @@ def handle_new_request(
             request=request,
         )
         return NEEDS_INFO
-    return route_request(ctx, inbound, request, address, original_id)
+    return route_request(ctx, inbound, request, address, original_id, msg)
 
 
 def note_writer(
@@ -141,13 +143,18 @@ def note_writer(
 
 def route_request(
     ctx: Context,
-    inbound: InboundMessage,
+    inbound: InboundMessage | None,
     request: Request,
     address: str,
     original_id: str | None,
+    msg: EmailMessage | None = None,
 ) -> str:
     """An understood request (new, or completed from needs_info) is offered to the best
-    ambassador, or waits `unmatched` for the coordinator."""
+    ambassador, or waits `unmatched` for the coordinator. A child's request waits for an
+    adult's consent first (services/consent.py; `msg`: the child's mail, whose Cc may name
+    the adult)."""
+    if needs_consent(ctx, request):
+        return hold_for_consent(ctx, inbound, request, address, original_id, msg)
     lock_routing()  # several daemons: one choice at a time sees every ambassador's load
     want = want_of(request, ctx.ref)
     choice = best_choice(want, policy=ctx.matching, only=eligible(ctx, request))
@@ -193,13 +200,23 @@ def unmatched_why(ctx: Context, request: Request, want: Want) -> str:
     return NOBODY
 
 
-def minor_detail(request: Request) -> str:
-    """Why the request is flagged under 15, for the coordinator's alert."""
+def minor_detail(request: Request, policy: MinorsPolicy | None = None) -> str:
+    """Why the request is flagged under 15, for the coordinator's alert, and what it waits
+    for under the consent policy (rules/minors.toml)."""
     if request.age is not None and request.age < MINOR_AGE:
-        return f"âge indiqué : {request.age} ans"
-    if request.age is None and request.situation == "collegien":
-        return "au collège, âge non précisé"
-    return "d'après l'âge donné dans une demande précédente"
+        why = f"âge indiqué : {request.age} ans"
+    elif request.age is None and request.situation == "collegien":
+        why = "au collège, âge non précisé"
+    else:
+        why = "d'après l'âge donné dans une demande précédente"
+    waits = CONSENT_WAITS.get(policy.consent) if policy is not None else None
+    return f"{why} ; {waits.format(id=request.id)}" if waits else why
+
+
+CONSENT_WAITS = {  # what the alert says the request waits for, by [minors] consent
+    GUARDIAN: "en attente de l'accord d'un adulte",
+    REVIEW: "en attente de votre accord : mailflow minors approve {id} (ou refuse {id})",
+}
 
 
 def _asked(

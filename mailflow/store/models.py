@@ -402,6 +402,32 @@ class WebSignin(BaseModel):
         indexes = ((("email", "at"), False), (("client", "at"), False))
 
 
+class Consent(BaseModel):
+    """The consent asked for a child's request (core/consent.py, services/consent.py): of an
+    adult (`policy` guardian) or of a coordinator (review). The adult's mail comes from
+    `relay+token@...`, the child's (asking for an adult's address) from
+    `relay+child_token@...`; the reply that decided is kept as proof (`proof_inbound_id`).
+    Plain ids, not foreign keys: erasing a request (RGPD) must not be blocked by it."""
+
+    id = AutoField()
+    request_id = IntegerField(index=True)
+    policy = CharField(max_length=16, default="guardian")  # guardian | review
+    adult_address = CharField(max_length=320, null=True, index=True)  # lower-case
+    token = CharField(max_length=64, unique=True)  # the adult's relay token
+    child_token = CharField(max_length=64, unique=True, null=True)
+    state = CharField(max_length=16, default="pending")  # pending|given|refused|expired|withdrawn
+    created_at = DateTimeField()
+    asked_at = DateTimeField(null=True)  # when the adult was asked (None: address not known)
+    reminders_sent = IntegerField(default=0)
+    reminded_at = DateTimeField(null=True)
+    decided_at = DateTimeField(null=True)
+    proof_inbound_id = IntegerField(null=True)  # the reply (or None: a coordinator's command)
+    decided_by = CharField(max_length=32, null=True)  # adult | coordinator | expiry
+    guardian_copy = BooleanField(default=False)  # the adult is kept in copy of the exchange
+    with_child = BooleanField(default=False)  # the adult and the child wrote together (Cc)
+    writer_is_adult = BooleanField(default=False)  # the adult wrote the request themselves
+
+
 ALL_MODELS = [
     Ambassador,
     Person,
@@ -420,4 +446,5 @@ ALL_MODELS = [
     CharterSignature,
     WebAccount,
     WebSignin,
+    Consent,
 ]

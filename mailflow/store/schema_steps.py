@@ -249,6 +249,31 @@ class WebSigninV19(Model):
         table_name = "web_signin"
 
 
+class ConsentV20(Model):
+    """The `consent` table as version 20 created it (its indexes: AddIndex)."""
+
+    id = AutoField()
+    request_id = IntegerField()
+    policy = CharField(max_length=16, default="guardian")
+    adult_address = CharField(max_length=320, null=True)
+    token = CharField(max_length=64)
+    child_token = CharField(max_length=64, null=True)
+    state = CharField(max_length=16, default="pending")
+    created_at = DateTimeField()
+    asked_at = DateTimeField(null=True)
+    reminders_sent = IntegerField(default=0)
+    reminded_at = DateTimeField(null=True)
+    decided_at = DateTimeField(null=True)
+    proof_inbound_id = IntegerField(null=True)
+    decided_by = CharField(max_length=32, null=True)
+    guardian_copy = BooleanField(default=False)
+    with_child = BooleanField(default=False)
+    writer_is_adult = BooleanField(default=False)
+
+    class Meta:
+        table_name = "consent"
+
+
 def _columns(table: str, **fields: Field) -> tuple[AddColumn, ...]:
     return tuple(AddColumn(table, name, f) for name, f in fields.items())
 
@@ -435,6 +460,17 @@ MIGRATIONS: tuple[Migration, ...] = (
             CreateTable(WebSigninV19),
             AddIndex("web_signin", ("email", "at")),
             AddIndex("web_signin", ("client", "at")),
+        ),
+    ),
+    Migration(
+        20,
+        "consent for children under 15: the adult's (or a coordinator's) consent per request",
+        (
+            CreateTable(ConsentV20),
+            AddIndex("consent", ("token",), unique=True),
+            AddIndex("consent", ("child_token",), unique=True),
+            AddIndex("consent", ("request_id",)),
+            AddIndex("consent", ("adult_address",)),
         ),
     ),
 )

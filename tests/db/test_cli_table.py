@@ -46,8 +46,9 @@ def test_the_parser_and_the_table_name_the_same_commands() -> None:
     assert set(PARSED) - set(COMMANDS) == set(), "parsed but not dispatched"
     assert set(COMMANDS) - set(PARSED) == set(), "in the table but not parsed"
     # 25 at issue 11; request relay-late (issue 12); structures, structures list, structures
-    # import, ambassadors honorability (issue 14); web, web user add/list/disable (issue 15)
-    assert len(COMMANDS) == 34
+    # import, ambassadors honorability, minors approve/refuse (issue 14); web, web user
+    # add/list/disable (issue 15)
+    assert len(COMMANDS) == 36
 
 
 @pytest.mark.parametrize("path", sorted(COMMANDS), ids=" ".join)

@@ -86,6 +86,7 @@ def test_a_context_reads_each_rule_file_once(tmp_path: Path, monkeypatch) -> Non
         "structures",
         "console",
         "charter",
+        "minors",
     }
 
 

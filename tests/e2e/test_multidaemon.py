@@ -51,7 +51,8 @@ ASKS = [
     "Bonjour, je voudrais faire une VAE d'aide-soignante dans la Manche.",
     "Bonjour, je suis en terminale, le CAP pâtissier à Caen m'intéresse.",
     "Bonjour, je voudrais parler avec un développeur web à Cherbourg.",
-    "Bonjour, j'aimerais rencontrer une coiffeuse à Caen, j'ai 14 ans.",
+    # 16, not 14: a child's request now waits for a parent's consent (test_consent_e2e.py)
+    "Bonjour, j'aimerais rencontrer une coiffeuse à Caen, j'ai 16 ans.",
     "Bonjour, je suis salarié et je voudrais devenir infirmier, vers Alençon.",
     "Bonjour, je cherche quelqu'un qui fait le BTS domotique à Évreux.",
     "Bonjour, je voudrais devenir pilote de ligne à Marseille.",

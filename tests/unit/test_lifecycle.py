@@ -36,7 +36,18 @@ def test_every_open_state_may_be_closed_or_withdrawn() -> None:
 
 def test_only_requests_waiting_on_nobody_expire() -> None:
     expiring = {s for s, moves in lc.TRANSITIONS.items() if lc.EXPIRED in moves}
-    assert expiring == {lc.NEEDS_INFO, lc.UNMATCHED}
+    # awaiting_consent waits on an adult (or the coordinator), never on an ambassador
+    assert expiring == {lc.NEEDS_INFO, lc.AWAITING_CONSENT, lc.UNMATCHED}
+
+
+def test_a_child_request_held_for_consent_is_never_offered_before() -> None:
+    lc.check_transition(lc.NEW, lc.AWAITING_CONSENT)
+    lc.check_transition(lc.NEEDS_INFO, lc.AWAITING_CONSENT)
+    lc.check_transition(lc.AWAITING_CONSENT, lc.OFFERED)
+    with pytest.raises(lc.TransitionError):
+        lc.check_transition(lc.AWAITING_CONSENT, lc.ANSWERED)
+    with pytest.raises(lc.TransitionError):
+        lc.check_transition(lc.OFFERED, lc.AWAITING_CONSENT)
 
 
 def test_a_live_conversation_can_be_handed_over() -> None:
