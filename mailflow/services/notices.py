@@ -65,7 +65,7 @@ def send_auto(
 
 def reply(
     ctx: Context,
-    inbound: InboundMessage,
+    inbound: InboundMessage | None,
     template: str,
     to: str,
     original_id: str | None,
@@ -78,8 +78,10 @@ def reply(
 ) -> bool:
     """Answer the sender of `inbound`, threaded under their message; once per message, and
     the same answer to the same sender at most once per `limits.auto_reply_interval_days`.
-    False when it was not sent again (the caller may tell someone instead)."""
-    key = key or f"{template}:{inbound.id}"
+    False when it was not sent again (the caller may tell someone instead). Without a
+    message (a coordinator's decision: `minors approve`), once per request."""
+    if key is None:
+        key = f"{template}:{inbound.id}" if inbound else f"{template}:request-{request.id}"
     earlier = recent_auto_reply(ctx.cfg.limits, template, to)
     if earlier is not None and earlier.idempotency_key != key:
         log_event(

@@ -72,6 +72,16 @@ def ask(dep: Deployment, person: str, body: str, now: str, charter: str = "") ->
     run(dep, now, charter)
 
 
+def ask_as_child(dep: Deployment, person: str, body: str, now: str) -> None:
+    """A child asks; the request waits for an adult's consent (rules/minors.toml), which a
+    coordinator records after a phone call with the parent (`minors approve`, consent's own
+    mails are tested in test_consent_e2e.py); then it is routed under the charter's policy."""
+    ask(dep, person, body, now)
+    [(held,)] = query(dep, "SELECT id FROM request WHERE state = 'awaiting_consent'")
+    assert "accord enregistré" in cli(dep, "minors", "approve", str(held), now=now)
+    run(dep, now)
+
+
 def answer(dep: Deployment, mail: EmailMessage, body: str, now: str, charter: str = "") -> str:
     """Marie replies to a mail from her own mailbox; the daemon runs."""
     to = parseaddr(str(mail["From"]))[1]
@@ -228,7 +238,7 @@ def test_a_childs_request_waits_for_an_ambassador_whose_honorability_is_checked(
     mail = dep.stack
     setup(dep, JULIEN)  # signed on paper the version in force, which covers minors
     run(dep, MONDAY)
-    ask(dep, "Léo <person1@users.test>", CHILD, at(2, 10))
+    ask_as_child(dep, "Léo <person1@users.test>", CHILD, at(2, 10))
     [notice] = mail.wait_for(COORDINATOR, lambda m: "sans ambassadeur" in str(m["Subject"]))
     said = text(notice)
     assert "moins de 15 ans" in said and "Aucun ambassadeur vérifié ne correspond" in said
@@ -240,7 +250,7 @@ def test_a_childs_request_waits_for_an_ambassador_whose_honorability_is_checked(
     # An expired check is no check.
     cli(dep, "ambassadors", "honorability", JULIEN, "--checked-by", "Claire Martin",
         "--on", "2022-01-10", "--valid-until", "2025-01-09")  # fmt: skip
-    ask(dep, "Nina <person2@users.test>", CHILD.replace("Léo", "Nina"), at(2, 11))
+    ask_as_child(dep, "Nina <person2@users.test>", CHILD.replace("Léo", "Nina"), at(2, 11))
     wait_queue_empty(mail)
     assert outbox(dep, JULIEN) == []
 
@@ -252,7 +262,7 @@ def test_a_childs_request_waits_for_an_ambassador_whose_honorability_is_checked(
     listed = directory(dep)[JULIEN]
     assert listed["honorability"] == "valid until 2029-02-19"
     assert listed["honorability_by"] == "Claire Martin"
-    ask(dep, "Sam <person3@users.test>", CHILD.replace("Léo", "Sam"), at(2, 12))
+    ask_as_child(dep, "Sam <person3@users.test>", CHILD.replace("Léo", "Sam"), at(2, 12))
     [intro] = mail.wait_for(JULIEN)
     assert "boulang" in text(intro).lower() and "person3@users.test" not in text(intro)
     offered = query(

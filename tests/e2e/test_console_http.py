@@ -207,10 +207,11 @@ def test_a_coordinator_corrects_assigns_merges_and_clears_a_bounce(site) -> None
     lea = Client(url)
     lea.sign_in(*COORDINATOR)
     token = lea.csrf("/a-traiter")
-    fixed = lea.post(f"/demandes/{seeded.tom}/corriger", {"csrf": token, "age": "13"})
+    fixed = lea.post(f"/demandes/{seeded.tom}/corriger", {"csrf": token, "age": "16"})
     assert fixed.location == f"/demandes/{seeded.tom}?fait=corrigee"
-    assert Request.get_by_id(seeded.tom).age == 13
-    refused = lea.post(f"/demandes/{seeded.tom}/corriger", {"csrf": token, "age": "treize"})
+    assert Request.get_by_id(seeded.tom).age == 16  # (at 13 the assignment below would wait
+    # for a parent's consent: rules/minors.toml)
+    refused = lea.post(f"/demandes/{seeded.tom}/corriger", {"csrf": token, "age": "seize"})
     assert refused.status == 400 and "un âge" in refused.body
 
     given = {"csrf": token, "ambassador": "amb2@pros.test", "force": "1"}
