@@ -17,6 +17,7 @@ import threading
 from imapclient import IMAPClient
 
 HOST, PASSWORD, DONE_FOLDER, BATCH = "127.0.0.1", "secret", "done", 50
+RECHECK_SECONDS = 5  # at most this long in IDLE before looking for new mail again
 
 
 def forward_new(client: IMAPClient, smtp_port: int, mailbox: str, to: str, last: int) -> int:
@@ -47,9 +48,15 @@ def serve(imap_port: int, smtp_port: int, mailbox: str, to: str, stop: threading
             # reply to an earlier command, and IDLE would not announce it again.
             while (done := forward_new(client, smtp_port, mailbox, to, last)) != last:
                 last = done
+            # A message that arrives between the search and IDLE is announced before IDLE
+            # starts, and that EXISTS is not seen again: leave IDLE every few seconds to
+            # look (mailflow's daemon checks for unread mail before each IDLE). The common
+            # path, an EXISTS during IDLE, is as fast as before.
             client.idle()
             try:
-                while not stop.is_set():
+                for _ in range(RECHECK_SECONDS):
+                    if stop.is_set():
+                        break
                     responses = client.idle_check(timeout=1)
                     if any(len(r) > 1 and r[1] == b"EXISTS" for r in responses):
                         break
