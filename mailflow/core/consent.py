@@ -20,6 +20,7 @@ from pathlib import Path
 
 from mailflow.core.rules_file import BUILD_ERRORS, read_toml, rules_error
 from mailflow.core.textnorm import fold, words
+from mailflow.core.values import WRITER_ROLES
 
 RULES_FILE = "minors.toml"
 
@@ -32,20 +33,9 @@ COPY_CHOICES = (ASK, ALWAYS, NEVER)
 PENDING, GIVEN, REFUSED, EXPIRED, WITHDRAWN = "pending", "given", "refused", "expired", "withdrawn"
 OPEN_CONSENT = (PENDING,)
 
-# Request.writer_role values of an adult writing for a young person (the other part of
-# issue 14 fills it); None or absent: the young person wrote.
-ADULT_WRITERS = frozenset(
-    {
-        "parent",
-        "enseignant",
-        "conseiller_orientation",
-        "cpe",
-        "conseiller_insertion",
-        "animateur",
-        "educateur",
-        "autre",
-    }
-)
+# Request.writer_role values of an adult writing for a young person (core/values.py, the
+# one list); None: the young person wrote.
+ADULT_WRITERS = frozenset(WRITER_ROLES)
 
 
 @dataclass(frozen=True)
